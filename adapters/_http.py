@@ -1,0 +1,559 @@
+"""The resilient HTTP layer every vendor client sends through.
+
+One :class:`ResilientHttp` per integration wraps an injected :class:`httpx.Client` and owns the
+integration's :class:`CircuitBreaker`. It decides, per call, what may be retried: only calls the
+client marks ``idempotent`` are retried (bounded, jittered exponential backoff, ``Retry-After``
+honoured up to a cap). Every failure leaves as an :mod:`adapters.errors` type; no httpx exception
+escapes. Sleep, clock and randomness are injected so tests never really wait.
+
+Mutating calls carry an ``Idempotency-Key`` header; vendors that ignore it get a
+vendor-appropriate field as well (set by the vendor client, e.g. ServiceNow ``correlation_id``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal, Protocol
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.errors import (
+    AdapterError,
+    AmbiguousOutcome,
+    AuthError,
+    CircuitOpen,
+    InvalidResponse,
+    NotFound,
+    RateLimited,
+    RequestRejected,
+    TransientError,
+)
+
+__all__ = [
+    "Authenticator",
+    "BreakerState",
+    "CircuitBreaker",
+    "HttpHooks",
+    "HttpResponse",
+    "ResilienceOptions",
+    "ResilientHttp",
+    "next_link",
+    "parse_retry_after",
+]
+
+_log = logging.getLogger("opshand.adapters.http")
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_EXCERPT_CHARS = 200
+
+BreakerState = Literal["closed", "open", "half_open"]
+
+
+class ResilienceOptions(BaseModel):
+    """How hard one integration is pushed and how long it is trusted to answer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    connect_timeout: float = Field(default=5.0, gt=0)
+    """Seconds to open a connection; failing here means nothing was sent."""
+    read_timeout: float = Field(default=30.0, gt=0)
+    """Seconds to wait for the answer once the request is sent."""
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    """Total attempts for an idempotent call (1 = no retry). Non-idempotent calls get one."""
+    backoff_base: float = Field(default=0.5, ge=0)
+    """First backoff ceiling in seconds; doubles per attempt (full jitter below it)."""
+    backoff_max: float = Field(default=8.0, ge=0)
+    """Upper bound of any single backoff."""
+    retry_after_cap: float = Field(default=60.0, ge=0)
+    """A vendor's ``Retry-After`` is honoured up to this many seconds, never more."""
+    max_body_bytes: int = Field(default=5_000_000, ge=1)
+    """A response body larger than this is rejected as :class:`InvalidResponse`."""
+    failure_threshold: int = Field(default=5, ge=1)
+    """Consecutive failures that open the circuit."""
+    cool_down: float = Field(default=30.0, ge=0)
+    """Seconds the circuit stays open before one trial call is let through."""
+    max_pages: int = Field(default=1000, ge=1)
+    """Pagination stops with an error past this many pages (a vendor looping forever)."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class HttpHooks:
+    """The side effects a resilient call needs, injectable so tests never really wait."""
+
+    sleep: Callable[[float], None] = time.sleep
+    """Called with the seconds to wait between attempts."""
+    clock: Callable[[], float] = time.monotonic
+    """Monotonic seconds, for the breaker's cool-down and token expiry."""
+    now: Callable[[], datetime] = _utcnow
+    """Aware UTC wall clock, for HTTP-date ``Retry-After`` values and job timestamps."""
+    rng: random.Random | None = None
+    """Randomness for backoff jitter; a fresh ``random.Random`` when ``None``."""
+
+
+class CircuitBreaker:
+    """Closed / open / half-open breaker for one integration.
+
+    Only failures that say the integration is unwell (transient errors, ambiguous timeouts) count;
+    a 404 or a 401 is a healthy integration giving a clear answer.
+    """
+
+    def __init__(
+        self,
+        integration: str,
+        *,
+        failure_threshold: int = 5,
+        cool_down: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.integration = integration
+        self._threshold = failure_threshold
+        self._cool_down = cool_down
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._opened_at = 0.0
+        self._state: BreakerState = "closed"
+        self._probe_in_flight = False
+
+    @property
+    def state(self) -> BreakerState:
+        """The current state, moving open -> half-open once the cool-down has passed."""
+        with self._lock:
+            return self._current()
+
+    def _current(self) -> BreakerState:
+        if self._state == "open" and self._clock() - self._opened_at >= self._cool_down:
+            self._state = "half_open"
+            self._probe_in_flight = False
+        return self._state
+
+    def before_call(self, call: str) -> None:
+        """Raise :class:`CircuitOpen` unless a request may be sent now."""
+        with self._lock:
+            state = self._current()
+            if state == "closed":
+                return
+            if state == "half_open" and not self._probe_in_flight:
+                # One trial request at a time decides whether the integration is back.
+                self._probe_in_flight = True
+                return
+            remaining = max(0.0, self._cool_down - (self._clock() - self._opened_at))
+        raise CircuitOpen(
+            f"circuit open after repeated failures; retry in {remaining:.0f}s",
+            integration=self.integration,
+            call=call,
+        )
+
+    def record_success(self) -> None:
+        """A healthy answer closes the circuit and clears the failure count."""
+        with self._lock:
+            self._failures = 0
+            self._state = "closed"
+            self._probe_in_flight = False
+
+    def record_failure(self) -> None:
+        """Count a failure; open the circuit at the threshold or when a probe fails."""
+        with self._lock:
+            self._failures += 1
+            if self._state == "half_open" or self._failures >= self._threshold:
+                if self._state != "open":
+                    _log.warning("circuit opened for %s", self.integration)
+                self._state = "open"
+                self._opened_at = self._clock()
+                self._probe_in_flight = False
+
+
+class Authenticator(Protocol):
+    """Supplies auth headers for each request; may itself call the integration (token fetch)."""
+
+    def auth_headers(self, http: ResilientHttp) -> dict[str, str]:
+        """Headers to add to the next request."""
+        ...
+
+    def invalidate(self) -> None:
+        """Forget any cached credential (called after a 401)."""
+        ...
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """A checked 2xx answer: status, headers and the decoded JSON body (``None`` if empty)."""
+
+    status: int
+    headers: httpx.Headers
+    body: Any = field(default=None)
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: datetime, cap: float) -> float | None:
+    """Seconds to wait as the vendor said, capped; ``None`` when it did not say.
+
+    Understands ``Retry-After`` as delta-seconds or an HTTP date, and Okta-style
+    ``X-Rate-Limit-Reset`` (epoch seconds) when ``Retry-After`` is absent.
+    """
+    raw = headers.get("retry-after")
+    seconds: float | None = None
+    if raw is not None:
+        raw = raw.strip()
+        try:
+            seconds = float(raw)
+        except ValueError:
+            try:
+                when = parsedate_to_datetime(raw)
+            except (TypeError, ValueError, IndexError):
+                return None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            seconds = (when - now).total_seconds()
+    elif (reset := headers.get("x-rate-limit-reset")) is not None:
+        try:
+            seconds = float(reset) - now.timestamp()
+        except ValueError:
+            return None
+    if seconds is None or math.isnan(seconds):  # NaN never becomes a wait
+        return None
+    return min(max(seconds, 0.0), cap)
+
+
+def next_link(headers: Mapping[str, str]) -> str | None:
+    """The ``rel="next"`` target of an RFC 8288 ``Link`` header, if any."""
+    for part in headers.get("link", "").split(","):
+        segments = [s.strip() for s in part.split(";")]
+        if len(segments) < 2 or not segments[0].startswith("<"):
+            continue
+        rels = {s.replace(" ", "") for s in segments[1:]}
+        if 'rel="next"' in rels or "rel=next" in rels:
+            return segments[0][1:-1]
+    return None
+
+
+def _excerpt(raw: bytes) -> str:
+    """A short printable excerpt of a vendor body for an error message (kept as data)."""
+    text = raw[: _EXCERPT_CHARS * 2].decode("utf-8", "replace")
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return repr(text[:_EXCERPT_CHARS])
+
+
+class ResilientHttp:
+    """Sends one integration's requests with timeouts, retries, a breaker and error mapping.
+
+    Args:
+        client: The injected sync client (its transport is a ``MockTransport`` in tests).
+        integration: Name used in errors, logs and the breaker, e.g. ``"okta"``.
+        base_url: Scheme and host (and any path prefix) every relative path is joined to.
+        options: Timeouts, retry and breaker settings.
+        auth: Supplies auth headers; ``None`` for unauthenticated calls.
+        hooks: Sleep, clocks and randomness (fakes in tests).
+        breaker: Share or inspect a breaker; one is made per instance otherwise.
+        idempotency_header: Header carrying the idempotency key on mutating calls.
+    """
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        integration: str,
+        base_url: str,
+        options: ResilienceOptions | None = None,
+        auth: Authenticator | None = None,
+        hooks: HttpHooks | None = None,
+        breaker: CircuitBreaker | None = None,
+        idempotency_header: str = "Idempotency-Key",
+    ) -> None:
+        self.client = client
+        self.integration = integration
+        self.base_url = httpx.URL(base_url.rstrip("/") + "/")
+        self.options = options or ResilienceOptions()
+        self.auth = auth
+        self.hooks = hooks or HttpHooks()
+        self._sleep = self.hooks.sleep
+        self._now = self.hooks.now
+        self._rng = self.hooks.rng or random.Random()
+        self.idempotency_header = idempotency_header
+        self.breaker = breaker or CircuitBreaker(
+            integration,
+            failure_threshold=self.options.failure_threshold,
+            cool_down=self.options.cool_down,
+            clock=self.hooks.clock,
+        )
+
+    def __repr__(self) -> str:
+        return f"ResilientHttp(integration={self.integration!r}, base_url={str(self.base_url)!r})"
+
+    # ------------------------------------------------------------------ public
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        call: str,
+        idempotent: bool,
+        params: Mapping[str, str | int | bool] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        mutating: bool | None = None,
+        authenticated: bool = True,
+        timeout: float | None = None,
+    ) -> HttpResponse:
+        """Send one logical call (maybe several attempts) and return its checked answer.
+
+        Args:
+            method: HTTP method.
+            path: Path relative to ``base_url``, or an absolute URL on the same origin.
+            call: Vendor call name for errors and logs, e.g. ``"list_users"``.
+            idempotent: Whether repeating the call is harmless; only then is it retried.
+            params: Query parameters.
+            json_body: JSON request body.
+            form: Form-encoded request body (OAuth token requests).
+            headers: Extra headers.
+            idempotency_key: Sent as :attr:`idempotency_header`; required when mutating.
+            mutating: Whether the call changes the estate; defaults to "not GET/HEAD/OPTIONS".
+            authenticated: Add the authenticator's headers.
+            timeout: Read timeout override for this call.
+
+        Raises:
+            AdapterError: One of its subclasses for every failure; never an httpx exception.
+        """
+        method = method.upper()
+        is_mutating = method not in _SAFE_METHODS if mutating is None else mutating
+        if is_mutating and not idempotency_key:
+            raise ValueError(
+                f"{self.integration}.{call} changes state and needs an idempotency key"
+            )
+        url = self._url(path, call)
+        attempts = self.options.max_attempts if idempotent else 1
+        for attempt in range(1, attempts + 1):
+            self.breaker.before_call(call)
+            try:
+                response = self._attempt(
+                    method, url, call=call, idempotent=idempotent, params=params,
+                    json_body=json_body, form=form, headers=headers,
+                    idempotency_key=idempotency_key if is_mutating else None,
+                    authenticated=authenticated, timeout=timeout,
+                )  # fmt: skip
+            except (TransientError, AmbiguousOutcome) as exc:
+                self.breaker.record_failure()
+                if not isinstance(exc, TransientError) or attempt == attempts:
+                    raise
+                wait = self._backoff(attempt, exc)
+                _log.info(
+                    "%s.%s attempt %d failed (%s); retrying in %.2fs",
+                    self.integration, call, attempt, type(exc).__name__, wait,
+                )  # fmt: skip
+                self._sleep(wait)
+                continue
+            except AuthError:
+                if self.auth is not None:
+                    self.auth.invalidate()
+                self.breaker.record_success()
+                raise
+            except AdapterError:
+                # The integration answered clearly; it is healthy even if the answer is "no".
+                self.breaker.record_success()
+                raise
+            self.breaker.record_success()
+            return response
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def get(
+        self, path: str, *, call: str, params: Mapping[str, str | int | bool] | None = None
+    ) -> HttpResponse:
+        """An idempotent read."""
+        return self.request("GET", path, call=call, idempotent=True, params=params)
+
+    def paginate(
+        self,
+        path: str,
+        *,
+        call: str,
+        items: Callable[[HttpResponse], list[Any]],
+        next_request: Callable[[HttpResponse, int], str | dict[str, str | int | bool] | None],
+        params: Mapping[str, str | int | bool] | None = None,
+    ) -> Iterator[Any]:
+        """Yield items over pages until ``next_request`` returns ``None``.
+
+        ``next_request(page, n_items_so_far)`` returns either the next page's URL (link header,
+        ``@odata.nextLink``) or the next page's query parameters (offset, cursor). Next links
+        must stay on the integration's origin, so a hostile body cannot send our credentials
+        elsewhere.
+        """
+        target: str = path
+        query: dict[str, str | int | bool] = dict(params or {})
+        seen = 0
+        for _page in range(self.options.max_pages):
+            page = self.request("GET", target, call=call, idempotent=True, params=query or None)
+            batch = items(page)
+            seen += len(batch)
+            yield from batch
+            following = next_request(page, seen)
+            if following is None or (not batch and isinstance(following, dict)):
+                return
+            if isinstance(following, str):
+                target, query = following, {}
+            else:
+                query = {**dict(params or {}), **following}
+        raise InvalidResponse(
+            f"pagination did not end after {self.options.max_pages} pages",
+            integration=self.integration,
+            call=call,
+        )
+
+    # ------------------------------------------------------------------ internals
+    def _url(self, path: str, call: str) -> httpx.URL:
+        if path.startswith(("http://", "https://")):
+            url = httpx.URL(path)
+            if (url.scheme, url.host, url.port) != (
+                self.base_url.scheme,
+                self.base_url.host,
+                self.base_url.port,
+            ):
+                raise InvalidResponse(
+                    "refusing to follow a link to another origin",
+                    integration=self.integration,
+                    call=call,
+                )
+            return url
+        return self.base_url.join(path.lstrip("/"))
+
+    def _backoff(self, attempt: int, exc: TransientError) -> float:
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return exc.retry_after
+        ceiling = min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
+        return self._rng.uniform(0.0, ceiling)
+
+    def _attempt(
+        self,
+        method: str,
+        url: httpx.URL,
+        *,
+        call: str,
+        idempotent: bool,
+        params: Mapping[str, str | int | bool] | None,
+        json_body: Any,
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        idempotency_key: str | None,
+        authenticated: bool,
+        timeout: float | None,
+    ) -> HttpResponse:
+        send_headers = {"Accept": "application/json", **(headers or {})}
+        if authenticated and self.auth is not None:
+            send_headers.update(self.auth.auth_headers(self))
+        if idempotency_key:
+            send_headers[self.idempotency_header] = idempotency_key
+        opts = self.options
+        read = timeout if timeout is not None else opts.read_timeout
+        try:
+            request = self.client.build_request(
+                method, url, params=dict(params) if params else None, json=json_body,
+                data=dict(form) if form is not None else None, headers=send_headers,
+                timeout=httpx.Timeout(read, connect=opts.connect_timeout),
+            )  # fmt: skip
+            response = self.client.send(request, stream=True)
+            try:
+                raw = self._read_capped(response, call)
+            finally:
+                response.close()
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, call=call, idempotent=idempotent) from exc
+        except httpx.InvalidURL as exc:
+            raise AdapterError(
+                "invalid request URL", integration=self.integration, call=call
+            ) from exc
+        _log.debug("%s.%s %s -> %d", self.integration, call, method, response.status_code)
+        return self._check(response, raw, call=call, idempotent=idempotent)
+
+    def _read_capped(self, response: httpx.Response, call: str) -> bytes:
+        limit = self.options.max_body_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise InvalidResponse(
+                f"response body of {declared} bytes exceeds the {limit}-byte limit",
+                integration=self.integration,
+                call=call,
+            )
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise InvalidResponse(
+                    f"response body exceeds the {limit}-byte limit",
+                    integration=self.integration,
+                    call=call,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _transport_error(
+        self, exc: httpx.HTTPError, *, call: str, idempotent: bool
+    ) -> AdapterError:
+        where = {"integration": self.integration, "call": call}
+        if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError | httpx.PoolTimeout):
+            # Nothing reached the integration: safe to report as transient for any call.
+            return TransientError(f"could not connect ({type(exc).__name__})", **where)
+        if isinstance(exc, httpx.DecodingError):
+            return InvalidResponse("response body could not be decoded", **where)
+        if isinstance(exc, httpx.TransportError):
+            # The request may have been received and applied; only an idempotent call may retry.
+            if idempotent:
+                return TransientError(f"no answer ({type(exc).__name__})", **where)
+            return AmbiguousOutcome(
+                f"request sent but no answer came back ({type(exc).__name__}); "
+                "read the state back before acting again",
+                **where,
+            )
+        return AdapterError(f"HTTP client error ({type(exc).__name__})", **where)
+
+    def _check(
+        self, response: httpx.Response, raw: bytes, *, call: str, idempotent: bool
+    ) -> HttpResponse:
+        status = response.status_code
+        where = {"integration": self.integration, "call": call}
+        if 200 <= status < 300:
+            return HttpResponse(
+                status=status, headers=response.headers, body=self._decode(raw, call)
+            )
+        detail = f"HTTP {status}: {_excerpt(raw)}" if raw else f"HTTP {status}"
+        if status in (401, 403):
+            return_exc: AdapterError = AuthError(f"credentials refused ({detail})", **where)
+        elif status == 404:
+            return_exc = NotFound(f"not found ({detail})", **where)
+        elif status == 429:
+            wait = parse_retry_after(
+                response.headers, now=self._now(), cap=self.options.retry_after_cap
+            )
+            return_exc = RateLimited(f"rate limited ({detail})", retry_after=wait, **where)
+        elif status in (502, 504) and not idempotent:
+            # A gateway gave up waiting; the backend may still have applied the change.
+            return_exc = AmbiguousOutcome(f"gateway timeout after send ({detail})", **where)
+        elif status >= 500 or status == 408:
+            return_exc = TransientError(f"integration error ({detail})", **where)
+        else:
+            return_exc = RequestRejected(f"request rejected ({detail})", status=status, **where)
+        raise return_exc
+
+    def _decode(self, raw: bytes, call: str) -> Any:
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InvalidResponse(
+                f"response is not JSON: {_excerpt(raw)}", integration=self.integration, call=call
+            ) from exc

@@ -1,0 +1,151 @@
+"""The sim's PSA: tickets with comments, status, escalation and closing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from adapters.contracts import Ticket
+from adapters.errors import AdapterError, NotFound
+from adapters.sim._core import SimCore
+from adapters.sim.faults import FaultRule
+from adapters.sim.state import TicketState
+
+__all__ = ["SimPsa"]
+
+_PRIORITIES = ("low", "medium", "high", "critical")
+
+
+class SimPsa:
+    """:class:`~adapters.contracts.PsaContract` over a :class:`SimCore`."""
+
+    def __init__(self, core: SimCore) -> None:
+        self._core = core
+
+    @staticmethod
+    def _view(t: TicketState) -> Ticket:
+        return Ticket(
+            ticket_id=t.ticket_id,
+            number=t.number,
+            title=t.title,
+            status=t.status,
+            priority=t.priority,
+            description=t.description,
+            client=t.client,
+            escalated=t.escalated,
+            incident_ref=t.incident_ref,
+            comments=tuple(t.comments),
+        )
+
+    def _ticket(self, ticket_id: str, call: str) -> TicketState:
+        t = self._core.tickets.get(ticket_id)
+        if t is None:
+            raise NotFound(f"no ticket {ticket_id!r}", integration="sim-psa", call=call)
+        return t
+
+    def get_ticket(self, ticket_id: str) -> Ticket:
+        """One ticket by id."""
+
+        def act(_: list[FaultRule], now: datetime) -> Ticket:
+            return self._view(self._ticket(ticket_id, "get_ticket"))
+
+        return self._core.call(
+            "psa", "get_ticket", target=ticket_id, args={"ticket_id": ticket_id}, act=act
+        )
+
+    def create_ticket(
+        self, title: str, description: str, *, priority: str, idempotency_key: str
+    ) -> Ticket:
+        """Open a new ticket numbered after the highest existing one."""
+        core = self._core
+
+        def act(_: list[FaultRule], now: datetime) -> Ticket:
+            if not title.strip():
+                raise AdapterError("title is empty", integration="sim-psa", call="create_ticket")
+            if priority not in _PRIORITIES:
+                raise AdapterError(
+                    f"priority {priority!r} is not one of {', '.join(_PRIORITIES)}",
+                    integration="sim-psa",
+                    call="create_ticket",
+                )
+            number = 1000 + len(core.tickets) + 1
+            while any(t.number == f"TCK-{number}" for t in core.tickets.values()):
+                number += 1
+            ticket = TicketState(
+                ticket_id=core.next_id("tk"),
+                number=f"TCK-{number}",
+                title=title,
+                description=description,
+                priority=priority,
+            )
+            core.tickets[ticket.ticket_id] = ticket
+            return self._view(ticket)
+
+        return core.call(
+            "psa",
+            "create_ticket",
+            target=None,
+            args={"title": title, "description": description, "priority": priority},
+            key=idempotency_key,
+            act=act,
+        )
+
+    def comment(self, ticket_id: str, text: str, *, idempotency_key: str) -> Ticket:
+        """Add a comment."""
+        return self._change(
+            "comment", ticket_id, {"text": text}, idempotency_key, lambda t: t.comments.append(text)
+        )
+
+    def update_status(self, ticket_id: str, status: str, *, idempotency_key: str) -> Ticket:
+        """Set the status (``new``, ``in_progress``, ``waiting`` ...)."""
+
+        def set_status(t: TicketState) -> None:
+            if t.status == "closed":
+                raise AdapterError(
+                    f"ticket {t.number} is closed", integration="sim-psa", call="update_status"
+                )
+            t.status = status
+
+        return self._change(
+            "update_status", ticket_id, {"status": status}, idempotency_key, set_status
+        )
+
+    def escalate(self, ticket_id: str, reason: str, *, idempotency_key: str) -> Ticket:
+        """Mark the ticket escalated, with the reason as a comment."""
+
+        def escalate(t: TicketState) -> None:
+            t.escalated = True
+            t.comments.append(f"Escalated: {reason}")
+
+        return self._change("escalate", ticket_id, {"reason": reason}, idempotency_key, escalate)
+
+    def close(self, ticket_id: str, resolution: str, *, idempotency_key: str) -> Ticket:
+        """Close the ticket with a resolution comment."""
+
+        def close(t: TicketState) -> None:
+            t.status = "closed"
+            t.comments.append(f"Resolution: {resolution}")
+
+        return self._change("close", ticket_id, {"resolution": resolution}, idempotency_key, close)
+
+    def _change(
+        self,
+        method: str,
+        ticket_id: str,
+        extra: dict[str, str],
+        key: str,
+        change: Callable[[TicketState], None],
+    ) -> Ticket:
+        def act(_: list[FaultRule], now: datetime) -> Ticket:
+            t = self._ticket(ticket_id, method)
+            change(t)
+            return self._view(t)
+
+        return self._core.call(
+            "psa",
+            method,
+            target=ticket_id,
+            args={"ticket_id": ticket_id, **extra},
+            key=key,
+            act=act,
+        )

@@ -1,0 +1,159 @@
+"""Authenticators for the vendor clients: static headers, HTTP Basic and OAuth2 tokens.
+
+Secrets stay :class:`pydantic.SecretStr` until the moment a header is built; no repr, log line or
+error message here contains one.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from pydantic import SecretStr
+
+from adapters._http import Authenticator, ResilientHttp
+from adapters.errors import InvalidResponse
+
+__all__ = ["BasicAuth", "HeaderToken", "OAuth2Token", "WithHeaders"]
+
+# Refresh a little before the vendor's expiry so a token never dies mid-request.
+_EXPIRY_MARGIN_S = 60.0
+
+
+class HeaderToken:
+    """A fixed token in one header, e.g. Okta ``Authorization: SSWS <token>``."""
+
+    def __init__(self, token: SecretStr, *, scheme: str = "Bearer", header: str = "Authorization"):
+        self._token = token
+        self._scheme = scheme
+        self._header = header
+
+    def __repr__(self) -> str:
+        return f"HeaderToken(header={self._header!r}, scheme={self._scheme!r}, token=**********)"
+
+    def auth_headers(self, http: ResilientHttp) -> dict[str, str]:
+        """The one header carrying the token."""
+        value = self._token.get_secret_value()
+        return {self._header: f"{self._scheme} {value}" if self._scheme else value}
+
+    def invalidate(self) -> None:
+        """A static token cannot be refreshed; nothing to forget."""
+
+
+class BasicAuth:
+    """HTTP Basic with a username and a secret password or API token."""
+
+    def __init__(self, username: str, password: SecretStr) -> None:
+        self._username = username
+        self._password = password
+
+    def __repr__(self) -> str:
+        return f"BasicAuth(username={self._username!r}, password=**********)"
+
+    def auth_headers(self, http: ResilientHttp) -> dict[str, str]:
+        """``Authorization: Basic base64(user:password)``."""
+        pair = f"{self._username}:{self._password.get_secret_value()}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+
+    def invalidate(self) -> None:
+        """Basic credentials are not cached; nothing to forget."""
+
+
+class OAuth2Token:
+    """An OAuth2 token endpoint (client credentials or password grant), cached until expiry.
+
+    Args:
+        token_path: Token endpoint, relative to the integration's base URL or absolute.
+        form: Non-secret form fields (``grant_type``, ``client_id``, ``scope``...).
+        secret_form: Secret form fields (``client_secret``, ``password``).
+        headers: Extra headers for the token request (e.g. Veeam's ``x-api-version``).
+        clock: Monotonic clock for expiry.
+        token_http: Sends the token request when the token endpoint is on another origin
+            (Entra's login host); the integration's own :class:`ResilientHttp` otherwise.
+    """
+
+    def __init__(
+        self,
+        token_path: str,
+        *,
+        form: Mapping[str, str],
+        secret_form: Mapping[str, SecretStr],
+        headers: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        token_http: ResilientHttp | None = None,
+    ) -> None:
+        self._path = token_path
+        self._form = dict(form)
+        self._secret_form = dict(secret_form)
+        self._headers = dict(headers or {})
+        self._clock = clock
+        self._token_http = token_http
+        self._lock = threading.Lock()
+        self._token: SecretStr | None = None
+        self._expires_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"OAuth2Token(token_path={self._path!r}, cached={self._token is not None})"
+
+    def auth_headers(self, http: ResilientHttp) -> dict[str, str]:
+        """``Authorization: Bearer <token>``, fetching a token first when none is valid."""
+        with self._lock:
+            if self._token is None or self._clock() >= self._expires_at:
+                self._fetch(self._token_http or http)
+            assert self._token is not None
+            return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
+
+    def invalidate(self) -> None:
+        """Drop the cached token so the next call fetches a new one."""
+        with self._lock:
+            self._token = None
+
+    def _fetch(self, http: ResilientHttp) -> None:
+        form = {**self._form, **{k: v.get_secret_value() for k, v in self._secret_form.items()}}
+        # A token request changes nothing in the estate, so it is safe to retry.
+        answer = http.request(
+            "POST",
+            self._path,
+            call="oauth_token",
+            idempotent=True,
+            mutating=False,
+            form=form,
+            headers=self._headers,
+            authenticated=False,
+        )
+        body = answer.body
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise InvalidResponse(
+                "token response has no access_token",
+                integration=http.integration,
+                call="oauth_token",
+            )
+        lifetime = body.get("expires_in", 3600)
+        try:
+            seconds = float(lifetime)
+        except (TypeError, ValueError):
+            seconds = 3600.0
+        self._token = SecretStr(token)
+        self._expires_at = self._clock() + max(seconds - _EXPIRY_MARGIN_S, 0.0)
+
+
+class WithHeaders:
+    """Adds fixed, non-secret headers (e.g. Veeam's ``x-api-version``) to another authenticator."""
+
+    def __init__(self, inner: Authenticator, headers: Mapping[str, str]) -> None:
+        self._inner = inner
+        self._headers = dict(headers)
+
+    def __repr__(self) -> str:
+        return f"WithHeaders({self._inner!r}, headers={sorted(self._headers)!r})"
+
+    def auth_headers(self, http: ResilientHttp) -> dict[str, str]:
+        """The fixed headers plus the inner authenticator's."""
+        return {**self._headers, **self._inner.auth_headers(http)}
+
+    def invalidate(self) -> None:
+        """Forward to the inner authenticator."""
+        self._inner.invalidate()

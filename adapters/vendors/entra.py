@@ -1,0 +1,260 @@
+"""Microsoft Entra ID client over Microsoft Graph ``/v1.0``.
+
+Auth is OAuth2 client credentials against ``login.microsoftonline.com/{tenant}`` (its own origin,
+so the token request has its own :class:`ResilientHttp` sharing the injected client). Lists follow
+``@odata.nextLink``. Disable/enable set ``accountEnabled``; sessions are revoked with
+``revokeSignInSessions``; rotation adds an application password (``addPassword``) and
+:meth:`EntraClient.remove_secret` retires the old one (``removePassword``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from adapters._http import HttpHooks, HttpResponse, ResilienceOptions, ResilientHttp
+from adapters.contracts import IdentityGroup, IdentityUser, SecretRotation
+from adapters.errors import RequestRejected
+from adapters.vendors._auth import OAuth2Token
+from adapters.vendors._parse import as_dict, as_list, opt_str, parsing, req_str, seg
+from adapters.vendors.okta import SecretSink
+
+__all__ = ["EntraClient"]
+
+_USER_FIELDS = "id,userPrincipalName,displayName,accountEnabled,userType"
+_LOGIN_HOST = "https://login.microsoftonline.com"
+
+
+class EntraClient:
+    """:class:`adapters.contracts.IdentityContract` over Microsoft Graph.
+
+    Args:
+        tenant_id: Directory (tenant) id.
+        client_id: App registration's client id.
+        client_secret: Its secret.
+        http_client: Injected sync client.
+        base_url: Graph endpoint (national clouds differ).
+        token_base_url: Identity platform endpoint.
+        options: Resilience settings.
+        hooks: Sleep/clock/randomness (fakes in tests).
+        admin_groups: Group display names whose members count as admins.
+        break_glass_upns: UPNs of break-glass accounts.
+        service_account_prefix: UPN prefix that marks service accounts.
+        secret_sink: Where rotated secrets go; rotation is refused without one.
+    """
+
+    integration = "entra"
+
+    def __init__(
+        self,
+        *,
+        tenant_id: str,
+        client_id: str,
+        client_secret: SecretStr,
+        http_client: httpx.Client,
+        base_url: str = "https://graph.microsoft.com",
+        token_base_url: str = _LOGIN_HOST,
+        options: ResilienceOptions | None = None,
+        hooks: HttpHooks | None = None,
+        admin_groups: Iterable[str] = ("Global Administrators",),
+        break_glass_upns: Iterable[str] = (),
+        service_account_prefix: str = "svc-",
+        secret_sink: SecretSink | None = None,
+    ) -> None:
+        hooks = hooks or HttpHooks()
+        token_http = ResilientHttp(
+            http_client,
+            integration=self.integration,
+            base_url=token_base_url,
+            options=options,
+            hooks=hooks,
+        )
+        auth = OAuth2Token(
+            f"/{seg(tenant_id)}/oauth2/v2.0/token",
+            form={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "scope": f"{base_url.rstrip('/')}/.default",
+            },
+            secret_form={"client_secret": client_secret},
+            clock=hooks.clock,
+            token_http=token_http,
+        )
+        self.http = ResilientHttp(
+            http_client,
+            integration=self.integration,
+            base_url=base_url,
+            options=options,
+            auth=auth,
+            hooks=hooks,
+        )
+        self._admin_groups = frozenset(admin_groups)
+        self._break_glass = frozenset(u.lower() for u in break_glass_upns)
+        self._svc_prefix = service_account_prefix.lower()
+        self._sink = secret_sink
+
+    def __repr__(self) -> str:
+        return f"EntraClient(base_url={str(self.http.base_url)!r})"
+
+    # ------------------------------------------------------------------ reads
+    def list_users(self) -> list[IdentityUser]:
+        """All users, with group names resolved from the group listing."""
+        raw = self._all("/v1.0/users", "list_users", {"$select": _USER_FIELDS, "$top": 999})
+        member_of: dict[str, list[str]] = {}
+        for group in self.list_groups():
+            for member in group.members:
+                member_of.setdefault(member, []).append(group.name)
+        with parsing(self.integration, "list_users"):
+            return [self._user(u, member_of.get(req_str(u, "id"), [])) for u in raw]
+
+    def list_groups(self) -> list[IdentityGroup]:
+        """All groups and their direct member ids."""
+        result = []
+        for raw in self._all("/v1.0/groups", "list_groups", {"$select": "id,displayName"}):
+            with parsing(self.integration, "list_groups"):
+                group_id = req_str(raw, "id")
+                name = opt_str(raw, "displayName") or group_id
+            members = self._all(
+                f"/v1.0/groups/{seg(group_id)}/members", "list_groups", {"$select": "id"}
+            )
+            with parsing(self.integration, "list_groups"):
+                ids = tuple(req_str(m, "id") for m in members)
+            result.append(IdentityGroup(group_id=group_id, name=name, members=ids))
+        return result
+
+    def get_user(self, user_id: str) -> IdentityUser:
+        """One user and the names of the groups it is a direct member of."""
+        call = "get_user"
+        answer = self.http.get(
+            f"/v1.0/users/{seg(user_id)}", call=call, params={"$select": _USER_FIELDS}
+        )
+        groups = self._all(
+            f"/v1.0/users/{seg(user_id)}/memberOf", call, {"$select": "id,displayName"}
+        )
+        with parsing(self.integration, call):
+            names = [opt_str(g, "displayName") for g in groups]
+            return self._user(as_dict(answer.body, "user"), [n for n in names if n])
+
+    # ------------------------------------------------------------------ changes
+    def disable_user(self, user_id: str, *, idempotency_key: str) -> IdentityUser:
+        """``PATCH accountEnabled=false`` (setting a value: safe to retry)."""
+        self._set_enabled(user_id, False, "disable_user", idempotency_key)
+        return self.get_user(user_id)
+
+    def enable_user(self, user_id: str, *, idempotency_key: str) -> IdentityUser:
+        """``PATCH accountEnabled=true``."""
+        self._set_enabled(user_id, True, "enable_user", idempotency_key)
+        return self.get_user(user_id)
+
+    def revoke_sessions(self, user_id: str, *, idempotency_key: str) -> IdentityUser:
+        """Invalidate refresh tokens and session cookies (``revokeSignInSessions``)."""
+        answer = self.http.request(
+            "POST",
+            f"/v1.0/users/{seg(user_id)}/revokeSignInSessions",
+            call="revoke_sessions",
+            idempotent=True,  # revoking twice leaves the same state
+            idempotency_key=idempotency_key,
+        )
+        with parsing(self.integration, "revoke_sessions"):
+            if as_dict(answer.body, "body").get("value") is not True:
+                raise ValueError("revokeSignInSessions did not answer value=true")
+        return self.get_user(user_id)
+
+    def rotate_secret(
+        self, user_id: str, *, overlap_minutes: int, idempotency_key: str
+    ) -> SecretRotation:
+        """Add a password to application ``user_id`` (object id); the old stays valid.
+
+        The caller removes the old one after ``previous_valid_until`` with
+        :meth:`remove_secret`. The new secret goes only to the configured sink.
+        """
+        call = "rotate_secret"
+        if self._sink is None:
+            raise RequestRejected(
+                "no secret sink configured; refusing to create a secret nobody can store",
+                integration=self.integration,
+                call=call,
+            )
+        answer = self.http.request(
+            "POST",
+            f"/v1.0/applications/{seg(user_id)}/addPassword",
+            call=call,
+            idempotent=False,
+            json_body={"passwordCredential": {"displayName": f"opshand {idempotency_key}"}},
+            idempotency_key=idempotency_key,
+        )
+        with parsing(self.integration, call):
+            secret = req_str(as_dict(answer.body, "credential"), "secretText")
+        self._sink(user_id, SecretStr(secret))
+        app = self.http.get(
+            f"/v1.0/applications/{seg(user_id)}",
+            call=call,
+            params={"$select": "passwordCredentials"},
+        )
+        with parsing(self.integration, call):
+            version = len(as_list(as_dict(app.body, "app")["passwordCredentials"], "credentials"))
+        return SecretRotation(
+            user_id=user_id,
+            new_version=version,
+            previous_valid_until=self.http.hooks.now() + timedelta(minutes=overlap_minutes),
+        )
+
+    def remove_secret(self, app_id: str, key_id: str, *, idempotency_key: str) -> None:
+        """Retire an application password by ``keyId`` (``removePassword``)."""
+        self.http.request(
+            "POST",
+            f"/v1.0/applications/{seg(app_id)}/removePassword",
+            call="remove_secret",
+            idempotent=True,
+            json_body={"keyId": key_id},
+            idempotency_key=idempotency_key,
+        )
+
+    # ------------------------------------------------------------------ helpers
+    def _set_enabled(self, user_id: str, enabled: bool, call: str, key: str) -> None:
+        self.http.request(
+            "PATCH",
+            f"/v1.0/users/{seg(user_id)}",
+            call=call,
+            idempotent=True,
+            json_body={"accountEnabled": enabled},
+            idempotency_key=key,
+        )
+
+    def _all(
+        self, path: str, call: str, params: dict[str, str | int | bool]
+    ) -> list[dict[str, Any]]:
+        def items(page: HttpResponse) -> list[Any]:
+            with parsing(self.integration, call):
+                return [
+                    as_dict(x, "item")
+                    for x in as_list(as_dict(page.body, "page")["value"], "value")
+                ]
+
+        def following(page: HttpResponse, _seen: int) -> str | None:
+            link = page.body.get("@odata.nextLink") if isinstance(page.body, dict) else None
+            return link if isinstance(link, str) else None
+
+        return list(
+            self.http.paginate(path, call=call, items=items, next_request=following, params=params)
+        )
+
+    def _user(self, u: dict[str, Any], groups: list[str]) -> IdentityUser:
+        upn = req_str(u, "userPrincipalName")
+        enabled = u.get("accountEnabled")
+        if not isinstance(enabled, bool):
+            raise ValueError("field 'accountEnabled' is not a boolean")
+        return IdentityUser(
+            user_id=req_str(u, "id"),
+            username=upn,
+            display_name=opt_str(u, "displayName"),
+            status="active" if enabled else "disabled",
+            groups=tuple(sorted(groups)),
+            admin=bool(self._admin_groups.intersection(groups)),
+            break_glass=upn.lower() in self._break_glass,
+            service_account=upn.lower().startswith(self._svc_prefix),
+        )

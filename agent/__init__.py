@@ -1,0 +1,1 @@
+"""Whether, when and how to act: policy, consent, execution, audit and the agent loop."""

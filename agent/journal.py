@@ -1,0 +1,350 @@
+"""The change journal: one row per change, moved through a state machine.
+
+Every transition is a compare-and-set (``UPDATE ... WHERE state IN (...)``) inside a transaction
+that also writes the transition's audit row, so the journal and the audit can never disagree and
+two actors can never move one change twice.
+
+States (ARCHITECTURE "Execution and audit")::
+
+    proposed -> rehearsed -> denied
+                          -> awaiting_consent -> approved | rejected | expired | stale
+                          -> auto_approved
+    approved | auto_approved -> queued -> executing -> succeeded -> reconciled
+                                                    -> failed -> rolled_back
+                                                    -> unknown -> verified | escalated
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from twin.db import metadata
+from twin.model import utcnow
+
+__all__ = [
+    "FINAL_STATES",
+    "TRANSITIONS",
+    "Change",
+    "ChangeState",
+    "IllegalTransition",
+    "Journal",
+    "journal_table",
+    "target_table",
+]
+
+ChangeState = Literal[
+    "proposed",
+    "rehearsed",
+    "denied",
+    "awaiting_consent",
+    "approved",
+    "rejected",
+    "expired",
+    "stale",
+    "auto_approved",
+    "queued",
+    "executing",
+    "succeeded",
+    "reconciled",
+    "failed",
+    "rolled_back",
+    "unknown",
+    "verified",
+    "escalated",
+]
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "proposed": frozenset({"rehearsed", "denied"}),
+    "rehearsed": frozenset({"denied", "awaiting_consent", "auto_approved"}),
+    "awaiting_consent": frozenset({"approved", "rejected", "expired", "stale"}),
+    "approved": frozenset({"queued", "stale"}),
+    "auto_approved": frozenset({"queued", "stale"}),
+    "queued": frozenset({"executing", "stale", "denied"}),
+    "executing": frozenset({"succeeded", "failed", "unknown"}),
+    "succeeded": frozenset({"reconciled", "failed", "escalated"}),
+    "failed": frozenset({"rolled_back", "escalated"}),
+    "unknown": frozenset({"verified", "escalated", "failed"}),
+    "verified": frozenset({"reconciled", "escalated"}),
+}
+FINAL_STATES = frozenset(
+    {"denied", "rejected", "expired", "stale", "reconciled", "rolled_back", "escalated"}
+)
+
+journal_table = Table(
+    "journal_change",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("state", String(24), nullable=False, index=True),
+    Column("action", String(64), nullable=False),
+    Column("targets", JSON, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("requester", String(64), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("thread_ts", String(32), nullable=False),
+    Column("plan", JSON),
+    Column("plan_hash", String(64)),
+    Column("policy_hash", String(64)),
+    Column("decision", JSON),
+    Column("result", JSON),
+    Column("supersedes", Integer),
+    Column("lease_token", String(64)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+target_table = Table(
+    "journal_target",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("change_id", Integer, nullable=False, index=True),
+    Column("target", String(255), nullable=False),
+    Column("wave", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("job_id", String(128)),
+    Column("detail", Text, nullable=False, default=""),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("change_id", "target", name="uq_journal_target_change_target"),
+)
+
+
+class IllegalTransition(RuntimeError):
+    """The change is not in a state that allows the requested move."""
+
+
+def change_ref(change_id: int) -> str:
+    """The people-facing id, ``CR-42``."""
+    return f"CR-{change_id}"
+
+
+def parse_ref(ref: str) -> int:
+    """``CR-42`` / ``cr42`` / ``42`` -> 42; ``ValueError`` otherwise."""
+    s = ref.strip().upper().removeprefix("CR").lstrip("-# ")
+    if not s.isdigit():
+        raise ValueError(f"'{ref}' is not a change id (expected CR-<number>)")
+    return int(s)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A journal row, as read."""
+
+    id: int
+    state: str
+    action: str
+    targets: list[str]
+    params: dict[str, Any]
+    reason: str
+    requester: str
+    source: str
+    channel: str
+    thread_ts: str
+    plan: dict[str, Any] | None
+    plan_hash: str | None
+    policy_hash: str | None
+    decision: dict[str, Any] | None
+    result: dict[str, Any] | None
+    supersedes: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def ref(self) -> str:
+        """``CR-<id>``."""
+        return change_ref(self.id)
+
+    @property
+    def final(self) -> bool:
+        """Whether the change can no longer move."""
+        return self.state in FINAL_STATES
+
+
+def _row(r: Any) -> Change:
+    from datetime import UTC
+
+    def aware(dt: datetime) -> datetime:
+        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+    return Change(
+        id=r.id, state=r.state, action=r.action, targets=list(r.targets), params=dict(r.params),
+        reason=r.reason, requester=r.requester, source=r.source, channel=r.channel,
+        thread_ts=r.thread_ts, plan=r.plan, plan_hash=r.plan_hash, policy_hash=r.policy_hash,
+        decision=r.decision, result=r.result, supersedes=r.supersedes,
+        created_at=aware(r.created_at), updated_at=aware(r.updated_at),
+    )
+
+
+AuditFn = Callable[..., Any]
+"""``audit(conn, *, kind, actor, body, change_id, plan_hash)`` — writes one audit row."""
+
+
+class Journal:
+    """Reads and moves journal rows; each move writes its audit row in the same transaction."""
+
+    def __init__(self, engine: Engine, audit: AuditFn) -> None:
+        self.engine = engine
+        self._audit = audit
+
+    def create(
+        self,
+        *,
+        action: str,
+        targets: list[str],
+        params: dict[str, Any],
+        reason: str,
+        requester: str,
+        source: str,
+        channel: str = "",
+        thread_ts: str = "",
+        supersedes: int | None = None,
+    ) -> Change:
+        """Record a new change in ``proposed``."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            cid = conn.execute(
+                insert(journal_table).values(
+                    state="proposed", action=action, targets=targets, params=params,
+                    reason=reason, requester=requester, source=source, channel=channel,
+                    thread_ts=thread_ts, supersedes=supersedes, created_at=now, updated_at=now,
+                ).returning(journal_table.c.id)
+            ).scalar_one()
+            self._audit(
+                conn, kind="change.proposed", actor=requester, change_id=str(cid),
+                plan_hash=None,
+                body={"action": action, "targets": targets, "params": params, "reason": reason,
+                      "source": source, "channel": channel, "supersedes": supersedes},
+            )
+        return self.get(int(cid))
+
+    def get(self, change_id: int) -> Change:
+        """One change; ``KeyError`` if absent."""
+        with self.engine.connect() as conn:
+            r = conn.execute(select(journal_table).where(journal_table.c.id == change_id)).first()
+        if r is None:
+            raise KeyError(f"{change_ref(change_id)} does not exist")
+        return _row(r)
+
+    def move(
+        self,
+        change_id: int,
+        to: str,
+        *,
+        actor: str,
+        body: dict[str, Any] | None = None,
+        conn: Connection | None = None,
+        expect: Iterable[str] | None = None,
+        lease_token: str | None = None,
+        new_lease: str | None = None,
+        **values: Any,
+    ) -> Change:
+        """Compare-and-set the state to ``to`` (from any state that allows it), with audit.
+
+        ``lease_token``, when given, must match the row's current lease: a late write from a
+        worker whose claim was taken over is rejected. ``new_lease`` sets a new lease token.
+        """
+        if new_lease is not None:
+            values["lease_token"] = new_lease
+        allowed = [s for s, nxt in TRANSITIONS.items() if to in nxt]
+        if expect is not None:
+            allowed = [s for s in allowed if s in set(expect)]
+        if conn is None:
+            with self.engine.begin() as c:
+                return self.move(change_id, to, actor=actor, body=body, conn=c, expect=allowed,
+                                 lease_token=lease_token, **values)  # new_lease folded in
+        cond = [journal_table.c.id == change_id, journal_table.c.state.in_(allowed)]
+        if lease_token is not None:
+            cond.append(journal_table.c.lease_token == lease_token)
+        res = conn.execute(
+            update(journal_table).where(*cond).values(state=to, updated_at=utcnow(), **values)
+        )
+        if res.rowcount != 1:
+            cur = conn.execute(
+                select(journal_table.c.state, journal_table.c.lease_token).where(
+                    journal_table.c.id == change_id
+                )
+            ).first()
+            if cur is None:
+                raise IllegalTransition(f"{change_ref(change_id)} does not exist")
+            if lease_token is not None and cur.lease_token != lease_token:
+                raise IllegalTransition(
+                    f"{change_ref(change_id)}: lease lost (claimed by another worker)"
+                )
+            raise IllegalTransition(f"{change_ref(change_id)} is {cur.state}; cannot move to {to}")
+        r = conn.execute(select(journal_table).where(journal_table.c.id == change_id)).one()
+        self._audit(
+            conn, kind=f"change.{to}", actor=actor, change_id=str(change_id),
+            plan_hash=r.plan_hash, body={"state": to, **(body or {})},
+        )
+        return _row(r)
+
+    def list(
+        self,
+        *,
+        states: Iterable[str] | None = None,
+        since: datetime | None = None,
+        requester: str | None = None,
+        limit: int = 100,
+    ) -> list[Change]:
+        """Changes, newest first."""
+        q = select(journal_table).order_by(journal_table.c.id.desc()).limit(limit)
+        if states is not None:
+            q = q.where(journal_table.c.state.in_(list(states)))
+        if since is not None:
+            q = q.where(journal_table.c.updated_at >= since)
+        if requester is not None:
+            q = q.where(journal_table.c.requester == requester)
+        with self.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(q)]
+
+    def counts(self, since: datetime) -> dict[str, int]:
+        """Changes by state updated since ``since``."""
+        q = (
+            select(journal_table.c.state, func.count())
+            .where(journal_table.c.updated_at >= since)
+            .group_by(journal_table.c.state)
+        )
+        with self.engine.connect() as conn:
+            return {str(s): int(n) for s, n in conn.execute(q)}
+
+    def history(self, action: str, *, exclude: int | None = None) -> dict[str, int]:
+        """How often this action kind succeeded or failed before (for policy input)."""
+        q = (
+            select(journal_table.c.state, func.count())
+            .where(journal_table.c.action == action)
+            .group_by(journal_table.c.state)
+        )
+        if exclude is not None:
+            q = q.where(journal_table.c.id != exclude)
+        with self.engine.connect() as conn:
+            rows = {str(s): int(n) for s, n in conn.execute(q)}
+        ok = rows.get("reconciled", 0) + rows.get("verified", 0)
+        bad = rows.get("failed", 0) + rows.get("rolled_back", 0) + rows.get("escalated", 0)
+        return {"succeeded": ok, "failed": bad}
+
+    def dumps(self, change: Change) -> str:
+        """JSON for ``--json`` output."""
+        return json.dumps(change.__dict__, default=str, indent=2)

@@ -1,0 +1,357 @@
+"""The operations facade: what the bot, the CLI and the agent's tools call.
+
+``propose`` runs the deterministic part of the loop — journal, rehearsal, policy, consent or
+queue — and nothing the model says can alter it. ``vote`` records signed consent. The worker
+(``drain``/``start_worker``) executes queued changes and reconciles them. Every state change is
+announced to subscribers (the Slack bot) as a :class:`ChangeEvent`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Column, DateTime, Engine, String, Table, Text, select
+
+from agent.consent import ConsentBook
+from agent.executor import ExecutionReport, Executor
+from agent.journal import Change, Journal, change_ref
+from agent.policy import Decision, Policy, PolicyInput
+from agent.roles import Identity, RoleMap
+from twin.actions import InvalidParams, get_action
+from twin.db import metadata
+from twin.graph import TwinGraph, UnknownEntity
+from twin.model import utcnow
+from twin.plan import Plan, rehearse, stale_entities
+from twin.store import TwinStore
+
+__all__ = ["ChangeEvent", "ChangeRequest", "Operations", "ProposalResult", "identity_of"]
+
+log = logging.getLogger(__name__)
+
+flags_table = Table(
+    "agent_flag",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("set_by", String(128), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+
+def _identity(key: str) -> Identity:
+    team, _, user = key.partition(":")
+    return Identity(team_id=team or "-", user_id=user or team)
+
+
+def identity_of(team_id: str, user_id: str) -> str:
+    """The one identity string opshand uses: ``<team_id>:<user_id>`` (from signed payloads)."""
+    return f"{team_id}:{user_id}"
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    """A proposal, from a person (via the agent or a command) or from a signal's runbook."""
+
+    action: str
+    targets: list[str]
+    params: dict[str, Any]
+    reason: str
+    requester: str
+    """``<team_id>:<user_id>`` for people, ``signal:<source>`` for signals."""
+    source: Literal["person", "signal"] = "person"
+    channel: str = ""
+    thread_ts: str = ""
+    supersedes: int | None = None
+
+
+@dataclass(frozen=True)
+class ProposalResult:
+    """What ``propose`` did: the change (if one was recorded), the plan and the decision."""
+
+    status: Literal["auto", "consent", "deny", "error"]
+    message: str
+    change: Change | None = None
+    plan: Plan | None = None
+    decision: Decision | None = None
+    consent_request: Any = None
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """A state change announced to subscribers."""
+
+    kind: Literal["proposed", "decided", "vote", "finished", "stale"]
+    change: Change
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class Operations:
+    """The deterministic core of opshand."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        store: TwinStore,
+        graph: TwinGraph,
+        journal: Journal,
+        policy: Policy,
+        consent: ConsentBook,
+        roles: RoleMap,
+        executor_factory: Callable[[Operations], Executor],
+        audit: Callable[..., Any],
+        team_id: str = "",
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self._graph = graph
+        self._graph_lock = threading.RLock()
+        self.journal = journal
+        self.policy = policy
+        self.consent = consent
+        self.roles = roles
+        self.audit = audit
+        self.team_id = team_id
+        self.now = now
+        self.subscribers: list[Callable[[ChangeEvent], None]] = []
+        self.executor = executor_factory(self)
+        self._worker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+
+    # ------------------------------------------------------------------ twin
+    @property
+    def graph(self) -> TwinGraph:
+        """The in-memory twin, caught up with the change log."""
+        with self._graph_lock:
+            self.store.catch_up(self._graph)
+            return self._graph
+
+    def _emit(self, event: ChangeEvent) -> None:
+        for fn in list(self.subscribers):
+            try:
+                fn(event)
+            except Exception:  # a broken subscriber must not break the loop
+                log.exception("change subscriber failed for %s", event.change.ref)
+
+    # ------------------------------------------------------------------ flags
+    def flag(self, name: str) -> str | None:
+        """A runtime switch (``freeze``), or None."""
+        with self.engine.connect() as conn:
+            v = conn.execute(select(flags_table.c.value).where(flags_table.c.name == name)).first()
+        return None if v is None else str(v[0])
+
+    def set_freeze(self, on: bool, *, actor: str, reason: str = "") -> str:
+        """Turn the global change freeze on or off (admins only)."""
+        if "admins" not in self.roles.roles_for(*actor.split(":", 1)):
+            return "Only opshand admins can change the freeze."
+        with self.engine.begin() as conn:
+            conn.execute(flags_table.delete().where(flags_table.c.name == "freeze"))
+            if on:
+                conn.execute(flags_table.insert().values(name="freeze", value=reason or "on",
+                                                         set_by=actor, at=self.now()))
+            self.audit(conn, kind="autonomy.freeze" if on else "autonomy.unfreeze", actor=actor,
+                       body={"reason": reason}, change_id=None, plan_hash=None)
+        return "Change freeze is on: nothing runs without break-glass." if on else \
+            "Change freeze lifted."
+
+    # ------------------------------------------------------------------ propose
+    def _policy_input(self, req: ChangeRequest, plan: Plan, change_id: int) -> PolicyInput:
+        g = self.graph
+        targets = []
+        for tid in plan.targets:
+            e = g.get(tid)
+            a = e.attrs
+            role = "break_glass" if a.get("break_glass") else (
+                "admin" if a.get("admin") else str(a.get("role", "")))
+            targets.append({"id": e.id, "kind": e.kind.value, "name": e.name,
+                            "client": str(a.get("client", "")), "site": str(a.get("site", "")),
+                            "env": str(a.get("env", "")),
+                            "criticality": str(a.get("criticality", "")), "role": role})
+        team, _, user = req.requester.partition(":")
+        roles = sorted(self.roles.roles_for(team, user)) if req.source == "person" else ["signal"]
+        now = self.now()
+        since = now - timedelta(hours=24)
+        counts = self.journal.counts(since)
+        finished = sum(counts.get(s, 0) for s in ("reconciled", "rolled_back", "escalated",
+                                                     "verified"))
+        bad = counts.get("rolled_back", 0) + counts.get("escalated", 0)
+        return PolicyInput.from_partial({
+            "action": plan.action,
+            "targets": targets,
+            "params": plan.params,
+            "requester": {"id": req.requester, "roles": roles},
+            "channel": req.channel,
+            "source": req.source,
+            "blast_radius": plan.collateral_summary(),
+            "invariants": plan.invariant_summary(),
+            "history": self.journal.history(plan.action, exclude=change_id),
+            "time": {"freeze": self.flag("freeze") is not None, "hour": now.hour,
+                     "weekday": ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[now.weekday()],
+                     "in_maintenance_window": False},
+            "recent_failure_rate": (bad / finished) if finished else 0.0,
+        })
+
+    def propose(self, req: ChangeRequest) -> ProposalResult:
+        """Record, rehearse and decide a change. Never executes anything itself."""
+        try:
+            spec = get_action(req.action)
+            spec.parse_params(req.params)
+        except (KeyError, InvalidParams) as exc:
+            return ProposalResult("error", str(exc).strip("'\""))
+        change = self.journal.create(
+            action=req.action, targets=req.targets, params=req.params, reason=req.reason,
+            requester=req.requester, source=req.source, channel=req.channel,
+            thread_ts=req.thread_ts, supersedes=req.supersedes,
+        )
+        self._emit(ChangeEvent("proposed", change))
+        try:
+            plan = rehearse(self.graph, req.action, req.targets, req.params, reason=req.reason,
+                            now=self.now())
+        except (UnknownEntity, InvalidParams) as exc:
+            msg = str(exc)
+            change = self.journal.move(change.id, "denied", actor="system:rehearsal",
+                                       body={"reason": msg}, result={"message": msg})
+            self._emit(ChangeEvent("decided", change, {"outcome": "deny"}))
+            return ProposalResult("error", msg, change)
+        change = self.journal.move(
+            change.id, "rehearsed", actor="system:rehearsal",
+            body={"plan_hash": plan.hash, "collateral": len(plan.collateral),
+                  "invariants": plan.invariant_summary()},
+            plan=plan.model_dump(mode="json"), plan_hash=plan.hash,
+        )
+        pin = self._policy_input(req, plan, change.id)
+        decision = self.policy.decide(pin)
+        body = {"outcome": decision.outcome, "rules": list(decision.matched),
+                "reasons": decision.reasons, "policy_hash": decision.policy_hash,
+                "input": pin.to_cel()}
+        dec = decision.model_dump(mode="json")
+        consent_req = None
+        if decision.outcome == "deny":
+            change = self.journal.move(change.id, "denied", actor="system:policy", body=body,
+                                       decision=dec, policy_hash=decision.policy_hash,
+                                       result={"message": "; ".join(decision.reasons.values())})
+        elif decision.outcome == "consent":
+            with self.engine.begin() as conn:
+                change = self.journal.move(change.id, "awaiting_consent", actor="system:policy",
+                                           body=body, decision=dec, conn=conn,
+                                           policy_hash=decision.policy_hash)
+                consent_req = self.consent.open(str(change.id), plan.hash,
+                                                _identity(req.requester), decision, conn=conn)
+        else:
+            with self.engine.begin() as conn:
+                self.journal.move(change.id, "auto_approved", actor="system:policy", body=body,
+                                  decision=dec, conn=conn, policy_hash=decision.policy_hash)
+                change = self.journal.move(change.id, "queued", actor="system:policy", conn=conn)
+            self._wake.set()
+        self._emit(ChangeEvent("decided", change, {"outcome": decision.outcome,
+                                                   "consent_request": consent_req}))
+        status = decision.outcome
+        message = {
+            "deny": "Refused by policy: " + "; ".join(decision.reasons.values()),
+            "consent": f"Needs consent: {decision.quorum} of {decision.approvers}.",
+            "auto": "Policy allows it to run now.",
+        }[status]
+        return ProposalResult(status, message, change, plan, decision, consent_req)
+
+    # ------------------------------------------------------------------ consent
+    def vote(self, change_id: int, voter: str, approve: bool, *, plan_hash: str,
+             payload_id: str, reason: str | None = None) -> Any:
+        """Record one signed vote; on quorum the change is queued for execution."""
+        reqs = self.consent.for_change(str(change_id))
+        if not reqs:
+            from agent.consent import VoteOutcome
+
+            return VoteOutcome(accepted=False, state=None,
+                               message=f"{change_ref(change_id)} is not waiting for consent.")
+        with self.engine.begin() as conn:
+            out = self.consent.vote(reqs[-1].id, _identity(voter),
+                                    "approve" if approve else "reject",
+                                    plan_hash, payload_id, reason, conn=conn)
+            if out.accepted and out.state == "approved":
+                self.journal.move(change_id, "approved", actor=voter, conn=conn,
+                                  body={"votes": out.message})
+                self.journal.move(change_id, "queued", actor="system:consent", conn=conn)
+            elif out.accepted and out.state == "rejected":
+                self.journal.move(change_id, "rejected", actor=voter, conn=conn,
+                                  body={"reason": reason or ""},
+                                  result={"message": f"rejected: {reason or 'no reason given'}"})
+            elif not out.accepted:
+                self.audit(conn, kind="consent.refused", actor=voter,
+                           change_id=str(change_id), plan_hash=plan_hash,
+                           body={"message": out.message})
+        change = self.journal.get(change_id)
+        self._emit(ChangeEvent("vote", change, {"outcome": out, "voter": voter}))
+        if change.state == "queued":
+            self._wake.set()
+        return out
+
+    def recheck(self, change: Change) -> str | None:
+        """At execution: consent still valid (approvers still entitled)? ``None`` when fine."""
+        if change.decision and change.decision.get("outcome") == "consent":
+            reqs = self.consent.for_change(str(change.id))
+            if not reqs or not self.consent.recheck(reqs[-1].id, change.plan_hash):
+                return "an approver no longer holds the approver role, or consent is not valid"
+        if self.flag("freeze") is not None:
+            return "a change freeze is in force"
+        return None
+
+    # ------------------------------------------------------------------ execution
+    def drain(self) -> list[ExecutionReport]:
+        """Run everything queued now (tests and the CLI)."""
+        reports: list[ExecutionReport] = []
+        while batch := self.executor.work_once():
+            reports.extend(batch)
+            for r in batch:
+                self._emit(ChangeEvent("finished", self.journal.get(r.change_id),
+                                       {"report": r}))
+        return reports
+
+    def start_worker(self, interval: float = 1.0) -> None:
+        """Run the executor in a background thread until :meth:`stop_worker`."""
+        if self._worker is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.drain()
+                except Exception:
+                    log.exception("executor loop failed; retrying")
+                self._wake.wait(interval)
+                self._wake.clear()
+
+        self._stop.clear()
+        self._worker = threading.Thread(target=loop, name="opshand-executor", daemon=True)
+        self._worker.start()
+
+    def stop_worker(self) -> None:
+        """Stop the background worker."""
+        self._stop.set()
+        self._wake.set()
+        if self._worker is not None:
+            self._worker.join(timeout=10)
+            self._worker = None
+
+    # ------------------------------------------------------------------ reads
+    def status(self, ref: str | int) -> Change:
+        """One change by ``CR-N`` or number."""
+        from agent.journal import parse_ref
+
+        return self.journal.get(ref if isinstance(ref, int) else parse_ref(ref))
+
+    def pending(self) -> list[Change]:
+        """Changes waiting for consent."""
+        return self.journal.list(states=["awaiting_consent"])
+
+    def is_stale(self, change: Change) -> list[str]:
+        """Read-set entities that changed since the change's rehearsal."""
+        if change.plan is None:
+            return []
+        return stale_entities(Plan.model_validate(change.plan), self.graph)

@@ -1,0 +1,1 @@
+"""opshand Slack bot."""

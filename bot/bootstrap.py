@@ -1,0 +1,162 @@
+"""The composition root: settings in, a wired opshand out. Nothing else reads settings.
+
+``bootstrap(settings)`` creates the data folder and database, seeds the twin with the sample
+estate on first start, builds the simulated estate (or real integrations), the audit log, policy,
+roles, consent book, journal, executor, operations facade and agent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from sqlalchemy import Connection, Engine
+
+from adapters.sim import SimEstate, SimTimings, SystemClock
+from agent.audit import AuditLog, FileCheckpoint
+from agent.capabilities import Adapters
+from agent.consent import ConsentBook
+from agent.executor import Executor
+from agent.journal import Journal
+from agent.loop import Agent
+from agent.offline import TwinNameResolver
+from agent.offline_model import OfflineChatModel
+from agent.policy import Policy, load_policy
+from agent.redact import Redactor
+from agent.roles import RoleMap
+from agent.service import Operations
+from bot.settings import Settings
+from twin.db import make_engine, metadata
+from twin.graph import TwinGraph
+from twin.ingest import IngestBatch
+from twin.store import TwinStore
+
+__all__ = ["Opshand", "bootstrap", "build_model", "seed_sample"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Opshand:
+    """Everything wired, for the bot, the CLI and tests."""
+
+    settings: Settings
+    engine: Engine
+    store: TwinStore
+    ops: Operations
+    agent: Agent
+    audit: AuditLog
+    policy: Policy
+    roles: RoleMap
+    redactor: Redactor
+    sim: SimEstate | None
+
+    def close(self) -> None:
+        """Stop background work and release the database."""
+        self.ops.stop_worker()
+        self.engine.dispose()
+
+
+def seed_sample(store: TwinStore, endpoints: int,
+                progress: Callable[[int], None] | None = None) -> int:
+    """Load the deterministic sample estate into an empty twin; returns entities loaded."""
+    from twin.sample import generate_estate
+
+    estate = generate_estate(endpoints=endpoints)
+    res = store.apply(IngestBatch(source="sample", entities=list(estate.entities),
+                                  relations=list(estate.relations), actor="opshand",
+                                  reason="sample estate"), progress=progress)
+    if res.rejections:
+        raise RuntimeError(f"sample estate rejected: {res.rejections[0]}")
+    return len(estate.entities)
+
+
+def build_model(settings: Settings, graph: Callable[[], TwinGraph]) -> BaseChatModel:
+    """The chat model chosen in settings (the offline model by default)."""
+    m = settings.model
+    if m.provider == "offline":
+        cache: dict[int, TwinNameResolver] = {}
+
+        def resolver() -> TwinNameResolver:
+            g = graph()
+            key = g.serial
+            if key not in cache:
+                cache.clear()
+                cache[key] = TwinNameResolver(
+                    (e.id, e.kind.value, e.name, e.attrs) for e in g.entities() if e.active
+                )
+            return cache[key]
+
+        return OfflineChatModel(resolver_factory=resolver)
+    if m.provider in ("openai", "openai-compatible"):
+        from langchain_openai import ChatOpenAI
+
+        key = m.api_key.get_secret_value() if m.api_key else "not-needed"
+        return ChatOpenAI(model=m.name, base_url=m.base_url, api_key=key,  # type: ignore[arg-type]
+                          timeout=m.max_seconds, max_retries=1)
+    raise ValueError(f"model provider '{m.provider}' needs its LangChain package installed "
+                     "(e.g. langchain-anthropic, langchain-ollama)")
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    progress: Callable[[int], None] | None = None,
+    sim_timings: SimTimings | None = None,
+    start_worker: bool = False,
+    adapters: Adapters | None = None,
+) -> Opshand:
+    """Wire opshand from ``settings``. Raises on bad configuration (policy, roles, model)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    policy = load_policy(settings.policy_file)  # a broken policy stops start-up here
+    engine = make_engine(settings.db_url)
+    metadata.create_all(engine)
+    store = TwinStore(engine)
+    store.create()
+    _, serial = store.meta()
+    if serial == 0:
+        seed_sample(store, settings.sample_endpoints, progress)
+    graph = store.load()
+
+    redactor = Redactor()
+    for secret in (settings.slack.bot_token, settings.slack.signing_secret,
+                   settings.slack.app_token, settings.model.api_key):
+        if secret is not None:
+            redactor.register(secret)
+    audit = AuditLog(engine, redactor, FileCheckpoint(settings.data_dir / "audit.checkpoint"))
+
+    def audit_fn(conn: Connection, **kw: Any) -> Any:
+        return audit.append(conn, **kw)
+
+    r = settings.roles
+    roles = RoleMap({"admins": r.admins, "approvers": r.approvers, "managers": r.managers,
+                     "requesters": r.requesters if "*" not in r.requesters else []},
+                    team_id=settings.slack.team_id)
+    sim: SimEstate | None = None
+    if adapters is None:
+        sim = SimEstate.from_twin(
+            list(graph.entities()), list(graph.relations()), clock=SystemClock(),
+            timings=sim_timings or SimTimings(scale=settings.sim_scale),
+        )
+        adapters = Adapters(rmm=sim.rmm, psa=sim.psa, siem=sim.siem, identity=sim.identity,
+                            backup=sim.backup, firewall=sim.firewall)
+    journal = Journal(engine, audit_fn)
+    consent = ConsentBook(engine, roles)
+    final_adapters = adapters
+
+    def make_executor(ops: Operations) -> Executor:
+        return Executor(engine, journal, store, lambda: ops.graph, final_adapters,
+                        audit=audit_fn, recheck=ops.recheck, poll_interval=0.05)
+
+    ops = Operations(engine=engine, store=store, graph=graph, journal=journal, policy=policy,
+                     consent=consent, roles=roles, executor_factory=make_executor,
+                     audit=audit_fn, team_id=settings.slack.team_id)
+    model = build_model(settings, lambda: ops.graph)
+    agent = Agent(ops, model, redactor=redactor, max_tool_calls=settings.model.max_tool_calls,
+                  max_seconds=settings.model.max_seconds)
+    if start_worker:
+        ops.start_worker(interval=0.5)
+    return Opshand(settings, engine, store, ops, agent, audit, policy, roles, redactor, sim)

@@ -1,0 +1,277 @@
+"""The ``opshand`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bot.cli_common import DataDir, JsonOut, SettingsFile, boot, dump, err, out, settings
+from bot.cli_twin import twin_app
+
+app = typer.Typer(
+    name="opshand",
+    help="Autonomous execution for IT operations, run from Slack.\n\n"
+    "Ask about the estate, propose changes, rehearse them on a fork of the twin and let "
+    "policy decide. Start with `opshand demo`.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+audit_app = typer.Typer(help="Read and verify the tamper-evident audit log.", no_args_is_help=True)
+policy_app = typer.Typer(help="Test and explain the operator-written policy.", no_args_is_help=True)
+app.add_typer(twin_app, name="twin")
+app.add_typer(audit_app, name="audit")
+app.add_typer(policy_app, name="policy")
+
+
+# ---------------------------------------------------------------------- ask / plan
+@app.command()
+def ask(
+    text: Annotated[str, typer.Argument(help='What to ask, e.g. "what depends on db-prod-01"')],
+    as_user: Annotated[str, typer.Option("--as", help="Slack user id to ask as.")] = "U0LOCAL01",
+    json_out: JsonOut = False,
+    data_dir: DataDir = None,
+    settings_file: SettingsFile = None,
+) -> None:
+    """One agent turn on the data folder (auto-approved changes run right after)."""
+    oh = boot(data_dir, settings_file)
+    try:
+        reply = oh.agent.ask(
+            text, requester=f"{oh.settings.slack.team_id}:{as_user}", channel="cli", thread_ts=""
+        )
+        reports = oh.ops.drain()
+        if json_out:
+            dump(
+                {
+                    "answer": reply.text,
+                    "tool_calls": reply.tool_calls,
+                    "changes": [
+                        {
+                            "id": oh.ops.journal.get(c.id).ref,
+                            "state": oh.ops.journal.get(c.id).state,
+                            "decision": (oh.ops.journal.get(c.id).decision or {}).get("outcome"),
+                        }
+                        for c in reply.proposals
+                    ],
+                    "capped": reply.capped,
+                }
+            )
+        else:
+            out.print(reply.text)
+            for r in reports:
+                out.print(f"[dim]{oh.ops.journal.get(r.change_id).ref}: {r.final_state}[/dim]")
+    finally:
+        oh.close()
+
+
+@app.command()
+def plan(
+    action: Annotated[str, typer.Argument(help="Action kind, e.g. host.reboot")],
+    targets: Annotated[list[str], typer.Argument(help="Target names or ids")],
+    param: Annotated[list[str] | None, typer.Option("--param", help="k=v (repeatable)")] = None,
+    as_user: Annotated[str, typer.Option("--as", help="Slack user id.")] = "U0LOCAL01",
+    json_out: JsonOut = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Rehearse a change and ask policy, without executing anything."""
+    from agent.policy import PolicyInput  # noqa: F401  (keeps import errors at start)
+    from agent.service import ChangeRequest
+    from twin.actions import InvalidParams
+    from twin.graph import UnknownEntity
+    from twin.plan import rehearse
+
+    params: dict[str, Any] = {}
+    for kv in param or []:
+        k, _, v = kv.partition("=")
+        params[k] = json.loads(v) if v[:1] in "[{tf0123456789" and v not in ("",) else v
+    oh = boot(data_dir)
+    try:
+        try:
+            p = rehearse(oh.ops.graph, action, targets, params)
+        except (KeyError, UnknownEntity, InvalidParams) as exc:
+            err.print(f"[red]{str(exc).strip(chr(39))}[/red]")
+            raise typer.Exit(1) from exc
+        req = ChangeRequest(
+            action=action,
+            targets=p.targets,
+            params=params,
+            reason="cli plan",
+            requester=f"{oh.settings.slack.team_id}:{as_user}",
+        )
+        decision = oh.policy.decide(oh.ops._policy_input(req, p, change_id=0))
+        if json_out:
+            dump({"plan": p.modeldump(mode="json"), "decision": decision.modeldump(mode="json")})
+            return
+        out.print(f"[bold]{p.action}[/bold] on {', '.join(p.target_names)}  plan {p.short_hash}")
+        s = p.collateral_summary()
+        out.print(
+            f"Blast radius: {s['intended']} intended, {s['collateral']} collateral {s['by_kind']}"
+        )
+        for i in p.invariants:
+            mark = "[green]pass[/green]" if i["passed"] else f"[red]{i['severity']}[/red]"
+            out.print(f"  invariant {i['id']}: {mark}")
+            for v in i["violations"]:
+                out.print(f"    - {v['message']}")
+        out.print(f"Decision: [bold]{decision.outcome}[/bold] ({decision.summary()})")
+        for rid, why in decision.reasons.items():
+            out.print(f"  {rid}: {why}")
+    finally:
+        oh.close()
+
+
+# ---------------------------------------------------------------------- audit
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+    """Check the hash chain and the external checkpoint; names the first bad row."""
+    oh = boot(data_dir)
+    try:
+        res = oh.audit.verify()
+        if json_out:
+            dump(res.modeldump(mode="json"))
+        elif res.ok:
+            out.print(f"[green]Audit chain verifies[/green]: {res.modeldump(mode='json')}")
+        else:
+            out.print(f"[red]Audit chain broken[/red]: {res.modeldump(mode='json')}")
+        if not res.ok:
+            raise typer.Exit(1)
+    finally:
+        oh.close()
+
+
+# ---------------------------------------------------------------------- policy
+@policy_app.command("test")
+def policy_test(
+    file: Annotated[Path | None, typer.Argument(help="Policy file (default: configured)")] = None,
+    cases: Annotated[
+        Path | None, typer.Option(help="Cases file (default: <policy>_tests.yaml)")
+    ] = None,
+) -> None:
+    """Run the test cases kept beside the policy; prints pass/fail per case."""
+    from agent.policy import (
+        PolicyError,
+        load_policy,
+        load_policy_cases,
+        render_case_results,
+        run_policy_tests,
+    )
+
+    s = settings(None)
+    path = file or s.policy_file
+    cases_path = cases or path.with_name(path.stem + "_tests" + path.suffix)
+    try:
+        pol = load_policy(path)
+        results = run_policy_tests(pol, load_policy_cases(cases_path))
+    except PolicyError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    out.print(render_case_results(results))
+    if not all(r.passed for r in results):
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------- serve / demo
+def _wait_for_ctrl_c() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = None,
+    port: Annotated[int, typer.Option(help="Port of the local Slack page.")] = 8765,
+    reset: Annotated[bool, typer.Option(help="Start over with a fresh data folder.")] = False,
+    no_browser: Annotated[bool, typer.Option(hidden=True)] = True,
+) -> None:
+    """Everything on embedded defaults: SQLite, sample estate, sim, offline model, and a local
+    Slack workspace in your browser."""
+    import shutil
+
+    from bot.app import build_app
+    from bot.localslack import BoltServer, LocalSlack
+
+    s = settings(data_dir)
+    if reset and s.data_dir.exists():
+        shutil.rmtree(s.data_dir)
+    oh = boot(data_dir, start_worker=True)
+    secret = oh.settings.slack.signing_secret.get_secret_value()
+    slack = LocalSlack(
+        signing_secret=secret,
+        bot_token=oh.settings.slack.bot_token.get_secret_value(),
+        port=port,
+        try_this=DEMO_TRY_THIS,
+    )
+    slack.start()
+    from slack_sdk import WebClient
+
+    client = WebClient(token=oh.settings.slack.bot_token.get_secret_value(), base_url=slack.api_url)
+    bolt = BoltServer(build_app(oh, client=client))
+    bolt.start()
+    slack.bot_url = bolt.url
+    out.print(
+        f"[bold green]opshand is running.[/bold green] Open {slack.web_url} (Ctrl-C to stop)."
+    )
+    try:
+        _wait_for_ctrl_c()
+    finally:
+        bolt.stop()
+        slack.stop()
+        oh.close()
+        out.print("Stopped. Your data is kept in " + str(oh.settings.data_dir))
+
+
+DEMO_TRY_THIS = [
+    "@opshand what depends on contoso-nyc-db-prod-01?",
+    "@opshand restart contoso-erp-app",
+    "@opshand reboot contoso-nyc-db-prod-01",
+    "@opshand what is waiting for approval?",
+    "@opshand what did you do today?",
+]
+
+
+@app.command()
+def serve(data_dir: DataDir = None, settings_file: SettingsFile = None) -> None:
+    """Connect to a real Slack workspace (HTTP mode or Socket Mode, from settings)."""
+    from bot.app import build_app
+    from bot.localslack import BoltServer
+
+    oh = boot(data_dir, settings_file, start_worker=True)
+    app_ = build_app(oh)
+    s = oh.settings.slack
+    if s.mode == "socket":
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        if s.app_token is None:
+            err.print("[red]Socket Mode needs OPSHAND_SLACK__APP_TOKEN (xapp-...).[/red]")
+            raise typer.Exit(2)
+        SocketModeHandler(app_, s.app_token.get_secret_value()).start()
+        return
+    server = BoltServer(app_, host=s.host, port=s.port)
+    server.start()
+    out.print(f"Listening for Slack on http://{s.host}:{s.port}/slack/events")
+    try:
+        _wait_for_ctrl_c()
+    finally:
+        server.stop()
+        oh.close()
+
+
+def main() -> None:
+    """Entry point of the ``opshand`` command."""
+    logging.basicConfig(
+        level=logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""Sending requests to the bot the way Slack does: signed, with a 3 s deadline, retried.
+
+Slack signs every request with the app's signing secret (``v0`` scheme), waits 3 seconds for a
+2xx, and retries Events API deliveries up to three times with ``X-Slack-Retry-Num`` and
+``X-Slack-Retry-Reason``. Interactions and slash commands are not retried: the user sees an
+error instead. A bot answering with ``X-Slack-No-Retry: 1`` is not retried either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlencode
+
+import httpx
+
+from bot.localslack.state import JSON
+
+DeliveryKind = Literal["event", "interaction", "command"]
+RetryReason = Literal["http_timeout", "http_error", "connection_failed"]
+
+DEFAULT_ACK_TIMEOUT = 3.0
+"""Seconds Slack waits for the app's acknowledgement."""
+DEFAULT_RETRY_DELAYS: tuple[float, ...] = (0.0, 1.0, 5.0)
+"""Pause before each retry. Slack waits about 0 s, 1 min and 5 min; locally we shorten it."""
+
+
+def sign(signing_secret: str, timestamp: int, body: bytes) -> str:
+    """Return Slack's ``X-Slack-Signature`` value for ``body`` sent at ``timestamp``."""
+    base = b"v0:" + str(timestamp).encode() + b":" + body
+    digest = hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
+    return f"v0={digest}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attempt:
+    """One HTTP request made to the bot."""
+
+    kind: DeliveryKind
+    """What was delivered."""
+    retry_num: int
+    """0 for the first try, then 1..3 as sent in ``X-Slack-Retry-Num``."""
+    status: int
+    """HTTP status, or 0 when the bot did not answer in time or could not be reached."""
+    reason: RetryReason | None
+    """Why this attempt failed (``None`` when it got a 2xx)."""
+    body: str
+    """Response body (empty on timeout)."""
+    payload: JSON
+    """What was sent (the envelope, the interaction payload or the command form)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery:
+    """The outcome of delivering one request, including its retries."""
+
+    status: int
+    """Status of the last attempt (0 = no answer within the deadline)."""
+    body: str
+    """Body of the last attempt."""
+    attempts: tuple[Attempt, ...]
+    """Every attempt, first to last."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the bot acknowledged with a 2xx."""
+        return 200 <= self.status < 300
+
+
+class Deliverer:
+    """Signs and posts requests to the bot's request URL."""
+
+    def __init__(
+        self,
+        *,
+        bot_url: str | None,
+        signing_secret: str,
+        ack_timeout: float = DEFAULT_ACK_TIMEOUT,
+        retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+    ) -> None:
+        """Create a deliverer; nothing is sent until a ``deliver_*`` call.
+
+        Args:
+            bot_url: The bot's request URL (``…/slack/events``); ``None`` disables delivery.
+            signing_secret: The app's signing secret.
+            ack_timeout: Seconds to wait for the bot's answer to each attempt.
+            retry_delays: Pause before each Events API retry; its length is the retry count.
+        """
+        if ack_timeout <= 0:
+            raise ValueError("ack_timeout must be positive")
+        self.bot_url = bot_url
+        self._secret = signing_secret
+        self._timeout = ack_timeout
+        self._delays = tuple(retry_delays)
+        self._client = httpx.Client(timeout=httpx.Timeout(ack_timeout))
+        self._lock = threading.Lock()
+        self.attempts: list[Attempt] = []
+
+    def close(self) -> None:
+        """Release the HTTP connection pool."""
+        self._client.close()
+
+    def deliver_event(self, envelope: JSON) -> Delivery:
+        """Post an ``event_callback`` envelope as JSON, retrying like Slack."""
+        body = json.dumps(envelope).encode()
+        return self._send("event", envelope, body, "application/json", retries=self._delays)
+
+    def deliver_interaction(self, payload: JSON) -> Delivery:
+        """Post an interaction payload as the form field ``payload``; never retried."""
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return self._send("interaction", payload, body, "application/x-www-form-urlencoded")
+
+    def deliver_command(self, form: Mapping[str, str]) -> Delivery:
+        """Post slash command form fields; never retried."""
+        body = urlencode(dict(form)).encode()
+        return self._send("command", dict(form), body, "application/x-www-form-urlencoded")
+
+    def _send(
+        self,
+        kind: DeliveryKind,
+        payload: JSON,
+        body: bytes,
+        content_type: str,
+        retries: Sequence[float] = (),
+    ) -> Delivery:
+        if self.bot_url is None:
+            raise RuntimeError("LocalSlack has no bot_url, so there is no bot to deliver to")
+        done: list[Attempt] = []
+        for retry_num in range(len(retries) + 1):
+            if retry_num:
+                time.sleep(retries[retry_num - 1])
+            attempt, no_retry = self._post_once(kind, payload, body, content_type, done)
+            done.append(attempt)
+            with self._lock:
+                self.attempts.append(attempt)
+            if attempt.reason is None or no_retry:
+                break
+        last = done[-1]
+        return Delivery(status=last.status, body=last.body, attempts=tuple(done))
+
+    def _post_once(
+        self, kind: DeliveryKind, payload: JSON, body: bytes, content_type: str, done: list[Attempt]
+    ) -> tuple[Attempt, bool]:
+        assert self.bot_url is not None
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": content_type,
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+            "X-Slack-Request-Timestamp": str(timestamp),
+            "X-Slack-Signature": sign(self._secret, timestamp, body),
+        }
+        if done:
+            headers["X-Slack-Retry-Num"] = str(len(done))
+            headers["X-Slack-Retry-Reason"] = done[-1].reason or "http_error"
+        status, text, no_retry = 0, "", False
+        reason: RetryReason | None = None
+        if self._client.is_closed:
+            # A LocalSlack may be started again after stop(); give it a fresh pool.
+            self._client = httpx.Client(timeout=httpx.Timeout(self._timeout))
+        try:
+            response = self._client.post(self.bot_url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            reason = "http_timeout"
+        except httpx.TransportError:
+            reason = "connection_failed"
+        else:
+            status, text = response.status_code, response.text
+            no_retry = response.headers.get("X-Slack-No-Retry") == "1"
+            if not 200 <= status < 300:
+                reason = "http_error"
+        attempt = Attempt(
+            kind=kind,
+            retry_num=len(done),
+            status=status,
+            reason=reason,
+            body=text,
+            payload=payload,
+        )
+        return attempt, no_retry

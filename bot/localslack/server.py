@@ -1,0 +1,368 @@
+"""``LocalSlack``: a local workspace that is Slack for the bot, for tests and offline demos.
+
+One Starlette app serves the Web API (``/api/…``), ``response_url`` targets, file uploads and
+the web page; uvicorn runs it in a background thread. People act through methods such as
+``send_message`` and ``click``, which deliver signed requests to the bot's request URL.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+
+import uvicorn
+from starlette.applications import Starlette
+
+from bot.localslack import api_chat, api_directory, api_views
+from bot.localslack.delivery import DEFAULT_ACK_TIMEOUT, DEFAULT_RETRY_DELAYS, Attempt, Deliverer
+from bot.localslack.directory import (
+    BOT_ID,
+    BOT_USER_ID,
+    DEFAULT_CHANNELS,
+    DEFAULT_USERGROUPS,
+    DEFAULT_USERS,
+    TEAM_ID,
+    DemoChannel,
+    DemoUser,
+    DemoUserGroup,
+)
+from bot.localslack.people import People
+from bot.localslack.state import JSON, Workspace
+from bot.localslack.ui import ui_routes
+from bot.localslack.webapi import DEFAULT_TRIGGER_TTL, ApiContext, Handler, api_routes
+
+T = TypeVar("T")
+
+DEFAULT_EVENTS: frozenset[str] = frozenset({"app_mention", "app_home_opened"})
+"""Event types delivered unless told otherwise (add ``message`` for ``message.channels``)."""
+_START_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiCall:
+    """One recorded Web API call."""
+
+    method: str
+    """The method name, e.g. ``chat.postMessage``."""
+    params: JSON
+    """Its arguments (without the token), as parsed from the request."""
+
+
+class LocalSlack:
+    """A Slack-compatible workspace on localhost.
+
+    Example:
+        with LocalSlack(bot_url=url, signing_secret="s") as slack:
+            client = WebClient(token="xoxb-local", base_url=slack.api_url)
+            slack.send_message("U0LOCAL01", "#ops", f"<@{slack.bot_user_id}> hi")
+    """
+
+    def __init__(
+        self,
+        *,
+        bot_url: str | None = None,
+        signing_secret: str,
+        bot_token: str = "xoxb-local",  # noqa: S107 - the local workspace's fake token
+        users: Iterable[DemoUser] = DEFAULT_USERS,
+        channels: Iterable[DemoChannel] = DEFAULT_CHANNELS,
+        usergroups: Iterable[DemoUserGroup] = DEFAULT_USERGROUPS,
+        try_this: Sequence[str] = (),
+        host: str = "127.0.0.1",
+        port: int = 0,
+        events: Collection[str] = DEFAULT_EVENTS,
+        ack_timeout: float = DEFAULT_ACK_TIMEOUT,
+        retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+        trigger_ttl: float = DEFAULT_TRIGGER_TTL,
+    ) -> None:
+        """Configure the workspace; nothing listens until ``start()``.
+
+        Args:
+            bot_url: The bot's request URL (``http://127.0.0.1:P/slack/events``); ``None``
+                means a Web API only, and the people's actions are stored but not delivered.
+            signing_secret: The app's signing secret used to sign deliveries.
+            bot_token: The only token the Web API accepts.
+            users: The people in the workspace.
+            channels: The channels (the bot is a member unless a channel says otherwise).
+            usergroups: User groups served by ``usergroups.*``.
+            try_this: Example messages shown at the top of the web page.
+            host: Interface to listen on.
+            port: Port to listen on; 0 picks a free one.
+            events: Event types the app subscribes to.
+            ack_timeout: Seconds the bot has to answer each request (Slack: 3).
+            retry_delays: Pauses before Events API retries; its length is the retry count.
+            trigger_ttl: Seconds a ``trigger_id`` stays valid (Slack: 3).
+        """
+        if not signing_secret:
+            raise ValueError("signing_secret must not be empty")
+        if not bot_token:
+            raise ValueError("bot_token must not be empty")
+        self.workspace = Workspace.build(
+            users=users, channels=channels, usergroups=usergroups, bot_token=bot_token
+        )
+        self.try_this = list(try_this)
+        self._host = host
+        self._port = port
+        self._ctx = ApiContext(workspace=self.workspace, trigger_ttl=trigger_ttl)
+        self._deliverer = Deliverer(
+            bot_url=bot_url,
+            signing_secret=signing_secret,
+            ack_timeout=ack_timeout,
+            retry_delays=retry_delays,
+        )
+        self.people = People(self._ctx, self._deliverer, events)
+        handlers: dict[str, Handler] = {
+            **api_directory.HANDLERS,
+            **api_chat.HANDLERS,
+            **api_views.HANDLERS,
+        }
+        routes = [
+            *api_routes(self._ctx, handlers),
+            *api_chat.upload_routes(self._ctx),
+            *ui_routes(self.people, self.try_this),
+        ]
+        self.app = Starlette(routes=routes)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind the port and serve in a background thread; returns once it accepts requests."""
+        if self._server is not None:
+            raise RuntimeError("LocalSlack is already started")
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self._host, self._port))
+        except OSError:
+            sock.close()
+            raise
+        self._socket = sock
+        port = sock.getsockname()[1]
+        shown = "127.0.0.1" if self._host in ("0.0.0.0", "") else self._host  # noqa: S104
+        if ":" in shown:
+            shown = f"[{shown}]"
+        self._ctx.public_url = f"http://{shown}:{port}/"
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=2
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="localslack", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"LocalSlack could not start on {self._ctx.public_url}")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        """Stop serving and release the port and connections. Safe to call twice."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = None
+        self._deliverer.close()
+
+    def __enter__(self) -> LocalSlack:
+        """Start on entry."""
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop on exit."""
+        self.stop()
+
+    # -- addresses and ids --------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port/`` once started."""
+        if not self._ctx.public_url:
+            raise RuntimeError("LocalSlack is not started yet")
+        return self._ctx.public_url
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base for ``WebClient(base_url=...)``, ending in ``/api/``."""
+        return self.base_url + "api/"
+
+    @property
+    def web_url(self) -> str:
+        """The web page's address."""
+        return self.base_url
+
+    @property
+    def bot_url(self) -> str | None:
+        """The bot's request URL; may be set after start (the bot's port may come later)."""
+        return self._deliverer.bot_url
+
+    @bot_url.setter
+    def bot_url(self, url: str | None) -> None:
+        self._deliverer.bot_url = url
+
+    bot_user_id = BOT_USER_ID
+    """The bot's user id (for ``<@…>`` mentions)."""
+    bot_id = BOT_ID
+    """The bot's bot id."""
+    team_id = TEAM_ID
+    """The workspace's team id."""
+
+    def channel_id(self, name: str) -> str:
+        """The id of channel ``name`` (``ops`` or ``#ops``)."""
+        channel = self.workspace.channel_by_name(name)
+        if channel is None:
+            raise ValueError(f"no channel named {name!r}")
+        return channel.id
+
+    def user_id(self, name: str) -> str:
+        """The id of the user with handle ``name``."""
+        for user in self.workspace.users.values():
+            if user.name == name.removeprefix("@"):
+                return user.id
+        raise ValueError(f"no user named {name!r}")
+
+    # -- people act ---------------------------------------------------------------------
+
+    def send_message(
+        self, user_id: str, channel: str, text: str, thread_ts: str | None = None
+    ) -> str:
+        """Post ``text`` as ``user_id`` in ``channel`` (id or name); returns the message ts."""
+        return self.people.send_message(user_id, channel, text, thread_ts)
+
+    def click(
+        self,
+        user_id: str,
+        channel: str,
+        message_ts: str,
+        action_id: str,
+        value: str | None = None,
+    ) -> int:
+        """Click the button ``action_id`` on a message; returns the bot's HTTP status."""
+        return self.people.click(user_id, channel, message_ts, action_id, value)
+
+    def click_view(
+        self, user_id: str, view_id: str, action_id: str, value: str | None = None
+    ) -> int:
+        """Click a button in a modal or Home tab; returns the bot's HTTP status."""
+        return self.people.click_view(user_id, view_id, action_id, value)
+
+    def slash(self, user_id: str, channel: str, command: str, text: str) -> int:
+        """Run a slash command; returns the bot's HTTP status."""
+        return self.people.slash(user_id, channel, command, text)
+
+    def submit_view(self, user_id: str, view_id: str, values: Mapping[str, Any]) -> int:
+        """Submit a modal; ``values`` maps action ids (or block id -> action id) to values."""
+        return self.people.submit_view(user_id, view_id, values)
+
+    def close_view(self, user_id: str, view_id: str) -> int:
+        """Cancel a modal (``view_closed`` is sent only if the view asked for it)."""
+        return self.people.close_view(user_id, view_id)
+
+    def open_home(self, user_id: str) -> int:
+        """Open the App Home tab; returns the bot's HTTP status (0 if not subscribed)."""
+        return self.people.open_home(user_id)
+
+    # -- reading state ------------------------------------------------------------------
+
+    def messages(self, channel: str, thread_ts: str | None = None) -> list[JSON]:
+        """Messages oldest first: a channel's top level, or one thread (parent first)."""
+        return self.workspace.channel_messages(self.people.channel(channel).id, thread_ts)
+
+    def find_message(
+        self,
+        channel: str,
+        *,
+        text: str | None = None,
+        user: str | None = None,
+        thread_ts: str | None = None,
+        predicate: Callable[[JSON], bool] | None = None,
+    ) -> JSON | None:
+        """The newest message matching all given filters (``text`` is a substring)."""
+        for message in reversed(self.messages(channel, thread_ts)):
+            if text is not None and text not in message.get("text", ""):
+                continue
+            if user is not None and message.get("user") != user:
+                continue
+            if predicate is not None and not predicate(message):
+                continue
+            return message
+        return None
+
+    def ephemerals(self, user_id: str, channel: str | None = None) -> list[JSON]:
+        """Ephemeral messages ``user_id`` has seen, oldest first."""
+        channel_id = self.people.channel(channel).id if channel else None
+        with self.workspace.lock:
+            return [
+                dict(e["message"], channel=e["channel"])
+                for e in self.workspace.ephemerals
+                if e["user"] == user_id and channel_id in (None, e["channel"])
+            ]
+
+    def view_for(self, user_id: str) -> JSON | None:
+        """The top open modal of ``user_id``, or ``None``."""
+        with self.workspace.lock:
+            stack = self.workspace.modal_stack.get(user_id) or []
+            return dict(self.workspace.views[stack[-1]]) if stack else None
+
+    def home_for(self, user_id: str) -> JSON | None:
+        """The Home tab view published for ``user_id``, or ``None``."""
+        with self.workspace.lock:
+            view_id = self.workspace.home_view.get(user_id)
+            return dict(self.workspace.views[view_id]) if view_id else None
+
+    def view_errors(self, view_id: str) -> JSON:
+        """Field errors the bot answered to the last submission of ``view_id``."""
+        with self.workspace.lock:
+            return dict(self.workspace.view_errors.get(view_id, {}))
+
+    def calls(self, method: str | None = None) -> list[ApiCall]:
+        """Web API calls received so far, oldest first, optionally of one method."""
+        with self.workspace.lock:
+            log = list(self.workspace.call_log)
+        return [ApiCall(method=m, params=p) for m, p in log if method in (None, m)]
+
+    def deliveries(self) -> list[Attempt]:
+        """Every HTTP request made to the bot, oldest first."""
+        return list(self._deliverer.attempts)
+
+    def rate_limit_next(self, method: str, retry_after: int = 1) -> None:
+        """Answer the next call of ``method`` with 429 and ``Retry-After: retry_after``."""
+        if retry_after < 0:
+            raise ValueError("retry_after must not be negative")
+        with self.workspace.lock:
+            self.workspace.rate_limits.setdefault(method, []).append(retry_after)
+
+    def wait_for(
+        self, predicate: Callable[[], T | None], timeout: float = 5.0, interval: float = 0.02
+    ) -> T:
+        """Poll ``predicate`` until it returns something truthy, and return that.
+
+        Raises:
+            TimeoutError: if it stays falsy for ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met within {timeout} s")
+            time.sleep(interval)

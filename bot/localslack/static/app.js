@@ -1,0 +1,280 @@
+// The local Slack page: polls /ui/state, renders channels, threads, Home and modals,
+// and posts what the selected person does to /ui/<action> (delivered to the bot as Slack would).
+"use strict";
+
+(() => {
+  const { h, mrkdwn, blocks, collectInputs } = BlockKit;
+  const $ = (id) => document.getElementById(id);
+  const view = {
+    user: localStorage.getItem("localslack.user") || null,
+    channel: null,     // channel id, or "home"
+    thread: null,      // parent ts of the open thread
+    data: null,        // last /ui/state answer
+    version: null,
+  };
+
+  const ctx = {
+    userName: (id) => {
+      if (!view.data) return id;
+      if (id === view.data.bot.id) return view.data.bot.name;
+      const user = view.data.users.find((u) => u.id === id);
+      return user ? user.name : id;
+    },
+    channelName: (id) => {
+      const ch = view.data && view.data.channels.find((c) => c.id === id);
+      return ch ? ch.name : id;
+    },
+    users: () => (view.data ? view.data.users : []),
+  };
+
+  // -- talking to the server ------------------------------------------------------------
+
+  async function post(action, body) {
+    const response = await fetch(`/ui/${action}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ user: view.user, ...body }),
+    });
+    const answer = await response.json().catch(() => ({ ok: false, error: "bad answer" }));
+    if (!answer.ok) toast(answer.error || "failed", true);
+    else if (answer.status !== undefined && (answer.status < 200 || answer.status >= 300)) {
+      toast(answer.status === 0 ? "The bot did not answer within 3 seconds."
+        : `The bot answered HTTP ${answer.status}.`, true);
+    }
+    poll(true);
+    return answer;
+  }
+
+  async function poll(force) {
+    const since = force || view.version === null ? "" : `&since=${view.version}`;
+    try {
+      const response = await fetch(`/ui/state?user=${encodeURIComponent(view.user || "")}${since}`);
+      const data = await response.json();
+      if (data.changed) {
+        view.data = data;
+        view.version = data.version;
+        render();
+      }
+    } catch (err) {
+      // The server may be restarting; the next poll tries again.
+    }
+  }
+
+  let toastTimer = null;
+  function toast(text, isError) {
+    const el = $("toast");
+    el.textContent = text;
+    el.className = "toast" + (isError ? " error" : "");
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => el.classList.add("hidden"), 5000);
+  }
+
+  // -- rendering ------------------------------------------------------------------------
+
+  function render() {
+    const data = view.data;
+    if (!view.user || !data.users.some((u) => u.id === view.user)) view.user = data.users[0].id;
+    if (!view.channel) {
+      const wanted = location.hash.slice(1);
+      view.channel = data.channels.some((c) => c.id === wanted) ? wanted : data.channels[0].id;
+    }
+    $("workspace-name").textContent = data.team.name;
+    renderUsers(data);
+    renderChannels(data);
+    renderTryThis(data);
+    if (view.channel === "home") renderHome(data); else renderChannel(data);
+    renderThread(data);
+    renderModal(data);
+  }
+
+  function renderUsers(data) {
+    const select = $("user-select");
+    const options = data.users.map((u) =>
+      h("option", { value: u.id, selected: u.id === view.user }, `${u.real_name} — ${u.title || u.name}`));
+    select.replaceChildren(...options);
+  }
+
+  function renderChannels(data) {
+    $("channel-list").replaceChildren(...data.channels.map((c) => h("li", {},
+      h("button", {
+        type: "button",
+        class: "nav-item" + (c.id === view.channel ? " active" : ""),
+        onclick: () => { view.channel = c.id; view.thread = null; location.hash = c.id; render(); },
+      }, `# ${c.name}`))));
+    $("home-link").className = "nav-item" + (view.channel === "home" ? " active" : "");
+  }
+
+  function renderTryThis(data) {
+    const items = data.try_this || [];
+    const box = $("try-this");
+    box.classList.toggle("hidden", items.length === 0 || view.channel === "home");
+    box.replaceChildren(h("span", { class: "try-label" }, "Try this:"), ...items.map((text) =>
+      h("button", {
+        type: "button", class: "chip",
+        onclick: () => { const input = $("message-input"); input.value = text; input.focus(); },
+      }, text)));
+  }
+
+  function authorName(m) {
+    if (m.bot_id) return (m.bot_profile && m.bot_profile.name) || "app";
+    const user = view.data.users.find((u) => u.id === m.user);
+    return user ? user.real_name : m.user;
+  }
+
+  function messageView(m, channelId, opts) {
+    const onAction = (el) => post("click", {
+      channel: channelId, message_ts: m.ts, action_id: el.action_id, value: el.value,
+    });
+    const time = new Date(parseFloat(m.ts) * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const body = h("div", { class: "message-body" });
+    const text = h("div", { class: "message-text" });
+    const hasVisibleBlocks = (m.blocks || []).some((b) => b.type !== "rich_text" && b.type !== "markdown");
+    if (m.text && !(hasVisibleBlocks && m.bot_id)) text.innerHTML = mrkdwn(m.text, ctx);
+    body.append(text, blocks(m.blocks, { ...ctx, onAction }));
+    for (const f of m.files || []) body.append(h("div", { class: "file" }, `📄 ${f.title || f.name}`));
+    const reactions = (m.reactions || []).map((r) => h("span", { class: "reaction" }, `:${r.name}: ${r.count}`));
+    const footer = [];
+    if (opts.showReplies && m.reply_count) {
+      footer.push(h("button", {
+        type: "button", class: "link-button",
+        onclick: () => { view.thread = m.ts; render(); },
+      }, `${m.reply_count} ${m.reply_count === 1 ? "reply" : "replies"}`));
+    } else if (opts.showReplies) {
+      footer.push(h("button", {
+        type: "button", class: "link-button subtle",
+        onclick: () => { view.thread = m.ts; render(); },
+      }, "Reply in thread"));
+    }
+    return h("article", { class: "message" + (m.bot_id ? " from-bot" : "") + (opts.ephemeral ? " ephemeral" : "") },
+      h("div", { class: "avatar", "aria-hidden": "true" }, authorName(m).slice(0, 1).toUpperCase()),
+      h("div", { class: "message-main" },
+        h("div", { class: "message-meta" },
+          h("strong", {}, authorName(m)), m.bot_id ? h("span", { class: "badge" }, "APP") : null,
+          h("span", { class: "time" }, time), m.edited ? h("span", { class: "time" }, "(edited)") : null,
+          opts.ephemeral ? h("span", { class: "only-you" }, "Only visible to you") : null),
+        body,
+        reactions.length ? h("div", { class: "reactions" }, reactions) : null,
+        footer.length ? h("div", { class: "message-footer" }, footer) : null));
+  }
+
+  function keepScroll(container, build) {
+    const atBottom = container.scrollHeight - container.scrollTop - container.clientHeight < 40;
+    build();
+    if (atBottom) container.scrollTop = container.scrollHeight;
+  }
+
+  function renderChannel(data) {
+    const ch = data.channels.find((c) => c.id === view.channel);
+    $("channel-title").textContent = `# ${ch.name}`;
+    $("channel-topic").textContent = ch.topic;
+    $("composer").classList.remove("hidden");
+    const all = (data.messages[ch.id] || []).filter((m) => !m.thread_ts || m.thread_ts === m.ts || m.subtype === "thread_broadcast");
+    const mine = data.ephemerals.filter((e) => e.channel === ch.id && !e.thread_ts);
+    const items = [...all.map((m) => ({ m, eph: false })), ...mine.map((m) => ({ m, eph: true }))]
+      .sort((a, b) => parseFloat(a.m.ts) - parseFloat(b.m.ts));
+    const container = $("messages");
+    keepScroll(container, () => container.replaceChildren(...(items.length ? items.map(({ m, eph }) =>
+      messageView(m, ch.id, { showReplies: !eph, ephemeral: eph }))
+      : [h("p", { class: "empty" }, "No messages yet. Say hello to @opshand.")])));
+  }
+
+  function renderThread(data) {
+    const pane = $("thread");
+    if (!view.thread || view.channel === "home") { pane.classList.add("hidden"); return; }
+    pane.classList.remove("hidden");
+    const list = (data.messages[view.channel] || []).filter((m) => m.ts === view.thread || m.thread_ts === view.thread);
+    const mine = data.ephemerals.filter((e) => e.channel === view.channel && e.thread_ts === view.thread);
+    const items = [...list.map((m) => ({ m, eph: false })), ...mine.map((m) => ({ m, eph: true }))]
+      .sort((a, b) => parseFloat(a.m.ts) - parseFloat(b.m.ts));
+    const container = $("thread-messages");
+    keepScroll(container, () => container.replaceChildren(...items.map(({ m, eph }) =>
+      messageView(m, view.channel, { showReplies: false, ephemeral: eph }))));
+  }
+
+  function renderHome(data) {
+    $("channel-title").textContent = "opshand — Home";
+    $("channel-topic").textContent = "The app's Home tab for the person you act as.";
+    $("composer").classList.add("hidden");
+    const container = $("messages");
+    if (!data.home) {
+      container.replaceChildren(h("p", { class: "empty" }, "Nothing published yet. Opening Home tells the app (app_home_opened)."));
+      return;
+    }
+    const onAction = (el) => post("click", { view_id: data.home.id, action_id: el.action_id, value: el.value });
+    container.replaceChildren(h("div", { class: "home" }, blocks(data.home.blocks, { ...ctx, onAction })));
+  }
+
+  let shownModal = null;
+  function renderModal(data) {
+    const overlay = $("modal-overlay");
+    const modal = data.modal;
+    if (!modal) { overlay.classList.add("hidden"); shownModal = null; return; }
+    const key = `${modal.id}:${modal.hash}:${JSON.stringify(data.modal_errors)}`;
+    if (key === shownModal) return;  // keep what the person is typing
+    const typed = shownModal && shownModal.startsWith(modal.id + ":") ? collectInputs($("modal")) : null;
+    shownModal = key;
+    overlay.classList.remove("hidden");
+    const onAction = (el) => post("click", { view_id: modal.id, action_id: el.action_id, value: el.value });
+    const form = $("modal");
+    form.replaceChildren(
+      h("div", { class: "modal-title" }, modal.title.text),
+      h("div", { class: "modal-body" }, blocks(modal.blocks, { ...ctx, onAction, errors: data.modal_errors })),
+      h("div", { class: "modal-actions" },
+        h("button", { type: "button", class: "btn", onclick: () => post("close", { view_id: modal.id }) },
+          (modal.close && modal.close.text) || "Cancel"),
+        modal.submit ? h("button", { type: "submit", class: "btn btn-primary" }, modal.submit.text) : null));
+    if (typed) {
+      for (const field of form.querySelectorAll("[name]")) {
+        const [b, a] = field.name.split("/");
+        if (typed[b] && typed[b][a] !== undefined && typed[b][a] !== null) field.value = typed[b][a];
+      }
+    }
+    form.onsubmit = (ev) => {
+      ev.preventDefault();
+      post("submit", { view_id: modal.id, values: collectInputs(form) });
+    };
+  }
+
+  // -- wiring ---------------------------------------------------------------------------
+
+  function submitOnEnter(input, form) {
+    input.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); }
+    });
+  }
+
+  $("composer").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const input = $("message-input");
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    await post("send", { channel: view.channel, text });
+  });
+  $("thread-composer").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const input = $("thread-input");
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    await post("send", { channel: view.channel, text, thread_ts: view.thread });
+  });
+  submitOnEnter($("message-input"), $("composer"));
+  submitOnEnter($("thread-input"), $("thread-composer"));
+  $("thread-close").addEventListener("click", () => { view.thread = null; render(); });
+  $("user-select").addEventListener("change", (ev) => {
+    view.user = ev.target.value;
+    localStorage.setItem("localslack.user", view.user);
+    if (view.channel === "home") post("home", {});
+    poll(true);
+  });
+  $("home-link").addEventListener("click", () => {
+    view.channel = "home";
+    view.thread = null;
+    render();
+    post("home", {});
+  });
+
+  poll(true);
+  setInterval(() => poll(false), 800);
+})();

@@ -1,0 +1,126 @@
+"""The one typed settings object, read once by :func:`bot.bootstrap.bootstrap`.
+
+Values come from ``OPSHAND_*`` environment variables (nested with ``__``, e.g.
+``OPSHAND_SLACK__BOT_TOKEN``) and an optional settings file (``--settings FILE`` or
+``OPSHAND_SETTINGS_FILE``, YAML or JSON). Unknown keys are errors, so a typo fails at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = ["DEFAULT_DATA_DIR", "ModelSettings", "RoleSettings", "Settings", "SlackSettings"]
+
+DEFAULT_DATA_DIR = Path(".opshand")
+DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "examples" / "policy.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SlackSettings(_Section):
+    """How to reach Slack."""
+
+    mode: Literal["http", "socket", "local"] = "local"
+    """``local`` runs the bundled Slack-compatible workspace; ``http`` and ``socket`` reach
+    real Slack."""
+    bot_token: SecretStr = SecretStr("xoxb-local-workspace")
+    """Bot user OAuth token (``xoxb-...``)."""
+    app_token: SecretStr | None = None
+    """App-level token (``xapp-...``) for Socket Mode."""
+    signing_secret: SecretStr = SecretStr("local-signing-secret")
+    """Request signing secret from the app's Basic Information page."""
+    api_url: str | None = None
+    """Web API base URL; ``None`` means Slack's own (``https://slack.com/api/``)."""
+    team_id: str = "T0LOCAL01"
+    """The workspace id; identities are ``team_id:user_id``."""
+    approvals_channel: str = "ops-approvals"
+    """Where consent cards go (besides the request's thread)."""
+    digest_channel: str = "ops-digest"
+    """Where the daily digest is posted."""
+    host: str = "127.0.0.1"
+    port: int = 3000
+    """HTTP mode listen address."""
+
+
+class ModelSettings(_Section):
+    """Which chat model the agent uses."""
+
+    provider: Literal["offline", "openai", "anthropic", "ollama", "openai-compatible"] = "offline"
+    name: str = ""
+    """Model name for hosted providers, e.g. ``gpt-4o-mini``."""
+    base_url: str | None = None
+    """For ``openai-compatible`` / ``ollama``: the endpoint."""
+    api_key: SecretStr | None = None
+    fallback: str | None = None
+    """``provider:name`` of a model to try when the first fails."""
+    max_tool_calls: int = 8
+    max_seconds: float = 60.0
+
+
+class RoleSettings(_Section):
+    """Who may do what, by Slack user id (identity is team id + user id only)."""
+
+    admins: list[str] = Field(default_factory=lambda: ["U0LOCAL02"])
+    approvers: list[str] = Field(default_factory=lambda: ["U0LOCAL02", "U0LOCAL03"])
+    requesters: list[str] = Field(default_factory=lambda: ["*"])
+    """Who may request changes; ``*`` means every workspace member."""
+    managers: list[str] = Field(default_factory=lambda: ["U0LOCAL04"])
+
+
+class Settings(BaseSettings):
+    """Everything opshand reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OPSHAND_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    """Holds the SQLite database, the audit checkpoint and local state."""
+    database_url: str | None = None
+    """SQLAlchemy URL; default ``sqlite:///<data_dir>/opshand.db``. PostgreSQL for production."""
+    policy_file: Path = DEFAULT_POLICY
+    sample_endpoints: int = 4200
+    """Size of the sample estate generated on first start."""
+    sim_scale: float = 0.002
+    """Sim durations are multiplied by this (a 10-minute reboot takes ~1 s at 0.002)."""
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    roles: RoleSettings = Field(default_factory=RoleSettings)
+    log_format: Literal["text", "json"] = "text"
+
+    @property
+    def db_url(self) -> str:
+        """The effective database URL."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'opshand.db'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit arguments first, then the environment (files are merged by :meth:`load`)."""
+        return (init_settings, env_settings, file_secret_settings)
+
+    @classmethod
+    def load(cls, file: Path | None = None, **overrides: Any) -> Settings:
+        """Read the settings file (if any) under the environment and explicit overrides."""
+        data: dict[str, Any] = {}
+        if file is not None:
+            raw = yaml.safe_load(file.read_text()) or {}
+            if not isinstance(raw, dict):
+                raise ValueError(f"{file}: settings file must hold a mapping")
+            data.update(raw)
+        env = cls()  # environment only
+        merged = {**data, **env.model_dump(exclude_unset=True), **overrides}
+        return cls(**merged)

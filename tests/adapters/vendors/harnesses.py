@@ -1,0 +1,119 @@
+"""Contract harnesses: one factory per client, one list per category.
+
+The contract suites are parametrised over these lists. To run the same suite against the
+simulated estate, append a factory returning a :class:`Harness` whose ``ids`` name objects the
+sim holds (same keys as below) and ``fake=None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import SecretStr
+
+from adapters._http import ResilienceOptions
+from adapters.vendors import (
+    EntraClient,
+    JiraServiceManagementClient,
+    NinjaOneClient,
+    OktaClient,
+    OPNsenseClient,
+    ServiceNowClient,
+    SplunkClient,
+    VeeamClient,
+)
+from tests.adapters.vendors._fakes import FakeTime
+from tests.adapters.vendors.fake_identity_backup_fw import FakeGraph, FakeOkta, FakeOPNsense, FakeVeeam
+from tests.adapters.vendors.fake_rmm_psa_siem import FakeJira, FakeNinjaOne, FakeServiceNow, FakeSplunk
+from tests.adapters.vendors.fakes_base import Harness
+
+Factory = Callable[[FakeTime], Harness]
+
+OPTIONS = ResilienceOptions(max_attempts=3, failure_threshold=4, cool_down=30.0, retry_after_cap=30.0)
+
+
+def ninjaone(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    fake = FakeNinjaOne(t)
+    client = NinjaOneClient("https://eu.ninjarmm.example", client_id="ninja-client",
+                            client_secret=SecretStr("ninja-secret"), http_client=fake.client(),
+                            options=options, hooks=t.hooks(), page_size=2)  # fmt: skip
+    ids = {"device": "1", "patch": "KB5034441", "installed_patch": "KB5031539", "missing_device": "999", "script": "42"}
+    return Harness("ninjaone", client, ids, fake)
+
+
+def servicenow(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    fake = FakeServiceNow(t)
+    client = ServiceNowClient("https://acme.service-now.example", username="opshand", password=SecretStr("sn-pass"),
+                              http_client=fake.client(), options=options, hooks=t.hooks())  # fmt: skip
+    return Harness("servicenow", client, {"ticket": f"{1:032x}", "missing_ticket": f"{999:032x}"}, fake)
+
+
+def jira(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    fake = FakeJira(t)
+    client = JiraServiceManagementClient("https://acme.atlassian.example", email="bot@acme.example",
+                                         api_token=SecretStr("jira-token"), http_client=fake.client(),
+                                         project_key="OPS", options=options, hooks=t.hooks())  # fmt: skip
+    return Harness("jira_sm", client, {"ticket": "OPS-1", "missing_ticket": "OPS-999"}, fake)
+
+
+def splunk(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    fake = FakeSplunk(t)
+    client = SplunkClient("https://splunk.example:8089", token=SecretStr("splunk-token"),
+                          http_client=fake.client(), options=options, hooks=t.hooks())  # fmt: skip
+    ids = {"alert": "A1B2C3@@notable@@1a2b", "rule": "Access - Brute Force - Rule", "missing_rule": "No Such Rule"}
+    return Harness("splunk", client, ids, fake)
+
+
+def okta(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    fake = FakeOkta(t)
+    sink: dict[str, SecretStr] = {}
+    client = OktaClient(FakeOkta.BASE, api_token=SecretStr("okta-api-token"), http_client=fake.client(),
+                        options=options, hooks=t.hooks(), break_glass_logins=["breakglass@acme.example"],
+                        secret_sink=sink.__setitem__)  # fmt: skip
+    ids = {"active_user": "00u1", "disabled_user": "00u2", "break_glass_user": "00u3", "service_app": "0oa1",
+           "missing_user": "00u999", "admin_user": "00u1"}  # fmt: skip
+    return Harness("okta", client, ids, fake, {"sink": sink})
+
+
+def entra(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    fake = FakeGraph(t)
+    sink: dict[str, SecretStr] = {}
+    client = EntraClient(tenant_id="tenant-1", client_id="app-client", client_secret=SecretStr("graph-secret"),
+                         http_client=fake.client(), options=options, hooks=t.hooks(),
+                         break_glass_upns=["breakglass@acme.example"], secret_sink=sink.__setitem__)  # fmt: skip
+    ids = {"active_user": "u-1", "disabled_user": "u-2", "break_glass_user": "u-3", "service_app": "app-1",
+           "missing_user": "u-999", "admin_user": "u-1"}  # fmt: skip
+    return Harness("entra", client, ids, fake, {"sink": sink})
+
+
+def veeam(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    fake = FakeVeeam(t)
+    client = VeeamClient("https://vbr.example:9419", username="svc-opshand", password=SecretStr("veeam-pass"),
+                         http_client=fake.client(), options=options, hooks=t.hooks(), page_size=2)  # fmt: skip
+    return Harness("veeam", client, {"object": "db-prod-01", "point": "rp-2", "missing_point": "rp-404"}, fake)
+
+
+def opnsense(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    fake = FakeOPNsense(t)
+    client = OPNsenseClient("https://fw.example", api_key="opn-key", api_secret=SecretStr("opn-secret"),
+                            http_client=fake.client(), options=options, hooks=t.hooks(), page_size=2)  # fmt: skip
+    return Harness("opnsense", client, {"rule": "00000000-aaaa-bbbb-cccc-dddddddddddd"}, fake)
+
+
+RMM_FACTORIES: list[Factory] = [ninjaone]
+PSA_FACTORIES: list[Factory] = [servicenow, jira]
+SIEM_FACTORIES: list[Factory] = [splunk]
+IDENTITY_FACTORIES: list[Factory] = [okta, entra]
+BACKUP_FACTORIES: list[Factory] = [veeam]
+FIREWALL_FACTORIES: list[Factory] = [opnsense]
+ALL_FACTORIES: list[Factory] = [
+    *RMM_FACTORIES, *PSA_FACTORIES, *SIEM_FACTORIES, *IDENTITY_FACTORIES, *BACKUP_FACTORIES, *FIREWALL_FACTORIES,
+]  # fmt: skip
+
+# Secrets the harnesses use; no error, repr or log line may ever contain one.
+SECRETS = ["ninja-secret", "sn-pass", "jira-token", "splunk-token", "okta-api-token", "graph-secret",
+           "veeam-pass", "opn-secret", "ninja-access-1", "veeam-access-1"]  # fmt: skip
+
+
+def ids(factories: list[Factory]) -> list[str]:
+    return [f.__name__ for f in factories]

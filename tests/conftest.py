@@ -1,0 +1,83 @@
+"""Shared fixtures: clean environment, database engines (SQLite and PostgreSQL), small estates."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from twin.db import make_engine, metadata
+
+PG_ENV = "OPSHAND_TEST_POSTGRES_URL"
+_PG_URL = os.environ.get(PG_ENV, "")
+_IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(autouse=True)
+def _clean_opshand_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's OPSHAND_* settings."""
+    for key in list(os.environ):
+        if key.startswith("OPSHAND_") and key != PG_ENV:
+            monkeypatch.delenv(key, raising=False)
+
+
+def postgres_url() -> str | None:
+    """The test PostgreSQL URL; in CI its absence or unreachability is a failure, not a skip."""
+    if not _PG_URL:
+        if _IN_CI:
+            pytest.fail(f"CI=true but {PG_ENV} is not set: the PostgreSQL path must be tested")
+        return None
+    return _PG_URL
+
+
+def _pg_engine(schema: str) -> Engine:
+    url = postgres_url()
+    if url is None:
+        pytest.skip(f"{PG_ENV} not set")
+    admin = make_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    except Exception as exc:
+        admin.dispose()
+        if _IN_CI:
+            pytest.fail(f"PostgreSQL at {PG_ENV} is unreachable in CI: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    admin.dispose()
+    return make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+
+
+def _drop_schema(schema: str) -> None:
+    url = postgres_url()
+    assert url is not None
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database with every opshand table, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+        metadata.create_all(engine)
+        yield engine
+        engine.dispose()
+        return
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    engine = _pg_engine(schema)
+    metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+    _drop_schema(schema)
+
+
+@pytest.fixture
+def engine(db_url_engine: Engine) -> Engine:
+    """Alias: the parametrised engine."""
+    return db_url_engine
