@@ -379,21 +379,26 @@ class ConsentBook:
     ) -> ConsentRequest:
         now = self._clock()
         t = consent_request_table
-        new_id = c.execute(
-            insert(t).values(
-                change_id=change_id,
-                plan_hash=plan_hash,
-                requester_team=requester.team_id,
-                requester_user=requester.user_id,
-                approvers=terms.approvers,
-                quorum=terms.quorum,
-                policy_hash=terms.policy_hash,
-                rules=json.dumps(list(terms.rules)),
-                created_at=now,
-                expires_at=now + terms.lifetime,
-                state="open",
-            )
-        ).inserted_primary_key
+        values = {
+            "change_id": change_id,
+            "plan_hash": plan_hash,
+            "requester_team": requester.team_id,
+            "requester_user": requester.user_id,
+            "approvers": terms.approvers,
+            "quorum": terms.quorum,
+            "policy_hash": terms.policy_hash,
+            "rules": json.dumps(list(terms.rules)),
+            "created_at": now,
+            "expires_at": now + terms.lifetime,
+            "state": "open",
+        }
+        try:
+            # Another replica may open the same change at the same moment: the partial unique
+            # index refuses the second; the savepoint keeps the caller's transaction usable.
+            with c.begin_nested():
+                new_id = c.execute(insert(t).values(**values)).inserted_primary_key
+        except IntegrityError as exc:
+            raise ConsentError(f"change {change_id} already has an open request") from exc
         assert new_id is not None
         return _request(c.execute(select(t).where(t.c.id == new_id[0])).one())
 
@@ -421,7 +426,7 @@ class ConsentBook:
 
     # ------------------------------------------------------------------ voting
 
-    def vote(  # noqa: PLR0917 - the positional order is the documented call shape
+    def vote(
         self,
         request_id: int,
         voter: Identity,
@@ -491,7 +496,7 @@ class ConsentBook:
             message = f"Approval recorded ({approvals} of {req.quorum})."
             return self._outcome(c, req, "open", message, None, ())
 
-    def _refusal(  # noqa: PLR0917 - private helper of vote()
+    def _refusal(
         self,
         c: Connection,
         req: ConsentRequest,
@@ -524,7 +529,7 @@ class ConsentBook:
             return "already_voted", ()
         return None
 
-    def _outcome(  # noqa: PLR0917 - private helper of vote()
+    def _outcome(
         self,
         c: Connection,
         req: ConsentRequest,

@@ -138,7 +138,8 @@ class AppBuilder:
         return b.add(
             _K.IDENTITY,
             f"{self.c}-{username}",
-            display,
+            # the name people type in chat must be unique: display names repeat across clients
+            f"{self.c}-{username}",
             {
                 "username": username,
                 "client": self.c,

@@ -37,6 +37,7 @@ from twin.model import Entity, NodeKind, Relation
 
 __all__ = [
     "DEFAULT_ENDPOINTS",
+    "DEFAULT_SEED",
     "REFERENCE_NOW",
     "SampleEstate",
     "generate_estate",
@@ -48,10 +49,12 @@ DEFAULT_ENDPOINTS = 4200
 REFERENCE_NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 """The clock the estate is generated against when no ``now`` is given (keeps output stable)."""
 DEFAULT_SEED = 7
+"""The seed of the shared demo estate."""
 
 MAX_ENDPOINTS = 500_000
 """Above this the per-client address plan (one /16 per client) runs out."""
 MIN_TARGET_NODES = 2_000
+"""Below this the three-client minimum dominates and ``target_nodes`` cannot be met."""
 
 _ENDPOINTS_PER_CLIENT = 600
 _MAX_CLIENTS = 250  # one 10.<client>.0.0/16 each
@@ -128,6 +131,11 @@ def generate_estate(
                 f"target_nodes must be at least {MIN_TARGET_NODES}, got {target_nodes}"
             )
         endpoints = _endpoints_for(target_nodes)
+        if endpoints > MAX_ENDPOINTS:
+            raise ValueError(
+                f"target_nodes {target_nodes} is too large: the sample address plan stops at "
+                f"{MAX_ENDPOINTS} endpoints (about {_estimated_nodes(MAX_ENDPOINTS)} nodes)"
+            )
     if isinstance(endpoints, bool) or not isinstance(endpoints, int):
         raise ValueError(f"endpoints must be an int, got {endpoints!r}")
     if not 1 <= endpoints <= MAX_ENDPOINTS:
@@ -170,6 +178,10 @@ def _generate(*, endpoints: int, seed: int, now: datetime) -> SampleEstate:
 
 def _client_count(endpoints: int) -> int:
     return min(_MAX_CLIENTS, max(min(3, endpoints), round(endpoints / _ENDPOINTS_PER_CLIENT)))
+
+
+def _estimated_nodes(endpoints: int) -> int:
+    return round(_NODES_PER_ENDPOINT * endpoints + _NODES_PER_CLIENT * _client_count(endpoints))
 
 
 def _endpoints_for(target_nodes: int) -> int:

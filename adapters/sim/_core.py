@@ -27,7 +27,7 @@ from adapters.errors import (
     RateLimited,
     TransientError,
 )
-from adapters.sim.calls import CallLog, IdempotencyStore, fingerprint
+from adapters.sim.calls import CallLog, CallStore, fingerprint
 from adapters.sim.clock import Clock, SimTimings
 from adapters.sim.faults import FaultRule, FaultSet
 from adapters.sim.state import (
@@ -56,13 +56,14 @@ _PRE_FAULTS = ("auth", "rate_limit", "error")
 class SimCore:
     """All the state and machinery of one simulated estate, behind one re-entrant lock."""
 
-    def __init__(self, *, clock: Clock, timings: SimTimings, seed: int) -> None:
+    def __init__(
+        self, *, clock: Clock, timings: SimTimings, seed: int, store: CallStore | None = None
+    ) -> None:
         self.clock = clock
         self.timings = timings
         self.rng = random.Random(seed)
         self.faults = FaultSet(seed)
-        self.calls = CallLog()
-        self.idem = IdempotencyStore()
+        self.calls = CallLog(store)
         # Re-entrant: an action scheduled from inside a call may call back into helpers.
         self.lock = threading.RLock()
         self.devices: dict[str, DeviceState] = {}
@@ -205,6 +206,9 @@ class SimCore:
         dev.rebooting_until = back
         dev.last_seen = at
         self.log_event(at, "shutdown", device_id=dev.device_id, hostname=dev.hostname)
+        # A hypervisor takes its guests down with it; they boot again when it is back.
+        for guest in dev.guests:
+            self.begin_reboot(self.devices[guest], at)
 
         def come_back(when: datetime) -> None:
             dev.rebooting_until = None
@@ -309,26 +313,28 @@ class SimCore:
                 dev.reachable = False
                 dev.last_seen = now
             fp = fingerprint(method, args)
-            if key is not None:
-                seen = self.idem.lookup(category, key)
-                if seen is not None:
-                    if seen[0] != fp:
-                        log("IdempotencyConflict")
-                        raise IdempotencyConflict(
-                            f"idempotency key {key!r} was first used with other arguments",
-                            integration=integration,
-                            call=method,
-                        )
-                    log("replayed")
-                    return seen[1]  # type: ignore[return-value]
-            try:
-                result = act(fired, now)
-            except AdapterError as exc:
-                log(type(exc).__name__)
-                raise
-            if key is not None:
-                self.idem.store(category, key, fp, result)
-                self.calls.add_effect(category, method, target)
+            store = self.calls.store
+            with store.exclusive():
+                if key is not None:
+                    seen = store.lookup(category, key)
+                    if seen is not None:
+                        if seen[0] != fp:
+                            log("IdempotencyConflict")
+                            raise IdempotencyConflict(
+                                f"idempotency key {key!r} was first used with other arguments",
+                                integration=integration,
+                                call=method,
+                            )
+                        log("replayed")
+                        return seen[1]  # type: ignore[return-value]
+                try:
+                    result = act(fired, now)
+                except AdapterError as exc:
+                    log(type(exc).__name__)
+                    raise
+                if key is not None:
+                    store.remember(category, key, fp, result)
+                    store.add_effect(category, method, target)
             # Zero-length timings complete at once; show the caller the settled state.
             self.settle()
             if any(r.kind == "timeout" for r in fired):

@@ -67,6 +67,10 @@ def load_estate(core: SimCore, entities: Iterable[Entity], relations: Iterable[R
         by_kind[e.kind].append(e)
     try:
         dev_of = _devices(core, by_kind, now)
+        for host, hypervisors in out[EdgeType.HOSTED_ON].items():
+            for hv in hypervisors:
+                if host in dev_of and hv in dev_of:
+                    core.devices[dev_of[hv]].guests.append(dev_of[host])
         _patches(core, by_kind[NodeKind.PATCH], out[EdgeType.PENDING_ON], dev_of)
         user_of = _identities(core, by_kind, out[EdgeType.MEMBER_OF])
         _services(
@@ -252,8 +256,9 @@ def _firewall(
         if firewall not in core.firewalls:
             core.firewalls.append(firewall)
         expires = _time(a.get("expires_at"), None)
-        if expires is not None and expires <= now:
-            continue  # already expired in the real estate
+        # A rule the twin shows past its expiry was never cleaned up: it is still on the
+        # device, so it stays; only expiries still ahead are enforced.
+        lapsed = expires is not None and expires <= now
         rule = FirewallRule(
             rule_id=str(a.get("rule_id") or _slug(e)),
             action="block" if a.get("action") == "block" else "allow",
@@ -264,7 +269,7 @@ def _firewall(
             description=str(a.get("description") or e.name),
             expires_at=expires,
         )
-        put_rule(core, firewall, rule, now)
+        put_rule(core, firewall, rule, now, enforce_expiry=not lapsed)
     if not core.firewalls:
         core.firewalls.append(_ORPHAN_FIREWALL)
 

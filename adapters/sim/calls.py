@@ -2,9 +2,10 @@
 
 Tests prove "exactly once" by counting *effects* (changes that reached the estate), not calls:
 a retried call with the same idempotency key is a call but not an effect. Everything here is
-guarded by a lock because executor workers call the sim from several threads. The log sits
-behind the small :class:`CallStore` protocol so a file- or SQLite-backed store can replace the
-in-memory one when several processes must share counts.
+guarded by a lock because executor workers call the sim from several threads. The log and the
+idempotency records sit behind the small :class:`CallStore` protocol so a SQLite-backed store
+(:mod:`adapters.sim.sqlite_store`) can replace the in-memory one when several processes, or a
+restarted one, must share them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -22,7 +24,6 @@ __all__ = [
     "CallLog",
     "CallRecord",
     "CallStore",
-    "IdempotencyStore",
     "MemoryCallStore",
     "fingerprint",
 ]
@@ -45,10 +46,14 @@ class CallRecord(BaseModel):
 
 
 class CallStore(Protocol):
-    """Storage behind :class:`CallLog`; implementations must be safe to call concurrently."""
+    """Storage behind :class:`CallLog` and the idempotency records of one estate.
 
-    def append(self, record: CallRecord) -> None:
-        """Keep one call record."""
+    Implementations must be safe to call from several threads; :meth:`exclusive` must make the
+    idempotency check and the change one atomic step for every party sharing the store.
+    """
+
+    def append(self, record: CallRecord) -> CallRecord:
+        """Keep one call record; return it with the sequence number the store gave it."""
         ...
 
     def records(self) -> list[CallRecord]:
@@ -63,19 +68,34 @@ class CallStore(Protocol):
         """Counts per (category, method, target)."""
         ...
 
+    def lookup(self, category: str, key: str) -> tuple[str, object] | None:
+        """The (fingerprint, result) stored for an idempotency key, if any."""
+        ...
+
+    def remember(self, category: str, key: str, fp: str, result: object) -> None:
+        """Keep the result of the first successful application of ``key``."""
+        ...
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Hold off every other writer while a key is checked and its change applied."""
+        ...
+
 
 class MemoryCallStore:
-    """In-process :class:`CallStore`."""
+    """In-process :class:`CallStore` (the estate's own lock already serialises writers)."""
 
     def __init__(self) -> None:
         self._records: list[CallRecord] = []
         self._effects: Counter[tuple[str, str, str | None]] = Counter()
+        self._seen: dict[tuple[str, str], tuple[str, object]] = {}
         self._lock = threading.Lock()
 
-    def append(self, record: CallRecord) -> None:
-        """Keep one call record."""
+    def append(self, record: CallRecord) -> CallRecord:
+        """Keep one call record, numbered in arrival order."""
         with self._lock:
-            self._records.append(record)
+            rec = record.model_copy(update={"seq": len(self._records) + 1})
+            self._records.append(rec)
+            return rec
 
     def records(self) -> list[CallRecord]:
         """Every record, oldest first."""
@@ -92,14 +112,26 @@ class MemoryCallStore:
         with self._lock:
             return dict(self._effects)
 
+    def lookup(self, category: str, key: str) -> tuple[str, object] | None:
+        """The (fingerprint, result) stored for the key, if any."""
+        with self._lock:
+            return self._seen.get((category, key))
+
+    def remember(self, category: str, key: str, fp: str, result: object) -> None:
+        """Keep the result of the first successful application of ``key``."""
+        with self._lock:
+            self._seen[(category, key)] = (fp, result)
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Nothing to do: one process, and the estate lock is held around every change."""
+        return nullcontext()
+
 
 class CallLog:
     """Every call to the sim and every effect it had; iterable, sized, thread-safe."""
 
     def __init__(self, store: CallStore | None = None) -> None:
-        self._store: CallStore = store if store is not None else MemoryCallStore()
-        self._seq = 0
-        self._lock = threading.Lock()
+        self.store: CallStore = store if store is not None else MemoryCallStore()
 
     def record(
         self,
@@ -113,31 +145,28 @@ class CallLog:
         outcome: str,
     ) -> CallRecord:
         """Append one call and return its record."""
-        with self._lock:
-            self._seq += 1
-            seq = self._seq
-        rec = CallRecord(
-            seq=seq,
-            category=category,
-            method=method,
-            target=target,
-            args=args,
-            idempotency_key=idempotency_key,
-            at=at,
-            outcome=outcome,
+        return self.store.append(
+            CallRecord(
+                seq=0,
+                category=category,
+                method=method,
+                target=target,
+                args=args,
+                idempotency_key=idempotency_key,
+                at=at,
+                outcome=outcome,
+            )
         )
-        self._store.append(rec)
-        return rec
 
     def add_effect(self, category: str, method: str, target: str | None) -> None:
         """Count one change that reached the estate."""
-        self._store.add_effect(category, method, target)
+        self.store.add_effect(category, method, target)
 
     def effects(self, category: str, method: str, target: str | None = None) -> int:
         """How many changes ``category.method`` made (on ``target``, or on any target)."""
         return sum(
             n
-            for (cat, meth, tgt), n in self._store.effects().items()
+            for (cat, meth, tgt), n in self.store.effects().items()
             if cat == category and meth == method and (target is None or tgt == target)
         )
 
@@ -151,38 +180,19 @@ class CallLog:
         """Records matching every given field."""
         return [
             r
-            for r in self._store.records()
+            for r in self.store.records()
             if (category is None or r.category == category)
             and (method is None or r.method == method)
             and (outcome is None or r.outcome == outcome)
         ]
 
     def __iter__(self) -> Iterator[CallRecord]:
-        return iter(self._store.records())
+        return iter(self.store.records())
 
     def __len__(self) -> int:
-        return len(self._store.records())
+        return len(self.store.records())
 
 
 def fingerprint(method: str, args: Mapping[str, Any]) -> str:
     """A canonical text form of a call, to compare two uses of one idempotency key."""
     return json.dumps({"method": method, "args": args}, sort_keys=True, default=str)
-
-
-class IdempotencyStore:
-    """Results of mutating calls by (category, key); not thread-safe on its own.
-
-    The estate lock guards it, because looking up a key and applying the change must be one
-    atomic step or two racing retries could both act.
-    """
-
-    def __init__(self) -> None:
-        self._seen: dict[tuple[str, str], tuple[str, object]] = {}
-
-    def lookup(self, category: str, key: str) -> tuple[str, object] | None:
-        """The (fingerprint, result) stored for the key, if any."""
-        return self._seen.get((category, key))
-
-    def store(self, category: str, key: str, fp: str, result: object) -> None:
-        """Remember the result of the first successful application of ``key``."""
-        self._seen[(category, key)] = (fp, result)

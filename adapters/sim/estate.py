@@ -12,7 +12,7 @@ from adapters.errors import NotFound
 from adapters.sim._core import SimCore
 from adapters.sim.backup import SimBackup
 from adapters.sim.build import load_estate
-from adapters.sim.calls import CallLog
+from adapters.sim.calls import CallLog, CallStore
 from adapters.sim.clock import Clock, SimTimings, SystemClock
 from adapters.sim.drift import Drift
 from adapters.sim.faults import FaultSet
@@ -72,6 +72,7 @@ class SimEstate:
         clock: Clock | None = None,
         seed: int = 0,
         timings: SimTimings | None = None,
+        store: CallStore | None = None,
     ) -> SimEstate:
         """Build the estate's real state from twin records (usually the sample estate).
 
@@ -81,6 +82,9 @@ class SimEstate:
             clock: where time comes from (default: the system clock).
             seed: seeds every random choice (sessions, initial alerts, fault probabilities).
             timings: durations of jobs (default: realistic, unscaled).
+            store: where calls, effects and idempotency records live (default: in memory;
+                :class:`~adapters.sim.sqlite_store.SqliteCallStore` shares them between
+                processes).
 
         Raises:
             ValueError: an entity's attributes cannot be understood (the message names it).
@@ -89,6 +93,7 @@ class SimEstate:
             clock=clock if clock is not None else SystemClock(),
             timings=timings if timings is not None else SimTimings(),
             seed=seed,
+            store=store,
         )
         load_estate(core, entities, relations)
         return cls(core)

@@ -38,6 +38,13 @@ FaultKind = Literal[
 
 Category = Literal["rmm", "psa", "siem", "identity", "backup", "firewall"]
 
+# Kinds that only make sense for some categories (they act on devices or on jobs).
+_KIND_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "offline": ("rmm",),
+    "bad_patch": ("rmm",),
+    "partial_failure": ("rmm", "backup"),
+}
+
 
 class FaultRule(BaseModel):
     """One fault: which calls it matches and what it does when it fires."""
@@ -67,9 +74,14 @@ class FaultRule(BaseModel):
     """For ``bad_patch``: name or id of the service the patch breaks."""
 
     @model_validator(mode="after")
-    def _bad_patch_needs_names(self) -> FaultRule:
+    def _check_kind(self) -> FaultRule:
         if self.kind == "bad_patch" and (not self.patch_id or not self.service):
             raise ValueError("a bad_patch fault needs both patch_id and service")
+        allowed = _KIND_CATEGORIES.get(self.kind)
+        if allowed is not None and self.category not in allowed:
+            raise ValueError(
+                f"a {self.kind} fault applies to {' or '.join(allowed)} calls, not {self.category}"
+            )
         return self
 
 

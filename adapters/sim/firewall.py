@@ -18,12 +18,14 @@ from adapters.sim.faults import FaultRule
 __all__ = ["SimFirewall", "put_rule", "split_rule_id"]
 
 
-def put_rule(core: SimCore, firewall: str, rule: FirewallRule, at: datetime) -> str:
+def put_rule(
+    core: SimCore, firewall: str, rule: FirewallRule, at: datetime, *, enforce_expiry: bool = True
+) -> str:
     """Install a rule (local id) and schedule its removal at ``expires_at``; return its key."""
     key = f"{firewall}/{rule.rule_id}"
     core.firewall[key] = rule
     core.log_event(at, "firewall_rule_added", firewall=firewall, rule_id=rule.rule_id)
-    if rule.expires_at is not None:
+    if rule.expires_at is not None and enforce_expiry:
 
         def expire(when: datetime) -> None:
             # Only the rule that was scheduled: a later rule with the same id is not touched.

@@ -55,6 +55,8 @@ class DeviceState:
     last_boot: datetime | None = None
     last_seen: datetime | None = None
     pending_reboot: bool = False
+    guests: list[str] = field(default_factory=list)
+    """Device ids of the virtual machines this hypervisor hosts."""
     services: list[str] = field(default_factory=list)
     """Ids of the services with an instance on this device."""
     stopped: set[str] = field(default_factory=set)

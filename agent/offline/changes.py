@@ -206,8 +206,12 @@ def _block_ip(clause: str, env: Env) -> Reading | None:
         source = ip_source(clause)
         expires = duration(clause) or "24h"
     except SlotError as exc:
-        return Reading(intent=Intent.PROPOSE_CHANGE, clarification=f"{exc}.", label=clause,
-                       action="firewall.rule.add")
+        return Reading(
+            intent=Intent.PROPOSE_CHANGE,
+            clarification=f"{exc}.",
+            label=clause,
+            action="firewall.rule.add",
+        )
     if source is None:
         return None
     where = re.search(
@@ -219,7 +223,9 @@ def _block_ip(clause: str, env: Env) -> Reading | None:
     if where is None:
         listed = ", ".join(firewalls[:6]) or "none known"
         return Reading(
-            intent=Intent.PROPOSE_CHANGE, action="firewall.rule.add", label=clause,
+            intent=Intent.PROPOSE_CHANGE,
+            action="firewall.rule.add",
+            label=clause,
             clarification=f"On which firewall should I block {source}? Firewalls: {listed}.",
         )
     phrase = _strip_trailers(where.group("fw"))
@@ -233,19 +239,35 @@ def _revoke(clause: str, env: Env) -> Reading | None:
     verbs = r"(?:revoke|kill|end|terminate|invalidate|reset|clear|drop|expire)"
     things = r"(?:active\s+)?(?:sessions?|tokens?|logins?|sign-?ins?|refresh\s+tokens?)"
     match = (
-        re.match(rf"^{verbs}\s+(?:all\s+)?(?:of\s+)?(?:the\s+)?{things}\s+(?:of|for|from)\s+"
-                 r"(?:user\s+)?(?P<t>.+)$", clause, _I)
-        or re.match(rf"^{verbs}\s+(?:all\s+)?(?:of\s+)?(?:user\s+)?(?P<t>.+?)(?:'s|s')?\s+"
-                    rf"(?:all\s+)?{things}$", clause, _I)
-        or re.match(r"^(?:sign|log|kick)\s+(?:user\s+)?(?P<t>.+?)\s+out(?:\s+(?:everywhere|of\s+"
-                    r"everything|of\s+all\s+sessions|from\s+all\s+devices))?$", clause, _I)
-        or re.match(r"^force\s+(?:user\s+)?(?P<t>.+?)\s+to\s+(?:log|sign)\s+(?:out|in\s+again).*$",
-                    clause, _I)
+        re.match(
+            rf"^{verbs}\s+(?:all\s+)?(?:of\s+)?(?:the\s+)?{things}\s+(?:of|for|from)\s+"
+            r"(?:user\s+)?(?P<t>.+)$",
+            clause,
+            _I,
+        )
+        or re.match(
+            rf"^{verbs}\s+(?:all\s+)?(?:of\s+)?(?:user\s+)?(?P<t>.+?)(?:'s|s')?\s+"
+            rf"(?:all\s+)?{things}$",
+            clause,
+            _I,
+        )
+        or re.match(
+            r"^(?:sign|log|kick)\s+(?:user\s+)?(?P<t>.+?)\s+out(?:\s+(?:everywhere|of\s+"
+            r"everything|of\s+all\s+sessions|from\s+all\s+devices))?$",
+            clause,
+            _I,
+        )
+        or re.match(
+            r"^force\s+(?:user\s+)?(?P<t>.+?)\s+to\s+(?:log|sign)\s+(?:out|in\s+again).*$",
+            clause,
+            _I,
+        )
     )
     if match is None:
         return None
-    targets = resolve_targets(env, clean_mention(match.group("t")),
-                              ACTION_KINDS["identity.revoke_sessions"])
+    targets = resolve_targets(
+        env, clean_mention(match.group("t")), ACTION_KINDS["identity.revoke_sessions"]
+    )
     return propose(env, "identity.revoke_sessions", targets, {}, clause)
 
 
@@ -261,9 +283,15 @@ def _restore(clause: str, env: Env) -> Reading | None:
     try:
         point = restore_point(match.group("p") or "")
     except SlotError as exc:
-        return Reading(intent=Intent.PROPOSE_CHANGE, clarification=f"{exc}.", label=clause,
-                       action="backup.restore")
-    phrase = re.sub(r"\s+(?:backup|from\s+backup)$", "", _strip_trailers(match.group("t")), flags=_I)
+        return Reading(
+            intent=Intent.PROPOSE_CHANGE,
+            clarification=f"{exc}.",
+            label=clause,
+            action="backup.restore",
+        )
+    phrase = re.sub(
+        r"\s+(?:backup|from\s+backup)$", "", _strip_trailers(match.group("t")), flags=_I
+    )
     targets = resolve_targets(env, phrase, ACTION_KINDS["backup.restore"])
     return propose(env, "backup.restore", targets, {"restore_point": point}, clause)
 
@@ -273,7 +301,9 @@ def _restart(clause: str, env: Env) -> Reading | None:
     if match is None:
         return None
     phrase = _strip_trailers(match.group("t"))
-    on_host = re.match(r"^(?P<s>.+?)\s+(?:service\s+)?(?:on|at)\s+(?:the\s+)?(?P<h>.+)$", phrase, _I)
+    on_host = re.match(
+        r"^(?P<s>.+?)\s+(?:service\s+)?(?:on|at)\s+(?:the\s+)?(?P<h>.+)$", phrase, _I
+    )
     if on_host:
         service = resolve_targets(env, on_host.group("s"), ACTION_KINDS["service.restart"])
         host = resolve_targets(env, on_host.group("h"), HOST_KINDS)
@@ -283,8 +313,12 @@ def _restart(clause: str, env: Env) -> Reading | None:
             notes=service.notes + host.notes,
         )
         if len(host.ids) > 1:
-            return Reading(intent=Intent.PROPOSE_CHANGE, action="service.restart", label=clause,
-                           clarification="Restart the service on which one host first?")
+            return Reading(
+                intent=Intent.PROPOSE_CHANGE,
+                action="service.restart",
+                label=clause,
+                clarification="Restart the service on which one host first?",
+            )
         params = {"host": host.ids[0]} if host.ids else {}
         return propose(env, "service.restart", merged, params, clause)
     if re.search(r"\bservices?\b", phrase, _I):
@@ -319,11 +353,13 @@ def _reboot(clause: str, env: Env) -> Reading | None:
 def _patch(clause: str, env: Env) -> Reading | None:
     match = re.match(
         r"^(?:patch|update)\s+(?:the\s+)?(?P<t>.+?)(?:\s+(?:with|using)\s+(?P<p>KB.+))?$",
-        clause, _I,
+        clause,
+        _I,
     ) or re.match(
         r"^(?:install|apply|deploy|push|roll\s+out)\s+(?:the\s+)?(?P<p>.*?(?:KB\s?\d+|patch|update)"
         r".*?)\s+(?:on|to|onto)\s+(?:the\s+)?(?P<t>.+)$",
-        clause, _I,
+        clause,
+        _I,
     )
     if match is None:
         return None
@@ -331,8 +367,12 @@ def _patch(clause: str, env: Env) -> Reading | None:
     kbs = [f"KB{n}" for n in _KB.findall(clause)]
     if kbs:
         params["patch_ids"] = list(dict.fromkeys(kbs))
-    no_reboot = re.search(r"\b(?:without|no|don't|do\s+not|skip(?:ping)?\s+the)\s+(?:an?\s+)?"
-                          r"reboot", clause, _I)
+    no_reboot = re.search(
+        r"\b(?:without|no|don't|do\s+not|skip(?:ping)?\s+the)\s+(?:an?\s+)?"
+        r"reboot",
+        clause,
+        _I,
+    )
     params["reboot"] = bool(re.search(r"\breboot", clause, _I)) and not no_reboot
     params["window"] = window(clause)
     targets = resolve_targets(env, _strip_trailers(match.group("t")), HOST_KINDS, allow_tier=True)
@@ -363,7 +403,9 @@ def _rotate(clause: str, env: Env) -> Reading | None:
     )
     if match is None:
         return None
-    targets = resolve_targets(env, _strip_trailers(match.group("t")), ACTION_KINDS["credential.rotate"])
+    targets = resolve_targets(
+        env, _strip_trailers(match.group("t")), ACTION_KINDS["credential.rotate"]
+    )
     return propose(env, "credential.rotate", targets, {}, clause)
 
 

@@ -17,8 +17,13 @@ __all__ = ["compose_answer", "label"]
 
 _LIST_LIMIT = 5
 _CRIT_ORDER = ("critical", "high", "medium", "low")
-_PLURALS = {"identity": "identities", "policy": "policies", "siem_rule": "SIEM rules",
-            "firewall_rule": "firewall rules", "saas": "SaaS apps"}
+_PLURALS = {
+    "identity": "identities",
+    "policy": "policies",
+    "siem_rule": "SIEM rules",
+    "firewall_rule": "firewall rules",
+    "saas": "SaaS apps",
+}
 
 
 def label(value: Any) -> str:
@@ -70,10 +75,15 @@ def _blast(o: ToolOutcome) -> str:
     by_kind: Mapping[str, Any] = data.get("by_kind") or Counter(str(i.get("kind")) for i in items)
     complete = bool(items) and len(items) >= total and not data.get("truncated")
     parts = []
-    for kind, count in sorted(by_kind.items(), key=lambda kv: -int(kv[1])):
+    # What people use (services, SaaS) before what it runs on; then the biggest groups first.
+    for kind, count in sorted(
+        by_kind.items(), key=lambda kv: (kv[0] not in ("service", "saas"), -int(kv[1]))
+    ):
         part = f"{count} {_plural(kind, int(count))}"
         if complete:
-            crit = sum(1 for i in items if i.get("kind") == kind and i.get("criticality") == "critical")
+            crit = sum(
+                1 for i in items if i.get("kind") == kind and i.get("criticality") == "critical"
+            )
             part += f" ({crit} critical)" if crit else ""
         parts.append(part)
     text = f"{total} {noun} on {name}: {', '.join(parts)}."
@@ -100,8 +110,11 @@ def _show(o: ToolOutcome) -> str:
     ]
     attrs = entity.get("attrs")
     if isinstance(attrs, Mapping):
-        facts += [f"{k} {attrs[k]}" for k in ("env", "role", "client", "criticality", "os")
-                  if attrs.get(k) not in (None, "") and not any(f.startswith(k) for f in facts)]
+        facts += [
+            f"{k} {attrs[k]}"
+            for k in ("env", "role", "client", "criticality", "os")
+            if attrs.get(k) not in (None, "") and not any(f.startswith(k) for f in facts)
+        ]
     kind = str(entity.get("kind", "entity")).replace("_", " ")
     text = f"{label(entity)} is a {kind}" + (f" ({', '.join(facts)})" if facts else "") + "."
     needs, needed_by = _items(o.data, "needs"), _items(o.data, "needed_by")
@@ -148,9 +161,11 @@ def _path(o: ToolOutcome) -> str:
     source, target = label(o.args.get("source", "?")), label(o.args.get("target", "?"))
     if not hops:
         return f"There is no path between {source} and {target} in the twin."
-    return f"Path from {source} to {target} ({len(hops) - 1} hops): " + " → ".join(
-        label(h) for h in hops
-    ) + "."
+    return (
+        f"Path from {source} to {target} ({len(hops) - 1} hops): "
+        + " → ".join(label(h) for h in hops)
+        + "."
+    )
 
 
 def _stale(o: ToolOutcome) -> str:
@@ -169,8 +184,12 @@ def _stale(o: ToolOutcome) -> str:
             extra.append(f"via {item['source']}")
         shown.append(label(item) + (f" ({', '.join(extra)})" if extra else ""))
     more = f" and {total - len(shown)} more" if total > len(shown) else ""
-    return f"{total} fact{'s' if total != 1 else ''}{scope} older than {hours} h: " + \
-        ", ".join(shown) + more + "."
+    return (
+        f"{total} fact{'s' if total != 1 else ''}{scope} older than {hours} h: "
+        + ", ".join(shown)
+        + more
+        + "."
+    )
 
 
 def _change_line(data: Mapping[str, Any]) -> str:
@@ -183,8 +202,9 @@ def _change_line(data: Mapping[str, Any]) -> str:
 
 def _reasons(data: Mapping[str, Any]) -> str:
     reasons = [str(r) for r in data.get("reasons") or [] if r]
-    rules = [str(r.get("id", r)) if isinstance(r, Mapping) else str(r)
-             for r in data.get("rules") or []]
+    rules = [
+        str(r.get("id", r)) if isinstance(r, Mapping) else str(r) for r in data.get("rules") or []
+    ]
     text = "; ".join(reasons)
     if rules:
         text += f"{' ' if text else ''}(rule{'s' if len(rules) > 1 else ''} {', '.join(rules)})"
@@ -218,8 +238,12 @@ def _approvals(o: ToolOutcome) -> str:
         lines.append(f"{_change_line(item)}{tally}")
     more = f" and {len(items) - _LIST_LIMIT} more" if len(items) > _LIST_LIMIT else ""
     n = len(items)
-    return f"{n} change{'s' if n != 1 else ''} wait{'s' if n == 1 else ''} for approval: " + \
-        "; ".join(lines) + more + "."
+    return (
+        f"{n} change{'s' if n != 1 else ''} wait{'s' if n == 1 else ''} for approval: "
+        + "; ".join(lines)
+        + more
+        + "."
+    )
 
 
 def _activity(o: ToolOutcome) -> str:
@@ -232,8 +256,10 @@ def _activity(o: ToolOutcome) -> str:
     if isinstance(counts, Mapping) and counts:
         text += " " + ", ".join(f"{v} {str(k).replace('_', ' ')}" for k, v in counts.items()) + "."
     if items:
-        shown = [f"{_change_line(i)} {str(i.get('state', '')).replace('_', ' ')}".strip()
-                 for i in items[:_LIST_LIMIT]]
+        shown = [
+            f"{_change_line(i)} {str(i.get('state', '')).replace('_', ' ')}".strip()
+            for i in items[:_LIST_LIMIT]
+        ]
         text += " " + "; ".join(shown) + ("…" if len(items) > _LIST_LIMIT else ".")
     return text
 
@@ -251,8 +277,11 @@ def _proposal(o: ToolOutcome) -> str:
     if o.status == "approval_required" or decision == "consent":
         quorum = data.get("quorum")
         who = data.get("approvers")
-        need = f" It needs {quorum} approval{'s' if quorum != 1 else ''}" if quorum else \
-            " It needs approval"
+        need = (
+            f" It needs {quorum} approval{'s' if quorum != 1 else ''}"
+            if quorum
+            else " It needs approval"
+        )
         need += f" from {who}." if who else "."
         why = f" Why: {reasons}." if reasons else ""
         return f"{cid} ({summary}) is waiting for consent.{need}{why}"
@@ -260,7 +289,7 @@ def _proposal(o: ToolOutcome) -> str:
     impact = ""
     if isinstance(blast, Mapping) and "total" in blast:
         impact = f" Blast radius: {blast['total']} entit{'y' if blast['total'] == 1 else 'ies'}."
-    why = f" ({reasons})" if reasons else ""
+    why = f" {reasons}" if reasons.startswith("(") else f" ({reasons})" if reasons else ""
     return f"{cid} ({summary}) was approved by policy and is queued to run{why}.{impact}"
 
 

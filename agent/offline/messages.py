@@ -47,10 +47,14 @@ def describe_unresolved(item: Unresolved) -> str:
     """One sentence on a mention that matched nothing or several things."""
     names = [c.name for c in item.candidates]
     if len(names) > 1 and item.candidates[0].score >= 95:
-        return f"`{item.mention}` matches several things: {_or_list(names)}. Which one did you mean?"
+        return (
+            f"`{item.mention}` matches several things: {_or_list(names)}. Which one did you mean?"
+        )
     if names:
         return f"I could not find `{item.mention}`. Did you mean {_or_list(names)}?"
-    where = f" among {', '.join(k.replace('_', ' ') + 's' for k in item.kinds)}" if item.kinds else ""
+    where = (
+        f" among {', '.join(k.replace('_', ' ') + 's' for k in item.kinds)}" if item.kinds else ""
+    )
     return f"I could not find `{item.mention}`{where}, and nothing has a similar name."
 
 

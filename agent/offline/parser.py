@@ -15,7 +15,13 @@ from __future__ import annotations
 import json
 import re
 
-from agent.offline.changes import MULTI_TARGET_ACTIONS, ACTION_KINDS, CHANGE_RULES, comment_rule, propose
+from agent.offline.changes import (
+    ACTION_KINDS,
+    CHANGE_RULES,
+    MULTI_TARGET_ACTIONS,
+    comment_rule,
+    propose,
+)
 from agent.offline.messages import HELP_TEXT, NOT_UNDERSTOOD, describe_unresolved, one_request_only
 from agent.offline.queries import (
     QUERY_RULES_AFTER_CHANGES,
@@ -24,7 +30,7 @@ from agent.offline.queries import (
     client_slug,
     entity_reading,
 )
-from agent.offline.slots import Env, Reading, change_id, resolve_targets
+from agent.offline.slots import Env, Reading, Targets, change_id, resolve_targets
 from agent.offline.text import QUOTE_TOKEN, prepare, strip_politeness
 from agent.offline.types import (
     ConversationContext,
@@ -125,14 +131,16 @@ def _follow_up(phrase: str, clause: str, env: Env) -> Reading:
         reading = propose(env, action, targets, dict(args.get("params", {})), clause)
     elif tool in ("change_status", "change_why") and change_id(phrase):
         intent = Intent.CHANGE_WHY if tool == "change_why" else Intent.CHANGE_STATUS
-        reading = Reading(intent=intent, calls=[ToolCall(name=tool, args={"change_id": change_id(phrase)})])
+        reading = Reading(
+            intent=intent, calls=[ToolCall(name=tool, args={"change_id": change_id(phrase)})]
+        )
     elif tool == "twin_search":
         reading = _follow_up_search(phrase, args, env)
     elif tool == "twin_stale":
         client = client_in(env, phrase)
-        targets = resolve_targets(env, phrase, None) if client is None else None
-        scope = client or (targets.ids[0] if targets and targets.ids else None)
-        reading = Reading(intent=Intent.STALE, unresolved=targets.unresolved if targets else [])
+        targets = resolve_targets(env, phrase, None) if client is None else Targets()
+        scope = client or (targets.ids[0] if targets.ids else None)
+        reading = Reading(intent=Intent.STALE, unresolved=targets.unresolved)
         if scope:
             reading.calls = [ToolCall(name=tool, args={**args, "scope": scope})]
     else:

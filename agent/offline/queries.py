@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from agent.offline.messages import HELP_TEXT
 from agent.offline.slots import Env, Reading, SlotError, change_id, duration, resolve_targets
 from agent.offline.types import Intent, RoleAwareResolver, ToolCall, Unresolved
 
@@ -37,7 +36,10 @@ _BREAK = (
     r"(?:breaks?|fails?|goes\s+down|go\s+down|(?:be|is|are|gets?)\s+(?:affected|impacted|hit)|"
     r"happens?|stops?\s+working|is\s+at\s+risk|suffers?)"
 )
-_DOING = r"(?:rebooting|restarting|patching|losing|taking\s+down|shutting\s+down|an?\s+(?:reboot|outage|restart)\s+of)\s+"
+_DOING = (
+    r"(?:rebooting|restarting|patching|losing|taking\s+down|shutting\s+down|"
+    r"an?\s+(?:reboot|outage|restart)\s+of)\s+"
+)
 _DO = r"(?:reboot|restart|patch|lose|take\s+down|shut\s+down|power\s+off|kill|bounce)\s+"
 
 _BLAST = [
@@ -89,15 +91,85 @@ _QUESTION = re.compile(
     r"^(?:which|what|list|show|find|any|are\s+there|how\s+many|who|get|give\s+me)\b", _I
 )
 _HOSTS = r"(?:hosts?|servers?|machines?|boxes|devices?|endpoints?|computers?|vms?|nodes?)"
-_ENVS = {"prod": "prod", "production": "prod", "dev": "dev", "development": "dev",
-         "staging": "staging", "stage": "staging", "test": "test", "qa": "test"}
+_ENVS = {
+    "prod": "prod",
+    "production": "prod",
+    "dev": "dev",
+    "development": "dev",
+    "staging": "staging",
+    "stage": "staging",
+    "test": "test",
+    "qa": "test",
+}
+_NOT_CLIENTS = frozenset(
+    [
+        "the",
+        "all",
+        "any",
+        "which",
+        "what",
+        "who",
+        "how",
+        "are",
+        "for",
+        "and",
+        "from",
+        "with",
+        "without",
+        "that",
+        "this",
+        "these",
+        "those",
+        "missing",
+        "need",
+        "needs",
+        "pending",
+        "reboot",
+        "hosts",
+        "host",
+        "servers",
+        "server",
+        "machines",
+        "list",
+        "show",
+        "find",
+        "stale",
+        "facts",
+        "older",
+        "than",
+        "last",
+        "past",
+        "days",
+        "hours",
+    ]
+)
 _KIND_NOUNS = {
-    "host": "host", "server": "host", "machine": "host", "box": "host", "device": "host",
-    "endpoint": "host", "computer": "host", "vm": "host", "service": "service", "app": "service",
-    "application": "service", "user": "identity", "identity": "identity", "account": "identity",
-    "ticket": "ticket", "incident": "incident", "firewall": "firewall", "credential": "credential",
-    "secret": "credential", "backup": "backup", "rule": "siem_rule", "site": "site",
-    "client": "client", "cluster": "cluster", "hypervisor": "hypervisor", "segment": "segment",
+    "host": "host",
+    "server": "host",
+    "machine": "host",
+    "box": "host",
+    "device": "host",
+    "endpoint": "host",
+    "computer": "host",
+    "vm": "host",
+    "service": "service",
+    "app": "service",
+    "application": "service",
+    "user": "identity",
+    "identity": "identity",
+    "account": "identity",
+    "ticket": "ticket",
+    "incident": "incident",
+    "firewall": "firewall",
+    "credential": "credential",
+    "secret": "credential",
+    "backup": "backup",
+    "rule": "siem_rule",
+    "site": "site",
+    "client": "client",
+    "cluster": "cluster",
+    "hypervisor": "hypervisor",
+    "segment": "segment",
 }
 
 
@@ -105,30 +177,27 @@ def entity_reading(env: Env, intent: Intent, tool: str, phrase: str) -> Reading:
     """One ``tool(entity=...)`` call per entity named in ``phrase`` (any kind)."""
     targets = resolve_targets(env, phrase, None)
     calls = [ToolCall(name=tool, args={"entity": i}) for i in targets.ids]
-    return Reading(
-        intent=intent, calls=calls, unresolved=targets.unresolved, notes=targets.notes
-    )
+    return Reading(intent=intent, calls=calls, unresolved=targets.unresolved, notes=targets.notes)
 
 
 def client_in(env: Env, clause: str) -> str | None:
-    """The id of the client a clause is about (``client:contoso``), if it names one."""
-    spots = re.findall(
-        r"\b(?:of|at|for|in|from|by|under|belonging\s+to|owned\s+by)\s+(?:client\s+)?"
-        r"([a-z][\w&.-]*)", clause, _I
-    )
-    spots += re.findall(rf"\b([a-z][\w&.-]*?)(?:'s)?\s+(?:\w+\s+)?{_HOSTS}\b", clause, _I)
-    spots += re.findall(r"^([a-z][\w&.-]*)\b", clause, _I)
-    for spot in spots:
-        if spot.lower() in _ENVS or spot.lower() in ("the", "all", "which", "what", "any"):
+    """The id of the client a clause is about (``client:contoso``), if it names one.
+
+    Every word is tried against client names (exact or whole-segment part, never fuzzy: a
+    misread client would silently widen or narrow a search).
+    """
+    for found in re.findall(r"[A-Za-z][\w&.-]*", clause):
+        word = re.sub(r"'s$", "", found).strip(".-")
+        if len(word) < 3 or word.lower() in _NOT_CLIENTS:
             continue
-        res = env.resolver.resolve(spot, {"client"})
+        res = env.resolver.resolve(word, {"client"})
         if res.entity_id and res.match in ("id", "name", "partial"):
             return res.entity_id
     return None
 
 
 def client_slug(client_id: str) -> str:
-    """The value hosts carry in ``attrs.client`` for a client id (``client:contoso`` -> ``contoso``)."""
+    """The value hosts carry in ``attrs.client``: ``client:contoso`` -> ``contoso``."""
     return client_id.split(":", 1)[-1]
 
 
@@ -141,8 +210,8 @@ def search_filters(env: Env, clause: str) -> dict[str, object]:
     env_word = re.search(r"\b(" + "|".join(_ENVS) + r")\b", clause, _I)
     if env_word:
         args["env"] = _ENVS[env_word.group(1).lower()]
-    for role in re.findall(rf"\b([a-z]+)\s+(?:{_HOSTS}|tier)\b", clause, _I):
-        role = role.lower()
+    for found in re.findall(rf"\b([a-z]+)\s+(?:{_HOSTS}|tier)\b", clause, _I):
+        role = found.lower()
         if role in _ENVS or role in ("which", "what", "all", "the", "any", "of", "are"):
             continue
         resolver = env.resolver
@@ -185,12 +254,20 @@ def _change(clause: str, env: Env) -> Reading | None:
         return None
     if re.search(
         r"\bwhy\b|\breasons?\b|\bhow\s+come\b|\bwhat\s+(?:blocked|stopped|held\s+up)\b|"
-        r"\bexplain\b", clause, _I
+        r"\bexplain\b",
+        clause,
+        _I,
     ):
-        return Reading(intent=Intent.CHANGE_WHY, label=clause,
-                       calls=[ToolCall(name="change_why", args={"change_id": cid})])
-    return Reading(intent=Intent.CHANGE_STATUS, label=clause,
-                   calls=[ToolCall(name="change_status", args={"change_id": cid})])
+        return Reading(
+            intent=Intent.CHANGE_WHY,
+            label=clause,
+            calls=[ToolCall(name="change_why", args={"change_id": cid})],
+        )
+    return Reading(
+        intent=Intent.CHANGE_STATUS,
+        label=clause,
+        calls=[ToolCall(name="change_status", args={"change_id": cid})],
+    )
 
 
 def _approvals(clause: str, env: Env) -> Reading | None:
@@ -198,10 +275,14 @@ def _approvals(clause: str, env: Env) -> Reading | None:
         r"\b(?:waiting|pending|awaiting|needs?|needing|queued|open|outstanding)\b.*"
         r"\b(?:approv\w*|consent|sign-?offs?|votes?)\b|^(?:pending\s+|open\s+)?approvals?$|"
         r"\b(?:approv\w*|consents?)\s+(?:queue|pending|waiting)\b",
-        clause, _I,
+        clause,
+        _I,
     ):
-        return Reading(intent=Intent.PENDING_APPROVALS, label=clause,
-                       calls=[ToolCall(name="pending_approvals", args={})])
+        return Reading(
+            intent=Intent.PENDING_APPROVALS,
+            label=clause,
+            calls=[ToolCall(name="pending_approvals", args={})],
+        )
     return None
 
 
@@ -210,7 +291,8 @@ def _activity(clause: str, env: Env) -> Reading | None:
         r"\bwhat\s+(?:did|have|has)\s+(?:you|opshand)\s+(?:do|done|been\s+(?:doing|up\s+to))\b|"
         r"\b(?:activity|digest|recap|summary\s+of\s+(?:your\s+)?(?:work|actions|activity)|"
         r"what\s+happened)\b|\bwhat\s+(?:actions|changes)\s+(?:did\s+you\s+(?:run|make|take)|ran)\b",
-        clause, _I,
+        clause,
+        _I,
     ):
         return None
     period = "today"
@@ -220,21 +302,26 @@ def _activity(clause: str, env: Env) -> Reading | None:
         period = "last_week"
     elif re.search(r"\b(?:this|past)\s+week\b|\blast\s+7\s+days\b", clause, _I):
         period = "this_week"
-    return Reading(intent=Intent.ACTIVITY, label=clause,
-                   calls=[ToolCall(name="activity", args={"period": period})])
+    return Reading(
+        intent=Intent.ACTIVITY,
+        label=clause,
+        calls=[ToolCall(name="activity", args={"period": period})],
+    )
 
 
 def _stale(clause: str, env: Env) -> Reading | None:
     if not re.search(
         r"\bstale\b|\bout\s+of\s+date\b|\boutdated\b|\bnot\s+(?:been\s+)?seen\b|"
         r"\bhaven't\s+been\s+seen\b|\bfreshness\b|\bold\s+facts\b|\bnot\s+reported\b",
-        clause, _I,
+        clause,
+        _I,
     ):
         return None
     hours = 24
     older = re.search(
         r"(?:older\s+than|more\s+than|over|in\s+(?:the\s+)?(?:last|past)|for|since|>)\s*(.+)",
-        clause, _I,
+        clause,
+        _I,
     )
     if older:
         try:
@@ -250,17 +337,26 @@ def _stale(clause: str, env: Env) -> Reading | None:
     if client:
         args["scope"] = client
     else:
-        spot = re.search(r"\b(?:for|in|at|of|about|on|under)\s+(?P<s>[\w.-]+(?:-[\w.]+)*)\s*$",
-                         re.sub(r"\b(?:older\s+than|over|in\s+the\s+last).*$", "", clause, flags=_I),
-                         _I)
-        if spot and not re.fullmatch(r"\d+\s*\w*|hours?|days?|the\s+\w+", spot.group("s"), _I):
-            targets = resolve_targets(env, spot.group("s"), None)
-            unresolved, notes = targets.unresolved, targets.notes
-            if targets.ids:
-                args["scope"] = targets.ids[0]
+        args["scope"], unresolved, notes = _scope(env, clause)
     calls = [] if unresolved else [ToolCall(name="twin_stale", args=args)]
-    return Reading(intent=Intent.STALE, calls=calls, unresolved=unresolved, notes=notes,
-                   label=clause)
+    return Reading(
+        intent=Intent.STALE, calls=calls, unresolved=unresolved, notes=notes, label=clause
+    )
+
+
+def _scope(env: Env, clause: str) -> tuple[str | None, list[Unresolved], list[str]]:
+    """The entity a stale-facts question is limited to: the first "for/on/in X" that resolves."""
+    spots = re.findall(r"\b(?:for|in|at|of|about|on|under)\s+(?:the\s+)?([\w.:-]+)", clause, _I)
+    named = [s for s in spots if re.search(r"[\d-]", s) and not re.fullmatch(r"\d+\w?", s)]
+    for spot in spots:
+        if spot.lower() in _NOT_CLIENTS or spot.lower() in ("date", "time"):
+            continue
+        targets = resolve_targets(env, spot, None)
+        if targets.ids:
+            return targets.ids[0], [], targets.notes
+    if named:
+        return None, resolve_targets(env, named[0], None).unresolved, []
+    return None, [], []
 
 
 def _path(clause: str, env: Env) -> Reading | None:
@@ -273,8 +369,13 @@ def _path(clause: str, env: Env) -> Reading | None:
             calls = []
             if not unresolved and a.ids and b.ids:
                 calls = [ToolCall(name="twin_path", args={"source": a.ids[0], "target": b.ids[0]})]
-            return Reading(intent=Intent.PATH, calls=calls, unresolved=unresolved,
-                           notes=a.notes + b.notes, label=clause)
+            return Reading(
+                intent=Intent.PATH,
+                calls=calls,
+                unresolved=unresolved,
+                notes=a.notes + b.notes,
+                label=clause,
+            )
     return None
 
 
@@ -282,28 +383,39 @@ def _missing_patch(clause: str, env: Env) -> Reading | None:
     kb = _KB.search(clause)
     if kb is None or not re.search(
         r"\b(?:missing|lacks?|lacking|without|not\s+patched|(?:don't|do\s+not|doesn't)\s+have|"
-        r"need|needs|needing|haven't|have\s+not|not\s+installed|pending)\b", clause, _I
+        r"need|needs|needing|haven't|have\s+not|not\s+installed|pending)\b",
+        clause,
+        _I,
     ):
         return None
-    args: dict[str, object] = {"kind": "host", **search_filters(env, clause),
-                               "missing_patch": f"KB{kb.group(1)}"}
-    return Reading(intent=Intent.SEARCH, label=clause,
-                   calls=[ToolCall(name="twin_search", args=args)])
+    args: dict[str, object] = {
+        "kind": "host",
+        **search_filters(env, clause),
+        "missing_patch": f"KB{kb.group(1)}",
+    }
+    return Reading(
+        intent=Intent.SEARCH, label=clause, calls=[ToolCall(name="twin_search", args=args)]
+    )
 
 
 def _pending_reboot(clause: str, env: Env) -> Reading | None:
     if not re.search(
         r"\b(?:pending|awaiting|waiting\s+for|need(?:s|ing)?|require[sd]?|requiring|due\s+for|"
         r"outstanding)\s+(?:an?\s+)?reboots?\b|\breboots?\s+(?:pending|required|outstanding|needed)\b",
-        clause, _I,
+        clause,
+        _I,
     ):
         return None
     if not (_QUESTION.match(clause) or re.search(rf"\b{_HOSTS}\b", clause, _I)):
         return None
-    args: dict[str, object] = {"kind": "host", **search_filters(env, clause),
-                               "pending_reboot": True}
-    return Reading(intent=Intent.SEARCH, label=clause,
-                   calls=[ToolCall(name="twin_search", args=args)])
+    args: dict[str, object] = {
+        "kind": "host",
+        **search_filters(env, clause),
+        "pending_reboot": True,
+    }
+    return Reading(
+        intent=Intent.SEARCH, label=clause, calls=[ToolCall(name="twin_search", args=args)]
+    )
 
 
 def _first_match(patterns: list[re.Pattern[str]], clause: str) -> str | None:
@@ -335,7 +447,9 @@ def _deps(clause: str, env: Env) -> Reading | None:
 def _listing(clause: str, env: Env) -> Reading | None:
     match = re.match(
         r"^(?:find|search(?:\s+for)?|look\s+for|list|show(?:\s+me)?|which|what)\s+(?:all\s+)?"
-        r"(?:the\s+)?(?P<q>.+)$", clause, _I
+        r"(?:the\s+)?(?P<q>.+)$",
+        clause,
+        _I,
     )
     if match is None:
         return None
@@ -343,8 +457,11 @@ def _listing(clause: str, env: Env) -> Reading | None:
     noun = re.search(r"\b(" + "|".join(_KIND_NOUNS) + r")(?:e?s)\b", query, _I)
     if noun is None:
         if re.match(r"^(?:find|search|look\s+for)\b", clause, _I):
-            return Reading(intent=Intent.SEARCH, label=clause,
-                           calls=[ToolCall(name="twin_search", args={"query": query.strip()})])
+            return Reading(
+                intent=Intent.SEARCH,
+                label=clause,
+                calls=[ToolCall(name="twin_search", args={"query": query.strip()})],
+            )
         return None
     kind = _KIND_NOUNS[noun.group(1).lower()]
     args: dict[str, object] = {"kind": kind}
@@ -357,8 +474,9 @@ def _listing(clause: str, env: Env) -> Reading | None:
     named = re.search(r"\b(?:named|called|matching|like|containing)\s+(?P<n>\S+)", query, _I)
     if named:
         args["query"] = named.group("n").strip("'\"`")
-    return Reading(intent=Intent.SEARCH, label=clause,
-                   calls=[ToolCall(name="twin_search", args=args)])
+    return Reading(
+        intent=Intent.SEARCH, label=clause, calls=[ToolCall(name="twin_search", args=args)]
+    )
 
 
 def _show(clause: str, env: Env) -> Reading | None:
@@ -374,8 +492,17 @@ def _show(clause: str, env: Env) -> Reading | None:
 
 
 QUERY_RULES_BEFORE_CHANGES: tuple[Rule, ...] = (
-    _help, _typed_vote, _change, _approvals, _activity, _stale, _path, _missing_patch,
-    _pending_reboot, _blast, _deps,
+    _help,
+    _typed_vote,
+    _change,
+    _approvals,
+    _activity,
+    _stale,
+    _path,
+    _missing_patch,
+    _pending_reboot,
+    _blast,
+    _deps,
 )
 """Question rules tried before the change grammar ("impact of rebooting X" is a question)."""
 

@@ -29,7 +29,7 @@ _MAX_CANDIDATES = 3
 
 _SEP = re.compile(r"[-_.\s/:]+")
 _NUM = re.compile(r"\d+")
-_MENTION_JUNK = "`'\"“”‘’<>()[]{},;!?"
+_MENTION_JUNK = "`'\"“”\u2018\u2019<>()[]{},;!?"
 
 
 def canonical(text: str) -> str:
@@ -99,7 +99,9 @@ class TwinNameResolver:
         tagged = [e for e in pool if "role" in e.attrs or "tier" in e.attrs]
         if tagged:
             hits = [
-                e for e in tagged if role in (str(e.attrs.get(k, "")).lower() for k in ("role", "tier"))
+                e
+                for e in tagged
+                if role in (str(e.attrs.get(k, "")).lower() for k in ("role", "tier"))
             ]
         else:
             hits = [e for e in pool if role in e.segments]
@@ -108,7 +110,7 @@ class TwinNameResolver:
     def resolve(self, mention: str, kinds: set[str] | None) -> Resolution:
         """Resolve one mention; see the module docstring for the order of the steps."""
         text = mention.strip().strip(_MENTION_JUNK).strip()
-        text = re.sub(r"['’]s$", "", text)
+        text = re.sub("['\u2019]s$", "", text)
         if not text:
             return Resolution(mention=mention)
         key = frozenset(kinds) if kinds else None
@@ -189,5 +191,7 @@ def _decide(mention: str, entries: list[_Entry], score: float, match: str) -> Re
     entries = sorted(entries, key=lambda e: e.name.lower())
     candidates = [Candidate(e.id, e.name, score) for e in entries[: _MAX_CANDIDATES * 2]]
     if len(entries) == 1:
-        return Resolution(mention=mention, entity_id=entries[0].id, candidates=candidates, match=match)
+        return Resolution(
+            mention=mention, entity_id=entries[0].id, candidates=candidates, match=match
+        )
     return Resolution(mention=mention, candidates=candidates)

@@ -45,10 +45,6 @@ _KIND_WORDS = (
 )
 _LEAD = re.compile(rf"^(?:(?:the|a|an|my|our|their|this|that|(?:{_KIND_WORDS}))\s+)+", re.I)
 _TRAIL = re.compile(rf"(?:\s+(?:{_KIND_WORDS}|too|as well|also|again|instead|now))+$", re.I)
-_PRONOUNS = frozenset(
-    "it them that those these this they same the same that one this one those ones both "
-    "all of them".split(" ")
-)
 _PRONOUN_PHRASE = re.compile(
     rf"^(?:it|them|that|those|these|this|they|both|all of them|the same(?: ones?)?|"
     rf"(?:that|this|those|these) (?:one|ones|{_KIND_WORDS}))$",
@@ -62,7 +58,8 @@ _TIER = re.compile(
 # Prose after the names ("TCK-1042, the ticket says ...", "web-02 because it hangs") is not a name.
 _PROSE_TAIL = re.compile(
     r"(?:\s*[,:(-]\s*(?:the|it|its|it's|this|that|which|who|they|their|he|she|as|so|but|because|"
-    r"since|see|per|i\s+think|fyi)\b|\s+(?:because|since|as\s+it|so\s+that|but|which|who|"
+    r"since|see|per|i\s+think|fyi|body|details|context|log|logs|output|message|text|note|"
+    r"background|pasted|quote|from|here)\b|\s+(?:because|since|as\s+it|so\s+that|but|which|who|"
     r"per|due\s+to)\s).*$",
     re.I | re.S,
 )
@@ -111,7 +108,7 @@ class Targets:
 def clean_mention(text: str) -> str:
     """Strip quote tokens, articles and kind words around a name (``the contoso-erp service``)."""
     text = QUOTE_TOKEN.sub(" ", text)
-    text = re.sub(r"['’]s\b", "", text.strip(" \t,.;:!?`'\"()"))
+    text = re.sub("['\u2019]s\\b", "", text.strip(" \t,.;:!?`'\"()"))
     previous = None
     while previous != text:
         previous = text
@@ -130,7 +127,7 @@ def resolve_targets(
     """
     result = Targets()
     phrase = _PROSE_TAIL.sub("", QUOTE_TOKEN.sub(" ", phrase)).strip(" ,.;:!?")
-    if _PRONOUN_PHRASE.match(phrase.strip()) or phrase.strip().lower() in _PRONOUNS:
+    if _PRONOUN_PHRASE.match(phrase.strip()):
         last = env.context.last_targets if env.context else []
         if last:
             result.ids.extend(last)

@@ -29,27 +29,155 @@ _DOUBLE_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|«[^»]*»")
 
 # Verbs (and the words around them) the grammar relies on; typos are corrected only towards these.
 _VOCABULARY = frozenset(
-    """
-    reboot reboots rebooted rebooting restart restarts restarted restarting bounce
-    patch patches patched patching update updates rotate rotated rotating disable disabled
-    disabling revoke revoked revoking sessions session restore restored restoring backup backups
-    block blocked blocking throttle throttled throttling escalate escalated escalating close
-    closed closing comment comments depends depend dependencies dependency blast radius impact
-    status approval approvals approve waiting pending denied rejected stale credential password
-    secret firewall ticket tickets service services server servers missing please tonight
-    maintenance window yesterday today activity latest rollback affected break breaks happen
-    happens
-    """.split()
+    [
+        "reboot",
+        "reboots",
+        "rebooted",
+        "rebooting",
+        "restart",
+        "restarts",
+        "restarted",
+        "restarting",
+        "bounce",
+        "patch",
+        "patches",
+        "patched",
+        "patching",
+        "update",
+        "updates",
+        "rotate",
+        "rotated",
+        "rotating",
+        "disable",
+        "disabled",
+        "disabling",
+        "revoke",
+        "revoked",
+        "revoking",
+        "sessions",
+        "session",
+        "restore",
+        "restored",
+        "restoring",
+        "backup",
+        "backups",
+        "block",
+        "blocked",
+        "blocking",
+        "throttle",
+        "throttled",
+        "throttling",
+        "escalate",
+        "escalated",
+        "escalating",
+        "close",
+        "closed",
+        "closing",
+        "comment",
+        "comments",
+        "depends",
+        "depend",
+        "dependencies",
+        "dependency",
+        "blast",
+        "radius",
+        "impact",
+        "status",
+        "approval",
+        "approvals",
+        "approve",
+        "waiting",
+        "pending",
+        "denied",
+        "rejected",
+        "stale",
+        "credential",
+        "password",
+        "secret",
+        "firewall",
+        "ticket",
+        "tickets",
+        "service",
+        "services",
+        "server",
+        "servers",
+        "missing",
+        "please",
+        "tonight",
+        "maintenance",
+        "window",
+        "yesterday",
+        "today",
+        "activity",
+        "latest",
+        "rollback",
+        "affected",
+        "break",
+        "breaks",
+        "happen",
+        "happens",
+    ]
 )
 # Everyday words one edit away from a verb above: never "correct" these.
 _PROTECTED = frozenset(
-    """
-    match watch batch catch latch hatch clone closer closet locked lock blocks clocks
-    reboots servers serves server's stale state states stall status statue depend spend
-    remote relate rotten revise revive invoke evoke impart import patchy patio escape
-    update updated comet common command backed backer pending sending spending tending
-    clock chose pitch scale stable style windows closes
-    """.split()
+    [
+        "match",
+        "watch",
+        "batch",
+        "catch",
+        "latch",
+        "hatch",
+        "clone",
+        "closer",
+        "closet",
+        "locked",
+        "lock",
+        "blocks",
+        "clocks",
+        "reboots",
+        "servers",
+        "serves",
+        "server's",
+        "stale",
+        "state",
+        "states",
+        "stall",
+        "status",
+        "statue",
+        "depend",
+        "spend",
+        "remote",
+        "relate",
+        "rotten",
+        "revise",
+        "revive",
+        "invoke",
+        "evoke",
+        "impart",
+        "import",
+        "patchy",
+        "patio",
+        "escape",
+        "update",
+        "updated",
+        "comet",
+        "common",
+        "command",
+        "backed",
+        "backer",
+        "pending",
+        "sending",
+        "spending",
+        "tending",
+        "clock",
+        "chose",
+        "pitch",
+        "scale",
+        "stable",
+        "style",
+        "windows",
+        "closes",
+    ]
 )
 
 _GREETING = re.compile(
@@ -73,9 +201,20 @@ _POLITE_ANYWHERE = re.compile(
     r"\b(?:please|pls|plz|kindly)\b|,?\s*\b(?:thanks|thank you|thx|ty|cheers)\b[!.]*|\bfor me\b",
     re.I,
 )
-_GERUND_STEMS = {"reboot": "reboot", "patch": "patch", "restart": "restart", "rotat": "rotate",
-                 "disabl": "disable", "revok": "revoke", "restor": "restore", "block": "block",
-                 "throttl": "throttle", "escalat": "escalate", "clos": "close", "show": "show"}
+_GERUND_STEMS = {
+    "reboot": "reboot",
+    "patch": "patch",
+    "restart": "restart",
+    "rotat": "rotate",
+    "disabl": "disable",
+    "revok": "revoke",
+    "restor": "restore",
+    "block": "block",
+    "throttl": "throttle",
+    "escalat": "escalate",
+    "clos": "close",
+    "show": "show",
+}
 
 # Verbs that start a new request when they follow "and", "then", "also" or a comma.
 _CLAUSE_VERBS = (
@@ -114,14 +253,14 @@ def _strip_markup(text: str) -> str:
     text = _SLACK_LINK.sub(lambda m: m.group(2) or m.group(3) or m.group(1), text)
     text = html.unescape(text)
     text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
-    return text.replace("’", "'").replace("‘", "'")
+    return text.replace("\u2019", "'").replace("\u2018", "'")
 
 
 def _set_quotes_aside(text: str) -> tuple[str, list[str]]:
     quoted: list[str] = []
 
     def keep(match: re.Match[str]) -> str:
-        quoted.append(match.group().strip("`\"“”«» \n"))
+        quoted.append(match.group().strip('`"“”«» \n'))
         return f" §q{len(quoted) - 1}§ "
 
     text = _CODE_BLOCK.sub(keep, text)

@@ -48,7 +48,7 @@ class Intent(StrEnum):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", kw_only=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Candidate(NamedTuple):

@@ -53,6 +53,7 @@ class Policy:
         defaults: What applies when no rule matches.
         rules: Compiled rules in file order.
         hash: sha256 of the canonical content; part of every decision.
+        target_fields: Which target fields the rules read (``None`` = unknown, send all).
     """
 
     source: str
@@ -60,6 +61,8 @@ class Policy:
     defaults: PolicyDefaults
     rules: tuple[Rule, ...]
     hash: str
+    target_fields: frozenset[str] | None = None
+    """Target fields the rules read (``None``: all). Only these reach CEL, for speed."""
 
     def decide(self, policy_input: PolicyInput) -> Decision:
         """Evaluate every rule on ``policy_input`` and combine the results."""
@@ -82,7 +85,14 @@ class Policy:
 
     def _evaluate(self, policy_input: PolicyInput) -> list[_Verdict]:
         # One conversion per decision: the context caches the CEL-side values across programs.
-        context = cel.Context(variables={"input": policy_input.to_cel()})
+        # Converting targets dominates on large selections, so only fields rules read go in.
+        keep = self.target_fields
+        if keep is None:
+            data = policy_input.to_cel()
+        else:
+            data = policy_input.model_dump(mode="json", exclude={"targets"})
+            data["targets"] = [{k: getattr(t, k) for k in keep} for t in policy_input.targets]
+        context = cel.Context(variables={"input": data})
         return [_run(rule, context) for rule in self.rules]
 
     def _combine(self, verdicts: Sequence[_Verdict]) -> Decision:

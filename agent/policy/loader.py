@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import cel
-from pydantic import BaseModel
 
 from agent.policy.engine import Policy
-from agent.policy.input import PolicyInput, PolicyTarget
+from agent.policy.input import PolicyInput
 from agent.policy.model import (
     OUTCOMES,
     Outcome,
@@ -31,6 +30,7 @@ from agent.policy.model import (
     Rule,
     parse_duration,
 )
+from agent.policy.paths import target_fields, unknown_path
 from agent.policy.yamlpos import Located, compose_located
 
 __all__ = ["SUPPORTED_VERSIONS", "load_policy", "load_policy_text"]
@@ -42,12 +42,6 @@ _RULE_FIELDS = frozenset({"id", "when", "decision", "reason", "approvers", "quor
 _CONSENT_ONLY = ("approvers", "quorum", "expires_in")
 _RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _CEL_POS = re.compile(r"<input>:(\d+):(\d+):\s*(.*)")
-_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
-_INPUT_PATH = re.compile(r"\binput((?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)+)")
-_TARGET_MACRO = re.compile(
-    r"\binput\s*\.\s*targets\s*\.\s*(?:exists_one|exists|all|filter|map)\s*\(\s*([A-Za-z_]\w*)\s*,"
-)
-_OTHER_MACRO = re.compile(r"\.\s*(?:exists_one|exists|all|filter|map)\s*\(\s*([A-Za-z_]\w*)\s*,")
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -101,6 +95,7 @@ def load_policy_text(text: str, *, source: str = "<string>") -> Policy:
         defaults=defaults,
         rules=tuple(rules),
         hash=_canonical_hash(root.plain()),
+        target_fields=target_fields(rule.when for rule in rules),
     )
 
 
@@ -282,77 +277,18 @@ def _compile(when: str, node: Located, source: str, rule_id: str, text: str) -> 
         ) from exc
 
 
-def _known(model: type[BaseModel]) -> frozenset[str]:
-    return frozenset(model.model_fields)
-
-
-def _submodel(model: type[BaseModel], name: str) -> type[BaseModel] | None:
-    annotation = model.model_fields[name].annotation
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    return None
-
-
 def _check_paths(when: str, node: Located, source: str, rule_id: str, text: str) -> None:
-    # Blank out string literals (same length, so offsets stay valid) before scanning for paths.
-    scan = _STRING_LITERAL.sub(lambda m: " " * len(m.group(0)), when)
-    for match in _INPUT_PATH.finditer(scan):
-        parts = [p.strip() for p in match.group(1).split(".") if p.strip()]
-        model: type[BaseModel] | None = PolicyInput
-        path = "input"
-        for part in parts:
-            if model is None:
-                break  # past a dict or list field (params, by_kind ...): keys are free-form
-            if part not in model.model_fields:
-                _unknown(
-                    f"{path}.{part}",
-                    _known(model),
-                    when,
-                    match.start(),
-                    node,
-                    source,
-                    rule_id,
-                    text,
-                )
-            path = f"{path}.{part}"
-            model = _submodel(model, part)
-    target_vars = {m.group(1) for m in _TARGET_MACRO.finditer(scan)}
-    # A variable name also bound over some other list is ambiguous; leave it to the probe.
-    other_vars = {m.group(1) for m in _OTHER_MACRO.finditer(scan)} - target_vars
-    for var in target_vars:
-        if var in other_vars:
-            continue
-        for match in re.finditer(rf"(?<![\w.]){re.escape(var)}\s*\.\s*([A-Za-z_]\w*)", scan):
-            name = match.group(1)
-            if name not in PolicyTarget.model_fields:
-                _unknown(
-                    f"{var}.{name}",
-                    _known(PolicyTarget),
-                    when,
-                    match.start(),
-                    node,
-                    source,
-                    rule_id,
-                    text,
-                )
-
-
-def _unknown(  # noqa: PLR0917 - a private raise helper; all arguments are context
-    path: str,
-    known: frozenset[str],
-    when: str,
-    offset: int,
-    node: Located,
-    source: str,
-    rule_id: str,
-    text: str,
-) -> None:
-    before = when[:offset]
-    line, col = node.inner_at(before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1, text)
+    bad = unknown_path(when)
+    if bad is None:
+        return
+    before = when[: bad.offset]
+    inner_line = before.count("\n") + 1
+    inner_col = bad.offset - (before.rfind("\n") + 1) + 1
+    line, col = node.inner_at(inner_line, inner_col, text)
     raise PolicyError(
         source,
-        f"unknown input field '{path}'; {_hint(path.rsplit('.', 1)[-1], known)}"
-        f"(known here: {', '.join(sorted(known))})",
+        f"unknown input field '{bad.path}'; {_hint(bad.name, bad.known)}"
+        f"(known here: {', '.join(sorted(bad.known))})",
         rule_id=rule_id,
         line=line,
         col=col,

@@ -79,7 +79,7 @@ def conversations_list(ctx: ApiContext, p: Params) -> JSON:
             c
             for c in sorted(ctx.workspace.channels.values(), key=lambda c: c.id)
             if _visible(c)
-            and ("private_channel" if c.is_private else "public_channel") in types
+            and _kind(c) in types
             and not (c.is_archived and p.flag("exclude_archived"))
         ]
         page, cursor = paginate(picked, p, default=100, most=1000)
@@ -87,6 +87,37 @@ def conversations_list(ctx: ApiContext, p: Params) -> JSON:
             "channels": [c.to_json() for c in page],
             "response_metadata": {"next_cursor": cursor},
         }
+
+
+def _kind(channel: Channel) -> str:
+    if channel.is_im:
+        return "im"
+    return "private_channel" if channel.is_private else "public_channel"
+
+
+def conversations_open(ctx: ApiContext, p: Params) -> JSON:
+    """``conversations.open`` for a direct message between the bot and one person."""
+    channel_id = p.opt("channel")
+    users = [u for u in (p.opt("users") or "").split(",") if u]
+    if channel_id is None and not users:
+        raise ApiError("users_list_not_supplied")
+    if len(users) > 1:
+        raise ApiError("not_supported")  # group DMs are outside the local workspace
+    ref = channel_id or users[0]
+    if channel_id is None and ref not in ctx.workspace.users:
+        raise ApiError("user_not_found")
+    with ctx.workspace.lock:
+        existed = ("D" + ref[1:]) in ctx.workspace.channels or ref in ctx.workspace.channels
+        channel = ctx.workspace.lookup_channel(ref)
+        if channel is None or not channel.is_im:
+            raise ApiError("channel_not_found")
+    result: JSON = {"channel": {"id": channel.id}}
+    if existed:
+        result["no_op"] = True
+        result["already_open"] = True
+    if p.flag("return_im"):
+        result["channel"] = channel.to_json()
+    return result
 
 
 def _readable(ctx: ApiContext, p: Params) -> Channel:
@@ -278,6 +309,7 @@ HANDLERS: dict[str, Handler] = {
     "conversations.info": conversations_info,
     "conversations.create": conversations_create,
     "conversations.join": conversations_join,
+    "conversations.open": conversations_open,
     "conversations.members": conversations_members,
     "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,

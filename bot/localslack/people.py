@@ -44,6 +44,8 @@ class People:
 
     def user(self, user_id: str) -> JSON:
         """The user object, or ``ValueError`` for an unknown id."""
+        if not isinstance(user_id, str):
+            raise ValueError(f"a user id must be a string, not {user_id!r}")
         user = self.ws.user_json(user_id) if user_id in self.ws.users else None
         if user is None:
             raise ValueError(f"unknown user {user_id!r}; known: {sorted(self.ws.users)}")
@@ -51,7 +53,9 @@ class People:
 
     def channel(self, channel: str) -> Channel:
         """A channel by id or ``#name``, or ``ValueError``."""
-        found = self.ws.channels.get(channel) or self.ws.channel_by_name(channel)
+        if not isinstance(channel, str):
+            raise ValueError(f"a channel must be an id or a name, not {channel!r}")
+        found = self.ws.lookup_channel(channel) or self.ws.channel_by_name(channel)
         if found is None:
             raise ValueError(f"unknown channel {channel!r}")
         return found
@@ -87,8 +91,15 @@ class People:
             parent_user_id=parent_user,
         )
         stored = self.ws.add_message(ch.id, message)
-        if self.deliverer.bot_url is not None and BOT_USER_ID in ch.members:
-            if "message" in self.events:
+        if self.deliverer.bot_url is None or BOT_USER_ID not in ch.members:
+            return str(stored["ts"])
+        if ch.is_im:
+            if self.events & {"message", "message.im"}:
+                event = payloads.message_event(stored, channel_id=ch.id, event_type="message")
+                event["channel_type"] = "im"
+                self.deliverer.deliver_event(payloads.event_envelope(event))
+        else:
+            if self.events & {"message", "message.channels"}:
                 event = payloads.message_event(stored, channel_id=ch.id, event_type="message")
                 self.deliverer.deliver_event(payloads.event_envelope(event))
             if "app_mention" in self.events and BOT_USER_ID in payloads.mentions(text):

@@ -39,7 +39,9 @@ from bot.localslack.webapi import DEFAULT_TRIGGER_TTL, ApiContext, Handler, api_
 T = TypeVar("T")
 
 DEFAULT_EVENTS: frozenset[str] = frozenset({"app_mention", "app_home_opened"})
-"""Event types delivered unless told otherwise (add ``message`` for ``message.channels``)."""
+"""Event subscriptions unless told otherwise. Also known: ``message.channels`` and
+``message.im`` (``message`` means both); Bolt answers 404 to events it has no listener for,
+which Slack (and LocalSlack) retries, so subscribe only to what the app handles."""
 _START_TIMEOUT = 10.0
 
 

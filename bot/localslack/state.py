@@ -49,9 +49,27 @@ class Channel:
     created: int
     creator: str
     is_archived: bool = False
+    im_user: str | None = None
+    """For a direct message with the bot: the person's user id."""
+
+    @property
+    def is_im(self) -> bool:
+        """Whether this is the bot's direct message channel with one person."""
+        return self.im_user is not None
 
     def to_json(self, *, bot_user_id: str = BOT_USER_ID) -> JSON:
         """Render the channel as Slack's conversation object."""
+        if self.im_user is not None:
+            return {
+                "id": self.id,
+                "created": self.created,
+                "is_im": True,
+                "is_org_shared": False,
+                "context_team_id": TEAM_ID,
+                "user": self.im_user,
+                "is_user_deleted": False,
+                "priority": 0,
+            }
         return {
             "id": self.id,
             "name": self.name,
@@ -184,7 +202,36 @@ class Workspace:
         """Return the channel named ``name`` (with or without ``#``)."""
         bare = name.removeprefix("#")
         with self.lock:
-            return next((c for c in self.channels.values() if c.name == bare), None)
+            return next((c for c in self.channels.values() if c.name == bare and not c.is_im), None)
+
+    def lookup_channel(self, ref: str) -> Channel | None:
+        """A channel by id; ``D…`` or a user id gives that person's DM with the bot."""
+        with self.lock:
+            found = self.channels.get(ref)
+            if found is not None:
+                return found
+            user_id = "U" + ref[1:] if ref.startswith("D") else ref
+            return self.dm_channel(user_id) if user_id in self.users else None
+
+    def dm_channel(self, user_id: str) -> Channel:
+        """The bot's direct message channel with ``user_id`` (opened on first use)."""
+        channel_id = "D" + user_id[1:]
+        with self.lock:
+            found = self.channels.get(channel_id)
+            if found is None:
+                found = Channel(
+                    id=channel_id,
+                    name=user_id,
+                    topic="",
+                    purpose="",
+                    is_private=True,
+                    members={user_id, BOT_USER_ID},
+                    created=int(time.time()),
+                    creator=BOT_USER_ID,
+                    im_user=user_id,
+                )
+                self.channels[channel_id] = found
+            return found
 
     def user_json(self, user_id: str) -> JSON | None:
         """Render a user (or the bot) as Slack's user object, or ``None`` if unknown."""

@@ -52,6 +52,7 @@ def snapshot(people: People, user_id: str | None, try_this: list[str]) -> JSON:
         channels = [
             {"id": c.id, "name": c.name, "topic": c.topic, "members": sorted(c.members)}
             for c in sorted(ws.channels.values(), key=lambda c: c.name)
+            if not c.is_im
         ]
         ephemerals = [
             dict(e["message"], channel=e["channel"]) for e in ws.ephemerals if e["user"] == user_id
@@ -71,6 +72,7 @@ def snapshot(people: People, user_id: str | None, try_this: list[str]) -> JSON:
             "modal": modal,
             "modal_errors": ws.view_errors.get(modal["id"], {}) if modal else {},
             "home": ws.views.get(home_id) if home_id else None,
+            "dm": "D" + user_id[1:] if user_id in ws.users else None,
             "try_this": try_this,
         }
         # Serialise under the lock so the page never sees a half-applied change.

@@ -113,7 +113,7 @@ class ApiContext:
         ``allow_name`` also accepts ``#name``, as ``chat.postMessage`` does.
         """
         channel_id = p.opt(name) or ""
-        channel = self.workspace.channels.get(channel_id)
+        channel = self.workspace.lookup_channel(channel_id)
         if channel is None and allow_name:
             channel = self.workspace.channel_by_name(channel_id)
         if channel is None:

@@ -3,7 +3,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from agent.consent import (
@@ -295,27 +299,32 @@ def test_tables_reject_duplicate_voter_and_payload(engine, book):
         "at": datetime.now(UTC),
         "payload_id": "p-other",
     }
-    from sqlalchemy.exc import IntegrityError
-
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(consent_vote_table.insert().values(**row))
     with pytest.raises(IntegrityError), engine.begin() as conn:
-        conn.execute(consent_vote_table.insert().values(**{**row, "voter_user": "U3", "payload_id": "p1"}))
+        conn.execute(
+            consent_vote_table.insert().values(**{**row, "voter_user": "U3", "payload_id": "p1"})
+        )
     with engine.begin() as conn:
         assert conn.execute(select(func.count()).select_from(consent_vote_table)).scalar() == 1
         conn.execute(delete(consent_vote_table))
 
 
-# --------------------------------------------------------------------------- stateful property
+def test_table_allows_one_open_request_per_change(engine, book):
+    req = book.open("CR-1", "h1", REQUESTER, decision("one"))
+    row = {
+        c.name: getattr(req, c.name)
+        for c in consent_request_table.columns
+        if c.name in ("change_id", "plan_hash", "approvers", "quorum", "created_at", "expires_at")
+    }
+    row |= {"requester_team": "T1", "requester_user": "U1", "state": "open", "plan_hash": "h2"}
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(consent_request_table.insert().values(**row))
+    with engine.begin() as conn:
+        conn.execute(consent_request_table.insert().values(**{**row, "state": "stale"}))
 
-from hypothesis import HealthCheck, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.stateful import (  # noqa: E402
-    RuleBasedStateMachine,
-    invariant,
-    rule,
-    run_state_machine_as_test,
-)
+
+# --------------------------------------------------------------------------- stateful property
 
 USERS = ["U1", "U2", "U3", "U4", "U5"]
 CHANGES = ["C0", "C1", "C2"]
@@ -373,8 +382,11 @@ class ConsentMachine(RuleBasedStateMachine):
         self.serial += 1
         return f"{change}-h{self.serial}"
 
-    @rule(change=st.sampled_from(CHANGES), requester=st.sampled_from(USERS),
-          action=st.sampled_from(["q1", "q2", "q3"]))
+    @rule(
+        change=st.sampled_from(CHANGES),
+        requester=st.sampled_from(USERS),
+        action=st.sampled_from(["q1", "q2", "q3"]),
+    )
     def open_request(self, change, requester, action):
         latest = self._latest(change)
         d = STATEFUL_DECISIONS[action]
@@ -402,16 +414,26 @@ class ConsentMachine(RuleBasedStateMachine):
             latest.state = "stale"
         # The new request keeps the old terms: same requester, quorum and lifetime.
         new = _Req(
-            out.opened.id, change, plan_hash, latest.requester, latest.quorum, self.clock.now,
+            out.opened.id,
+            change,
+            plan_hash,
+            latest.requester,
+            latest.quorum,
+            self.clock.now,
             latest.lifetime,
         )
         assert out.opened.expires_at == new.expires_at
         self.requests[new.id] = new
         self.by_change[change].append(new.id)
 
-    @rule(change=st.sampled_from(CHANGES), pick=st.integers(0, 3), user=st.sampled_from(USERS + ["U9"]),
-          kind=st.sampled_from(["approve", "approve", "reject"]), stale_hash=st.booleans(),
-          replay=st.integers(-1, 5))
+    @rule(
+        change=st.sampled_from(CHANGES),
+        pick=st.integers(0, 3),
+        user=st.sampled_from([*USERS, "U9"]),
+        kind=st.sampled_from(["approve", "approve", "reject"]),
+        stale_hash=st.booleans(),
+        replay=st.integers(-1, 5),
+    )
     def vote(self, change, pick, user, kind, stale_hash, replay):
         ids = self.by_change[change]
         if not ids:
@@ -460,8 +482,11 @@ class ConsentMachine(RuleBasedStateMachine):
     @rule()
     def expire(self):
         changes = self.book.expire()
-        due = {r.id for r in self.requests.values()
-               if r.state == "open" and r.expires_at <= self.clock.now}
+        due = {
+            r.id
+            for r in self.requests.values()
+            if r.state == "open" and r.expires_at <= self.clock.now
+        }
         assert {c.request_id for c in changes} == due
         for rid in due:
             self.requests[rid].state = "expired"
@@ -501,8 +526,10 @@ class ConsentMachine(RuleBasedStateMachine):
                 self.finals[row.id] = row.state
             if row.state == "approved":
                 approvers = {
-                    (v.voter_team, v.voter_user) for v in votes
-                    if v.request_id == row.id and v.vote == "approve"
+                    (v.voter_team, v.voter_user)
+                    for v in votes
+                    if v.request_id == row.id
+                    and v.vote == "approve"
                     and v.plan_hash == row.plan_hash
                 }
                 assert (row.requester_team, row.requester_user) not in approvers

@@ -94,6 +94,7 @@ def test_sample_timestamps_are_offsets_from_now(estate: SampleEstate) -> None:
         ({"endpoints": "4200"}, "endpoints must be an int"),
         ({"target_nodes": 50}, "target_nodes must be at least"),
         ({"target_nodes": 1e5}, "target_nodes must be an int"),
+        ({"target_nodes": 10**9}, "target_nodes 1000000000 is too large"),
         ({"now": datetime(2026, 1, 1)}, "timezone-aware"),
     ],
 )

@@ -82,7 +82,8 @@
     renderUsers(data);
     renderChannels(data);
     renderTryThis(data);
-    if (view.channel === "home") renderHome(data); else renderChannel(data);
+    if (view.channel === "home") renderHome(data);
+    else renderChannel(data, currentChannel(data));
     renderThread(data);
     renderModal(data);
   }
@@ -102,6 +103,7 @@
         onclick: () => { view.channel = c.id; view.thread = null; location.hash = c.id; render(); },
       }, `# ${c.name}`))));
     $("home-link").className = "nav-item" + (view.channel === "home" ? " active" : "");
+    $("dm-link").className = "nav-item" + (view.channel === "dm" ? " active" : "");
   }
 
   function renderTryThis(data) {
@@ -163,9 +165,15 @@
     if (atBottom) container.scrollTop = container.scrollHeight;
   }
 
-  function renderChannel(data) {
-    const ch = data.channels.find((c) => c.id === view.channel);
-    $("channel-title").textContent = `# ${ch.name}`;
+  function currentChannel(data) {
+    if (view.channel === "dm") {
+      return { id: "D" + view.user.slice(1), name: data.bot.name, topic: "Direct messages between you and the app", dm: true };
+    }
+    return data.channels.find((c) => c.id === view.channel) || data.channels[0];
+  }
+
+  function renderChannel(data, ch) {
+    $("channel-title").textContent = ch.dm ? ch.name : `# ${ch.name}`;
     $("channel-topic").textContent = ch.topic;
     $("composer").classList.remove("hidden");
     const all = (data.messages[ch.id] || []).filter((m) => !m.thread_ts || m.thread_ts === m.ts || m.subtype === "thread_broadcast");
@@ -182,13 +190,14 @@
     const pane = $("thread");
     if (!view.thread || view.channel === "home") { pane.classList.add("hidden"); return; }
     pane.classList.remove("hidden");
-    const list = (data.messages[view.channel] || []).filter((m) => m.ts === view.thread || m.thread_ts === view.thread);
-    const mine = data.ephemerals.filter((e) => e.channel === view.channel && e.thread_ts === view.thread);
+    const channelId = currentChannel(data).id;
+    const list = (data.messages[channelId] || []).filter((m) => m.ts === view.thread || m.thread_ts === view.thread);
+    const mine = data.ephemerals.filter((e) => e.channel === channelId && e.thread_ts === view.thread);
     const items = [...list.map((m) => ({ m, eph: false })), ...mine.map((m) => ({ m, eph: true }))]
       .sort((a, b) => parseFloat(a.m.ts) - parseFloat(b.m.ts));
     const container = $("thread-messages");
     keepScroll(container, () => container.replaceChildren(...items.map(({ m, eph }) =>
-      messageView(m, view.channel, { showReplies: false, ephemeral: eph }))));
+      messageView(m, channelId, { showReplies: false, ephemeral: eph }))));
   }
 
   function renderHome(data) {
@@ -249,7 +258,7 @@
     const text = input.value.trim();
     if (!text) return;
     input.value = "";
-    await post("send", { channel: view.channel, text });
+    await post("send", { channel: currentChannel(view.data).id, text });
   });
   $("thread-composer").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -257,7 +266,7 @@
     const text = input.value.trim();
     if (!text) return;
     input.value = "";
-    await post("send", { channel: view.channel, text, thread_ts: view.thread });
+    await post("send", { channel: currentChannel(view.data).id, text, thread_ts: view.thread });
   });
   submitOnEnter($("message-input"), $("composer"));
   submitOnEnter($("thread-input"), $("thread-composer"));
@@ -267,6 +276,11 @@
     localStorage.setItem("localslack.user", view.user);
     if (view.channel === "home") post("home", {});
     poll(true);
+  });
+  $("dm-link").addEventListener("click", () => {
+    view.channel = "dm";
+    view.thread = null;
+    render();
   });
   $("home-link").addEventListener("click", () => {
     view.channel = "home";

@@ -164,3 +164,10 @@ def test_fault_probability_is_deterministic_with_the_seed() -> None:
     assert first == again
     assert first != other
     assert 5 < first.count("err") < 35
+
+
+def test_fault_kind_must_fit_category() -> None:
+    with pytest.raises(ValidationError, match="offline fault applies to rmm"):
+        FaultRule(category="identity", kind="offline")
+    with pytest.raises(ValidationError, match="partial_failure"):
+        FaultRule(category="psa", kind="partial_failure")

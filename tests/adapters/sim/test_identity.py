@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from adapters.errors import NotFound
 from adapters.sim import ManualClock, SimEstate
 from tests.adapters.sim.conftest import DB1, START, WEB1, WEB2
 
@@ -91,3 +94,12 @@ def test_identity_rotation_of_account_without_credentials_counts_versions(sim: S
     second = sim.identity.rotate_secret("u-svc-rpt", overlap_minutes=0, idempotency_key="b")
     assert (first.new_version, second.new_version) == (2, 3)
     assert sim.service_health("contoso-reports").status == "running"
+
+
+def test_identity_tenant_view_sees_only_its_client(sim: SimEstate) -> None:
+    contoso = sim.identity_for("contoso")
+    assert "u-eve" not in {u.user_id for u in contoso.list_users()}
+    with pytest.raises(NotFound, match="tenant"):
+        contoso.disable_user("u-eve", idempotency_key="d")
+    assert sim.identity.get_user("u-eve").status == "active"
+    assert sim.identity_for("fabrikam").list_groups() == []

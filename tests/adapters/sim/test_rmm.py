@@ -147,3 +147,25 @@ def test_rmm_script_refuses_unknown_script_and_missing_params(sim: SimEstate) ->
             WEB1, "restart-service", {"service": "contoso-erp-db"}, idempotency_key="s3"
         )
     assert sim.effects("rmm", "run_script") == 0
+
+
+def test_rmm_hypervisor_reboot_takes_guests_down(
+    clock: ManualClock,
+) -> None:
+    from tests.adapters.sim.conftest import small_estate
+    from twin.model import EdgeType, Relation
+
+    ents, rels = small_estate()
+    rels.append(
+        Relation(
+            src="host:contoso-ny-web-01", type=EdgeType.HOSTED_ON, dst="hypervisor:contoso-ny-hv-01"
+        )
+    )
+    sim = SimEstate.from_twin(ents, rels, clock=clock)
+    sim.rmm.reboot("100001", idempotency_key="hv")
+    clock.advance(10)
+    assert not _device(sim, WEB1).online and _device(sim, WEB2).online
+    assert sim.service_health("contoso-web").instances[WEB1] == "stopped"
+    clock.advance(120)
+    assert _device(sim, WEB1).online
+    assert _device(sim, WEB1).last_boot == _device(sim, "100001").last_boot

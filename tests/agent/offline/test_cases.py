@@ -14,8 +14,18 @@ from tests.agent.offline.estate import make_resolver
 CASES: list[dict[str, Any]] = yaml.safe_load(
     (Path(__file__).parent / "cases.yaml").read_text(encoding="utf-8")
 )
-_FIELDS = {"id", "category", "text", "intent", "calls", "after", "unresolved", "candidates",
-           "clarification", "notes"}
+_FIELDS = {
+    "id",
+    "category",
+    "text",
+    "intent",
+    "calls",
+    "after",
+    "unresolved",
+    "candidates",
+    "clarification",
+    "notes",
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +53,9 @@ def test_parse_case(case: dict[str, Any], resolver: TwinNameResolver) -> None:
 
     assert result.intent.value == case["intent"], result.text
     got = [(c.name, {k: v for k, v in c.args.items() if k != "reason"}) for c in result.tool_calls]
-    want = [(c["name"], {k: v for k, v in c["args"].items() if k != "reason"}) for c in case["calls"]]
+    want = [
+        (c["name"], {k: v for k, v in c["args"].items() if k != "reason"}) for c in case["calls"]
+    ]
     assert got == want, result.text
     for call in result.tool_calls:
         if call.name == "propose_change":

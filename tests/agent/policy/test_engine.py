@@ -42,6 +42,7 @@ rules:
     reason: frozen
 """
 
+
 @pytest.fixture(scope="module")
 def policy():
     return load_policy_text(COMBINE, source="combine.yaml")

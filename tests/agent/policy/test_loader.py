@@ -146,9 +146,10 @@ def test_loader_unguarded_params_key_fails_at_load(write_policy):
 
 
 def test_loader_type_error_and_non_boolean_fail_at_load(write_policy):
-    text = 'version: 1\nrules:\n  - id: t\n    when: input.target_count > "3"\n    decision: deny\n    reason: r\n'
+    head = "version: 1\nrules:\n  - id: t\n"
+    text = head + '    when: input.target_count > "3"\n    decision: deny\n    reason: r\n'
     assert "well-formed input" in _load_error(write_policy, text).cause
-    text = "version: 1\nrules:\n  - id: n\n    when: input.target_count\n    decision: deny\n    reason: r\n"
+    text = head + "    when: input.target_count\n    decision: deny\n    reason: r\n"
     assert "true or false" in _load_error(write_policy, text).cause
 
 
@@ -202,12 +203,16 @@ def test_loader_consent_rule_inherits_defaults():
 
 
 def test_loader_hash_ignores_comments_and_layout_but_not_content():
-    a = load_policy_text("version: 1\nrules:\n  - {id: a, when: 'true', decision: auto, reason: r}\n")
+    a = load_policy_text(
+        "version: 1\nrules:\n  - {id: a, when: 'true', decision: auto, reason: r}\n"
+    )
     b = load_policy_text(
         "# a comment\nversion: 1\nrules:\n  - id: a\n    when: 'true'\n    decision: auto\n"
         "    reason: r\n"
     )
-    c = load_policy_text("version: 1\nrules:\n  - {id: a, when: 'true', decision: deny, reason: r}\n")
+    c = load_policy_text(
+        "version: 1\nrules:\n  - {id: a, when: 'true', decision: deny, reason: r}\n"
+    )
     assert a.hash == b.hash
     assert a.hash != c.hash
     assert len(a.hash) == 64

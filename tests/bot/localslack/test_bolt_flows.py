@@ -7,8 +7,8 @@ from typing import Any
 from slack_bolt import Ack, App, Respond, Say
 from slack_sdk import WebClient
 
-from bot.localslack import LocalSlack
-from tests.bot.localslack.conftest import ANA, BEN, BoltFactory
+from bot.localslack import BoltServer, LocalSlack
+from tests.bot.localslack.conftest import ANA, BEN, SECRET, BoltFactory, make_app
 
 CARD = [
     {"type": "header", "text": {"type": "plain_text", "text": "Reboot db-prod-01"}},
@@ -244,3 +244,27 @@ def test_app_home_opened_publishes_home(slack: LocalSlack, bolt: BoltFactory) ->
     assert home["blocks"][0]["text"]["text"] == "Pending: 0"
     assert slack.click_view(BEN, home["id"], "refresh") == 200
     assert slack.wait_for(lambda: clicks) == ["view"]
+
+
+def test_direct_messages_with_the_bot() -> None:
+    with LocalSlack(signing_secret=SECRET, events={"message.im"}, retry_delays=()) as slack:
+        app = make_app(slack)
+
+        @app.event("message")
+        def on_dm(event: dict[str, Any], say: Say) -> None:
+            say(text=f"you said {event['text']} in a {event['channel_type']}")
+
+        with BoltServer(app) as server:
+            slack.bot_url = server.url
+            web = WebClient(token="xoxb-local", base_url=slack.api_url)
+            opened = web.conversations_open(users=ANA)
+            dm = opened["channel"]["id"]
+            assert dm.startswith("D")
+            slack.send_message(ANA, dm, "status?")
+            slack.wait_for(lambda: slack.find_message(dm, text="you said status? in a im"))
+            assert web.conversations_open(users=ANA)["already_open"] is True
+            ims = web.conversations_list(types="im")["channels"]
+            assert [(c["id"], c["user"]) for c in ims] == [(dm, ANA)]
+            web.chat_postMessage(channel=ANA, text="digest is ready")
+            assert slack.messages(dm)[-1]["text"] == "digest is ready"
+            assert [a.status for a in slack.deliveries()] == [200]
