@@ -338,13 +338,15 @@ class ResilientHttp:
         url = self._url(path, call)
         attempts = self.options.max_attempts if idempotent else 1
         for attempt in range(1, attempts + 1):
+            # Credentials first: a token fetch is its own call with its own retries, and it must
+            # not find the half-open breaker's single probe slot already taken by this call.
+            auth = self.auth.auth_headers(self) if authenticated and self.auth else {}
             self.breaker.before_call(call)
             try:
                 response = self._attempt(
                     method, url, call=call, idempotent=idempotent, params=params,
-                    json_body=json_body, form=form, headers=headers,
-                    idempotency_key=idempotency_key if is_mutating else None,
-                    authenticated=authenticated, timeout=timeout,
+                    json_body=json_body, form=form, headers={**(headers or {}), **auth},
+                    idempotency_key=idempotency_key if is_mutating else None, timeout=timeout,
                 )  # fmt: skip
             except (TransientError, AmbiguousOutcome) as exc:
                 self.breaker.record_failure()
@@ -448,12 +450,9 @@ class ResilientHttp:
         form: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
         idempotency_key: str | None,
-        authenticated: bool,
         timeout: float | None,
     ) -> HttpResponse:
         send_headers = {"Accept": "application/json", **(headers or {})}
-        if authenticated and self.auth is not None:
-            send_headers.update(self.auth.auth_headers(self))
         if idempotency_key:
             send_headers[self.idempotency_header] = idempotency_key
         opts = self.options

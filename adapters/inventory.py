@@ -201,6 +201,9 @@ def identity_inventory(
         client: that client's slug; new ids are then ``identity:<client>-<username>``.
         known: vendor id index of the twin (see :func:`known_ids`).
         observed_at: when the observation was made (default: now).
+
+    Raises:
+        ValueError: two accounts would get the same id (several tenants, no ``known``).
     """
     at = observed_at or utcnow()
     make = _Maker("identity", at)
@@ -215,6 +218,7 @@ def identity_inventory(
             attrs["client"] = client
         entities.append(make(NodeKind.GROUP, eid, g.name, attrs, g.group_id))
     relations: list[Relation] = []
+    seen: set[str] = set()
     for u in identity.list_users():
         attrs = {
             "username": u.username,
@@ -230,6 +234,12 @@ def identity_inventory(
         if client:
             attrs["client"] = client
         eid = _id(known, NodeKind.IDENTITY, u.user_id, prefix + u.username)
+        if eid in seen:
+            raise ValueError(
+                f"two accounts map to {eid!r}: usernames repeat across tenants, so inventory "
+                "one tenant at a time (client=...) or pass known=known_ids(twin entities)"
+            )
+        seen.add(eid)
         entities.append(
             make(NodeKind.IDENTITY, eid, u.display_name or u.username, attrs, u.user_id)
         )

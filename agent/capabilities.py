@@ -80,11 +80,14 @@ def invoke(
             ids = [
                 str(graph.get(s).attrs.get("patch_id"))
                 for t, s in graph.in_edges(target.id)
-                if t is EdgeType.PENDING_ON and graph.get(s).attrs.get("status", "pending") == "pending"
+                if t is EdgeType.PENDING_ON
+                and graph.get(s).attrs.get("status", "pending") == "pending"
             ]
         return [
             adapters.need("rmm").apply_patches(
-                _device(target), sorted(ids), reboot=bool(params.get("reboot", True)),
+                _device(target),
+                sorted(ids),
+                reboot=bool(params.get("reboot", True)),
                 idempotency_key=idempotency_key,
             )
         ]
@@ -92,7 +95,9 @@ def invoke(
         rmm = adapters.need("rmm")
         return [
             rmm.run_script(
-                _device(h), "restart-service", {"service": target.name},
+                _device(h),
+                "restart-service",
+                {"service": target.name},
                 idempotency_key=f"{idempotency_key}:{h.id}",
             )
             for h in _hosts_of(graph, target, params.get("host"))
@@ -138,20 +143,29 @@ def observe(
         if dev is None:
             return Observation(target.id, check, False, "device not reported by the RMM", {})
         booted = dev.last_boot is not None and dev.last_boot >= started_at
-        facts = {"online": dev.online,
-                 "last_boot": dev.last_boot.isoformat() if dev.last_boot else None,
-                 "pending_reboot": False if booted else target.attrs.get("pending_reboot", False)}
+        facts = {
+            "online": dev.online,
+            "last_boot": dev.last_boot.isoformat() if dev.last_boot else None,
+            "pending_reboot": False if booted else target.attrs.get("pending_reboot", False),
+        }
         ok = dev.online and booted
-        detail = "back online after reboot" if ok else (
-            "offline" if not dev.online else "boot time did not move")
+        detail = (
+            "back online after reboot"
+            if ok
+            else ("offline" if not dev.online else "boot time did not move")
+        )
         return Observation(target.id, check, ok, detail, facts)
     if check == "patches_installed":
         wanted = set(p.get("patch_ids") or [])
         states = {s.patch_id: s.status for s in adapters.need("rmm").patch_status(_device(target))}
         missing = sorted(x for x in wanted if states.get(x) != "installed")
-        return Observation(target.id, check, not missing,
-                           "all installed" if not missing else f"not installed: {', '.join(missing)}",
-                           {"installed": sorted(x for x in wanted if x not in missing)})
+        return Observation(
+            target.id,
+            check,
+            not missing,
+            "all installed" if not missing else f"not installed: {', '.join(missing)}",
+            {"installed": sorted(x for x in wanted if x not in missing)},
+        )
     if check == "service_running":
         hosts = _hosts_of(graph, target, None) if target.kind.value == "service" else []
         if p.get("host"):
@@ -163,16 +177,21 @@ def observe(
             state = d.services.get(target.name, "unknown") if d else "unknown"
             if state != "running":
                 bad.append(f"{h.name}: {state}")
-        return Observation(target.id, check, not bad,
-                           "running" if not bad else "; ".join(bad), {})
+        return Observation(target.id, check, not bad, "running" if not bad else "; ".join(bad), {})
     if check == "user_disabled":
         uid = str(target.attrs.get("user_id") or target.source_ref or target.name)
         u = adapters.need("identity").get_user(uid)
-        return Observation(target.id, check, u.status == "disabled", f"status {u.status}",
-                           {"status": u.status, "sessions": u.sessions})
+        return Observation(
+            target.id,
+            check,
+            u.status == "disabled",
+            f"status {u.status}",
+            {"status": u.status, "sessions": u.sessions},
+        )
     if check == "ticket_commented":
         tid = str(target.source_ref or target.attrs.get("number") or target.name)
         t = adapters.need("psa").get_ticket(tid)
-        return Observation(target.id, check, bool(t.comments), f"{len(t.comments)} comments",
-                           {"status": t.status})
+        return Observation(
+            target.id, check, bool(t.comments), f"{len(t.comments)} comments", {"status": t.status}
+        )
     return Observation(target.id, check, False, f"no way to observe '{check}'", {})

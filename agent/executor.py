@@ -100,8 +100,9 @@ class Executor:
                 .where(
                     or_(
                         journal_table.c.state == "queued",
-                        and_(journal_table.c.state == "executing",
-                             journal_table.c.lease_until < now),
+                        and_(
+                            journal_table.c.state == "executing", journal_table.c.lease_until < now
+                        ),
                     )
                 )
                 .order_by(journal_table.c.id)
@@ -111,15 +112,29 @@ class Executor:
             for row in conn.execute(q).all():
                 token = secrets.token_hex(8)
                 if row.state == "queued":
-                    self.journal.move(row.id, "executing", actor=f"system:{self.worker_id}",
-                                      conn=conn, body={"worker": self.worker_id},
-                                      new_lease=token, lease_until=now + LEASE)
+                    self.journal.move(
+                        row.id,
+                        "executing",
+                        actor=f"system:{self.worker_id}",
+                        conn=conn,
+                        body={"worker": self.worker_id},
+                        new_lease=token,
+                        lease_until=now + LEASE,
+                    )
                 else:
-                    conn.execute(update(journal_table).where(journal_table.c.id == row.id)
-                                 .values(lease_token=token, lease_until=now + LEASE))
-                    self._audit(conn, kind="change.lease_taken_over", actor=f"system:{self.worker_id}",
-                                change_id=str(row.id), plan_hash=None,
-                                body={"worker": self.worker_id})
+                    conn.execute(
+                        update(journal_table)
+                        .where(journal_table.c.id == row.id)
+                        .values(lease_token=token, lease_until=now + LEASE)
+                    )
+                    self._audit(
+                        conn,
+                        kind="change.lease_taken_over",
+                        actor=f"system:{self.worker_id}",
+                        change_id=str(row.id),
+                        plan_hash=None,
+                        body={"worker": self.worker_id},
+                    )
                 out.append((int(row.id), token))
         return out
 
@@ -141,34 +156,61 @@ class Executor:
     # ------------------------------------------------------------------ running
     def _targets(self, change_id: int) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            return {r.target: r for r in conn.execute(
-                select(target_table).where(target_table.c.change_id == change_id))}
+            return {
+                r.target: r
+                for r in conn.execute(
+                    select(target_table).where(target_table.c.change_id == change_id)
+                )
+            }
 
     def _set_target(self, change_id: int, target: str, token: str, **values: Any) -> None:
         with self.engine.begin() as conn:
             live = conn.execute(
-                select(journal_table.c.id).where(journal_table.c.id == change_id,
-                                                 journal_table.c.lease_token == token)
+                select(journal_table.c.id).where(
+                    journal_table.c.id == change_id, journal_table.c.lease_token == token
+                )
             ).first()
             if live is None:
                 raise IllegalTransition(f"CR-{change_id}: lease lost")
-            conn.execute(update(target_table).where(
-                target_table.c.change_id == change_id, target_table.c.target == target
-            ).values(updated_at=self.now(), **values))
+            conn.execute(
+                update(target_table)
+                .where(target_table.c.change_id == change_id, target_table.c.target == target)
+                .values(updated_at=self.now(), **values)
+            )
             if "state" in values:
-                self._audit(conn, kind="change.target", actor=f"system:{self.worker_id}",
-                            change_id=str(change_id), plan_hash=None,
-                            body={"target": target, **{k: v for k, v in values.items()
-                                                       if k in ("state", "job_id", "detail")}})
+                self._audit(
+                    conn,
+                    kind="change.target",
+                    actor=f"system:{self.worker_id}",
+                    change_id=str(change_id),
+                    plan_hash=None,
+                    body={
+                        "target": target,
+                        **{k: v for k, v in values.items() if k in ("state", "job_id", "detail")},
+                    },
+                )
 
     def _ensure_targets(self, change: Change, plan: Plan) -> None:
         with self.engine.begin() as conn:
-            have = {r.target for r in conn.execute(
-                select(target_table.c.target).where(target_table.c.change_id == change.id))}
+            have = {
+                r.target
+                for r in conn.execute(
+                    select(target_table.c.target).where(target_table.c.change_id == change.id)
+                )
+            }
             rows = [
-                {"change_id": change.id, "target": t, "wave": w, "state": "pending",
-                 "idempotency_key": f"{change.ref}:{t}", "detail": "", "updated_at": self.now()}
-                for w, wave in enumerate(plan.waves) for t in wave if t not in have
+                {
+                    "change_id": change.id,
+                    "target": t,
+                    "wave": w,
+                    "state": "pending",
+                    "idempotency_key": f"{change.ref}:{t}",
+                    "detail": "",
+                    "updated_at": self.now(),
+                }
+                for w, wave in enumerate(plan.waves)
+                for t in wave
+                if t not in have
             ]
             if rows:
                 conn.execute(target_table.insert(), rows)
@@ -192,11 +234,20 @@ class Executor:
         else:
             problem = self.recheck(change)
         if problem is not None and not self._targets(change_id):
-            self.journal.move(change_id, "failed", actor=actor, lease_token=token,
-                              body={"reason": problem, "executed": 0},
-                              result={"message": problem, "stale": True})
-            self.journal.move(change_id, "escalated", actor=actor,
-                              body={"reason": f"refused before execution: {problem}"})
+            self.journal.move(
+                change_id,
+                "failed",
+                actor=actor,
+                lease_token=token,
+                body={"reason": problem, "executed": 0},
+                result={"message": problem, "stale": True},
+            )
+            self.journal.move(
+                change_id,
+                "escalated",
+                actor=actor,
+                body={"reason": f"refused before execution: {problem}"},
+            )
             return ExecutionReport(change_id, "escalated", message=problem)
         spec = get_action(plan.action)
         self._ensure_targets(change, plan)
@@ -211,33 +262,57 @@ class Executor:
                 report.targets.append(res)
                 failures += res.state in ("failed", "unknown")
             rate = failures / max(1, len(wave))
-            if failures and (rate > plan.halt_threshold or wave_no == 0 and len(plan.waves) > 1):
+            if failures and (rate > plan.halt_threshold or (wave_no == 0 and len(plan.waves) > 1)):
                 report.halted_at_wave = wave_no
-                for later in plan.waves[wave_no + 1:]:
+                for later in plan.waves[wave_no + 1 :]:
                     for tid in later:
-                        self._set_target(change_id, tid, token, state="skipped",
-                                         detail=f"halted after wave {wave_no}")
+                        self._set_target(
+                            change_id,
+                            tid,
+                            token,
+                            state="skipped",
+                            detail=f"halted after wave {wave_no}",
+                        )
                         report.targets.append(TargetResult(tid, -1, "skipped", "halted"))
                 break
         return self._finish(change, plan, token, report, started)
 
-    def _run_target(self, change: Change, plan: Plan, capability: str, tid: str, row: Any,
-                    token: str, started: datetime) -> TargetResult:
+    def _run_target(
+        self,
+        change: Change,
+        plan: Plan,
+        capability: str,
+        tid: str,
+        row: Any,
+        token: str,
+        started: datetime,
+    ) -> TargetResult:
         graph = self.graph()
         if row.state in ("done", "failed", "unknown", "skipped"):
             return TargetResult(tid, row.wave, row.state, row.detail)
         if row.state == "calling":
             # We crashed between marking the call and recording its outcome: never call again
             # blindly, read the estate back instead (reconciliation decides).
-            self._set_target(change.id, tid, token, state="unknown",
-                             detail="outcome unknown after restart; reading back")
+            self._set_target(
+                change.id,
+                tid,
+                token,
+                state="unknown",
+                detail="outcome unknown after restart; reading back",
+            )
             return TargetResult(tid, row.wave, "unknown", "read back after restart")
         jobs: list[Job] = []
         if row.state == "pending":
             self._set_target(change.id, tid, token, state="calling")
             try:
-                jobs = invoke(capability, self.adapters, graph, graph.get(tid), plan.params,
-                              idempotency_key=row.idempotency_key)
+                jobs = invoke(
+                    capability,
+                    self.adapters,
+                    graph,
+                    graph.get(tid),
+                    plan.params,
+                    idempotency_key=row.idempotency_key,
+                )
             except AmbiguousOutcome as exc:
                 self._call_audit(change, tid, capability, "ambiguous", str(exc))
                 self._set_target(change.id, tid, token, state="unknown", detail=str(exc))
@@ -247,10 +322,16 @@ class Executor:
                 self._call_audit(change, tid, capability, kind, str(exc))
                 self._set_target(change.id, tid, token, state="failed", detail=str(exc))
                 return TargetResult(tid, row.wave, "failed", str(exc))
-            self._call_audit(change, tid, capability, "sent",
-                             ", ".join(f"{j.job_id}:{j.state}" for j in jobs) or "done")
-            self._set_target(change.id, tid, token, state="submitted",
-                             job_id=",".join(j.job_id for j in jobs))
+            self._call_audit(
+                change,
+                tid,
+                capability,
+                "sent",
+                ", ".join(f"{j.job_id}:{j.state}" for j in jobs) or "done",
+            )
+            self._set_target(
+                change.id, tid, token, state="submitted", job_id=",".join(j.job_id for j in jobs)
+            )
         else:  # submitted before a restart: follow the recorded jobs
             rmm = self.adapters.need("rmm")
             jobs = [rmm.job_status(j) for j in (row.job_id or "").split(",") if j]
@@ -269,30 +350,46 @@ class Executor:
             if len(done) == len(pending):
                 bad = [j for j in done if j.state != "succeeded"]
                 if bad:
-                    return ("failed" if all(j.state == "failed" for j in bad) else "unknown",
-                            "; ".join(f"{j.job_id} {j.state} {j.detail}".strip() for j in bad))
+                    return (
+                        "failed" if all(j.state == "failed" for j in bad) else "unknown",
+                        "; ".join(f"{j.job_id} {j.state} {j.detail}".strip() for j in bad),
+                    )
                 return "done", "; ".join(f"{j.job_id} succeeded" for j in done)
             if self.now() > deadline or rmm is None:
                 return "unknown", "jobs did not finish in time"
             self.sleep(self.poll_interval)
             self.heartbeat(change_id, token)
             try:
-                pending = [rmm.job_status(j.job_id) if j.state not in ("succeeded", "failed")
-                           else j for j in pending]
+                pending = [
+                    rmm.job_status(j.job_id) if j.state not in ("succeeded", "failed") else j
+                    for j in pending
+                ]
             except AdapterError as exc:
                 return "unknown", f"job status unavailable: {exc}"
 
-    def _call_audit(self, change: Change, target: str, capability: str, outcome: str,
-                    detail: str) -> None:
+    def _call_audit(
+        self, change: Change, target: str, capability: str, outcome: str, detail: str
+    ) -> None:
         with self.engine.begin() as conn:
-            self._audit(conn, kind="integration.call", actor=f"system:{self.worker_id}",
-                        change_id=str(change.id), plan_hash=change.plan_hash,
-                        body={"capability": capability, "target": target, "outcome": outcome,
-                              "detail": detail, "idempotency_key": f"{change.ref}:{target}"})
+            self._audit(
+                conn,
+                kind="integration.call",
+                actor=f"system:{self.worker_id}",
+                change_id=str(change.id),
+                plan_hash=change.plan_hash,
+                body={
+                    "capability": capability,
+                    "target": target,
+                    "outcome": outcome,
+                    "detail": detail,
+                    "idempotency_key": f"{change.ref}:{target}",
+                },
+            )
 
     # ------------------------------------------------------------------ reconcile
-    def _finish(self, change: Change, plan: Plan, token: str, report: ExecutionReport,
-                started: datetime) -> ExecutionReport:
+    def _finish(
+        self, change: Change, plan: Plan, token: str, report: ExecutionReport, started: datetime
+    ) -> ExecutionReport:
         actor = f"system:{self.worker_id}"
         rows = self._targets(change.id)
         graph = self.graph()
@@ -306,45 +403,78 @@ class Executor:
             try:
                 observations.append(observe(exp, self.adapters, graph, started_at=started))
             except (AdapterError, CapabilityError) as exc:
-                observations.append(Observation(exp["target"], exp["check"], False,
-                                                f"could not observe: {exc}", {}))
+                observations.append(
+                    Observation(exp["target"], exp["check"], False, f"could not observe: {exc}", {})
+                )
         report.observations = observations
         per_target = {t: r.state for t, r in rows.items()}
         failed = [t for t, s in per_target.items() if s in ("failed", "skipped")]
         unknown = [t for t, s in per_target.items() if s == "unknown"]
         mismatched = [o for o in observations if not o.ok]
         summary = {
-            "targets": {t: {"state": r.state, "detail": r.detail, "wave": r.wave}
-                        for t, r in rows.items()},
+            "targets": {
+                t: {"state": r.state, "detail": r.detail, "wave": r.wave} for t, r in rows.items()
+            },
             "observations": [o.__dict__ for o in observations],
             "halted_at_wave": report.halted_at_wave,
         }
         self._learn(change, observations)
         if unknown and not failed:
-            self.journal.move(change.id, "unknown", actor=actor, lease_token=token,
-                              body={"unknown": unknown}, result=summary)
+            self.journal.move(
+                change.id,
+                "unknown",
+                actor=actor,
+                lease_token=token,
+                body={"unknown": unknown},
+                result=summary,
+            )
             if not mismatched:
-                self.journal.move(change.id, "verified", actor=actor,
-                                  body={"read_back": "matches the plan"})
-                final = self.journal.move(change.id, "reconciled", actor=actor,
-                                          body={"observations": len(observations)})
+                self.journal.move(
+                    change.id, "verified", actor=actor, body={"read_back": "matches the plan"}
+                )
+                final = self.journal.move(
+                    change.id, "reconciled", actor=actor, body={"observations": len(observations)}
+                )
             else:
-                final = self.journal.move(change.id, "escalated", actor=actor,
-                                          body={"reason": "outcome unknown and read-back "
-                                                "does not match the plan",
-                                                "mismatch": [o.detail for o in mismatched]})
+                final = self.journal.move(
+                    change.id,
+                    "escalated",
+                    actor=actor,
+                    body={
+                        "reason": "outcome unknown and read-back does not match the plan",
+                        "mismatch": [o.detail for o in mismatched],
+                    },
+                )
         elif failed or unknown or mismatched:
-            why = (f"{len(failed)} target(s) failed" if failed
-                   else f"{len(mismatched)} observation(s) do not match the plan")
-            self.journal.move(change.id, "failed", actor=actor, lease_token=token,
-                              body={"reason": why, "failed": failed}, result=summary)
+            why = (
+                f"{len(failed)} target(s) failed"
+                if failed
+                else f"{len(mismatched)} observation(s) do not match the plan"
+            )
+            self.journal.move(
+                change.id,
+                "failed",
+                actor=actor,
+                lease_token=token,
+                body={"reason": why, "failed": failed},
+                result=summary,
+            )
             final = self._rollback(change, plan, rows, why)
         else:
-            self.journal.move(change.id, "succeeded", actor=actor, lease_token=token,
-                              body={"targets": len(rows)}, result=summary)
-            final = self.journal.move(change.id, "reconciled", actor=actor,
-                                      body={"observations": len(observations),
-                                            "all_match": True})
+            self.journal.move(
+                change.id,
+                "succeeded",
+                actor=actor,
+                lease_token=token,
+                body={"targets": len(rows)},
+                result=summary,
+            )
+            final = self.journal.move(
+                change.id,
+                "reconciled",
+                actor=actor,
+                body={"observations": len(observations), "all_match": True},
+            )
         report.final_state = final.state
         report.message = (final.result or {}).get("message", "") if final.result else ""
         return report
@@ -355,24 +485,34 @@ class Executor:
         steps = [r for r in plan.rollback if r["target"] in done and r.get("action")]
         if not steps:
             notes = sorted({r.get("note", "") for r in plan.rollback} - {""})
-            return self.journal.move(change.id, "escalated", actor=actor,
-                                     body={"reason": why, "rollback": "none possible",
-                                           "notes": notes})
+            return self.journal.move(
+                change.id,
+                "escalated",
+                actor=actor,
+                body={"reason": why, "rollback": "none possible", "notes": notes},
+            )
         results = []
         for step in steps:
             spec = get_action(step["action"])
             try:
-                invoke(spec.capability, self.adapters, self.graph(),
-                       self.graph().get(step["target"]), step.get("params", {}),
-                       idempotency_key=f"{change.ref}:rollback:{step['target']}")
+                invoke(
+                    spec.capability,
+                    self.adapters,
+                    self.graph(),
+                    self.graph().get(step["target"]),
+                    step.get("params", {}),
+                    idempotency_key=f"{change.ref}:rollback:{step['target']}",
+                )
                 results.append({"target": step["target"], "ok": True})
             except (AdapterError, CapabilityError) as exc:
                 results.append({"target": step["target"], "ok": False, "error": str(exc)})
         if all(r["ok"] for r in results):
-            return self.journal.move(change.id, "rolled_back", actor=actor,
-                                     body={"reason": why, "rollback": results})
-        return self.journal.move(change.id, "escalated", actor=actor,
-                                 body={"reason": why, "rollback": results})
+            return self.journal.move(
+                change.id, "rolled_back", actor=actor, body={"reason": why, "rollback": results}
+            )
+        return self.journal.move(
+            change.id, "escalated", actor=actor, body={"reason": why, "rollback": results}
+        )
 
     def _learn(self, change: Change, observations: list[Observation]) -> None:
         """Feed what was observed back into the twin, with provenance naming the change."""
@@ -386,9 +526,17 @@ class Executor:
                 for t, s in graph.in_edges(o.target):
                     pe = graph.get(s)
                     if t.value == "pending_on" and pe.attrs.get("patch_id") in installed:
-                        self.store.set_attrs(pe.id, {"status": "installed"},
-                                             actor=f"change:{change.ref}",
-                                             reason=f"observed after {change.ref}", source="rmm")
+                        self.store.set_attrs(
+                            pe.id,
+                            {"status": "installed"},
+                            actor=f"change:{change.ref}",
+                            reason=f"observed after {change.ref}",
+                            source="rmm",
+                        )
             if facts:
-                self.store.set_attrs(o.target, facts, actor=f"change:{change.ref}",
-                                     reason=f"observed after {change.ref}")
+                self.store.set_attrs(
+                    o.target,
+                    facts,
+                    actor=f"change:{change.ref}",
+                    reason=f"observed after {change.ref}",
+                )

@@ -190,11 +190,24 @@ def _row(r: Any) -> Change:
         return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
     return Change(
-        id=r.id, state=r.state, action=r.action, targets=list(r.targets), params=dict(r.params),
-        reason=r.reason, requester=r.requester, source=r.source, channel=r.channel,
-        thread_ts=r.thread_ts, plan=r.plan, plan_hash=r.plan_hash, policy_hash=r.policy_hash,
-        decision=r.decision, result=r.result, supersedes=r.supersedes,
-        created_at=aware(r.created_at), updated_at=aware(r.updated_at),
+        id=r.id,
+        state=r.state,
+        action=r.action,
+        targets=list(r.targets),
+        params=dict(r.params),
+        reason=r.reason,
+        requester=r.requester,
+        source=r.source,
+        channel=r.channel,
+        thread_ts=r.thread_ts,
+        plan=r.plan,
+        plan_hash=r.plan_hash,
+        policy_hash=r.policy_hash,
+        decision=r.decision,
+        result=r.result,
+        supersedes=r.supersedes,
+        created_at=aware(r.created_at),
+        updated_at=aware(r.updated_at),
     )
 
 
@@ -226,17 +239,38 @@ class Journal:
         now = utcnow()
         with self.engine.begin() as conn:
             cid = conn.execute(
-                insert(journal_table).values(
-                    state="proposed", action=action, targets=targets, params=params,
-                    reason=reason, requester=requester, source=source, channel=channel,
-                    thread_ts=thread_ts, supersedes=supersedes, created_at=now, updated_at=now,
-                ).returning(journal_table.c.id)
+                insert(journal_table)
+                .values(
+                    state="proposed",
+                    action=action,
+                    targets=targets,
+                    params=params,
+                    reason=reason,
+                    requester=requester,
+                    source=source,
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    supersedes=supersedes,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(journal_table.c.id)
             ).scalar_one()
             self._audit(
-                conn, kind="change.proposed", actor=requester, change_id=str(cid),
+                conn,
+                kind="change.proposed",
+                actor=requester,
+                change_id=str(cid),
                 plan_hash=None,
-                body={"action": action, "targets": targets, "params": params, "reason": reason,
-                      "source": source, "channel": channel, "supersedes": supersedes},
+                body={
+                    "action": action,
+                    "targets": targets,
+                    "params": params,
+                    "reason": reason,
+                    "source": source,
+                    "channel": channel,
+                    "supersedes": supersedes,
+                },
             )
         return self.get(int(cid))
 
@@ -273,8 +307,16 @@ class Journal:
             allowed = [s for s in allowed if s in set(expect)]
         if conn is None:
             with self.engine.begin() as c:
-                return self.move(change_id, to, actor=actor, body=body, conn=c, expect=allowed,
-                                 lease_token=lease_token, **values)  # new_lease folded in
+                return self.move(
+                    change_id,
+                    to,
+                    actor=actor,
+                    body=body,
+                    conn=c,
+                    expect=allowed,
+                    lease_token=lease_token,
+                    **values,
+                )  # new_lease folded in
         cond = [journal_table.c.id == change_id, journal_table.c.state.in_(allowed)]
         if lease_token is not None:
             cond.append(journal_table.c.lease_token == lease_token)
@@ -296,8 +338,12 @@ class Journal:
             raise IllegalTransition(f"{change_ref(change_id)} is {cur.state}; cannot move to {to}")
         r = conn.execute(select(journal_table).where(journal_table.c.id == change_id)).one()
         self._audit(
-            conn, kind=f"change.{to}", actor=actor, change_id=str(change_id),
-            plan_hash=r.plan_hash, body={"state": to, **(body or {})},
+            conn,
+            kind=f"change.{to}",
+            actor=actor,
+            change_id=str(change_id),
+            plan_hash=r.plan_hash,
+            body={"state": to, **(body or {})},
         )
         return _row(r)
 

@@ -27,7 +27,7 @@ from agent.tools import ToolBox, TurnContext
 from twin.db import metadata
 from twin.model import utcnow
 
-__all__ = ["Agent", "AgentReply", "SYSTEM_PROMPT"]
+__all__ = ["SYSTEM_PROMPT", "Agent", "AgentReply"]
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,12 @@ class Agent:
         if not thread:
             return []
         with self.ops.engine.connect() as conn:
-            rows = conn.execute(select(memory_table).where(memory_table.c.thread == thread)
-                                .order_by(memory_table.c.id.desc()).limit(12)).all()
+            rows = conn.execute(
+                select(memory_table)
+                .where(memory_table.c.thread == thread)
+                .order_by(memory_table.c.id.desc())
+                .limit(12)
+            ).all()
         out: list[BaseMessage] = []
         for r in reversed(rows):
             meta = json.loads(r.meta or "{}")
@@ -107,11 +111,19 @@ class Agent:
             return
         now = utcnow()
         with self.ops.engine.begin() as conn:
-            conn.execute(memory_table.insert(), [
-                {"thread": thread, "role": "human", "content": human, "meta": "{}", "at": now},
-                {"thread": thread, "role": "ai", "content": self.redactor.redact_text(answer),
-                 "meta": json.dumps(meta), "at": now},
-            ])
+            conn.execute(
+                memory_table.insert(),
+                [
+                    {"thread": thread, "role": "human", "content": human, "meta": "{}", "at": now},
+                    {
+                        "thread": thread,
+                        "role": "ai",
+                        "content": self.redactor.redact_text(answer),
+                        "meta": json.dumps(meta),
+                        "at": now,
+                    },
+                ],
+            )
 
     # ------------------------------------------------------------------ the turn
     def ask(
@@ -125,14 +137,21 @@ class Agent:
     ) -> AgentReply:
         """One turn: the model chooses tools, the tools run, the model answers."""
         started = self.clock()
-        ctx = TurnContext(requester=requester, request_text=text, channel=channel,
-                          thread_ts=thread_ts, source=source)
+        ctx = TurnContext(
+            requester=requester,
+            request_text=text,
+            channel=channel,
+            thread_ts=thread_ts,
+            source=source,
+        )
         box = ToolBox(self.ops, ctx)
         tools = [StructuredTool.from_function(fn, name=name) for name, fn in box.table().items()]
         thread = f"{channel}:{thread_ts}" if thread_ts else ""
-        messages: list[BaseMessage] = [SystemMessage(content=SYSTEM_PROMPT),
-                                       *self._history(thread),
-                                       HumanMessage(content=f"<{HUMAN_TAG}>{text}</{HUMAN_TAG}>")]
+        messages: list[BaseMessage] = [
+            SystemMessage(content=SYSTEM_PROMPT),
+            *self._history(thread),
+            HumanMessage(content=f"<{HUMAN_TAG}>{text}</{HUMAN_TAG}>"),
+        ]
         model = self.model.bind_tools(tools)
         reply = AgentReply(text="")
         parse_meta: dict[str, Any] = {}
@@ -175,9 +194,11 @@ class Agent:
             if reply.capped:
                 break
         if reply.capped:
-            reply.text = (f"I stopped this turn: it hit the limit on {reply.capped} "
-                          f"({self.max_tool_calls} tool calls, {self.max_seconds:.0f} s, "
-                          f"{self.max_tokens} tokens). Try a narrower question.")
+            reply.text = (
+                f"I stopped this turn: it hit the limit on {reply.capped} "
+                f"({self.max_tool_calls} tool calls, {self.max_seconds:.0f} s, "
+                f"{self.max_tokens} tokens). Try a narrower question."
+            )
         reply.text = self.redactor.redact_text(reply.text)
         reply.tool_calls = ctx.calls
         reply.proposals = ctx.proposals

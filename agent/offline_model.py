@@ -53,7 +53,7 @@ class OfflineChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "opshand-offline"
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> OfflineChatModel:  # type: ignore[override]
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> OfflineChatModel:
         """The offline model knows opshand's tools already; binding changes nothing."""
         return self
 
@@ -88,13 +88,22 @@ class OfflineChatModel(BaseChatModel):
         calls = []
         for c in result.tool_calls:
             self._counter += 1
-            calls.append({"name": c.name, "args": c.args, "id": f"offline-{self._counter}",
-                          "type": "tool_call"})
-        parse_note = {"intent": result.intent.value,
-                      "calls": [c.model_dump() for c in result.tool_calls],
-                      "targets": result.targets()}
-        msg = AIMessage(content="", tool_calls=calls,
-                        additional_kwargs={"opshand_parse": parse_note})
+            calls.append(
+                {
+                    "name": c.name,
+                    "args": c.args,
+                    "id": f"offline-{self._counter}",
+                    "type": "tool_call",
+                }
+            )
+        parse_note = {
+            "intent": result.intent.value,
+            "calls": [c.model_dump() for c in result.tool_calls],
+            "targets": result.targets(),
+        }
+        msg = AIMessage(
+            content="", tool_calls=calls, additional_kwargs={"opshand_parse": parse_note}
+        )
         return ChatResult(generations=[ChatGeneration(message=msg)])
 
     def _answer(self, messages: list[BaseMessage]) -> ChatResult:
@@ -102,7 +111,7 @@ class OfflineChatModel(BaseChatModel):
         idx = max(i for i, m in enumerate(messages) if isinstance(m, AIMessage) and m.tool_calls)
         ai = messages[idx]
         assert isinstance(ai, AIMessage)
-        results = {m.tool_call_id: m for m in messages[idx + 1:] if isinstance(m, ToolMessage)}
+        results = {m.tool_call_id: m for m in messages[idx + 1 :] if isinstance(m, ToolMessage)}
         outcomes = []
         for tc in ai.tool_calls:
             tm = results.get(str(tc.get("id")))
@@ -112,8 +121,9 @@ class OfflineChatModel(BaseChatModel):
                 payload = json.loads(str(tm.content))
             except json.JSONDecodeError:
                 payload = {"status": "error", "error": "unreadable tool result"}
-            outcomes.append(ToolOutcome.from_result(ToolCall(name=tc["name"], args=tc["args"]),
-                                                    payload))
+            outcomes.append(
+                ToolOutcome.from_result(ToolCall(name=tc["name"], args=tc["args"]), payload)
+            )
         intent = Intent(ai.additional_kwargs.get("opshand_parse", {}).get("intent", "unknown"))
         text = compose_answer(outcomes, intent)
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])

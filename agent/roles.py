@@ -97,7 +97,7 @@ def _parse(data: Mapping[str, Any]) -> dict[str, _RoleSpec]:
     return specs
 
 
-@dataclass
+@dataclass(eq=False)
 class RoleMap:
     """Maps a Slack identity to its opshand roles.
 

@@ -154,12 +154,24 @@ class Operations:
         with self.engine.begin() as conn:
             conn.execute(flags_table.delete().where(flags_table.c.name == "freeze"))
             if on:
-                conn.execute(flags_table.insert().values(name="freeze", value=reason or "on",
-                                                         set_by=actor, at=self.now()))
-            self.audit(conn, kind="autonomy.freeze" if on else "autonomy.unfreeze", actor=actor,
-                       body={"reason": reason}, change_id=None, plan_hash=None)
-        return "Change freeze is on: nothing runs without break-glass." if on else \
-            "Change freeze lifted."
+                conn.execute(
+                    flags_table.insert().values(
+                        name="freeze", value=reason or "on", set_by=actor, at=self.now()
+                    )
+                )
+            self.audit(
+                conn,
+                kind="autonomy.freeze" if on else "autonomy.unfreeze",
+                actor=actor,
+                body={"reason": reason},
+                change_id=None,
+                plan_hash=None,
+            )
+        return (
+            "Change freeze is on: nothing runs without break-glass."
+            if on
+            else "Change freeze lifted."
+        )
 
     # ------------------------------------------------------------------ propose
     def _policy_input(self, req: ChangeRequest, plan: Plan, change_id: int) -> PolicyInput:
@@ -168,35 +180,52 @@ class Operations:
         for tid in plan.targets:
             e = g.get(tid)
             a = e.attrs
-            role = "break_glass" if a.get("break_glass") else (
-                "admin" if a.get("admin") else str(a.get("role", "")))
-            targets.append({"id": e.id, "kind": e.kind.value, "name": e.name,
-                            "client": str(a.get("client", "")), "site": str(a.get("site", "")),
-                            "env": str(a.get("env", "")),
-                            "criticality": str(a.get("criticality", "")), "role": role})
+            role = (
+                "break_glass"
+                if a.get("break_glass")
+                else ("admin" if a.get("admin") else str(a.get("role", "")))
+            )
+            targets.append(
+                {
+                    "id": e.id,
+                    "kind": e.kind.value,
+                    "name": e.name,
+                    "client": str(a.get("client", "")),
+                    "site": str(a.get("site", "")),
+                    "env": str(a.get("env", "")),
+                    "criticality": str(a.get("criticality", "")),
+                    "role": role,
+                }
+            )
         team, _, user = req.requester.partition(":")
         roles = sorted(self.roles.roles_for(team, user)) if req.source == "person" else ["signal"]
         now = self.now()
         since = now - timedelta(hours=24)
         counts = self.journal.counts(since)
-        finished = sum(counts.get(s, 0) for s in ("reconciled", "rolled_back", "escalated",
-                                                     "verified"))
+        finished = sum(
+            counts.get(s, 0) for s in ("reconciled", "rolled_back", "escalated", "verified")
+        )
         bad = counts.get("rolled_back", 0) + counts.get("escalated", 0)
-        return PolicyInput.from_partial({
-            "action": plan.action,
-            "targets": targets,
-            "params": plan.params,
-            "requester": {"id": req.requester, "roles": roles},
-            "channel": req.channel,
-            "source": req.source,
-            "blast_radius": plan.collateral_summary(),
-            "invariants": plan.invariant_summary(),
-            "history": self.journal.history(plan.action, exclude=change_id),
-            "time": {"freeze": self.flag("freeze") is not None, "hour": now.hour,
-                     "weekday": ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[now.weekday()],
-                     "in_maintenance_window": False},
-            "recent_failure_rate": (bad / finished) if finished else 0.0,
-        })
+        return PolicyInput.from_partial(
+            {
+                "action": plan.action,
+                "targets": targets,
+                "params": plan.params,
+                "requester": {"id": req.requester, "roles": roles},
+                "channel": req.channel,
+                "source": req.source,
+                "blast_radius": plan.collateral_summary(),
+                "invariants": plan.invariant_summary(),
+                "history": self.journal.history(plan.action, exclude=change_id),
+                "time": {
+                    "freeze": self.flag("freeze") is not None,
+                    "hour": now.hour,
+                    "weekday": ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[now.weekday()],
+                    "in_maintenance_window": False,
+                },
+                "recent_failure_rate": (bad / finished) if finished else 0.0,
+            }
+        )
 
     def propose(self, req: ChangeRequest) -> ProposalResult:
         """Record, rehearse and decide a change. Never executes anything itself."""
@@ -206,52 +235,97 @@ class Operations:
         except (KeyError, InvalidParams) as exc:
             return ProposalResult("error", str(exc).strip("'\""))
         change = self.journal.create(
-            action=req.action, targets=req.targets, params=req.params, reason=req.reason,
-            requester=req.requester, source=req.source, channel=req.channel,
-            thread_ts=req.thread_ts, supersedes=req.supersedes,
+            action=req.action,
+            targets=req.targets,
+            params=req.params,
+            reason=req.reason,
+            requester=req.requester,
+            source=req.source,
+            channel=req.channel,
+            thread_ts=req.thread_ts,
+            supersedes=req.supersedes,
         )
         self._emit(ChangeEvent("proposed", change))
         try:
-            plan = rehearse(self.graph, req.action, req.targets, req.params, reason=req.reason,
-                            now=self.now())
+            plan = rehearse(
+                self.graph, req.action, req.targets, req.params, reason=req.reason, now=self.now()
+            )
         except (UnknownEntity, InvalidParams) as exc:
             msg = str(exc)
-            change = self.journal.move(change.id, "denied", actor="system:rehearsal",
-                                       body={"reason": msg}, result={"message": msg})
+            change = self.journal.move(
+                change.id,
+                "denied",
+                actor="system:rehearsal",
+                body={"reason": msg},
+                result={"message": msg},
+            )
             self._emit(ChangeEvent("decided", change, {"outcome": "deny"}))
             return ProposalResult("error", msg, change)
         change = self.journal.move(
-            change.id, "rehearsed", actor="system:rehearsal",
-            body={"plan_hash": plan.hash, "collateral": len(plan.collateral),
-                  "invariants": plan.invariant_summary()},
-            plan=plan.model_dump(mode="json"), plan_hash=plan.hash,
+            change.id,
+            "rehearsed",
+            actor="system:rehearsal",
+            body={
+                "plan_hash": plan.hash,
+                "collateral": len(plan.collateral),
+                "invariants": plan.invariant_summary(),
+            },
+            plan=plan.model_dump(mode="json"),
+            plan_hash=plan.hash,
         )
         pin = self._policy_input(req, plan, change.id)
         decision = self.policy.decide(pin)
-        body = {"outcome": decision.outcome, "rules": list(decision.matched),
-                "reasons": decision.reasons, "policy_hash": decision.policy_hash,
-                "input": pin.to_cel()}
+        body = {
+            "outcome": decision.outcome,
+            "rules": list(decision.matched),
+            "reasons": decision.reasons,
+            "policy_hash": decision.policy_hash,
+            "input": pin.to_cel(),
+        }
         dec = decision.model_dump(mode="json")
         consent_req = None
         if decision.outcome == "deny":
-            change = self.journal.move(change.id, "denied", actor="system:policy", body=body,
-                                       decision=dec, policy_hash=decision.policy_hash,
-                                       result={"message": "; ".join(decision.reasons.values())})
+            change = self.journal.move(
+                change.id,
+                "denied",
+                actor="system:policy",
+                body=body,
+                decision=dec,
+                policy_hash=decision.policy_hash,
+                result={"message": "; ".join(decision.reasons.values())},
+            )
         elif decision.outcome == "consent":
             with self.engine.begin() as conn:
-                change = self.journal.move(change.id, "awaiting_consent", actor="system:policy",
-                                           body=body, decision=dec, conn=conn,
-                                           policy_hash=decision.policy_hash)
-                consent_req = self.consent.open(str(change.id), plan.hash,
-                                                _identity(req.requester), decision, conn=conn)
+                change = self.journal.move(
+                    change.id,
+                    "awaiting_consent",
+                    actor="system:policy",
+                    body=body,
+                    decision=dec,
+                    conn=conn,
+                    policy_hash=decision.policy_hash,
+                )
+                consent_req = self.consent.open(
+                    str(change.id), plan.hash, _identity(req.requester), decision, conn=conn
+                )
         else:
             with self.engine.begin() as conn:
-                self.journal.move(change.id, "auto_approved", actor="system:policy", body=body,
-                                  decision=dec, conn=conn, policy_hash=decision.policy_hash)
+                self.journal.move(
+                    change.id,
+                    "auto_approved",
+                    actor="system:policy",
+                    body=body,
+                    decision=dec,
+                    conn=conn,
+                    policy_hash=decision.policy_hash,
+                )
                 change = self.journal.move(change.id, "queued", actor="system:policy", conn=conn)
             self._wake.set()
-        self._emit(ChangeEvent("decided", change, {"outcome": decision.outcome,
-                                                   "consent_request": consent_req}))
+        self._emit(
+            ChangeEvent(
+                "decided", change, {"outcome": decision.outcome, "consent_request": consent_req}
+            )
+        )
         status = decision.outcome
         message = {
             "deny": "Refused by policy: " + "; ".join(decision.reasons.values()),
@@ -261,31 +335,59 @@ class Operations:
         return ProposalResult(status, message, change, plan, decision, consent_req)
 
     # ------------------------------------------------------------------ consent
-    def vote(self, change_id: int, voter: str, approve: bool, *, plan_hash: str,
-             payload_id: str, reason: str | None = None) -> Any:
+    def vote(
+        self,
+        change_id: int,
+        voter: str,
+        approve: bool,
+        *,
+        plan_hash: str,
+        payload_id: str,
+        reason: str | None = None,
+    ) -> Any:
         """Record one signed vote; on quorum the change is queued for execution."""
         reqs = self.consent.for_change(str(change_id))
         if not reqs:
             from agent.consent import VoteOutcome
 
-            return VoteOutcome(accepted=False, state=None,
-                               message=f"{change_ref(change_id)} is not waiting for consent.")
+            return VoteOutcome(
+                accepted=False,
+                state=None,
+                message=f"{change_ref(change_id)} is not waiting for consent.",
+            )
         with self.engine.begin() as conn:
-            out = self.consent.vote(reqs[-1].id, _identity(voter),
-                                    "approve" if approve else "reject",
-                                    plan_hash, payload_id, reason, conn=conn)
+            out = self.consent.vote(
+                reqs[-1].id,
+                _identity(voter),
+                "approve" if approve else "reject",
+                plan_hash,
+                payload_id,
+                reason,
+                conn=conn,
+            )
             if out.accepted and out.state == "approved":
-                self.journal.move(change_id, "approved", actor=voter, conn=conn,
-                                  body={"votes": out.message})
+                self.journal.move(
+                    change_id, "approved", actor=voter, conn=conn, body={"votes": out.message}
+                )
                 self.journal.move(change_id, "queued", actor="system:consent", conn=conn)
             elif out.accepted and out.state == "rejected":
-                self.journal.move(change_id, "rejected", actor=voter, conn=conn,
-                                  body={"reason": reason or ""},
-                                  result={"message": f"rejected: {reason or 'no reason given'}"})
+                self.journal.move(
+                    change_id,
+                    "rejected",
+                    actor=voter,
+                    conn=conn,
+                    body={"reason": reason or ""},
+                    result={"message": f"rejected: {reason or 'no reason given'}"},
+                )
             elif not out.accepted:
-                self.audit(conn, kind="consent.refused", actor=voter,
-                           change_id=str(change_id), plan_hash=plan_hash,
-                           body={"message": out.message})
+                self.audit(
+                    conn,
+                    kind="consent.refused",
+                    actor=voter,
+                    change_id=str(change_id),
+                    plan_hash=plan_hash,
+                    body={"message": out.message},
+                )
         change = self.journal.get(change_id)
         self._emit(ChangeEvent("vote", change, {"outcome": out, "voter": voter}))
         if change.state == "queued":
@@ -309,8 +411,7 @@ class Operations:
         while batch := self.executor.work_once():
             reports.extend(batch)
             for r in batch:
-                self._emit(ChangeEvent("finished", self.journal.get(r.change_id),
-                                       {"report": r}))
+                self._emit(ChangeEvent("finished", self.journal.get(r.change_id), {"report": r}))
         return reports
 
     def start_worker(self, interval: float = 1.0) -> None:

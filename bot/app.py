@@ -60,12 +60,17 @@ def _strip_mention(text: str) -> str:
 def build_app(oh: Opshand, *, client: WebClient | None = None) -> App:
     """The Bolt app wired to ``oh``; call ``oh.ops.subscribers`` hooks are installed here."""
     s = oh.settings
-    client = client or WebClient(token=s.slack.bot_token.get_secret_value(),
-                                 base_url=s.slack.api_url or WebClient.BASE_URL)
+    client = client or WebClient(
+        token=s.slack.bot_token.get_secret_value(), base_url=s.slack.api_url or WebClient.BASE_URL
+    )
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
-    app = App(client=client, signing_secret=s.slack.signing_secret.get_secret_value(),
-              process_before_response=False, token_verification_enabled=False,
-              raise_error_for_unhandled_request=False)
+    app = App(
+        client=client,
+        signing_secret=s.slack.signing_secret.get_secret_value(),
+        process_before_response=False,
+        token_verification_enabled=False,
+        raise_error_for_unhandled_request=False,
+    )
     ops = oh.ops
     channel_ids: dict[str, str] = {}
 
@@ -73,14 +78,20 @@ def build_app(oh: Opshand, *, client: WebClient | None = None) -> App:
         if name.startswith(("C", "G", "D")) and name.isupper():
             return name
         if name not in channel_ids:
-            for c in client.conversations_list(limit=1000).get("channels", []):
+            chans: list[dict[str, Any]] = client.conversations_list(limit=1000).get("channels", [])
+            for c in chans:
                 channel_ids[c["name"]] = c["id"]
         return channel_ids.get(name, name)
 
     def post(channel: str, text: str, blocks: list[dict[str, Any]], thread_ts: str = "") -> str:
-        resp = client.chat_postMessage(channel=channel, text=text[:3000], blocks=blocks,
-                                       thread_ts=thread_ts or None, unfurl_links=False,
-                                       unfurl_media=False)
+        resp = client.chat_postMessage(
+            channel=channel,
+            text=text[:3000],
+            blocks=blocks,
+            thread_ts=thread_ts or None,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
         return str(resp["ts"])
 
     # ------------------------------------------------------------------ middleware
@@ -101,18 +112,34 @@ def build_app(oh: Opshand, *, client: WebClient | None = None) -> App:
     def converse(text: str, team: str, user: str, channel: str, thread_ts: str, say: Say) -> None:
         requester = identity_of(team, user)
         reply = oh.agent.ask(text, requester=requester, channel=channel, thread_ts=thread_ts)
-        say(text=reply.text, blocks=answer_blocks(reply.text), thread_ts=thread_ts,
-            unfurl_links=False, unfurl_media=False)
+        say(
+            text=reply.text,
+            blocks=answer_blocks(reply.text),
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
         for change in reply.proposals:
             fresh = ops.journal.get(change.id)
-            say(text=f"{fresh.ref}: {fresh.state}", blocks=decision_blocks(fresh),
-                thread_ts=thread_ts, unfurl_links=False, unfurl_media=False)
+            say(
+                text=f"{fresh.ref}: {fresh.state}",
+                blocks=decision_blocks(fresh),
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
 
     @app.event("app_mention")
     def on_mention(event: dict[str, Any], context: BoltContext, say: Say) -> None:
         thread_ts = event.get("thread_ts") or event["ts"]
-        converse(_strip_mention(event.get("text", "")), context.team_id or s.slack.team_id,
-                 event["user"], event["channel"], thread_ts, say)
+        converse(
+            _strip_mention(event.get("text", "")),
+            context.team_id or s.slack.team_id,
+            event["user"],
+            event["channel"],
+            thread_ts,
+            say,
+        )
 
     @app.event("message")
     def on_message(event: dict[str, Any], context: BoltContext, say: Say) -> None:
@@ -120,8 +147,14 @@ def build_app(oh: Opshand, *, client: WebClient | None = None) -> App:
             return
         text = event.get("text", "")
         if event.get("channel_type") == "im":
-            converse(_strip_mention(text), context.team_id or s.slack.team_id, event["user"],
-                     event["channel"], event.get("thread_ts") or event["ts"], say)
+            converse(
+                _strip_mention(text),
+                context.team_id or s.slack.team_id,
+                event["user"],
+                event["channel"],
+                event.get("thread_ts") or event["ts"],
+                say,
+            )
 
     # ------------------------------------------------------------------ consent
     def vote(body: dict[str, Any], approve: bool, respond: Respond, reason: str | None) -> None:
@@ -130,8 +163,14 @@ def build_app(oh: Opshand, *, client: WebClient | None = None) -> App:
         team = (body.get("team") or {}).get("id") or s.slack.team_id
         user = body["user"]["id"]
         payload_id = f"{user}:{action.get('action_ts', '')}:{change_id}"
-        out = ops.vote(int(change_id), identity_of(team, user), approve, plan_hash=plan_hash,
-                       payload_id=payload_id, reason=reason)
+        out = ops.vote(
+            int(change_id),
+            identity_of(team, user),
+            approve,
+            plan_hash=plan_hash,
+            payload_id=payload_id,
+            reason=reason,
+        )
         if not out.accepted:
             respond(text=out.message, response_type="ephemeral", replace_original=False)
 
@@ -144,15 +183,28 @@ def build_app(oh: Opshand, *, client: WebClient | None = None) -> App:
     def on_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         action = body["actions"][0]
-        client.views_open(trigger_id=body["trigger_id"], view={
-            "type": "modal", "callback_id": "reject_reason",
-            "private_metadata": f"{action['value']}|{body['channel']['id']}",
-            "title": {"type": "plain_text", "text": "Reject change"},
-            "submit": {"type": "plain_text", "text": "Reject"},
-            "blocks": [{"type": "input", "block_id": "reason", "label": {
-                "type": "plain_text", "text": "Why?"}, "element": {
-                "type": "plain_text_input", "action_id": "text", "multiline": True}}],
-        })
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view={
+                "type": "modal",
+                "callback_id": "reject_reason",
+                "private_metadata": f"{action['value']}|{body['channel']['id']}",
+                "title": {"type": "plain_text", "text": "Reject change"},
+                "submit": {"type": "plain_text", "text": "Reject"},
+                "blocks": [
+                    {
+                        "type": "input",
+                        "block_id": "reason",
+                        "label": {"type": "plain_text", "text": "Why?"},
+                        "element": {
+                            "type": "plain_text_input",
+                            "action_id": "text",
+                            "multiline": True,
+                        },
+                    }
+                ],
+            },
+        )
 
     @app.view("reject_reason")
     def on_reject_reason(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -161,28 +213,48 @@ def build_app(oh: Opshand, *, client: WebClient | None = None) -> App:
         reason = view["state"]["values"]["reason"]["text"]["value"] or ""
         team = (body.get("team") or {}).get("id") or s.slack.team_id
         user = body["user"]["id"]
-        out = ops.vote(int(change_id), identity_of(team, user), False, plan_hash=plan_hash,
-                       payload_id=f"{user}:{view['id']}:{change_id}", reason=reason)
+        out = ops.vote(
+            int(change_id),
+            identity_of(team, user),
+            False,
+            plan_hash=plan_hash,
+            payload_id=f"{user}:{view['id']}:{change_id}",
+            reason=reason,
+        )
         if not out.accepted:
             client.chat_postEphemeral(channel=_channel, user=user, text=out.message)
 
     # ------------------------------------------------------------------ cards & summaries
     def cards(change_id: int) -> list[tuple[str, str]]:
         with oh.engine.connect() as conn:
-            return [(r.channel, r.ts) for r in conn.execute(
-                select(cards_table).where(cards_table.c.change_id == change_id,
-                                          cards_table.c.kind == "consent"))]
+            return [
+                (r.channel, r.ts)
+                for r in conn.execute(
+                    select(cards_table).where(
+                        cards_table.c.change_id == change_id, cards_table.c.kind == "consent"
+                    )
+                )
+            ]
 
     def card_blocks(change: Change, note: str = "") -> list[dict[str, Any]]:
         reqs = ops.consent.for_change(str(change.id))
         if not reqs:
             return []
         req = reqs[-1]
-        votes = [(v.voter.user_id, v.vote, v.reason or "") for v in ops.consent.votes(req.id)
-                 if v.plan_hash == req.plan_hash]
-        return consent_card(change, votes=votes, quorum=req.quorum, approvers=req.approvers,
-                            expires_at=req.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
-                            state=req.state, outcome_note=note)
+        votes = [
+            (v.voter.user_id, v.vote, v.reason or "")
+            for v in ops.consent.votes(req.id)
+            if v.plan_hash == req.plan_hash
+        ]
+        return consent_card(
+            change,
+            votes=votes,
+            quorum=req.quorum,
+            approvers=req.approvers,
+            expires_at=req.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            state=req.state,
+            outcome_note=note,
+        )
 
     def on_change(ev: ChangeEvent) -> None:
         change = ev.change
@@ -193,10 +265,17 @@ def build_app(oh: Opshand, *, client: WebClient | None = None) -> App:
                 targets.append(change.channel)
             with oh.engine.begin() as conn:
                 for ch in targets:
-                    ts = post(ch, f"Consent needed for {change.ref}", blocks,
-                              change.thread_ts if ch == change.channel else "")
-                    conn.execute(cards_table.insert().values(change_id=change.id, kind="consent",
-                                                             channel=ch, ts=ts))
+                    ts = post(
+                        ch,
+                        f"Consent needed for {change.ref}",
+                        blocks,
+                        change.thread_ts if ch == change.channel else "",
+                    )
+                    conn.execute(
+                        cards_table.insert().values(
+                            change_id=change.id, kind="consent", channel=ch, ts=ts
+                        )
+                    )
         elif ev.kind in ("vote", "finished"):
             note = ""
             if change.state in ("queued", "executing"):
@@ -205,16 +284,25 @@ def build_app(oh: Opshand, *, client: WebClient | None = None) -> App:
                 note = f"{change.ref} {change.state.replace('_', ' ')}."
             blocks = card_blocks(change, note)
             for ch, ts in cards(change.id) if blocks else []:
-                client.chat_update(channel=ch, ts=ts, text=f"{change.ref}: {change.state}",
-                                   blocks=blocks)
+                client.chat_update(
+                    channel=ch, ts=ts, text=f"{change.ref}: {change.state}", blocks=blocks
+                )
             if ev.kind == "vote" and change.state == "rejected" and change.channel:
-                post(change.channel, f"{change.ref} was rejected.",
-                     decision_blocks(change), change.thread_ts)
+                post(
+                    change.channel,
+                    f"{change.ref} was rejected.",
+                    decision_blocks(change),
+                    change.thread_ts,
+                )
         if ev.kind == "finished" and change.channel:
             head = oh.audit.head()
             ref = f"#{head.seq} {head.hash[:12]}" if head else "-"
-            post(change.channel, f"{change.ref} {change.state}", thread_summary(change, ref),
-                 change.thread_ts)
+            post(
+                change.channel,
+                f"{change.ref} {change.state}",
+                thread_summary(change, ref),
+                change.thread_ts,
+            )
 
     ops.subscribers.append(on_change)
     return app

@@ -7,6 +7,7 @@ header or a button); longer content is cut with a note saying so.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from agent.journal import Change
@@ -58,11 +59,15 @@ def answer_blocks(text: str, facts: list[tuple[str, str]] | None = None) -> list
     blocks = [_md(text)]
     if facts:
         for i in range(0, min(len(facts), 40), 10):
-            blocks.append({
-                "type": "section",
-                "fields": [{"type": "mrkdwn", "text": _cut(f"*{k}*\n{v}", 2000)}
-                           for k, v in facts[i: i + 10]],
-            })
+            blocks.append(
+                {
+                    "type": "section",
+                    "fields": [
+                        {"type": "mrkdwn", "text": _cut(f"*{k}*\n{v}", 2000)}
+                        for k, v in facts[i : i + 10]
+                    ],
+                }
+            )
     return limit_blocks(blocks)
 
 
@@ -76,15 +81,18 @@ def _plan_lines(plan: dict[str, Any]) -> list[Block]:
     names = ", ".join(plan.get("target_names", [])[:10])
     more = len(plan.get("targets", [])) - 10
     targets = names + (f" and {more} more" if more > 0 else "")
-    blocks = [_md(
-        f"*{plan['action']}* on {len(plan.get('targets', []))} target(s): {targets}\n"
-        f"*Blast radius:* {len(plan.get('intended', []))} intended, {len(coll)} collateral"
-        + (f" ({kinds})" if kinds else "")
-        + (f", *{len(crit)} critical*" if crit else "")
-    )]
+    blocks = [
+        _md(
+            f"*{plan['action']}* on {len(plan.get('targets', []))} target(s): {targets}\n"
+            f"*Blast radius:* {len(plan.get('intended', []))} intended, {len(coll)} collateral"
+            + (f" ({kinds})" if kinds else "")
+            + (f", *{len(crit)} critical*" if crit else "")
+        )
+    ]
     if coll:
-        lines = [f"• {a['name']} ({a['kind']}, {a['criticality']}) — {a['effect']}"
-                 for a in coll[:8]]
+        lines = [
+            f"• {a['name']} ({a['kind']}, {a['criticality']}) — {a['effect']}" for a in coll[:8]
+        ]
         if len(coll) > 8:
             lines.append(f"… and {len(coll) - 8} more")
         blocks.append(_md("\n".join(lines)))
@@ -99,8 +107,12 @@ def _plan_lines(plan: dict[str, Any]) -> list[Block]:
         checked = ", ".join(i["id"] for i in plan.get("invariants", [])) or "none apply"
         blocks.append(_ctx(f"Invariants checked, all pass: {checked}"))
     if len(plan.get("waves", [])) > 1:
-        blocks.append(_ctx(f"{len(plan['waves'])} waves, canary first; halts above "
-                           f"{int(plan.get('halt_threshold', 0) * 100)}% failures per wave"))
+        blocks.append(
+            _ctx(
+                f"{len(plan['waves'])} waves, canary first; halts above "
+                f"{int(plan.get('halt_threshold', 0) * 100)}% failures per wave"
+            )
+        )
     return blocks
 
 
@@ -117,19 +129,28 @@ def decision_blocks(change: Change) -> list[Block]:
         msg = (change.result or {}).get("message") or reasons
         blocks.insert(0, _md(f":no_entry: *{change.ref} refused.* {msg}"))
     elif outcome == "consent":
-        blocks.insert(0, _md(f":raised_hand: *{change.ref} needs consent* "
-                             f"({dec.get('quorum')} of {dec.get('approvers')}). {reasons}"))
+        blocks.insert(
+            0,
+            _md(
+                f":raised_hand: *{change.ref} needs consent* "
+                f"({dec.get('quorum')} of {dec.get('approvers')}). {reasons}"
+            ),
+        )
     elif outcome == "auto":
         blocks.insert(0, _md(f":white_check_mark: *{change.ref} runs now* — {reasons}"))
-    blocks.append(_ctx(f"{change.ref} · plan `{(change.plan_hash or '')[:12]}` · "
-                       f"policy `{(change.policy_hash or '')[:12]}`"))
+    blocks.append(
+        _ctx(
+            f"{change.ref} · plan `{(change.plan_hash or '')[:12]}` · "
+            f"policy `{(change.policy_hash or '')[:12]}`"
+        )
+    )
     return limit_blocks(blocks)
 
 
 def consent_card(
     change: Change,
     *,
-    votes: list[tuple[str, str, str]],
+    votes: Sequence[tuple[str, str, str]],
     quorum: int,
     approvers: str,
     expires_at: str,
@@ -140,28 +161,47 @@ def consent_card(
     plan = change.plan or {}
     dec = change.decision or {}
     blocks: list[Block] = [_header(f"Consent needed: {change.ref} {plan.get('action', '')}")]
-    blocks.append(_md(f"*Requested by* <@{change.requester.split(':')[-1]}> — "
-                      f"_{_cut(change.reason or 'no reason given', 500)}_"))
+    blocks.append(
+        _md(
+            f"*Requested by* <@{change.requester.split(':')[-1]}> — "
+            f"_{_cut(change.reason or 'no reason given', 500)}_"
+        )
+    )
     blocks.extend(_plan_lines(plan))
     why = "; ".join(f"`{k}`: {v}" for k, v in (dec.get("reasons") or {}).items())
     blocks.append(_md(f"*Why consent:* {why or 'policy default'}"))
     approvals = [v for v in votes if v[1] == "approve"]
-    tally = ", ".join(f"<@{u}> {'approved' if v == 'approve' else 'rejected'}"
-                      for u, v, _ in votes) or "no votes yet"
-    blocks.append(_ctx(f"Quorum {len(approvals)}/{quorum} of {approvers} · {tally} · "
-                       f"expires {expires_at}"))
+    tally = (
+        ", ".join(f"<@{u}> {'approved' if v == 'approve' else 'rejected'}" for u, v, _ in votes)
+        or "no votes yet"
+    )
+    blocks.append(
+        _ctx(f"Quorum {len(approvals)}/{quorum} of {approvers} · {tally} · expires {expires_at}")
+    )
     value = f"{change.id}|{change.plan_hash}"
     if state == "open":
-        blocks.append({
-            "type": "actions",
-            "block_id": f"consent:{change.id}",
-            "elements": [
-                {"type": "button", "action_id": "consent_approve", "style": "primary",
-                 "text": {"type": "plain_text", "text": "Approve"}, "value": value},
-                {"type": "button", "action_id": "consent_reject", "style": "danger",
-                 "text": {"type": "plain_text", "text": "Reject"}, "value": value},
-            ],
-        })
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"consent:{change.id}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "consent_approve",
+                        "style": "primary",
+                        "text": {"type": "plain_text", "text": "Approve"},
+                        "value": value,
+                    },
+                    {
+                        "type": "button",
+                        "action_id": "consent_reject",
+                        "style": "danger",
+                        "text": {"type": "plain_text", "text": "Reject"},
+                        "value": value,
+                    },
+                ],
+            }
+        )
     else:
         blocks.append(_md(f"*{state.capitalize()}.* {outcome_note}".strip()))
     return limit_blocks(blocks)
@@ -171,21 +211,37 @@ def thread_summary(change: Change, audit_ref: str) -> list[Block]:
     """After execution: per-target result, reconciliation, audit reference."""
     result = change.result or {}
     targets = result.get("targets", {})
-    icon = {"reconciled": ":white_check_mark:", "rolled_back": ":leftwards_arrow_with_hook:",
-            "escalated": ":rotating_light:"}.get(change.state, ":information_source:")
-    blocks = [_md(f"{icon} *{change.ref} {change.state.replace('_', ' ')}* — "
-                  f"{(change.plan or {}).get('action', change.action)}")]
-    lines = [f"• {t.split(':', 1)[-1]}: {v['state']} {('— ' + v['detail']) if v.get('detail') else ''}"
-             for t, v in list(targets.items())[:15]]
+    icon = {
+        "reconciled": ":white_check_mark:",
+        "rolled_back": ":leftwards_arrow_with_hook:",
+        "escalated": ":rotating_light:",
+    }.get(change.state, ":information_source:")
+    blocks = [
+        _md(
+            f"{icon} *{change.ref} {change.state.replace('_', ' ')}* — "
+            f"{(change.plan or {}).get('action', change.action)}"
+        )
+    ]
+    lines = [
+        f"• {t.split(':', 1)[-1]}: {v['state']} {('— ' + v['detail']) if v.get('detail') else ''}"
+        for t, v in list(targets.items())[:15]
+    ]
     if lines:
         blocks.append(_md("*Targets*\n" + "\n".join(lines)))
     obs = result.get("observations", [])
     if obs:
         ok = sum(1 for o in obs if o["ok"])
-        bad = [f"• {o['target'].split(':', 1)[-1]} {o['check']}: {o['detail']}"
-               for o in obs if not o["ok"]][:8]
-        blocks.append(_md(f"*Reconciled:* {ok}/{len(obs)} observations match the plan"
-                          + ("\n" + "\n".join(bad) if bad else "")))
+        bad = [
+            f"• {o['target'].split(':', 1)[-1]} {o['check']}: {o['detail']}"
+            for o in obs
+            if not o["ok"]
+        ][:8]
+        blocks.append(
+            _md(
+                f"*Reconciled:* {ok}/{len(obs)} observations match the plan"
+                + ("\n" + "\n".join(bad) if bad else "")
+            )
+        )
     if result.get("message"):
         blocks.append(_md(result["message"]))
     blocks.append(_ctx(f"audit {audit_ref} · plan `{(change.plan_hash or '')[:12]}`"))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
 from sqlalchemy import Connection, Engine
 
 from adapters.sim import SimEstate, SimTimings, SystemClock
@@ -60,15 +61,23 @@ class Opshand:
         self.engine.dispose()
 
 
-def seed_sample(store: TwinStore, endpoints: int,
-                progress: Callable[[int], None] | None = None) -> int:
+def seed_sample(
+    store: TwinStore, endpoints: int, progress: Callable[[int], None] | None = None
+) -> int:
     """Load the deterministic sample estate into an empty twin; returns entities loaded."""
     from twin.sample import generate_estate
 
     estate = generate_estate(endpoints=endpoints)
-    res = store.apply(IngestBatch(source="sample", entities=list(estate.entities),
-                                  relations=list(estate.relations), actor="opshand",
-                                  reason="sample estate"), progress=progress)
+    res = store.apply(
+        IngestBatch(
+            source="sample",
+            entities=list(estate.entities),
+            relations=list(estate.relations),
+            actor="opshand",
+            reason="sample estate",
+        ),
+        progress=progress,
+    )
     if res.rejections:
         raise RuntimeError(f"sample estate rejected: {res.rejections[0]}")
     return len(estate.entities)
@@ -95,10 +104,17 @@ def build_model(settings: Settings, graph: Callable[[], TwinGraph]) -> BaseChatM
         from langchain_openai import ChatOpenAI
 
         key = m.api_key.get_secret_value() if m.api_key else "not-needed"
-        return ChatOpenAI(model=m.name, base_url=m.base_url, api_key=key,  # type: ignore[arg-type]
-                          timeout=m.max_seconds, max_retries=1)
-    raise ValueError(f"model provider '{m.provider}' needs its LangChain package installed "
-                     "(e.g. langchain-anthropic, langchain-ollama)")
+        return ChatOpenAI(
+            model=m.name,
+            base_url=m.base_url,
+            api_key=SecretStr(key),
+            timeout=m.max_seconds,
+            max_retries=1,
+        )
+    raise ValueError(
+        f"model provider '{m.provider}' needs its LangChain package installed "
+        "(e.g. langchain-anthropic, langchain-ollama)"
+    )
 
 
 def bootstrap(
@@ -122,8 +138,12 @@ def bootstrap(
     graph = store.load()
 
     redactor = Redactor()
-    for secret in (settings.slack.bot_token, settings.slack.signing_secret,
-                   settings.slack.app_token, settings.model.api_key):
+    for secret in (
+        settings.slack.bot_token,
+        settings.slack.signing_secret,
+        settings.slack.app_token,
+        settings.model.api_key,
+    ):
         if secret is not None:
             redactor.register(secret)
     audit = AuditLog(engine, redactor, FileCheckpoint(settings.data_dir / "audit.checkpoint"))
@@ -132,31 +152,67 @@ def bootstrap(
         return audit.append(conn, **kw)
 
     r = settings.roles
-    roles = RoleMap({"admins": r.admins, "approvers": r.approvers, "managers": r.managers,
-                     "requesters": r.requesters if "*" not in r.requesters else []},
-                    team_id=settings.slack.team_id)
+    roles = RoleMap(
+        {
+            "admins": r.admins,
+            "approvers": r.approvers,
+            "managers": r.managers,
+            "requesters": r.requesters if "*" not in r.requesters else [],
+        },
+        team_id=settings.slack.team_id,
+    )
     sim: SimEstate | None = None
     if adapters is None:
         sim = SimEstate.from_twin(
-            list(graph.entities()), list(graph.relations()), clock=SystemClock(),
+            list(graph.entities()),
+            list(graph.relations()),
+            clock=SystemClock(),
             timings=sim_timings or SimTimings(scale=settings.sim_scale),
         )
-        adapters = Adapters(rmm=sim.rmm, psa=sim.psa, siem=sim.siem, identity=sim.identity,
-                            backup=sim.backup, firewall=sim.firewall)
+        adapters = Adapters(
+            rmm=sim.rmm,
+            psa=sim.psa,
+            siem=sim.siem,
+            identity=sim.identity,
+            backup=sim.backup,
+            firewall=sim.firewall,
+        )
     journal = Journal(engine, audit_fn)
     consent = ConsentBook(engine, roles)
     final_adapters = adapters
 
     def make_executor(ops: Operations) -> Executor:
-        return Executor(engine, journal, store, lambda: ops.graph, final_adapters,
-                        audit=audit_fn, recheck=ops.recheck, poll_interval=0.05)
+        return Executor(
+            engine,
+            journal,
+            store,
+            lambda: ops.graph,
+            final_adapters,
+            audit=audit_fn,
+            recheck=ops.recheck,
+            poll_interval=0.05,
+        )
 
-    ops = Operations(engine=engine, store=store, graph=graph, journal=journal, policy=policy,
-                     consent=consent, roles=roles, executor_factory=make_executor,
-                     audit=audit_fn, team_id=settings.slack.team_id)
+    ops = Operations(
+        engine=engine,
+        store=store,
+        graph=graph,
+        journal=journal,
+        policy=policy,
+        consent=consent,
+        roles=roles,
+        executor_factory=make_executor,
+        audit=audit_fn,
+        team_id=settings.slack.team_id,
+    )
     model = build_model(settings, lambda: ops.graph)
-    agent = Agent(ops, model, redactor=redactor, max_tool_calls=settings.model.max_tool_calls,
-                  max_seconds=settings.model.max_seconds)
+    agent = Agent(
+        ops,
+        model,
+        redactor=redactor,
+        max_tool_calls=settings.model.max_tool_calls,
+        max_seconds=settings.model.max_seconds,
+    )
     if start_worker:
         ops.start_worker(interval=0.5)
     return Opshand(settings, engine, store, ops, agent, audit, policy, roles, redactor, sim)

@@ -106,7 +106,7 @@ def plan(
         )
         decision = oh.policy.decide(oh.ops._policy_input(req, p, change_id=0))
         if json_out:
-            dump({"plan": p.modeldump(mode="json"), "decision": decision.modeldump(mode="json")})
+            dump({"plan": p.model_dump(mode="json"), "decision": decision.model_dump(mode="json")})
             return
         out.print(f"[bold]{p.action}[/bold] on {', '.join(p.target_names)}  plan {p.short_hash}")
         s = p.collateral_summary()
@@ -133,11 +133,11 @@ def audit_verify(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
     try:
         res = oh.audit.verify()
         if json_out:
-            dump(res.modeldump(mode="json"))
+            dump(res.model_dump(mode="json"))
         elif res.ok:
-            out.print(f"[green]Audit chain verifies[/green]: {res.modeldump(mode='json')}")
+            out.print(f"[green]Audit chain verifies[/green]: {res.model_dump(mode='json')}")
         else:
-            out.print(f"[red]Audit chain broken[/red]: {res.modeldump(mode='json')}")
+            out.print(f"[red]Audit chain broken[/red]: {res.model_dump(mode='json')}")
         if not res.ok:
             raise typer.Exit(1)
     finally:
@@ -251,7 +251,7 @@ def serve(data_dir: DataDir = None, settings_file: SettingsFile = None) -> None:
         if s.app_token is None:
             err.print("[red]Socket Mode needs OPSHAND_SLACK__APP_TOKEN (xapp-...).[/red]")
             raise typer.Exit(2)
-        SocketModeHandler(app_, s.app_token.get_secret_value()).start()
+        SocketModeHandler(app_, s.app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
         return
     server = BoltServer(app_, host=s.host, port=s.port)
     server.start()

@@ -97,7 +97,7 @@ def twin_show(entity: str, json_out: JsonOut = False, data_dir: DataDir = None) 
             err.print(str(exc))
             raise typer.Exit(1) from exc
         data = {
-            "entity": e.modeldump(mode="json"),
+            "entity": e.model_dump(mode="json"),
             "needs": [{"type": t.value, "id": d} for t, d in g.out_edges(e.id)],
             "needed_by": [{"type": t.value, "id": s} for t, s in g.in_edges(e.id)],
         }

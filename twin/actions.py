@@ -174,9 +174,13 @@ _register(
         capability="rmm.reboot",
         idempotent=False,
         effects=lambda g, h, p: [Deactivate(h.id)],
-        expect=lambda g, h, p: [Expectation(h.id, "rebooted")]
-        + [Expectation(s.id, "service_running", (("host", h.id),)) for s in _services_on(g, h)],
-        rollback=lambda h, p: Rollback(None, note="a reboot cannot be undone; nothing to roll back"),
+        expect=lambda g, h, p: (
+            [Expectation(h.id, "rebooted")]
+            + [Expectation(s.id, "service_running", (("host", h.id),)) for s in _services_on(g, h)]
+        ),
+        rollback=lambda h, p: Rollback(
+            None, note="a reboot cannot be undone; nothing to roll back"
+        ),
     )
 )
 _register(

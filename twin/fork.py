@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from twin.graph import TwinGraph
-from twin.model import IMPACT_EDGES, EdgeType, Entity
+from twin.model import IMPACT_EDGES, EdgeType, Entity, NodeKind
 
 __all__ = [
     "AddEdge",
+    "AddEntity",
     "Deactivate",
     "Delta",
     "Fork",
@@ -66,7 +68,18 @@ class RemoveEdge:
     op: Literal["remove_edge"] = "remove_edge"
 
 
-Delta = SetAttr | Deactivate | AddEdge | RemoveEdge
+@dataclass(frozen=True, slots=True)
+class AddEntity:
+    """Bring a new entity into the fork (a firewall rule the change creates)."""
+
+    entity_id: str
+    kind: str
+    name: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+    op: Literal["add_entity"] = "add_entity"
+
+
+Delta = SetAttr | Deactivate | AddEdge | RemoveEdge | AddEntity
 
 
 def delta_from_dict(d: dict[str, Any]) -> Delta:
@@ -80,12 +93,21 @@ def delta_from_dict(d: dict[str, Any]) -> Delta:
         return AddEdge(d["src"], EdgeType(d["type"]), d["dst"])
     if op == "remove_edge":
         return RemoveEdge(d["src"], EdgeType(d["type"]), d["dst"])
+    if op == "add_entity":
+        return AddEntity(d["entity_id"], d["kind"], d["name"], dict(d.get("attrs") or {}))
     raise ValueError(f"unknown delta op {op!r}")
 
+
+# New entities carry a fixed timestamp so a plan's content (and hash) does not depend on when
+# the fork was built; freshness checks skip them (they have no source yet).
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Edge types whose targets are redundant instances: losing some of them degrades the source,
 # losing all of them takes it down.
 _REDUNDANT: frozenset[EdgeType] = frozenset({EdgeType.RUNS_ON})
+
+
+_NONE: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -100,6 +122,7 @@ class Fork:
     """A read-only view of ``base`` with ``deltas`` applied, tracking what it read."""
 
     def __init__(self, base: TwinGraph, deltas: Sequence[Delta] = ()) -> None:
+        base_time = _EPOCH
         self.base = base
         self.deltas = tuple(deltas)
         self._attrs: dict[str, dict[str, Any]] = {}
@@ -107,9 +130,15 @@ class Fork:
         self._added_out: dict[str, list[tuple[EdgeType, str]]] = {}
         self._added_in: dict[str, list[tuple[EdgeType, str]]] = {}
         self._removed: set[tuple[str, EdgeType, str]] = set()
+        self._new: dict[str, Entity] = {}
         self.read_set: dict[str, int] = {}
         for d in self.deltas:
-            if isinstance(d, SetAttr):
+            if isinstance(d, AddEntity):
+                self._new[d.entity_id] = Entity(
+                    id=d.entity_id, kind=NodeKind(d.kind), name=d.name, attrs=d.attrs,
+                    source="rehearsal", first_seen=base_time, last_seen=base_time,
+                )
+            elif isinstance(d, SetAttr):
                 self._attrs.setdefault(d.entity_id, {})[d.key] = d.value
             elif isinstance(d, Deactivate):
                 self._inactive.add(d.entity_id)
@@ -122,8 +151,12 @@ class Fork:
     # ------------------------------------------------------------------ entities
     def entity(self, entity_id: str) -> Entity:
         """The entity as the fork sees it (overlay attributes applied); recorded as read."""
-        e = self.base.get(entity_id)
-        self.read_set[entity_id] = e.version
+        new = self._new.get(entity_id)
+        if new is not None:
+            e = new
+        else:
+            e = self.base.get(entity_id)
+            self.read_set[entity_id] = e.version
         over = self._attrs.get(entity_id)
         if over:
             e = e.model_copy(update={"attrs": {**e.attrs, **over}})
@@ -140,12 +173,22 @@ class Fork:
         """False if the fork deactivates the entity or the base holds it tombstoned."""
         if entity_id in self._inactive:
             return False
+        if entity_id in self._new:
+            return True
         return bool(self.base.g.nodes[entity_id]["e"].active)
+
+    def exists(self, entity_id: str) -> bool:
+        """Whether the entity is in the base or added by the fork."""
+        return entity_id in self._new or entity_id in self.base.g
+
+    def is_new(self, entity_id: str) -> bool:
+        """Whether the fork itself adds the entity."""
+        return entity_id in self._new
 
     # ------------------------------------------------------------------ edges
     def out_edges(self, entity_id: str) -> Iterator[tuple[EdgeType, str]]:
         """What the entity needs in the fork: (type, target)."""
-        for dst, d in self.base.g._succ[entity_id].items():
+        for dst, d in self.base.g._succ.get(entity_id, _NONE).items():
             for t in d["types"]:
                 if (entity_id, t, dst) not in self._removed:
                     yield t, dst
@@ -154,7 +197,7 @@ class Fork:
     def in_edges(self, entity_id: str) -> Iterator[tuple[EdgeType, str]]:
         """What needs the entity in the fork: (type, source)."""
         removed = self._removed
-        for src, d in self.base.g._pred[entity_id].items():
+        for src, d in self.base.g._pred.get(entity_id, _NONE).items():
             for t in d["types"]:
                 if not removed or (src, t, entity_id) not in removed:
                     yield t, src
@@ -177,7 +220,9 @@ class Fork:
                 if src in down or t not in IMPACT_EDGES:
                     continue
                 if t in _REDUNDANT:
-                    live = [d for tt, d in self.out_edges(src) if tt in _REDUNDANT and d not in down]
+                    live = [
+                        d for tt, d in self.out_edges(src) if tt in _REDUNDANT and d not in down
+                    ]
                     self.note_read(live)
                     if live:
                         degraded.setdefault(src, (src, *down[node]))

@@ -4,6 +4,11 @@ Nodes are entity ids; each node's data holds its :class:`~twin.model.Entity`. Ed
 ``types`` (the set of relation types between the two nodes) so one pair of nodes can be related
 in several ways without a multigraph. Traversals read networkx's adjacency dicts directly: they
 are the hot path of every answer and every rehearsal.
+
+Two small indexes ride along and are kept current by every mutation: entity ids per kind (so
+"all patches" does not scan 100,000 nodes) and, per entity, the entities that need it over an
+impact-carrying edge (so a blast radius walks only the ~10% of edges that carry impact). Code
+that changes the graph must go through the ``put_*``/``remove_*`` methods, never ``g`` itself.
 """
 
 from __future__ import annotations
@@ -70,9 +75,30 @@ class BlastRadius:
         c = Counter(str(i.entity.attrs.get("criticality", "unknown")) for i in self.items)
         return dict(sorted(c.items(), key=lambda kv: _CRIT_ORDER.get(kv[0], 9)))
 
+    def grouped(self) -> dict[str, dict[str, list[BlastItem]]]:
+        """Items grouped by kind, then by criticality (most critical first, shortest path first)."""
+        out: dict[str, dict[str, list[BlastItem]]] = {}
+        ordered = sorted(
+            self.items,
+            key=lambda i: (_CRIT_ORDER.get(str(i.entity.attrs.get("criticality")), 9), len(i.path)),
+        )
+        for item in ordered:
+            crit = str(item.entity.attrs.get("criticality", "unknown"))
+            out.setdefault(item.entity.kind.value, {}).setdefault(crit, []).append(item)
+        return out
+
 
 def _impact(types: Iterable[EdgeType]) -> bool:
     return any(t in IMPACT_EDGES for t in types)
+
+
+# Edge ``types`` values are immutable frozensets; sharing one object per distinct set keeps
+# 400,000 edges from holding 400,000 copies of ``frozenset({member_of})``.
+_TYPESETS: dict[frozenset[EdgeType], frozenset[EdgeType]] = {}
+
+
+def _typeset(types: frozenset[EdgeType]) -> frozenset[EdgeType]:
+    return _TYPESETS.setdefault(types, types)
 
 
 class TwinGraph:
@@ -83,29 +109,48 @@ class TwinGraph:
         self.serial: int = 0
         self.lineage: str = ""
         self._by_name: dict[str, str] = {}
+        self._by_kind: dict[NodeKind, dict[str, None]] = {k: {} for k in NodeKind}
+        # dst -> {src: None} for every edge that carries impact (the reverse impact adjacency)
+        self._impact_in: dict[str, dict[str, None]] = {}
 
     # ------------------------------------------------------------------ mutation
     def put_entity(self, entity: Entity) -> None:
         """Insert or replace an entity (edges are kept)."""
-        old = self.g.nodes[entity.id]["e"] if entity.id in self.g else None
-        if old is not None and old.name != entity.name:
-            self._by_name.pop(old.name.lower(), None)
-        self.g.add_node(entity.id, e=entity)
+        node = self.g._node.get(entity.id)
+        if node is not None:
+            old: Entity = node["e"]
+            if old.name.lower() != entity.name.lower():
+                self._by_name.pop(old.name.lower(), None)
+            if old.kind != entity.kind:
+                self._by_kind[old.kind].pop(entity.id, None)
+            node["e"] = entity
+        else:
+            self.g.add_node(entity.id, e=entity)
+        self._by_kind[entity.kind][entity.id] = None
         self._by_name[entity.name.lower()] = entity.id
 
     def remove_entity(self, entity_id: str) -> None:
         """Remove an entity and its edges."""
-        if entity_id in self.g:
-            self._by_name.pop(self.g.nodes[entity_id]["e"].name.lower(), None)
-            self.g.remove_node(entity_id)
+        if entity_id not in self.g:
+            return
+        e: Entity = self.g._node[entity_id]["e"]
+        self._by_name.pop(e.name.lower(), None)
+        self._by_kind[e.kind].pop(entity_id, None)
+        for dst in self.g._succ[entity_id]:
+            self._impact_in.get(dst, {}).pop(entity_id, None)
+        self._impact_in.pop(entity_id, None)
+        self.g.remove_node(entity_id)
 
     def put_relation(self, rel: Relation) -> None:
         """Add a relation; both ends must exist."""
-        data = self.g.get_edge_data(rel.src, rel.dst)
+        succ = self.g._succ
+        data = succ.get(rel.src, {}).get(rel.dst)
         if data is None:
-            self.g.add_edge(rel.src, rel.dst, types=frozenset({rel.type}))
+            self.g.add_edge(rel.src, rel.dst, types=_typeset(frozenset({rel.type})))
         else:
-            data["types"] = data["types"] | {rel.type}
+            data["types"] = _typeset(data["types"] | {rel.type})
+        if rel.type in IMPACT_EDGES:
+            self._impact_in.setdefault(rel.dst, {})[rel.src] = None
 
     def remove_relation(self, src: str, type_: EdgeType, dst: str) -> None:
         """Remove one relation type between two entities (the edge goes when none is left)."""
@@ -114,9 +159,49 @@ class TwinGraph:
             return
         left = data["types"] - {type_}
         if left:
-            data["types"] = left
+            data["types"] = _typeset(left)
         else:
             self.g.remove_edge(src, dst)
+        if not _impact(left):
+            self._impact_in.get(dst, {}).pop(src, None)
+
+    def bulk_load(self, entities: Iterable[Entity], edges: Iterable[tuple[str, str, str]]) -> None:
+        """Fill an empty graph fast by writing networkx's dicts directly.
+
+        ``edges`` are ``(src, type, dst)`` triples whose ends are among ``entities``. This is
+        what :meth:`twin.store.TwinStore.load` uses: at 100,000 nodes ``add_node``/``add_edge``
+        cost more than reading the database.
+        """
+        if len(self.g):
+            raise ValueError("bulk_load needs an empty graph")
+        nodes, succ, pred = self.g._node, self.g._succ, self.g._pred
+        by_name, by_kind = self._by_name, self._by_kind
+        for e in entities:
+            eid = e.id
+            nodes[eid] = {"e": e}
+            succ[eid] = {}
+            pred[eid] = {}
+            by_kind[e.kind][eid] = None
+            by_name[e.name.lower()] = eid
+        types_of = {t.value: t for t in EdgeType}
+        single = {t: _typeset(frozenset({t})) for t in EdgeType}
+        impact_in = self._impact_in
+        for src, tname, dst in edges:
+            t = types_of[tname]
+            out = succ[src]
+            data = out.get(dst)
+            if data is None:
+                data = {"types": single[t]}
+                out[dst] = data
+                pred[dst][src] = data
+            else:
+                data["types"] = _typeset(data["types"] | {t})
+            if t in IMPACT_EDGES:
+                ins = impact_in.get(dst)
+                if ins is None:
+                    impact_in[dst] = {src: None}
+                else:
+                    ins[src] = None
 
     # ------------------------------------------------------------------ reads
     def __contains__(self, entity_id: object) -> bool:
@@ -132,14 +217,18 @@ class TwinGraph:
 
     def get(self, entity_id: str) -> Entity:
         """The entity with this id (KeyError if absent)."""
-        e: Entity = self.g.nodes[entity_id]["e"]
+        e: Entity = self.g._node[entity_id]["e"]
         return e
 
     def entities(self, kind: NodeKind | None = None) -> Iterator[Entity]:
         """All entities, optionally of one kind."""
-        for _, data in self.g.nodes(data="e"):
-            if kind is None or data.kind == kind:
-                yield data
+        nodes = self.g._node
+        if kind is not None:
+            for eid in list(self._by_kind[kind]):
+                yield nodes[eid]["e"]
+            return
+        for data in list(nodes.values()):
+            yield data["e"]
 
     def relations(self) -> Iterator[Relation]:
         """All relations (one per type per pair)."""
@@ -167,22 +256,36 @@ class TwinGraph:
         if eid is not None and (kinds is None or self.get(eid).kind in kinds):
             return self.get(eid)
         low = m.lower()
-        suffix = [
-            e for e in self.entities() if (kinds is None or e.kind in kinds)
-            and (e.name.lower().endswith("-" + low) or e.name.lower().endswith(low))
-        ] if len(low) >= 4 else []
+        suffix = (
+            [
+                e
+                for e in self._pool(kinds)
+                if e.name.lower().endswith("-" + low) or e.name.lower().endswith(low)
+            ]
+            if len(low) >= 4
+            else []
+        )
         if len(suffix) > 1 and kinds is None:
             # "dev-01" names the host, not the patch records that carry its name
             suffix = [e for e in suffix if e.kind not in _SECONDARY] or suffix
         if len(suffix) == 1:
             return suffix[0]
         matches = self.search(m, kinds=kinds, limit=5)
-        if matches and matches[0].score >= 92 and (
-            len(matches) == 1 or matches[0].score - matches[1].score >= 3
+        if (
+            matches
+            and matches[0].score >= 92
+            and (len(matches) == 1 or matches[0].score - matches[1].score >= 3)
         ):
             return matches[0].entity
         names = [x.entity.name for x in matches[:3]] or [e.name for e in suffix[:3]]
         raise UnknownEntity(mention, names)
+
+    def _pool(self, kinds: set[NodeKind] | None) -> Iterator[Entity]:
+        if kinds is None:
+            yield from self.entities()
+            return
+        for k in sorted(kinds):
+            yield from self.entities(k)
 
     def search(
         self,
@@ -191,14 +294,22 @@ class TwinGraph:
         kinds: set[NodeKind] | None = None,
         where: dict[str, Any] | None = None,
         limit: int = 20,
+        include_inactive: bool = False,
     ) -> list[Match]:
-        """Fuzzy search by name, restricted by kind and attribute equality."""
+        """Fuzzy search by name, restricted by kind and attribute equality.
+
+        Args:
+            text: part of a name (typos tolerated); empty lists matches by name.
+            kinds: only these kinds.
+            where: attribute equality filters, e.g. ``{"client": "contoso", "env": "prod"}``.
+            limit: at most this many hits.
+            include_inactive: also return tombstoned entities.
+        """
+        conds = list((where or {}).items())
         pool = [
             e
-            for e in self.entities()
-            if (kinds is None or e.kind in kinds)
-            and e.active
-            and all(e.attrs.get(k) == v for k, v in (where or {}).items())
+            for e in self._pool(kinds)
+            if (include_inactive or e.active) and all(e.attrs.get(k) == v for k, v in conds)
         ]
         if not text:
             return [Match(e, 100.0) for e in sorted(pool, key=lambda e: e.name)[:limit]]
@@ -211,47 +322,96 @@ class TwinGraph:
     # ------------------------------------------------------------------ traversals
     def blast_radius(self, entity_id: str, *, max_items: int | None = None) -> BlastRadius:
         """Everything that transitively needs ``entity_id`` over impact edges, with paths."""
-        pred = self.g._pred
-        parent: dict[str, str] = {entity_id: ""}
+        nodes = self.g._node
+        impact_in = self._impact_in
+        empty: dict[str, None] = {}
+        # Each item's path is its parent's path plus itself, so building all paths costs one
+        # tuple per item instead of a walk back to the root per item.
+        paths: dict[str, tuple[str, ...]] = {entity_id: (entity_id,)}
         queue = deque([entity_id])
-        order: list[str] = []
+        items: list[BlastItem] = []
+        limit = max_items if max_items else -1
         while queue:
             node = queue.popleft()
-            for src, d in pred[node].items():
-                if src not in parent and _impact(d["types"]):
-                    parent[src] = node
-                    order.append(src)
+            base = paths[node]
+            for src in impact_in.get(node, empty):
+                if src not in paths:
+                    p = (src, *base)
+                    paths[src] = p
                     queue.append(src)
-        items = []
-        for nid in order[:max_items] if max_items else order:
-            path = [nid]
-            while parent[path[-1]]:
-                path.append(parent[path[-1]])
-            items.append(BlastItem(self.get(nid), tuple(path)))
-        return BlastRadius(self.get(entity_id), tuple(items), frozenset(parent))
+                    if limit < 0 or len(items) < limit:
+                        items.append(BlastItem(nodes[src]["e"], p))
+        return BlastRadius(nodes[entity_id]["e"], tuple(items), frozenset(paths))
 
     def dependencies(self, entity_id: str, *, impact_only: bool = True) -> list[BlastItem]:
         """What ``entity_id`` needs, transitively, with the path from it."""
         succ = self.g._succ
-        parent: dict[str, str] = {entity_id: ""}
+        nodes = self.g._node
+        paths: dict[str, tuple[str, ...]] = {entity_id: (entity_id,)}
         queue = deque([entity_id])
         out: list[BlastItem] = []
         while queue:
             node = queue.popleft()
+            base = paths[node]
             for dst, d in succ[node].items():
-                if dst not in parent and (not impact_only or _impact(d["types"])):
-                    parent[dst] = node
+                if dst not in paths and (not impact_only or _impact(d["types"])):
+                    p = (*base, dst)
+                    paths[dst] = p
                     queue.append(dst)
-                    path = [dst]
-                    while parent[path[-1]]:
-                        path.append(parent[path[-1]])
-                    out.append(BlastItem(self.get(dst), tuple(reversed(path))))
+                    out.append(BlastItem(nodes[dst]["e"], p))
         return out
 
     def path(self, source: str, target: str) -> list[str] | None:
-        """Shortest path of ids between two entities, ignoring edge direction."""
-        try:
-            p: list[str] = nx.shortest_path(self.g.to_undirected(as_view=True), source, target)
-        except nx.NetworkXNoPath:
-            return None
-        return p
+        """Shortest path of ids between two entities, ignoring edge direction.
+
+        A bidirectional breadth-first search over the adjacency dicts: no undirected copy or
+        view of the graph is built, and the search stops where the two frontiers meet.
+        """
+        succ, pred = self.g._succ, self.g._pred
+        if source not in succ:
+            raise KeyError(source)
+        if target not in succ:
+            raise KeyError(target)
+        if source == target:
+            return [source]
+        fwd: dict[str, str | None] = {source: None}
+        bwd: dict[str, str | None] = {target: None}
+        fq, bq = [source], [target]
+        while fq and bq:
+            # expand the smaller frontier: keeps hubs from blowing up one side
+            if len(fq) <= len(bq):
+                fq, meet = self._expand(fq, fwd, bwd, succ, pred)
+            else:
+                bq, meet = self._expand(bq, bwd, fwd, succ, pred)
+            if meet is not None:
+                left: list[str] = []
+                n: str | None = meet
+                while n is not None:
+                    left.append(n)
+                    n = fwd[n]
+                left.reverse()
+                n = bwd[meet]
+                while n is not None:
+                    left.append(n)
+                    n = bwd[n]
+                return left
+        return None
+
+    @staticmethod
+    def _expand(
+        frontier: list[str],
+        seen: dict[str, str | None],
+        other: dict[str, str | None],
+        succ: dict[str, dict[str, Any]],
+        pred: dict[str, dict[str, Any]],
+    ) -> tuple[list[str], str | None]:
+        nxt: list[str] = []
+        for node in frontier:
+            for adj in (succ[node], pred[node]):
+                for nb in adj:
+                    if nb not in seen:
+                        seen[nb] = node
+                        if nb in other:
+                            return nxt, nb
+                        nxt.append(nb)
+        return nxt, None

@@ -129,8 +129,14 @@ def _row_ent(r: Any) -> Entity:
 
 def _facts(e: Entity) -> tuple[Any, ...]:
     """The parts of an entity whose change counts as a change (not last_seen, not version)."""
-    return (e.kind, e.name, json.dumps(e.attrs, sort_keys=True, default=str), e.source,
-            e.source_ref, e.active)
+    return (
+        e.kind,
+        e.name,
+        json.dumps(e.attrs, sort_keys=True, default=str),
+        e.source,
+        e.source_ref,
+        e.active,
+    )
 
 
 def _ent_json(e: Entity) -> str:
@@ -187,9 +193,17 @@ class TwinStore:
 
             def note(key: str, op: str, before: str | None, after: str | None) -> None:
                 log.append(
-                    {"serial": serial, "changeset_id": csid, "key": key, "op": op,
-                     "before": before, "after": after, "actor": batch.actor,
-                     "reason": batch.reason or f"{batch.source} ingest", "at": now}
+                    {
+                        "serial": serial,
+                        "changeset_id": csid,
+                        "key": key,
+                        "op": op,
+                        "before": before,
+                        "after": after,
+                        "actor": batch.actor,
+                        "reason": batch.reason or f"{batch.source} ingest",
+                        "at": now,
+                    }
                 )
 
             changed = 0
@@ -209,8 +223,11 @@ class TwinStore:
                         note(e.id, "upsert", None, _ent_json(new))
                     elif _facts(old) != _facts(e.model_copy(update={"active": True})):
                         new = e.model_copy(
-                            update={"version": old.version + 1, "first_seen": old.first_seen,
-                                    "active": True}
+                            update={
+                                "version": old.version + 1,
+                                "first_seen": old.first_seen,
+                                "active": True,
+                            }
                         )
                         updates.append(_ent_row(new))
                         note(e.id, "upsert", _ent_json(old), _ent_json(new))
@@ -250,17 +267,26 @@ class TwinStore:
                     if k in seen:
                         continue
                     seen.add(k)
-                    rows.append({"src": x.src, "type": x.type.value, "dst": x.dst,
-                                 "attrs": x.attrs, "source": x.source})
-                    note(f"{x.src}|{x.type.value}|{x.dst}", "relate", None,
-                         x.model_dump_json())
+                    rows.append(
+                        {
+                            "src": x.src,
+                            "type": x.type.value,
+                            "dst": x.dst,
+                            "attrs": x.attrs,
+                            "source": x.source,
+                        }
+                    )
+                    note(f"{x.src}|{x.type.value}|{x.dst}", "relate", None, x.model_dump_json())
                 if rows:
                     conn.execute(relation_table.insert(), rows)
                 changed += len(rows)
                 if progress:
                     progress(len(chunk))
-            tomb = self._tombstone(conn, batch, {e.id for e in vb.entities}, note) \
-                if batch.full_sync else 0
+            tomb = (
+                self._tombstone(conn, batch, {e.id for e in vb.entities}, note)
+                if batch.full_sync
+                else 0
+            )
             changed += tomb
             if changed:
                 for chunk in iter_chunks(log, _CHUNK):
@@ -268,10 +294,13 @@ class TwinStore:
                 conn.execute(update(twin_meta).values(serial=serial))
             else:
                 serial -= 1
-        return ApplyResult(serial, csid, changed, len(vb.entities) + len(vb.relations),
-                           vb.rejections, tomb)
+        return ApplyResult(
+            serial, csid, changed, len(vb.entities) + len(vb.relations), vb.rejections, tomb
+        )
 
-    def _kind_lookup(self, conn: Connection, batch: IngestBatch) -> Callable[[str], NodeKind | None]:
+    def _kind_lookup(
+        self, conn: Connection, batch: IngestBatch
+    ) -> Callable[[str], NodeKind | None]:
         refs: set[str] = set()
         for r in batch.relations:
             if isinstance(r, Relation):
@@ -303,22 +332,36 @@ class TwinStore:
         for old in gone:
             new = old.model_copy(update={"active": False, "version": old.version + 1})
             conn.execute(
-                update(entity_table).where(entity_table.c.id == old.id)
+                update(entity_table)
+                .where(entity_table.c.id == old.id)
                 .values(active=False, version=new.version)
             )
             note(old.id, "tombstone", _ent_json(old), _ent_json(new))
         return len(gone)
 
-    def set_attrs(self, entity_id: str, attrs: dict[str, Any], *, actor: str, reason: str,
-                  source: str | None = None) -> ApplyResult:
+    def set_attrs(
+        self,
+        entity_id: str,
+        attrs: dict[str, Any],
+        *,
+        actor: str,
+        reason: str,
+        source: str | None = None,
+    ) -> ApplyResult:
         """Merge ``attrs`` into one entity (an observation with provenance)."""
         with self.engine.connect() as conn:
             row = conn.execute(select(entity_table).where(entity_table.c.id == entity_id)).one()
         old = _row_ent(row)
-        new = old.model_copy(update={"attrs": {**old.attrs, **attrs}, "last_seen": utcnow(),
-                                     "source": source or old.source})
-        return self.apply(IngestBatch(source=new.source, entities=[new], actor=actor,
-                                      reason=reason))
+        new = old.model_copy(
+            update={
+                "attrs": {**old.attrs, **attrs},
+                "last_seen": utcnow(),
+                "source": source or old.source,
+            }
+        )
+        return self.apply(
+            IngestBatch(source=new.source, entities=[new], actor=actor, reason=reason)
+        )
 
     # ------------------------------------------------------------------ reads
     def load(self, *, progress: Callable[[int], None] | None = None) -> TwinGraph:

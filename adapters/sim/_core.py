@@ -14,6 +14,7 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -211,6 +212,11 @@ class SimCore:
             self.begin_reboot(self.devices[guest], at)
 
         def come_back(when: datetime) -> None:
+            if dev.rebooting_until is not None and dev.rebooting_until > when:
+                # A later reboot overlapped this one: this one is done when that one is.
+                if on_done is not None:
+                    self.schedule(dev.rebooting_until, on_done)
+                return
             dev.rebooting_until = None
             dev.last_boot = when
             dev.pending_reboot = False
@@ -314,7 +320,8 @@ class SimCore:
                 dev.last_seen = now
             fp = fingerprint(method, args)
             store = self.calls.store
-            with store.exclusive():
+            # Only changes need the cross-process write lock; reads just log.
+            with store.exclusive() if key is not None else nullcontext():
                 if key is not None:
                     seen = store.lookup(category, key)
                     if seen is not None:

@@ -46,7 +46,10 @@ NOT_UNDERSTOOD = (
 def describe_unresolved(item: Unresolved) -> str:
     """One sentence on a mention that matched nothing or several things."""
     names = [c.name for c in item.candidates]
-    if len(names) > 1 and item.candidates[0].score >= 95:
+    if len(set(names)) < len(names):
+        # Same display name on several entities (one SIEM rule per client): show the ids.
+        names = [c.id for c in item.candidates]
+    if item.ambiguous and len(names) > 1:
         return (
             f"`{item.mention}` matches several things: {_or_list(names)}. Which one did you mean?"
         )

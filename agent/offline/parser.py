@@ -26,10 +26,9 @@ from agent.offline.messages import HELP_TEXT, NOT_UNDERSTOOD, describe_unresolve
 from agent.offline.queries import (
     QUERY_RULES_AFTER_CHANGES,
     QUERY_RULES_BEFORE_CHANGES,
-    client_in,
-    client_slug,
     entity_reading,
 )
+from agent.offline.search import client_in, client_slug
 from agent.offline.slots import Env, Reading, Targets, change_id, resolve_targets
 from agent.offline.text import QUOTE_TOKEN, prepare, strip_politeness
 from agent.offline.types import (

@@ -51,7 +51,8 @@ _PRONOUN_PHRASE = re.compile(
     re.I,
 )
 _TIER = re.compile(
-    r"^(?:all\s+(?:of\s+)?)?(?:the\s+)?(?P<role>[a-z][a-z0-9]*)\s+"
+    r"^(?:all\s+(?:of\s+)?)?(?:the\s+)?(?:(?P<client>[a-z][\w-]*?)(?:'s)?\s+)??"
+    r"(?P<role>[a-z][a-z0-9]*)\s+"
     r"(?:tier|servers|hosts|nodes|boxes|machines|fleet|farm|layer)$",
     re.I,
 )
@@ -136,8 +137,11 @@ def resolve_targets(
         return result
     for item in (p for p in _LIST_SPLIT.split(phrase) if p.strip()):
         tier = _TIER.match(item.strip()) if allow_tier else None
+        client = _client_slug(env, tier.group("client")) if tier and tier.group("client") else None
+        if tier and tier.group("client") and client is None:
+            tier = None  # "the xyz web tier" with xyz not a client: not a tier phrase we know
         if tier and not _resolves(env, tier.group("role"), kinds):
-            members = _tier_members(env.resolver, tier.group("role").lower())
+            members = _tier_members(env.resolver, tier.group("role").lower(), client)
             if members:
                 result.ids.extend(m for m in members if m not in result.ids)
             else:
@@ -164,7 +168,12 @@ def _resolve_one(env: Env, item: str, kinds: set[str] | None, into: Targets) -> 
             resolution = second
     if resolution.entity_id is None:
         into.unresolved.append(
-            Unresolved(mention=cleaned, candidates=resolution.candidates, kinds=sorted(kinds or []))
+            Unresolved(
+                mention=cleaned,
+                candidates=resolution.candidates,
+                kinds=sorted(kinds or []),
+                ambiguous=resolution.ambiguous,
+            )
         )
         return
     if resolution.match == "fuzzy":
@@ -174,12 +183,23 @@ def _resolve_one(env: Env, item: str, kinds: set[str] | None, into: Targets) -> 
         into.ids.append(resolution.entity_id)
 
 
-def _tier_members(resolver: EntityResolver, role: str) -> list[str]:
+def _client_slug(env: Env, word: str) -> str | None:
+    resolution = env.resolver.resolve(word, {"client"})
+    if resolution.entity_id is None or resolution.match == "fuzzy":
+        return None
+    return resolution.entity_id.split(":", 1)[-1].lower()
+
+
+def _tier_members(resolver: EntityResolver, role: str, client: str | None) -> list[str]:
     if isinstance(resolver, RoleAwareResolver):
-        return [entity_id for entity_id, _ in resolver.members(role, "host")]
+        return [entity_id for entity_id, _ in resolver.members(role, "host", client)]
     # A resolver without roles: fall back to hosts with the role as a whole part of the name.
     pattern = re.compile(rf"(?:^|[-_.]){re.escape(role)}(?:$|[-_.])", re.I)
-    return [entity_id for entity_id, name in resolver.names("host") if pattern.search(name)]
+    return [
+        entity_id
+        for entity_id, name in resolver.names("host")
+        if pattern.search(name) and (client is None or name.lower().startswith(client + "-"))
+    ]
 
 
 # --------------------------------------------------------------------------- values

@@ -70,12 +70,13 @@ class Resolution(_Frozen):
     entity_id: str | None = None
     candidates: list[Candidate] = Field(default_factory=list)
     match: Literal["id", "name", "partial", "fuzzy", "none"] = "none"
-    """How ``entity_id`` was found; ``fuzzy`` means the person's spelling was corrected."""
+    """How ``entity_id`` was found (``fuzzy``: the spelling was corrected); without an
+    ``entity_id``, ``name``/``partial`` mean several entities matched equally well."""
 
     @property
     def ambiguous(self) -> bool:
-        """Whether several plausible entities matched and none was chosen."""
-        return self.entity_id is None and len(self.candidates) > 1
+        """Whether several entities match exactly or by name part, so none was chosen."""
+        return self.entity_id is None and self.match in ("name", "partial")
 
 
 @runtime_checkable
@@ -100,8 +101,14 @@ class EntityResolver(Protocol):
 class RoleAwareResolver(EntityResolver, Protocol):
     """A resolver that also knows roles/tiers, for requests such as "patch the web tier"."""
 
-    def members(self, role: str, kind: str) -> list[tuple[str, str]]:
-        """Every ``(id, name)`` of ``kind`` whose role/tier is ``role``, sorted by name."""
+    def members(self, role: str, kind: str, client: str | None = None) -> list[tuple[str, str]]:
+        """Every ``(id, name)`` of ``kind`` whose role/tier is ``role``, sorted by name.
+
+        Args:
+            role: The role or tier (``web``, ``db``).
+            kind: The entity kind (``host``).
+            client: Only this client's entities (its slug, as in ``attrs.client``).
+        """
         ...
 
 
@@ -119,6 +126,8 @@ class Unresolved(_Frozen):
     candidates: list[Candidate] = Field(default_factory=list)
     kinds: list[str] = Field(default_factory=list)
     """The kinds that were looked for (empty: any)."""
+    ambiguous: bool = False
+    """Several entities matched equally well (rather than none matching)."""
 
 
 class ParseResult(_Frozen):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from agent.policy.cases import (
     CaseResult,
     PolicyCase,
+    default_cases_path,
     load_policy_cases,
     load_policy_cases_text,
     render_case_results,
@@ -55,6 +56,7 @@ __all__ = [
     "Rule",
     "RuleTrace",
     "TimeContext",
+    "default_cases_path",
     "explain",
     "load_policy",
     "load_policy_cases",

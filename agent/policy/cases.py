@@ -26,6 +26,7 @@ from agent.policy.yamlpos import Located, compose_located
 __all__ = [
     "CaseResult",
     "PolicyCase",
+    "default_cases_path",
     "load_policy_cases",
     "load_policy_cases_text",
     "render_case_results",
@@ -61,6 +62,12 @@ class CaseResult(BaseModel):
     matched: tuple[str, ...]
     message: str
     """Empty when passed; otherwise what differed."""
+
+
+def default_cases_path(policy_path: str | Path) -> Path:
+    """Where a policy's cases live by convention: ``policy.yaml`` -> ``policy_tests.yaml``."""
+    p = Path(policy_path)
+    return p.with_name(f"{p.stem}_tests{p.suffix or '.yaml'}")
 
 
 def load_policy_cases(path: str | Path) -> list[PolicyCase]:

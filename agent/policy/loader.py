@@ -243,6 +243,14 @@ def _rule(node: Located, defaults: PolicyDefaults, source: str, text: str, probe
             else defaults.expires_in
         )
     when_node = fields["when"]
+    if isinstance(when_node.value, bool):
+        # `when: true` parses as a YAML boolean; CEL wants the text.
+        raise PolicyError(
+            source,
+            "'when' must be CEL text; quote it: when: 'true'",
+            rule_id=rule_id,
+            **when_node.at(),
+        )
     when = _str(when_node, source, rule_id, "when")
     program = _compile(when, when_node, source, rule_id, text)
     _check_paths(when, when_node, source, rule_id, text)

@@ -1,11 +1,23 @@
 """A local Slack-compatible workspace: Web API, signed deliveries to the bot, and a web page.
 
-Tests and offline demos run the real Bolt app against it, with no internet::
+Tests and offline demos run the real Bolt app against it, with no internet. The app needs the
+Web API at construction (Bolt calls ``auth.test``) and LocalSlack needs the app's request URL
+to deliver, so start LocalSlack first and give it the URL once the app listens::
 
-    from bot.localslack import LocalSlack
+    from slack_bolt import App
+    from slack_sdk import WebClient
+    from bot.localslack import BoltServer, LocalSlack
 
-    with LocalSlack(bot_url="http://127.0.0.1:3000/slack/events", signing_secret="s") as slack:
-        slack.send_message("U0LOCAL01", "#ops", f"<@{slack.bot_user_id}> what is down?")
+    with LocalSlack(signing_secret="s", try_this=["@opshand what is down?"]) as slack:
+        app = App(signing_secret="s", client=WebClient(token="xoxb-local", base_url=slack.api_url))
+        ...  # register listeners
+        with BoltServer(app) as server:
+            slack.bot_url = server.url
+            ts = slack.send_message("U0LOCAL01", "#ops", f"<@{slack.bot_user_id}> what is down?")
+            slack.wait_for(lambda: slack.find_message("ops", thread_ts=ts, user=slack.bot_user_id))
+
+People act through ``send_message``, ``click``, ``slash``, ``submit_view`` and ``open_home`` (or
+the web page at ``slack.web_url``); each returns once the bot answered the HTTP request.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from bot.localslack.payloads import VERIFICATION_TOKEN
 from bot.localslack.state import JSON
 
 DeliveryKind = Literal["event", "interaction", "command"]
@@ -111,6 +112,12 @@ class Deliverer:
         """Post an ``event_callback`` envelope as JSON, retrying like Slack."""
         body = json.dumps(envelope).encode()
         return self._send("event", envelope, body, "application/json", retries=self._delays)
+
+    def deliver_url_verification(self, challenge: str) -> Delivery:
+        """Post the ``url_verification`` request Slack sends when a request URL is set."""
+        payload = {"token": VERIFICATION_TOKEN, "challenge": challenge, "type": "url_verification"}
+        body = json.dumps(payload).encode()
+        return self._send("event", payload, body, "application/json")
 
     def deliver_interaction(self, payload: JSON) -> Delivery:
         """Post an interaction payload as the form field ``payload``; never retried."""

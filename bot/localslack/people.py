@@ -14,7 +14,7 @@ from typing import Any
 from bot.localslack import payloads
 from bot.localslack.api_chat import bot_message
 from bot.localslack.api_views import build_view, close_modal
-from bot.localslack.delivery import Deliverer, Delivery
+from bot.localslack.delivery import Deliverer
 from bot.localslack.directory import BOT_USER_ID
 from bot.localslack.state import JSON, Channel, ResponseTarget, new_id
 from bot.localslack.webapi import ApiContext
@@ -144,7 +144,7 @@ class People:
             message=None if ephemeral else message,
             response_url=self._response_url(target),
         )
-        return self._status(self.deliverer.deliver_interaction(payload))
+        return self.deliverer.deliver_interaction(payload).status
 
     def _ephemeral(self, user_id: str, channel_id: str, ts: str) -> JSON:
         with self.ws.lock:
@@ -167,7 +167,7 @@ class People:
             view=view,
             state_values=view["state"]["values"],
         )
-        return self._status(self.deliverer.deliver_interaction(payload))
+        return self.deliverer.deliver_interaction(payload).status
 
     def _owned_view(self, user_id: str, view_id: str) -> JSON:
         with self.ws.lock:
@@ -195,7 +195,7 @@ class People:
         result = self.deliverer.deliver_command(form)
         if result.ok and result.body.strip():
             self.respond(target, _ack_body(result.body))
-        return self._status(result)
+        return result.status
 
     # -- modals and home ----------------------------------------------------------------
 
@@ -214,7 +214,7 @@ class People:
         result = self.deliverer.deliver_interaction(payload)
         if result.ok:
             self._apply_response_action(user_id, view, result.body)
-        return self._status(result)
+        return result.status
 
     def _apply_response_action(self, user_id: str, view: JSON, body: str) -> None:
         answer = _ack_body(body) if body.strip() else {}
@@ -264,7 +264,7 @@ class People:
             "is_enterprise_install": False,
             "enterprise": None,
         }
-        return self._status(self.deliverer.deliver_interaction(payload))
+        return self.deliverer.deliver_interaction(payload).status
 
     def open_home(self, user_id: str) -> int:
         """Open the app's Home tab; delivers ``app_home_opened`` when subscribed."""
@@ -277,7 +277,7 @@ class People:
         event = payloads.app_home_opened_event(
             user_id=user_id, dm_channel="D" + user_id[1:], view=view
         )
-        return self._status(self.deliverer.deliver_event(payloads.event_envelope(event)))
+        return self.deliverer.deliver_event(payloads.event_envelope(event)).status
 
     # -- response_url -------------------------------------------------------------------
 
@@ -317,10 +317,6 @@ class People:
                 if not (e["user"] == target.user_id and e["message"]["ts"] == target.message_ts)
             ]
             self.ws.touch()
-
-    @staticmethod
-    def _status(result: Delivery) -> int:
-        return result.status
 
 
 def _ack_body(body: str) -> JSON:

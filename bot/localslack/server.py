@@ -32,7 +32,7 @@ from bot.localslack.directory import (
     DemoUserGroup,
 )
 from bot.localslack.people import People
-from bot.localslack.state import JSON, Workspace
+from bot.localslack.state import JSON, Workspace, new_id
 from bot.localslack.ui import ui_routes
 from bot.localslack.webapi import DEFAULT_TRIGGER_TTL, ApiContext, Handler, api_routes
 
@@ -281,6 +281,12 @@ class LocalSlack:
     def open_home(self, user_id: str) -> int:
         """Open the App Home tab; returns the bot's HTTP status (0 if not subscribed)."""
         return self.people.open_home(user_id)
+
+    def verify_url(self) -> bool:
+        """Send Slack's ``url_verification`` challenge; ``True`` if the bot echoed it back."""
+        challenge = new_id("", 32).lower()
+        result = self._deliverer.deliver_url_verification(challenge)
+        return result.ok and challenge in result.body
 
     # -- reading state ------------------------------------------------------------------
 

@@ -297,10 +297,13 @@ def test_paginate_offset_stops_on_short_page_and_caps_pages():
 
     got = list(
         http.paginate(
-            "/i", call="list", items=lambda p: p.body, next_request=following,
+            "/i",
+            call="list",
+            items=lambda p: p.body,
+            next_request=following,
             params={"limit": 3, "offset": 0},
         )
-    )  # fmt: skip
+    )
     assert got == data
 
     looping, _ = make(lambda r: ok([1]), max_pages=4)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from adapters.inventory import (
     InventoryBatch,
     backup_inventory,
@@ -150,3 +152,20 @@ def test_inventory_identity_tenant_derives_sample_ids_without_index() -> None:
     }
     other = identity_inventory(sim.identity_for("fabrikam"), client="fabrikam")
     assert [e.id for e in other.entities] == ["identity:fabrikam-eve"]
+
+
+def test_inventory_identity_refuses_ambiguous_ids() -> None:
+    ents, rels = small_estate()
+    ents.append(
+        Entity(
+            id="identity:fabrikam-bob",
+            kind=NodeKind.IDENTITY,
+            name="Bob Other",
+            attrs={"username": "bob", "user_id": "u-bob-2", "client": "fabrikam"},
+        )
+    )
+    sim = SimEstate.from_twin(ents, rels, clock=ManualClock(START))
+    with pytest.raises(ValueError, match="identity:bob"):
+        identity_inventory(sim.identity)
+    ok = identity_inventory(sim.identity, known=known_ids(ents))
+    assert {"identity:contoso-bob", "identity:fabrikam-bob"} <= {e.id for e in ok.entities}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,7 +9,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import StaticPool
 
 from agent.consent import (
     ConsentBook,
@@ -18,9 +18,7 @@ from agent.consent import (
 )
 from agent.policy import Decision, PolicyInput, load_policy_text
 from agent.roles import Identity, RoleMap
-from twin.db import make_engine, metadata
 
-TABLES = [consent_request_table, consent_vote_table]
 POLICY = load_policy_text(
     "version: 1\n"
     "rules:\n"
@@ -48,15 +46,6 @@ def who(user: str, team: str = "T1") -> Identity:
 
 
 REQUESTER, ALICE, BOB, CAROL, MALLORY = who("U1"), who("U2"), who("U3"), who("U4"), who("U9")
-
-
-@pytest.fixture(params=["sqlite"])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    # Parametrised so a Postgres variant can be added as another param.
-    eng = make_engine("sqlite://", poolclass=StaticPool)
-    metadata.create_all(eng, tables=TABLES)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture
@@ -539,6 +528,7 @@ class ConsentMachine(RuleBasedStateMachine):
             assert sum(1 for r in rows if r.change_id == change and r.state == "open") <= 1
 
 
+@pytest.mark.slow
 def test_consent_stateful_property(engine):
     run_state_machine_as_test(
         lambda: ConsentMachine(engine),
@@ -549,3 +539,48 @@ def test_consent_stateful_property(engine):
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
+
+
+def test_concurrent_votes_settle_once(book):
+    # Two approvers click at the same moment on a quorum-2 request, many times over: the row
+    # lock must make exactly one of them the deciding vote.
+    for round_no in range(10):
+        req = book.open(f"CR-race-{round_no}", "h1", REQUESTER, decision("two"))
+        barrier = threading.Barrier(2)
+        outcomes = []
+
+        def click(voter, payload, req_id=req.id, barrier=barrier, outcomes=outcomes):
+            barrier.wait()
+            outcomes.append(book.vote(req_id, voter, "approve", "h1", payload))
+
+        threads = [
+            threading.Thread(target=click, args=(ALICE, f"a{round_no}")),
+            threading.Thread(target=click, args=(BOB, f"b{round_no}")),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all(o.accepted for o in outcomes)
+        assert sorted(len(o.changes) for o in outcomes) == [0, 1]
+        assert book.get(req.id).state == "approved"
+
+
+def test_concurrent_opens_yield_one_request(book):
+    barrier = threading.Barrier(2)
+    results: list[object] = []
+
+    def open_it(hash_: str) -> None:
+        barrier.wait()
+        try:
+            results.append(book.open("CR-twice", hash_, REQUESTER, decision("one")))
+        except ConsentError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=open_it, args=(h,)) for h in ("h1", "h2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(type(r).__name__ for r in results) == ["ConsentError", "ConsentRequest"]
+    assert len(book.for_change("CR-twice")) == 1

@@ -52,8 +52,9 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         eng = _pg_engine(schema)
         url = eng.url.render_as_string(hide_password=False) + f"?options=-csearch_path%3D{schema}"
         eng.dispose()
-    oh = bootstrap(_settings(tmp_path, request.param, url), sim_timings=SimTimings(scale=0),
-                   start_worker=True)
+    oh = bootstrap(
+        _settings(tmp_path, request.param, url), sim_timings=SimTimings(scale=0), start_worker=True
+    )
     slack = LocalSlack(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
     slack.start()
     client = WebClient(token=BOT_TOKEN, base_url=slack.api_url)

@@ -79,8 +79,10 @@ def test_risky_reboot_needs_consent_and_runs_after_approval(world: World) -> Non
     # B1: the requester cannot approve their own change
     status = world.slack.click(BEN, "ops-approvals", card["ts"], "consent_approve")
     assert status == 200
-    world.slack.wait_for(lambda: any("yourself" in (e.get("text") or "")
-                                     for e in world.slack.ephemerals(BEN)), timeout=10)
+    world.slack.wait_for(
+        lambda: any("yourself" in (e.get("text") or "") for e in world.slack.ephemerals(BEN)),
+        timeout=10,
+    )
     assert sim.effects("rmm", "reboot") == 0
 
     # another approver's signed click executes, reconciles and summarises in the thread
@@ -90,11 +92,13 @@ def test_risky_reboot_needs_consent_and_runs_after_approval(world: World) -> Non
     assert sim.effects("rmm", "reboot") == 1
     change = world.oh.ops.status(ref)
     assert change.state == "reconciled"
+
     # the card lost its buttons and says what happened
     def card_closed() -> bool:
         now = next(m for m in world.slack.messages("ops-approvals") if m["ts"] == card["ts"])
         return not any(b["type"] == "actions" for b in now["blocks"]) and "Reconciled" in (
-            _texts([now]).replace("reconciled", "Reconciled"))
+            _texts([now]).replace("reconciled", "Reconciled")
+        )
 
     world.slack.wait_for(card_closed, timeout=10)
     assert world.oh.audit.verify().ok
@@ -118,8 +122,14 @@ def test_deny_rule_refuses_with_its_reason(world: World) -> None:
 
 def test_forged_signature_gets_401_and_nothing_runs(world: World) -> None:
     body = b'{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention"}}'
-    r = httpx.post(world.bolt.url, content=body, headers={
-        "X-Slack-Request-Timestamp": str(int(time.time())),
-        "X-Slack-Signature": "v0=" + "0" * 64, "Content-Type": "application/json"})
+    r = httpx.post(
+        world.bolt.url,
+        content=body,
+        headers={
+            "X-Slack-Request-Timestamp": str(int(time.time())),
+            "X-Slack-Signature": "v0=" + "0" * 64,
+            "Content-Type": "application/json",
+        },
+    )
     assert r.status_code == 401
     assert world.oh.ops.journal.list() == []

@@ -14,8 +14,12 @@ def test_blast_radius_follows_impact_edges_with_paths() -> None:
     # the db service runs on the host; the app needs the db; the portal needs the app
     assert ids == {"service:contoso-erp-db", "service:contoso-erp-app", "service:contoso-portal"}
     portal = next(i for i in br.items if i.entity.id == "service:contoso-portal")
-    assert portal.path == ("service:contoso-portal", "service:contoso-erp-app",
-                           "service:contoso-erp-db", "host:contoso-ny-db-01")
+    assert portal.path == (
+        "service:contoso-portal",
+        "service:contoso-erp-app",
+        "service:contoso-erp-db",
+        "host:contoso-ny-db-01",
+    )
     assert br.by_kind == {"service": 3}
     assert br.by_criticality["critical"] == 1
 
@@ -71,8 +75,13 @@ def test_relation_types_on_one_pair_are_kept_apart() -> None:
     from twin.model import EdgeType, Relation
 
     g = small_graph()
-    g.put_relation(Relation(src="service:contoso-erp-app", type=EdgeType.AUTHENTICATES_WITH,
-                            dst="service:contoso-erp-db"))
+    g.put_relation(
+        Relation(
+            src="service:contoso-erp-app",
+            type=EdgeType.AUTHENTICATES_WITH,
+            dst="service:contoso-erp-db",
+        )
+    )
     types = {t for t, d in g.out_edges("service:contoso-erp-app") if d == "service:contoso-erp-db"}
     assert types == {EdgeType.DEPENDS_ON, EdgeType.AUTHENTICATES_WITH}
     g.remove_relation("service:contoso-erp-app", EdgeType.DEPENDS_ON, "service:contoso-erp-db")

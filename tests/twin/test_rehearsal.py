@@ -13,14 +13,19 @@ from twin.plan import rehearse, stale_entities
 def test_fork_overlays_without_touching_base() -> None:
     g = small_graph()
     before = {e.id: e for e in g.entities()}
-    f = Fork(g, [SetAttr("host:contoso-ny-db-01", "env", "dev"),
-                 Deactivate("host:contoso-ny-db-01"),
-                 RemoveEdge("service:contoso-erp-app", EdgeType.DEPENDS_ON,
-                            "service:contoso-erp-db")])
+    f = Fork(
+        g,
+        [
+            SetAttr("host:contoso-ny-db-01", "env", "dev"),
+            Deactivate("host:contoso-ny-db-01"),
+            RemoveEdge("service:contoso-erp-app", EdgeType.DEPENDS_ON, "service:contoso-erp-db"),
+        ],
+    )
     assert f.entity("host:contoso-ny-db-01").attrs["env"] == "dev"
     assert not f.active("host:contoso-ny-db-01")
     assert ("depends_on", "service:contoso-erp-db") not in {
-        (t.value, d) for t, d in f.out_edges("service:contoso-erp-app")}
+        (t.value, d) for t, d in f.out_edges("service:contoso-erp-app")
+    }
     assert {e.id: e for e in g.entities()} == before
     assert g.get("host:contoso-ny-db-01").attrs["env"] == "prod"
 
@@ -37,19 +42,36 @@ def test_outage_propagates_down_the_dependency_chain() -> None:
     g = small_graph()
     out = Fork(g, [Deactivate("host:contoso-ny-dns-01")]).outage()
     assert {"service:contoso-dns", "service:contoso-erp-app", "service:contoso-portal"} <= set(
-        out.down)
+        out.down
+    )
     assert out.down["service:contoso-portal"][-1] == "host:contoso-ny-dns-01"
 
 
 _DELTAS = st.one_of(
-    st.builds(SetAttr, st.sampled_from(["host:contoso-ny-db-01", "service:contoso-dns"]),
-              st.sampled_from(["env", "x"]), st.integers()),
-    st.builds(Deactivate, st.sampled_from(["host:contoso-ny-web-01", "host:contoso-ny-dns-01",
-                                           "service:contoso-erp-db"])),
-    st.builds(AddEdge, st.just("service:contoso-dev-app"), st.just(EdgeType.DEPENDS_ON),
-              st.sampled_from(["service:contoso-dns", "service:contoso-erp-db"])),
-    st.builds(RemoveEdge, st.just("service:contoso-portal"), st.just(EdgeType.DEPENDS_ON),
-              st.sampled_from(["service:contoso-dns", "service:contoso-erp-app"])),
+    st.builds(
+        SetAttr,
+        st.sampled_from(["host:contoso-ny-db-01", "service:contoso-dns"]),
+        st.sampled_from(["env", "x"]),
+        st.integers(),
+    ),
+    st.builds(
+        Deactivate,
+        st.sampled_from(
+            ["host:contoso-ny-web-01", "host:contoso-ny-dns-01", "service:contoso-erp-db"]
+        ),
+    ),
+    st.builds(
+        AddEdge,
+        st.just("service:contoso-dev-app"),
+        st.just(EdgeType.DEPENDS_ON),
+        st.sampled_from(["service:contoso-dns", "service:contoso-erp-db"]),
+    ),
+    st.builds(
+        RemoveEdge,
+        st.just("service:contoso-portal"),
+        st.just(EdgeType.DEPENDS_ON),
+        st.sampled_from(["service:contoso-dns", "service:contoso-erp-app"]),
+    ),
 )
 
 
@@ -108,8 +130,11 @@ def test_stale_plan_detected_when_read_set_changes() -> None:
 
 def test_waves_put_canary_first_and_split_replicas() -> None:
     g = small_graph()
-    plan = rehearse(g, "patch.apply", ["contoso-ny-web-01", "contoso-ny-web-02",
-                                       "contoso-ny-web-03", "contoso-ny-dev-01"])
+    plan = rehearse(
+        g,
+        "patch.apply",
+        ["contoso-ny-web-01", "contoso-ny-web-02", "contoso-ny-web-03", "contoso-ny-dev-01"],
+    )
     assert len(plan.waves[0]) == 1
     for wave in plan.waves:
         assert sum(1 for t in wave if "web" in t) <= 1

@@ -45,8 +45,9 @@ def test_change_raises_version_serial_and_logs_before_after(engine: Engine) -> N
     s = _store(engine)
     ents, rels = small_estate()
     s.apply(IngestBatch(source="test", entities=ents, relations=rels))
-    res = s.set_attrs("host:contoso-ny-db-01", {"pending_reboot": True}, actor="tester",
-                      reason="unit test")
+    res = s.set_attrs(
+        "host:contoso-ny-db-01", {"pending_reboot": True}, actor="tester", reason="unit test"
+    )
     assert res.serial == 2 and res.changed == 1
     g = s.load()
     assert g.get("host:contoso-ny-db-01").version == 2
@@ -68,8 +69,11 @@ def test_bad_records_are_rejected_by_name_and_the_rest_lands(engine: Engine) -> 
         {"src": "host:contoso-ny-db-01", "type": "runs_on", "dst": "service:contoso-dns"},
         {"src": "service:contoso-dns", "type": "depends_on", "dst": "service:ghost"},
     ]
-    res = s.apply(IngestBatch(source="test", entities=[*ents, *bad_entities],
-                              relations=[*rels, *bad_relations]))
+    res = s.apply(
+        IngestBatch(
+            source="test", entities=[*ents, *bad_entities], relations=[*rels, *bad_relations]
+        )
+    )
     reasons = {(r.record.split(" ")[0], r.field): r.reason for r in res.rejections}
     assert reasons[("x:1", "kind")] == "unknown kind 'spaceship'"
     assert reasons[("host:noname", "name")] == "missing"
@@ -83,8 +87,13 @@ def test_full_sync_tombstones_after_grace(engine: Engine) -> None:
     s.create()
     ents, rels = small_estate()
     old = utcnow() - timedelta(hours=2)
-    s.apply(IngestBatch(source="test", entities=[e.model_copy(update={"last_seen": old})
-                                                 for e in ents], relations=rels))
+    s.apply(
+        IngestBatch(
+            source="test",
+            entities=[e.model_copy(update={"last_seen": old}) for e in ents],
+            relations=rels,
+        )
+    )
     keep = [e for e in ents if e.id != "host:contoso-ny-dev-01"]
     res = s.apply(IngestBatch(source="test", entities=keep, full_sync=True))
     assert res.tombstoned == 1

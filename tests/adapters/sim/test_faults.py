@@ -22,7 +22,7 @@ def test_fault_latency_waits_on_the_clock(sim: SimEstate, clock: ManualClock) ->
     assert clock.now() == START + timedelta(seconds=7)
 
 
-def test_fault_error_raises_transient_and_changes_nothing(sim: SimEstate) -> None:
+def test_e1_fault_error_raises_transient_and_changes_nothing(sim: SimEstate) -> None:
     sim.faults.add(FaultRule(category="rmm", call="reboot", kind="error", times=1))
     with pytest.raises(TransientError) as err:
         sim.rmm.reboot(WEB1, idempotency_key="r1")
@@ -34,7 +34,7 @@ def test_fault_error_raises_transient_and_changes_nothing(sim: SimEstate) -> Non
     assert [c.outcome for c in sim.calls.filter(method="reboot")] == ["TransientError", "ok"]
 
 
-def test_fault_rate_limit_carries_retry_after(sim: SimEstate) -> None:
+def test_e3_fault_rate_limit_carries_retry_after(sim: SimEstate) -> None:
     sim.faults.add(FaultRule(category="identity", kind="rate_limit", retry_after=12.5))
     with pytest.raises(RateLimited) as err:
         sim.identity.list_users()
@@ -42,15 +42,15 @@ def test_fault_rate_limit_carries_retry_after(sim: SimEstate) -> None:
 
 
 @pytest.mark.parametrize("status", [401, 403])
-def test_fault_auth_raises_auth_error(sim: SimEstate, status: int) -> None:
-    sim.faults.add(FaultRule(category="firewall", kind="auth", status=status))  # type: ignore[arg-type]
+def test_e6_fault_auth_raises_auth_error(sim: SimEstate, status: int) -> None:
+    sim.faults.add(FaultRule(category="firewall", kind="auth", status=status))
     with pytest.raises(AuthError, match=str(status)) as err:
         sim.firewall.list_rules()
     assert not err.value.retryable
     sim.rmm.list_devices()  # other categories unaffected
 
 
-def test_fault_timeout_applies_the_change_then_raises(instant: SimEstate) -> None:
+def test_e2_fault_timeout_applies_the_change_then_raises(instant: SimEstate) -> None:
     instant.faults.add(FaultRule(category="identity", call="disable_user", kind="timeout", times=1))
     with pytest.raises(AmbiguousOutcome):
         instant.identity.disable_user("u-bob", idempotency_key="d1")
@@ -61,7 +61,7 @@ def test_fault_timeout_applies_the_change_then_raises(instant: SimEstate) -> Non
     assert instant.effects("identity", "disable_user", "u-bob") == 1
 
 
-def test_fault_partial_failure_fails_only_that_target(instant: SimEstate) -> None:
+def test_e4_fault_partial_failure_fails_only_that_target(instant: SimEstate) -> None:
     instant.faults.add(
         FaultRule(category="rmm", call="apply_patches", target=WEB2, kind="partial_failure")
     )

@@ -8,7 +8,8 @@ import pytest
 
 from adapters.errors import AdapterError, NotFound
 from adapters.sim import ManualClock, SimEstate
-from tests.adapters.sim.conftest import DB1, START, WEB1, WEB2, WS1
+from tests.adapters.sim.conftest import DB1, START, WEB1, WEB2, WS1, small_estate
+from twin.model import EdgeType, Relation
 
 
 def _device(sim: SimEstate, device_id: str):  # type: ignore[no-untyped-def]
@@ -149,12 +150,7 @@ def test_rmm_script_refuses_unknown_script_and_missing_params(sim: SimEstate) ->
     assert sim.effects("rmm", "run_script") == 0
 
 
-def test_rmm_hypervisor_reboot_takes_guests_down(
-    clock: ManualClock,
-) -> None:
-    from tests.adapters.sim.conftest import small_estate
-    from twin.model import EdgeType, Relation
-
+def test_rmm_hypervisor_reboot_takes_guests_down(clock: ManualClock) -> None:
     ents, rels = small_estate()
     rels.append(
         Relation(
@@ -169,3 +165,18 @@ def test_rmm_hypervisor_reboot_takes_guests_down(
     clock.advance(120)
     assert _device(sim, WEB1).online
     assert _device(sim, WEB1).last_boot == _device(sim, "100001").last_boot
+
+
+def test_rmm_overlapping_reboots_keep_device_down_until_the_last(
+    sim: SimEstate, clock: ManualClock
+) -> None:
+    job = sim.rmm.reboot(WEB1, idempotency_key="r1")
+    clock.advance(65)  # the reboot began at 5 s; 60 s later someone reboots it again by hand
+    sim.drift.reboot(WEB1)
+    clock.advance(61)  # the first reboot's 120 s are over, the second's are not
+    assert not _device(sim, WEB1).online
+    assert sim.rmm.job_status(job.job_id).state == "running"
+    clock.advance(60)
+    assert _device(sim, WEB1).online
+    assert sim.rmm.job_status(job.job_id).state == "succeeded"
+    assert _device(sim, WEB1).last_boot == START + timedelta(seconds=65 + 120)

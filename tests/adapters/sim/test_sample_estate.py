@@ -11,22 +11,21 @@ from adapters.inventory import firewall_inventory, identity_inventory
 from adapters.sim import ManualClock, SimEstate, SimTimings
 from tests.adapters.test_inventory import check_round_trip
 from twin.model import NodeKind
-
-sample = pytest.importorskip("twin.sample")
+from twin.sample import SampleEstate, generate_estate
 
 
 @pytest.fixture(scope="module")
-def estate():  # type: ignore[no-untyped-def]
-    return sample.generate_estate(endpoints=200)
+def estate() -> SampleEstate:
+    return generate_estate(endpoints=200)
 
 
-def _sim(estate, **kw) -> SimEstate:  # type: ignore[no-untyped-def]
+def _sim(estate: SampleEstate, timings: SimTimings | None = None) -> SimEstate:
     return SimEstate.from_twin(
-        estate.entities, estate.relations, clock=ManualClock(estate.now), seed=3, **kw
+        estate.entities, estate.relations, clock=ManualClock(estate.now), seed=3, timings=timings
     )
 
 
-def test_sample_sim_builds_every_device_and_service(estate) -> None:  # type: ignore[no-untyped-def]
+def test_sample_sim_builds_every_device_and_service(estate: SampleEstate) -> None:
     sim = _sim(estate)
     kinds = Counter(e.kind for e in estate.entities)
     assert len(sim.rmm.list_devices()) == kinds[NodeKind.HOST] + kinds[NodeKind.HYPERVISOR]
@@ -37,7 +36,7 @@ def test_sample_sim_builds_every_device_and_service(estate) -> None:  # type: ig
     assert len(sim.firewalls) == kinds[NodeKind.FIREWALL]
 
 
-def test_sample_inventory_round_trip(estate) -> None:  # type: ignore[no-untyped-def]
+def test_sample_inventory_round_trip(estate: SampleEstate) -> None:
     sim = _sim(estate)
     checked = check_round_trip(estate.entities, estate.relations, sim)
     modelled = {
@@ -47,7 +46,7 @@ def test_sample_inventory_round_trip(estate) -> None:  # type: ignore[no-untyped
     assert checked == sum(1 for e in estate.entities if e.kind in modelled)
 
 
-def test_sample_ids_derive_without_an_index(estate) -> None:  # type: ignore[no-untyped-def]
+def test_sample_ids_derive_without_an_index(estate: SampleEstate) -> None:
     """Per tenant / per device, identity and firewall-rule ids come out of the records alone."""
     sim = _sim(estate)
     clients = sorted({e.attrs["client"] for e in estate.entities if e.kind is NodeKind.IDENTITY})
@@ -66,7 +65,7 @@ def test_sample_ids_derive_without_an_index(estate) -> None:  # type: ignore[no-
     assert {e.id for e in firewall_inventory(sim.firewall).entities} == rules
 
 
-def test_sample_estate_operations_work(estate) -> None:  # type: ignore[no-untyped-def]
+def test_sample_estate_operations_work(estate: SampleEstate) -> None:
     sim = _sim(estate, timings=SimTimings(scale=0))
     db_host = next(
         e for e in estate.entities if e.kind is NodeKind.HOST and e.attrs.get("role") == "db"

@@ -21,10 +21,22 @@ class FakeOkta(FakeVendor):
     PAGE = 2
 
     def register(self) -> None:
-        def user(uid: str, login: str, first: str, status: str = "ACTIVE", **extra: str) -> dict[str, Any]:
-            return {"id": uid, "status": status, "created": "2025-01-01T00:00:00.000Z",
-                    "profile": {"login": login, "email": login, "firstName": first, "lastName": "Doe", **extra},
-                    "_links": {"self": {"href": f"{self.BASE}/api/v1/users/{uid}"}}}  # fmt: skip
+        def user(
+            uid: str, login: str, first: str, status: str = "ACTIVE", **extra: str
+        ) -> dict[str, Any]:
+            return {
+                "id": uid,
+                "status": status,
+                "created": "2025-01-01T00:00:00.000Z",
+                "profile": {
+                    "login": login,
+                    "email": login,
+                    "firstName": first,
+                    "lastName": "Doe",
+                    **extra,
+                },
+                "_links": {"self": {"href": f"{self.BASE}/api/v1/users/{uid}"}},
+            }
 
         self.users = {
             "00u1": user("00u1", "ada@acme.example", "Ada"),
@@ -33,12 +45,22 @@ class FakeOkta(FakeVendor):
             "00u4": user("00u4", "svc-backup@acme.example", INJECTED[:30], userType="service"),
         }
         self.groups = {
-            "00g1": {"id": "00g1", "type": "OKTA_GROUP", "profile": {"name": "Okta Administrators", "description": ""}},
-            "00g2": {"id": "00g2", "type": "OKTA_GROUP", "profile": {"name": "Engineering", "description": INJECTED}},
+            "00g1": {
+                "id": "00g1",
+                "type": "OKTA_GROUP",
+                "profile": {"name": "Okta Administrators", "description": ""},
+            },
+            "00g2": {
+                "id": "00g2",
+                "type": "OKTA_GROUP",
+                "profile": {"name": "Engineering", "description": INJECTED},
+            },
         }
         self.members = {"00g1": ["00u1", "00u3"], "00g2": ["00u1", "00u2", "00u4"]}
         self.sessions_revoked: list[str] = []
-        self.secrets: dict[str, list[dict[str, Any]]] = {"0oa1": [{"id": "ocs1", "status": "ACTIVE"}]}
+        self.secrets: dict[str, list[dict[str, Any]]] = {
+            "0oa1": [{"id": "ocs1", "status": "ACTIVE"}]
+        }
         self.route("GET", r"/api/v1/users", self.list_users)
         self.route("GET", r"/api/v1/users/(?P<uid>[^/]+)", self.get_user)
         self.route("GET", r"/api/v1/users/(?P<uid>[^/]+)/groups", self.user_groups)
@@ -54,8 +76,16 @@ class FakeOkta(FakeVendor):
 
     def error(self, status, message):
         code = {401: "E0000011", 404: "E0000007", 400: "E0000001"}.get(status, "E0000009")
-        return httpx.Response(status, json={"errorCode": code, "errorSummary": message, "errorLink": code,
-                                            "errorId": "oaeXYZ", "errorCauses": []})  # fmt: skip
+        return httpx.Response(
+            status,
+            json={
+                "errorCode": code,
+                "errorSummary": message,
+                "errorLink": code,
+                "errorId": "oaeXYZ",
+                "errorCauses": [],
+            },
+        )
 
     def _page(self, request, items: list[dict[str, Any]], path: str) -> httpx.Response:
         limit = int(request.url.params.get("limit", "200"))
@@ -71,7 +101,11 @@ class FakeOkta(FakeVendor):
         return self._page(request, list(self.users.values()), "/api/v1/users")
 
     def get_user(self, request, uid):
-        return ok(self.users[uid]) if uid in self.users else self.error(404, f"Not found: Resource not found: {uid} (User)")
+        return (
+            ok(self.users[uid])
+            if uid in self.users
+            else self.error(404, f"Not found: Resource not found: {uid} (User)")
+        )
 
     def user_groups(self, request, uid):
         if uid not in self.users:
@@ -83,17 +117,25 @@ class FakeOkta(FakeVendor):
         return self._page(request, list(self.groups.values()), "/api/v1/groups")
 
     def group_users(self, request, gid):
-        return self._page(request, [self.users[u] for u in self.members[gid]], f"/api/v1/groups/{gid}/users")
+        return self._page(
+            request, [self.users[u] for u in self.members[gid]], f"/api/v1/groups/{gid}/users"
+        )
 
     def lifecycle(self, request, uid, op):
         if uid not in self.users:
             return self.error(404, "Not found")
         u = self.users[uid]
-        allowed = {"suspend": ("ACTIVE", "SUSPENDED"), "unsuspend": ("SUSPENDED", "ACTIVE"),
-                   "deactivate": ("ACTIVE", "DEPROVISIONED"), "activate": ("DEPROVISIONED", "ACTIVE")}  # fmt: skip
+        allowed = {
+            "suspend": ("ACTIVE", "SUSPENDED"),
+            "unsuspend": ("SUSPENDED", "ACTIVE"),
+            "deactivate": ("ACTIVE", "DEPROVISIONED"),
+            "activate": ("DEPROVISIONED", "ACTIVE"),
+        }
         before, after = allowed[op]
         if u["status"] != before:
-            return self.error(400, f"Api validation failed: cannot {op} a user that is {u['status']}")
+            return self.error(
+                400, f"Api validation failed: cannot {op} a user that is {u['status']}"
+            )
         u["status"] = after
         return ok({})
 
@@ -108,8 +150,16 @@ class FakeOkta(FakeVendor):
             return self.error(404, "Not found: Resource not found (AppInstance)")
         n = len(self.secrets[app]) + 1
         self.secrets[app].append({"id": f"ocs{n}", "status": "ACTIVE"})
-        return ok({"id": f"ocs{n}", "status": "ACTIVE", "client_secret": f"okta-new-secret-{n}",
-                   "secret_hash": "yk4SVx4sUWVJVbHt6M-UPA", "created": "2026-03-02T09:00:00.000Z"}, status=201)  # fmt: skip
+        return ok(
+            {
+                "id": f"ocs{n}",
+                "status": "ACTIVE",
+                "client_secret": f"okta-new-secret-{n}",
+                "secret_hash": "yk4SVx4sUWVJVbHt6M-UPA",
+                "created": "2026-03-02T09:00:00.000Z",
+            },
+            status=201,
+        )
 
     def list_secrets(self, request, app):
         return ok(self.secrets[app]) if app in self.secrets else self.error(404, "Not found")
@@ -123,11 +173,35 @@ class FakeGraph(FakeVendor):
 
     def register(self) -> None:
         self.users = {
-            "u-1": {"id": "u-1", "userPrincipalName": "ada@acme.example", "displayName": "Ada Doe", "accountEnabled": True, "userType": "Member"},
-            "u-2": {"id": "u-2", "userPrincipalName": "bob@acme.example", "displayName": "Bob Doe", "accountEnabled": False, "userType": "Member"},
-            "u-3": {"id": "u-3", "userPrincipalName": "breakglass@acme.example", "displayName": "Break Glass", "accountEnabled": True, "userType": "Member"},
-            "u-4": {"id": "u-4", "userPrincipalName": "svc-backup@acme.example", "displayName": INJECTED, "accountEnabled": True, "userType": "Member"},
-        }  # fmt: skip
+            "u-1": {
+                "id": "u-1",
+                "userPrincipalName": "ada@acme.example",
+                "displayName": "Ada Doe",
+                "accountEnabled": True,
+                "userType": "Member",
+            },
+            "u-2": {
+                "id": "u-2",
+                "userPrincipalName": "bob@acme.example",
+                "displayName": "Bob Doe",
+                "accountEnabled": False,
+                "userType": "Member",
+            },
+            "u-3": {
+                "id": "u-3",
+                "userPrincipalName": "breakglass@acme.example",
+                "displayName": "Break Glass",
+                "accountEnabled": True,
+                "userType": "Member",
+            },
+            "u-4": {
+                "id": "u-4",
+                "userPrincipalName": "svc-backup@acme.example",
+                "displayName": INJECTED,
+                "accountEnabled": True,
+                "userType": "Member",
+            },
+        }
         self.groups = {"g-1": "Global Administrators", "g-2": "Engineering"}
         self.members = {"g-1": ["u-1", "u-3"], "g-2": ["u-1", "u-2", "u-4"]}
         self.apps = {"app-1": [{"keyId": "k-old", "displayName": "initial", "hint": "abc"}]}
@@ -141,36 +215,80 @@ class FakeGraph(FakeVendor):
         self.route("GET", r"/v1.0/groups", self.list_groups)
         self.route("GET", r"/v1.0/groups/(?P<gid>[^/]+)/members", self.group_members)
         self.route("POST", r"/v1.0/applications/(?P<app>[^/]+)/addPassword", self.add_password)
-        self.route("POST", r"/v1.0/applications/(?P<app>[^/]+)/removePassword", self.remove_password)
+        self.route(
+            "POST", r"/v1.0/applications/(?P<app>[^/]+)/removePassword", self.remove_password
+        )
         self.route("GET", r"/v1.0/applications/(?P<app>[^/]+)", self.get_app)
 
     def authorized(self, request):
-        return request.url.host == "graph.microsoft.com" and request.headers.get("authorization") == f"Bearer {self.TOKEN}"
+        return (
+            request.url.host == "graph.microsoft.com"
+            and request.headers.get("authorization") == f"Bearer {self.TOKEN}"
+        )
 
     def error(self, status, message):
-        code = {404: "Request_ResourceNotFound", 401: "InvalidAuthenticationToken"}.get(status, "BadRequest")
-        return httpx.Response(status, json={"error": {"code": code, "message": message,
-                                                      "innerError": {"request-id": "r1", "date": "2026-03-02T09:00:00"}}})  # fmt: skip
+        code = {404: "Request_ResourceNotFound", 401: "InvalidAuthenticationToken"}.get(
+            status, "BadRequest"
+        )
+        return httpx.Response(
+            status,
+            json={
+                "error": {
+                    "code": code,
+                    "message": message,
+                    "innerError": {"request-id": "r1", "date": "2026-03-02T09:00:00"},
+                }
+            },
+        )
 
     def token(self, request):
         assert request.url.host == "login.microsoftonline.com"
         form = form_of(request)
-        if form.get("client_secret") != "graph-secret" or form.get("scope") != "https://graph.microsoft.com/.default":
-            return httpx.Response(401, json={"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."})
-        return ok({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": self.TOKEN})
+        if (
+            form.get("client_secret") != "graph-secret"
+            or form.get("scope") != "https://graph.microsoft.com/.default"
+        ):
+            return httpx.Response(
+                401,
+                json={
+                    "error": "invalid_client",
+                    "error_description": "AADSTS7000215: Invalid client secret provided.",
+                },
+            )
+        return ok(
+            {
+                "token_type": "Bearer",
+                "expires_in": 3599,
+                "ext_expires_in": 3599,
+                "access_token": self.TOKEN,
+            }
+        )
 
     def _collection(self, request, items: list[dict[str, Any]], path: str) -> httpx.Response:
         skip = int(request.url.params.get("$skiptoken", "0"))
-        body: dict[str, Any] = {"@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#{path}", "value": items[skip : skip + self.PAGE]}
+        body: dict[str, Any] = {
+            "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#{path}",
+            "value": items[skip : skip + self.PAGE],
+        }
         if skip + self.PAGE < len(items):
-            body["@odata.nextLink"] = f"https://graph.microsoft.com{path}?$skiptoken={skip + self.PAGE}"
+            body["@odata.nextLink"] = (
+                f"https://graph.microsoft.com{path}?$skiptoken={skip + self.PAGE}"
+            )
         return ok(body)
 
     def list_users(self, request):
         return self._collection(request, list(self.users.values()), "/v1.0/users")
 
     def get_user(self, request, uid):
-        return ok(self.users[uid]) if uid in self.users else self.error(404, f"Resource '{uid}' does not exist or one of its queried reference-property objects are not present.")
+        return (
+            ok(self.users[uid])
+            if uid in self.users
+            else self.error(
+                404,
+                f"Resource '{uid}' does not exist or one of its queried "
+                "reference-property objects are not present.",
+            )
+        )
 
     def patch_user(self, request, uid):
         if uid not in self.users:
@@ -179,28 +297,54 @@ class FakeGraph(FakeVendor):
         return httpx.Response(204)
 
     def member_of(self, request, uid):
-        gs = [{"@odata.type": "#microsoft.graph.group", "id": g, "displayName": self.groups[g]} for g, ms in self.members.items() if uid in ms]
+        gs = [
+            {"@odata.type": "#microsoft.graph.group", "id": g, "displayName": self.groups[g]}
+            for g, ms in self.members.items()
+            if uid in ms
+        ]
         return self._collection(request, gs, f"/v1.0/users/{uid}/memberOf")
 
     def revoke(self, request, uid):
         if uid not in self.users:
             return self.error(404, "Resource does not exist")
         self.revoked.append(uid)
-        return ok({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean", "value": True})
+        return ok(
+            {
+                "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean",
+                "value": True,
+            }
+        )
 
     def list_groups(self, request):
-        return self._collection(request, [{"id": g, "displayName": n} for g, n in self.groups.items()], "/v1.0/groups")
+        return self._collection(
+            request, [{"id": g, "displayName": n} for g, n in self.groups.items()], "/v1.0/groups"
+        )
 
     def group_members(self, request, gid):
-        return self._collection(request, [{"@odata.type": "#microsoft.graph.user", "id": u} for u in self.members[gid]], f"/v1.0/groups/{gid}/members")
+        return self._collection(
+            request,
+            [{"@odata.type": "#microsoft.graph.user", "id": u} for u in self.members[gid]],
+            f"/v1.0/groups/{gid}/members",
+        )
 
     def add_password(self, request, app):
         if app not in self.apps:
             return self.error(404, "Resource does not exist")
         n = len(self.apps[app]) + 1
-        cred = {"keyId": f"k-{n}", "displayName": body_of(request)["passwordCredential"]["displayName"], "hint": "xyz"}
+        cred = {
+            "keyId": f"k-{n}",
+            "displayName": body_of(request)["passwordCredential"]["displayName"],
+            "hint": "xyz",
+        }
         self.apps[app].append(cred)
-        return ok({**cred, "secretText": f"graph-new-secret-{n}", "startDateTime": "2026-03-02T09:00:00Z", "endDateTime": "2028-03-02T09:00:00Z"})
+        return ok(
+            {
+                **cred,
+                "secretText": f"graph-new-secret-{n}",
+                "startDateTime": "2026-03-02T09:00:00Z",
+                "endDateTime": "2028-03-02T09:00:00Z",
+            }
+        )
 
     def remove_password(self, request, app):
         key = body_of(request)["keyId"]
@@ -208,7 +352,11 @@ class FakeGraph(FakeVendor):
         return httpx.Response(204)
 
     def get_app(self, request, app):
-        return ok({"passwordCredentials": self.apps[app]}) if app in self.apps else self.error(404, "Resource does not exist")
+        return (
+            ok({"passwordCredentials": self.apps[app]})
+            if app in self.apps
+            else self.error(404, "Resource does not exist")
+        )
 
 
 # --------------------------------------------------------------------------- Veeam
@@ -218,20 +366,68 @@ class FakeVeeam(FakeVendor):
 
     def register(self) -> None:
         self.jobs = [
-            {"id": "j-1", "name": "Daily DB", "type": "VSphereBackup", "isDisabled": False,
-             "virtualMachines": {"includes": [{"type": "VirtualMachine", "hostName": "vc-01", "name": "db-prod-01", "objectId": "vm-101"}]}},
-            {"id": "j-2", "name": "Weekly files", "type": "VSphereBackup", "isDisabled": False,
-             "virtualMachines": {"includes": [{"type": "VirtualMachine", "hostName": "vc-01", "name": "fs-01", "objectId": "vm-102"}]}},
-        ]  # fmt: skip
+            {
+                "id": "j-1",
+                "name": "Daily DB",
+                "type": "VSphereBackup",
+                "isDisabled": False,
+                "virtualMachines": {
+                    "includes": [
+                        {
+                            "type": "VirtualMachine",
+                            "hostName": "vc-01",
+                            "name": "db-prod-01",
+                            "objectId": "vm-101",
+                        }
+                    ]
+                },
+            },
+            {
+                "id": "j-2",
+                "name": "Weekly files",
+                "type": "VSphereBackup",
+                "isDisabled": False,
+                "virtualMachines": {
+                    "includes": [
+                        {
+                            "type": "VirtualMachine",
+                            "hostName": "vc-01",
+                            "name": "fs-01",
+                            "objectId": "vm-102",
+                        }
+                    ]
+                },
+            },
+        ]
         self.states = [
-            {"id": "j-1", "name": "Daily DB", "type": "VSphereBackup", "status": "Inactive", "lastResult": "Success", "lastRun": "2026-03-02T01:00:00+00:00"},
-            {"id": "j-2", "name": "Weekly files", "type": "VSphereBackup", "status": "Inactive", "lastResult": "Failed", "lastRun": "2026-02-28T01:00:00+00:00"},
-        ]  # fmt: skip
+            {
+                "id": "j-1",
+                "name": "Daily DB",
+                "type": "VSphereBackup",
+                "status": "Inactive",
+                "lastResult": "Success",
+                "lastRun": "2026-03-02T01:00:00+00:00",
+            },
+            {
+                "id": "j-2",
+                "name": "Weekly files",
+                "type": "VSphereBackup",
+                "status": "Inactive",
+                "lastResult": "Failed",
+                "lastRun": "2026-02-28T01:00:00+00:00",
+            },
+        ]
         self.points = [
-            {"id": f"rp-{i}", "name": name, "platformName": "VMware", "creationTime": f"2026-03-0{i}T01:05:00+00:00",
-             "backupId": "b-1", "allowedOperations": ["VSphereInstantRecovery"]}
+            {
+                "id": f"rp-{i}",
+                "name": name,
+                "platformName": "VMware",
+                "creationTime": f"2026-03-0{i}T01:05:00+00:00",
+                "backupId": "b-1",
+                "allowedOperations": ["VSphereInstantRecovery"],
+            }
             for i, name in ((1, "db-prod-01"), (2, "db-prod-01"), (1, "db-prod-010"))
-        ]  # fmt: skip
+        ]
         self.sessions: dict[str, dict[str, Any]] = {}
         self.route("POST", r"/api/oauth2/token", self.token)
         self.route("GET", r"/api/v1/jobs", lambda r: self._page(r, self.jobs))
@@ -241,21 +437,51 @@ class FakeVeeam(FakeVendor):
         self.route("GET", r"/api/v1/sessions/(?P<sid>[^/]+)", self.session)
 
     def authorized(self, request):
-        return request.headers.get("authorization") == f"Bearer {self.TOKEN}" and request.headers.get("x-api-version") == "1.1-rev2"
+        return (
+            request.headers.get("authorization") == f"Bearer {self.TOKEN}"
+            and request.headers.get("x-api-version") == "1.1-rev2"
+        )
 
     def error(self, status, message):
-        return httpx.Response(status, json={"errorCode": {401: "Unauthorized", 404: "NotFound"}.get(status, "BadRequest"), "message": message})
+        return httpx.Response(
+            status,
+            json={
+                "errorCode": {401: "Unauthorized", 404: "NotFound"}.get(status, "BadRequest"),
+                "message": message,
+            },
+        )
 
     def token(self, request):
         form = form_of(request)
-        if request.headers.get("x-api-version") != "1.1-rev2" or form != {"grant_type": "password", "username": "svc-opshand", "password": "veeam-pass"}:
+        if request.headers.get("x-api-version") != "1.1-rev2" or form != {
+            "grant_type": "password",
+            "username": "svc-opshand",
+            "password": "veeam-pass",
+        }:
             return self.error(401, "Invalid credentials")
-        return ok({"access_token": self.TOKEN, "token_type": "bearer", "refresh_token": "r", "expires_in": 900})
+        return ok(
+            {
+                "access_token": self.TOKEN,
+                "token_type": "bearer",
+                "refresh_token": "r",
+                "expires_in": 900,
+            }
+        )
 
     def _page(self, request, items: list[dict[str, Any]]) -> httpx.Response:
         skip, limit = int(request.url.params["skip"]), int(request.url.params["limit"])
         chunk = items[skip : skip + min(limit, 2)]
-        return ok({"data": chunk, "pagination": {"total": len(items), "count": len(chunk), "skip": skip, "limit": limit}})
+        return ok(
+            {
+                "data": chunk,
+                "pagination": {
+                    "total": len(items),
+                    "count": len(chunk),
+                    "skip": skip,
+                    "limit": limit,
+                },
+            }
+        )
 
     def restore_points(self, request):
         pattern = request.url.params.get("nameFilter", "")
@@ -266,10 +492,17 @@ class FakeVeeam(FakeVendor):
         if b["restorePointId"] not in {p["id"] for p in self.points}:
             return self.error(404, "Restore point not found")
         sid = f"s-{len(self.sessions) + 1}"
-        self.sessions[sid] = {"id": sid, "name": "Instant Recovery", "sessionType": "InstantRecovery",
-                              "creationTime": self.time.wall.isoformat(), "endTime": None, "state": "Starting",
-                              "progressPercent": 0, "result": {"result": "None", "message": "", "isCanceled": False},
-                              "resourceId": b["restorePointId"]}  # fmt: skip
+        self.sessions[sid] = {
+            "id": sid,
+            "name": "Instant Recovery",
+            "sessionType": "InstantRecovery",
+            "creationTime": self.time.wall.isoformat(),
+            "endTime": None,
+            "state": "Starting",
+            "progressPercent": 0,
+            "result": {"result": "None", "message": "", "isCanceled": False},
+            "resourceId": b["restorePointId"],
+        }
         return ok(self.sessions[sid], status=201)
 
     def session(self, request, sid):
@@ -279,8 +512,11 @@ class FakeVeeam(FakeVendor):
         if s["state"] == "Starting":
             s["state"] = "Working"
         elif s["state"] == "Working":
-            s.update(state="Stopped", endTime=(self.time.wall + timedelta(minutes=5)).isoformat(),
-                     result={"result": "Success", "message": "VM restored", "isCanceled": False})  # fmt: skip
+            s.update(
+                state="Stopped",
+                endTime=(self.time.wall + timedelta(minutes=5)).isoformat(),
+                result={"result": "Success", "message": "VM restored", "isCanceled": False},
+            )
         return ok(s)
 
 
@@ -291,17 +527,35 @@ class FakeOPNsense(FakeVendor):
         self.applied: list[str] = []
         self.pending_rollback: set[str] = set()
         for i, (action, src, dst, port) in enumerate(
-            [("pass", "10.0.0.0/24", "10.0.1.5", "443"), ("block", "any", "10.0.9.0/24", ""), ("pass", "10.0.0.0/24", "any", "53")]
+            [
+                ("pass", "10.0.0.0/24", "10.0.1.5", "443"),
+                ("block", "any", "10.0.9.0/24", ""),
+                ("pass", "10.0.0.0/24", "any", "53"),
+            ]
         ):
             uuid = f"0000000{i}-aaaa-bbbb-cccc-dddddddddddd"
-            self.rules[uuid] = {"uuid": uuid, "enabled": "1", "sequence": str(i), "action": action, "interface": "lan",
-                                "direction": "in", "ipprotocol": "inet", "protocol": "TCP" if port else "any",
-                                "source_net": src, "destination_net": dst, "destination_port": port,
-                                "description": INJECTED if i == 1 else f"rule {i}"}  # fmt: skip
+            self.rules[uuid] = {
+                "uuid": uuid,
+                "enabled": "1",
+                "sequence": str(i),
+                "action": action,
+                "interface": "lan",
+                "direction": "in",
+                "ipprotocol": "inet",
+                "protocol": "TCP" if port else "any",
+                "source_net": src,
+                "destination_net": dst,
+                "destination_port": port,
+                "description": INJECTED if i == 1 else f"rule {i}",
+            }
         self.route("GET", r"/api/firewall/filter/searchRule", self.search)
         self.route("POST", r"/api/firewall/filter/addRule", self.add)
         self.route("POST", r"/api/firewall/filter/delRule/(?P<uuid>[^/]+)", self.delete)
-        self.route("POST", r"/api/firewall/filter/savepoint", lambda r: ok({"revision": f"{1772441000 + len(self.applied)}.1234"}))
+        self.route(
+            "POST",
+            r"/api/firewall/filter/savepoint",
+            lambda r: ok({"revision": f"{1772441000 + len(self.applied)}.1234"}),
+        )
         self.route("POST", r"/api/firewall/filter/apply/(?P<rev>[^/]+)", self.apply)
         self.route("POST", r"/api/firewall/filter/cancelRollback/(?P<rev>[^/]+)", self.cancel)
 
@@ -321,7 +575,9 @@ class FakeOPNsense(FakeVendor):
     def add(self, request):
         rule = body_of(request)["rule"]
         if rule["source_net"] in ("", "not-a-net"):
-            return ok({"result": "failed", "validations": {"rule.source_net": "not a valid source"}})
+            return ok(
+                {"result": "failed", "validations": {"rule.source_net": "not a valid source"}}
+            )
         uuid = f"{len(self.rules) + 100:08d}-aaaa-bbbb-cccc-dddddddddddd"
         self.rules[uuid] = {"uuid": uuid, "sequence": "100", **rule}
         return ok({"result": "saved", "uuid": uuid})

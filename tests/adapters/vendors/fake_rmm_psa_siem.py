@@ -57,16 +57,39 @@ class FakeNinjaOne(FakeVendor):
         self.devices[1]["systemName"] = INJECTED[:40]
         self.pending: dict[int, list[dict[str, Any]]] = {
             1: [
-                {"id": "a1b2", "name": "2026-02 Cumulative Update (KB5034441)", "kbNumber": "KB5034441",
-                 "severity": "CRITICAL", "status": "APPROVED", "type": "SECURITY_UPDATES", "deviceId": 1},
-                {"id": "c3d4", "name": "Defender update (KB2267602)", "kbNumber": "KB2267602",
-                 "severity": "IMPORTANT", "status": "APPROVED", "type": "DEFINITION_UPDATES", "deviceId": 1},
+                {
+                    "id": "a1b2",
+                    "name": "2026-02 Cumulative Update (KB5034441)",
+                    "kbNumber": "KB5034441",
+                    "severity": "CRITICAL",
+                    "status": "APPROVED",
+                    "type": "SECURITY_UPDATES",
+                    "deviceId": 1,
+                },
+                {
+                    "id": "c3d4",
+                    "name": "Defender update (KB2267602)",
+                    "kbNumber": "KB2267602",
+                    "severity": "IMPORTANT",
+                    "status": "APPROVED",
+                    "type": "DEFINITION_UPDATES",
+                    "deviceId": 1,
+                },
             ]
-        }  # fmt: skip
+        }
         self.installed: dict[int, list[dict[str, Any]]] = {
-            1: [{"id": "e5f6", "name": "Servicing stack (KB5031539)", "kbNumber": "KB5031539",
-                 "severity": "IMPORTANT", "status": "INSTALLED", "installedAt": t - 7 * 86400, "deviceId": 1}]
-        }  # fmt: skip
+            1: [
+                {
+                    "id": "e5f6",
+                    "name": "Servicing stack (KB5031539)",
+                    "kbNumber": "KB5031539",
+                    "severity": "IMPORTANT",
+                    "status": "INSTALLED",
+                    "installedAt": t - 7 * 86400,
+                    "deviceId": 1,
+                }
+            ]
+        }
         self.activities: dict[int, list[dict[str, Any]]] = {}
         self.route("POST", r"/ws/oauth/token", self.token)
         self.route("GET", r"/v2/devices-detailed", self.list_devices)
@@ -81,17 +104,32 @@ class FakeNinjaOne(FakeVendor):
         return request.headers.get("authorization") == f"Bearer {self.TOKEN}"
 
     def error(self, status, message):
-        return httpx.Response(status, json={"resultCode": "FAILURE", "errorMessage": message, "incidentId": "x1"})
+        return httpx.Response(
+            status, json={"resultCode": "FAILURE", "errorMessage": message, "incidentId": "x1"}
+        )
 
     def token(self, request):
         form = form_of(request)
-        if form != {"grant_type": "client_credentials", "client_id": "ninja-client",
-                    "client_secret": "ninja-secret", "scope": "monitoring management control"}:  # fmt: skip
+        if form != {
+            "grant_type": "client_credentials",
+            "client_id": "ninja-client",
+            "client_secret": "ninja-secret",
+            "scope": "monitoring management control",
+        }:
             return httpx.Response(401, json={"error": "invalid_client"})
-        return ok({"access_token": self.TOKEN, "token_type": "Bearer", "expires_in": 3600, "scope": form["scope"]})
+        return ok(
+            {
+                "access_token": self.TOKEN,
+                "token_type": "Bearer",
+                "expires_in": 3600,
+                "scope": form["scope"],
+            }
+        )
 
     def _dev(self, dev: str) -> int | None:
-        return int(dev) if dev.isdigit() and any(d["id"] == int(dev) for d in self.devices) else None
+        return (
+            int(dev) if dev.isdigit() and any(d["id"] == int(dev) for d in self.devices) else None
+        )
 
     def list_devices(self, request):
         size = int(request.url.params["pageSize"])
@@ -110,9 +148,17 @@ class FakeNinjaOne(FakeVendor):
 
     def _activity(self, dev: int, kind: str, result: str) -> None:
         acts = self.activities.setdefault(dev, [])
-        acts.append({"id": 100 + len(acts), "activityTime": self.time.wall.timestamp(), "deviceId": dev,
-                     "activityType": kind, "activityResult": result, "statusCode": "COMPLETED",
-                     "message": f"{kind} finished"})  # fmt: skip
+        acts.append(
+            {
+                "id": 100 + len(acts),
+                "activityTime": self.time.wall.timestamp(),
+                "deviceId": dev,
+                "activityType": kind,
+                "activityResult": result,
+                "statusCode": "COMPLETED",
+                "message": f"{kind} finished",
+            }
+        )
 
     def apply(self, request, dev):
         if (d := self._dev(dev)) is None:
@@ -138,7 +184,9 @@ class FakeNinjaOne(FakeVendor):
         if (d := self._dev(dev)) is None:
             return self.error(404, "device not found")
         acts = self.activities.get(d, [])
-        return ok({"lastActivityId": acts[-1]["id"] if acts else 0, "activities": list(reversed(acts))})
+        return ok(
+            {"lastActivityId": acts[-1]["id"] if acts else 0, "activities": list(reversed(acts))}
+        )
 
 
 # --------------------------------------------------------------------------- ServiceNow
@@ -148,9 +196,18 @@ class FakeServiceNow(FakeVendor):
     def register(self) -> None:
         self.incidents: dict[str, dict[str, Any]] = {}
         self.journal: list[dict[str, str]] = []
-        self._add({"short_description": "Disk full on db-prod-01", "description": INJECTED,
-                   "state": "1", "priority": "2", "company": "c0mp4ny", "escalation": "0",
-                   "correlation_id": "", "parent_incident": ""})  # fmt: skip
+        self._add(
+            {
+                "short_description": "Disk full on db-prod-01",
+                "description": INJECTED,
+                "state": "1",
+                "priority": "2",
+                "company": "c0mp4ny",
+                "escalation": "0",
+                "correlation_id": "",
+                "parent_incident": "",
+            }
+        )
         self.route("GET", r"/api/now/table/incident", self.query)
         self.route("POST", r"/api/now/table/incident", self.create)
         self.route("GET", r"/api/now/table/incident/(?P<sid>[^/]+)", self.get)
@@ -161,7 +218,9 @@ class FakeServiceNow(FakeVendor):
         return request.headers.get("authorization") == basic("opshand", "sn-pass")
 
     def error(self, status, message):
-        return httpx.Response(status, json={"error": {"message": message, "detail": ""}, "status": "failure"})
+        return httpx.Response(
+            status, json={"error": {"message": message, "detail": ""}, "status": "failure"}
+        )
 
     def _add(self, fields: dict[str, Any]) -> dict[str, Any]:
         sid = f"{len(self.incidents) + 1:032x}"
@@ -180,10 +239,21 @@ class FakeServiceNow(FakeVendor):
 
     def create(self, request):
         b = body_of(request)
-        priority = {("1", "1"): "1", ("1", "2"): "2", ("2", "2"): "3", ("3", "3"): "4"}[(b["impact"], b["urgency"])]
-        rec = self._add({"short_description": b["short_description"], "description": b["description"],
-                         "state": "1", "priority": priority, "company": "", "escalation": "0",
-                         "correlation_id": b.get("correlation_id", ""), "parent_incident": ""})  # fmt: skip
+        priority = {("1", "1"): "1", ("1", "2"): "2", ("2", "2"): "3", ("3", "3"): "4"}[
+            (b["impact"], b["urgency"])
+        ]
+        rec = self._add(
+            {
+                "short_description": b["short_description"],
+                "description": b["description"],
+                "state": "1",
+                "priority": priority,
+                "company": "",
+                "escalation": "0",
+                "correlation_id": b.get("correlation_id", ""),
+                "parent_incident": "",
+            }
+        )
         return ok({"result": rec}, status=201)
 
     def get(self, request, sid):
@@ -197,7 +267,9 @@ class FakeServiceNow(FakeVendor):
         rec = self.incidents[sid]
         for key, value in body_of(request).items():
             if key == "work_notes":
-                self.journal.append({"element_id": sid, "value": value, "sys_created_on": "2026-03-02 09:00:00"})
+                self.journal.append(
+                    {"element_id": sid, "value": value, "sys_created_on": "2026-03-02 09:00:00"}
+                )
             elif key == "state" and value not in self.STATES:
                 return self.error(400, "Invalid state")
             else:
@@ -205,15 +277,28 @@ class FakeServiceNow(FakeVendor):
         return ok({"result": rec})
 
     def notes(self, request):
-        m = re.match(r"element_id=([0-9a-f]+)\^element=work_notes", request.url.params["sysparm_query"])
+        m = re.match(
+            r"element_id=([0-9a-f]+)\^element=work_notes", request.url.params["sysparm_query"]
+        )
         assert m, "journal query must filter by element_id and work_notes"
-        return ok({"result": [{"value": n["value"], "sys_created_on": n["sys_created_on"]}
-                              for n in self.journal if n["element_id"] == m.group(1)]})  # fmt: skip
+        return ok(
+            {
+                "result": [
+                    {"value": n["value"], "sys_created_on": n["sys_created_on"]}
+                    for n in self.journal
+                    if n["element_id"] == m.group(1)
+                ]
+            }
+        )
 
 
 # --------------------------------------------------------------------------- Jira SM
 class FakeJira(FakeVendor):
-    WORKFLOW = {"open": ["In Progress", "Resolved"], "in progress": ["Resolved", "Open"], "resolved": ["Open"]}
+    WORKFLOW = {
+        "open": ["In Progress", "Resolved"],
+        "in progress": ["Resolved", "Open"],
+        "resolved": ["Open"],
+    }
 
     def register(self) -> None:
         self.issues: dict[str, dict[str, Any]] = {}
@@ -234,26 +319,45 @@ class FakeJira(FakeVendor):
 
     def _add(self, summary: str, text: str, priority: str, labels: list[str]) -> dict[str, Any]:
         n = len(self.issues) + 1
-        issue = {"id": str(10000 + n), "key": f"OPS-{n}", "self": f"https://acme.atlassian.net/rest/api/3/issue/{10000 + n}",
-                 "fields": {"summary": summary, "status": {"name": "Open", "statusCategory": {"key": "new"}},
-                            "priority": {"name": priority}, "labels": labels,
-                            "description": {"type": "doc", "version": 1, "content": [
-                                {"type": "paragraph", "content": [{"type": "text", "text": text}]}]},
-                            "comment": {"comments": [], "maxResults": 0, "total": 0, "startAt": 0}}}  # fmt: skip
+        issue = {
+            "id": str(10000 + n),
+            "key": f"OPS-{n}",
+            "self": f"https://acme.atlassian.net/rest/api/3/issue/{10000 + n}",
+            "fields": {
+                "summary": summary,
+                "status": {"name": "Open", "statusCategory": {"key": "new"}},
+                "priority": {"name": priority},
+                "labels": labels,
+                "description": {
+                    "type": "doc",
+                    "version": 1,
+                    "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}],
+                },
+                "comment": {"comments": [], "maxResults": 0, "total": 0, "startAt": 0},
+            },
+        }
         self.issues[issue["key"]] = issue
         return issue
 
     def _find(self, key: str) -> dict[str, Any] | None:
-        return self.issues.get(key) or next((i for i in self.issues.values() if i["id"] == key), None)
+        return self.issues.get(key) or next(
+            (i for i in self.issues.values() if i["id"] == key), None
+        )
 
     def get(self, request, key):
         issue = self._find(key)
-        return ok(issue) if issue else self.error(404, "Issue does not exist or you do not have permission to see it.")
+        return (
+            ok(issue)
+            if issue
+            else self.error(404, "Issue does not exist or you do not have permission to see it.")
+        )
 
     def search(self, request):
         m = re.search(r'labels = "([^"]+)"', request.url.params["jql"])
         hits = [i for i in self.issues.values() if m and m.group(1) in i["fields"]["labels"]]
-        return ok({"issues": hits[: int(request.url.params.get("maxResults", "50"))], "isLast": True})
+        return ok(
+            {"issues": hits[: int(request.url.params.get("maxResults", "50"))], "isLast": True}
+        )
 
     def create(self, request):
         f = body_of(request)["fields"]
@@ -275,8 +379,15 @@ class FakeJira(FakeVendor):
         if not (issue := self._find(key)):
             return self.error(404, "Issue does not exist")
         targets = self.WORKFLOW[issue["fields"]["status"]["name"].lower()]
-        return ok({"expand": "transitions", "transitions": [
-            {"id": str(11 + i), "name": f"Move to {t}", "to": {"name": t}} for i, t in enumerate(targets)]})  # fmt: skip
+        return ok(
+            {
+                "expand": "transitions",
+                "transitions": [
+                    {"id": str(11 + i), "name": f"Move to {t}", "to": {"name": t}}
+                    for i, t in enumerate(targets)
+                ],
+            }
+        )
 
     def transition(self, request, key):
         if not (issue := self._find(key)):
@@ -293,8 +404,19 @@ class FakeJira(FakeVendor):
             return self.error(404, "Issue does not exist")
         b = body_of(request)
         comments = issue["fields"]["comment"]["comments"]
-        comments.append({"id": str(len(comments) + 1), "body": {"type": "doc", "version": 1, "content": [
-            {"type": "paragraph", "content": [{"type": "text", "text": b["body"]}]}]}, "jsdPublic": b["public"]})  # fmt: skip
+        comments.append(
+            {
+                "id": str(len(comments) + 1),
+                "body": {
+                    "type": "doc",
+                    "version": 1,
+                    "content": [
+                        {"type": "paragraph", "content": [{"type": "text", "text": b["body"]}]}
+                    ],
+                },
+                "jsdPublic": b["public"],
+            }
+        )
         return ok({"id": str(len(comments)), "body": b["body"], "public": b["public"]}, status=201)
 
 
@@ -304,25 +426,46 @@ class FakeSplunk(FakeVendor):
 
     def register(self) -> None:
         self.notables = [
-            {"event_id": "A1B2C3@@notable@@1a2b", "rule_title": "Brute force against vpn-01",
-             "rule_name": "Access - Brute Force - Rule", "urgency": "high", "status_label": "New",
-             "search_name": "Access - Brute Force - Rule", "dest": "vpn-01", "src": "203.0.113.9",
-             "_time": "1772441000", "comment_from_attacker": INJECTED},
-            {"event_id": "D4E5F6@@notable@@3c4d", "rule_title": "Malware on ws-17", "rule_name": "Malware",
-             "urgency": "medium", "status_label": "Resolved", "search_name": "Endpoint - Malware - Rule",
-             "dest": "ws-17"},
-        ]  # fmt: skip
+            {
+                "event_id": "A1B2C3@@notable@@1a2b",
+                "rule_title": "Brute force against vpn-01",
+                "rule_name": "Access - Brute Force - Rule",
+                "urgency": "high",
+                "status_label": "New",
+                "search_name": "Access - Brute Force - Rule",
+                "dest": "vpn-01",
+                "src": "203.0.113.9",
+                "_time": "1772441000",
+                "comment_from_attacker": INJECTED,
+            },
+            {
+                "event_id": "D4E5F6@@notable@@3c4d",
+                "rule_title": "Malware on ws-17",
+                "rule_name": "Malware",
+                "urgency": "medium",
+                "status_label": "Resolved",
+                "search_name": "Endpoint - Malware - Rule",
+                "dest": "ws-17",
+            },
+        ]
         self.saved = {
             "Access - Brute Force - Rule": {
-                "disabled": False, "alert.suppress": "0", "alert.suppress.period": "",
-                "action.correlationsearch.label": "Brute force", "search": "| tstats count ...",
+                "disabled": False,
+                "alert.suppress": "0",
+                "alert.suppress.period": "",
+                "action.correlationsearch.label": "Brute force",
+                "search": "| tstats count ...",
             }
-        }  # fmt: skip
+        }
         self.updated = {name: "2026-03-01T10:00:00+00:00" for name in self.saved}
         self.route("POST", r"/services/search/jobs", self.oneshot)
         self.route("POST", r"/services/notable_update", self.notable_update)
         self.route("GET", r"/servicesNS/-/-/saved/searches/(?P<name>[^/]+)", self.get_saved)
-        self.route("POST", r"/servicesNS/(?P<owner>[^/]+)/(?P<app>[^/]+)/saved/searches/(?P<name>[^/]+)", self.post_saved)
+        self.route(
+            "POST",
+            r"/servicesNS/(?P<owner>[^/]+)/(?P<app>[^/]+)/saved/searches/(?P<name>[^/]+)",
+            self.post_saved,
+        )
 
     def authorized(self, request):
         return request.headers.get("authorization") == f"Bearer {self.TOKEN}"
@@ -341,26 +484,63 @@ class FakeSplunk(FakeVendor):
             if m := re.search(r'event_id="([^"]*)"', spl):
                 rows = [r for r in rows if r["event_id"] == m.group(1)]
         else:
-            rows = [{"_raw": f"event {i}", "host": "web-01", "_time": str(1772441000 + i)} for i in range(5)]
-        return ok({"preview": False, "init_offset": 0, "messages": [], "fields": [], "results": rows[: int(form["count"])]})
+            rows = [
+                {"_raw": f"event {i}", "host": "web-01", "_time": str(1772441000 + i)}
+                for i in range(5)
+            ]
+        return ok(
+            {
+                "preview": False,
+                "init_offset": 0,
+                "messages": [],
+                "fields": [],
+                "results": rows[: int(form["count"])],
+            }
+        )
 
     def notable_update(self, request):
         form = form_of(request)
         hits = [n for n in self.notables if n["event_id"] == form["ruleUIDs"]]
         for n in hits:
             n["status_label"] = {"1": "New", "2": "In Progress", "5": "Resolved"}[form["status"]]
-        return ok({"success": True, "message": f"{len(hits)} event updated successfully", "details": {}, "failure_count": 0})
+        return ok(
+            {
+                "success": True,
+                "message": f"{len(hits)} event updated successfully",
+                "details": {},
+                "failure_count": 0,
+            }
+        )
 
     def _entry(self, name: str) -> dict[str, Any]:
-        return {"links": {}, "origin": "https://splunk.example:8089/servicesNS/-/-/saved/searches", "updated": self.updated[name],
-                "entry": [{"name": name, "id": f"https://splunk.example:8089/servicesNS/admin/SplunkEnterpriseSecuritySuite/saved/searches/{name}",
-                           "updated": self.updated[name], "author": "admin",
-                           "acl": {"app": "SplunkEnterpriseSecuritySuite", "owner": "admin", "sharing": "global"},
-                           "content": dict(self.saved[name])}],
-                "paging": {"total": 1, "perPage": 30, "offset": 0}, "messages": []}  # fmt: skip
+        return {
+            "links": {},
+            "origin": "https://splunk.example:8089/servicesNS/-/-/saved/searches",
+            "updated": self.updated[name],
+            "entry": [
+                {
+                    "name": name,
+                    "id": f"https://splunk.example:8089/servicesNS/admin/SplunkEnterpriseSecuritySuite/saved/searches/{name}",
+                    "updated": self.updated[name],
+                    "author": "admin",
+                    "acl": {
+                        "app": "SplunkEnterpriseSecuritySuite",
+                        "owner": "admin",
+                        "sharing": "global",
+                    },
+                    "content": dict(self.saved[name]),
+                }
+            ],
+            "paging": {"total": 1, "perPage": 30, "offset": 0},
+            "messages": [],
+        }
 
     def get_saved(self, request, name):
-        return ok(self._entry(name)) if name in self.saved else self.error(404, f"Could not find object id={name}")
+        return (
+            ok(self._entry(name))
+            if name in self.saved
+            else self.error(404, f"Could not find object id={name}")
+        )
 
     def post_saved(self, request, owner, app, name):
         if name not in self.saved or (owner, app) != ("admin", "SplunkEnterpriseSecuritySuite"):

@@ -27,7 +27,9 @@ class FakeVendor:
         self.time = time
         self.routes: list[tuple[str, re.Pattern[str], Route]] = []
         self.requests: list[httpx.Request] = []
-        self.faults: list[tuple[Callable[[httpx.Request], bool], Callable[[httpx.Request], httpx.Response]]] = []
+        self.faults: list[
+            tuple[Callable[[httpx.Request], bool], Callable[[httpx.Request], httpx.Response]]
+        ] = []
         self.register()
 
     # subclasses ------------------------------------------------------------

@@ -23,80 +23,168 @@ from adapters.vendors import (
     VeeamClient,
 )
 from tests.adapters.vendors._fakes import FakeTime
-from tests.adapters.vendors.fake_identity_backup_fw import FakeGraph, FakeOkta, FakeOPNsense, FakeVeeam
-from tests.adapters.vendors.fake_rmm_psa_siem import FakeJira, FakeNinjaOne, FakeServiceNow, FakeSplunk
+from tests.adapters.vendors.fake_identity_backup_fw import (
+    FakeGraph,
+    FakeOkta,
+    FakeOPNsense,
+    FakeVeeam,
+)
+from tests.adapters.vendors.fake_rmm_psa_siem import (
+    FakeJira,
+    FakeNinjaOne,
+    FakeServiceNow,
+    FakeSplunk,
+)
 from tests.adapters.vendors.fakes_base import Harness
 
 Factory = Callable[[FakeTime], Harness]
 
-OPTIONS = ResilienceOptions(max_attempts=3, failure_threshold=4, cool_down=30.0, retry_after_cap=30.0)
+OPTIONS = ResilienceOptions(
+    max_attempts=3, failure_threshold=4, cool_down=30.0, retry_after_cap=30.0
+)
 
 
 def ninjaone(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
     fake = FakeNinjaOne(t)
-    client = NinjaOneClient("https://eu.ninjarmm.example", client_id="ninja-client",
-                            client_secret=SecretStr("ninja-secret"), http_client=fake.client(),
-                            options=options, hooks=t.hooks(), page_size=2)  # fmt: skip
-    ids = {"device": "1", "patch": "KB5034441", "installed_patch": "KB5031539", "missing_device": "999", "script": "42"}
+    client = NinjaOneClient(
+        "https://eu.ninjarmm.example",
+        client_id="ninja-client",
+        client_secret=SecretStr("ninja-secret"),
+        http_client=fake.client(),
+        options=options,
+        hooks=t.hooks(),
+        page_size=2,
+    )
+    ids = {
+        "device": "1",
+        "patch": "KB5034441",
+        "installed_patch": "KB5031539",
+        "missing_device": "999",
+        "script": "42",
+    }
     return Harness("ninjaone", client, ids, fake)
 
 
 def servicenow(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
     fake = FakeServiceNow(t)
-    client = ServiceNowClient("https://acme.service-now.example", username="opshand", password=SecretStr("sn-pass"),
-                              http_client=fake.client(), options=options, hooks=t.hooks())  # fmt: skip
-    return Harness("servicenow", client, {"ticket": f"{1:032x}", "missing_ticket": f"{999:032x}"}, fake)
+    client = ServiceNowClient(
+        "https://acme.service-now.example",
+        username="opshand",
+        password=SecretStr("sn-pass"),
+        http_client=fake.client(),
+        options=options,
+        hooks=t.hooks(),
+    )
+    return Harness(
+        "servicenow", client, {"ticket": f"{1:032x}", "missing_ticket": f"{999:032x}"}, fake
+    )
 
 
 def jira(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
     fake = FakeJira(t)
-    client = JiraServiceManagementClient("https://acme.atlassian.example", email="bot@acme.example",
-                                         api_token=SecretStr("jira-token"), http_client=fake.client(),
-                                         project_key="OPS", options=options, hooks=t.hooks())  # fmt: skip
+    client = JiraServiceManagementClient(
+        "https://acme.atlassian.example",
+        email="bot@acme.example",
+        api_token=SecretStr("jira-token"),
+        http_client=fake.client(),
+        project_key="OPS",
+        options=options,
+        hooks=t.hooks(),
+    )
     return Harness("jira_sm", client, {"ticket": "OPS-1", "missing_ticket": "OPS-999"}, fake)
 
 
 def splunk(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
     fake = FakeSplunk(t)
-    client = SplunkClient("https://splunk.example:8089", token=SecretStr("splunk-token"),
-                          http_client=fake.client(), options=options, hooks=t.hooks())  # fmt: skip
-    ids = {"alert": "A1B2C3@@notable@@1a2b", "rule": "Access - Brute Force - Rule", "missing_rule": "No Such Rule"}
+    client = SplunkClient(
+        "https://splunk.example:8089",
+        token=SecretStr("splunk-token"),
+        http_client=fake.client(),
+        options=options,
+        hooks=t.hooks(),
+    )
+    ids = {
+        "alert": "A1B2C3@@notable@@1a2b",
+        "rule": "Access - Brute Force - Rule",
+        "missing_rule": "No Such Rule",
+    }
     return Harness("splunk", client, ids, fake)
 
 
 def okta(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
     fake = FakeOkta(t)
     sink: dict[str, SecretStr] = {}
-    client = OktaClient(FakeOkta.BASE, api_token=SecretStr("okta-api-token"), http_client=fake.client(),
-                        options=options, hooks=t.hooks(), break_glass_logins=["breakglass@acme.example"],
-                        secret_sink=sink.__setitem__)  # fmt: skip
-    ids = {"active_user": "00u1", "disabled_user": "00u2", "break_glass_user": "00u3", "service_app": "0oa1",
-           "missing_user": "00u999", "admin_user": "00u1"}  # fmt: skip
+    client = OktaClient(
+        FakeOkta.BASE,
+        api_token=SecretStr("okta-api-token"),
+        http_client=fake.client(),
+        options=options,
+        hooks=t.hooks(),
+        break_glass_logins=["breakglass@acme.example"],
+        secret_sink=sink.__setitem__,
+    )
+    ids = {
+        "active_user": "00u1",
+        "disabled_user": "00u2",
+        "break_glass_user": "00u3",
+        "service_app": "0oa1",
+        "missing_user": "00u999",
+        "admin_user": "00u1",
+    }
     return Harness("okta", client, ids, fake, {"sink": sink})
 
 
 def entra(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
     fake = FakeGraph(t)
     sink: dict[str, SecretStr] = {}
-    client = EntraClient(tenant_id="tenant-1", client_id="app-client", client_secret=SecretStr("graph-secret"),
-                         http_client=fake.client(), options=options, hooks=t.hooks(),
-                         break_glass_upns=["breakglass@acme.example"], secret_sink=sink.__setitem__)  # fmt: skip
-    ids = {"active_user": "u-1", "disabled_user": "u-2", "break_glass_user": "u-3", "service_app": "app-1",
-           "missing_user": "u-999", "admin_user": "u-1"}  # fmt: skip
+    client = EntraClient(
+        tenant_id="tenant-1",
+        client_id="app-client",
+        client_secret=SecretStr("graph-secret"),
+        http_client=fake.client(),
+        options=options,
+        hooks=t.hooks(),
+        break_glass_upns=["breakglass@acme.example"],
+        secret_sink=sink.__setitem__,
+    )
+    ids = {
+        "active_user": "u-1",
+        "disabled_user": "u-2",
+        "break_glass_user": "u-3",
+        "service_app": "app-1",
+        "missing_user": "u-999",
+        "admin_user": "u-1",
+    }
     return Harness("entra", client, ids, fake, {"sink": sink})
 
 
 def veeam(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
     fake = FakeVeeam(t)
-    client = VeeamClient("https://vbr.example:9419", username="svc-opshand", password=SecretStr("veeam-pass"),
-                         http_client=fake.client(), options=options, hooks=t.hooks(), page_size=2)  # fmt: skip
-    return Harness("veeam", client, {"object": "db-prod-01", "point": "rp-2", "missing_point": "rp-404"}, fake)
+    client = VeeamClient(
+        "https://vbr.example:9419",
+        username="svc-opshand",
+        password=SecretStr("veeam-pass"),
+        http_client=fake.client(),
+        options=options,
+        hooks=t.hooks(),
+        page_size=2,
+    )
+    return Harness(
+        "veeam", client, {"object": "db-prod-01", "point": "rp-2", "missing_point": "rp-404"}, fake
+    )
 
 
 def opnsense(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
     fake = FakeOPNsense(t)
-    client = OPNsenseClient("https://fw.example", api_key="opn-key", api_secret=SecretStr("opn-secret"),
-                            http_client=fake.client(), options=options, hooks=t.hooks(), page_size=2)  # fmt: skip
+    client = OPNsenseClient(
+        "https://fw.example",
+        api_key="opn-key",
+        api_secret=SecretStr("opn-secret"),
+        http_client=fake.client(),
+        options=options,
+        hooks=t.hooks(),
+        page_size=2,
+    )
     return Harness("opnsense", client, {"rule": "00000000-aaaa-bbbb-cccc-dddddddddddd"}, fake)
 
 
@@ -107,12 +195,27 @@ IDENTITY_FACTORIES: list[Factory] = [okta, entra]
 BACKUP_FACTORIES: list[Factory] = [veeam]
 FIREWALL_FACTORIES: list[Factory] = [opnsense]
 ALL_FACTORIES: list[Factory] = [
-    *RMM_FACTORIES, *PSA_FACTORIES, *SIEM_FACTORIES, *IDENTITY_FACTORIES, *BACKUP_FACTORIES, *FIREWALL_FACTORIES,
-]  # fmt: skip
+    *RMM_FACTORIES,
+    *PSA_FACTORIES,
+    *SIEM_FACTORIES,
+    *IDENTITY_FACTORIES,
+    *BACKUP_FACTORIES,
+    *FIREWALL_FACTORIES,
+]
 
 # Secrets the harnesses use; no error, repr or log line may ever contain one.
-SECRETS = ["ninja-secret", "sn-pass", "jira-token", "splunk-token", "okta-api-token", "graph-secret",
-           "veeam-pass", "opn-secret", "ninja-access-1", "veeam-access-1"]  # fmt: skip
+SECRETS = [
+    "ninja-secret",
+    "sn-pass",
+    "jira-token",
+    "splunk-token",
+    "okta-api-token",
+    "graph-secret",
+    "veeam-pass",
+    "opn-secret",
+    "ninja-access-1",
+    "veeam-access-1",
+]
 
 
 def ids(factories: list[Factory]) -> list[str]:

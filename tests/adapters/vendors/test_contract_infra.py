@@ -18,7 +18,12 @@ from adapters.contracts import (
 )
 from adapters.errors import IdempotencyConflict, NotFound
 from tests.adapters.vendors._fakes import FakeTime
-from tests.adapters.vendors.harnesses import BACKUP_FACTORIES, FIREWALL_FACTORIES, IDENTITY_FACTORIES, ids
+from tests.adapters.vendors.harnesses import (
+    BACKUP_FACTORIES,
+    FIREWALL_FACTORIES,
+    IDENTITY_FACTORIES,
+    ids,
+)
 
 
 @pytest.fixture(params=IDENTITY_FACTORIES, ids=ids(IDENTITY_FACTORIES))
@@ -59,7 +64,9 @@ def test_identity_contract_disable_enable_round_trip_and_repeat(idp):
     h, _ = idp
     uid = h.ids["active_user"]
     assert h.client.disable_user(uid, idempotency_key="k-d").status == "disabled"
-    assert h.client.disable_user(uid, idempotency_key="k-d").status == "disabled"  # repeat is harmless
+    assert (
+        h.client.disable_user(uid, idempotency_key="k-d").status == "disabled"
+    )  # repeat is harmless
     assert h.client.get_user(uid).status == "disabled"
     assert h.client.enable_user(uid, idempotency_key="k-e").status == "active"
     assert h.client.enable_user(uid, idempotency_key="k-e").status == "active"
@@ -73,7 +80,9 @@ def test_identity_contract_revoke_sessions(idp):
 
 def test_identity_contract_rotate_secret_keeps_overlap_and_hides_secret(idp):
     h, t = idp
-    rotation = h.client.rotate_secret(h.ids["service_app"], overlap_minutes=30, idempotency_key="k-rot")
+    rotation = h.client.rotate_secret(
+        h.ids["service_app"], overlap_minutes=30, idempotency_key="k-rot"
+    )
     assert rotation.user_id == h.ids["service_app"]
     assert rotation.new_version >= 2
     assert rotation.previous_valid_until == t.wall + timedelta(minutes=30)
@@ -98,7 +107,9 @@ def test_backup_contract_jobs_and_points(backup):
     assert all(isinstance(j, BackupJob) for j in jobs)
     assert any(h.ids["object"] in j.protects for j in jobs)
     points = h.client.restore_points(h.ids["object"])
-    assert points and all(isinstance(p, RestorePoint) and p.object_name == h.ids["object"] for p in points)
+    assert points and all(
+        isinstance(p, RestorePoint) and p.object_name == h.ids["object"] for p in points
+    )
     assert [p.created_at for p in points] == sorted((p.created_at for p in points), reverse=True)
 
 
@@ -125,8 +136,16 @@ def test_backup_contract_missing_point_and_session_are_not_found(backup):
 
 # --------------------------------------------------------------------------- firewall
 def _rule(t: FakeTime, port: str = "8443") -> FirewallRule:
-    return FirewallRule(rule_id="", action="allow", source="10.0.5.0/24", destination="10.0.1.7", port=port,
-                        protocol="tcp", description="temp access for CR-9", expires_at=t.wall + timedelta(hours=4))  # fmt: skip
+    return FirewallRule(
+        rule_id="",
+        action="allow",
+        source="10.0.5.0/24",
+        destination="10.0.1.7",
+        port=port,
+        protocol="tcp",
+        description="temp access for CR-9",
+        expires_at=t.wall + timedelta(hours=4),
+    )
 
 
 def test_firewall_contract_list_add_remove(fw):

@@ -6,7 +6,17 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.contracts import Alert, Device, Job, PatchState, PsaContract, RmmContract, SiemContract, SiemRule, Ticket
+from adapters.contracts import (
+    Alert,
+    Device,
+    Job,
+    PatchState,
+    PsaContract,
+    RmmContract,
+    SiemContract,
+    SiemRule,
+    Ticket,
+)
 from adapters.errors import NotFound
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.harnesses import PSA_FACTORIES, RMM_FACTORIES, SIEM_FACTORIES, ids
@@ -50,7 +60,9 @@ def test_rmm_contract_patch_status(rmm):
 
 def test_rmm_contract_apply_patches_then_job_status(rmm):
     h, t = rmm
-    job = h.client.apply_patches(h.ids["device"], [h.ids["patch"]], reboot=False, idempotency_key="chg-1")
+    job = h.client.apply_patches(
+        h.ids["device"], [h.ids["patch"]], reboot=False, idempotency_key="chg-1"
+    )
     assert isinstance(job, Job)
     assert (job.target, job.idempotency_key) == (h.ids["device"], "chg-1")
     assert job.state in ("queued", "running", "succeeded")
@@ -62,13 +74,17 @@ def test_rmm_contract_apply_patches_then_job_status(rmm):
 def test_rmm_contract_apply_unknown_patch_is_not_found(rmm):
     h, _ = rmm
     with pytest.raises(NotFound):
-        h.client.apply_patches(h.ids["device"], ["KB0000000"], reboot=False, idempotency_key="chg-2")
+        h.client.apply_patches(
+            h.ids["device"], ["KB0000000"], reboot=False, idempotency_key="chg-2"
+        )
 
 
 def test_rmm_contract_reboot_and_script_jobs(rmm):
     h, t = rmm
     reboot = h.client.reboot(h.ids["device"], idempotency_key="chg-3")
-    script = h.client.run_script(h.ids["device"], h.ids["script"], {"mode": "check"}, idempotency_key="chg-4")
+    script = h.client.run_script(
+        h.ids["device"], h.ids["script"], {"mode": "check"}, idempotency_key="chg-4"
+    )
     assert reboot.job_id != script.job_id
     t.advance(60)
     assert h.client.job_status(reboot.job_id).state in ("running", "succeeded")
@@ -95,8 +111,12 @@ def test_psa_contract_get_ticket(psa):
 
 
 def test_psa_contract_create_is_idempotent_per_key(psa):
-    first = psa.client.create_ticket("Patch web tier", "Rehearsed plan CR-7", priority="high", idempotency_key="k-create")
-    again = psa.client.create_ticket("Patch web tier", "Rehearsed plan CR-7", priority="high", idempotency_key="k-create")
+    first = psa.client.create_ticket(
+        "Patch web tier", "Rehearsed plan CR-7", priority="high", idempotency_key="k-create"
+    )
+    again = psa.client.create_ticket(
+        "Patch web tier", "Rehearsed plan CR-7", priority="high", idempotency_key="k-create"
+    )
     other = psa.client.create_ticket("Another", "x", priority="low", idempotency_key="k-other")
     assert first.ticket_id == again.ticket_id
     assert other.ticket_id != first.ticket_id
@@ -106,9 +126,14 @@ def test_psa_contract_create_is_idempotent_per_key(psa):
 def test_psa_contract_comment_status_escalate_close(psa):
     c = psa.client
     tid = psa.ids["ticket"]
-    assert "rebooted db-prod-01" in c.comment(tid, "rebooted db-prod-01", idempotency_key="k-c").comments
+    assert (
+        "rebooted db-prod-01"
+        in c.comment(tid, "rebooted db-prod-01", idempotency_key="k-c").comments
+    )
     assert c.update_status(tid, "in_progress", idempotency_key="k-s").status == "in_progress"
-    assert c.update_status(tid, "in_progress", idempotency_key="k-s").status == "in_progress"  # repeat is harmless
+    assert (
+        c.update_status(tid, "in_progress", idempotency_key="k-s").status == "in_progress"
+    )  # repeat is harmless
     assert c.escalate(tid, "customer impact", idempotency_key="k-e").escalated is True
     closed = c.close(tid, "patched and verified", idempotency_key="k-x")
     assert closed.status in ("resolved", "closed")

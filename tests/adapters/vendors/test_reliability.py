@@ -6,6 +6,7 @@ real client code, the resilient HTTP layer and the error mapping are all exercis
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from email.utils import format_datetime
@@ -14,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters._http import ResilienceOptions
 from adapters.contracts import FirewallRule
 from adapters.errors import (
     AdapterError,
@@ -45,17 +45,38 @@ READS: dict[str, Call] = {
     "opnsense": lambda h: h.client.list_rules(),
 }
 WRITES: dict[str, tuple[Call, Pred]] = {
-    "ninjaone": (lambda h: h.client.reboot("1", idempotency_key="k"), lambda r: r.url.path.endswith("/reboot/NORMAL")),
-    "servicenow": (lambda h: h.client.comment(h.ids["ticket"], "n", idempotency_key="k"), lambda r: r.method == "PATCH"),
-    "jira": (lambda h: h.client.comment(h.ids["ticket"], "n", idempotency_key="k"), lambda r: r.url.path.endswith("/comment")),
-    "okta": (lambda h: h.client.disable_user("00u1", idempotency_key="k"), lambda r: "/lifecycle/" in r.url.path),
-    "entra": (lambda h: h.client.rotate_secret("app-1", overlap_minutes=5, idempotency_key="k"), lambda r: r.url.path.endswith("/addPassword")),
-    "veeam": (lambda h: h.client.start_restore("rp-2", idempotency_key="k"), lambda r: r.url.path.startswith("/api/v1/restore/")),
+    "ninjaone": (
+        lambda h: h.client.reboot("1", idempotency_key="k"),
+        lambda r: r.url.path.endswith("/reboot/NORMAL"),
+    ),
+    "servicenow": (
+        lambda h: h.client.comment(h.ids["ticket"], "n", idempotency_key="k"),
+        lambda r: r.method == "PATCH",
+    ),
+    "jira": (
+        lambda h: h.client.comment(h.ids["ticket"], "n", idempotency_key="k"),
+        lambda r: r.url.path.endswith("/comment"),
+    ),
+    "okta": (
+        lambda h: h.client.disable_user("00u1", idempotency_key="k"),
+        lambda r: "/lifecycle/" in r.url.path,
+    ),
+    "entra": (
+        lambda h: h.client.rotate_secret("app-1", overlap_minutes=5, idempotency_key="k"),
+        lambda r: r.url.path.endswith("/addPassword"),
+    ),
+    "veeam": (
+        lambda h: h.client.start_restore("rp-2", idempotency_key="k"),
+        lambda r: r.url.path.startswith("/api/v1/restore/"),
+    ),
     "opnsense": (
-        lambda h: h.client.add_rule(FirewallRule(rule_id="", action="allow", source="10.0.0.1", destination="10.0.0.2"), idempotency_key="k"),
+        lambda h: h.client.add_rule(
+            FirewallRule(rule_id="", action="allow", source="10.0.0.1", destination="10.0.0.2"),
+            idempotency_key="k",
+        ),
         lambda r: r.url.path.endswith("/addRule"),
     ),
-}  # fmt: skip
+}
 VENDORS = list(READS)
 WRITERS = list(WRITES)
 
@@ -65,7 +86,12 @@ def build(name: str, t: FakeTime, **opts: Any) -> Harness:
     return getattr(hs, name)(t, options)
 
 
-def inject(h: Harness, action: Callable[[httpx.Request], httpx.Response], when: Pred | None = None, times: int = 10**6) -> list[int]:
+def inject(
+    h: Harness,
+    action: Callable[[httpx.Request], httpx.Response],
+    when: Pred | None = None,
+    times: int = 10**6,
+) -> list[int]:
     """Make matching non-token requests fail ``times`` times; returns a one-item hit counter."""
     hits = [0]
 
@@ -92,7 +118,11 @@ def status(code: int, **kw: Any) -> Callable[[httpx.Request], httpx.Response]:
 
 # --------------------------------------------------------------------------- E1
 @pytest.mark.parametrize("vendor", VENDORS)
-@pytest.mark.parametrize("fault", [status(503, text="upstream down"), raise_(httpx.ConnectTimeout)], ids=["503", "connect-timeout"])
+@pytest.mark.parametrize(
+    "fault",
+    [status(503, text="upstream down"), raise_(httpx.ConnectTimeout)],
+    ids=["503", "connect-timeout"],
+)
 def test_e1_idempotent_read_retries_bounded_then_transient(vendor, fault):
     t = FakeTime()
     h = build(vendor, t)
@@ -208,11 +238,22 @@ def test_e7_one_integration_circuit_opens_others_keep_working(vendor):
 
 # --------------------------------------------------------------------------- error tree
 FAULTS = [
-    raise_(httpx.ConnectError), raise_(httpx.ReadError), raise_(httpx.RemoteProtocolError), raise_(httpx.ReadTimeout),
-    raise_(httpx.WriteTimeout), raise_(httpx.PoolTimeout), status(500), status(502), status(504), status(418, text="teapot"),
-    status(400, text="<html>bad</html>"), status(409, json={"error": "conflict"}), status(200, content=b"\x00\xff"),
-    status(404), status(429),
-]  # fmt: skip
+    raise_(httpx.ConnectError),
+    raise_(httpx.ReadError),
+    raise_(httpx.RemoteProtocolError),
+    raise_(httpx.ReadTimeout),
+    raise_(httpx.WriteTimeout),
+    raise_(httpx.PoolTimeout),
+    status(500),
+    status(502),
+    status(504),
+    status(418, text="teapot"),
+    status(400, text="<html>bad</html>"),
+    status(409, json={"error": "conflict"}),
+    status(200, content=b"\x00\xff"),
+    status(404),
+    status(429),
+]
 # A 2xx with an odd body is only wrong where the client reads the body (NinjaOne's actions
 # answer 204 and a client rightly ignores what comes back), so these go to reads only.
 SHAPE_FAULTS = [status(200, json={"weird": True}), status(200, json=None), status(200, json=[[]])]
@@ -224,12 +265,23 @@ def test_every_vendor_failure_maps_into_the_error_tree(vendor):
     if vendor in WRITES:
         cases += [(f, WRITES[vendor][0]) for f in FAULTS]
     for fault, call in cases:
-        if True:
-            h = build(vendor, FakeTime(), max_attempts=2)
-            inject(h, fault)
-            with pytest.raises(AdapterError) as info:
-                call(h)
-            assert not isinstance(info.value, httpx.HTTPError)
-            text = str(info.value) + repr(info.value)
-            assert not any(s in text for s in hs.SECRETS)
-            assert info.value.integration == h.client.integration
+        h = build(vendor, FakeTime(), max_attempts=2)
+        inject(h, fault)
+        with pytest.raises(AdapterError) as info:
+            call(h)
+        assert not isinstance(info.value, httpx.HTTPError)
+        text = str(info.value) + repr(info.value)
+        assert not any(s in text for s in hs.SECRETS)
+        assert info.value.integration == h.client.integration
+
+
+def test_secrets_never_reach_the_logs(caplog):
+    caplog.set_level(logging.DEBUG, logger="opshand")
+    for vendor in VENDORS:
+        h = build(vendor, FakeTime())
+        inject(h, status(503), times=1)  # one retry, so the retry path logs too
+        READS[vendor](h)
+        if vendor in WRITES:
+            WRITES[vendor][0](h)
+    assert "retrying" in caplog.text
+    assert not any(s in caplog.text for s in [*hs.SECRETS, "okta-new-secret", "graph-new-secret"])

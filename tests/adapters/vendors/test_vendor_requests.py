@@ -10,7 +10,7 @@ import pytest
 from adapters.errors import NotFound, RequestRejected
 from tests.adapters.vendors import harnesses as hs
 from tests.adapters.vendors._fakes import FakeTime, body_of
-from tests.adapters.vendors.fake_rmm_psa_siem import INJECTED, basic, form_of
+from tests.adapters.vendors.fake_rmm_psa_siem import INJECTED, FakeNinjaOne, basic, form_of
 
 
 def test_ninjaone_oauth_once_then_bearer_and_cursor_pages():
@@ -23,7 +23,10 @@ def test_ninjaone_oauth_once_then_bearer_and_cursor_pages():
     assert len(token) == 1  # cached across calls
     assert token[0].headers["content-type"] == "application/x-www-form-urlencoded"
     pages = [r for r in reqs if r.url.path == "/v2/devices-detailed"]
-    assert [dict(r.url.params) for r in pages] == [{"pageSize": "2"}, {"pageSize": "2", "after": "2"}]
+    assert [dict(r.url.params) for r in pages] == [
+        {"pageSize": "2"},
+        {"pageSize": "2", "after": "2"},
+    ]
     reboot = reqs[-1]
     assert (reboot.method, reboot.url.path) == ("POST", "/v2/device/1/reboot/NORMAL")
     assert reboot.headers["authorization"] == "Bearer ninja-access-1"
@@ -36,7 +39,12 @@ def test_ninjaone_script_body_and_non_numeric_script_refused():
     h.client.run_script("1", "42", {"path": "C:\\tmp x"}, idempotency_key="chg-2")
     sent = h.fake.requests[-1]
     assert sent.url.path == "/v2/device/1/script/run"
-    assert body_of(sent) == {"type": "SCRIPT", "id": 42, "parameters": "path='C:\\tmp x'", "runAs": "system"}
+    assert body_of(sent) == {
+        "type": "SCRIPT",
+        "id": 42,
+        "parameters": "path='C:\\tmp x'",
+        "runAs": "system",
+    }
     with pytest.raises(NotFound):
         h.client.run_script("1", "rm -rf", {}, idempotency_key="chg-3")
 
@@ -54,8 +62,14 @@ def test_servicenow_create_looks_up_correlation_id_then_posts():
     assert lookup.method == "GET" and lookup.url.params["sysparm_query"] == "correlation_id=k-7"
     assert lookup.headers["authorization"] == basic("opshand", "sn-pass")
     assert (post.method, post.url.path) == ("POST", "/api/now/table/incident")
-    assert body_of(post) == {"short_description": "Patch web", "description": "body", "impact": "1",
-                             "urgency": "1", "correlation_id": "k-7", "correlation_display": "opshand"}  # fmt: skip
+    assert body_of(post) == {
+        "short_description": "Patch web",
+        "description": "body",
+        "impact": "1",
+        "urgency": "1",
+        "correlation_id": "k-7",
+        "correlation_display": "opshand",
+    }
     with pytest.raises(RequestRejected, match="priority"):
         h.client.create_ticket("x", "y", priority="urgent!!", idempotency_key="k-8")
 
@@ -75,7 +89,9 @@ def test_servicenow_comment_is_a_work_note_patch_and_status_codes():
 
 def test_jira_create_uses_label_adf_and_comment_is_internal():
     h = hs.jira(FakeTime())
-    t = h.client.create_ticket("VPN", "line one\nline two", priority="critical", idempotency_key="k-9")
+    t = h.client.create_ticket(
+        "VPN", "line one\nline two", priority="critical", idempotency_key="k-9"
+    )
     post = next(r for r in h.fake.requests if r.method == "POST")
     fields = body_of(post)["fields"]
     assert fields["labels"] == ["opshand-k-9"] and fields["priority"] == {"name": "Highest"}
@@ -111,14 +127,21 @@ def test_splunk_throttle_posts_suppression_to_the_owning_namespace():
     h = hs.splunk(t)
     h.client.throttle_rule(h.ids["rule"], t.wall + timedelta(minutes=90), idempotency_key="k-1")
     post = h.fake.requests[-1]
-    assert post.url.path == "/servicesNS/admin/SplunkEnterpriseSecuritySuite/saved/searches/Access - Brute Force - Rule"
-    assert form_of(post) == {"output_mode": "json", "alert.suppress": "1", "alert.suppress.period": "5400s"}
+    namespace = "/servicesNS/admin/SplunkEnterpriseSecuritySuite"
+    assert post.url.path == f"{namespace}/saved/searches/Access - Brute Force - Rule"
+    assert form_of(post) == {
+        "output_mode": "json",
+        "alert.suppress": "1",
+        "alert.suppress.period": "5400s",
+    }
     h.client.throttle_rule(h.ids["rule"], t.wall - timedelta(minutes=1), idempotency_key="k-2")
     assert form_of(h.fake.requests[-1])["alert.suppress"] == "0"
     assert h.client.get_rule(h.ids["rule"]).throttled_until is None
 
 
-@pytest.mark.parametrize("query", ["index=main | delete", "| outputlookup x.csv", "index=a |sendemail to=x@y"])
+@pytest.mark.parametrize(
+    "query", ["index=main | delete", "| outputlookup x.csv", "index=a |sendemail to=x@y"]
+)
 def test_splunk_search_refuses_writing_commands_before_sending(query):
     h = hs.splunk(FakeTime())
     with pytest.raises(RequestRejected, match="read-only"):
@@ -144,7 +167,10 @@ def test_okta_ssws_link_pages_and_lifecycle_suspend():
     post = next(r for r in h.fake.requests if r.method == "POST")
     assert post.url.path == "/api/v1/users/00u1/lifecycle/suspend"
     h.client.revoke_sessions("00u1", idempotency_key="k-2")
-    assert any(r.method == "DELETE" and r.url.path == "/api/v1/users/00u1/sessions" for r in h.fake.requests)
+    assert any(
+        r.method == "DELETE" and r.url.path == "/api/v1/users/00u1/sessions"
+        for r in h.fake.requests
+    )
 
 
 def test_okta_rotation_refused_without_sink():
@@ -183,10 +209,17 @@ def test_veeam_password_grant_api_version_and_restore_body():
     h = hs.veeam(FakeTime())
     h.client.start_restore("rp-2", idempotency_key="k-1")
     token, restore = h.fake.requests[0], h.fake.requests[-1]
-    assert form_of(token) == {"grant_type": "password", "username": "svc-opshand", "password": "veeam-pass"}
+    assert form_of(token) == {
+        "grant_type": "password",
+        "username": "svc-opshand",
+        "password": "veeam-pass",
+    }
     assert restore.headers["x-api-version"] == "1.1-rev2"
     assert restore.url.path == "/api/v1/restore/instantRecovery/vSphere/vm"
-    assert body_of(restore)["restorePointId"] == "rp-2" and body_of(restore)["type"] == "OriginalLocation"
+    assert (
+        body_of(restore)["restorePointId"] == "rp-2"
+        and body_of(restore)["type"] == "OriginalLocation"
+    )
 
 
 def test_opnsense_changes_apply_behind_a_savepoint():
@@ -195,10 +228,16 @@ def test_opnsense_changes_apply_behind_a_savepoint():
     h.client.remove_rule(h.ids["rule"], idempotency_key="k-1")
     paths = [r.url.path for r in h.fake.requests]
     rev = h.fake.applied[0]
-    assert paths == [f"/api/firewall/filter/delRule/{h.ids['rule']}", "/api/firewall/filter/savepoint",
-                     f"/api/firewall/filter/apply/{rev}", f"/api/firewall/filter/cancelRollback/{rev}"]  # fmt: skip
+    assert paths == [
+        f"/api/firewall/filter/delRule/{h.ids['rule']}",
+        "/api/firewall/filter/savepoint",
+        f"/api/firewall/filter/apply/{rev}",
+        f"/api/firewall/filter/cancelRollback/{rev}",
+    ]
     assert h.fake.pending_rollback == set()
-    assert all(r.headers["authorization"] == basic("opn-key", "opn-secret") for r in h.fake.requests)
+    assert all(
+        r.headers["authorization"] == basic("opn-key", "opn-secret") for r in h.fake.requests
+    )
 
 
 def test_opnsense_validation_failure_is_rejected_and_nothing_applied():
@@ -218,3 +257,38 @@ def test_secrets_never_appear_in_reprs():
         text = repr(h.client) + repr(h.client.http) + repr(h.client.http.auth)
         assert not any(s in text for s in hs.SECRETS), factory.__name__
         json.dumps(text)
+
+
+def test_bad_client_secret_is_auth_error_naming_the_token_call():
+    from pydantic import SecretStr
+
+    from adapters.errors import AuthError
+    from adapters.vendors import NinjaOneClient
+
+    t = FakeTime()
+    fake = FakeNinjaOne(t)
+    client = NinjaOneClient(
+        "https://eu.ninjarmm.example",
+        client_id="ninja-client",
+        client_secret=SecretStr("wrong-secret"),
+        http_client=fake.client(),
+        hooks=t.hooks(),
+    )
+    with pytest.raises(AuthError) as info:
+        client.list_devices()
+    assert str(info.value).startswith("ninjaone.oauth_token")
+    assert "wrong-secret" not in str(info.value)
+    assert fake.api_requests() == []  # no API call without a token
+
+
+def test_e7_half_open_probe_fetches_an_expired_token_first():
+    t = FakeTime()
+    h = hs.ninjaone(t)
+    h.client.list_devices()
+    for _ in range(hs.OPTIONS.failure_threshold):
+        h.client.http.breaker.record_failure()
+    t.advance(7200)  # past the cool-down and the token's lifetime
+    assert h.client.http.breaker.state == "half_open"
+    h.client.list_devices()
+    assert len([r for r in h.fake.requests if h.fake.is_token(r)]) == 2
+    assert h.client.http.breaker.state == "closed"

@@ -5,6 +5,7 @@ import pytest
 from agent.policy import (
     PolicyError,
     PolicyInput,
+    default_cases_path,
     load_policy_cases,
     load_policy_cases_text,
     render_case_results,
@@ -14,7 +15,9 @@ from tests.agent.policy.conftest import EXAMPLES
 
 
 def test_example_policy_cases_all_pass(example_policy):
-    cases = load_policy_cases(EXAMPLES / "policy_tests.yaml")
+    cases_path = default_cases_path(EXAMPLES / "policy.yaml")
+    assert cases_path == EXAMPLES / "policy_tests.yaml"
+    cases = load_policy_cases(cases_path)
     assert len(cases) >= 12
     results = run_policy_tests(example_policy, cases)
     failed = [r for r in results if not r.passed]

@@ -157,6 +157,7 @@ def test_loader_type_error_and_non_boolean_fail_at_load(write_policy):
     ("body", "fragment"),
     [
         ("    decision: maybe\n    reason: r\n", "decision must be one of"),
+        ("    decision: deny\n    reason: r\n    when2: x\n", "unknown field 'when2'"),
         ("    decision: deny\n", "no 'reason'"),
         ("    decision: deny\n    reason: r\n    quorum: 2\n", "only applies to consent"),
         ("    decision: consent\n    reason: r\n    quorum: 0\n", "quorum must be an integer"),
@@ -168,6 +169,13 @@ def test_loader_rule_field_errors(write_policy, body, fragment):
     err = _load_error(write_policy, text)
     assert fragment in err.cause
     assert err.rule_id == "r"
+
+
+def test_loader_unquoted_boolean_condition_explained(write_policy):
+    text = "version: 1\nrules:\n  - id: b\n    when: true\n    decision: auto\n    reason: r\n"
+    err = _load_error(write_policy, text)
+    assert "quote it" in err.cause
+    assert (err.line, err.rule_id) == (4, "b")
 
 
 def test_loader_duplicate_rule_id_and_duplicate_key(write_policy):

@@ -81,7 +81,7 @@ def test_page_drives_the_bot_end_to_end(workspace: LocalSlack) -> None:
             page.wait_for_selector("#thread .block.header")
             page.select_option("#user-select", BEN)
             page.click("#thread button:has-text('Approve')")
-            page.wait_for_selector(f"#thread :text('Approved by @{'ben'}')")
+            page.wait_for_selector("#thread :text('Approved by @ben')")
 
             page.fill("#message-input", "/request")
             page.click("#composer button[type=submit]")

@@ -128,3 +128,17 @@ def test_unreachable_bot_is_connection_failed() -> None:
         slack.send_message(ANA, "ops", f"<@{slack.bot_user_id}> hello?")
         reasons = [a.reason for a in slack.deliveries()]
         assert reasons == ["connection_failed", "connection_failed"]
+
+
+def test_url_verification_challenge_is_echoed_by_bolt(slack: LocalSlack, bolt: BoltFactory) -> None:
+    bolt()
+    assert slack.verify_url() is True
+    [attempt] = slack.deliveries()
+    assert attempt.payload["type"] == "url_verification"
+
+
+def test_url_verification_fails_with_the_wrong_secret() -> None:
+    with LocalSlack(signing_secret="wrong") as slack:
+        with BoltServer(make_app(slack)) as server:
+            slack.bot_url = server.url
+            assert slack.verify_url() is False

@@ -113,6 +113,8 @@ def test_bad_requests_name_the_problem(slack: LocalSlack) -> None:
     unknown_user = _post(slack, "send", user="U0NOBODY00", channel="C0LOCALOPS", text="x")
     assert unknown_user["ok"] is False
     assert "U0NOBODY00" in unknown_user["error"]
+    no_channel = _post(slack, "send", user=ANA, channel=None, text="x")
+    assert no_channel == {"ok": False, "error": "a channel must be an id or a name, not None"}
     missing = _post(slack, "click", user=ANA)
     assert missing["ok"] is False
     assert "channel" in missing["error"]
