@@ -562,18 +562,29 @@ class ConsentBook:
     # ------------------------------------------------------------------ execution-time check
 
     def recheck(
-        self, request_id: int, plan_hash: str | None = None, *, conn: Connection | None = None
+        self,
+        request_id: int,
+        plan_hash: str | None = None,
+        *,
+        policy_hash: str | None = None,
+        conn: Connection | None = None,
     ) -> bool:
         """Whether execution may proceed on ``request_id`` (see ``recheck_detail``)."""
-        return self.recheck_detail(request_id, plan_hash, conn=conn).ok
+        return self.recheck_detail(request_id, plan_hash, policy_hash=policy_hash, conn=conn).ok
 
     def recheck_detail(
-        self, request_id: int, plan_hash: str | None = None, *, conn: Connection | None = None
+        self,
+        request_id: int,
+        plan_hash: str | None = None,
+        *,
+        policy_hash: str | None = None,
+        conn: Connection | None = None,
     ) -> RecheckResult:
         """Re-check an approval at execution time; fail closed on any doubt.
 
         Passes only if the request is approved, is its change's current request, has not
-        expired, matches ``plan_hash`` (when given), has no reject, and still has a quorum of
+        expired, matches ``plan_hash`` and ``policy_hash`` (when given: a policy edited since the
+        vote makes it stale, B2), has no reject, and still has a quorum of
         distinct approvals from non-requesters who hold the approver role *now* (B5).
         """
 
@@ -594,6 +605,8 @@ class ConsentBook:
                 return no("the plan changed after approval")
             if plan_hash is not None and plan_hash != req.plan_hash:
                 return no("the plan hash differs from the approved one")
+            if policy_hash is not None and policy_hash != req.policy_hash:
+                return no("the policy changed after approval")
             if self._clock() >= req.expires_at:
                 return no("the approval has expired")
             votes = self.votes(req.id, conn=c)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from bot.cli_audit import audit_app
 from bot.cli_common import DataDir, JsonOut, SettingsFile, boot, dump, err, out, settings
 from bot.cli_twin import twin_app
 
@@ -23,7 +24,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-audit_app = typer.Typer(help="Read and verify the tamper-evident audit log.", no_args_is_help=True)
 policy_app = typer.Typer(help="Test and explain the operator-written policy.", no_args_is_help=True)
 app.add_typer(twin_app, name="twin")
 app.add_typer(audit_app, name="audit")
@@ -121,25 +121,6 @@ def plan(
         out.print(f"Decision: [bold]{decision.outcome}[/bold] ({decision.summary()})")
         for rid, why in decision.reasons.items():
             out.print(f"  {rid}: {why}")
-    finally:
-        oh.close()
-
-
-# ---------------------------------------------------------------------- audit
-@audit_app.command("verify")
-def audit_verify(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
-    """Check the hash chain and the external checkpoint; names the first bad row."""
-    oh = boot(data_dir)
-    try:
-        res = oh.audit.verify()
-        if json_out:
-            dump(res.model_dump(mode="json"))
-        elif res.ok:
-            out.print(f"[green]Audit chain verifies[/green]: {res.model_dump(mode='json')}")
-        else:
-            out.print(f"[red]Audit chain broken[/red]: {res.model_dump(mode='json')}")
-        if not res.ok:
-            raise typer.Exit(1)
     finally:
         oh.close()
 

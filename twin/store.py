@@ -1,166 +1,92 @@
-"""Persistence of the twin: entities, relations, the change log and the serial.
+"""Persistence of the twin: entities, per-source observations, relations, change log, serial.
 
 Every committed change-set that alters anything raises ``twin_meta.serial`` by one and writes one
 change-log row per entity or relation touched, with its before/after image, the actor and the
 reason. Processes that share the database keep their in-memory graph current by replaying the
 change log past their serial (:meth:`TwinStore.catch_up`).
+
+Each source's last view of an entity is kept in ``twin_observation``; the entity itself holds the
+merge of those views, attribute by attribute, the higher-priority source winning where they
+disagree (``source_priority``, lowest first). Both views stay readable
+(:meth:`TwinStore.observations`).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Column,
-    Connection,
-    DateTime,
-    Engine,
-    Integer,
-    String,
-    Table,
-    Text,
-    and_,
-    select,
-    update,
-)
+from sqlalchemy import Engine, and_, bindparam, select, tuple_, update
 
+from twin._changeset import (
+    ApplyResult,
+    Changeset,
+    aware,
+    ent_row,
+    merge_views,
+    obs_row,
+    row_ent,
+    same_facts,
+    same_view,
+)
+from twin._schema import (
+    change_log,
+    entity_table,
+    observation_table,
+    relation_table,
+    twin_meta,
+)
 from twin.db import metadata
 from twin.graph import TwinGraph
-from twin.ingest import IngestBatch, Rejection, iter_chunks, validate_batch
-from twin.model import EdgeType, Entity, NodeKind, Relation, utcnow
+from twin.ingest import IngestBatch, Rejection, TwinEvent, iter_chunks, validate_batch
+from twin.model import Entity, NodeKind, Relation, utcnow
 
-__all__ = ["ApplyResult", "TwinStore", "change_log", "entity_table", "relation_table"]
-
-twin_meta = Table(
+__all__ = [
+    "DEFAULT_GRACE",
+    "DEFAULT_SOURCE_PRIORITY",
+    "ApplyResult",
+    "TwinStore",
+    "change_log",
+    "entity_table",
+    "observation_table",
+    "relation_table",
     "twin_meta",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("lineage", String(64), nullable=False),
-    Column("serial", Integer, nullable=False),
-)
-
-entity_table = Table(
-    "twin_entity",
-    metadata,
-    Column("id", String(255), primary_key=True),
-    Column("kind", String(32), nullable=False, index=True),
-    Column("name", String(255), nullable=False, index=True),
-    Column("attrs", JSON, nullable=False),
-    Column("source", String(64), nullable=False),
-    Column("source_ref", String(255), nullable=False),
-    Column("first_seen", DateTime(timezone=True), nullable=False),
-    Column("last_seen", DateTime(timezone=True), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("active", Boolean, nullable=False),
-)
-
-relation_table = Table(
-    "twin_relation",
-    metadata,
-    Column("src", String(255), primary_key=True),
-    Column("type", String(32), primary_key=True),
-    Column("dst", String(255), primary_key=True, index=True),
-    Column("attrs", JSON, nullable=False),
-    Column("source", String(64), nullable=False),
-)
-
-change_log = Table(
-    "twin_change",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("serial", Integer, nullable=False, index=True),
-    Column("changeset_id", String(64), nullable=False),
-    Column("key", String(600), nullable=False),
-    Column("op", String(16), nullable=False),
-    Column("before", Text),
-    Column("after", Text),
-    Column("actor", String(255), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-)
+]
 
 _CHUNK = 2000
 DEFAULT_GRACE = timedelta(hours=24)
-
-
-def _ent_row(e: Entity) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "kind": e.kind.value,
-        "name": e.name,
-        "attrs": e.attrs,
-        "source": e.source,
-        "source_ref": e.source_ref,
-        "first_seen": e.first_seen,
-        "last_seen": e.last_seen,
-        "version": e.version,
-        "active": e.active,
-    }
-
-
-def _aware(dt: datetime) -> datetime:
-    # SQLite hands back naive datetimes even for timezone=True columns; we only ever store UTC.
-    from datetime import UTC
-
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def _row_ent(r: Any) -> Entity:
-    return Entity.model_construct(
-        id=r.id,
-        kind=NodeKind(r.kind),
-        name=r.name,
-        attrs=r.attrs,
-        source=r.source,
-        source_ref=r.source_ref,
-        first_seen=_aware(r.first_seen),
-        last_seen=_aware(r.last_seen),
-        version=r.version,
-        active=r.active,
-    )
-
-
-def _facts(e: Entity) -> tuple[Any, ...]:
-    """The parts of an entity whose change counts as a change (not last_seen, not version)."""
-    return (
-        e.kind,
-        e.name,
-        json.dumps(e.attrs, sort_keys=True, default=str),
-        e.source,
-        e.source_ref,
-        e.active,
-    )
-
-
-def _ent_json(e: Entity) -> str:
-    return e.model_dump_json()
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    """What a change-set did."""
-
-    serial: int
-    changeset_id: str
-    changed: int
-    touched: int
-    rejections: list[Rejection] = field(default_factory=list)
-    tombstoned: int = 0
+"""How long an entity a full sync no longer reports keeps its observation before it goes."""
+DEFAULT_SOURCE_PRIORITY: tuple[str, ...] = (
+    "sample", "cmdb", "psa", "siem", "backup", "firewall", "rmm", "identity",
+)
+"""Lowest first: where two sources disagree on an attribute, the later one here wins. Sources
+not listed rank below all listed ones."""
 
 
 class TwinStore:
-    """Reads and writes the twin in one database (SQLite or PostgreSQL)."""
+    """Reads and writes the twin in one database (SQLite or PostgreSQL).
 
-    def __init__(self, engine: Engine, *, grace: timedelta = DEFAULT_GRACE) -> None:
+    Args:
+        engine: from :func:`twin.db.make_engine`; the schema comes from :func:`twin.db.migrate`
+            (or :meth:`create`, which also adds the meta row).
+        grace: how long a full sync may miss an entity before its observation is dropped.
+        source_priority: source names, lowest priority first.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        grace: timedelta = DEFAULT_GRACE,
+        source_priority: Sequence[str] = DEFAULT_SOURCE_PRIORITY,
+    ) -> None:
         self.engine = engine
         self.grace = grace
+        self.source_priority = tuple(source_priority)
+        ranks = {s: i for i, s in enumerate(self.source_priority)}
+        self._rank: Callable[[str], tuple[int, str]] = lambda s: (ranks.get(s, -1), s)
 
     def create(self) -> None:
         """Create tables if missing and the meta row (with a new lineage) if absent."""
@@ -182,214 +108,290 @@ class TwinStore:
         *,
         progress: Callable[[int], None] | None = None,
     ) -> ApplyResult:
-        """Validate and commit one change-set; raises the serial only when something changed."""
+        """Validate and commit one change-set; raises the serial only when something changed.
+
+        Bad records come back in ``rejections``; the rest lands. Applying the same batch twice
+        changes nothing the second time.
+        """
+        return self._apply(batch, progress=progress, drop_stale=False)
+
+    def apply_event(self, event: TwinEvent) -> ApplyResult:
+        """Commit one streamed update (see :class:`twin.ingest.TwinEvent`)."""
+        if event.op in ("upsert", "relate"):
+            batch = IngestBatch(
+                source=event.source,
+                entities=[event.entity] if event.op == "upsert" and event.entity else [],
+                relations=[event.relation] if event.op == "relate" and event.relation else [],
+                observed_at=event.observed_at, actor=event.actor, reason=event.reason,
+            )
+            missing = event.entity is None if event.op == "upsert" else event.relation is None
+            if missing:
+                what = "entity" if event.op == "upsert" else "relation"
+                return ApplyResult(self.meta()[1], "", 0, 0,
+                                   [Rejection(f"{event.op} event", what, "missing")])
+            return self._apply(batch, progress=None, drop_stale=True)
         with self.engine.begin() as conn:
-            known_kinds = self._kind_lookup(conn, batch)
-            vb = validate_batch(batch, known_kinds)
-            serial = int(conn.execute(select(twin_meta.c.serial)).scalar_one()) + 1
-            csid = uuid.uuid4().hex[:16]
-            now = utcnow()
-            log: list[dict[str, Any]] = []
+            cs = Changeset(conn, actor=event.actor,
+                           reason=event.reason or f"{event.source} event")
+            if event.op == "remove":
+                exists = conn.execute(select(observation_table.c.entity_id).where(and_(
+                    observation_table.c.entity_id == event.entity_id,
+                    observation_table.c.source == event.source))).first()
+                if exists is None:
+                    return cs.finish(0, [Rejection(
+                        event.entity_id or "remove event", "entity_id",
+                        f"no observation of this entity by source '{event.source}'")])
+                dropped = self._drop_observations(conn, event.source, [event.entity_id], cs)
+                return cs.finish(1, [], tombstoned=dropped)
+            rel = event.relation
+            if rel is None:
+                return cs.finish(0, [Rejection("unrelate event", "relation", "missing")])
+            if not isinstance(rel, Relation):
+                try:
+                    rel = Relation.model_validate({"source": event.source, **dict(rel)})
+                except ValueError as exc:
+                    return cs.finish(0, [Rejection("unrelate event", "relation", str(exc))])
+            self._unrelate(conn, [rel], cs)
+            return cs.finish(1, [])
 
-            def note(key: str, op: str, before: str | None, after: str | None) -> None:
-                log.append(
-                    {
-                        "serial": serial,
-                        "changeset_id": csid,
-                        "key": key,
-                        "op": op,
-                        "before": before,
-                        "after": after,
-                        "actor": batch.actor,
-                        "reason": batch.reason or f"{batch.source} ingest",
-                        "at": now,
-                    }
-                )
-
-            changed = 0
+    def _apply(
+        self,
+        batch: IngestBatch,
+        *,
+        progress: Callable[[int], None] | None,
+        drop_stale: bool,
+    ) -> ApplyResult:
+        with self.engine.begin() as conn:
+            known = self._kinds(conn, batch)
+            vb = validate_batch(batch, known.get)
+            cs = Changeset(conn, actor=batch.actor, reason=batch.reason or f"{batch.source} ingest")
             for chunk in iter_chunks(vb.entities, _CHUNK):
-                current = {
-                    r.id: _row_ent(r)
-                    for r in conn.execute(
-                        select(entity_table).where(entity_table.c.id.in_([e.id for e in chunk]))
-                    )
-                }
-                inserts, updates, touches = [], [], []
-                for e in chunk:
-                    old = current.get(e.id)
-                    if old is None:
-                        new = e.model_copy(update={"version": 1, "active": True})
-                        inserts.append(_ent_row(new))
-                        note(e.id, "upsert", None, _ent_json(new))
-                    elif _facts(old) != _facts(e.model_copy(update={"active": True})):
-                        new = e.model_copy(
-                            update={
-                                "version": old.version + 1,
-                                "first_seen": old.first_seen,
-                                "active": True,
-                            }
-                        )
-                        updates.append(_ent_row(new))
-                        note(e.id, "upsert", _ent_json(old), _ent_json(new))
-                    elif e.last_seen > old.last_seen:
-                        touches.append({"b_id": e.id, "b_seen": e.last_seen})
-                changed += len(inserts) + len(updates)
-                if inserts:
-                    conn.execute(entity_table.insert(), inserts)
-                for row in updates:
-                    conn.execute(
-                        update(entity_table).where(entity_table.c.id == row["id"]).values(**row)
-                    )
-                if touches:
-                    from sqlalchemy import bindparam
-
-                    conn.execute(
-                        update(entity_table)
-                        .where(entity_table.c.id == bindparam("b_id"))
-                        .values(last_seen=bindparam("b_seen")),
-                        touches,
-                    )
+                self._upsert_entities(conn, chunk, cs, drop_stale)
                 if progress:
                     progress(len(chunk))
             for chunk in iter_chunks(vb.relations, _CHUNK):
-                existing = set()
-                for r in conn.execute(
-                    select(relation_table.c.src, relation_table.c.type, relation_table.c.dst).where(
-                        relation_table.c.src.in_({x.src for x in chunk})
-                    )
-                ):
-                    existing.add((r.src, r.type, r.dst))
-                fresh = [x for x in chunk if (x.src, x.type.value, x.dst) not in existing]
-                seen: set[tuple[str, str, str]] = set()
-                rows = []
-                for x in fresh:
-                    k = (x.src, x.type.value, x.dst)
-                    if k in seen:
-                        continue
-                    seen.add(k)
-                    rows.append(
-                        {
-                            "src": x.src,
-                            "type": x.type.value,
-                            "dst": x.dst,
-                            "attrs": x.attrs,
-                            "source": x.source,
-                        }
-                    )
-                    note(f"{x.src}|{x.type.value}|{x.dst}", "relate", None, x.model_dump_json())
-                if rows:
-                    conn.execute(relation_table.insert(), rows)
-                changed += len(rows)
+                self._relate(conn, chunk, cs)
                 if progress:
                     progress(len(chunk))
-            tomb = (
-                self._tombstone(conn, batch, {e.id for e in vb.entities}, note)
-                if batch.full_sync
-                else 0
-            )
-            changed += tomb
-            if changed:
-                for chunk in iter_chunks(log, _CHUNK):
-                    conn.execute(change_log.insert(), chunk)
-                conn.execute(update(twin_meta).values(serial=serial))
-            else:
-                serial -= 1
-        return ApplyResult(
-            serial, csid, changed, len(vb.entities) + len(vb.relations), vb.rejections, tomb
-        )
+            tomb = 0
+            if batch.full_sync:
+                reported = {e.id for e in vb.entities}
+                self._unrelate_unreported(conn, batch.source, reported, vb.relations, cs)
+                cutoff = batch.observed_at - self.grace
+                gone = [
+                    r.entity_id
+                    for r in conn.execute(
+                        select(observation_table.c.entity_id, observation_table.c.last_seen)
+                        .where(observation_table.c.source == batch.source)
+                    )
+                    if r.entity_id not in reported and aware(r.last_seen) < cutoff
+                ]
+                tomb = self._drop_observations(conn, batch.source, gone, cs)
+            return cs.finish(len(vb.entities) + len(vb.relations), vb.rejections,
+                             tombstoned=tomb)
 
-    def _kind_lookup(
-        self, conn: Connection, batch: IngestBatch
-    ) -> Callable[[str], NodeKind | None]:
+    def _kinds(self, conn: Any, batch: IngestBatch) -> dict[str, NodeKind]:
+        """Kinds of the already-known entities the batch names (for validation)."""
         refs: set[str] = set()
         for r in batch.relations:
             if isinstance(r, Relation):
                 refs.update((r.src, r.dst))
             else:
                 refs.update(str(r.get(k, "")) for k in ("src", "dst"))
+        for e in batch.entities:
+            refs.add(e.id if isinstance(e, Entity) else str(e.get("id", "")))
         known: dict[str, NodeKind] = {}
         for chunk in iter_chunks(sorted(refs), _CHUNK):
             for row in conn.execute(
                 select(entity_table.c.id, entity_table.c.kind).where(entity_table.c.id.in_(chunk))
             ):
                 known[row.id] = NodeKind(row.kind)
-        return known.get
+        return known
 
-    def _tombstone(
-        self,
-        conn: Connection,
-        batch: IngestBatch,
-        reported: set[str],
-        note: Callable[[str, str, str | None, str | None], None],
-    ) -> int:
-        cutoff = batch.observed_at - self.grace
-        rows = conn.execute(
-            select(entity_table).where(
-                and_(entity_table.c.source == batch.source, entity_table.c.active.is_(True))
-            )
-        ).all()
-        gone = [_row_ent(r) for r in rows if r.id not in reported and _aware(r.last_seen) < cutoff]
-        for old in gone:
-            new = old.model_copy(update={"active": False, "version": old.version + 1})
-            conn.execute(
-                update(entity_table)
-                .where(entity_table.c.id == old.id)
-                .values(active=False, version=new.version)
-            )
-            note(old.id, "tombstone", _ent_json(old), _ent_json(new))
-        return len(gone)
+    def _upsert_entities(self, conn: Any, chunk: list[Entity], cs: Changeset,
+                         drop_stale: bool) -> None:
+        ids = [e.id for e in chunk]
+        current = {r.id: row_ent(r) for r in conn.execute(
+            select(entity_table).where(entity_table.c.id.in_(ids)))}
+        views: dict[str, dict[str, Entity]] = {}
+        for r in conn.execute(select(observation_table).where(
+                observation_table.c.entity_id.in_(ids))):
+            views.setdefault(r.entity_id, {})[r.source] = row_ent(r, obs=True)
+        ins_e, upd_e, touch_e, ins_o, upd_o, touch_o = [], [], [], [], [], []
+        for e in chunk:
+            old = current.get(e.id)
+            seen = views.get(e.id)
+            if seen is None:
+                # an entity written before observations existed is its own source's view
+                seen = {old.source: old} if old is not None else {}
+            prev = seen.get(e.source)
+            if prev is not None and drop_stale and e.last_seen < prev.last_seen:
+                continue
+            if prev is None:
+                view = e
+                ins_o.append(obs_row(e))
+            elif not same_view(prev, e):
+                view = e.model_copy(update={"first_seen": prev.first_seen})
+                upd_o.append(obs_row(view))
+            else:
+                view = prev
+                if e.last_seen > prev.last_seen:
+                    view = prev.model_copy(update={"last_seen": e.last_seen})
+                    touch_o.append({"b_id": e.id, "b_src": e.source, "b_seen": e.last_seen})
+            seen = {**seen, e.source: view}
+            eff = merge_views(seen, self._rank, old)
+            if old is None:
+                ins_e.append(ent_row(eff))
+                cs.note(e.id, "upsert", None, eff)
+            elif not same_facts(old, eff):
+                upd_e.append(ent_row(eff))
+                cs.note(e.id, "upsert", old, eff)
+            elif eff.last_seen > old.last_seen:
+                touch_e.append({"b_id": e.id, "b_seen": eff.last_seen})
+        if ins_o:
+            conn.execute(observation_table.insert(), ins_o)
+        if upd_o:
+            conn.execute(observation_table.delete().where(tuple_(
+                observation_table.c.entity_id, observation_table.c.source
+            ).in_([(r["entity_id"], r["source"]) for r in upd_o])))
+            conn.execute(observation_table.insert(), upd_o)
+        if touch_o:
+            conn.execute(update(observation_table).where(and_(
+                observation_table.c.entity_id == bindparam("b_id"),
+                observation_table.c.source == bindparam("b_src"),
+            )).values(last_seen=bindparam("b_seen")), touch_o)
+        if ins_e:
+            conn.execute(entity_table.insert(), ins_e)
+        if upd_e:
+            # delete + insert: one statement each instead of one UPDATE per row
+            conn.execute(entity_table.delete().where(
+                entity_table.c.id.in_([r["id"] for r in upd_e])))
+            conn.execute(entity_table.insert(), upd_e)
+        if touch_e:
+            conn.execute(update(entity_table).where(entity_table.c.id == bindparam("b_id"))
+                         .values(last_seen=bindparam("b_seen")), touch_e)
 
-    def set_attrs(
-        self,
-        entity_id: str,
-        attrs: dict[str, Any],
-        *,
-        actor: str,
-        reason: str,
-        source: str | None = None,
-    ) -> ApplyResult:
-        """Merge ``attrs`` into one entity (an observation with provenance)."""
+    def _relate(self, conn: Any, chunk: list[Relation], cs: Changeset) -> None:
+        existing = {
+            (r.src, r.type, r.dst)
+            for r in conn.execute(
+                select(relation_table.c.src, relation_table.c.type, relation_table.c.dst)
+                .where(relation_table.c.src.in_({x.src for x in chunk}))
+            )
+        }
+        rows = []
+        for x in chunk:
+            k = (x.src, x.type.value, x.dst)
+            if k in existing:
+                continue
+            existing.add(k)
+            rows.append({"src": x.src, "type": x.type.value, "dst": x.dst,
+                         "attrs": x.attrs, "source": x.source})
+            cs.note_rel(x, "relate")
+        if rows:
+            conn.execute(relation_table.insert(), rows)
+
+    def _unrelate(self, conn: Any, rels: list[Relation], cs: Changeset) -> None:
+        keys = [(r.src, r.type.value, r.dst) for r in rels]
+        for chunk in iter_chunks(keys, _CHUNK):
+            cond = tuple_(relation_table.c.src, relation_table.c.type,
+                          relation_table.c.dst).in_(chunk)
+            found = conn.execute(select(relation_table).where(cond)).all()
+            if found:
+                conn.execute(relation_table.delete().where(cond))
+            for r in found:
+                cs.note_rel(Relation(src=r.src, type=r.type, dst=r.dst, attrs=r.attrs,
+                                     source=r.source), "unrelate")
+
+    def _unrelate_unreported(self, conn: Any, source: str, reported: set[str],
+                             relations: list[Relation], cs: Changeset) -> None:
+        """A full sync that reports an entity without one of its relations removes it."""
+        keep = {(r.src, r.type.value, r.dst) for r in relations}
+        gone = [
+            Relation(src=r.src, type=r.type, dst=r.dst, source=source)
+            for r in conn.execute(
+                select(relation_table.c.src, relation_table.c.type, relation_table.c.dst)
+                .where(relation_table.c.source == source)
+            )
+            if r.src in reported and (r.src, r.type, r.dst) not in keep
+        ]
+        self._unrelate(conn, gone, cs)
+
+    def _drop_observations(self, conn: Any, source: str, ids: list[str], cs: Changeset) -> int:
+        """Forget ``source``'s view of ``ids``; tombstone those no source observes any more.
+
+        Returns how many entities were tombstoned.
+        """
+        tomb = 0
+        for chunk in iter_chunks(ids, _CHUNK):
+            conn.execute(observation_table.delete().where(and_(
+                observation_table.c.source == source,
+                observation_table.c.entity_id.in_(chunk))))
+            current = {r.id: row_ent(r) for r in conn.execute(
+                select(entity_table).where(entity_table.c.id.in_(chunk)))}
+            views: dict[str, dict[str, Entity]] = {}
+            for r in conn.execute(select(observation_table).where(
+                    observation_table.c.entity_id.in_(chunk))):
+                views.setdefault(r.entity_id, {})[r.source] = row_ent(r, obs=True)
+            rows = []
+            for eid in chunk:
+                old = current.get(eid)
+                if old is None:
+                    continue
+                left = views.get(eid)
+                if left:
+                    new = merge_views(left, self._rank, old)
+                    if same_facts(old, new):
+                        continue
+                    cs.note(eid, "upsert", old, new)
+                elif old.active:
+                    new = old.model_copy(update={"active": False, "version": old.version + 1})
+                    cs.note(eid, "tombstone", old, new)
+                    tomb += 1
+                else:
+                    continue
+                rows.append(ent_row(new))
+            if rows:
+                conn.execute(entity_table.delete().where(
+                    entity_table.c.id.in_([r["id"] for r in rows])))
+                conn.execute(entity_table.insert(), rows)
+        return tomb
+
+    def set_attrs(self, entity_id: str, attrs: dict[str, Any], *, actor: str, reason: str,
+                  source: str | None = None) -> ApplyResult:
+        """Merge ``attrs`` into one source's view of an entity (an observation with provenance).
+
+        ``source`` defaults to the source whose view currently leads the entity.
+        """
         with self.engine.connect() as conn:
             row = conn.execute(select(entity_table).where(entity_table.c.id == entity_id)).one()
-        old = _row_ent(row)
-        new = old.model_copy(
-            update={
-                "attrs": {**old.attrs, **attrs},
-                "last_seen": utcnow(),
-                "source": source or old.source,
-            }
-        )
-        return self.apply(
-            IngestBatch(source=new.source, entities=[new], actor=actor, reason=reason)
-        )
+            ent = row_ent(row)
+            src = source or ent.source
+            orow = conn.execute(select(observation_table).where(and_(
+                observation_table.c.entity_id == entity_id,
+                observation_table.c.source == src))).first()
+        base = row_ent(orow, obs=True) if orow is not None else ent
+        new = base.model_copy(update={
+            "attrs": {**base.attrs, **attrs}, "source": src,
+            # never older than the view it replaces, whatever clock the estate was built with
+            "last_seen": max(utcnow(), base.last_seen),
+        })
+        return self.apply(IngestBatch(source=src, entities=[new], actor=actor, reason=reason))
 
     # ------------------------------------------------------------------ reads
-    def load(self, *, progress: Callable[[int], None] | None = None) -> TwinGraph:
-        """Build the in-memory graph from the database."""
-        graph = TwinGraph()
+    def observations(self, entity_id: str) -> list[Entity]:
+        """Every source's last view of one entity, highest priority first."""
         with self.engine.connect() as conn:
-            graph.lineage, graph.serial = (lambda r: (str(r[0]), int(r[1])))(
-                conn.execute(select(twin_meta.c.lineage, twin_meta.c.serial)).one()
-            )
-            res = conn.execution_options(yield_per=5000).execute(select(entity_table))
-            n = 0
-            for r in res:
-                graph.put_entity(_row_ent(r))
-                n += 1
-                if progress and n % 5000 == 0:
-                    progress(5000)
-            res = conn.execution_options(yield_per=5000).execute(
-                select(relation_table.c.src, relation_table.c.type, relation_table.c.dst)
-            )
-            g = graph.g
-            for r in res:
-                data = g.get_edge_data(r.src, r.dst)
-                t = EdgeType(r.type)
-                if data is None:
-                    g.add_edge(r.src, r.dst, types=frozenset({t}))
-                else:
-                    data["types"] = data["types"] | {t}
-        return graph
+            rows = conn.execute(select(observation_table).where(
+                observation_table.c.entity_id == entity_id)).all()
+        views = [row_ent(r, obs=True) for r in rows]
+        return sorted(views, key=lambda v: self._rank(v.source), reverse=True)
+
+    def load(self, *, progress: Callable[[int], None] | None = None) -> TwinGraph:
+        """Build the in-memory graph from the database (one read of each table)."""
+        from twin._load import read_graph
+
+        return read_graph(self.engine, progress=progress)
 
     def changes_since(self, serial: int) -> Iterator[Any]:
         """Change-log rows with a serial above ``serial``, in commit order."""
@@ -411,5 +413,4 @@ class TwinStore:
                 graph.remove_relation(rel.src, rel.type, rel.dst)
             graph.serial = max(graph.serial, int(row.serial))
             n += 1
-        _, graph.serial = self.meta() if n == 0 else (graph.lineage, graph.serial)
         return n

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from agent.offline.messages import one_request_only
 from agent.offline.slots import (
     HOST_KINDS,
     Env,
@@ -48,7 +49,7 @@ ACTION_KINDS: dict[str, set[str]] = {
 }
 """The entity kinds each action may target."""
 
-MULTI_TARGET_ACTIONS = {"host.reboot", "patch.apply", "script.run"}
+MULTI_TARGET_ACTIONS = {"host.reboot", "patch.apply", "script.run", "service.restart"}
 _REASON_LIMIT = 300
 
 # Words at the end of a target phrase that are about *how* or *when*, not *what*.
@@ -70,6 +71,10 @@ def _reason(env: Env) -> str:
     return f"Requested in chat: {text}"
 
 
+def _short(entity_id: str) -> str:
+    return entity_id.split(":", 1)[-1]
+
+
 def _strip_trailers(phrase: str) -> str:
     return _TRAILERS.sub("", phrase.strip(" ,.;:!?")).strip(" ,.;:!?")
 
@@ -80,8 +85,14 @@ def propose(
     targets: Targets,
     params: dict[str, Any],
     label: str,
+    *,
+    reason: str | None = None,
 ) -> Reading:
-    """The reading for ``action`` on resolved ``targets``; no call if any target failed."""
+    """The reading for ``action`` on resolved ``targets``; no call if any target failed.
+
+    ``reason`` defaults to the request's own words (see :func:`_reason`).
+    """
+    reason = reason or _reason(env)
     reading = Reading(
         intent=Intent.PROPOSE_CHANGE,
         unresolved=list(targets.unresolved),
@@ -91,8 +102,8 @@ def propose(
     )
     if not targets.unresolved and len(targets.ids) > 1 and action not in MULTI_TARGET_ACTIONS:
         reading.clarification = (
-            f"{action} takes one target at a time and this names {len(targets.ids)}. "
-            "Which one should I start with?"
+            f"{action} acts on one target at a time, and this names {len(targets.ids)} "
+            f"({', '.join(_short(t) for t in targets.ids)}). Which one first?"
         )
     elif not targets.unresolved and targets.ids:
         reading.calls = [
@@ -102,12 +113,20 @@ def propose(
                     "action": action,
                     "targets": list(targets.ids),
                     "params": params,
-                    "reason": _reason(env),
+                    "reason": reason,
                 },
             )
         ]
     elif not targets.unresolved:
         reading.clarification = "Which one do you mean? I could not tell what to act on."
+    if targets.unresolved:
+        partial = {
+            "action": action,
+            "targets": list(targets.ids),
+            "params": params,
+            "reason": reason,
+        }
+        reading.pending = ToolCall(name="propose_change", args=partial)
     return reading
 
 
@@ -273,7 +292,7 @@ def _revoke(clause: str, env: Env) -> Reading | None:
 
 def _restore(clause: str, env: Env) -> Reading | None:
     match = re.match(
-        r"^(?:restore|recover)\s+(?:the\s+)?(?P<t>.+?)(?:\s+(?:from|to|using|with|off)\s+"
+        r"^(?:restore|recover|roll\s*back)\s+(?:the\s+)?(?P<t>.+?)(?:\s+(?:from|to|using|with|off)\s+"
         r"(?P<p>.+))?$",
         clause,
         _I,
@@ -330,6 +349,13 @@ def _restart(clause: str, env: Env) -> Reading | None:
     as_host = resolve_targets(env, phrase, HOST_KINDS, allow_tier=True)
     if as_host.ids and not as_host.unresolved:
         return propose(env, "host.reboot", as_host, _window_param(clause), clause)
+    if as_service.ids and as_host.ids and not set(as_service.ids) & set(as_host.ids):
+        # "restart web-02 and contoso-dns": a host reboot and a service restart are two requests.
+        labels = [
+            f"reboot {', '.join(map(_short, as_host.ids))}",
+            f"restart {', '.join(map(_short, as_service.ids))}",
+        ]
+        return Reading(intent=Intent.CLARIFY, label=clause, clarification=one_request_only(labels))
     # Neither reading fits: ask about the mention with candidates from both kinds.
     either = resolve_targets(env, phrase, ACTION_KINDS["service.restart"] | HOST_KINDS)
     return propose(env, "service.restart", either, {}, clause)
@@ -396,7 +422,7 @@ def _script(clause: str, env: Env) -> Reading | None:
 
 def _rotate(clause: str, env: Env) -> Reading | None:
     match = re.match(
-        r"^(?:rotate|roll|renew|regenerate|re-?key|cycle\s+(?=.*\b(?:credential|password|secret|"
+        r"^(?:rotate|roll(?!\s*back)|renew|regenerate|re-?key|cycle\s+(?=.*\b(?:credential|password|secret|"
         r"key|token)s?\b))\s+(?:the\s+)?(?P<t>.+)$",
         clause,
         _I,
@@ -416,6 +442,33 @@ _disable = _simple(
     r"(?:'s)?(?:\s+(?:account|user|login|out))?$",
 )
 
+_BARE_EXAMPLES = {
+    "reboot": "reboot contoso-ny-web-02",
+    "restart": "restart contoso-erp",
+    "patch": "patch contoso-ny-web-02 tonight",
+    "rotate": "rotate the contoso-sql credential",
+    "disable": "disable user jdoe",
+    "revoke": "revoke jdoe's sessions",
+    "restore": "restore contoso-ny-db-prod-01 from last night's backup",
+    "block": "block 203.0.113.7 on contoso-ny-fw for 24h",
+    "throttle": "throttle SIEM rule impossible travel for 2 hours",
+    "escalate": "escalate ticket TCK-1042",
+    "close": "close ticket TCK-1042",
+}
+
+
+def _bare_verb(clause: str, env: Env) -> Reading | None:
+    # A change verb with nothing to act on: ask for the target instead of "not understood".
+    verb = clause.strip().lower()
+    if verb not in _BARE_EXAMPLES:
+        return None
+    return Reading(
+        intent=Intent.PROPOSE_CHANGE,
+        label=clause,
+        clarification=f"What should I {verb}? Name it, for example “{_BARE_EXAMPLES[verb]}”.",
+    )
+
+
 CHANGE_RULES: tuple[Rule, ...] = (
     _ticket("ticket.escalate", r"escalate|bump|raise\s+(?:the\s+)?priority\s+(?:of|on)"),
     _ticket("ticket.close", r"close|resolve|close\s+out"),
@@ -429,5 +482,6 @@ CHANGE_RULES: tuple[Rule, ...] = (
     _patch,
     _restart,
     _reboot,
+    _bare_verb,
 )
 """Change rules in the order they are tried (specific before general)."""

@@ -4,57 +4,23 @@ It reads only the person's own text (never tool output, ticket bodies or other m
 acts on one clear request: quoted or pasted material is set aside as data, and a message that asks
 for two different things gets a question back instead of a guess (RELIABILITY A2).
 
-Follow-ups ("and web-04 too?", "what about web-04") repeat the previous turn with the new target.
-For a change that means a *new* proposal for the new target with the same action and parameters;
-the earlier proposal is left as it is (it may already be approved or running, so changing its target
-list would silently alter what someone consented to).
+Follow-ups ("and web-04 too?") and answers to "which one did you mean?" are read against the
+previous turn's :class:`ConversationContext`; see :mod:`agent.offline.followup`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 
-from agent.offline.changes import (
-    ACTION_KINDS,
-    CHANGE_RULES,
-    MULTI_TARGET_ACTIONS,
-    comment_rule,
-    propose,
-)
+from agent.offline.changes import CHANGE_RULES, comment_rule
+from agent.offline.followup import answer_pending, follow_up, follow_up_phrase
 from agent.offline.messages import HELP_TEXT, NOT_UNDERSTOOD, describe_unresolved, one_request_only
-from agent.offline.queries import (
-    QUERY_RULES_AFTER_CHANGES,
-    QUERY_RULES_BEFORE_CHANGES,
-    entity_reading,
-)
-from agent.offline.search import client_in, client_slug
-from agent.offline.slots import Env, Reading, Targets, change_id, resolve_targets
+from agent.offline.queries import QUERY_RULES_AFTER_CHANGES, QUERY_RULES_BEFORE_CHANGES
+from agent.offline.slots import Env, Reading
 from agent.offline.text import QUOTE_TOKEN, prepare, strip_politeness
-from agent.offline.types import (
-    ConversationContext,
-    EntityResolver,
-    Intent,
-    ParseResult,
-    ToolCall,
-    Unresolved,
-)
+from agent.offline.types import ConversationContext, EntityResolver, Intent, ParseResult, ToolCall
 
 __all__ = ["parse"]
-
-_FOLLOW_UP = re.compile(
-    r"^(?:and\s+(?:also\s+)?(?:what\s+about\s+|how\s+about\s+)?(?:for\s+|on\s+|with\s+)?|"
-    r"also\s+(?:for\s+|on\s+)?|what\s+about\s+|how\s+about\s+|same(?:\s+thing)?\s+(?:for|with|on)\s+|"
-    r"(?:do\s+)?the\s+same\s+(?:for|with|on|to)\s+)(?P<e>.+?)(?:\s+(?:too|as\s+well|also))?$"
-    r"|^(?P<e2>\S+(?:\s*(?:,|and)\s*\S+)*)\s+(?:too|as\s+well)$",
-    re.I,
-)
-_KB = re.compile(r"\bKB\s?-?(\d{6,8})\b", re.I)
-_ENTITY_TOOLS = {
-    "twin_show": Intent.SHOW,
-    "twin_deps": Intent.DEPS,
-    "twin_blast_radius": Intent.BLAST_RADIUS,
-}
 
 
 def parse(
@@ -98,73 +64,24 @@ def _read_clause(clause: str, env: Env) -> Reading | None:
         reading = rule(clause, env)
         if reading is not None:
             return reading
-    follow = _FOLLOW_UP.match(clause)
-    if follow is not None:
-        phrase = follow.group("e") or follow.group("e2") or ""
+    phrase = follow_up_phrase(clause)
+    if phrase is not None:
         # "and reboot web-04 too" is a full request after the "and": read it as one.
         for rule in (*QUERY_RULES_BEFORE_CHANGES, *CHANGE_RULES):
             reading = rule(phrase, env)
             if reading is not None:
                 return reading
         if env.context is not None and env.context.last_tool_calls:
-            return _follow_up(phrase, clause, env)
+            return follow_up(phrase, clause, env)
         clause = phrase  # nothing to repeat: "what about web-04?" asks about web-04
+    answer = answer_pending(clause, env)
+    if answer is not None:
+        return answer
     for rule in QUERY_RULES_AFTER_CHANGES:
         reading = rule(clause, env)
         if reading is not None:
             return reading
     return None
-
-
-def _follow_up(phrase: str, clause: str, env: Env) -> Reading:
-    assert env.context is not None
-    template = env.context.last_tool_calls[0]
-    tool, args = template.name, dict(template.args)
-    if tool in _ENTITY_TOOLS:
-        reading = entity_reading(env, _ENTITY_TOOLS[tool], tool, phrase)
-    elif tool == "propose_change":
-        action = str(args.get("action", ""))
-        targets = resolve_targets(
-            env, phrase, ACTION_KINDS.get(action), allow_tier=action in MULTI_TARGET_ACTIONS
-        )
-        reading = propose(env, action, targets, dict(args.get("params", {})), clause)
-    elif tool in ("change_status", "change_why") and change_id(phrase):
-        intent = Intent.CHANGE_WHY if tool == "change_why" else Intent.CHANGE_STATUS
-        reading = Reading(
-            intent=intent, calls=[ToolCall(name=tool, args={"change_id": change_id(phrase)})]
-        )
-    elif tool == "twin_search":
-        reading = _follow_up_search(phrase, args, env)
-    elif tool == "twin_stale":
-        client = client_in(env, phrase)
-        targets = resolve_targets(env, phrase, None) if client is None else Targets()
-        scope = client or (targets.ids[0] if targets.ids else None)
-        reading = Reading(intent=Intent.STALE, unresolved=targets.unresolved)
-        if scope:
-            reading.calls = [ToolCall(name=tool, args={**args, "scope": scope})]
-    else:
-        reading = Reading(
-            intent=Intent.CLARIFY,
-            clarification=f"I am not sure how `{phrase}` changes the previous request. "
-            "Could you ask it as a full sentence?",
-        )
-    reading.label = clause
-    return reading
-
-
-def _follow_up_search(phrase: str, args: dict[str, object], env: Env) -> Reading:
-    kb = _KB.search(phrase)
-    client = client_in(env, phrase)
-    if kb:
-        args["missing_patch"] = f"KB{kb.group(1)}"
-    elif client:
-        args["client"] = client_slug(client)
-    else:
-        return Reading(
-            intent=Intent.SEARCH,
-            unresolved=[Unresolved(mention=phrase, kinds=["client"])],
-        )
-    return Reading(intent=Intent.SEARCH, calls=[ToolCall(name="twin_search", args=args)])
 
 
 def _merge_key(reading: Reading) -> str:
@@ -202,6 +119,7 @@ def _finish(reading: Reading) -> ParseResult:
             intent=reading.intent,
             unresolved=reading.unresolved,
             clarification=" ".join(describe_unresolved(u) for u in reading.unresolved),
+            pending=reading.pending,
         )
     if reading.clarification:
         return ParseResult(intent=reading.intent, clarification=reading.clarification)

@@ -48,7 +48,11 @@ _BLAST = [
     re.compile(p, _I)
     for p in (
         r"^what(?:\s+else)?\s+(?:depends|relies|is\s+depending|hangs)\s+on\s+(?P<e>.+)$",
-        r"^(?:which|what)\s+(?:\w+\s+)?(?:depend|rely|depends|relies|run|runs)\s+on\s+(?P<e>.+)$",
+        r"^(?:which|what|who)\s+(?:\w+\s+)?(?:depend|rely|depends|relies|run|runs)\s+on\s+"
+        r"(?P<e>.+)$",
+        r"^what\s+(?:else\s+)?(?:goes|would\s+go|will\s+go)\s+down\s+(?:with|along\s+with)\s+"
+        r"(?P<e>.+)$",
+        rf"^if\s+(?P<e>.+?)\s+{_DOWN},?\s+(?:what|who)\s+{_BREAK}$",
         r"^(?:who|what)\s+(?:uses|needs|is\s+using|consumes|relies\s+on)\s+(?P<e>.+)$",
         rf"^(?:what|who)\s+{_BREAK}\s+(?:if|when)\s+(?:i|we|you|they|someone)\s+{_DO}(?P<e>.+)$",
         rf"^(?:what|who)\s+{_BREAK}\s+(?:if|when)\s+(?P<e>.+?)\s+{_DOWN}$",
@@ -83,7 +87,8 @@ _PATH = [
     )
 ]
 _SHOW = re.compile(
-    r"^(?:show(?:\s+me)?|tell\s+me(?:\s+more)?\s+about|describe|details?\s+(?:of|for|on|about)|"
+    r"^(?:show(?:\s+me)?(?:\s+(?:everything|all|details|info)\s+(?:about|on|for))?|"
+    r"tell\s+me(?:\s+more)?\s+about|describe|details?\s+(?:of|for|on|about)|"
     r"info(?:rmation)?\s+(?:on|about|for)|what\s+(?:is|are)|what's|who\s+is|who's|look\s+(?:at|up)|"
     r"lookup|inspect|check|status\s+of|how\s+is|how's|(?:give\s+me|get)\s+(?:the\s+)?"
     r"(?:details|info|information)\s+(?:on|about|for)|what\s+do\s+(?:you|we)\s+know\s+about)\s+(?P<e>.+)$",
@@ -95,7 +100,14 @@ def entity_reading(env: Env, intent: Intent, tool: str, phrase: str) -> Reading:
     """One ``tool(entity=...)`` call per entity named in ``phrase`` (any kind)."""
     targets = resolve_targets(env, phrase, None)
     calls = [ToolCall(name=tool, args={"entity": i}) for i in targets.ids]
-    return Reading(intent=intent, calls=calls, unresolved=targets.unresolved, notes=targets.notes)
+    pending = ToolCall(name=tool) if targets.unresolved and not targets.ids else None
+    return Reading(
+        intent=intent,
+        calls=calls,
+        unresolved=targets.unresolved,
+        notes=targets.notes,
+        pending=pending,
+    )
 
 
 # --------------------------------------------------------------------------- rules

@@ -154,7 +154,8 @@ def search_filters(env: Env, clause: str) -> dict[str, object]:
 def stale_rule(clause: str, env: Env) -> Reading | None:
     if not re.search(
         r"\bstale\b|\bout\s+of\s+date\b|\boutdated\b|\bnot\s+(?:been\s+)?seen\b|"
-        r"\bhaven't\s+been\s+seen\b|\bfreshness\b|\bold\s+facts\b|\bnot\s+reported\b",
+        r"\bhaven't\s+been\s+seen\b|\bfreshness\b|\bold\s+facts\b|\bnot\s+reported\b|"
+        r"\b(?:facts?|data|records|entries|information)\b.*\bolder\s+than\b",
         clause,
         _I,
     ):

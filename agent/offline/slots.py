@@ -95,6 +95,8 @@ class Reading:
     action: str | None = None
     notes: list[str] = field(default_factory=list)
     """Spelling corrections made while resolving ("took `db-prdo-01` to mean ...")."""
+    pending: ToolCall | None = None
+    """With unresolved mentions: the call to complete once the person says which one."""
 
 
 @dataclass

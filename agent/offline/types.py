@@ -145,6 +145,9 @@ class ParseResult(_Frozen):
     """A direct answer that needs no tool (the help text)."""
     notes: list[str] = Field(default_factory=list)
     """Spelling corrections made on the way ("I took `db-prdo-01` to mean ..."); show them."""
+    pending: ToolCall | None = None
+    """With ``unresolved``: the call waiting for the person to say which entity they meant
+    (``targets`` holds only what did resolve). Kept in the context for the next message."""
 
     @property
     def text(self) -> str | None:
@@ -171,14 +174,21 @@ class ConversationContext(_Frozen):
     last_intent: Intent | None = None
     last_tool_calls: list[ToolCall] = Field(default_factory=list)
     last_targets: list[str] = Field(default_factory=list)
+    pending: ToolCall | None = None
+    """A call left waiting for "which one did you mean?" (see :attr:`ParseResult.pending`)."""
+    candidates: list[Candidate] = Field(default_factory=list)
+    """The names offered in that question, so "the second one" can be answered."""
 
     @classmethod
     def from_result(cls, result: ParseResult) -> ConversationContext:
         """The context to pass with the next message after ``result`` was acted on."""
+        single = result.unresolved[0].candidates if len(result.unresolved) == 1 else []
         return cls(
             last_intent=result.intent,
             last_tool_calls=list(result.tool_calls),
             last_targets=result.targets(),
+            pending=result.pending,
+            candidates=list(single) if result.pending else [],
         )
 
 

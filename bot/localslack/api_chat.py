@@ -102,9 +102,8 @@ def delete_message(ctx: ApiContext, p: Params) -> JSON:
 def post_ephemeral(ctx: ApiContext, p: Params) -> JSON:
     """``chat.postEphemeral``: only ``user`` sees it, and only if in the channel."""
     channel = ctx.channel(p, allow_name=True)
-    user_id = p.req("user", "user_not_found")
-    if user_id not in ctx.workspace.users:
-        raise ApiError("user_not_found")
+    # Slack documents one error for a user who cannot see the channel, known or not.
+    user_id = p.req("user", "user_not_in_channel")
     if user_id not in channel.members:
         raise ApiError("user_not_in_channel")
     text, blocks = _text_and_blocks(ctx, p)

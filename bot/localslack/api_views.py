@@ -65,11 +65,13 @@ def build_view(
 
 
 def _use_trigger(ctx: ApiContext, p: Params) -> str:
-    trigger_id = p.req("trigger_id", "invalid_trigger_id")
+    # Slack's documented answer to an unknown trigger is invalid_arguments with this message.
+    unknown = invalid("invalid_arguments", ["invalid `trigger_id`"])
+    trigger_id = p.opt("trigger_id")
     with ctx.workspace.lock:
-        trigger = ctx.workspace.triggers.get(trigger_id)
+        trigger = ctx.workspace.triggers.get(trigger_id or "")
         if trigger is None:
-            raise ApiError("invalid_trigger_id")
+            raise unknown
         if trigger.used:
             raise ApiError("exchanged_trigger_id")
         if time.monotonic() - trigger.issued > ctx.trigger_ttl:
@@ -150,7 +152,9 @@ def views_publish(ctx: ApiContext, p: Params) -> JSON:
     """``views.publish``: set a user's Home tab."""
     user_id = p.req("user_id")
     if user_id not in ctx.workspace.users:
-        raise ApiError("user_not_found")
+        raise invalid(
+            "invalid_arguments", [f"[ERROR] unknown user {user_id} [json-pointer:/user_id]"]
+        )
     spec = _view_spec(p, "home")
     ws = ctx.workspace
     with ws.lock:

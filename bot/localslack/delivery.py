@@ -100,13 +100,15 @@ class Deliverer:
         self._secret = signing_secret
         self._timeout = ack_timeout
         self._delays = tuple(retry_delays)
-        self._client = httpx.Client(timeout=httpx.Timeout(ack_timeout))
+        self._client: httpx.Client | None = None
         self._lock = threading.Lock()
         self.attempts: list[Attempt] = []
 
     def close(self) -> None:
-        """Release the HTTP connection pool."""
-        self._client.close()
+        """Release the HTTP connection pool (a later delivery opens a new one)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def deliver_event(self, envelope: JSON) -> Delivery:
         """Post an ``event_callback`` envelope as JSON, retrying like Slack."""
@@ -168,11 +170,12 @@ class Deliverer:
             headers["X-Slack-Retry-Reason"] = done[-1].reason or "http_error"
         status, text, no_retry = 0, "", False
         reason: RetryReason | None = None
-        if self._client.is_closed:
-            # A LocalSlack may be started again after stop(); give it a fresh pool.
-            self._client = httpx.Client(timeout=httpx.Timeout(self._timeout))
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=httpx.Timeout(self._timeout))
+            client = self._client
         try:
-            response = self._client.post(self.bot_url, content=body, headers=headers)
+            response = client.post(self.bot_url, content=body, headers=headers)
         except httpx.TimeoutException:
             reason = "http_timeout"
         except httpx.TransportError:

@@ -38,6 +38,10 @@ from bot.localslack.webapi import DEFAULT_TRIGGER_TTL, ApiContext, Handler, api_
 
 T = TypeVar("T")
 
+KNOWN_EVENTS: frozenset[str] = frozenset(
+    {"app_mention", "app_home_opened", "message", "message.channels", "message.im"}
+)
+"""Event subscriptions LocalSlack can deliver."""
 DEFAULT_EVENTS: frozenset[str] = frozenset({"app_mention", "app_home_opened"})
 """Event subscriptions unless told otherwise. Also known: ``message.channels`` and
 ``message.im`` (``message`` means both); Bolt answers 404 to events it has no listener for,
@@ -103,6 +107,11 @@ class LocalSlack:
             raise ValueError("signing_secret must not be empty")
         if not bot_token:
             raise ValueError("bot_token must not be empty")
+        unknown = set(events) - KNOWN_EVENTS
+        if unknown:
+            raise ValueError(
+                f"unknown event subscriptions {sorted(unknown)}; known: {sorted(KNOWN_EVENTS)}"
+            )
         self.workspace = Workspace.build(
             users=users, channels=channels, usergroups=usergroups, bot_token=bot_token
         )

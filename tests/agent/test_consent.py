@@ -147,6 +147,14 @@ def test_b2_replan_after_approval_supersedes_it(book):
         book.replan("CR-1", "h2")
 
 
+def test_b2_policy_change_after_approval_fails_recheck(book):
+    req = book.open("CR-1", "h1", REQUESTER, decision("one"))
+    book.vote(req.id, ALICE, "approve", "h1", "p1")
+    assert book.recheck(req.id, "h1", policy_hash=POLICY.hash)
+    result = book.recheck_detail(req.id, "h1", policy_hash="0" * 64)
+    assert not result.ok and result.reason == "the policy changed after approval"
+
+
 def test_b3_vote_after_reject_changes_nothing(book):
     req = book.open("CR-1", "h1", REQUESTER, decision("two"))
     assert book.vote(req.id, ALICE, "approve", "h1", "p1").accepted

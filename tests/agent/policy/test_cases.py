@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agent.policy import (
@@ -11,7 +13,8 @@ from agent.policy import (
     render_case_results,
     run_policy_tests,
 )
-from tests.agent.policy.conftest import EXAMPLES
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def test_example_policy_cases_all_pass(example_policy):

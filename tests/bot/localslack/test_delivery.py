@@ -138,7 +138,6 @@ def test_url_verification_challenge_is_echoed_by_bolt(slack: LocalSlack, bolt: B
 
 
 def test_url_verification_fails_with_the_wrong_secret() -> None:
-    with LocalSlack(signing_secret="wrong") as slack:
-        with BoltServer(make_app(slack)) as server:
-            slack.bot_url = server.url
-            assert slack.verify_url() is False
+    with LocalSlack(signing_secret="wrong") as slack, BoltServer(make_app(slack)) as server:
+        slack.bot_url = server.url
+        assert slack.verify_url() is False

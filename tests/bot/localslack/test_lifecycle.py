@@ -49,6 +49,8 @@ def test_directory_is_checked_at_construction() -> None:
         DemoUser(id="not-an-id", name="x", real_name="X")
     with pytest.raises(ValueError):
         LocalSlack(signing_secret="")
+    with pytest.raises(ValueError, match="app_mentions"):
+        LocalSlack(signing_secret=SECRET, events={"app_mentions"})
 
 
 def test_defaults_hold_the_demo_roles_and_channels() -> None:

@@ -135,7 +135,7 @@ def test_ephemeral_only_for_members(slack: LocalSlack, client: WebClient) -> Non
     assert slack.messages("ops") == []
     with pytest.raises(SlackApiError) as exc:
         client.chat_postEphemeral(channel="C0LOCALOPS", user="U0NOBODY00", text="x")
-    assert _error(exc) == "user_not_found"
+    assert _error(exc) == "user_not_in_channel"
 
 
 def test_permalink_points_at_the_web_page(slack: LocalSlack, client: WebClient) -> None:
@@ -240,7 +240,8 @@ def test_views_open_needs_a_valid_trigger(client: WebClient) -> None:
     modal = {"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": []}
     with pytest.raises(SlackApiError) as exc:
         client.views_open(trigger_id="123.456.abc", view=modal)
-    assert _error(exc) == "invalid_trigger_id"
+    assert _error(exc) == "invalid_arguments"
+    assert exc.value.response["response_metadata"]["messages"] == ["invalid `trigger_id`"]
 
 
 def test_files_upload_v2_shares_in_channel(slack: LocalSlack, client: WebClient) -> None:

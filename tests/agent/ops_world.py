@@ -1,0 +1,73 @@
+"""An :class:`Operations` over the small estate, the sim and the example policy (no Slack)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from adapters.sim import SimEstate, SimTimings, SystemClock
+from agent.audit import AuditLog, FileCheckpoint
+from agent.capabilities import Adapters
+from agent.consent import ConsentBook
+from agent.executor import Executor
+from agent.journal import Journal
+from agent.policy import load_policy, load_policy_text
+from agent.redact import Redactor
+from agent.roles import RoleMap
+from agent.service import ChangeRequest, Operations
+from tests.estate import small_estate
+from twin.ingest import IngestBatch
+from twin.store import TwinStore
+
+ROOT = Path(__file__).resolve().parents[2]
+TEAM = "T0TEST"
+ANA, BEN, CHLOE, DAN = (f"{TEAM}:U0ANA", f"{TEAM}:U0BEN", f"{TEAM}:U0CHLOE", f"{TEAM}:U0DAN")
+
+
+@dataclass
+class OpsWorld:
+    ops: Operations
+    sim: SimEstate
+    audit: AuditLog
+    roles: RoleMap
+
+    def request(self, action: str, targets: list[str], params: dict[str, Any] | None = None,
+                requester: str = ANA) -> Any:
+        return self.ops.propose(ChangeRequest(action=action, targets=targets,
+                                              params=params or {}, reason="test",
+                                              requester=requester))
+
+
+def make_world(engine: Engine, tmp: Path, *, policy_text: str | None = None,
+               adapters: Adapters | None = None) -> OpsWorld:
+    store = TwinStore(engine)
+    store.create()
+    ents, rels = small_estate()
+    store.apply(IngestBatch(source="test", entities=ents, relations=rels))
+    graph = store.load()
+    sim = SimEstate.from_twin(ents, rels, clock=SystemClock(), timings=SimTimings(scale=0))
+    redactor = Redactor()
+    audit = AuditLog(engine, redactor, FileCheckpoint(tmp / "audit.checkpoint"))
+
+    def audit_fn(conn: Connection, **kw: Any) -> Any:
+        return audit.append(conn, **kw)
+
+    roles = RoleMap({"approvers": ["U0BEN", "U0CHLOE", "U0DAN"], "admins": ["U0BEN"]},
+                    team_id=TEAM)
+    policy = (load_policy_text(policy_text) if policy_text
+              else load_policy(ROOT / "examples" / "policy.yaml"))
+    journal = Journal(engine, audit_fn)
+    acts = adapters or Adapters(rmm=sim.rmm, psa=sim.psa, siem=sim.siem,
+                                identity=sim.identity, backup=sim.backup, firewall=sim.firewall)
+
+    def make_executor(ops: Operations) -> Executor:
+        return Executor(engine, journal, store, lambda: ops.graph, acts, audit=audit_fn,
+                        recheck=ops.recheck, poll_interval=0.0, sleep=lambda s: None)
+
+    ops = Operations(engine=engine, store=store, graph=graph, journal=journal, policy=policy,
+                     consent=ConsentBook(engine, roles), roles=roles,
+                     executor_factory=make_executor, audit=audit_fn, team_id=TEAM)
+    return OpsWorld(ops, sim, audit, roles)
