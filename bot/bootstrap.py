@@ -56,8 +56,9 @@ class Opshand:
     sim: SimEstate | None
 
     def close(self) -> None:
-        """Stop background work and release the database."""
+        """Stop background work, checkpoint the audit head and release the database."""
         self.ops.stop_worker()
+        self.audit.checkpoint()
         self.engine.dispose()
 
 
