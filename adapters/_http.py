@@ -360,7 +360,7 @@ class ResilientHttp:
                 self._sleep(wait)
                 continue
             except AuthError:
-                if self.auth is not None:
+                if authenticated and self.auth is not None:
                     self.auth.invalidate()
                 self.breaker.record_success()
                 raise

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Column, DateTime, Engine, String, Table, Text, select
+from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, Text, func, select
 
 from agent.consent import ConsentBook
 from agent.executor import ExecutionReport, Executor
@@ -29,7 +29,14 @@ from twin.model import utcnow
 from twin.plan import Plan, rehearse, stale_entities
 from twin.store import TwinStore
 
-__all__ = ["ChangeEvent", "ChangeRequest", "Operations", "ProposalResult", "identity_of"]
+__all__ = [
+    "ChangeEvent",
+    "ChangeRequest",
+    "Guardrails",
+    "Operations",
+    "ProposalResult",
+    "identity_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,28 @@ flags_table = Table(
     Column("set_by", String(128), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
 )
+
+
+autonomy_table = Table(
+    "agent_autonomy",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("change_id", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    """Limits on autonomy: auto actions per hour, and the failure circuit breaker."""
+
+    max_auto_per_hour: int = 120
+    max_auto_per_hour_by_action: dict[str, int] = field(default_factory=dict)
+    breaker_failures: int = 5
+    """Failed changes within ``breaker_window`` that open the breaker."""
+    breaker_window: timedelta = timedelta(minutes=30)
 
 
 def _identity(key: str) -> Identity:
@@ -67,6 +96,8 @@ class ChangeRequest:
     channel: str = ""
     thread_ts: str = ""
     supersedes: int | None = None
+    break_glass: str | None = None
+    """The reason given for break-glass; needs the ``breakglass`` role."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +116,7 @@ class ProposalResult:
 class ChangeEvent:
     """A state change announced to subscribers."""
 
-    kind: Literal["proposed", "decided", "vote", "finished", "stale"]
+    kind: Literal["proposed", "decided", "vote", "finished", "stale", "expired", "autonomy"]
     change: Change
     detail: dict[str, Any] = field(default_factory=dict)
 
@@ -107,6 +138,7 @@ class Operations:
         audit: Callable[..., Any],
         team_id: str = "",
         now: Callable[[], datetime] = utcnow,
+        guardrails: Guardrails | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -119,6 +151,7 @@ class Operations:
         self.audit = audit
         self.team_id = team_id
         self.now = now
+        self.guardrails = guardrails or Guardrails()
         self.subscribers: list[Callable[[ChangeEvent], None]] = []
         self.executor = executor_factory(self)
         self._worker: threading.Thread | None = None
@@ -224,8 +257,129 @@ class Operations:
                     "in_maintenance_window": False,
                 },
                 "recent_failure_rate": (bad / finished) if finished else 0.0,
+                "break_glass": bool(req.break_glass),
             }
         )
+
+    # ------------------------------------------------------------------ guard rails
+    def _count(self, kind: str, since: datetime, action: str | None = None) -> int:
+        q = select(func.count()).where(autonomy_table.c.kind == kind, autonomy_table.c.at >= since)
+        if action is not None:
+            q = q.where(autonomy_table.c.action == action)
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def _note(self, kind: str, change: Change) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                autonomy_table.insert().values(
+                    kind=kind, action=change.action, change_id=change.id, at=self.now()
+                )
+            )
+
+    def breaker_open(self) -> bool:
+        """Whether recent failures moved autonomy to consent (until an admin resets it)."""
+        g = self.guardrails
+        since = self.now() - g.breaker_window
+        reset = self.flag("breaker_reset")
+        if reset:
+            since = max(since, datetime.fromisoformat(reset))
+        return self._count("failure", since) >= g.breaker_failures
+
+    def reset_breaker(self, *, actor: str) -> str:
+        """Close the failure circuit breaker (admins only)."""
+        if "admins" not in self.roles.roles_for(*actor.split(":", 1)):
+            return "Only opshand admins can reset the circuit breaker."
+        with self.engine.begin() as conn:
+            conn.execute(flags_table.delete().where(flags_table.c.name == "breaker_reset"))
+            conn.execute(
+                flags_table.insert().values(
+                    name="breaker_reset",
+                    value=self.now().isoformat(),
+                    set_by=actor,
+                    at=self.now(),
+                )
+            )
+            self.audit(
+                conn,
+                kind="autonomy.breaker_reset",
+                actor=actor,
+                body={},
+                change_id=None,
+                plan_hash=None,
+            )
+        return "Circuit breaker reset: routine work may run by itself again."
+
+    def autonomy_status(self) -> dict[str, Any]:
+        """Freeze, breaker and rate-limit state, for App Home and the CLI."""
+        hour = self.now() - timedelta(hours=1)
+        return {
+            "freeze": self.flag("freeze"),
+            "breaker_open": self.breaker_open(),
+            "auto_last_hour": self._count("auto", hour),
+            "auto_limit_per_hour": self.guardrails.max_auto_per_hour,
+        }
+
+    def _guard(self, decision: Decision, action: str) -> Decision:
+        """Downgrade an ``auto`` decision to consent when a guard rail says so."""
+        if decision.outcome != "auto":
+            return decision
+        g = self.guardrails
+        hour = self.now() - timedelta(hours=1)
+        why = None
+        limit = g.max_auto_per_hour_by_action.get(action)
+        if self.breaker_open():
+            why = (
+                "autonomy-breaker",
+                "Recent changes failed too often; autonomy is paused "
+                "and every change needs consent until an admin resets the breaker.",
+            )
+        elif self._count("auto", hour) >= g.max_auto_per_hour:
+            why = (
+                "autonomy-rate-limit",
+                f"More than {g.max_auto_per_hour} changes ran by "
+                "themselves in the last hour; this one needs consent.",
+            )
+        elif limit is not None and self._count("auto", hour, action) >= limit:
+            why = (
+                "autonomy-rate-limit",
+                f"More than {limit} {action} changes ran by "
+                "themselves in the last hour; this one needs consent.",
+            )
+        if why is None:
+            return decision
+        return decision.model_copy(
+            update={
+                "outcome": "consent",
+                "matched": (*decision.matched, why[0]),
+                "deciding": (why[0],),
+                "reasons": {**decision.reasons, why[0]: why[1]},
+                "approvers": "approvers",
+                "quorum": 1,
+                "expires_in": timedelta(hours=1),
+            }
+        )
+
+    def _break_glass(self, req: ChangeRequest) -> str | None:
+        """Check and loudly record a break-glass request; returns a refusal or None."""
+        team, _, user = req.requester.partition(":")
+        allowed = "breakglass" in self.roles.roles_for(team, user)
+        reason = (req.break_glass or "").strip()
+        ok = allowed and len(reason) >= 10
+        with self.engine.begin() as conn:
+            self.audit(
+                conn,
+                kind="breakglass.used" if ok else "breakglass.refused",
+                actor=req.requester,
+                change_id=None,
+                plan_hash=None,
+                body={"action": req.action, "targets": req.targets, "reason": reason},
+            )
+        if not allowed:
+            return "Break-glass needs the breakglass permission, which you do not have."
+        if not ok:
+            return "Break-glass needs a reason (at least a sentence) saying why."
+        return None
 
     def propose(self, req: ChangeRequest) -> ProposalResult:
         """Record, rehearse and decide a change. Never executes anything itself."""
@@ -234,6 +388,8 @@ class Operations:
             spec.parse_params(req.params)
         except (KeyError, InvalidParams) as exc:
             return ProposalResult("error", str(exc).strip("'\""))
+        if req.break_glass is not None and (refusal := self._break_glass(req)):
+            return ProposalResult("error", refusal)
         change = self.journal.create(
             action=req.action,
             targets=req.targets,
@@ -274,7 +430,7 @@ class Operations:
             plan_hash=plan.hash,
         )
         pin = self._policy_input(req, plan, change.id)
-        decision = self.policy.decide(pin)
+        decision = self._guard(self.policy.decide(pin), req.action)
         body = {
             "outcome": decision.outcome,
             "rules": list(decision.matched),
@@ -282,7 +438,7 @@ class Operations:
             "policy_hash": decision.policy_hash,
             "input": pin.to_cel(),
         }
-        dec = decision.model_dump(mode="json")
+        dec = {**decision.model_dump(mode="json"), "input": pin.to_cel()}
         consent_req = None
         if decision.outcome == "deny":
             change = self.journal.move(
@@ -320,7 +476,10 @@ class Operations:
                     policy_hash=decision.policy_hash,
                 )
                 change = self.journal.move(change.id, "queued", actor="system:policy", conn=conn)
+            self._note("auto", change)
             self._wake.set()
+        if req.break_glass:
+            self._emit(ChangeEvent("autonomy", change, {"breakglass": req.break_glass}))
         self._emit(
             ChangeEvent(
                 "decided", change, {"outcome": decision.outcome, "consent_request": consent_req}
@@ -386,8 +545,16 @@ class Operations:
                     actor=voter,
                     change_id=str(change_id),
                     plan_hash=plan_hash,
-                    body={"message": out.message},
+                    body={"message": out.message, "refusal": out.refusal},
                 )
+                if any(c.to_state == "expired" for c in out.changes):
+                    self.journal.move(
+                        change_id,
+                        "expired",
+                        actor="system:expiry",
+                        conn=conn,
+                        result={"message": "consent expired before quorum"},
+                    )
         change = self.journal.get(change_id)
         self._emit(ChangeEvent("vote", change, {"outcome": out, "voter": voter}))
         if change.state == "queued":
@@ -398,21 +565,64 @@ class Operations:
         """At execution: consent still valid (approvers still entitled)? ``None`` when fine."""
         if change.decision and change.decision.get("outcome") == "consent":
             reqs = self.consent.for_change(str(change.id))
-            if not reqs or not self.consent.recheck(reqs[-1].id, change.plan_hash):
-                return "an approver no longer holds the approver role, or consent is not valid"
+            if not reqs:
+                return "no consent request exists for this change"
+            detail = self.consent.recheck_detail(
+                reqs[-1].id, change.plan_hash, policy_hash=self.policy.hash
+            )
+            if not detail.ok:
+                return f"consent is no longer valid: {detail.reason}"
         if self.flag("freeze") is not None:
             return "a change freeze is in force"
         return None
 
     # ------------------------------------------------------------------ execution
+    def expire_consents(self) -> list[Change]:
+        """Expire consent requests past their expiry, and their changes."""
+        out: list[Change] = []
+        with self.engine.begin() as conn:
+            for ch in self.consent.expire(self.now(), conn=conn):
+                out.append(
+                    self.journal.move(
+                        int(ch.change_id),
+                        "expired",
+                        actor="system:expiry",
+                        conn=conn,
+                        result={"message": "consent expired before quorum"},
+                    )
+                )
+        for c in out:
+            self._emit(ChangeEvent("expired", c))
+        return out
+
     def drain(self) -> list[ExecutionReport]:
         """Run everything queued now (tests and the CLI)."""
         reports: list[ExecutionReport] = []
+        self.expire_consents()
         while batch := self.executor.work_once():
             reports.extend(batch)
             for r in batch:
-                self._emit(ChangeEvent("finished", self.journal.get(r.change_id), {"report": r}))
+                change = self.journal.get(r.change_id)
+                if change.state in ("rolled_back", "escalated", "failed"):
+                    self._failed(change)
+                self._emit(ChangeEvent("finished", change, {"report": r}))
         return reports
+
+    def _failed(self, change: Change) -> None:
+        was_open = self.breaker_open()
+        self._note("failure", change)
+        if was_open or not self.breaker_open():
+            return
+        with self.engine.begin() as conn:
+            self.audit(
+                conn,
+                kind="autonomy.breaker_open",
+                actor="system",
+                change_id=str(change.id),
+                plan_hash=None,
+                body={"failures": self.guardrails.breaker_failures},
+            )
+        self._emit(ChangeEvent("autonomy", change, {"breaker": "open"}))
 
     def start_worker(self, interval: float = 1.0) -> None:
         """Run the executor in a background thread until :meth:`stop_worker`."""

@@ -8,6 +8,7 @@ roles, consent book, journal, executor, operations facade and agent.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,7 @@ from agent.offline_model import OfflineChatModel
 from agent.policy import Policy, load_policy
 from agent.redact import Redactor
 from agent.roles import RoleMap
-from agent.service import Operations
+from agent.service import Guardrails, Operations
 from bot.settings import Settings
 from twin.db import make_engine, metadata
 from twin.graph import TwinGraph
@@ -158,6 +159,7 @@ def bootstrap(
             "admins": r.admins,
             "approvers": r.approvers,
             "managers": r.managers,
+            "breakglass": r.breakglass,
             "requesters": r.requesters if "*" not in r.requesters else [],
         },
         team_id=settings.slack.team_id,
@@ -194,6 +196,7 @@ def bootstrap(
             poll_interval=0.05,
         )
 
+    a = settings.autonomy
     ops = Operations(
         engine=engine,
         store=store,
@@ -205,6 +208,12 @@ def bootstrap(
         executor_factory=make_executor,
         audit=audit_fn,
         team_id=settings.slack.team_id,
+        guardrails=Guardrails(
+            max_auto_per_hour=a.max_auto_per_hour,
+            max_auto_per_hour_by_action=dict(a.max_auto_per_hour_by_action),
+            breaker_failures=a.breaker_failures,
+            breaker_window=timedelta(minutes=a.breaker_window_minutes),
+        ),
     )
     model = build_model(settings, lambda: ops.graph)
     agent = Agent(

@@ -14,7 +14,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-__all__ = ["DEFAULT_DATA_DIR", "ModelSettings", "RoleSettings", "Settings", "SlackSettings"]
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "AutonomySettings",
+    "ModelSettings",
+    "RoleSettings",
+    "Settings",
+    "SlackSettings",
+]
 
 DEFAULT_DATA_DIR = Path(".opshand")
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "examples" / "policy.yaml"
@@ -72,6 +79,20 @@ class RoleSettings(_Section):
     requesters: list[str] = Field(default_factory=lambda: ["*"])
     """Who may request changes; ``*`` means every workspace member."""
     managers: list[str] = Field(default_factory=lambda: ["U0LOCAL04"])
+    breakglass: list[str] = Field(default_factory=list)
+    """Who may use break-glass (act during a freeze, with a reason, loudly audited)."""
+
+
+class AutonomySettings(_Section):
+    """Guard rails on what runs without asking."""
+
+    max_auto_per_hour: int = 120
+    """Auto-approved changes allowed per hour before the next one needs consent."""
+    max_auto_per_hour_by_action: dict[str, int] = Field(default_factory=dict)
+    """Per action kind, e.g. ``{"host.reboot": 10}``."""
+    breaker_failures: int = 5
+    """Failed changes within the window that pause autonomy (circuit breaker)."""
+    breaker_window_minutes: int = 30
 
 
 class Settings(BaseSettings):
@@ -93,6 +114,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     roles: RoleSettings = Field(default_factory=RoleSettings)
+    autonomy: AutonomySettings = Field(default_factory=AutonomySettings)
     log_format: Literal["text", "json"] = "text"
 
     @property

@@ -25,11 +25,13 @@ __all__ = [
     "Changeset",
     "aware",
     "ent_row",
+    "make_entity",
     "merge_views",
     "obs_row",
     "row_ent",
     "same_facts",
     "same_view",
+    "with_changes",
 ]
 
 _CHUNK = 2000
@@ -111,9 +113,33 @@ def obs_row(e: Entity) -> dict[str, Any]:
             "last_seen": e.last_seen}
 
 
+_FIELDS_SET = frozenset(Entity.model_fields)
+_new = Entity.__new__
+_set = object.__setattr__
+
+
+def make_entity(**fields: Any) -> Entity:
+    """An entity from already-valid fields (every field given), without validation or copying.
+
+    This is what ``model_construct`` does, minus its per-call bookkeeping; ``model_copy`` is
+    slower still. On the ingest path the difference is a third of the time.
+    """
+    e = _new(Entity)
+    _set(e, "__dict__", fields)
+    _set(e, "__pydantic_fields_set__", set(_FIELDS_SET))
+    _set(e, "__pydantic_extra__", None)
+    _set(e, "__pydantic_private__", None)
+    return e
+
+
+def with_changes(e: Entity, **changes: Any) -> Entity:
+    """A copy of ``e`` with some fields replaced (no validation)."""
+    return make_entity(**{**e.__dict__, **changes})
+
+
 def row_ent(r: Any, *, obs: bool = False) -> Entity:
     """A ``twin_entity`` (or, with ``obs``, a ``twin_observation``) row as an entity."""
-    return Entity.model_construct(
+    return make_entity(
         id=r.entity_id if obs else r.id,
         kind=NodeKind(r.kind),
         name=r.name,
@@ -162,11 +188,15 @@ def merge_views(views: Mapping[str, Entity], rank: Callable[[str], Any], old: En
     last = max(v.last_seen for v in ordered)
     if old is not None:
         first = min(first, old.first_seen)
-    eff = Entity.model_construct(
+    if old is None:
+        version = 1
+    else:
+        same = (old.active and old.kind == top.kind and old.name == top.name
+                and old.source == top.source and old.source_ref == top.source_ref
+                and _same_attrs(old.attrs, attrs))
+        version = old.version if same else old.version + 1
+    return make_entity(
         id=top.id, kind=top.kind, name=top.name, attrs=attrs, source=top.source,
-        source_ref=top.source_ref, first_seen=first, last_seen=last,
-        version=1 if old is None else old.version, active=True,
+        source_ref=top.source_ref, first_seen=first, last_seen=last, version=version,
+        active=True,
     )
-    if old is not None and not same_facts(old, eff):
-        eff = eff.model_copy(update={"version": old.version + 1})
-    return eff

@@ -90,7 +90,8 @@ class OAuth2Token:
         self._headers = dict(headers or {})
         self._clock = clock
         self._token_http = token_http
-        self._lock = threading.Lock()
+        # Re-entrant: a failing token fetch may lead back to invalidate() on the same thread.
+        self._lock = threading.RLock()
         self._token: SecretStr | None = None
         self._expires_at = 0.0
 

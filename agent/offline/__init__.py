@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from agent.offline.compose import compose_answer
 from agent.offline.messages import HELP_TEXT, NOT_UNDERSTOOD
-from agent.offline.parser import parse
+from agent.offline.parser import MAX_REQUEST_CHARS, parse
+from agent.offline.proposal import ACTION_KINDS, MULTI_TARGET_ACTIONS
 from agent.offline.resolver import TwinNameResolver
 from agent.offline.types import (
     Candidate,
@@ -25,7 +26,10 @@ from agent.offline.types import (
 )
 
 __all__ = [
+    "ACTION_KINDS",
     "HELP_TEXT",
+    "MAX_REQUEST_CHARS",
+    "MULTI_TARGET_ACTIONS",
     "NOT_UNDERSTOOD",
     "Candidate",
     "ConversationContext",

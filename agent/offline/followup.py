@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from agent.offline.changes import ACTION_KINDS, MULTI_TARGET_ACTIONS, propose
+from agent.offline.proposal import ACTION_KINDS, MULTI_TARGET_ACTIONS, propose
 from agent.offline.queries import entity_reading
 from agent.offline.search import client_in, client_slug
 from agent.offline.slots import Env, Reading, Targets, change_id, resolve_targets

@@ -6,7 +6,20 @@ from collections.abc import Sequence
 
 from agent.offline.types import Unresolved
 
-__all__ = ["EXAMPLES", "HELP_TEXT", "NOT_UNDERSTOOD", "describe_unresolved", "one_request_only"]
+__all__ = [
+    "EXAMPLES",
+    "HELP_TEXT",
+    "NOT_UNDERSTOOD",
+    "SUPPORTED_CHANGES",
+    "describe_unresolved",
+    "one_request_only",
+]
+
+SUPPORTED_CHANGES = (
+    "The changes I can propose are: reboot hosts, patch them, restart services, rotate "
+    "credentials, disable users or revoke their sessions, restore from backup, block an IP on a "
+    "firewall, throttle a SIEM rule, escalate, close or comment on tickets, and run a known script."
+)
 
 EXAMPLES: tuple[str, ...] = (
     "what breaks if contoso-ny-db-prod-01 goes down?",

@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import json
 
-from agent.offline.changes import CHANGE_RULES, comment_rule
+from agent.offline.changes import CHANGE_RULES
+from agent.offline.desk import comment_rule
 from agent.offline.followup import answer_pending, follow_up, follow_up_phrase
 from agent.offline.messages import HELP_TEXT, NOT_UNDERSTOOD, describe_unresolved, one_request_only
+from agent.offline.proposal import MULTI_TARGET_ACTIONS
 from agent.offline.queries import QUERY_RULES_AFTER_CHANGES, QUERY_RULES_BEFORE_CHANGES
 from agent.offline.slots import Env, Reading
 from agent.offline.text import QUOTE_TOKEN, prepare, strip_politeness
 from agent.offline.types import ConversationContext, EntityResolver, Intent, ParseResult, ToolCall
 
-__all__ = ["parse"]
+__all__ = ["MAX_REQUEST_CHARS", "parse"]
+
+MAX_REQUEST_CHARS = 2000
+"""Longest request (outside quoted material) the parser reads; longer ones get a question."""
 
 
 def parse(
@@ -43,6 +48,13 @@ def parse(
     env = Env(resolver=resolver, context=context, quoted=prepared.quoted, request=request)
     if not prepared.clauses:
         return ParseResult(intent=Intent.UNKNOWN, clarification=NOT_UNDERSTOOD)
+    if len(prepared.text) > MAX_REQUEST_CHARS:
+        return ParseResult(
+            intent=Intent.CLARIFY,
+            clarification=f"That request is {len(prepared.text)} characters long; I act on short, "
+            f"clear requests (up to {MAX_REQUEST_CHARS}). Ask for one thing in a sentence or two, "
+            "and put pasted logs in a code block.",
+        )
     # A ticket comment's text is payload: read the whole message before splitting it into clauses.
     comment = comment_rule(strip_politeness(prepared.plain, anywhere=False), env, prepared.quoted)
     if comment is not None:
@@ -85,8 +97,12 @@ def _read_clause(clause: str, env: Env) -> Reading | None:
 
 
 def _merge_key(reading: Reading) -> str:
-    params = [c.args.get("params") for c in reading.calls if c.name == "propose_change"]
-    return json.dumps([reading.intent, reading.action, params[:1]], sort_keys=True, default=str)
+    proposals = [c.args for c in reading.calls if c.name == "propose_change"]
+    key: list[object] = [reading.intent, reading.action, [p.get("params") for p in proposals]]
+    if reading.action not in MULTI_TARGET_ACTIONS:
+        # Folding "disable a. disable b" would slip two targets past the one-target rule.
+        key.append([p.get("targets") for p in proposals])
+    return json.dumps(key, sort_keys=True, default=str)
 
 
 def _merge(readings: list[Reading]) -> list[Reading]:

@@ -152,6 +152,7 @@ def search_filters(env: Env, clause: str) -> dict[str, object]:
 
 
 def stale_rule(clause: str, env: Env) -> Reading | None:
+    """Stale-facts questions ("stale facts for CLIENT older than 48h") -> ``twin_stale``."""
     if not re.search(
         r"\bstale\b|\bout\s+of\s+date\b|\boutdated\b|\bnot\s+(?:been\s+)?seen\b|"
         r"\bhaven't\s+been\s+seen\b|\bfreshness\b|\bold\s+facts\b|\bnot\s+reported\b|"
@@ -203,6 +204,7 @@ def _scope(env: Env, clause: str) -> tuple[str | None, list[Unresolved], list[st
 
 
 def missing_patch_rule(clause: str, env: Env) -> Reading | None:
+    """ "Which hosts of CLIENT are missing KB..." -> ``twin_search(missing_patch=...)``."""
     kb = _KB.search(clause)
     if kb is None or not re.search(
         r"\b(?:missing|lacks?|lacking|without|not\s+patched|(?:don't|do\s+not|doesn't)\s+have|"
@@ -222,6 +224,7 @@ def missing_patch_rule(clause: str, env: Env) -> Reading | None:
 
 
 def pending_reboot_rule(clause: str, env: Env) -> Reading | None:
+    """ "Which hosts need a reboot" -> ``twin_search(pending_reboot=True)``."""
     if not re.search(
         r"\b(?:pending|awaiting|waiting\s+for|need(?:s|ing)?|require[sd]?|requiring|due\s+for|"
         r"outstanding)\s+(?:an?\s+)?reboots?\b|\breboots?\s+(?:pending|required|outstanding|needed)\b",
@@ -242,6 +245,7 @@ def pending_reboot_rule(clause: str, env: Env) -> Reading | None:
 
 
 def listing_rule(clause: str, env: Env) -> Reading | None:
+    """ "List the services of CLIENT", "find erp" -> ``twin_search`` with filters."""
     match = re.match(
         r"^(?:find|search(?:\s+for)?|look\s+for|list|show(?:\s+me)?|which|what)\s+(?:all\s+)?"
         r"(?:the\s+)?(?P<q>.+)$",

@@ -252,7 +252,8 @@ def _strip_markup(text: str) -> str:
     text = _SLACK_USER.sub(" ", text)
     text = _SLACK_LINK.sub(lambda m: m.group(2) or m.group(3) or m.group(1), text)
     text = html.unescape(text)
-    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
+    # "§" marks where quotes stood: a person typing it must not point at someone else's quote.
+    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).replace("§", " ")
     return text.replace("\u2019", "'").replace("\u2018", "'")
 
 

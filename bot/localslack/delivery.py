@@ -56,6 +56,12 @@ class Attempt:
     """Response body (empty on timeout)."""
     payload: JSON
     """What was sent (the envelope, the interaction payload or the command form)."""
+    request_body: bytes
+    """The exact bytes sent, as signed."""
+    content_type: str
+    """The request's ``Content-Type``."""
+    timestamp: int
+    """The ``X-Slack-Request-Timestamp`` it was signed with."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,29 +151,68 @@ class Deliverer:
         for retry_num in range(len(retries) + 1):
             if retry_num:
                 time.sleep(retries[retry_num - 1])
-            attempt, no_retry = self._post_once(kind, payload, body, content_type, done)
+            reason = (done[-1].reason or "http_error") if done else None
+            attempt, no_retry = self._post_once(
+                kind, payload, body, content_type, retry_num=retry_num, retry_reason=reason
+            )
             done.append(attempt)
-            with self._lock:
-                self.attempts.append(attempt)
             if attempt.reason is None or no_retry:
                 break
         last = done[-1]
         return Delivery(status=last.status, body=last.body, attempts=tuple(done))
 
+    def replay(
+        self,
+        attempt: Attempt,
+        *,
+        retry_num: int = 0,
+        retry_reason: RetryReason = "http_timeout",
+        same_timestamp: bool = False,
+    ) -> Delivery:
+        """Send an earlier request again, once: a Slack retry, or a replay by an attacker.
+
+        Args:
+            attempt: The request to send again (from ``attempts``).
+            retry_num: Non-zero to mark it as Slack's retry number ``retry_num``.
+            retry_reason: The ``X-Slack-Retry-Reason`` sent with a retry.
+            same_timestamp: Reuse the original timestamp and so the original signature
+                (a captured request replayed byte for byte).
+        """
+        if self.bot_url is None:
+            raise RuntimeError("LocalSlack has no bot_url, so there is no bot to deliver to")
+        again, _ = self._post_once(
+            attempt.kind,
+            attempt.payload,
+            attempt.request_body,
+            attempt.content_type,
+            retry_num=retry_num,
+            retry_reason=retry_reason if retry_num else None,
+            timestamp=attempt.timestamp if same_timestamp else None,
+        )
+        return Delivery(status=again.status, body=again.body, attempts=(again,))
+
     def _post_once(
-        self, kind: DeliveryKind, payload: JSON, body: bytes, content_type: str, done: list[Attempt]
+        self,
+        kind: DeliveryKind,
+        payload: JSON,
+        body: bytes,
+        content_type: str,
+        *,
+        retry_num: int,
+        retry_reason: RetryReason | None,
+        timestamp: int | None = None,
     ) -> tuple[Attempt, bool]:
         assert self.bot_url is not None
-        timestamp = int(time.time())
+        timestamp = int(time.time()) if timestamp is None else timestamp
         headers = {
             "Content-Type": content_type,
             "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
             "X-Slack-Request-Timestamp": str(timestamp),
             "X-Slack-Signature": sign(self._secret, timestamp, body),
         }
-        if done:
-            headers["X-Slack-Retry-Num"] = str(len(done))
-            headers["X-Slack-Retry-Reason"] = done[-1].reason or "http_error"
+        if retry_num:
+            headers["X-Slack-Retry-Num"] = str(retry_num)
+            headers["X-Slack-Retry-Reason"] = retry_reason or "http_error"
         status, text, no_retry = 0, "", False
         reason: RetryReason | None = None
         with self._lock:
@@ -187,10 +232,15 @@ class Deliverer:
                 reason = "http_error"
         attempt = Attempt(
             kind=kind,
-            retry_num=len(done),
+            retry_num=retry_num,
             status=status,
             reason=reason,
             body=text,
             payload=payload,
+            request_body=body,
+            content_type=content_type,
+            timestamp=timestamp,
         )
+        with self._lock:
+            self.attempts.append(attempt)
         return attempt, no_retry

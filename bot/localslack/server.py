@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import uvicorn
 from starlette.applications import Starlette
 
-from bot.localslack import api_chat, api_directory, api_views
+from bot.localslack import api_chat, api_directory, api_views, payloads
 from bot.localslack.delivery import DEFAULT_ACK_TIMEOUT, DEFAULT_RETRY_DELAYS, Attempt, Deliverer
 from bot.localslack.directory import (
     BOT_ID,
@@ -290,6 +290,28 @@ class LocalSlack:
     def open_home(self, user_id: str) -> int:
         """Open the App Home tab; returns the bot's HTTP status (0 if not subscribed)."""
         return self.people.open_home(user_id)
+
+    def send_event(self, event: Mapping[str, Any]) -> int:
+        """Deliver any inner event (e.g. an unknown type) in an ``event_callback`` envelope.
+
+        Returns the bot's HTTP status after Slack-style retries.
+        """
+        if "type" not in event:
+            raise ValueError("an event needs a 'type'")
+        envelope = payloads.event_envelope(dict(event))
+        return self._deliverer.deliver_event(envelope).status
+
+    def replay(self, attempt: Attempt, *, retry_num: int = 0, same_timestamp: bool = False) -> int:
+        """Send an earlier request to the bot again; returns its HTTP status.
+
+        Args:
+            attempt: A request from ``deliveries()``.
+            retry_num: Non-zero to send it as Slack's retry (``X-Slack-Retry-Num``).
+            same_timestamp: Reuse the original timestamp and signature, byte for byte.
+        """
+        return self._deliverer.replay(
+            attempt, retry_num=retry_num, same_timestamp=same_timestamp
+        ).status
 
     def verify_url(self) -> bool:
         """Send Slack's ``url_verification`` challenge; ``True`` if the bot echoed it back."""

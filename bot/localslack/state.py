@@ -180,6 +180,12 @@ class Workspace:
             )
             names.add(ch.name)
         group_map = {g.id: g for g in usergroups}
+        for group in group_map.values():
+            strangers = set(group.users) - set(user_map)
+            if strangers:
+                raise ValueError(
+                    f"user group @{group.handle} lists unknown users {sorted(strangers)}"
+                )
         return cls(users=user_map, channels=channel_map, usergroups=group_map, bot_token=bot_token)
 
     # -- ids and change tracking --------------------------------------------------------

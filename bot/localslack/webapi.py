@@ -155,13 +155,15 @@ async def read_params(request: Request) -> dict[str, Any]:
         if not isinstance(parsed, dict):
             raise ApiError("invalid_json")
         data.update(parsed)
-    elif content_type == "application/x-www-form-urlencoded":
+    elif content_type in ("application/x-www-form-urlencoded", "text/plain"):
         data.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     elif content_type.startswith("multipart/"):
         # Only the retired files.upload sends multipart; its handler answers without the body.
         data["_multipart"] = True
+    elif not content_type:
+        raise ApiError("missing_post_type")
     else:
-        raise ApiError("invalid_form_data")
+        raise ApiError("invalid_post_type")
     return data
 
 

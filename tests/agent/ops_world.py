@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from agent.journal import Journal
 from agent.policy import load_policy, load_policy_text
 from agent.redact import Redactor
 from agent.roles import RoleMap
-from agent.service import ChangeRequest, Operations
+from agent.service import ChangeRequest, Guardrails, Operations
 from tests.estate import small_estate
 from twin.ingest import IngestBatch
 from twin.store import TwinStore
@@ -34,15 +36,35 @@ class OpsWorld:
     audit: AuditLog
     roles: RoleMap
 
-    def request(self, action: str, targets: list[str], params: dict[str, Any] | None = None,
-                requester: str = ANA) -> Any:
-        return self.ops.propose(ChangeRequest(action=action, targets=targets,
-                                              params=params or {}, reason="test",
-                                              requester=requester))
+    def request(
+        self,
+        action: str,
+        targets: list[str],
+        params: dict[str, Any] | None = None,
+        requester: str = ANA,
+        break_glass: str | None = None,
+    ) -> Any:
+        return self.ops.propose(
+            ChangeRequest(
+                action=action,
+                targets=targets,
+                params=params or {},
+                reason="test",
+                requester=requester,
+                break_glass=break_glass,
+            )
+        )
 
 
-def make_world(engine: Engine, tmp: Path, *, policy_text: str | None = None,
-               adapters: Adapters | None = None) -> OpsWorld:
+def make_world(
+    engine: Engine,
+    tmp: Path,
+    *,
+    policy_text: str | None = None,
+    adapters: Adapters | None = None,
+    guardrails: Guardrails | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> OpsWorld:
     store = TwinStore(engine)
     store.create()
     ents, rels = small_estate()
@@ -55,19 +77,50 @@ def make_world(engine: Engine, tmp: Path, *, policy_text: str | None = None,
     def audit_fn(conn: Connection, **kw: Any) -> Any:
         return audit.append(conn, **kw)
 
-    roles = RoleMap({"approvers": ["U0BEN", "U0CHLOE", "U0DAN"], "admins": ["U0BEN"]},
-                    team_id=TEAM)
-    policy = (load_policy_text(policy_text) if policy_text
-              else load_policy(ROOT / "examples" / "policy.yaml"))
+    roles = RoleMap(
+        {"approvers": ["U0BEN", "U0CHLOE", "U0DAN"], "admins": ["U0BEN"], "breakglass": ["U0DAN"]},
+        team_id=TEAM,
+    )
+    policy = (
+        load_policy_text(policy_text)
+        if policy_text
+        else load_policy(ROOT / "examples" / "policy.yaml")
+    )
     journal = Journal(engine, audit_fn)
-    acts = adapters or Adapters(rmm=sim.rmm, psa=sim.psa, siem=sim.siem,
-                                identity=sim.identity, backup=sim.backup, firewall=sim.firewall)
+    acts = adapters or Adapters(
+        rmm=sim.rmm,
+        psa=sim.psa,
+        siem=sim.siem,
+        identity=sim.identity,
+        backup=sim.backup,
+        firewall=sim.firewall,
+    )
 
     def make_executor(ops: Operations) -> Executor:
-        return Executor(engine, journal, store, lambda: ops.graph, acts, audit=audit_fn,
-                        recheck=ops.recheck, poll_interval=0.0, sleep=lambda s: None)
+        return Executor(
+            engine,
+            journal,
+            store,
+            lambda: ops.graph,
+            acts,
+            audit=audit_fn,
+            recheck=ops.recheck,
+            poll_interval=0.0,
+            sleep=lambda s: None,
+        )
 
-    ops = Operations(engine=engine, store=store, graph=graph, journal=journal, policy=policy,
-                     consent=ConsentBook(engine, roles), roles=roles,
-                     executor_factory=make_executor, audit=audit_fn, team_id=TEAM)
+    ops = Operations(
+        engine=engine,
+        store=store,
+        graph=graph,
+        journal=journal,
+        policy=policy,
+        consent=ConsentBook(engine, roles),
+        roles=roles,
+        executor_factory=make_executor,
+        audit=audit_fn,
+        team_id=TEAM,
+        guardrails=guardrails,
+        **({"now": now} if now else {}),
+    )
     return OpsWorld(ops, sim, audit, roles)

@@ -110,8 +110,12 @@ def test_twin_drift_makes_queued_plan_stale(engine: Engine, tmp_path: Path) -> N
     res = w.request("host.reboot", ["contoso-ny-web-02"])
     cid = res.change.id  # type: ignore[union-attr]
     w.ops.vote(cid, CHLOE, True, plan_hash=res.plan.hash, payload_id="p")  # type: ignore[union-attr]
-    w.ops.store.set_attrs("host:contoso-ny-web-02", {"env": "staging"}, actor="drift",
-                          reason="changed outside opshand")
+    w.ops.store.set_attrs(
+        "host:contoso-ny-web-02",
+        {"env": "staging"},
+        actor="drift",
+        reason="changed outside opshand",
+    )
     reports = w.ops.drain()
     assert reports[0].final_state == "escalated"
     assert "changed since rehearsal" in str(w.ops.journal.get(cid).result)

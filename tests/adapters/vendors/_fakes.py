@@ -58,12 +58,6 @@ class Recorder:
     def client(self) -> httpx.Client:
         return httpx.Client(transport=httpx.MockTransport(self))
 
-    def calls(self) -> list[tuple[str, str]]:
-        return [(r.method, r.url.path) for r in self.requests]
-
-    def non_token(self) -> list[httpx.Request]:
-        return [r for r in self.requests if "token" not in r.url.path]
-
 
 def body_of(request: httpx.Request) -> Any:
     return json.loads(request.content) if request.content else None

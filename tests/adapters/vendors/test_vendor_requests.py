@@ -10,7 +10,8 @@ import pytest
 from adapters.errors import NotFound, RequestRejected
 from tests.adapters.vendors import harnesses as hs
 from tests.adapters.vendors._fakes import FakeTime, body_of
-from tests.adapters.vendors.fake_rmm_psa_siem import INJECTED, FakeNinjaOne, basic, form_of
+from tests.adapters.vendors.fake_rmm_siem import FakeNinjaOne
+from tests.adapters.vendors.fakes_base import INJECTED, basic, form_of
 
 
 def test_ninjaone_oauth_once_then_bearer_and_cursor_pages():
@@ -292,3 +293,24 @@ def test_e7_half_open_probe_fetches_an_expired_token_first():
     h.client.list_devices()
     assert len([r for r in h.fake.requests if h.fake.is_token(r)]) == 2
     assert h.client.http.breaker.state == "closed"
+
+
+def test_api_401_drops_the_cached_token_so_the_next_call_fetches_one():
+    from adapters.errors import AuthError
+
+    t = FakeTime()
+    h = hs.veeam(t)
+    h.client.list_jobs()
+    remaining = [1]  # fail exactly one API request with 401
+
+    def first_api_request(request):
+        if h.fake.is_token(request) or not remaining:
+            return False
+        remaining.pop()
+        return True
+
+    h.fake.faults.append((first_api_request, lambda r: h.fake.error(401, "token expired")))
+    with pytest.raises(AuthError):
+        h.client.list_jobs()
+    h.client.list_jobs()
+    assert len([r for r in h.fake.requests if h.fake.is_token(r)]) == 2

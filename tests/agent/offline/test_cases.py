@@ -70,3 +70,32 @@ def test_parse_case(case: dict[str, Any], resolver: TwinNameResolver) -> None:
         assert case["clarification"] in (result.clarification or ""), result.clarification
     for mention in case.get("notes", []):
         assert any(mention in note for note in result.notes), result.notes
+
+
+_PREFIXES = ["<@U123ABC> ", "hey opshand, could you please ", "pls ", "<@U0ABCDEF|opshand> hi, "]
+_SUFFIXES = ["", " please", ", thanks!"]
+_WRAPPABLE = [
+    c
+    for c in CASES
+    if c["calls"] and "after" not in c and ":" not in c["text"] and "\n" not in c["text"]
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "prefix", "suffix"),
+    [
+        (c, _PREFIXES[i % len(_PREFIXES)], _SUFFIXES[i % len(_SUFFIXES)])
+        for i, c in enumerate(_WRAPPABLE)
+    ],
+    ids=[c["id"] for c in _WRAPPABLE],
+)
+def test_parse_case_with_polite_wrapping(
+    case: dict[str, Any], prefix: str, suffix: str, resolver: TwinNameResolver
+) -> None:
+    # Every case must read the same when someone @-mentions the bot and adds pleasantries.
+    plain = parse(case["text"], resolver)
+    wrapped = parse(prefix + case["text"].rstrip("?") + suffix, resolver)
+    assert wrapped.intent == plain.intent
+    assert [
+        (c.name, {k: v for k, v in c.args.items() if k != "reason"}) for c in wrapped.tool_calls
+    ] == [(c.name, {k: v for k, v in c.args.items() if k != "reason"}) for c in plain.tool_calls]

@@ -125,3 +125,15 @@ def test_tier_of_one_client(resolver: TwinNameResolver) -> None:
 def test_unknown_tier_is_unresolved(resolver: TwinNameResolver) -> None:
     result = parse("patch the mail tier", resolver)
     assert [u.mention for u in result.unresolved] == ["mail tier"]
+
+
+def test_section_sign_cannot_point_at_a_quote(resolver: TwinNameResolver) -> None:
+    result = parse("comment on TCK-1042: §q5§ and §q0§", resolver)
+    assert result.tool_calls[0].args["params"] == {"text": "q5 and q0"}
+
+
+def test_overlong_request_is_refused_but_long_quotes_are_fine(resolver: TwinNameResolver) -> None:
+    long_request = parse("reboot web-02 " + "now " * 600, resolver)
+    assert long_request.tool_calls == [] and "characters long" in (long_request.clarification or "")
+    pasted = parse("escalate TCK-1042\n```\n" + "log line\n" * 800 + "```", resolver)
+    assert [c.args["action"] for c in pasted.tool_calls] == ["ticket.escalate"]

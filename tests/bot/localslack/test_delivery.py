@@ -141,3 +141,36 @@ def test_url_verification_fails_with_the_wrong_secret() -> None:
     with LocalSlack(signing_secret="wrong") as slack, BoltServer(make_app(slack)) as server:
         slack.bot_url = server.url
         assert slack.verify_url() is False
+
+
+def test_replay_sends_the_same_payload_again(slack: LocalSlack, bolt: BoltFactory) -> None:
+    app = bolt()
+    seen: list[tuple[str, str]] = []
+
+    @app.event("app_mention")
+    def on_mention(event: dict[str, Any], body: dict[str, Any], request: BoltRequest) -> None:
+        seen.append((body["event_id"], request.headers.get("x-slack-retry-num", ["-"])[0]))
+
+    slack.send_message(ANA, "ops", f"<@{slack.bot_user_id}> once")
+    [first] = slack.deliveries()
+    assert slack.replay(first, same_timestamp=True) == 200
+    assert slack.replay(first, retry_num=1) == 200
+    slack.wait_for(lambda: len(seen) == 3)
+    assert {event_id for event_id, _ in seen} == {first.payload["event_id"]}
+    assert sorted(num for _, num in seen) == ["-", "-", "1"]
+    replayed = slack.deliveries()[1]
+    assert replayed.request_body == first.request_body
+    assert replayed.timestamp == first.timestamp
+
+
+def test_send_event_delivers_unknown_event_types(slack: LocalSlack, bolt: BoltFactory) -> None:
+    app = bolt()
+    reactions: list[str] = []
+
+    @app.event("reaction_added")
+    def on_reaction(event: dict[str, Any]) -> None:
+        reactions.append(event["reaction"])
+
+    status = slack.send_event({"type": "reaction_added", "user": ANA, "reaction": "eyes"})
+    assert status == 200
+    assert slack.wait_for(lambda: reactions) == ["eyes"]

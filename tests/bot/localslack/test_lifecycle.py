@@ -6,7 +6,14 @@ import httpx
 import pytest
 from slack_sdk import WebClient
 
-from bot.localslack import DEFAULT_CHANNELS, DEFAULT_USERS, DemoChannel, DemoUser, LocalSlack
+from bot.localslack import (
+    DEFAULT_CHANNELS,
+    DEFAULT_USERS,
+    DemoChannel,
+    DemoUser,
+    DemoUserGroup,
+    LocalSlack,
+)
 from tests.bot.localslack.conftest import SECRET, TOKEN
 
 
@@ -47,6 +54,9 @@ def test_directory_is_checked_at_construction() -> None:
         LocalSlack(signing_secret=SECRET, channels=[stranger])
     with pytest.raises(ValueError):
         DemoUser(id="not-an-id", name="x", real_name="X")
+    ghosts = DemoUserGroup(id="S0GHOSTS00", handle="ghosts", name="Ghosts", users=("U0NOBODY00",))
+    with pytest.raises(ValueError, match="@ghosts"):
+        LocalSlack(signing_secret=SECRET, usergroups=[ghosts])
     with pytest.raises(ValueError):
         LocalSlack(signing_secret="")
     with pytest.raises(ValueError, match="app_mentions"):

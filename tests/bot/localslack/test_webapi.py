@@ -269,6 +269,20 @@ def test_form_and_query_bodies_are_accepted(slack: LocalSlack) -> None:
     assert with_token_param["ok"] is True
 
 
+def test_unknown_body_type_is_invalid_post_type(slack: LocalSlack) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    xml = httpx.post(
+        slack.api_url + "auth.test", content=b"<x/>", headers={**auth, "Content-Type": "text/xml"}
+    )
+    assert xml.json() == {"ok": False, "error": "invalid_post_type"}
+    broken = httpx.post(
+        slack.api_url + "auth.test",
+        content=b"{not json",
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert broken.json() == {"ok": False, "error": "invalid_json"}
+
+
 def test_rate_limit_is_retried_by_the_sdk(slack: LocalSlack) -> None:
     slack.rate_limit_next("chat.postMessage", retry_after=0)
     retrying = WebClient(
