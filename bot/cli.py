@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +12,8 @@ import typer
 
 from bot.cli_audit import audit_app
 from bot.cli_common import DataDir, JsonOut, SettingsFile, boot, dump, err, out, settings
+from bot.cli_run import register_run_commands
+from bot.cli_serve import register_serve_command
 from bot.cli_twin import twin_app
 
 app = typer.Typer(
@@ -26,6 +26,8 @@ app = typer.Typer(
 )
 policy_app = typer.Typer(help="Test and explain the operator-written policy.", no_args_is_help=True)
 app.add_typer(twin_app, name="twin")
+register_run_commands(app)
+register_serve_command(app)
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 
@@ -154,94 +156,6 @@ def policy_test(
     out.print(render_case_results(results))
     if not all(r.passed for r in results):
         raise typer.Exit(1)
-
-
-# ---------------------------------------------------------------------- serve / demo
-def _wait_for_ctrl_c() -> None:
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait()
-
-
-@app.command()
-def demo(
-    data_dir: DataDir = None,
-    port: Annotated[int, typer.Option(help="Port of the local Slack page.")] = 8765,
-    reset: Annotated[bool, typer.Option(help="Start over with a fresh data folder.")] = False,
-    no_browser: Annotated[bool, typer.Option(hidden=True)] = True,
-) -> None:
-    """Everything on embedded defaults: SQLite, sample estate, sim, offline model, and a local
-    Slack workspace in your browser."""
-    import shutil
-
-    from bot.app import build_app
-    from bot.localslack import BoltServer, LocalSlack
-
-    s = settings(data_dir)
-    if reset and s.data_dir.exists():
-        shutil.rmtree(s.data_dir)
-    oh = boot(data_dir, start_worker=True)
-    secret = oh.settings.slack.signing_secret.get_secret_value()
-    slack = LocalSlack(
-        signing_secret=secret,
-        bot_token=oh.settings.slack.bot_token.get_secret_value(),
-        port=port,
-        try_this=DEMO_TRY_THIS,
-    )
-    slack.start()
-    from slack_sdk import WebClient
-
-    client = WebClient(token=oh.settings.slack.bot_token.get_secret_value(), base_url=slack.api_url)
-    bolt = BoltServer(build_app(oh, client=client))
-    bolt.start()
-    slack.bot_url = bolt.url
-    out.print(
-        f"[bold green]opshand is running.[/bold green] Open {slack.web_url} (Ctrl-C to stop)."
-    )
-    try:
-        _wait_for_ctrl_c()
-    finally:
-        bolt.stop()
-        slack.stop()
-        oh.close()
-        out.print("Stopped. Your data is kept in " + str(oh.settings.data_dir))
-
-
-DEMO_TRY_THIS = [
-    "@opshand what depends on contoso-nyc-db-prod-01?",
-    "@opshand restart contoso-erp-app",
-    "@opshand reboot contoso-nyc-db-prod-01",
-    "@opshand what is waiting for approval?",
-    "@opshand what did you do today?",
-]
-
-
-@app.command()
-def serve(data_dir: DataDir = None, settings_file: SettingsFile = None) -> None:
-    """Connect to a real Slack workspace (HTTP mode or Socket Mode, from settings)."""
-    from bot.app import build_app
-    from bot.localslack import BoltServer
-
-    oh = boot(data_dir, settings_file, start_worker=True)
-    app_ = build_app(oh)
-    s = oh.settings.slack
-    if s.mode == "socket":
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        if s.app_token is None:
-            err.print("[red]Socket Mode needs OPSHAND_SLACK__APP_TOKEN (xapp-...).[/red]")
-            raise typer.Exit(2)
-        SocketModeHandler(app_, s.app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
-        return
-    server = BoltServer(app_, host=s.host, port=s.port)
-    server.start()
-    out.print(f"Listening for Slack on http://{s.host}:{s.port}/slack/events")
-    try:
-        _wait_for_ctrl_c()
-    finally:
-        server.stop()
-        oh.close()
 
 
 def main() -> None:

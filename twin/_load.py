@@ -8,13 +8,13 @@ validated when they were written.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
 
+from twin._changeset import no_gc
 from twin._schema import entity_table, relation_table, twin_meta
 from twin.graph import TwinGraph
 from twin.model import Entity, NodeKind
@@ -71,16 +71,9 @@ def read_graph(engine: Engine, *, progress: Callable[[int], None] | None = None)
     """
     graph = TwinGraph()
     # A million new long-lived objects would trigger the cyclic collector dozens of times, each
-    # pass scanning everything built so far: that more than doubles the load time. None of
-    # these objects form cycles worth collecting now.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        with engine.connect() as conn, conn.begin():
-            row = conn.execute(select(twin_meta.c.lineage, twin_meta.c.serial)).one()
-            graph.lineage, graph.serial = str(row.lineage), int(row.serial)
-            graph.bulk_load(_entities(conn, progress), _edges(conn, progress))
-    finally:
-        if was_enabled:
-            gc.enable()
+    # pass scanning everything built so far: that more than doubles the load time.
+    with no_gc(), engine.connect() as conn, conn.begin():
+        row = conn.execute(select(twin_meta.c.lineage, twin_meta.c.serial)).one()
+        graph.lineage, graph.serial = str(row.lineage), int(row.serial)
+        graph.bulk_load(_entities(conn, progress), _edges(conn, progress))
     return graph

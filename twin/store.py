@@ -26,6 +26,7 @@ from twin._changeset import (
     aware,
     ent_row,
     merge_views,
+    no_gc,
     obs_row,
     row_ent,
     same_facts,
@@ -162,7 +163,7 @@ class TwinStore:
         progress: Callable[[int], None] | None,
         drop_stale: bool,
     ) -> ApplyResult:
-        with self.engine.begin() as conn:
+        with no_gc(), self.engine.begin() as conn:
             known = self._kinds(conn, batch)
             vb = validate_batch(batch, known.get)
             cs = Changeset(conn, actor=batch.actor, reason=batch.reason or f"{batch.source} ingest")

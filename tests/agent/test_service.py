@@ -1,4 +1,4 @@
-"""The deterministic core: propose -> rehearse -> policy -> consent/queue -> execute -> reconcile."""
+"""The deterministic core: propose, rehearse, decide, consent or queue, execute, reconcile."""
 
 from __future__ import annotations
 
