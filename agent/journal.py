@@ -49,7 +49,10 @@ __all__ = [
     "ChangeState",
     "IllegalTransition",
     "Journal",
+    "call_table",
+    "change_ref",
     "journal_table",
+    "parse_ref",
     "target_table",
 ]
 
@@ -81,7 +84,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "approved": frozenset({"queued", "stale"}),
     "auto_approved": frozenset({"queued", "stale"}),
     "queued": frozenset({"executing", "stale", "denied"}),
-    "executing": frozenset({"succeeded", "failed", "unknown"}),
+    # executing -> queued: a worker hands the change back untouched (its integration's circuit
+    # is open), so queued work is kept rather than failed.
+    "executing": frozenset({"succeeded", "failed", "unknown", "queued"}),
     "succeeded": frozenset({"reconciled", "failed", "escalated"}),
     "failed": frozenset({"rolled_back", "escalated"}),
     "unknown": frozenset({"verified", "escalated", "failed"}),
@@ -130,6 +135,27 @@ target_table = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("change_id", "target", name="uq_journal_target_change_target"),
 )
+
+call_table = Table(
+    "journal_call",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("change_id", Integer, nullable=False, index=True),
+    Column("target", String(255), nullable=False),
+    Column("idempotency_key", String(128), nullable=False, index=True),
+    Column("capability", String(64), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("outcome", String(24), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("detail", Text, nullable=False, default=""),
+)
+"""One row per integration call opshand made or started (the read-back ledger).
+
+A row is inserted, in the same transaction that marks the target ``calling``, *before* the
+request leaves; after a crash it says when the call may have reached the estate (reconciliation
+compares boot times against it) and under which idempotency key to look for it.
+"""
 
 
 class IllegalTransition(RuntimeError):

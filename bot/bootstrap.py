@@ -154,13 +154,17 @@ def bootstrap(
         return audit.append(conn, **kw)
 
     r = settings.roles
+    members = {
+        "admins": r.admins,
+        "approvers": r.approvers,
+        "managers": r.managers,
+        "breakglass": r.breakglass,
+        "requesters": r.requesters if "*" not in r.requesters else [],
+    }
     roles = RoleMap(
         {
-            "admins": r.admins,
-            "approvers": r.approvers,
-            "managers": r.managers,
-            "breakglass": r.breakglass,
-            "requesters": r.requesters if "*" not in r.requesters else [],
+            role: {"users": users, "usergroups": r.usergroups.get(role, [])}
+            for role, users in members.items()
         },
         team_id=settings.slack.team_id,
     )

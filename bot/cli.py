@@ -158,6 +158,47 @@ def policy_test(
         raise typer.Exit(1)
 
 
+@policy_app.command("explain")
+def policy_explain(
+    change: Annotated[str, typer.Argument(help="A change id, e.g. CR-42")],
+    json_out: JsonOut = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Show the policy input of a change and, rule by rule, what matched."""
+    from agent.policy import PolicyInput
+
+    oh = boot(data_dir)
+    try:
+        try:
+            c = oh.ops.status(change)
+        except (KeyError, ValueError) as exc:
+            err.print(str(exc).strip("'\""))
+            raise typer.Exit(1) from exc
+        stored = (c.decision or {}).get("input")
+        if stored is None:  # older changes kept the input only in the audit row of the decision
+            for row in oh.audit.query(change_id=str(c.id), limit=50):
+                if isinstance(row.body, dict) and "input" in row.body:
+                    stored = row.body["input"]
+        if stored is None:
+            err.print(f"{c.ref} was never decided by policy (state {c.state}).")
+            raise typer.Exit(1)
+        explanation = oh.policy.explain(PolicyInput.from_partial(stored))
+        if json_out:
+            dump(explanation.model_dump(mode="json"))
+            return
+        out.print(
+            f"[bold]{c.ref}[/bold] {c.action} — decided {c.decision.get('outcome')} "
+            f"under policy {str(c.decision.get('policy_hash', ''))[:12]}; "
+            f"the policy in force now is {oh.policy.hash[:12]}"
+        )
+        out.print("[bold]Input[/bold] (what every rule sees as `input`):")
+        out.print_json(data=stored)
+        out.print("[bold]Rules[/bold]")
+        out.print(explanation.render())
+    finally:
+        oh.close()
+
+
 def main() -> None:
     """Entry point of the ``opshand`` command."""
     logging.basicConfig(

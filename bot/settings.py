@@ -81,6 +81,9 @@ class RoleSettings(_Section):
     managers: list[str] = Field(default_factory=lambda: ["U0LOCAL04"])
     breakglass: list[str] = Field(default_factory=list)
     """Who may use break-glass (act during a freeze, with a reason, loudly audited)."""
+    usergroups: dict[str, list[str]] = Field(default_factory=dict)
+    """Slack user-group handles per role, e.g. ``{"approvers": ["ops-leads"]}``; members are
+    read with ``usergroups.users.list`` (cached a minute; a failed lookup grants nothing)."""
 
 
 class AutonomySettings(_Section):

@@ -7,11 +7,21 @@ path serves both: only engine options differ.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect
 
-__all__ = ["make_engine", "metadata", "normalise_url"]
+__all__ = [
+    "BASELINE_REVISION",
+    "VERSION_TABLE",
+    "make_engine",
+    "metadata",
+    "migrate",
+    "new_revision",
+    "normalise_url",
+    "schema_revision",
+]
 
 metadata = MetaData(
     naming_convention={
@@ -65,3 +75,82 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+VERSION_TABLE = "twin_schema_version"
+"""Where Alembic records the schema revision (prefixed like every other table)."""
+BASELINE_REVISION = "0001"
+"""The first revision: the schema as ``metadata.create_all`` made it before migrations existed."""
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _alembic_config(conn: Connection, target: MetaData | None) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    cfg.attributes["target_metadata"] = target
+    return cfg
+
+
+def migrate(
+    target: Engine | str,
+    *,
+    metadata: MetaData = metadata,
+    revision: str = "head",
+) -> str:
+    """Bring the database's schema to ``revision`` (Alembic ``upgrade``), in one transaction.
+
+    A database made by ``metadata.create_all`` before migrations existed (it has ``twin_meta``
+    but no version table) is first stamped at :data:`BASELINE_REVISION`, whose schema it has.
+
+    Args:
+        target: an engine from :func:`make_engine`, or a database URL.
+        metadata: the application's metadata, with every module that registers tables imported;
+            only autogenerate compares against it, the revisions carry their own DDL.
+        revision: where to go (default the newest).
+
+    Returns:
+        The revision the database is at afterwards.
+    """
+    from alembic import command
+
+    engine = target if isinstance(target, Engine) else make_engine(target)
+    try:
+        with engine.begin() as conn:
+            cfg = _alembic_config(conn, metadata)
+            tables = set(inspect(conn).get_table_names())
+            if VERSION_TABLE not in tables and "twin_meta" in tables:
+                command.stamp(cfg, BASELINE_REVISION)
+            command.upgrade(cfg, revision)
+        return schema_revision(engine) or ""
+    finally:
+        if not isinstance(target, Engine):
+            engine.dispose()
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None for a database never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        rev = ctx.get_current_revision()
+        conn.rollback()
+    return rev
+
+
+def new_revision(engine: Engine, message: str, *, metadata: MetaData = metadata) -> str:
+    """Write a new revision file with the DDL that takes ``engine``'s schema to ``metadata``.
+
+    Run it against a scratch database migrated to head, with every table-registering module
+    imported, after changing a table; review the file, then commit it. Returns its path.
+    """
+    from alembic import command
+
+    with engine.begin() as conn:
+        cfg = _alembic_config(conn, metadata)
+        script = command.revision(cfg, message=message, autogenerate=True)
+    scripts = script if isinstance(script, list) else [script]
+    return str(scripts[0].path) if scripts and scripts[0] is not None else ""

@@ -135,8 +135,13 @@ class Fork:
         for d in self.deltas:
             if isinstance(d, AddEntity):
                 self._new[d.entity_id] = Entity(
-                    id=d.entity_id, kind=NodeKind(d.kind), name=d.name, attrs=d.attrs,
-                    source="rehearsal", first_seen=base_time, last_seen=base_time,
+                    id=d.entity_id,
+                    kind=NodeKind(d.kind),
+                    name=d.name,
+                    attrs=d.attrs,
+                    source="rehearsal",
+                    first_seen=base_time,
+                    last_seen=base_time,
                 )
             elif isinstance(d, SetAttr):
                 self._attrs.setdefault(d.entity_id, {})[d.key] = d.value

@@ -209,9 +209,9 @@ def validate_batch(
         return e.kind if e is not None else kind_of(eid)
 
     rels: list[Relation] = []
-    for i, raw in enumerate(batch.relations):
-        name = _record_name(raw, i, "relation")
-        rel = _relation(raw, name, batch.source)
+    for i, raw_rel in enumerate(batch.relations):
+        name = _record_name(raw_rel, i, "relation")
+        rel = _relation(raw_rel, name, batch.source)
         if isinstance(rel, Rejection):
             rejections.append(rel)
             continue

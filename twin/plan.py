@@ -1,8 +1,9 @@
 """Rehearsal: fork the twin, apply the action's effects, check invariants, measure blast radius.
 
 The result is a :class:`Plan`: everything the approver approves and the executor runs, with a
-content hash over all of it. Plans are single-use and expire; at execution the read-set is
-checked again (:func:`stale_entities`) and a changed read-set makes the plan stale.
+content hash over all of it. Plans are single-use (the journal enforces it) and expire; at
+execution the read-set is checked again (:func:`stale_entities`), a changed read-set makes the
+plan stale, and :func:`diff_plans` shows the person what a re-rehearsal changed.
 """
 
 from __future__ import annotations
@@ -10,24 +11,40 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from twin.actions import get_action
-from twin.fork import Delta, Fork
+from twin.actions import ActionContext, InvalidParams, get_action
+from twin.fork import AddEntity, Delta, Fork, SetAttr
 from twin.graph import TwinGraph, UnknownEntity
 from twin.invariants import CheckContext, run_invariants
+from twin.invariants.safety import in_window, next_opening
 from twin.model import EdgeType, Entity, utcnow
 
-__all__ = ["PLAN_FORMAT_VERSION", "AffectedEntity", "Plan", "rehearse", "stale_entities"]
+__all__ = [
+    "DEFAULT_HALT_THRESHOLD",
+    "DEFAULT_PLAN_TTL",
+    "DEFAULT_WAVE_PERCENT",
+    "PLAN_FORMAT_VERSION",
+    "AffectedEntity",
+    "Plan",
+    "PlanDiff",
+    "diff_plans",
+    "plan_waves",
+    "rehearse",
+    "stale_entities",
+]
 
-PLAN_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 2
 DEFAULT_PLAN_TTL = timedelta(hours=2)
 DEFAULT_WAVE_PERCENT = 25
+DEFAULT_HALT_THRESHOLD = 0.34
+_RING = {"canary": 0, "early": 1, "broad": 2}
 
 
 class AffectedEntity(BaseModel):
@@ -64,7 +81,9 @@ class Plan(BaseModel):
     expected: list[dict[str, Any]]
     rollback: list[dict[str, Any]]
     waves: list[list[str]]
-    halt_threshold: float = 0.34
+    wave_plan: list[dict[str, Any]] = Field(default_factory=list)
+    """Per wave: index, size, canary, halt_threshold, clients, sites, window, opens_at."""
+    halt_threshold: float = DEFAULT_HALT_THRESHOLD
     created_at: datetime
     expires_at: datetime
     hash: str = ""
@@ -105,31 +124,146 @@ class Plan(BaseModel):
         }
 
 
-def _waves(graph: TwinGraph, targets: list[Entity], percent: int) -> list[list[str]]:
-    """Canary first, then waves of at most ``percent``% that never hold two instances of one
-    service (so redundancy survives every wave)."""
+# ---------------------------------------------------------------------------- waves
+def _client_window(graph: TwinGraph, client: str, cache: dict[str, Any]) -> Any:
+    if client not in cache:
+        cid = f"client:{client}"
+        cache[client] = graph.get(cid).attrs.get("maintenance_window") if cid in graph else None
+    return cache[client]
+
+
+def plan_waves(
+    graph: TwinGraph,
+    targets: list[Entity],
+    percent: int = DEFAULT_WAVE_PERCENT,
+    *,
+    now: datetime | None = None,
+    halt_threshold: float = DEFAULT_HALT_THRESHOLD,
+) -> tuple[list[list[str]], list[dict[str, Any]]]:
+    """Split targets into waves and describe each.
+
+    Canary first (one target of the ``canary`` patch ring when there is one, halting on any
+    failure); then, per maintenance-window group (targets whose client shares a window, the
+    group whose window opens first going first), waves that hold at most ``percent``% of any
+    service's instances and of any tier (client, role, env) in the estate, and never two
+    members of one cluster.
+    """
+    now = now or utcnow()
     if len(targets) <= 1:
-        return [[t.id for t in targets]]
-    ordered = sorted(targets, key=lambda t: (t.attrs.get("patch_ring", "broad") != "canary", t.id))
-    waves: list[list[str]] = [[ordered[0].id]]
-    size = max(1, math.floor(len(targets) * percent / 100))
-    services_of = {
-        t.id: {s for ty, s in graph.in_edges(t.id) if ty is EdgeType.RUNS_ON} for t in ordered
-    }
-    pending = ordered[1:]
-    while pending:
-        wave: list[str] = []
-        used: set[str] = set()
-        rest: list[Entity] = []
-        for t in pending:
-            if len(wave) < size and not services_of[t.id] & used:
-                wave.append(t.id)
-                used |= services_of[t.id]
-            else:
-                rest.append(t)
-        waves.append(wave)
-        pending = rest
-    return waves
+        one = [t.id for t in targets]
+        return [one], [
+            {
+                "index": 0,
+                "size": len(one),
+                "canary": False,
+                "halt_threshold": halt_threshold,
+                "clients": [],
+                "sites": [],
+                "window": None,
+                "opens_at": None,
+            }
+        ]
+    k = max(1, min(100, percent)) / 100
+    g = graph.g
+    pred, succ = g._pred, g._succ
+    ordered = sorted(targets, key=lambda t: (_RING.get(str(t.attrs.get("patch_ring")), 3), t.id))
+
+    def tier(e: Entity) -> tuple[str, str, str]:
+        return (
+            str(e.attrs.get("client", "")),
+            str(e.attrs.get("role", e.kind.value)),
+            str(e.attrs.get("env", "")),
+        )
+
+    wanted = {tier(t) for t in ordered}
+    tier_size: Counter[tuple[str, str, str]] = Counter()
+    for e in graph.entities():
+        if e.kind is ordered[0].kind and tier(e) in wanted:
+            tier_size[tier(e)] += 1
+    svc_of: dict[str, list[str]] = {}
+    svc_cap: dict[str, int] = {}
+    clusters_of: dict[str, list[str]] = {}
+    for t in ordered:
+        svcs = [s for s, d in pred[t.id].items() if EdgeType.RUNS_ON in d["types"]]
+        svc_of[t.id] = svcs
+        for s in svcs:
+            if s not in svc_cap:
+                n = sum(1 for d in succ[s].values() if EdgeType.RUNS_ON in d["types"])
+                svc_cap[s] = max(1, math.floor(n * k))
+        clusters_of[t.id] = [c for c, d in succ[t.id].items() if EdgeType.MEMBER_OF in d["types"]]
+    tier_cap = {tk: max(1, math.floor(n * k)) for tk, n in tier_size.items()}
+    size_cap = max(1, math.floor(len(ordered) * k))
+
+    windows: dict[str, Any] = {}
+    canary = ordered[0]
+    groups: dict[str, list[Entity]] = defaultdict(list)
+    for t in ordered[1:]:
+        w = _client_window(graph, str(t.attrs.get("client", "")), windows)
+        groups[json.dumps(w, sort_keys=True)].append(t)
+
+    def opens(key: str) -> datetime | None:
+        w = json.loads(key)
+        if not isinstance(w, dict) or in_window(w, now):
+            return None
+        return next_opening(w, now)
+
+    def describe(index: int, ids: list[Entity], key: str, is_canary: bool) -> dict[str, Any]:
+        w = json.loads(key)
+        at = opens(key)
+        return {
+            "index": index,
+            "size": len(ids),
+            "canary": is_canary,
+            "halt_threshold": 0.0 if is_canary else halt_threshold,
+            "clients": sorted({str(x.attrs.get("client", "")) for x in ids}),
+            "sites": sorted({str(x.attrs.get("site", "")) for x in ids} - {""}),
+            "window": w,
+            "opens_at": at.isoformat() if at else None,
+        }
+
+    ckey = json.dumps(
+        _client_window(graph, str(canary.attrs.get("client", "")), windows), sort_keys=True
+    )
+    waves = [[canary.id]]
+    info = [describe(0, [canary], ckey, True)]
+    order = sorted(groups, key=lambda key: (opens(key) or now, key))
+    for key in order:
+        pending = groups[key]
+        while pending:
+            wave: list[Entity] = []
+            used_svc: Counter[str] = Counter()
+            used_tier: Counter[tuple[str, str, str]] = Counter()
+            used_cluster: set[str] = set()
+            rest: list[Entity] = []
+            for t in pending:
+                tk = tier(t)
+                ok = (
+                    len(wave) < size_cap
+                    and used_tier[tk] < tier_cap.get(tk, 1)
+                    and all(used_svc[s] < svc_cap[s] for s in svc_of[t.id])
+                    and not used_cluster.intersection(clusters_of[t.id])
+                )
+                if not ok:
+                    rest.append(t)
+                    continue
+                wave.append(t)
+                used_tier[tk] += 1
+                used_svc.update(svc_of[t.id])
+                used_cluster.update(clusters_of[t.id])
+            waves.append([t.id for t in wave])
+            info.append(describe(len(info), wave, key, False))
+            pending = rest
+    return waves, info
+
+
+# ---------------------------------------------------------------------------- rehearsal
+def _intended(targets: list[Entity], deltas: list[Delta]) -> set[str]:
+    """Targets and whatever the change sets on purpose; entities it only takes down are not."""
+    out = {e.id for e in targets}
+    for d in deltas:
+        if isinstance(d, SetAttr | AddEntity):
+            out.add(d.entity_id)
+    return out
 
 
 def rehearse(
@@ -142,6 +276,7 @@ def rehearse(
     now: datetime | None = None,
     ttl: timedelta = DEFAULT_PLAN_TTL,
     wave_percent: int = DEFAULT_WAVE_PERCENT,
+    settings: Mapping[str, Any] | None = None,
 ) -> Plan:
     """Rehearse ``action`` on ``targets`` against a fork of ``graph``.
 
@@ -151,23 +286,35 @@ def rehearse(
     spec = get_action(action)
     p = spec.parse_params(params or {})
     now = now or utcnow()
+    kinds = set(spec.target_kinds)
     ents: list[Entity] = []
+    seen: set[str] = set()
     for t in targets:
-        e = graph.resolve(t, kinds=set(spec.target_kinds))
-        if e.id not in {x.id for x in ents}:
+        e = graph.get(t) if t in graph.g else graph.resolve(t, kinds=kinds)
+        if e.kind not in kinds:
+            allowed = ", ".join(sorted(k.value for k in kinds))
+            raise InvalidParams(
+                f"{action} cannot target {e.name} (a {e.kind.value}); it acts on: {allowed}"
+            )
+        if e.id not in seen:
+            seen.add(e.id)
             ents.append(e)
     if not ents:
         raise UnknownEntity("(no target)", [])
+    actx = ActionContext(graph, now)
     deltas: list[Delta] = []
-    for e in ents:
-        deltas.extend(spec.effects(graph, e, p))
+    try:
+        for e in ents:
+            deltas.extend(spec.effects(actx, e, p))
+        expected = [x.to_dict() for e in ents for x in spec.expect(actx, e, p)]
+        rollback = [{"target": e.id, **spec.rollback(actx, e, p).to_dict()} for e in ents]
+    except ValueError as exc:
+        raise InvalidParams(f"{action}: {exc}") from exc
     fork = Fork(graph, deltas)
     for e in ents:
         fork.entity(e.id)
     outage = fork.outage()
-    intended = {e.id for e in ents} | {
-        getattr(d, "entity_id", "") for d in deltas if getattr(d, "entity_id", "")
-    }
+    intended = _intended(ents, deltas)
     collateral: list[AffectedEntity] = []
     for effect, table in (("down", outage.down), ("degraded", outage.degraded)):
         for nid, path in table.items():
@@ -185,15 +332,18 @@ def rehearse(
                 )
             )
     collateral.sort(key=lambda a: (a.effect, a.kind, a.id))
-    ctx = CheckContext(fork, outage, action, tuple(e.id for e in ents), p.model_dump(), now)
-    results = run_invariants(ctx, spec.invariants)
-    expected = [x.to_dict() for e in ents for x in spec.expect(graph, e, p)]
-    rollback = [{"target": e.id, **spec.rollback(e, p).to_dict()} for e in ents]
+    dumped = p.model_dump(mode="json")
+    ctx = CheckContext(
+        fork, outage, action, tuple(e.id for e in ents), dumped, now, dict(settings or {})
+    )
+    results = run_invariants(ctx, spec.all_invariants)
+    halt = float((settings or {}).get("halt_threshold", DEFAULT_HALT_THRESHOLD))
+    waves, wave_plan = plan_waves(graph, ents, wave_percent, now=now, halt_threshold=halt)
     plan = Plan(
         action=action,
         targets=[e.id for e in ents],
         target_names=[e.name for e in ents],
-        params=p.model_dump(mode="json"),
+        params=dumped,
         lineage=graph.lineage,
         serial=graph.serial,
         read_set=dict(sorted(fork.read_set.items())),
@@ -203,7 +353,9 @@ def rehearse(
         invariants=[r.to_dict() for r in results],
         expected=expected,
         rollback=rollback,
-        waves=_waves(graph, ents, wave_percent),
+        waves=waves,
+        wave_plan=wave_plan,
+        halt_threshold=halt,
         created_at=now,
         expires_at=now + ttl,
         reason=reason,
@@ -219,3 +371,108 @@ def stale_entities(plan: Plan, graph: TwinGraph) -> list[str]:
         if eid not in g or g.nodes[eid]["e"].version != version:
             out.append(eid)
     return out
+
+
+# ---------------------------------------------------------------------------- diff
+class PlanDiff(BaseModel):
+    """What changed between two rehearsals of a change (for the person re-approving it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    old_hash: str
+    new_hash: str
+    targets_added: list[str] = Field(default_factory=list)
+    targets_removed: list[str] = Field(default_factory=list)
+    params_changed: dict[str, list[Any]] = Field(default_factory=dict)
+    collateral_added: list[str] = Field(default_factory=list)
+    collateral_removed: list[str] = Field(default_factory=list)
+    collateral_changed: dict[str, list[str]] = Field(default_factory=dict)
+    """Entity id -> [old effect, new effect]."""
+    invariants_changed: dict[str, list[str]] = Field(default_factory=dict)
+    """Invariant id -> [old outcome, new outcome] (``pass`` or the severity)."""
+    new_violations: list[str] = Field(default_factory=list)
+    read_set_changed: dict[str, list[int | None]] = Field(default_factory=dict)
+    """Entity id -> [version seen then, version now] (``None`` = not in that read-set)."""
+    waves_changed: bool = False
+    deltas_changed: bool = False
+
+    @property
+    def unchanged(self) -> bool:
+        """True when the two plans have the same content."""
+        return self.old_hash == self.new_hash
+
+    def lines(self) -> list[str]:
+        """One sentence per difference, most consequential first."""
+        out: list[str] = []
+        if self.targets_added or self.targets_removed:
+            out.append(
+                f"targets: +{len(self.targets_added)} -{len(self.targets_removed)} "
+                f"({', '.join([*self.targets_added, *self.targets_removed][:5])})"
+            )
+        for k, (a, b) in self.params_changed.items():
+            out.append(f"parameter {k}: {a!r} -> {b!r}")
+        for i, (a, b) in self.invariants_changed.items():
+            out.append(f"invariant {i}: {a} -> {b}")
+        out += [f"new finding: {m}" for m in self.new_violations[:5]]
+        if self.collateral_added or self.collateral_removed or self.collateral_changed:
+            out.append(
+                f"blast radius: +{len(self.collateral_added)} "
+                f"-{len(self.collateral_removed)} ~{len(self.collateral_changed)}"
+            )
+        for eid, (a, b) in list(self.read_set_changed.items())[:10]:
+            out.append(f"{eid} changed in the twin (version {a} -> {b})")
+        if self.waves_changed:
+            out.append("the waves changed")
+        return out or ["no difference"]
+
+
+def _outcome(inv: dict[str, Any]) -> str:
+    return "pass" if inv["passed"] else str(inv["severity"])
+
+
+def diff_plans(old: Plan, new: Plan) -> PlanDiff:
+    """What changed from ``old`` to ``new``: targets, parameters, blast radius, invariant
+    outcomes, and read-set versions."""
+    ot, nt = set(old.targets), set(new.targets)
+    keys = sorted(set(old.params) | set(new.params))
+    params = {
+        k: [old.params.get(k), new.params.get(k)]
+        for k in keys
+        if old.params.get(k) != new.params.get(k)
+    }
+    oc = {a.id: a.effect for a in old.collateral}
+    nc = {a.id: a.effect for a in new.collateral}
+    oi = {i["id"]: i for i in old.invariants}
+    ni = {i["id"]: i for i in new.invariants}
+    inv = {
+        k: [_outcome(oi[k]) if k in oi else "absent", _outcome(ni[k]) if k in ni else "absent"]
+        for k in sorted(set(oi) | set(ni))
+    }
+    inv = {k: v for k, v in inv.items() if v[0] != v[1]}
+    old_msgs = {v["message"] for i in old.invariants for v in i["violations"]}
+    fresh = [
+        v["message"]
+        for i in new.invariants
+        for v in i["violations"]
+        if v["message"] not in old_msgs
+    ]
+    rs: dict[str, list[int | None]] = {}
+    for eid in sorted(set(old.read_set) | set(new.read_set)):
+        a, b = old.read_set.get(eid), new.read_set.get(eid)
+        if a != b:
+            rs[eid] = [a, b]
+    return PlanDiff(
+        old_hash=old.hash,
+        new_hash=new.hash,
+        targets_added=sorted(nt - ot),
+        targets_removed=sorted(ot - nt),
+        params_changed=params,
+        collateral_added=sorted(set(nc) - set(oc)),
+        collateral_removed=sorted(set(oc) - set(nc)),
+        collateral_changed={k: [oc[k], nc[k]] for k in sorted(set(oc) & set(nc)) if oc[k] != nc[k]},
+        invariants_changed=inv,
+        new_violations=fresh,
+        read_set_changed=rs,
+        waves_changed=old.waves != new.waves,
+        deltas_changed=old.deltas != new.deltas,
+    )

@@ -1,0 +1,205 @@
+"""The signal loop: alert in -> incident -> runbook -> the deterministic change path -> ticket.
+
+``SignalLoop.handle(signal)`` groups the signal into an incident (new, repeat, flap, resolve),
+opens or closes its PSA ticket, and for a *new* incident lets the first matching runbook propose
+exactly one change through :meth:`agent.service.Operations.propose` (``source="signal"``). From
+there rehearsal, policy, consent, execution and reconciliation are the same as for a person's
+request. When no runbook matches, an optional agent fallback may propose instead (settings
+decide); otherwise the incident waits for a person. When a remediation finishes, the incident
+records the outcome, its ticket gets a note and the thread gets a summary.
+
+AIOps output (labels ``aiops_cluster`` and ``suspected_cause``) is kept on the incident record and
+copied onto the twin entity the signal points at (attribute ``aiops``), so the agent's twin tools
+show it; see :meth:`SignalLoop.entity_context` for what policy can be given.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from adapters.signals import Signal
+from agent.incidents import Disposition, Incident, IncidentBook
+from agent.runbooks import RunbookMatch, RunbookSet, TemplateError, resolve_entity
+from agent.service import ChangeEvent, ChangeRequest, Operations, ProposalResult
+
+__all__ = ["AgentFallback", "IncidentNote", "SignalLoop", "SignalOutcome"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WINDOW = timedelta(minutes=10)
+"""Grouping window for signals no runbook claims."""
+
+AgentFallback = Callable[[Signal, Incident], ProposalResult | None]
+"""Asked to propose for a signal no runbook matches; the signal's text is untrusted data."""
+
+NoteKind = Literal["opened", "proposed", "finished", "resolved", "needs_person"]
+Status = Literal["proposed", "grouped", "resolved", "no_runbook", "refused", "agent"]
+
+
+@dataclass(frozen=True)
+class IncidentNote:
+    """A line for the incident's Slack thread (the bot posts it and records the thread)."""
+
+    incident: Incident
+    kind: NoteKind
+    text: str
+
+
+@dataclass(frozen=True)
+class SignalOutcome:
+    """What the loop did with one signal."""
+
+    incident: Incident
+    disposition: Disposition
+    status: Status
+    message: str
+    runbook: str | None = None
+    proposal: ProposalResult | None = None
+
+
+class SignalLoop:
+    """Signals in, routine remediation out, through the same deterministic core as people."""
+
+    def __init__(
+        self,
+        ops: Operations,
+        runbooks: RunbookSet,
+        incidents: IncidentBook,
+        *,
+        agent: AgentFallback | None = None,
+        notify: Callable[[IncidentNote], None] | None = None,
+        attach_aiops: bool = True,
+    ) -> None:
+        self.ops = ops
+        self.runbooks = runbooks
+        self.incidents = incidents
+        self.agent = agent
+        self.notify = notify
+        self.attach_aiops = attach_aiops
+        self._lock = threading.Lock()
+        ops.subscribers.append(self._on_change)
+
+    # ------------------------------------------------------------------ intake
+    def handle(self, signal: Signal) -> SignalOutcome:
+        """Take one signal through the loop. Never raises for a bad signal: it is refused."""
+        graph = self.ops.graph
+        found = self.runbooks.find(signal, graph)
+        match: RunbookMatch | None = None
+        refusal = ""
+        if found is not None:
+            try:
+                match = self.runbooks.instantiate(found[0], signal, found[1], graph)
+            except TemplateError as exc:
+                refusal = str(exc)
+        entity = resolve_entity(graph, signal.entity_hint)
+        key = match.dedupe_key if match else signal.fingerprint
+        window = found[0].group_window if found else DEFAULT_WINDOW
+        # One signal at a time per process; the incident row lock covers replicas.
+        with self._lock:
+            inc, disp = self.incidents.record(
+                signal, dedupe_key=key, window=window, entity_id=entity.id if entity else None
+            )
+        if disp in ("repeat", "flap"):
+            return SignalOutcome(inc, disp, "grouped", f"{inc.ref}: {disp}, already handled")
+        if disp in ("resolved", "resolve_unknown"):
+            if disp == "resolved":
+                self._say(inc, "resolved", f"{inc.ref} resolved at the source; ticket closed.")
+            return SignalOutcome(inc, disp, "resolved", f"{inc.ref}: signal resolved")
+        self._attach_aiops(signal, inc)
+        self._say(inc, "opened", f"{inc.ref} opened: {signal.severity} from {signal.source}.")
+        if found is None:
+            return self._no_runbook(signal, inc)
+        rb = found[0]
+        if match is None:
+            inc = self.incidents.update(inc.id, runbook_id=rb.id, outcome="refused")
+            self.incidents.note(inc, f"Runbook {rb.id} could not use this signal: {refusal}", "rf")
+            self._say(inc, "needs_person", f"{inc.ref}: runbook {rb.id} refused: {refusal}")
+            return SignalOutcome(inc, disp, "refused", refusal, rb.id)
+        res = self.ops.propose(
+            ChangeRequest(
+                action=match.action,
+                targets=[match.target],
+                params=match.params,
+                reason=f"{inc.ref}: runbook {rb.id}",
+                requester=f"signal:{signal.source}",
+                source="signal",
+                channel=inc.thread_channel,
+                thread_ts=inc.thread_ts,
+            )
+        )
+        inc = self.incidents.update(
+            inc.id,
+            runbook_id=rb.id,
+            change_id=res.change.id if res.change else None,
+            outcome=f"proposed:{res.status}",
+        )
+        ref = res.change.ref if res.change else "no change"
+        self.incidents.note(inc, f"Runbook {rb.id} proposed {ref}: {res.message}", "proposed")
+        self._say(inc, "proposed", f"{inc.ref}: runbook {rb.id} -> {ref} ({res.status}).")
+        return SignalOutcome(inc, disp, "proposed", res.message, rb.id, res)
+
+    def _no_runbook(self, signal: Signal, inc: Incident) -> SignalOutcome:
+        if self.agent is not None:
+            res = self.agent(signal, inc)
+            if res is not None:
+                inc = self.incidents.update(
+                    inc.id,
+                    change_id=res.change.id if res.change else None,
+                    outcome=f"agent:{res.status}",
+                )
+                return SignalOutcome(inc, "new", "agent", res.message, None, res)
+        inc = self.incidents.update(inc.id, outcome="no_runbook")
+        self.incidents.note(inc, "No runbook matches this signal; a person should look.", "nr")
+        self._say(inc, "needs_person", f"{inc.ref}: no runbook matches; waiting for a person.")
+        return SignalOutcome(inc, "new", "no_runbook", "no runbook matches this signal")
+
+    def _attach_aiops(self, signal: Signal, inc: Incident) -> None:
+        if not self.attach_aiops or not inc.entity_id or not (inc.cluster or inc.suspected_cause):
+            return
+        # Written before any proposal, so a plan's read-set already holds the new version.
+        self.ops.store.set_attrs(
+            inc.entity_id,
+            {
+                "aiops": {
+                    "cluster": inc.cluster,
+                    "suspected_cause": inc.suspected_cause,
+                    "incident": inc.ref,
+                }
+            },
+            actor=f"signal:{signal.source}",
+            reason=f"AIOps context from {inc.ref}",
+        )
+
+    # ------------------------------------------------------------------ outcomes
+    def _on_change(self, event: ChangeEvent) -> None:
+        if event.kind != "finished" or event.change.source != "signal":
+            return
+        inc = self.incidents.for_change(event.change.id)
+        if inc is None:
+            return
+        state = event.change.state
+        inc = self.incidents.update(inc.id, outcome=state)
+        self.incidents.note(inc, f"{event.change.ref} ended {state}.", f"done:{state}")
+        self._say(inc, "finished", f"{inc.ref}: {event.change.ref} {state}.")
+
+    def _say(self, inc: Incident, kind: NoteKind, text: str) -> None:
+        if self.notify is None:
+            return
+        try:
+            self.notify(IncidentNote(inc, kind, text))
+        except Exception:  # a broken thread poster must not stop remediation
+            log.exception("incident note failed for %s", inc.ref)
+
+    def entity_context(self, entity_id: str) -> dict[str, object]:
+        """Open incidents and AIOps context on one entity, shaped for the agent and policy."""
+        open_ = self.incidents.open_for_entity(entity_id)
+        return {
+            "open_incidents": len(open_),
+            "clusters": sorted({i.cluster for i in open_ if i.cluster}),
+            "suspected_causes": sorted({i.suspected_cause for i in open_ if i.suspected_cause}),
+        }

@@ -1,0 +1,229 @@
+"""The trust guard of ``propose_change``: only the person's own words can name an action or target.
+
+Tool results (twin attributes, tickets, alerts, script output) are untrusted data and reach the
+model, so the model may repeat what an injection asked for. This module decides, from the trusted
+request text alone, whether a proposed action was asked for and whether each target was named by
+the person or follows from their words ("the web tier", "all contoso servers", "hosts missing
+KB5034441"). Text is compared after NFKC folding, zero-width stripping and look-alike folding, and
+an entity whose own name uses look-alike characters is only named by exactly those characters.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from agent.roles import RoleMap
+from twin.graph import TwinGraph
+from twin.model import EdgeType, Entity, NodeKind
+
+__all__ = [
+    "MAX_TARGETS",
+    "action_requested",
+    "may_request",
+    "named_in_request",
+    "normalise",
+    "param_mentions",
+]
+
+MAX_TARGETS = 25
+"""The most targets one proposal may hold; policy already asks two approvers above 10."""
+
+# Format and invisible characters that split a word without showing (zero-width, bidi, joiners).
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff]"
+)
+# Cyrillic and Greek letters that look like Latin ones (the usual homograph set).
+_LOOKALIKES = str.maketrans(
+    {
+        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
+        "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j",
+        "ѕ": "s", "ԁ": "d", "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w", "ո": "n", "ս": "u",
+        "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o",
+        "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ɡ": "g", "ɑ": "a", "ı": "i",
+    }
+)  # fmt: skip
+
+
+def normalise(text: str) -> str:
+    """Fold compatibility forms (NFKC), strip invisible characters, casefold, fold look-alikes."""
+    folded = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold()
+    return folded.translate(_LOOKALIKES)
+
+
+def _plain(name: str) -> bool:
+    """Whether a name survives normalisation unchanged (no look-alikes, no invisible marks)."""
+    return normalise(name) == name.casefold()
+
+
+def _has(text: str, handle: str) -> bool:
+    """``handle`` occurs in ``text`` as a whole name (not inside a longer hyphenated name)."""
+    if not handle:
+        return False
+    return re.search(rf"(?<![\w.\-]){re.escape(handle)}(?![\w\-])", text) is not None
+
+
+def _handles(e: Entity) -> list[str]:
+    """The ways a person names an entity: full name, id, distinctive name suffixes, numbers."""
+    name = normalise(e.name)
+    out = [name, normalise(e.id), normalise(e.id.split(":", 1)[-1])]
+    first = name.split()[0] if name.split() else name
+    parts = first.split("-")
+    for i in range(1, len(parts) - 1):
+        suffix = "-".join(parts[i:])
+        if len(suffix) >= 5:
+            out.append(suffix)
+    if " " in name and any(c.isdigit() for c in first):
+        out.append(first)  # "TCK-1001 Printer queue stuck" is named by "TCK-1001"
+        out += re.findall(r"\d{3,}", first)
+    return out
+
+
+def _words_match(e: Entity, text: str) -> bool:
+    """A multi-word name ("Impossible travel sign-in") is named by most of its long words."""
+    words = [w for w in re.findall(r"[a-z]{4,}", normalise(e.name)) if w not in {"with", "from"}]
+    if len(words) < 2:
+        return False
+    hits = sum(1 for w in words if re.search(rf"\b{w}", text))
+    return hits >= 2 and hits / len(words) >= 0.6
+
+
+_QUANT = r"\b(all|every|each|entire|whole)\b"
+_PLURAL = r"(tier|servers?|hosts?|boxes|machines|nodes|fleet|vms?|endpoints|instances)\b"
+_KB = re.compile(r"\bkb\d{6,8}\b")
+_REBOOT_PENDING = re.compile(r"pending (a )?reboot|reboot pending|need(s|ing)? a reboot|waiting for a reboot")
+
+
+def _clients(text: str, graph: TwinGraph | None) -> set[str]:
+    """Client slugs the text mentions (by slug or by the client's display name)."""
+    if graph is None:
+        return set()
+    found = set()
+    for c in graph.entities(NodeKind.CLIENT):
+        slug = str(c.attrs.get("client", c.id.split(":", 1)[-1])).casefold()
+        if _has(text, slug) or _has(text, normalise(c.name)):
+            found.add(slug)
+    return found
+
+
+def _in_scope(e: Entity, text: str, graph: TwinGraph | None) -> bool:
+    """Whether a group the person described in words ("the web tier") includes ``e``."""
+    a = e.attrs
+    clients = _clients(text, graph)
+    if clients and str(a.get("client", "")).casefold() not in clients:
+        return False
+    role = normalise(str(a.get("role", "")))
+    if role and (
+        re.search(rf"\b{re.escape(role)}\b[\w\s-]{{0,20}}?\b{_PLURAL}", text)
+        or re.search(rf"{_QUANT}[\w\s-]{{0,20}}?\b{re.escape(role)}\b", text)
+    ):
+        return True
+    if e.kind is not NodeKind.HOST:
+        return False
+    if re.search(rf"{_QUANT}[\w\s-]{{0,30}}?\b{_PLURAL}", text):
+        return True
+    if graph is not None:
+        for kb in _KB.findall(text):
+            for t, src in graph.in_edges(e.id):
+                p = graph.get(src)
+                if (
+                    t is EdgeType.PENDING_ON
+                    and str(p.attrs.get("patch_id", "")).casefold() == kb
+                    and p.attrs.get("status", "pending") == "pending"
+                ):
+                    return True
+    return bool(_REBOOT_PENDING.search(text)) and a.get("pending_reboot") is True
+
+
+def named_in_request(e: Entity, texts: Iterable[str], graph: TwinGraph | None = None) -> bool:
+    """Whether the trusted request (``texts``: the person's own messages) names ``e``.
+
+    Args:
+        e: The entity a proposal would act on.
+        texts: The person's current message and their earlier messages in the thread.
+        graph: The twin, to read groups the person described ("all contoso servers").
+    """
+    texts = list(texts)
+    if not _plain(e.name):
+        # A look-alike name is named only by exactly its own characters.
+        return any(_has(t.casefold(), e.name.casefold()) for t in texts)
+    norm = [normalise(t) for t in texts]
+    handles = _handles(e)
+    return any(
+        any(_has(t, h) for h in handles) or _words_match(e, t) or _in_scope(e, t, graph)
+        for t in norm
+    )
+
+
+# Verb stems that ask for each kind of action (the last part of the action name is the key).
+_VERBS: dict[str, tuple[str, ...]] = {
+    "reboot": ("reboot", "restart", "bounc", "power cycle", "power-cycle", "cycle"),
+    "restart": ("restart", "reboot", "bounc", "recycl", "kick"),
+    "apply": ("patch", "updat", "instal", "appl"),
+    "disable": ("disabl", "lock", "deactivat", "suspend", "block", "offboard"),
+    "revoke": ("revok", "sign out", "sign-out", "log out", "logout", "kill", "terminat"),
+    "comment": ("comment", "note", "repl", "add", "post", "writ", "tell"),
+    "rotate": ("rotat", "roll", "chang", "reset", "cycl", "renew"),
+    "restore": ("restor", "recover", "roll back", "rollback", "bring back"),
+    "block": ("block", "ban", "deny", "drop"),
+    "add": ("add", "block", "allow", "open", "creat"),
+    "throttle": ("throttl", "mute", "silenc", "suppress", "snooz", "quiet", "paus"),
+    "escalate": ("escalat", "bump", "rais"),
+    "close": ("clos", "resolv", "shut"),
+}
+
+
+def action_requested(action: str, texts: Iterable[str]) -> bool:
+    """Whether the person's words ask for this kind of action (a verb for it appears)."""
+    verb = action.rsplit(".", 1)[-1].split("_", 1)[0].casefold()
+    stems = _VERBS.get(verb, (verb,))
+    norm = [normalise(t) for t in texts]
+    return any(re.search(rf"\b{re.escape(s)}", t) for s in stems for t in norm)
+
+
+_IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?\b")
+_TARGET_KEYS = {"host", "hosts", "user", "users", "target", "targets", "entity", "account"}
+_FREE_TEXT_KEYS = {"text", "reason", "note", "comment", "body"}
+
+
+def param_mentions(params: Mapping[str, Any]) -> list[str]:
+    """Parameter values that name things (a host, a user, an address): targets in disguise."""
+    out: list[str] = []
+
+    def walk(key: str, value: Any) -> None:
+        if key in _FREE_TEXT_KEYS:
+            return
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(str(k), v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(key, v)
+        elif isinstance(value, str):
+            if key in _TARGET_KEYS and value.strip():
+                out.append(value.strip())
+            out.extend(_IP.findall(value) if key not in _TARGET_KEYS else [])
+
+    walk("", dict(params))
+    return out
+
+
+def may_request(roles: RoleMap, requester: str) -> bool:
+    """Whether ``requester`` (``team:user``) may request changes.
+
+    The ``requesters`` role limits who may; an absent or empty role means every workspace member
+    (settings ``requesters: ["*"]`` becomes an empty role in bootstrap). Admins always may.
+    """
+    team, _, user = requester.partition(":")
+    if not team or not user:
+        return False
+    granted = roles.roles_for(team, user)
+    if granted & {"requesters", "admins"}:
+        return True
+    spec = (roles.data or {}).get("requesters")
+    if isinstance(spec, Mapping):
+        return not spec.get("users") and not spec.get("usergroups")
+    return not spec

@@ -1,0 +1,1 @@
+"""Alembic environment and revisions of the opshand schema (run through :func:`twin.db.migrate`)."""

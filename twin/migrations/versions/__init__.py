@@ -1,0 +1,1 @@
+"""Alembic revisions, oldest first (each file a frozen picture of one schema change)."""
