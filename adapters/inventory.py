@@ -28,6 +28,8 @@ from adapters.contracts import (
     PsaContract,
     RmmContract,
     SiemContract,
+    SiemRule,
+    Ticket,
 )
 from twin.ingest import IngestBatch
 from twin.model import EdgeType, Entity, NodeKind, Relation, utcnow
@@ -211,7 +213,11 @@ def identity_inventory(
     entities: list[Entity] = []
     group_ids: dict[str, str] = {}
     for g in identity.list_groups():
-        eid = _id(known, NodeKind.GROUP, g.group_id, prefix + _slug(g.name))
+        slug = _slug(g.name)
+        # Group names often carry the tenant already ("contoso-dept-finance"): no double prefix.
+        eid = _id(
+            known, NodeKind.GROUP, g.group_id, slug if slug.startswith(prefix) else prefix + slug
+        )
         group_ids[g.group_id] = eid
         attrs: dict[str, object] = {"group_id": g.group_id}
         if client:
@@ -257,7 +263,10 @@ def firewall_inventory(
     device: str | None = None,
     observed_at: datetime | None = None,
 ) -> InventoryBatch:
-    """Firewall rules in force (expired rules are simply absent).
+    """Firewall rules in force (expired rules are simply absent), and the firewalls holding them.
+
+    Each firewall named by a rule is reported as a ``firewall:<name>`` entity (name only), so the
+    rules' ``rule_of`` edges land even in an empty twin.
 
     Args:
         firewall: one device's API (then name it in ``device``) or a manager view whose rule
@@ -269,6 +278,7 @@ def firewall_inventory(
     make = _Maker("firewall", at)
     entities: list[Entity] = []
     relations: list[Relation] = []
+    devices: dict[str, None] = {}
     for r in firewall.list_rules():
         fw, local = (device, r.rule_id) if device else _split(r.rule_id)
         number = f"r{int(local):03d}" if local.isdigit() else local
@@ -291,9 +301,13 @@ def firewall_inventory(
             )
         )
         if fw:
+            devices.setdefault(fw)
             relations.append(
                 Relation(src=eid, type=EdgeType.RULE_OF, dst=f"firewall:{fw}", source="firewall")
             )
+    entities.extend(
+        make(NodeKind.FIREWALL, f"{NodeKind.FIREWALL.value}:{fw}", fw, {}, fw) for fw in devices
+    )
     return InventoryBatch(source="firewall", entities=entities, relations=relations, observed_at=at)
 
 
@@ -334,14 +348,25 @@ def backup_inventory(
 
 
 def psa_inventory(
-    psa: PsaContract, ticket_ids: Iterable[str], *, observed_at: datetime | None = None
+    psa: PsaContract,
+    ticket_ids: Iterable[str],
+    *,
+    tickets: Iterable[Ticket] = (),
+    observed_at: datetime | None = None,
 ) -> InventoryBatch:
-    """The given tickets (the PSA contract has no listing, so the caller names them)."""
+    """The named tickets, fetched one by one, plus ``tickets`` already read from a listing.
+
+    The PSA contract has no listing, so the caller names tickets or passes what a vendor's own
+    listing (``list_tickets``) returned.
+    """
     at = observed_at or utcnow()
     make = _Maker("psa", at)
     entities = []
+    fetched = {t.ticket_id: t for t in tickets}
     for tid in ticket_ids:
-        t = psa.get_ticket(tid)
+        if tid not in fetched:
+            fetched[tid] = psa.get_ticket(tid)
+    for t in fetched.values():
         entities.append(
             make(
                 NodeKind.TICKET,
@@ -365,23 +390,26 @@ def siem_inventory(
     siem: SiemContract,
     rule_ids: Iterable[str] = (),
     *,
+    rules: Iterable[SiemRule] = (),
     known: KnownIds | None = None,
     observed_at: datetime | None = None,
 ) -> InventoryBatch:
-    """SIEM rules named by ``rule_ids`` or referenced by a current alert.
+    """SIEM rules named by ``rule_ids``, passed in ``rules`` or referenced by a current alert.
 
     The contract cannot list rules, so rules that never alerted are only seen when named (the
-    caller names the rules its twin knows).
+    caller names the rules its twin knows) or read from a vendor's own listing (``rules``).
     """
     at = observed_at or utcnow()
     make = _Maker("siem", at)
-    wanted = dict.fromkeys(rule_ids)
+    fetched: dict[str, SiemRule | None] = {r.rule_id: r for r in rules}
+    for rid in rule_ids:
+        fetched.setdefault(rid, None)
     for alert in siem.list_alerts():
         if alert.rule_id:
-            wanted.setdefault(alert.rule_id)
+            fetched.setdefault(alert.rule_id, None)
     entities = []
-    for rid in wanted:
-        r = siem.get_rule(rid)
+    for rid, listed in fetched.items():
+        r = listed if listed is not None else siem.get_rule(rid)
         entities.append(
             make(
                 NodeKind.SIEM_RULE,

@@ -37,7 +37,14 @@ from adapters.errors import (
     TransientError,
 )
 from agent.capabilities import Adapters, CapabilityError, Observation, invoke
-from agent.journal import Change, IllegalTransition, Journal, call_table, journal_table, target_table
+from agent.journal import (
+    Change,
+    IllegalTransition,
+    Journal,
+    call_table,
+    journal_table,
+    target_table,
+)
 from agent.reconcile import Reconciler
 from twin.actions import CATALOG, ActionSpec, get_action
 from twin.graph import TwinGraph
@@ -555,8 +562,15 @@ class Executor:
                 rmm = self.adapters.need("rmm")
                 jobs = [rmm.job_status(j) for j in (row.job_id or "").split(",") if j]
             except (AdapterError, CapabilityError) as exc:
-                jobs = [Job(job_id=row.job_id or "?", state="unknown", target=tid, kind="?",
-                            detail=f"job status unavailable: {exc}")]
+                jobs = [
+                    Job(
+                        job_id=row.job_id or "?",
+                        state="unknown",
+                        target=tid,
+                        kind="?",
+                        detail=f"job status unavailable: {exc}",
+                    )
+                ]
         state, detail = self._wait(jobs, token, change.id)
         self._set_target(change.id, tid, token, state=state, detail=detail)
         self._step("target_done")
@@ -565,9 +579,7 @@ class Executor:
     def _finish_call(
         self, change: Change, tid: str, token: str, ledger: dict[str, Any], outcome: str, why: str
     ) -> None:
-        self._set_target(
-            change.id, tid, token, call={**ledger, "outcome": outcome, "detail": why}
-        )
+        self._set_target(change.id, tid, token, call={**ledger, "outcome": outcome, "detail": why})
 
     # ------------------------------------------------------------------ one call, with retries
     def _invoke(

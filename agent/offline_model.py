@@ -28,9 +28,10 @@ from agent.offline import (
     parse,
 )
 
-__all__ = ["HUMAN_TAG", "OfflineChatModel"]
+__all__ = ["DATA_TAG", "HUMAN_TAG", "OfflineChatModel", "unwrap_data"]
 
 HUMAN_TAG = "request"
+DATA_TAG = "data"
 
 
 def _human_text(msg: BaseMessage) -> str:
@@ -39,6 +40,15 @@ def _human_text(msg: BaseMessage) -> str:
     start, end = f"<{HUMAN_TAG}>", f"</{HUMAN_TAG}>"
     if start in text and end in text:
         return text.split(start, 1)[1].rsplit(end, 1)[0].strip()
+    return text
+
+
+def unwrap_data(content: str) -> str:
+    """A tool result's JSON, taken out of its ``<data>`` delimiters."""
+    text = content.strip()
+    start, end = f"<{DATA_TAG}>", f"</{DATA_TAG}>"
+    if text.startswith(start) and text.endswith(end):
+        return text[len(start) : -len(end)]
     return text
 
 
@@ -118,7 +128,7 @@ class OfflineChatModel(BaseChatModel):
             if tm is None:
                 continue
             try:
-                payload = json.loads(str(tm.content))
+                payload = json.loads(unwrap_data(str(tm.content)))
             except json.JSONDecodeError:
                 payload = {"status": "error", "error": "unreadable tool result"}
             outcomes.append(

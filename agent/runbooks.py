@@ -42,6 +42,11 @@ _SLOT = re.compile(r"\{([a-z_]+(?:\.[A-Za-z0-9_\-]+)?)\}")
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/\-]{0,199}")
 _SIGNAL_FIELDS = frozenset({"entity", "source", "severity", "external_id", "fingerprint", "title"})
 _SEVERITIES = frozenset({"critical", "high", "warning", "info", "unknown"})
+# A bare name means the thing people name first: a host before its backup or patch records.
+_KIND_ORDER = sorted(
+    NodeKind,
+    key=lambda k: k not in (NodeKind.HOST, NodeKind.SERVICE, NodeKind.IDENTITY, NodeKind.CLUSTER),
+)
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h)$")
 
 
@@ -162,7 +167,8 @@ def resolve_entity(
     if ":" in h and h.rsplit(":", 1)[1].isdigit():
         candidates.append(h.rsplit(":", 1)[0])
     for c in candidates:
-        for eid in (c, *(f"{k.value}:{c}" for k in (kinds or set(NodeKind)))):
+        order = [k for k in _KIND_ORDER if kinds is None or k in kinds]
+        for eid in (c, *(f"{k.value}:{c}" for k in order)):
             if eid in graph.g:
                 e = graph.get(eid)
                 if kinds is None or e.kind in kinds:

@@ -38,14 +38,10 @@ _INVISIBLE = re.compile(
 )
 # Cyrillic and Greek letters that look like Latin ones (the usual homograph set).
 _LOOKALIKES = str.maketrans(
-    {
-        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
-        "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j",
-        "ѕ": "s", "ԁ": "d", "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w", "ո": "n", "ս": "u",
-        "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o",
-        "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ɡ": "g", "ɑ": "a", "ı": "i",
-    }
-)  # fmt: skip
+    "\u0430\u0432\u0435\u0451\u043a\u043c\u043d\u043e\u0440\u0441\u0442\u0443\u0445\u0456\u0457\u0458\u0455\u0501\u04bb"
+    "\u04cf\u051b\u051d\u0578\u057d\u03b1\u03b2\u03b5\u03b7\u03b9\u03ba\u03bd\u03bf\u03c1\u03c4\u03c5\u03c7\u0261\u0251\u0131",
+    "abeekmhopctyxiijsdhlqwnuabenikvoptuxgai",
+)
 
 
 def normalise(text: str) -> str:
@@ -94,7 +90,9 @@ def _words_match(e: Entity, text: str) -> bool:
 _QUANT = r"\b(all|every|each|entire|whole)\b"
 _PLURAL = r"(tier|servers?|hosts?|boxes|machines|nodes|fleet|vms?|endpoints|instances)\b"
 _KB = re.compile(r"\bkb\d{6,8}\b")
-_REBOOT_PENDING = re.compile(r"pending (a )?reboot|reboot pending|need(s|ing)? a reboot|waiting for a reboot")
+_REBOOT_PENDING = re.compile(
+    r"pending (a )?reboot|reboot pending|need(s|ing)? a reboot|waiting for a reboot"
+)
 
 
 def _clients(text: str, graph: TwinGraph | None) -> set[str]:

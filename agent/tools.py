@@ -4,9 +4,9 @@ Each tool is a method of :class:`ToolBox` with a pydantic argument model; the me
 is what the model reads. Results are ``{"status", "data", "error"}`` (``success`` | ``error`` |
 ``no_data`` | ``approval_required`` | ``denied``), with long strings clipped and long lists cut
 with a note, so every result stays under :data:`MAX_RESULT_TOKENS`. ``propose_change`` is the only
-tool that changes anything, and it only *proposes*: the trust guard in :mod:`agent.guard`-style
-helpers below decides whether the model may even ask, then the service rehearses and policy
-decides. Execution happens later in deterministic code.
+tool that changes anything, and it only *proposes*: the trust guard (:mod:`agent.tool_guard`)
+decides whether the model may even ask, then the service rehearses and policy decides.
+Execution happens later in deterministic code.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from agent.journal import Change, parse_ref
 from agent.service import ChangeRequest, Operations
+from agent.tool_args import TOOL_ARGS
 from agent.tool_guard import (
     MAX_TARGETS,
     action_requested,
@@ -86,7 +87,9 @@ def tool_result(status: str, data: Any = None, error: str | None = None) -> dict
     if isinstance(data, dict):
         # Shrink every list in the payload (items first) until the whole result fits.
         data = dict(data)
-        lists = sorted((k for k, v in data.items() if isinstance(v, list)), key=lambda k: k != "items")
+        lists = sorted(
+            (k for k, v in data.items() if isinstance(v, list)), key=lambda k: k != "items"
+        )
         for key in lists:
             full = len(data[key])
             items = data[key]
@@ -132,79 +135,6 @@ def _brief(e: Entity) -> dict[str, Any]:
     return {"id": e.id, "name": e.name, "kind": e.kind.value, **{k: a[k] for k in keys if k in a}}
 
 
-# ---------------------------------------------------------------------- argument models
-class ToolArgs(BaseModel):
-    """Base for tool arguments: unknown arguments are errors the model can read."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SearchArgs(ToolArgs):
-    query: str = Field("", description="Part of a name; typos are tolerated. Empty lists all.")
-    kind: NodeKind | None = Field(None, description="Entity kind, e.g. host, service, identity")
-    client: str | None = Field(None, description="Client slug, e.g. contoso")
-    missing_patch: str | None = Field(None, description="Patch id pending on hosts, e.g. KB5034441")
-    pending_reboot: bool | None = Field(None, description="Hosts waiting for a reboot")
-    env: str | None = Field(None, description="prod, dev, ...")
-    role: str | None = Field(None, description="Role or tier, e.g. web, db, dns")
-    limit: int = Field(20, ge=1, le=200, description="At most this many items")
-
-
-class EntityArgs(ToolArgs):
-    entity: str = Field(description="Entity id or name, e.g. contoso-ny-db-prod-01")
-
-
-class PathArgs(ToolArgs):
-    source: str = Field(description="Entity id or name")
-    target: str = Field(description="Entity id or name")
-
-
-class StaleArgs(ToolArgs):
-    scope: str | None = Field(None, description="Only this client (slug)")
-    hours: int = Field(24, ge=1, le=24 * 90, description="Not observed within this many hours")
-
-
-class ChangeArgs(ToolArgs):
-    change_id: str = Field(description="Change reference, e.g. CR-42")
-
-
-class NoArgs(ToolArgs):
-    pass
-
-
-class ActivityArgs(ToolArgs):
-    period: str = Field("today", description="today, yesterday or week")
-
-
-class AuditArgs(ToolArgs):
-    period: str = Field("today", description="today, yesterday or week")
-    change_id: str | None = Field(None, description="Only rows about this change (CR-42)")
-    kind: str | None = Field(None, description="Row kind or prefix, e.g. change.* or consent.*")
-
-
-class ProposeArgs(ToolArgs):
-    action: str = Field(description="Action kind, e.g. host.reboot, patch.apply")
-    targets: list[str] = Field(min_length=1, description="Entity ids or names the person named")
-    params: dict[str, Any] = Field(default_factory=dict, description="The action's parameters")
-    reason: str = Field("", max_length=1000, description="Why, in the person's words")
-
-
-TOOL_ARGS: dict[str, type[ToolArgs]] = {
-    "twin_search": SearchArgs,
-    "twin_show": EntityArgs,
-    "twin_deps": EntityArgs,
-    "twin_blast_radius": EntityArgs,
-    "twin_path": PathArgs,
-    "twin_stale": StaleArgs,
-    "change_status": ChangeArgs,
-    "change_why": ChangeArgs,
-    "pending_approvals": NoArgs,
-    "activity": ActivityArgs,
-    "audit_query": AuditArgs,
-    "propose_change": ProposeArgs,
-}
-"""Tool name -> argument model: the one list of tools the model can call."""
-
 _PERIOD_DAYS = {"today": 1, "yesterday": 2, "week": 7, "this week": 7, "last week": 7}
 
 
@@ -244,7 +174,9 @@ class ToolBox:
         reboot. Returns brief items and the total count."""
         g = self.g
         kinds = {NodeKind(kind)} if kind else None
-        where: dict[str, Any] = {k: v for k, v in (("client", client), ("env", env), ("role", role)) if v}
+        where: dict[str, Any] = {
+            k: v for k, v in (("client", client), ("env", env), ("role", role)) if v
+        }
         if pending_reboot is not None:
             where["pending_reboot"] = pending_reboot
         if missing_patch:
@@ -484,7 +416,9 @@ class ToolBox:
             )
         if ctx.source == "person" and not action_requested(action, ctx.trusted_texts):
             return self._refuse(
-                action, unique, f"Refused: you did not ask for '{action}', so I will not propose it."
+                action,
+                unique,
+                f"Refused: you did not ask for '{action}', so I will not propose it.",
             )
         resolved: list[Entity] = []
         for t in unique:
@@ -494,9 +428,7 @@ class ToolBox:
                 self._refuse(action, unique, str(exc))
                 raise
         foreign = [e.name for e in resolved if not self._trusted_target(e)]
-        foreign += [
-            m for m in param_mentions(params) if not any(normalise(m) in normalise(x) for x in ctx.trusted_texts)
-        ]
+        foreign += [m for m in param_mentions(params) if not self._trusted_mention(m)]
         if foreign:
             return self._refuse(
                 action,
@@ -542,6 +474,15 @@ class ToolBox:
         status = {"auto": "success", "consent": "approval_required", "deny": "denied"}[res.status]
         return tool_result(status, data)
 
+    def _trusted_mention(self, mention: str) -> bool:
+        """A parameter that names something (a host, an address) must come from the person."""
+        if any(normalise(mention) in normalise(x) for x in self.ctx.trusted_texts):
+            return True
+        try:
+            return self._trusted_target(self.g.resolve(mention))
+        except UnknownEntity:
+            return False
+
     def _trusted_target(self, e: Entity) -> bool:
         ctx = self.ctx
         if ctx.source == "signal":
@@ -581,5 +522,12 @@ class ToolBox:
                 )
             except (KeyError, ValueError, TypeError) as exc:
                 out = tool_result("error", None, str(exc).strip("'\""))
-        self.ctx.calls.append({"name": name, "args": args, "status": out["status"]})
+        self.ctx.calls.append(
+            {
+                "name": name,
+                "args": args,
+                "status": out["status"],
+                "tokens": estimate_tokens(json.dumps(out, default=str)),
+            }
+        )
         return out

@@ -1,4 +1,4 @@
-"""Block Kit rendering: answers, plans, consent cards and thread summaries.
+"""Block Kit rendering: answers, plans, consent cards and incident-thread summaries.
 
 Every message has a plain-text fallback (``text``) and stays inside Slack's limits (50 blocks a
 message, 3000 characters a section, 10 fields a section, 150 characters of plain_text in a
@@ -7,42 +7,57 @@ header or a button); longer content is cut with a note saying so.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from agent.journal import Change
 
 __all__ = [
     "MAX_BLOCKS",
+    "Block",
+    "CardState",
     "answer_blocks",
     "consent_card",
+    "ctx",
+    "cut",
     "decision_blocks",
+    "entity_table",
+    "header",
     "limit_blocks",
+    "md",
     "thread_summary",
 ]
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
+MAX_FIELDS = 10
 Block = dict[str, Any]
+CRIT_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
-def _cut(text: str, limit: int) -> str:
+def cut(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending with a note when it was cut."""
     if len(text) <= limit:
         return text
     note = "… (cut to fit Slack)"
     return text[: limit - len(note)] + note
 
 
-def _md(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, MAX_SECTION)}}
+def md(text: str) -> Block:
+    """A mrkdwn section, cut to the section limit."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, MAX_SECTION)}}
 
 
-def _ctx(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(text, 2000)}]}
+def ctx(text: str) -> Block:
+    """A context line."""
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(text, 2000)}]}
 
 
-def _header(text: str) -> Block:
-    return {"type": "header", "text": {"type": "plain_text", "text": _cut(text, 150)}}
+def header(text: str) -> Block:
+    """A header (plain text, 150 characters at most)."""
+    return {"type": "header", "text": {"type": "plain_text", "text": cut(text, 150)}}
 
 
 def limit_blocks(blocks: list[Block]) -> list[Block]:
@@ -50,70 +65,119 @@ def limit_blocks(blocks: list[Block]) -> list[Block]:
     if len(blocks) <= MAX_BLOCKS:
         return blocks
     kept = blocks[: MAX_BLOCKS - 1]
-    kept.append(_ctx(f"_{len(blocks) - len(kept)} more blocks not shown (Slack's limit)._"))
+    kept.append(ctx(f"_{len(blocks) - len(kept)} more blocks not shown (Slack's limit)._"))
     return kept
 
 
-def answer_blocks(text: str, facts: list[tuple[str, str]] | None = None) -> list[Block]:
-    """An agent answer: the sentence first, then facts as fields."""
-    blocks = [_md(text)]
-    if facts:
-        for i in range(0, min(len(facts), 40), 10):
-            blocks.append(
-                {
-                    "type": "section",
-                    "fields": [
-                        {"type": "mrkdwn", "text": _cut(f"*{k}*\n{v}", 2000)}
-                        for k, v in facts[i : i + 10]
-                    ],
-                }
+def _user(identity: str) -> str:
+    """``T:U`` -> ``<@U>``; signals and system actors are shown as themselves."""
+    if identity.startswith(("signal:", "system")):
+        return f"`{identity}`"
+    return f"<@{identity.rsplit(':', maxsplit=1)[-1]}>"
+
+
+# ---------------------------------------------------------------------- answers
+def entity_table(items: Sequence[dict[str, Any]], *, title: str, total: int | None = None) -> Block:
+    """Entities as a fixed-width table (name, kind, criticality, client) in a code block."""
+    rows = [("name", "kind", "criticality", "client")]
+    for i in items[:25]:
+        rows.append(
+            (
+                str(i.get("name", i.get("id", "")))[:40],
+                str(i.get("kind", "")),
+                str(i.get("criticality", "-") or "-"),
+                str(i.get("client", "-") or "-"),
             )
+        )
+    widths = [max(len(r[c]) for r in rows) for c in range(4)]
+    lines = ["  ".join(v.ljust(widths[c]) for c, v in enumerate(r)).rstrip() for r in rows]
+    shown = len(rows) - 1
+    more = (total if total is not None else len(items)) - shown
+    tail = f"\n… and {more} more" if more > 0 else ""
+    return md(f"*{title}*\n```" + "\n".join(lines) + "```" + tail)
+
+
+def _grouped(by_kind: dict[str, int], by_crit: dict[str, int]) -> Block:
+    kinds = sorted(by_kind.items(), key=lambda kv: -kv[1])
+    crits = sorted(by_crit.items(), key=lambda kv: CRIT_ORDER.get(kv[0], 9))
+    fields = [{"type": "mrkdwn", "text": f"*{k}*\n{n}"} for k, n in kinds[:5]]
+    fields += [{"type": "mrkdwn", "text": f"*{c}*\n{n}"} for c, n in crits[:5]]
+    return {"type": "section", "fields": fields[:MAX_FIELDS]}
+
+
+def answer_blocks(text: str, facts: Sequence[tuple[str, dict[str, Any]]] = ()) -> list[Block]:
+    """An agent answer: the sentence first, then the facts its read tools found.
+
+    ``facts`` are (tool name, tool ``data``) pairs from read-only tools; blast radius is grouped
+    by kind and criticality, entity lists become tables.
+    """
+    blocks = [md(text or "_(no answer)_")]
+    for name, data in facts:
+        if not isinstance(data, dict):
+            continue
+        items = data.get("items")
+        if name == "twin_blast_radius" and isinstance(items, list):
+            who = (data.get("entity") or {}).get("name", "it")
+            blocks.append(ctx(f"Blast radius of *{who}*: {data.get('total', len(items))} entities"))
+            blocks.append(_grouped(data.get("by_kind") or {}, data.get("by_criticality") or {}))
+            blocks.append(entity_table(items, title="Most critical first", total=data.get("total")))
+        elif isinstance(items, list) and items and isinstance(items[0], dict):
+            title = {"twin_search": "Matches", "twin_deps": "Depends on"}.get(name, name)
+            blocks.append(entity_table(items, title=title, total=data.get("total")))
     return limit_blocks(blocks)
 
 
+# ---------------------------------------------------------------------- plans
 def _plan_lines(plan: dict[str, Any]) -> list[Block]:
     coll = plan.get("collateral", [])
-    by_kind: dict[str, int] = {}
-    for a in coll:
-        by_kind[a["kind"]] = by_kind.get(a["kind"], 0) + 1
-    kinds = ", ".join(f"{n} {k}" for k, n in sorted(by_kind.items(), key=lambda kv: -kv[1]))
+    by_kind = Counter(str(a["kind"]) for a in coll)
+    kinds = ", ".join(f"{n} {k}" for k, n in by_kind.most_common())
     crit = [a for a in coll if a.get("criticality") == "critical"]
     names = ", ".join(plan.get("target_names", [])[:10])
     more = len(plan.get("targets", [])) - 10
     targets = names + (f" and {more} more" if more > 0 else "")
     blocks = [
-        _md(
-            f"*{plan['action']}* on {len(plan.get('targets', []))} target(s): {targets}\n"
+        md(
+            f"*{plan.get('action', '?')}* on {len(plan.get('targets', []))} target(s): {targets}\n"
             f"*Blast radius:* {len(plan.get('intended', []))} intended, {len(coll)} collateral"
             + (f" ({kinds})" if kinds else "")
             + (f", *{len(crit)} critical*" if crit else "")
         )
     ]
     if coll:
+        ordered = sorted(coll, key=lambda a: CRIT_ORDER.get(str(a.get("criticality")), 9))
         lines = [
-            f"• {a['name']} ({a['kind']}, {a['criticality']}) — {a['effect']}" for a in coll[:8]
+            f"• {a['name']} ({a['kind']}, {a['criticality']}) — {a['effect']}" for a in ordered[:8]
         ]
         if len(coll) > 8:
             lines.append(f"… and {len(coll) - 8} more")
-        blocks.append(_md("\n".join(lines)))
-    inv = [i for i in plan.get("invariants", []) if not i["passed"]]
+        blocks.append(md("*Collateral*\n" + "\n".join(lines)))
+    inv = [i for i in plan.get("invariants", []) if not i.get("passed")]
     if inv:
         lines = []
         for i in inv:
-            ev = "; ".join(v["message"] for v in i["violations"][:3]) or (i.get("error") or "")
-            lines.append(f"• *{i['id']}* ({i['severity']}): {ev}")
-        blocks.append(_md("*Invariants that need attention*\n" + "\n".join(lines)))
+            ev = "; ".join(v["message"] for v in i.get("violations", [])[:3]) or (
+                i.get("error") or ""
+            )
+            lines.append(f"• *{i['id']}* ({i.get('severity', '?')}): {ev}")
+        blocks.append(md("*Invariants that need attention*\n" + "\n".join(lines)))
     else:
         checked = ", ".join(i["id"] for i in plan.get("invariants", [])) or "none apply"
-        blocks.append(_ctx(f"Invariants checked, all pass: {checked}"))
+        blocks.append(ctx(f"Invariants checked, all pass: {checked}"))
     if len(plan.get("waves", [])) > 1:
         blocks.append(
-            _ctx(
+            ctx(
                 f"{len(plan['waves'])} waves, canary first; halts above "
                 f"{int(plan.get('halt_threshold', 0) * 100)}% failures per wave"
             )
         )
     return blocks
+
+
+def _reasons(dec: dict[str, Any]) -> str:
+    reasons: dict[str, str] = dec.get("reasons") or {}
+    deciding = [r for r in dec.get("deciding") or [] if r in reasons] or list(reasons)
+    return "; ".join(f"`{k}`: {reasons[k]}" for k in deciding)
 
 
 def decision_blocks(change: Change) -> list[Block]:
@@ -124,22 +188,24 @@ def decision_blocks(change: Change) -> list[Block]:
     if plan:
         blocks.extend(_plan_lines(plan))
     outcome = dec.get("outcome")
-    reasons = "; ".join(f"{k}: {v}" for k, v in (dec.get("reasons") or {}).items())
+    reasons = _reasons(dec)
     if change.state == "denied":
         msg = (change.result or {}).get("message") or reasons
-        blocks.insert(0, _md(f":no_entry: *{change.ref} refused.* {msg}"))
+        blocks.insert(0, md(f":no_entry: *{change.ref} refused.* {msg}"))
     elif outcome == "consent":
         blocks.insert(
             0,
-            _md(
+            md(
                 f":raised_hand: *{change.ref} needs consent* "
                 f"({dec.get('quorum')} of {dec.get('approvers')}). {reasons}"
             ),
         )
     elif outcome == "auto":
-        blocks.insert(0, _md(f":white_check_mark: *{change.ref} runs now* — {reasons}"))
+        blocks.insert(0, md(f":white_check_mark: *{change.ref} runs now* — {reasons}"))
+    else:
+        blocks.insert(0, md(f"*{change.ref}* is {change.state.replace('_', ' ')}."))
     blocks.append(
-        _ctx(
+        ctx(
             f"{change.ref} · plan `{(change.plan_hash or '')[:12]}` · "
             f"policy `{(change.policy_hash or '')[:12]}`"
         )
@@ -147,39 +213,61 @@ def decision_blocks(change: Change) -> list[Block]:
     return limit_blocks(blocks)
 
 
-def consent_card(
-    change: Change,
-    *,
-    votes: Sequence[tuple[str, str, str]],
-    quorum: int,
-    approvers: str,
-    expires_at: str,
-    state: str,
-    outcome_note: str = "",
-) -> list[Block]:
-    """The approver's card. ``votes`` are (user id, vote, reason). Buttons only while open."""
+# ---------------------------------------------------------------------- consent cards
+@dataclass(frozen=True, kw_only=True)
+class CardState:
+    """Where a consent request stands, for rendering its card."""
+
+    state: str
+    """``open``, ``approved``, ``rejected``, ``expired`` or ``stale``."""
+    votes: Sequence[tuple[str, str, str]]
+    """(user id, ``approve``/``reject``, reason) of votes on the current plan hash."""
+    quorum: int
+    approvers: str
+    expires_at: str
+    decided_by: str = ""
+    """``team:user`` (or ``system:...``) who closed the request."""
+    next_step: str = ""
+    """What happens next (or happened), once decided."""
+
+
+_FINAL_ICON = {
+    "approved": ":white_check_mark:",
+    "rejected": ":no_entry_sign:",
+    "expired": ":hourglass:",
+    "stale": ":warning:",
+}
+
+
+def consent_card(change: Change, card: CardState) -> list[Block]:
+    """The approver's card: what, why, blast radius, quorum, expiry; buttons only while open."""
     plan = change.plan or {}
     dec = change.decision or {}
-    blocks: list[Block] = [_header(f"Consent needed: {change.ref} {plan.get('action', '')}")]
+    blocks: list[Block] = [header(f"Consent needed: {change.ref} {plan.get('action', '')}")]
     blocks.append(
-        _md(
-            f"*Requested by* <@{change.requester.split(':')[-1]}> — "
-            f"_{_cut(change.reason or 'no reason given', 500)}_"
+        md(
+            f"*Requested by* {_user(change.requester)} — "
+            f"_{cut(change.reason or 'no reason given', 500)}_"
         )
     )
     blocks.extend(_plan_lines(plan))
-    why = "; ".join(f"`{k}`: {v}" for k, v in (dec.get("reasons") or {}).items())
-    blocks.append(_md(f"*Why consent:* {why or 'policy default'}"))
-    approvals = [v for v in votes if v[1] == "approve"]
+    blocks.append(md(f"*Why consent:* {_reasons(dec) or 'policy default (no rule allowed it)'}"))
+    approvals = [v for v in card.votes if v[1] == "approve"]
     tally = (
-        ", ".join(f"<@{u}> {'approved' if v == 'approve' else 'rejected'}" for u, v, _ in votes)
+        ", ".join(
+            f"<@{u}> {'approved' if v == 'approve' else 'rejected'}" + (f" ({r})" if r else "")
+            for u, v, r in card.votes
+        )
         or "no votes yet"
     )
     blocks.append(
-        _ctx(f"Quorum {len(approvals)}/{quorum} of {approvers} · {tally} · expires {expires_at}")
+        ctx(
+            f"Quorum {len(approvals)}/{card.quorum} of {card.approvers} · {tally} · "
+            f"expires {card.expires_at}"
+        )
     )
     value = f"{change.id}|{change.plan_hash}"
-    if state == "open":
+    if card.state == "open":
         blocks.append(
             {
                 "type": "actions",
@@ -203,31 +291,44 @@ def consent_card(
             }
         )
     else:
-        blocks.append(_md(f"*{state.capitalize()}.* {outcome_note}".strip()))
+        who = f" by {_user(card.decided_by)}" if card.decided_by else ""
+        icon = _FINAL_ICON.get(card.state, "")
+        blocks.append(md(f"{icon} *{card.state.capitalize()}{who}.* {card.next_step}".strip()))
     return limit_blocks(blocks)
 
 
+# ---------------------------------------------------------------------- after execution
+_STATE_ICON = {
+    "reconciled": ":white_check_mark:",
+    "verified": ":white_check_mark:",
+    "rolled_back": ":leftwards_arrow_with_hook:",
+    "escalated": ":rotating_light:",
+}
+
+
 def thread_summary(change: Change, audit_ref: str) -> list[Block]:
-    """After execution: per-target result, reconciliation, audit reference."""
+    """After execution: result per wave and target, reconciliation, audit reference."""
     result = change.result or {}
-    targets = result.get("targets", {})
-    icon = {
-        "reconciled": ":white_check_mark:",
-        "rolled_back": ":leftwards_arrow_with_hook:",
-        "escalated": ":rotating_light:",
-    }.get(change.state, ":information_source:")
+    targets: dict[str, dict[str, Any]] = result.get("targets", {})
+    icon = _STATE_ICON.get(change.state, ":information_source:")
     blocks = [
-        _md(
+        md(
             f"{icon} *{change.ref} {change.state.replace('_', ' ')}* — "
             f"{(change.plan or {}).get('action', change.action)}"
         )
     ]
-    lines = [
-        f"• {t.split(':', 1)[-1]}: {v['state']} {('— ' + v['detail']) if v.get('detail') else ''}"
-        for t, v in list(targets.items())[:15]
-    ]
-    if lines:
-        blocks.append(_md("*Targets*\n" + "\n".join(lines)))
+    waves: list[list[str]] = (change.plan or {}).get("waves") or [list(targets)]
+    lines: list[str] = []
+    for n, wave in enumerate(waves, 1):
+        states = Counter(str((targets.get(t) or {}).get("state", "not run")) for t in wave)
+        summary = ", ".join(f"{k} {v}" for k, v in states.most_common())
+        lines.append(f"*Wave {n}* ({len(wave)}): {summary}")
+        for t in wave[:5]:
+            v = targets.get(t)
+            if v and v.get("detail"):
+                lines.append(f"  • {t.split(':', 1)[-1]}: {v['state']} — {v['detail']}")
+    if targets:
+        blocks.append(md("*Execution*\n" + "\n".join(lines[:40])))
     obs = result.get("observations", [])
     if obs:
         ok = sum(1 for o in obs if o["ok"])
@@ -237,12 +338,12 @@ def thread_summary(change: Change, audit_ref: str) -> list[Block]:
             if not o["ok"]
         ][:8]
         blocks.append(
-            _md(
+            md(
                 f"*Reconciled:* {ok}/{len(obs)} observations match the plan"
                 + ("\n" + "\n".join(bad) if bad else "")
             )
         )
     if result.get("message"):
-        blocks.append(_md(result["message"]))
-    blocks.append(_ctx(f"audit {audit_ref} · plan `{(change.plan_hash or '')[:12]}`"))
+        blocks.append(md(str(result["message"])))
+    blocks.append(ctx(f"audit {audit_ref} · plan `{(change.plan_hash or '')[:12]}`"))
     return limit_blocks(blocks)

@@ -1,13 +1,23 @@
-"""``opshand serve``: connect to a real Slack workspace."""
+"""``opshand serve``: connect to a real Slack workspace, in HTTP mode or Socket Mode.
+
+HTTP mode serves :func:`bot.http.create_http_app` with uvicorn (Slack's request URL is
+``https://<host>/slack/events``); Socket Mode opens a WebSocket with the app-level token, so no
+public URL is needed. Either way the executor worker and the digest scheduler run alongside.
+"""
 
 from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
 
 import typer
 
 from bot.cli_common import DataDir, SettingsFile, boot, err, out
-from bot.cli_run import wait_for_ctrl_c
 
-__all__ = ["register_serve_command"]
+__all__ = ["register_serve_command", "webhook_routes_for"]
+
+log = logging.getLogger(__name__)
 
 
 def register_serve_command(app: typer.Typer) -> None:
@@ -15,27 +25,58 @@ def register_serve_command(app: typer.Typer) -> None:
     app.command()(serve)
 
 
+def webhook_routes_for(oh: Any) -> list[Any]:
+    """Routes from ``bot.webhooks.webhook_routes(oh)`` when that module exists, else none."""
+    try:
+        module = importlib.import_module("bot.webhooks")
+    except ModuleNotFoundError:
+        return []
+    return list(module.webhook_routes(oh))
+
+
 def serve(data_dir: DataDir = None, settings_file: SettingsFile = None) -> None:
     """Connect to a real Slack workspace (HTTP mode or Socket Mode, from settings)."""
     from bot.app import build_app
-    from bot.localslack import BoltServer
+    from bot.digest import DigestScheduler
 
     oh = boot(data_dir, settings_file, start_worker=True)
-    app_ = build_app(oh)
     s = oh.settings.slack
-    if s.mode == "socket":
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        if s.app_token is None:
-            err.print("[red]Socket Mode needs OPSHAND_SLACK__APP_TOKEN (xapp-...).[/red]")
-            raise typer.Exit(2)
-        SocketModeHandler(app_, s.app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
-        return
-    server = BoltServer(app_, host=s.host, port=s.port)
-    server.start()
-    out.print(f"Listening for Slack on http://{s.host}:{s.port}/slack/events")
+    if s.mode == "local":
+        err.print(
+            "[yellow]slack.mode is 'local': use `opshand demo` for the local workspace, or set "
+            "OPSHAND_SLACK__MODE=http|socket to reach Slack.[/yellow]"
+        )
+        oh.close()
+        raise typer.Exit(2)
+    if s.mode == "socket" and s.app_token is None:
+        err.print("[red]Socket Mode needs OPSHAND_SLACK__APP_TOKEN (xapp-...).[/red]")
+        oh.close()
+        raise typer.Exit(2)
+    bolt = build_app(oh)
+    scheduler = DigestScheduler(oh, bolt.client)
+    scheduler.start()
     try:
-        wait_for_ctrl_c()
+        if s.mode == "socket":
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            assert s.app_token is not None
+            out.print("Connecting to Slack over Socket Mode")
+            handler = SocketModeHandler(bolt, s.app_token.get_secret_value())
+            handler.start()  # type: ignore[no-untyped-call]
+            return
+        import uvicorn
+
+        from bot.http import create_http_app
+
+        asgi = create_http_app(
+            bolt,
+            engine=oh.engine,
+            signing_secret=s.signing_secret.get_secret_value(),
+            routes=webhook_routes_for(oh),
+            circuits=getattr(oh, "circuits", None),
+        )
+        out.print(f"Listening for Slack on http://{s.host}:{s.port}/slack/events")
+        uvicorn.run(asgi, host=s.host, port=s.port, log_level="info", access_log=False)
     finally:
-        server.stop()
+        scheduler.stop()
         oh.close()

@@ -20,9 +20,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from twin.actions import ActionContext, InvalidParams, get_action
-from twin.fork import AddEntity, Delta, Fork, SetAttr
+from twin.fork import AddEntity, Delta, Fork, Outage, SetAttr
 from twin.graph import TwinGraph, UnknownEntity
-from twin.invariants import CheckContext, run_invariants
+from twin.invariants import CheckContext, InvariantResult, Violation, run_invariants
 from twin.invariants.safety import in_window, next_opening
 from twin.model import EdgeType, Entity, utcnow
 
@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_HALT_THRESHOLD",
     "DEFAULT_PLAN_TTL",
     "DEFAULT_WAVE_PERCENT",
+    "PER_WAVE_INVARIANTS",
     "PLAN_FORMAT_VERSION",
     "AffectedEntity",
     "Plan",
@@ -266,6 +267,50 @@ def _intended(targets: list[Entity], deltas: list[Delta]) -> set[str]:
     return out
 
 
+PER_WAVE_INVARIANTS = frozenset({"replicas", "quorum", "critical_path"})
+"""Invariants judged per wave (what is down at one time), not over the whole change. The
+management path is judged over the whole change: a rollback after a late wave fails may need
+to reach targets of every earlier wave."""
+
+
+def _merge(parts: list[InvariantResult]) -> InvariantResult:
+    """One result from the per-wave results of an invariant (violations de-duplicated)."""
+    rows: dict[tuple[str, str], Violation] = {}
+    for r in parts:
+        for v in r.violations:
+            rows.setdefault((v.severity, v.message), v)
+    error = next((r.error for r in parts if r.error), None)
+    return InvariantResult(parts[0].id, parts[0].description, tuple(rows.values()), error)
+
+
+def _collateral(fork: Fork, outages: list[Outage], intended: set[str]) -> list[AffectedEntity]:
+    """Everything the change takes down or degrades that it does not intend (worst effect)."""
+    effect: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for out in outages:
+        for nid, path in out.down.items():
+            if effect.get(nid, ("",))[0] != "down":
+                effect[nid] = ("down", path)
+        for nid, path in out.degraded.items():
+            effect.setdefault(nid, ("degraded", path))
+    rows = []
+    for nid, (how, path) in effect.items():
+        if nid in intended:
+            continue
+        ent = fork.entity(nid)
+        rows.append(
+            AffectedEntity(
+                id=nid,
+                name=ent.name,
+                kind=ent.kind.value,
+                criticality=str(ent.attrs.get("criticality", "unknown")),
+                effect=how,
+                path=list(path),
+            )
+        )
+    rows.sort(key=lambda a: (a.effect, a.kind, a.id))
+    return rows
+
+
 def rehearse(
     graph: TwinGraph,
     action: str,
@@ -302,43 +347,43 @@ def rehearse(
     if not ents:
         raise UnknownEntity("(no target)", [])
     actx = ActionContext(graph, now)
-    deltas: list[Delta] = []
+    deltas_of: dict[str, list[Delta]] = {}
     try:
         for e in ents:
-            deltas.extend(spec.effects(actx, e, p))
+            deltas_of[e.id] = spec.effects(actx, e, p)
         expected = [x.to_dict() for e in ents for x in spec.expect(actx, e, p)]
         rollback = [{"target": e.id, **spec.rollback(actx, e, p).to_dict()} for e in ents]
     except ValueError as exc:
         raise InvalidParams(f"{action}: {exc}") from exc
+    deltas = [d for e in ents for d in deltas_of[e.id]]
+    halt = float((settings or {}).get("halt_threshold", DEFAULT_HALT_THRESHOLD))
+    waves, wave_plan = plan_waves(graph, ents, wave_percent, now=now, halt_threshold=halt)
+    dumped = p.model_dump(mode="json")
+    cfg = dict(settings or {})
     fork = Fork(graph, deltas)
     for e in ents:
         fork.entity(e.id)
     outage = fork.outage()
+    whole = CheckContext(fork, outage, action, tuple(e.id for e in ents), dumped, now, cfg)
+    results = run_invariants(whole, spec.all_invariants)
+    read_set = dict(fork.read_set)
+    seen_out = [outage]
+    if len(waves) > 1:
+        # Waves run one after another: capacity is judged per wave, on a fork of that wave.
+        per_wave = tuple(i for i in spec.all_invariants if i in PER_WAVE_INVARIANTS)
+        by_id: dict[str, list[InvariantResult]] = {i: [] for i in per_wave}
+        seen_out = []
+        for wave in waves:
+            wf = Fork(graph, [d for t in wave for d in deltas_of[t]])
+            wo = wf.outage()
+            seen_out.append(wo)
+            wctx = CheckContext(wf, wo, action, tuple(wave), dumped, now, cfg)
+            for r in run_invariants(wctx, per_wave):
+                by_id[r.id].append(r)
+            read_set.update(wf.read_set)
+        results = [_merge(by_id[r.id]) if r.id in by_id else r for r in results]
     intended = _intended(ents, deltas)
-    collateral: list[AffectedEntity] = []
-    for effect, table in (("down", outage.down), ("degraded", outage.degraded)):
-        for nid, path in table.items():
-            if nid in intended:
-                continue
-            ent = fork.entity(nid)
-            collateral.append(
-                AffectedEntity(
-                    id=nid,
-                    name=ent.name,
-                    kind=ent.kind.value,
-                    criticality=str(ent.attrs.get("criticality", "unknown")),
-                    effect=effect,
-                    path=list(path),
-                )
-            )
-    collateral.sort(key=lambda a: (a.effect, a.kind, a.id))
-    dumped = p.model_dump(mode="json")
-    ctx = CheckContext(
-        fork, outage, action, tuple(e.id for e in ents), dumped, now, dict(settings or {})
-    )
-    results = run_invariants(ctx, spec.all_invariants)
-    halt = float((settings or {}).get("halt_threshold", DEFAULT_HALT_THRESHOLD))
-    waves, wave_plan = plan_waves(graph, ents, wave_percent, now=now, halt_threshold=halt)
+    collateral = _collateral(fork, seen_out, intended)
     plan = Plan(
         action=action,
         targets=[e.id for e in ents],
@@ -346,7 +391,7 @@ def rehearse(
         params=dumped,
         lineage=graph.lineage,
         serial=graph.serial,
-        read_set=dict(sorted(fork.read_set.items())),
+        read_set=dict(sorted(read_set.items())),
         deltas=[asdict(d) for d in deltas],
         intended=sorted(intended),
         collateral=collateral,

@@ -281,11 +281,14 @@ class SimCore:
         act: Callable[[list[FaultRule], datetime], T],
         key: str | None = None,
         patch_ids: Iterable[str] = (),
+        changed: Callable[[], bool] | None = None,
     ) -> T:
         """Run one adapter call: faults, idempotency, the change itself, logging, counting.
 
         ``key`` is given for mutating calls only. ``act`` receives the fired fault rules and the
-        current time, and is the only place where state changes.
+        current time, and is the only place where state changes. ``changed``, asked after
+        ``act``, says whether the call changed anything (default: it did); a call that found
+        the estate already as wanted does not count as an effect.
         """
         integration = f"sim-{category}"
         if key is not None and not key:
@@ -341,7 +344,8 @@ class SimCore:
                     raise
                 if key is not None:
                     store.remember(category, key, fp, result)
-                    store.add_effect(category, method, target)
+                    if changed is None or changed():
+                        store.add_effect(category, method, target)
             # Zero-length timings complete at once; show the caller the settled state.
             self.settle()
             if any(r.kind == "timeout" for r in fired):

@@ -36,7 +36,7 @@ class SimBackup:
         return self._core.call("backup", "list_jobs", target=None, args={}, act=act)
 
     def restore_points(self, object_name: str) -> list[RestorePoint]:
-        """Restore points of one protected object, oldest first."""
+        """Restore points of one protected object, newest first (as every backup client)."""
 
         def act(_: list[FaultRule], now: datetime) -> list[RestorePoint]:
             points = [p for p in self._core.points.values() if p.object_name == object_name]
@@ -53,7 +53,7 @@ class SimBackup:
                     created_at=p.created_at,
                     tested_at=p.tested_at,
                 )
-                for p in sorted(points, key=lambda p: p.created_at)
+                for p in sorted(points, key=lambda p: p.created_at, reverse=True)
             ]
 
         return self._core.call(

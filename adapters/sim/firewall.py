@@ -124,18 +124,23 @@ class SimFirewall:
         )
 
     def remove_rule(self, rule_id: str, *, idempotency_key: str) -> None:
-        """Remove a rule."""
+        """Remove a rule; a rule already gone (expired, deleted by hand) counts as removed.
+
+        Raises:
+            NotFound: the rule id names a firewall the estate does not have.
+        """
         core = self._core
+        removed: list[bool] = []
 
         def act(_: list[FaultRule], now: datetime) -> None:
             firewall, local = split_rule_id(core, rule_id, self._device, "remove_rule")
             key = f"{firewall}/{local}"
             if key not in core.firewall:
-                raise NotFound(
-                    f"no rule {local!r} on {firewall}",
-                    integration="sim-firewall",
-                    call="remove_rule",
-                )
+                # The wanted state already holds, as a vendor's idempotent delete reports it;
+                # nothing changed, so it is no effect either.
+                removed.append(False)
+                return
+            removed.append(True)
             del core.firewall[key]
             core.log_event(now, "firewall_rule_removed", firewall=firewall, rule_id=local)
 
@@ -146,4 +151,5 @@ class SimFirewall:
             args={"device": self._device, "rule_id": rule_id},
             key=idempotency_key,
             act=act,
+            changed=lambda: all(removed),
         )

@@ -53,6 +53,15 @@ class SimPsa:
             "psa", "get_ticket", target=ticket_id, args={"ticket_id": ticket_id}, act=act
         )
 
+    def list_tickets(self) -> list[Ticket]:
+        """Every ticket (beyond the contract, like ``ServiceNowClient.list_tickets``: a sync
+        uses it when the PSA offers a listing)."""
+
+        def act(_: list[FaultRule], now: datetime) -> list[Ticket]:
+            return [self._view(t) for t in self._core.tickets.values()]
+
+        return self._core.call("psa", "list_tickets", target=None, args={}, act=act)
+
     def create_ticket(
         self, title: str, description: str, *, priority: str, idempotency_key: str
     ) -> Ticket:

@@ -82,7 +82,7 @@ class SimSiem:
         return rule
 
     def list_alerts(self, *, status: str | None = None) -> list[Alert]:
-        """Alerts, optionally only those with ``status`` (``open``, ``acknowledged``)."""
+        """Alerts, optionally only those with ``status`` (``new``, ``in_progress``)."""
 
         def act(_: list[FaultRule], now: datetime) -> list[Alert]:
             return [
@@ -94,13 +94,14 @@ class SimSiem:
         return self._core.call("siem", "list_alerts", target=None, args={"status": status}, act=act)
 
     def acknowledge(self, alert_id: str, *, idempotency_key: str) -> Alert:
-        """Acknowledge an alert."""
+        """Acknowledge an alert: its status becomes ``in_progress``."""
 
         def act(_: list[FaultRule], now: datetime) -> Alert:
             alert = self._core.alerts.get(alert_id)
             if alert is None:
                 raise NotFound(f"no alert {alert_id!r}", integration="sim-siem", call="acknowledge")
-            alert.status = "acknowledged"
+            # Acknowledging moves the alert on to being worked, as Splunk ES's "In Progress".
+            alert.status = "in_progress"
             return self._alert(alert)
 
         return self._core.call(
@@ -121,6 +122,14 @@ class SimSiem:
         return self._core.call(
             "siem", "get_rule", target=rule_id, args={"rule_id": rule_id}, act=act
         )
+
+    def list_rules(self) -> list[SiemRule]:
+        """Every detection rule (beyond the contract: a sync uses it when the SIEM can list)."""
+
+        def act(_: list[FaultRule], now: datetime) -> list[SiemRule]:
+            return [self._rule(r, now) for r in self._core.siem_rules.values()]
+
+        return self._core.call("siem", "list_rules", target=None, args={}, act=act)
 
     def throttle_rule(self, rule_id: str, until: datetime, *, idempotency_key: str) -> SiemRule:
         """Suppress the rule's alerts until ``until``."""

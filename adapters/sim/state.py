@@ -164,7 +164,8 @@ class AlertState:
     alert_id: str
     title: str
     severity: str
-    status: str = "open"
+    status: str = "new"
+    """``new`` until acknowledged, then ``in_progress`` (the SIEM contract's vocabulary)."""
     rule_id: str = ""
     entity: str = ""
     fields: dict[str, object] = field(default_factory=dict)

@@ -32,6 +32,7 @@ from bot.localslack.directory import (
     DemoUser,
     DemoUserGroup,
 )
+from bot.localslack.guide import TryStep
 from bot.localslack.server import DEFAULT_EVENTS, ApiCall, LocalSlack
 
 __all__ = [
@@ -47,5 +48,6 @@ __all__ = [
     "DemoUser",
     "DemoUserGroup",
     "LocalSlack",
+    "TryStep",
     "sign",
 ]

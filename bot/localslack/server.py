@@ -31,6 +31,7 @@ from bot.localslack.directory import (
     DemoUser,
     DemoUserGroup,
 )
+from bot.localslack.guide import TryStep, as_steps, check_steps
 from bot.localslack.people import People
 from bot.localslack.state import JSON, Workspace, new_id
 from bot.localslack.ui import ui_routes
@@ -77,7 +78,8 @@ class LocalSlack:
         users: Iterable[DemoUser] = DEFAULT_USERS,
         channels: Iterable[DemoChannel] = DEFAULT_CHANNELS,
         usergroups: Iterable[DemoUserGroup] = DEFAULT_USERGROUPS,
-        try_this: Sequence[str] = (),
+        try_this: Sequence[str | TryStep] = (),
+        intro: str = "",
         host: str = "127.0.0.1",
         port: int = 0,
         events: Collection[str] = DEFAULT_EVENTS,
@@ -95,7 +97,8 @@ class LocalSlack:
             users: The people in the workspace.
             channels: The channels (the bot is a member unless a channel says otherwise).
             usergroups: User groups served by ``usergroups.*``.
-            try_this: Example messages shown at the top of the web page.
+            try_this: The page's numbered "try this" steps (a string is a message to say).
+            intro: A short welcome shown above the steps (Slack mrkdwn); empty for none.
             host: Interface to listen on.
             port: Port to listen on; 0 picks a free one.
             events: Event types the app subscribes to.
@@ -115,7 +118,13 @@ class LocalSlack:
         self.workspace = Workspace.build(
             users=users, channels=channels, usergroups=usergroups, bot_token=bot_token
         )
-        self.try_this = list(try_this)
+        self.try_this = as_steps(try_this)
+        check_steps(
+            self.try_this,
+            (u.name for u in self.workspace.users.values()),
+            (c.name for c in self.workspace.channels.values()),
+        )
+        self.intro = intro
         self._host = host
         self._port = port
         self._ctx = ApiContext(workspace=self.workspace, trigger_ttl=trigger_ttl)
@@ -134,7 +143,7 @@ class LocalSlack:
         routes = [
             *api_routes(self._ctx, handlers),
             *api_chat.upload_routes(self._ctx),
-            *ui_routes(self.people, self.try_this),
+            *ui_routes(self.people, self.try_this, intro),
         ]
         self.app = Starlette(routes=routes)
         self._server: uvicorn.Server | None = None

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.localslack.directory import BOT_NAME, BOT_USER_ID, TEAM_ID, TEAM_NAME
+from bot.localslack.guide import TryStep
 from bot.localslack.people import People
 from bot.localslack.state import JSON
 
@@ -41,7 +42,7 @@ def encode_mentions(text: str, people: People) -> str:
     return _AT_NAME.sub(swap, text)
 
 
-def snapshot(people: People, user_id: str | None, try_this: list[str]) -> JSON:
+def snapshot(people: People, user_id: str | None, try_this: list[TryStep], intro: str = "") -> JSON:
     """Everything the page shows, for one viewing user."""
     ws = people.ws
     with ws.lock:
@@ -73,13 +74,14 @@ def snapshot(people: People, user_id: str | None, try_this: list[str]) -> JSON:
             "modal_errors": ws.view_errors.get(modal["id"], {}) if modal else {},
             "home": ws.views.get(home_id) if home_id else None,
             "dm": "D" + user_id[1:] if user_id in ws.users else None,
-            "try_this": try_this,
+            "try_this": [step.model_dump() for step in try_this],
+            "intro": intro,
         }
         # Serialise under the lock so the page never sees a half-applied change.
         return json.loads(json.dumps(result))  # type: ignore[no-any-return]
 
 
-def ui_routes(people: People, try_this: list[str]) -> list[BaseRoute]:
+def ui_routes(people: People, try_this: list[TryStep], intro: str = "") -> list[BaseRoute]:
     """Routes for the page, its actions, permalinks and ``response_url`` posts."""
     ws = people.ws
 
@@ -91,7 +93,7 @@ def ui_routes(people: People, try_this: list[str]) -> list[BaseRoute]:
         since = request.query_params.get("since")
         if since is not None and since == str(ws.version):
             return JSONResponse({"changed": False, "version": ws.version})
-        return JSONResponse(snapshot(people, user_id, try_this))
+        return JSONResponse(snapshot(people, user_id, try_this, intro))
 
     async def act(request: Request) -> JSONResponse:
         action = request.path_params["action"]

@@ -1,4 +1,4 @@
-"""PSA ticket actions: comment, escalate, close and reopen. None changes the estate."""
+"""PSA ticket actions: comment, escalate and close. None changes the estate."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from twin.actions._base import ActionSpec, Expectation, Params, Rollback, regist
 from twin.fork import SetAttr
 from twin.model import NodeKind
 
-__all__ = ["CloseParams", "CommentParams", "EscalateParams", "ReopenParams"]
+__all__ = ["CloseParams", "CommentParams", "EscalateParams"]
 
 _TICKETS = frozenset({NodeKind.TICKET, NodeKind.INCIDENT})
 
@@ -29,12 +29,6 @@ class CloseParams(Params):
     """``ticket.close`` parameters."""
 
     resolution: str = Field(default="resolved", min_length=1, max_length=4000)
-
-
-class ReopenParams(Params):
-    """``ticket.reopen`` parameters (the rollback of ``ticket.close``)."""
-
-    status: str = Field(default="open", pattern=r"^[a-z_ -]{1,32}$")
 
 
 register(
@@ -77,26 +71,11 @@ register(
         idempotent=True,
         effects=lambda c, t, p: [SetAttr(t.id, "status", "closed")],
         expect=lambda c, t, p: [Expectation(t.id, "ticket_status", (("status", "closed"),))],
+        # The PSA contract refuses to change a closed ticket's status: reopening is a person's
+        # call in the PSA itself.
         rollback=lambda c, t, p: Rollback(
-            "ticket.reopen",
-            (("status", str(t.attrs.get("status") or "open")),),
-            note="reopen with the status it had",
+            None, note=f"reopen it in the PSA (it was {t.attrs.get('status') or 'open'})"
         ),
-        invariants=(),
-        changes_estate=False,
-    )
-)
-register(
-    ActionSpec(
-        kind="ticket.reopen",
-        summary="Reopen a closed PSA ticket (the rollback of ticket.close)",
-        params=ReopenParams,
-        target_kinds=_TICKETS,
-        capability="psa.update_status",
-        idempotent=True,
-        effects=lambda c, t, p: [SetAttr(t.id, "status", p.status)],
-        expect=lambda c, t, p: [Expectation(t.id, "ticket_status", (("status", p.status),))],
-        rollback=lambda c, t, p: Rollback("ticket.close", note="close it again"),
         invariants=(),
         changes_estate=False,
     )

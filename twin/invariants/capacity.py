@@ -129,7 +129,9 @@ def mgmt_path(ctx: CheckContext) -> list[Violation]:
     for tid in ctx.targets:
         if not fork.exists(tid):
             continue
-        for nid, role in _mgmt_of(ctx, tid):
+        path = _mgmt_of(ctx, tid)
+        fork.note_read(n for n, _ in path)  # the verdict rests on their state: plan drift
+        for nid, role in path:
             if nid in out.down and nid != tid:
                 rows.append(
                     Violation(

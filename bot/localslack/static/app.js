@@ -81,7 +81,7 @@
     $("workspace-name").textContent = data.team.name;
     renderUsers(data);
     renderChannels(data);
-    renderTryThis(data);
+    renderGuide(data);
     if (view.channel === "home") renderHome(data);
     else renderChannel(data, currentChannel(data));
     renderThread(data);
@@ -106,15 +106,67 @@
     $("dm-link").className = "nav-item" + (view.channel === "dm" ? " active" : "");
   }
 
-  function renderTryThis(data) {
-    const items = data.try_this || [];
-    const box = $("try-this");
-    box.classList.toggle("hidden", items.length === 0 || view.channel === "home");
-    box.replaceChildren(h("span", { class: "try-label" }, "Try this:"), ...items.map((text) =>
-      h("button", {
-        type: "button", class: "chip",
-        onclick: () => { const input = $("message-input"); input.value = text; input.focus(); },
-      }, text)));
+  // The guide: a welcome, who is who, and numbered steps. A step switches person, channel
+  // and thread as it says, and fills the message box; the visitor presses Enter to send.
+  const done = new Set(JSON.parse(localStorage.getItem("localslack.done") || "[]"));
+  let guideHidden = localStorage.getItem("localslack.guide") === "hidden";
+
+  function renderGuide(data) {
+    const steps = data.try_this || [];
+    $("guide").classList.toggle("hidden", (steps.length === 0 && !data.intro) || view.channel === "home");
+    $("guide-body").classList.toggle("hidden", guideHidden);
+    $("guide-toggle").textContent = guideHidden ? "Show" : "Hide";
+    const intro = $("intro");
+    intro.innerHTML = mrkdwn(data.intro || "", ctx);
+    intro.classList.toggle("hidden", !data.intro);
+    $("cast").replaceChildren(...data.users.map((u) => h("li", {
+      class: "cast-member" + (u.id === view.user ? " current" : ""),
+    }, h("strong", {}, u.real_name), ` (@${u.name}) — ${u.title || "member"}`,
+      u.id === view.user ? h("span", { class: "you" }, " ← you") : null)));
+    const next = steps.findIndex((_, i) => !done.has(i));
+    $("try-this").replaceChildren(...steps.map((step, i) => h("li", {
+      class: "step" + (done.has(i) ? " done" : "") + (i === next ? " next" : ""),
+    },
+    h("button", { type: "button", class: "chip", "data-step": i + 1, onclick: () => takeStep(step, i) }, step.title),
+    step.say ? h("code", { class: "step-say" }, step.say) : null,
+    step.user ? h("span", { class: "step-as" }, `as @${step.user}`) : null,
+    step.hint ? h("span", { class: "step-hint" }, step.hint) : null)));
+  }
+
+  function switchUser(id) {
+    view.user = id;
+    localStorage.setItem("localslack.user", id);
+    if (view.channel === "home") post("home", {});
+  }
+
+  function takeStep(step, index) {
+    const data = view.data;
+    if (step.user) {
+      const user = data.users.find((u) => u.name === step.user);
+      if (user && user.id !== view.user) switchUser(user.id);
+    }
+    if (step.channel) {
+      const ch = data.channels.find((c) => c.name === step.channel);
+      if (ch) { view.channel = ch.id; view.thread = null; location.hash = ch.id; }
+    } else if (view.channel === "home") {
+      view.channel = data.channels[0].id;
+    }
+    if (step.open_thread) {
+      const channelId = currentChannel(data).id;
+      const parents = (data.messages[channelId] || []).filter((m) =>
+        (!m.thread_ts || m.thread_ts === m.ts) && m.reply_count && (m.text || "").includes(step.open_thread));
+      if (parents.length) view.thread = parents[parents.length - 1].ts;
+      else toast(`No thread mentioning “${step.open_thread}” here yet.`, true);
+    }
+    done.add(index);
+    localStorage.setItem("localslack.done", JSON.stringify([...done]));
+    render();
+    poll(true);
+    if (step.say) {
+      const input = $("message-input");
+      input.value = step.say;
+      input.focus();
+    }
   }
 
   function authorName(m) {
@@ -272,10 +324,13 @@
   submitOnEnter($("thread-input"), $("thread-composer"));
   $("thread-close").addEventListener("click", () => { view.thread = null; render(); });
   $("user-select").addEventListener("change", (ev) => {
-    view.user = ev.target.value;
-    localStorage.setItem("localslack.user", view.user);
-    if (view.channel === "home") post("home", {});
+    switchUser(ev.target.value);
     poll(true);
+  });
+  $("guide-toggle").addEventListener("click", () => {
+    guideHidden = !guideHidden;
+    localStorage.setItem("localslack.guide", guideHidden ? "hidden" : "shown");
+    render();
   });
   $("dm-link").addEventListener("click", () => {
     view.channel = "dm";

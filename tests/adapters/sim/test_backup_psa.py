@@ -17,7 +17,7 @@ def test_backup_jobs_and_restore_points_follow_the_twin(sim: SimEstate) -> None:
     assert job.last_result == "success"
     points = sim.backup.restore_points("contoso-ny-db-01")
     assert len(points) == 8  # 7 daily + the older tested one
-    assert points[-1].created_at == START - timedelta(hours=5)
+    assert points[0].created_at == START - timedelta(hours=5)
     tested = [p for p in points if p.tested_at]
     assert len(tested) == 1
     assert tested[0].created_at <= START - timedelta(days=10, hours=2)
@@ -26,7 +26,7 @@ def test_backup_jobs_and_restore_points_follow_the_twin(sim: SimEstate) -> None:
 
 
 def test_backup_restore_rolls_data_back(sim: SimEstate, clock: ManualClock) -> None:
-    point = sim.backup.restore_points("contoso-ny-db-01")[-2]
+    point = sim.backup.restore_points("contoso-ny-db-01")[1]
     job = sim.backup.start_restore(point.point_id, idempotency_key="x")
     assert job.kind == "restore" and job.target == "contoso-ny-db-01"
     clock.advance(5)
@@ -45,7 +45,7 @@ def test_backup_restore_rolls_data_back(sim: SimEstate, clock: ManualClock) -> N
 def test_backup_drift_backup_now_adds_point(sim: SimEstate, clock: ManualClock) -> None:
     clock.advance(3600)
     pid = sim.drift.backup_now("bj-db01")
-    assert sim.backup.restore_points("contoso-ny-db-01")[-1].point_id == pid
+    assert sim.backup.restore_points("contoso-ny-db-01")[0].point_id == pid
     assert sim.backup.list_jobs()[0].last_run == START + timedelta(hours=1)
 
 

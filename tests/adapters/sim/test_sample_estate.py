@@ -58,10 +58,20 @@ def test_sample_ids_derive_without_an_index(estate: SampleEstate) -> None:
             if e.kind is NodeKind.IDENTITY and e.attrs["client"] == client
         }
         assert {e.id for e in batch.entities if e.kind is NodeKind.IDENTITY} == want
+        groups = {
+            e.id
+            for e in estate.entities
+            if e.kind is NodeKind.GROUP and e.attrs["client"] == client
+        }
+        assert {e.id for e in batch.entities if e.kind is NodeKind.GROUP} == groups
     for name, fw in sim.firewalls.items():
-        got = {e.id for e in firewall_inventory(fw, device=name).entities}
+        got = {
+            e.id
+            for e in firewall_inventory(fw, device=name).entities
+            if e.kind is NodeKind.FIREWALL_RULE
+        }
         assert all(i.startswith(f"firewall_rule:{name}-r") for i in got)
-    rules = {e.id for e in estate.entities if e.kind is NodeKind.FIREWALL_RULE}
+    rules = {e.id for e in estate.entities if e.kind in (NodeKind.FIREWALL_RULE, NodeKind.FIREWALL)}
     assert {e.id for e in firewall_inventory(sim.firewall).entities} == rules
 
 

@@ -28,6 +28,14 @@ from tests.adapters.vendors.fake_identity import FakeGraph, FakeOkta
 from tests.adapters.vendors.fake_psa import FakeJira, FakeServiceNow
 from tests.adapters.vendors.fake_rmm_siem import FakeNinjaOne, FakeSplunk
 from tests.adapters.vendors.fakes_base import Harness
+from tests.adapters.vendors.sim_harness import (
+    sim_backup,
+    sim_firewall,
+    sim_identity,
+    sim_psa,
+    sim_rmm,
+    sim_siem,
+)
 
 Factory = Callable[[FakeTime], Harness]
 
@@ -180,19 +188,26 @@ def opnsense(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
     return Harness("opnsense", client, {"rule": "00000000-aaaa-bbbb-cccc-dddddddddddd"}, fake)
 
 
-RMM_FACTORIES: list[Factory] = [ninjaone]
-PSA_FACTORIES: list[Factory] = [servicenow, jira]
-SIEM_FACTORIES: list[Factory] = [splunk]
-IDENTITY_FACTORIES: list[Factory] = [okta, entra]
-BACKUP_FACTORIES: list[Factory] = [veeam]
-FIREWALL_FACTORIES: list[Factory] = [opnsense]
+# The sim runs the very same contract suites as the vendor clients.
+RMM_FACTORIES: list[Factory] = [ninjaone, sim_rmm]
+PSA_FACTORIES: list[Factory] = [servicenow, jira, sim_psa]
+SIEM_FACTORIES: list[Factory] = [splunk, sim_siem]
+IDENTITY_FACTORIES: list[Factory] = [okta, entra, sim_identity]
+BACKUP_FACTORIES: list[Factory] = [veeam, sim_backup]
+FIREWALL_FACTORIES: list[Factory] = [opnsense, sim_firewall]
+SIM_FACTORIES: list[Factory] = [sim_rmm, sim_psa, sim_siem, sim_identity, sim_backup, sim_firewall]
+# Vendor clients only (HTTP, credentials, reprs); the sim has no wire.
 ALL_FACTORIES: list[Factory] = [
-    *RMM_FACTORIES,
-    *PSA_FACTORIES,
-    *SIEM_FACTORIES,
-    *IDENTITY_FACTORIES,
-    *BACKUP_FACTORIES,
-    *FIREWALL_FACTORIES,
+    f
+    for f in (
+        *RMM_FACTORIES,
+        *PSA_FACTORIES,
+        *SIEM_FACTORIES,
+        *IDENTITY_FACTORIES,
+        *BACKUP_FACTORIES,
+        *FIREWALL_FACTORIES,
+    )
+    if f not in SIM_FACTORIES
 ]
 
 # Secrets the harnesses use; no error, repr or log line may ever contain one.

@@ -171,3 +171,13 @@ def test_d3_firewall_same_key_same_rule_once_different_rule_conflicts(fw):
     assert sum(r.rule_id == first.rule_id for r in h.client.list_rules()) == 1
     with pytest.raises(IdempotencyConflict):
         h.client.add_rule(_rule(t, port="22"), idempotency_key="k-fw3")
+
+
+def test_firewall_contract_removing_an_absent_rule_is_harmless(fw):
+    # A rule that expired or was deleted by hand is already where a removal wants it to be.
+    h, t = fw
+    added = h.client.add_rule(_rule(t), idempotency_key="k-fw5")
+    h.client.remove_rule(added.rule_id, idempotency_key="k-fw6")
+    h.client.remove_rule(added.rule_id, idempotency_key="k-fw7")  # a new key: still fine
+    assert added.rule_id not in {r.rule_id for r in h.client.list_rules()}
+    assert h.ids["rule"] in {r.rule_id for r in h.client.list_rules()}

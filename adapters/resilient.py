@@ -1,0 +1,174 @@
+"""The resilience policy of :mod:`adapters._http`, for adapters that do not speak HTTP.
+
+Vendor clients get retries, ``Retry-After`` handling and a circuit breaker from
+:class:`adapters._http.ResilientHttp`. The simulated estate raises the same errors (its fault
+rules stand in for a vendor's 503, 429 or 401) but sends nothing over a wire, so
+:class:`Resilient` wraps a whole contract object with the same policy: reads (methods without an
+``idempotency_key``) are retried with bounded jittered backoff, ``Retry-After`` is honoured up to
+the cap, changes are tried once, auth errors are never retried, and one breaker per integration
+opens after repeated failures. The demo and the tests then meet the sim exactly as they would
+meet a vendor.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from adapters._http import CircuitBreaker, HttpHooks, ResilienceOptions
+from adapters.errors import AdapterError, AmbiguousOutcome, RateLimited, TransientError
+
+__all__ = ["Resilient", "contract_methods"]
+
+_log = logging.getLogger("opshand.adapters.resilient")
+
+# Every method a contract Protocol declares, by category (kept in step with adapters.contracts).
+CONTRACT_METHODS: dict[str, tuple[str, ...]] = {
+    "rmm": ("list_devices", "patch_status", "apply_patches", "reboot", "run_script", "job_status"),
+    "psa": ("get_ticket", "create_ticket", "comment", "update_status", "escalate", "close"),
+    "siem": ("list_alerts", "acknowledge", "get_rule", "throttle_rule", "search"),
+    "identity": (
+        "list_users",
+        "list_groups",
+        "get_user",
+        "disable_user",
+        "enable_user",
+        "revoke_sessions",
+        "rotate_secret",
+    ),
+    "backup": ("list_jobs", "restore_points", "start_restore", "restore_status"),
+    "firewall": ("list_rules", "add_rule", "remove_rule"),
+}
+
+
+def contract_methods(category: str, adapter: object) -> list[str]:
+    """The contract methods of ``category`` that ``adapter`` implements, in contract order.
+
+    Raises:
+        ValueError: ``category`` is not one of the six contract categories.
+    """
+    if category not in CONTRACT_METHODS:
+        raise ValueError(
+            f"unknown integration category {category!r}; "
+            f"expected one of {', '.join(sorted(CONTRACT_METHODS))}"
+        )
+    return [m for m in CONTRACT_METHODS[category] if callable(getattr(adapter, m, None))]
+
+
+def _changes_state(method: Callable[..., Any]) -> bool:
+    try:
+        return "idempotency_key" in inspect.signature(method).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return True  # unknown: treat as a change, so it is never retried
+
+
+class Resilient:
+    """Wraps a contract object with retries for reads, a ``Retry-After`` cap and a breaker.
+
+    Attribute access goes to the wrapped adapter, so the wrapper satisfies the same
+    ``runtime_checkable`` contract Protocols; every public method call runs through the policy.
+
+    Args:
+        inner: the adapter (e.g. ``sim.rmm``).
+        integration: name for the breaker and logs, e.g. ``"sim-rmm"``.
+        options: the same :class:`ResilienceOptions` vendor clients take (timeouts, body limits
+            and pagination do not apply here).
+        hooks: sleep, monotonic clock and randomness (fakes in tests).
+        breaker: share or inspect a breaker; one is made otherwise.
+    """
+
+    def __init__(
+        self,
+        inner: object,
+        *,
+        integration: str,
+        options: ResilienceOptions | None = None,
+        hooks: HttpHooks | None = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        self.inner = inner
+        self.integration = integration
+        self.options = options or ResilienceOptions()
+        self.hooks = hooks or HttpHooks()
+        self._rng = self.hooks.rng or random.Random()
+        self.breaker = breaker or CircuitBreaker(
+            integration,
+            failure_threshold=self.options.failure_threshold,
+            cool_down=self.options.cool_down,
+            clock=self.hooks.clock,
+        )
+
+    def __repr__(self) -> str:
+        return f"Resilient({self.inner!r}, integration={self.integration!r})"
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.inner, name)
+        if name.startswith("_") or not callable(target):
+            return target
+        retryable = not _changes_state(target)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._run(name, target, retryable, args, kwargs)
+
+        call.__name__ = name
+        call.__doc__ = target.__doc__
+        call.__signature__ = inspect.signature(target)  # type: ignore[attr-defined]
+        return call
+
+    def _run(
+        self,
+        name: str,
+        target: Callable[..., Any],
+        retryable: bool,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        attempts = self.options.max_attempts if retryable else 1
+        for attempt in range(1, attempts + 1):
+            self.breaker.before_call(name)
+            try:
+                result = target(*args, **kwargs)
+            except (TransientError, AmbiguousOutcome) as exc:
+                self.breaker.record_failure()
+                capped = self._capped(exc)
+                if not isinstance(capped, TransientError) or attempt == attempts:
+                    if capped is exc:
+                        raise
+                    raise capped from exc
+                wait = self._backoff(attempt, capped)
+                _log.info(
+                    "%s.%s attempt %d failed (%s); retrying in %.2fs",
+                    self.integration, name, attempt, type(exc).__name__, wait,
+                )  # fmt: skip
+                self.hooks.sleep(wait)
+                continue
+            except AdapterError:
+                # A clear answer (not found, auth refused, conflict): the integration is healthy.
+                self.breaker.record_success()
+                raise
+            self.breaker.record_success()
+            return result
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _capped(self, exc: AdapterError) -> AdapterError:
+        """The same error with any ``retry_after`` held to the cap."""
+        if not isinstance(exc, RateLimited) or exc.retry_after is None:
+            return exc
+        cap = self.options.retry_after_cap
+        if exc.retry_after <= cap:
+            return exc
+        return RateLimited(
+            f"{exc.args[0] if exc.args else 'rate limited'} (Retry-After capped at {cap:.0f}s)",
+            retry_after=cap,
+            integration=exc.integration,
+            call=exc.call,
+        )
+
+    def _backoff(self, attempt: int, exc: TransientError) -> float:
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return exc.retry_after
+        ceiling = min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
+        return self._rng.uniform(0.0, ceiling)

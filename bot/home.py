@@ -1,0 +1,85 @@
+"""The App Home tab: what this viewer should look at, and how much autonomy opshand has now.
+
+Sections: changes waiting for the viewer's vote (they hold the approver role, did not ask for
+the change and have not voted yet), their recent requests, recent actions by anyone, and the
+autonomy status (freeze, circuit breaker, rate limit).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.journal import Change
+from agent.service import Operations
+from bot.blocks import Block, ctx, header, limit_blocks, md
+
+__all__ = ["home_view", "waiting_for"]
+
+_RECENT = 5
+_STATE_ICON = {
+    "reconciled": ":white_check_mark:",
+    "verified": ":white_check_mark:",
+    "denied": ":no_entry:",
+    "rejected": ":no_entry_sign:",
+    "expired": ":hourglass:",
+    "rolled_back": ":leftwards_arrow_with_hook:",
+    "escalated": ":rotating_light:",
+    "awaiting_consent": ":raised_hand:",
+}
+
+
+def waiting_for(ops: Operations, team: str, user: str) -> list[Change]:
+    """Open consent requests this person may vote on and has not voted on yet."""
+    roles = ops.roles.roles_for(team, user)
+    out: list[Change] = []
+    for change in ops.pending():
+        reqs = ops.consent.for_change(str(change.id))
+        if not reqs or reqs[-1].state != "open":
+            continue
+        req = reqs[-1]
+        asked = req.requester.team_id == team and req.requester.user_id == user
+        voted = any(
+            v.voter.team_id == team and v.voter.user_id == user for v in ops.consent.votes(req.id)
+        )
+        if req.approvers in roles and not asked and not voted:
+            out.append(change)
+    return out
+
+
+def _line(c: Change) -> str:
+    icon = _STATE_ICON.get(c.state, ":small_blue_diamond:")
+    names = ", ".join(t.split(":", 1)[-1] for t in c.targets[:3])
+    more = f" +{len(c.targets) - 3}" if len(c.targets) > 3 else ""
+    when = c.updated_at.strftime("%d %b %H:%M")
+    return f"{icon} *{c.ref}* {c.action} on {names}{more} — {c.state.replace('_', ' ')} ({when})"
+
+
+def _autonomy(status: dict[str, Any]) -> Block:
+    freeze = status.get("freeze")
+    fields = [
+        f"*Freeze*\n{'on — ' + str(freeze) if freeze else 'off'}",
+        "*Circuit breaker*\n"
+        + ("open: every change needs consent" if status.get("breaker_open") else "closed"),
+        f"*Auto actions this hour*\n{status.get('auto_last_hour', 0)} of "
+        f"{status.get('auto_limit_per_hour', '?')} allowed",
+    ]
+    return {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]}
+
+
+def home_view(ops: Operations, team: str, user: str) -> dict[str, Any]:
+    """The ``home`` view published for ``team:user``."""
+    blocks: list[Block] = [header("opshand"), _autonomy(ops.autonomy_status())]
+    waiting = waiting_for(ops, team, user)
+    blocks.append(header(f"Waiting for your vote ({len(waiting)})"))
+    if waiting:
+        blocks.append(md("\n".join(_line(c) for c in waiting[:10])))
+        blocks.append(ctx("Vote on the cards in the approvals channel."))
+    else:
+        blocks.append(ctx("Nothing needs your vote."))
+    mine = ops.journal.list(requester=f"{team}:{user}", limit=_RECENT)
+    blocks.append(header("Your recent requests"))
+    blocks.append(md("\n".join(_line(c) for c in mine)) if mine else ctx("None yet."))
+    recent = ops.journal.list(limit=_RECENT)
+    blocks.append(header("Recent actions"))
+    blocks.append(md("\n".join(_line(c) for c in recent)) if recent else ctx("None yet."))
+    return {"type": "home", "blocks": limit_blocks(blocks)}

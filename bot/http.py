@@ -1,0 +1,197 @@
+"""HTTP mode: a Starlette app, served by uvicorn, that receives Slack's requests.
+
+``POST /slack/events`` checks size and signature itself (C1, C2, C6) before handing the request
+to Bolt in a worker thread: the Bolt app is synchronous, and running it on the event loop would
+make one slow listener hold up every other request's acknowledgement. ``GET /healthz`` says the
+process is up; ``GET /readyz`` says whether it can do its job (database, Slack ``auth.test``,
+and each integration's circuit state when given). Other routes (webhooks) are mounted through
+``routes``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import uvicorn
+from slack_bolt import App, BoltRequest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import Engine, text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+__all__ = ["MAX_BODY", "HttpServer", "create_http_app"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1_000_000
+"""Largest request body accepted (bytes). Slack's payloads are far smaller; anything bigger is
+not from Slack and is refused before it is read into memory twice."""
+AUTH_TTL = 60.0
+"""Seconds a successful ``auth.test`` is trusted by ``/readyz`` (Slack rate-limits it)."""
+
+
+def create_http_app(
+    bolt: App,
+    *,
+    engine: Engine,
+    signing_secret: str,
+    routes: Sequence[BaseRoute] = (),
+    circuits: Callable[[], Mapping[str, str]] | None = None,
+    max_body: int = MAX_BODY,
+    path: str = "/slack/events",
+) -> Starlette:
+    """The ASGI app for HTTP mode.
+
+    Args:
+        bolt: The synchronous Bolt app (``bot.app.build_app``).
+        engine: The database, checked by ``/readyz``.
+        signing_secret: The Slack app's signing secret.
+        routes: Extra routes to mount (e.g. ``bot.webhooks.webhook_routes(...)``).
+        circuits: Integration name -> circuit state (``closed``/``open``/``half_open``).
+        max_body: Largest body accepted, in bytes.
+        path: Slack's request URL path.
+    """
+    verifier = SignatureVerifier(signing_secret)
+    auth_ok_until = [0.0]
+
+    async def events(request: Request) -> Response:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_body:
+            log.warning("Slack request refused: body of %s bytes is over %d", declared, max_body)
+            return Response("payload too large", status_code=413)
+        body = await request.body()
+        if len(body) > max_body:
+            log.warning("Slack request refused: body of %d bytes is over %d", len(body), max_body)
+            return Response("payload too large", status_code=413)
+        ts = request.headers.get("x-slack-request-timestamp", "")
+        sig = request.headers.get("x-slack-signature", "")
+        if not ts or not sig:
+            log.warning("Slack request refused: signature headers missing")
+            return Response("missing signature", status_code=401)
+        if not ts.isdigit() or abs(time.time() - int(ts)) > 300:
+            log.warning("Slack request refused: timestamp %r outside the 5-minute window", ts)
+            return Response("stale timestamp", status_code=401)
+        if not verifier.is_valid(body=body, timestamp=ts, signature=sig):
+            log.warning("Slack request refused: signature does not match the body")
+            return Response("invalid signature", status_code=401)
+        try:
+            req = BoltRequest(
+                body=body.decode("utf-8"),
+                query=str(request.url.query),
+                headers={k: [v] for k, v in request.headers.items()},
+            )
+        except (UnicodeDecodeError, ValueError) as exc:
+            log.warning("Slack request refused: malformed payload (%s)", type(exc).__name__)
+            return Response("malformed payload", status_code=400)
+        if not isinstance(req.body, dict) or not req.body:
+            log.warning("Slack request refused: payload is not a JSON object or form")
+            return Response("malformed payload", status_code=400)
+        resp = await run_in_threadpool(bolt.dispatch, req)
+        return Response(
+            content=resp.body,
+            status_code=resp.status,
+            headers=resp.first_headers_without_set_cookie(),
+        )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    def readiness() -> tuple[bool, dict[str, Any]]:
+        checks: dict[str, Any] = {}
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # any driver error means not ready
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        if time.monotonic() < auth_ok_until[0]:
+            checks["slack"] = "ok"
+        else:
+            try:
+                bolt.client.auth_test()
+                auth_ok_until[0] = time.monotonic() + AUTH_TTL
+                checks["slack"] = "ok"
+            except SlackApiError as exc:
+                checks["slack"] = f"auth.test failed: {exc.response.get('error')}"
+            except Exception as exc:
+                checks["slack"] = f"unreachable: {type(exc).__name__}"
+        if circuits is not None:
+            # An open circuit is reported, not fatal: Slack and the other integrations work.
+            checks["circuits"] = dict(circuits())
+        ready = checks["database"] == "ok" and checks["slack"] == "ok"
+        return ready, checks
+
+    async def readyz(request: Request) -> Response:
+        ready, checks = await run_in_threadpool(readiness)
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    return Starlette(
+        routes=[
+            Route(path, events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            *routes,
+        ]
+    )
+
+
+class HttpServer:
+    """uvicorn serving an ASGI app in a background thread (tests, benchmarks, the demo)."""
+
+    def __init__(self, app: Starlette, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Prepare; ``start()`` binds ``host:port`` (0 picks a free port)."""
+        self.app = app
+        self._host, self._port = host, port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port``."""
+        if self._socket is None:
+            raise RuntimeError("HttpServer is not started")
+        return f"http://{self._host}:{self._socket.getsockname()[1]}"
+
+    @property
+    def url(self) -> str:
+        """Slack's request URL."""
+        return self.base_url + "/slack/events"
+
+    def start(self) -> None:
+        """Bind and serve; returns once requests are accepted."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, self._port))
+        self._socket = sock
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="opshand-http", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the HTTP server could not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = None

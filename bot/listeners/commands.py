@@ -1,0 +1,137 @@
+"""``/opshand``: ask, plan, status, pending, freeze, unfreeze, digest, help.
+
+The command is acknowledged at once (Slack shows an error after 3 seconds); anything slow (the
+agent, the digest) runs after the ack and answers through ``respond``. Admin-only subcommands
+are checked by the operations facade, which answers with a polite sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from agent.service import identity_of
+from bot.blocks import answer_blocks, ctx, decision_blocks, limit_blocks, md
+from bot.digest import digest_for
+from bot.listeners._shared import SlackOut, team_of
+from bot.listeners.conversations import facts_of
+
+__all__ = ["HELP", "register_commands"]
+
+log = logging.getLogger(__name__)
+
+HELP = """*opshand* — ask about the estate, propose changes, see what is waiting.
+• `/opshand ask <question>` — e.g. `ask what depends on db-prod-01?`
+• `/opshand plan <change>` — rehearse a change and ask policy, e.g. `plan reboot web-04`
+• `/opshand status CR-42` — where a change stands
+• `/opshand pending` — changes waiting for consent
+• `/opshand freeze <reason>` / `/opshand unfreeze` — stop or resume all changes (admins)
+• `/opshand digest [YYYY-MM-DD]` — the daily digest (yesterday by default), only to you
+• `/opshand help` — this text"""
+
+
+def register_commands(app: App, out: SlackOut) -> None:
+    """Register ``/opshand``."""
+    ops = out.oh.ops
+    default_team = out.oh.settings.slack.team_id
+
+    def ask(text: str, requester: str, respond: Respond, *, plan: bool) -> None:
+        reply = out.oh.agent.ask(text, requester=requester)
+        blocks = answer_blocks(reply.text, facts_of(out, reply, requester))
+        for change in reply.proposals:
+            blocks.extend(decision_blocks(ops.journal.get(change.id)))
+        if plan and not reply.proposals:
+            blocks.append(ctx("No change was proposed; say what to change and on which target."))
+        respond(text=reply.text[:3000], blocks=limit_blocks(blocks), response_type="in_channel")
+
+    def status(arg: str, respond: Respond) -> None:
+        try:
+            change = ops.status(arg)
+        except (KeyError, ValueError) as exc:
+            respond(text=str(exc).strip("'\""), response_type="ephemeral")
+            return
+        respond(
+            text=f"{change.ref}: {change.state}",
+            blocks=decision_blocks(change),
+            response_type="ephemeral",
+        )
+
+    def pending(respond: Respond) -> None:
+        waiting = ops.pending()
+        if not waiting:
+            respond(text="Nothing is waiting for consent.", response_type="ephemeral")
+            return
+        now = ops.now()
+        lines = [
+            f"• *{c.ref}* {c.action} on {', '.join(t.split(':', 1)[-1] for t in c.targets[:3])}"
+            f" — waiting {_age(now - c.updated_at)}"
+            for c in waiting[:20]
+        ]
+        respond(
+            text=f"{len(waiting)} waiting for consent",
+            blocks=[md("\n".join(lines))],
+            response_type="ephemeral",
+        )
+
+    def digest(arg: str, respond: Respond) -> None:
+        try:
+            day = date.fromisoformat(arg) if arg else None
+        except ValueError:
+            respond(text=f"'{arg}' is not a date; use YYYY-MM-DD.", response_type="ephemeral")
+            return
+        text, blocks = digest_for(out.oh, day)
+        respond(text=text, blocks=blocks, response_type="ephemeral")
+
+    @app.command("/opshand")
+    def on_command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        sub, _, arg = str(body.get("text", "")).strip().partition(" ")
+        sub, arg = sub.lower(), arg.strip()
+        requester = identity_of(team_of(body, default_team), str(body["user_id"]))
+        if sub in ("", "help") or sub not in (
+            "ask",
+            "plan",
+            "status",
+            "pending",
+            "freeze",
+            "unfreeze",
+            "digest",
+        ):
+            unknown = f"I don't know `{sub}`.\n" if sub not in ("", "help") else ""
+            ack(text=unknown + HELP)
+            return
+        if sub in ("ask", "plan", "status") and not arg:
+            ack(text=f"`/opshand {sub}` needs something after it.\n" + HELP)
+            return
+        if sub in ("freeze", "unfreeze"):
+            message = ops.set_freeze(sub == "freeze", actor=requester, reason=arg)
+            refused = message.startswith("Only")
+            ack(
+                response_type="ephemeral" if refused else "in_channel",
+                text=message if refused else f"<@{body['user_id']}>: {message}",
+            )
+            return
+        if sub in ("ask", "plan", "digest"):
+            ack(text="On it…")
+        else:
+            ack()
+        # After the ack: the slow part (agent turn, database reads) answers via response_url.
+        if sub in ("ask", "plan"):
+            ask(arg, requester, respond, plan=sub == "plan")
+        elif sub == "status":
+            status(arg, respond)
+        elif sub == "pending":
+            pending(respond)
+        else:
+            digest(arg, respond)
+
+
+def _age(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // 1440} days"

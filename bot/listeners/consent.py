@@ -1,0 +1,217 @@
+"""Consent: Approve / Reject buttons, the reject-reason modal, and the cards' life cycle.
+
+Cards are driven by the operations facade's change events, so every path that asks for consent
+(agent, slash command, signal runbook) gets one. A card is posted to the approvers' channel and
+to the request's thread, updated in place after every vote, and closed (buttons gone, who
+decided, what happens next) when the request is approved, rejected, expires or goes stale. The
+requester is told the outcome. Votes carry only the signed payload's team and user ids.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from sqlalchemy import Column, Integer, String, Table, select
+
+from agent.journal import Change
+from agent.service import ChangeEvent, identity_of
+from bot.blocks import CardState, consent_card
+from bot.listeners._shared import SlackOut, team_of, user_of
+from twin.db import metadata
+
+__all__ = ["card_state", "cards_table", "next_step", "register_consent"]
+
+log = logging.getLogger(__name__)
+
+cards_table = Table(
+    "slack_card",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("change_id", Integer, nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("ts", String(32), nullable=False),
+)
+"""Messages the bot keeps up to date: ``consent`` cards and ``incident`` thread roots."""
+
+_NEXT = {
+    "approved": "Approved; it is queued to run.",
+    "queued": "Approved; it is queued to run. The result follows in the request's thread.",
+    "executing": "Running now. The result follows in the request's thread.",
+    "rejected": "It will not run.",
+    "expired": "Nobody decided before the request expired, so it will not run; ask again if "
+    "it is still needed.",
+    "stale": "The estate changed after the rehearsal, so this plan will not run; a fresh "
+    "rehearsal needs a fresh consent.",
+}
+
+
+def next_step(change: Change) -> str:
+    """What happens (or happened) after the decision, in one sentence."""
+    if change.state in _NEXT:
+        return _NEXT[change.state]
+    msg = (change.result or {}).get("message")
+    done = f"{change.ref} {change.state.replace('_', ' ')}."
+    return f"{done} {msg}" if msg and change.state != "reconciled" else done
+
+
+def card_state(out: SlackOut, change: Change) -> CardState | None:
+    """The current consent request of ``change`` as a :class:`CardState`, or ``None``."""
+    reqs = out.oh.ops.consent.for_change(str(change.id))
+    if not reqs:
+        return None
+    req = reqs[-1]
+    votes = [
+        (v.voter.user_id, v.vote, v.reason or "")
+        for v in out.oh.ops.consent.votes(req.id)
+        if v.plan_hash == req.plan_hash
+    ]
+    return CardState(
+        state=req.state,
+        votes=votes,
+        quorum=req.quorum,
+        approvers=req.approvers,
+        expires_at=req.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+        decided_by=req.decided_by or "",
+        next_step="" if req.state == "open" else next_step(change),
+    )
+
+
+def _cards(out: SlackOut, change_id: int, kind: str) -> list[tuple[str, str]]:
+    with out.oh.engine.connect() as conn:
+        q = select(cards_table.c.channel, cards_table.c.ts).where(
+            cards_table.c.change_id == change_id, cards_table.c.kind == kind
+        )
+        return [(r.channel, r.ts) for r in conn.execute(q)]
+
+
+def _remember(out: SlackOut, change_id: int, kind: str, channel: str, ts: str) -> None:
+    with out.oh.engine.begin() as conn:
+        conn.execute(
+            cards_table.insert().values(change_id=change_id, kind=kind, channel=channel, ts=ts)
+        )
+
+
+def _outcome_text(change: Change, card: CardState) -> str:
+    who = f" by <@{card.decided_by.split(':')[-1]}>" if ":" in card.decided_by else ""
+    if card.state == "approved":
+        return f":white_check_mark: {change.ref} was approved{who}. {next_step(change)}"
+    if card.state == "rejected":
+        reasons = [r for _, v, r in card.votes if v == "reject" and r]
+        why = f" Reason: {reasons[-1]}" if reasons else ""
+        return f":no_entry_sign: {change.ref} was rejected{who}. It will not run.{why}"
+    return f"{change.ref}: {next_step(change)}"
+
+
+def register_consent(app: App, out: SlackOut) -> None:
+    """Buttons, the reject modal, and the change-event subscriber that keeps cards current."""
+    ops = out.oh.ops
+    default_team = out.oh.settings.slack.team_id
+
+    def vote(body: dict[str, Any], approve: bool, reason: str | None, payload_id: str) -> Any:
+        action_value = (
+            body["actions"][0]["value"] if "actions" in body else body["view"]["private_metadata"]
+        )
+        change_id, plan_hash = str(action_value).split("|")[:2]
+        voter = identity_of(team_of(body, default_team), user_of(body))
+        return ops.vote(
+            int(change_id),
+            voter,
+            approve,
+            plan_hash=plan_hash,
+            payload_id=payload_id,
+            reason=reason,
+        )
+
+    @app.action("consent_approve")
+    def on_approve(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        action = body["actions"][0]
+        # The click's identity (user, action_ts, card) is the same on Slack's retries and a
+        # double click carries a second action_ts: the consent book counts either once.
+        payload_id = f"{user_of(body)}:{action.get('action_ts', '')}:{action['value']}"
+        result = vote(body, True, None, payload_id)
+        if not result.accepted:
+            respond(text=result.message, response_type="ephemeral", replace_original=False)
+
+    @app.action("consent_reject")
+    def on_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        action = body["actions"][0]
+        channel = (body.get("channel") or {}).get("id", "")
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view={
+                "type": "modal",
+                "callback_id": "reject_reason",
+                "private_metadata": f"{action['value']}|{channel}",
+                "title": {"type": "plain_text", "text": "Reject change"},
+                "submit": {"type": "plain_text", "text": "Reject"},
+                "close": {"type": "plain_text", "text": "Cancel"},
+                "blocks": [
+                    {
+                        "type": "input",
+                        "block_id": "reason",
+                        "label": {"type": "plain_text", "text": "Why?"},
+                        "element": {
+                            "type": "plain_text_input",
+                            "action_id": "text",
+                            "multiline": True,
+                            "max_length": 500,
+                        },
+                    }
+                ],
+            },
+        )
+
+    @app.view("reject_reason")
+    def on_reject_reason(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        reason = (view["state"]["values"]["reason"]["text"]["value"] or "").strip()
+        if not reason:
+            ack(response_action="errors", errors={"reason": "Please say why you reject it."})
+            return
+        ack()
+        channel = str(view["private_metadata"]).split("|")[2]
+        result = vote(body, False, reason, f"{user_of(body)}:{view['id']}")
+        if not result.accepted and channel:
+            out.ephemeral(channel, user_of(body), result.message)
+
+    def refresh(change: Change) -> CardState | None:
+        card = card_state(out, change)
+        if card is None:
+            return None
+        blocks = consent_card(change, card)
+        for channel, ts in _cards(out, change.id, "consent"):
+            out.update(channel, ts, f"{change.ref}: {card.state}", blocks)
+        return card
+
+    def on_change(ev: ChangeEvent) -> None:
+        change = ev.change
+        if ev.kind == "decided" and ev.detail.get("outcome") == "consent":
+            card = card_state(out, change)
+            if card is None:
+                return
+            blocks = consent_card(change, card)
+            text = f"Consent needed for {change.ref} {change.action}"
+            places = [(out.channel_id(out.oh.settings.slack.approvals_channel), "")]
+            if change.channel:
+                places.append((change.channel, change.thread_ts))
+            for channel, thread_ts in places:
+                ts = out.post(channel, text, blocks, thread_ts)
+                _remember(out, change.id, "consent", out.channel_id(channel), ts)
+        elif ev.kind in ("vote", "finished", "expired", "stale"):
+            if not _cards(out, change.id, "consent"):
+                return
+            card = refresh(change)
+            settled = ev.kind in ("expired", "stale") or (
+                ev.kind == "vote" and bool(getattr(ev.detail.get("outcome"), "changes", ()))
+            )
+            if card is not None and settled and card.state != "open":
+                out.tell(
+                    change.requester, _outcome_text(change, card), change.channel, change.thread_ts
+                )
+
+    ops.subscribers.append(on_change)

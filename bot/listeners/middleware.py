@@ -1,0 +1,111 @@
+"""Cross-cutting request handling: de-duplication shared through the database, unknown events.
+
+Slack redelivers an event when the first answer was late or failed (``X-Slack-Retry-Num``), and
+an attacker may replay a captured request byte for byte inside the 5-minute signature window.
+Both are caught here, before any listener runs, by inserting a key into ``slack_event``: the
+event id for Events API deliveries, and the request signature for every signed request. The
+insert is the lock, so several replicas sharing one database still process each request once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_bolt import App, BoltRequest, BoltResponse
+from sqlalchemy import Column, DateTime, Engine, String, Table, and_, not_
+from sqlalchemy.exc import IntegrityError
+
+from twin.db import metadata
+from twin.model import utcnow
+
+__all__ = [
+    "KEEP_SEEN",
+    "claim_key",
+    "prune_seen",
+    "register_fallback",
+    "register_middleware",
+    "seen_events",
+]
+
+log = logging.getLogger(__name__)
+
+seen_events = Table(
+    "slack_event",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+"""Keys already claimed: ``Ev…`` event ids, ``sig:…`` request signatures, ``digest:…`` leases."""
+
+KEEP_SEEN = timedelta(hours=2)
+"""How long de-duplication keys are kept: longer than Slack's retry schedule (about 5 minutes)
+and the signature window (5 minutes), with room to spare."""
+
+LEASE_PREFIX = "digest:"
+
+
+def claim_key(engine: Engine, key: str) -> bool:
+    """Insert ``key`` once; ``True`` for the first caller, ``False`` for every later one."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(seen_events.insert().values(event_id=key[:128], at=utcnow()))
+    except IntegrityError:
+        return False
+    return True
+
+
+def prune_seen(engine: Engine, now: datetime | None = None) -> int:
+    """Forget de-duplication keys older than :data:`KEEP_SEEN` (leases are kept)."""
+    cutoff = (now or utcnow()) - KEEP_SEEN
+    with engine.begin() as conn:
+        res = conn.execute(
+            seen_events.delete().where(
+                and_(
+                    seen_events.c.at < cutoff,
+                    not_(seen_events.c.event_id.startswith(LEASE_PREFIX)),
+                )
+            )
+        )
+    return int(res.rowcount or 0)
+
+
+def _header(req: BoltRequest, name: str) -> str:
+    values = req.headers.get(name) or []
+    return str(values[0]) if values else ""
+
+
+def register_middleware(app: App, engine: Engine) -> None:
+    """Install the de-duplication middleware and the catch-all for unknown event types."""
+
+    @app.middleware
+    def dedupe(req: BoltRequest, body: dict[str, Any], next: Callable[[], BoltResponse]) -> Any:
+        """Each signed request and each event is processed once across retries and replicas."""
+        signature = _header(req, "x-slack-signature")
+        if signature:
+            key = "sig:" + hashlib.sha256(signature.encode()).hexdigest()[:40]
+            if not claim_key(engine, key):
+                log.warning("replayed Slack request ignored (same signature seen before)")
+                return BoltResponse(status=200, body="")
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not claim_key(engine, str(event_id)):
+            retry = _header(req, "x-slack-retry-num") or "0"
+            log.info("duplicate Slack event %s ignored (retry %s)", event_id, retry)
+            return BoltResponse(status=200, body="")
+        return next()
+
+
+def register_fallback(app: App) -> None:
+    """Acknowledge event types no listener handles, so Slack does not retry them.
+
+    Bolt answers 404 to an unhandled event, which Slack treats as a failure and redelivers;
+    an event we do not act on is still received. Register this after every other listener.
+    """
+
+    @app.event(re.compile(".*"))
+    def unhandled(event: dict[str, Any]) -> None:
+        log.info("Slack event type %r has no handler; acknowledged and ignored", event.get("type"))

@@ -1,0 +1,119 @@
+"""An opshand core over the sample estate and the sim, without Slack, for autonomy tests."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from adapters.sim import SimEstate, SimTimings, SystemClock
+from agent import service
+from agent.audit import AuditLog, FileCheckpoint
+from agent.capabilities import Adapters
+from agent.consent import ConsentBook
+from agent.executor import Executor
+from agent.incidents import IncidentBook
+from agent.journal import Journal
+from agent.policy import load_policy, load_policy_text
+from agent.redact import Redactor
+from agent.roles import RoleMap
+from agent.runbooks import load_runbooks
+from agent.service import Operations
+from agent.signal_loop import IncidentNote, SignalLoop
+from twin.ingest import IngestBatch
+from twin.model import utcnow
+from twin.sample import generate_estate
+from twin.store import TwinStore
+
+ROOT = Path(__file__).resolve().parents[3]
+TEAM = "T0AUTO"
+BEN, CHLOE = f"{TEAM}:U0BEN", f"{TEAM}:U0CHLOE"
+
+
+@dataclass
+class AutoWorld:
+    ops: Operations
+    sim: SimEstate
+    audit: AuditLog
+    loop: SignalLoop
+    incidents: IncidentBook
+    notes: list[IncidentNote] = field(default_factory=list)
+
+
+class TickingClock:
+    """Starts at ``start`` and runs at wall speed: opshand and the sim share it, so a cycle can
+    run "inside the maintenance window" while job deadlines still pass."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start, self.t0 = start, time.monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.t0)
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+def build_ops(engine: Engine, tmp: Path, *, endpoints: int = 300, policy_text: str | None = None,
+              policy_file: Path | None = None, timings: SimTimings | None = None,
+              now: datetime | None = None, breaker_failures: int = 5) -> tuple[Operations, SimEstate, AuditLog]:
+    store = TwinStore(engine)
+    store.create()
+    sim_clock = TickingClock(now) if now is not None else SystemClock()
+    clock: Callable[[], datetime] = sim_clock.now if now is not None else utcnow
+    est = generate_estate(endpoints=endpoints,
+                          **({"now": now - timedelta(hours=1)} if now is not None else {}))
+    store.apply(IngestBatch(source="sample", entities=list(est.entities),
+                            relations=list(est.relations)))
+    graph = store.load()
+    sim = SimEstate.from_twin(list(graph.entities()), list(graph.relations()),
+                              clock=sim_clock, timings=timings or SimTimings(scale=0))
+    audit = AuditLog(engine, Redactor(), FileCheckpoint(tmp / "audit.checkpoint"))
+
+    def audit_fn(conn: Connection, **kw: Any) -> Any:
+        return audit.append(conn, **kw)
+
+    roles = RoleMap({"approvers": ["U0BEN", "U0CHLOE"], "admins": ["U0BEN"]}, team_id=TEAM)
+    policy = (load_policy_text(policy_text) if policy_text
+              else load_policy(policy_file or ROOT / "examples" / "policy.yaml"))
+    journal = Journal(engine, audit_fn)
+    acts = Adapters(rmm=sim.rmm, psa=sim.psa, siem=sim.siem, identity=sim.identity,
+                    backup=sim.backup, firewall=sim.firewall)
+
+    def make_executor(ops: Operations) -> Executor:
+        return Executor(engine, journal, store, lambda: ops.graph, acts, audit=audit_fn,
+                        recheck=ops.recheck, poll_interval=0.0, sleep=lambda s: None,
+                        now=clock)
+
+    extra: dict[str, Any] = {}
+    # Lift the hourly cap on auto actions so a whole patch cycle or a flood of alerts is not cut
+    # short by it; the failure breaker is sized by the caller (a cycle expects some failures).
+    guard = getattr(service, "Guardrails", None)
+    if guard is not None and "guardrails" in inspect.signature(Operations).parameters:
+        extra["guardrails"] = guard(max_auto_per_hour=100_000, breaker_failures=breaker_failures)
+    ops = Operations(engine=engine, store=store, graph=graph, journal=journal, policy=policy,
+                     consent=ConsentBook(engine, roles, clock), roles=roles,
+                     executor_factory=make_executor, audit=audit_fn, team_id=TEAM, now=clock,
+                     **extra)
+    return ops, sim, audit
+
+
+def make_auto_world(engine: Engine, tmp: Path, *, runbooks: Path | None = None,
+                    **kw: Any) -> AutoWorld:
+    ops, sim, audit = build_ops(engine, tmp, **kw)
+
+    def audit_fn(conn: Connection, **a: Any) -> Any:
+        return audit.append(conn, **a)
+
+    incidents = IncidentBook(engine, psa=sim.psa, audit=audit_fn)
+    notes: list[IncidentNote] = []
+    loop = SignalLoop(ops, load_runbooks(runbooks or ROOT / "examples" / "runbooks.yaml"),
+                      incidents, notify=notes.append)
+    return AutoWorld(ops, sim, audit, loop, incidents, notes)

@@ -1,0 +1,106 @@
+"""D1: a real worker process is SIGKILLed at each step boundary, then restarted.
+
+The estate lives in the test process (served over a socket), so it survives the killed worker
+like a real estate would; calls and effects are counted in a SQLite call store.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from adapters.sim import SqliteCallStore
+from agent.executor import STEPS
+from agent.journal import FINAL_STATES
+from tests.agent.execution.harness import BEN, ROOT, World, build, serve_estate, sim_for
+from tests.estate import small_estate
+from twin.db import make_engine
+
+
+def _worker(db: Path, tmp: Path, address: tuple[str, int], key: bytes, *extra: str) -> Any:
+    return subprocess.run(
+        [sys.executable, "-m", "tests.agent.execution.worker_main", "--db", f"sqlite:///{db}",
+         "--tmp", str(tmp), "--estate", f"{address[0]}:{address[1]}", "--authkey", key.hex(),
+         "--lease", "0.5", "--deadline", "30", *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def _world(tmp: Path) -> tuple[Engine, World, Path]:
+    db = tmp / "opshand.db"
+    engine = make_engine(f"sqlite:///{db}")
+    ents, rels = small_estate()
+    sim = sim_for(ents, rels, store=SqliteCallStore(tmp / "calls.db"))
+    return engine, build(engine, tmp, sim=sim), db
+
+
+def _queue(w: World, action: str) -> int:
+    from agent.service import ChangeRequest
+
+    target = "contoso-dev-app" if action == "service.restart" else "contoso-ny-web-02"
+    res = w.ops.propose(ChangeRequest(action=action, targets=[target], params={},
+                                      reason="d1", requester="T0TEST:U0ANA"))
+    assert res.change is not None and res.plan is not None, res.message
+    if res.status == "consent":
+        out = w.ops.vote(res.change.id, BEN, True, plan_hash=res.plan.hash, payload_id="p1")
+        assert out.accepted, out.message
+    assert w.ops.journal.get(res.change.id).state == "queued"
+    return res.change.id
+
+
+# Every boundary for the non-repeatable action; for the repeatable one, the boundaries where
+# its handling differs (before the call, call made but unrecorded, after recording).
+CASES = [("host.reboot", s) for s in STEPS] + [
+    ("service.restart", s)
+    for s in ("claimed", "target_calling", "call_returned", "target_submitted", "before_reconcile")
+]
+
+
+@pytest.mark.parametrize(("action", "step"), CASES, ids=[f"{a}-{s}" for a, s in CASES])
+def test_d1_sigkill_at_each_step_then_restart(action: str, step: str, tmp_path: Path) -> None:
+    engine, w, db = _world(tmp_path)
+    assert w.sim is not None
+    cid = _queue(w, action)
+    method = "run_script" if action == "service.restart" else "reboot"
+    with serve_estate(w.sim) as (address, key):
+        killed = _worker(db, tmp_path, address, key, "--crash-at", step, "--worker-id", "w1")
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+        assert w.ops.journal.get(cid).state == "executing"  # the claim is stalled, not lost
+        # The restarted worker waits for the stalled lease (0.5 s) to expire, then takes it.
+        restarted = _worker(db, tmp_path, address, key, "--worker-id", "w2")
+        assert restarted.returncode == 0, restarted.stderr[-2000:]
+        assert json.loads(restarted.stdout.strip().splitlines()[-1])["runs"] == 1
+    change = w.ops.journal.get(cid)
+    assert change.state in FINAL_STATES
+    kinds = [r.kind for r in w.audit.query(change_id=str(cid), limit=500)]
+    assert "change.lease_taken_over" in kinds  # the restarted worker took the stalled claim
+    assert kinds.count("change.executing") == 1
+    effects = w.sim.effects("rmm", method)
+    sent = [c for c in w.sim.calls.filter(method=method) if c.outcome == "ok"]
+    if action == "service.restart":
+        # Repeatable: re-sent with the same key at worst, so it ends correct, applied once.
+        assert change.state == "reconciled", change.result
+        assert effects == 1
+        assert w.sim.service_health("contoso-dev-app").status == "running"
+    else:
+        # Not repeatable: reached the estate at most once and never re-sent.
+        assert effects <= 1 and len(sent) <= 1
+        assert not w.sim.calls.filter(method=method, outcome="replayed")
+        if step == "target_calling":
+            # Killed before the request left: read back shows no reboot, people are told.
+            assert effects == 0 and change.state == "escalated"
+            assert "change.unknown" in kinds
+        else:
+            assert effects == 1 and change.state == "reconciled", change.result
+        if step == "call_returned":
+            # The outcome was never recorded: unknown -> read back -> verified.
+            assert "change.unknown" in kinds and "change.verified" in kinds
+    assert w.audit.verify().ok
+    engine.dispose()

@@ -1,0 +1,135 @@
+"""Consent cards through the real HTTP app: content, updates in place, refusals, final states."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.bot.world import (
+    ANA,
+    BEN,
+    CHLOE,
+    FAKE_BEN,
+    World,
+    card_of,
+    message,
+    ref_in,
+    slack_world,
+    texts,
+    wait_text,
+)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    with slack_world(tmp_path, request.param) as w:
+        yield w
+
+
+def _consent(w: World, user: str = BEN) -> tuple[str, str, dict]:  # type: ignore[type-arg]
+    ts = w.slack.send_message(user, "ops", f"<@{w.bot}> reboot contoso-ny-bkp-prod-01")
+    body = wait_text(w, "ops", "needs consent", thread_ts=ts)
+    ref = ref_in(body)
+    return ts, ref, card_of(w, ref)
+
+
+def _has_buttons(m: dict) -> bool:  # type: ignore[type-arg]
+    return any(b["type"] == "actions" for b in m["blocks"])
+
+
+def test_card_shows_plan_blast_radius_rule_quorum_expiry_and_requester(world: World) -> None:
+    ts, ref, card = _consent(world)
+    body = texts([card])
+    assert f"Consent needed: {ref} host.reboot" in body
+    assert "contoso-ny-bkp-prod-01" in body  # the plan's target
+    assert "intended" in body and "collateral" in body
+    assert "Invariant" in body  # invariant results, passing or not
+    assert "Why consent:" in body and "`" in body  # the deciding rule id and its reason
+    assert "Quorum 0/" in body and "expires" in body
+    assert f"<@{BEN}>" in body  # who asked
+    assert _has_buttons(card)
+    # the same card is in the request's thread too
+    wait_text(world, "ops", f"Consent needed: {ref}", thread_ts=ts)
+
+
+def test_card_updates_in_place_then_closes_with_who_decided(world: World) -> None:
+    ts, ref, card = _consent(world, user=ANA)
+    world.slack.click(BEN, "ops-approvals", card["ts"], "consent_approve")
+
+    def closed() -> dict | None:  # type: ignore[type-arg]
+        now = message(world, "ops-approvals", card["ts"])
+        return None if _has_buttons(now) else now
+
+    final = world.slack.wait_for(closed, timeout=20)
+    body = texts([final])
+    assert f"Approved by <@{BEN}>" in body
+    assert f"<@{BEN}> approved" in body
+    # one card, updated in place: no second card in the channel
+    cards = [m for m in world.slack.messages("ops-approvals") if ref in texts([m])]
+    assert len(cards) == 1
+    # the requester is told in their thread, and the result follows
+    wait_text(world, "ops", f"{ref} was approved by <@{BEN}>", thread_ts=ts)
+    wait_text(world, "ops", "audit #", thread_ts=ts)
+    world.slack.wait_for(
+        lambda: "reconciled" in texts([message(world, "ops-approvals", card["ts"])]), timeout=20
+    )
+
+
+def test_b7_display_name_imitating_an_approver_is_refused(world: World) -> None:
+    _, ref, card = _consent(world, user=ANA)
+    assert world.slack.click(FAKE_BEN, "ops-approvals", card["ts"], "consent_approve") == 200
+    refusal = world.slack.wait_for(
+        lambda: [e for e in world.slack.ephemerals(FAKE_BEN) if "only members" in e["text"]],
+        timeout=10,
+    )
+    assert "approvers" in refusal[0]["text"]
+    assert world.oh.ops.status(ref).state == "awaiting_consent"
+    assert _has_buttons(message(world, "ops-approvals", card["ts"]))
+
+
+def test_double_click_and_slack_retry_count_once(world: World) -> None:
+    world.oh.ops.consent  # quorum 1 by default for this rule; use two clicks of one person
+    _, ref, card = _consent(world, user=ANA)
+    world.oh.ops.stop_worker()  # keep the state observable: no execution
+    world.slack.click(CHLOE, "ops-approvals", card["ts"], "consent_approve")
+    click = [a for a in world.slack.deliveries() if a.kind == "interaction"][-1]
+    assert world.slack.replay(click, retry_num=1) == 200  # Slack's retry of the same click
+    world.slack.click(CHLOE, "ops-approvals", card["ts"], "consent_approve")  # double click
+    reqs = world.oh.ops.consent.for_change(ref.removeprefix("CR-"))
+    votes = world.oh.ops.consent.votes(reqs[-1].id)
+    assert [(v.voter.user_id, v.vote) for v in votes] == [(CHLOE, "approve")]
+
+
+def test_reject_asks_for_a_reason_and_tells_the_requester(world: World) -> None:
+    ts, ref, card = _consent(world, user=ANA)
+    world.slack.click(CHLOE, "ops-approvals", card["ts"], "consent_reject")
+    view = world.slack.wait_for(lambda: world.slack.view_for(CHLOE), timeout=10)
+    world.slack.submit_view(CHLOE, view["id"], {"text": "backup window is running"})
+    wait_text(world, "ops", "backup window is running", thread_ts=ts)
+    final = world.slack.wait_for(
+        lambda: (m := message(world, "ops-approvals", card["ts"])) and not _has_buttons(m) and m,
+        timeout=10,
+    )
+    assert "Rejected by" in texts([final]) and "will not run" in texts([final])
+    assert world.oh.ops.status(ref).state == "rejected"
+
+
+def test_expired_card_closes_and_requester_is_told(world: World) -> None:
+    ts, ref, card = _consent(world, user=ANA)
+    ops = world.oh.ops
+    real_now = ops.now
+    ops.now = lambda: real_now() + timedelta(days=3)  # the clock moves past the expiry
+    try:
+        expired = ops.expire_consents()
+    finally:
+        ops.now = real_now
+    assert [c.ref for c in expired] == [ref]
+    final = world.slack.wait_for(
+        lambda: (m := message(world, "ops-approvals", card["ts"])) and not _has_buttons(m) and m,
+        timeout=10,
+    )
+    assert "Expired" in texts([final])
+    wait_text(world, "ops", "expired", thread_ts=ts)
