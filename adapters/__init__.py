@@ -2,8 +2,11 @@
 
 One small contract per category (:mod:`adapters.contracts`), one error tree
 (:mod:`adapters.errors`), real vendor clients over httpx (:mod:`adapters.vendors`), the simulated
-estate (:mod:`adapters.sim`), inventory-to-twin mapping (:mod:`adapters.inventory`) and webhook
-signal parsers (:mod:`adapters.signals`).
+estate (:mod:`adapters.sim`), inventory-to-twin mapping (:mod:`adapters.inventory`), one sync over
+every integration (:mod:`adapters.sync`), integrations built from settings
+(:mod:`adapters.registry`), their health probes (:mod:`adapters.health`), the resilience policy
+for non-HTTP adapters (:mod:`adapters.resilient`) and webhook signal parsers
+(:mod:`adapters.signals`).
 """
 
 from __future__ import annotations

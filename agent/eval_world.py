@@ -28,7 +28,7 @@ from agent.consent import ConsentBook
 from agent.executor import Executor
 from agent.journal import Journal
 from agent.offline_model import unwrap_data
-from agent.policy import load_policy
+from agent.policy import Policy, load_policy
 from agent.redact import Redactor
 from agent.roles import RoleMap
 from agent.service import ChangeRequest, Operations, ProposalResult
@@ -93,32 +93,15 @@ def build_world(
     policy_file: Path = DEFAULT_POLICY,
     secrets: Sequence[str] = (),
 ) -> EvalWorld:
-    """A fresh world in ``folder``: sample estate with ``plants`` merged into entity attributes
-    and ``extra`` entities (``{id, kind, name, attrs}``) added before the first load."""
-    estate = generate_estate(endpoints=endpoints)
-    ents: dict[str, Entity] = {e.id: e for e in estate.entities}
-    for eid, attrs in plants:
-        if eid not in ents:
-            raise ValueError(f"plant: no entity '{eid}' in the sample estate")
-        ents[eid] = ents[eid].model_copy(update={"attrs": {**ents[eid].attrs, **attrs}})
-    for raw in extra:
-        ents[raw["id"]] = Entity(
-            id=raw["id"],
-            kind=NodeKind(raw["kind"]),
-            name=raw["name"],
-            source="eval",
-            source_ref=raw["id"],
-            attrs=dict(raw.get("attrs", {})),
-        )
+    """A world in ``folder``: sample estate with ``plants`` merged into entity attributes and
+    ``extra`` entities (``{id, kind, name, attrs}``) added before the first load. A folder that
+    already holds a seeded database (a copied template) is opened as it is."""
     engine = make_engine(f"sqlite:///{folder / 'eval.db'}")
     metadata.create_all(engine)
     store = TwinStore(engine)
     store.create()
-    res = store.apply(
-        IngestBatch(source="sample", entities=list(ents.values()), relations=list(estate.relations))
-    )
-    if res.rejections:
-        raise ValueError(f"eval estate rejected: {res.rejections[0]}")
+    if store.meta()[1] == 0:
+        _seed(store, plants, extra, endpoints)
     graph = store.load()
     sim = SimEstate.from_twin(
         list(graph.entities()),
@@ -168,7 +151,7 @@ def build_world(
         store=store,
         graph=graph,
         journal=journal,
-        policy=load_policy(policy_file),
+        policy=_policy(policy_file),
         consent=ConsentBook(engine, roles),
         roles=roles,
         executor_factory=make_executor,
@@ -176,6 +159,44 @@ def build_world(
         team_id=ROLES_TEAM,
     )
     return EvalWorld(ops, sim, audit, redactor)
+
+
+_POLICIES: dict[Path, Policy] = {}
+
+
+def _policy(path: Path) -> Policy:
+    """The compiled policy, once per file: compiling CEL is the slow part of opening a world."""
+    if path not in _POLICIES:
+        _POLICIES[path] = load_policy(path)
+    return _POLICIES[path]
+
+
+def _seed(
+    store: TwinStore,
+    plants: Sequence[tuple[str, dict[str, Any]]],
+    extra: Sequence[dict[str, Any]],
+    endpoints: int,
+) -> None:
+    estate = generate_estate(endpoints=endpoints)
+    ents: dict[str, Entity] = {e.id: e for e in estate.entities}
+    for eid, attrs in plants:
+        if eid not in ents:
+            raise ValueError(f"plant: no entity '{eid}' in the sample estate")
+        ents[eid] = ents[eid].model_copy(update={"attrs": {**ents[eid].attrs, **attrs}})
+    for raw in extra:
+        ents[raw["id"]] = Entity(
+            id=raw["id"],
+            kind=NodeKind(raw["kind"]),
+            name=raw["name"],
+            source="eval",
+            source_ref=raw["id"],
+            attrs=dict(raw.get("attrs", {})),
+        )
+    res = store.apply(
+        IngestBatch(source="sample", entities=list(ents.values()), relations=list(estate.relations))
+    )
+    if res.rejections:
+        raise ValueError(f"eval estate rejected: {res.rejections[0]}")
 
 
 Step = list[dict[str, Any]] | str | Callable[[list[BaseMessage]], Any]

@@ -23,27 +23,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy import Engine, and_, or_, select, update
 
 from adapters._http import CircuitBreaker
 from adapters.contracts import Job
-from adapters.errors import (
-    AdapterError,
-    AmbiguousOutcome,
-    AuthError,
-    CircuitOpen,
-    IdempotencyConflict,
-    RateLimited,
-    TransientError,
+from adapters.errors import AdapterError
+from agent.calls import (
+    CallOutcome,
+    IntegrationGuard,
+    RetryPolicy,
+    category_of,
+    job_verdict,
+    jobs_ended,
 )
 from agent.capabilities import Adapters, CapabilityError, Observation, invoke
 from agent.journal import (
     Change,
     IllegalTransition,
     Journal,
-    call_table,
+    TargetBook,
     journal_table,
-    target_table,
 )
 from agent.reconcile import Reconciler
 from twin.actions import CATALOG, ActionSpec, get_action
@@ -61,32 +60,12 @@ STEPS = (
     "targets_ready",
     "target_calling",
     "call_returned",
-    "target_submitted",
+    "call_recorded",
     "target_done",
     "before_reconcile",
 )
 """Step boundaries where ``step_hook`` is called (crash tests kill the worker at each)."""
 _ENDED = ("done", "failed", "unknown", "skipped", "rolled_back")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How integration calls are retried and when an integration is held off."""
-
-    attempts: int = 3
-    """Tries per idempotent call (non-idempotent calls are tried once)."""
-    base_delay: float = 0.5
-    """First backoff ceiling in seconds; doubles per attempt, full jitter."""
-    max_delay: float = 20.0
-    """Backoff ceiling in seconds."""
-    max_retry_after: float = 300.0
-    """A vendor's ``Retry-After`` is honoured up to this many seconds."""
-    circuit_threshold: int = 5
-    """Consecutive transient failures of one integration that open its circuit."""
-    circuit_cool_down: float = 60.0
-    """Seconds an open circuit stays open before one probe is let through."""
-    auth_hold: float = 300.0
-    """Seconds an integration's queued work waits after a 401/403 (operators alerted)."""
 
 
 @dataclass(frozen=True)
@@ -113,21 +92,29 @@ class ExecutionReport:
     """Rate-limit waits (integration, seconds) the requester should be told about."""
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    state: str  # submitted | failed | unknown | deferred
-    jobs: list[Job]
-    detail: str
-    kind: str  # sent | error | auth | ambiguous | conflict | deferred
-    attempts: int
-
-
-def _category(spec: ActionSpec) -> str:
-    return spec.capability.split(".", 1)[0]
-
-
 class Executor:
-    """Claims queued changes and carries them out through the adapters."""
+    """Claims queued changes and carries them out through the adapters.
+
+    Args:
+        engine: The database holding the journal, the twin and the audit log.
+        journal: Moves changes through the state machine (with their audit rows).
+        store: The twin's store; observations flow back into it.
+        graph: Returns the in-memory twin, caught up with the change log.
+        adapters: The integrations to act through.
+        audit: ``audit(conn, *, kind, actor, body, change_id, plan_hash)``.
+        recheck: Last check before execution (consent still valid, no freeze); a sentence
+            when the change must not run.
+        now: Wall clock (aware UTC) for leases, plan expiry and the call ledger.
+        sleep: How to wait (backoff, job polling); injected in tests.
+        poll_interval: Seconds between job status polls.
+        worker_id: Names this worker in audit rows and leases.
+        lease: How long a claim holds without a heartbeat.
+        retry: Retry, circuit and auth-hold settings.
+        monotonic: Clock for circuits and holds.
+        rng: Randomness for backoff jitter.
+        step_hook: Called with each step boundary name (:data:`STEPS`); crash tests use it.
+        redact: Scrubs secrets from detail texts before they are stored.
+    """
 
     def __init__(
         self,
@@ -148,6 +135,7 @@ class Executor:
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         step_hook: Callable[[str], None] | None = None,
+        redact: Callable[[str], str] = lambda text: text,
     ) -> None:
         self.engine = engine
         self.journal = journal
@@ -165,40 +153,33 @@ class Executor:
         self.monotonic = monotonic
         self.rng = rng or random.Random()
         self.step_hook = step_hook
-        self.breakers: dict[str, CircuitBreaker] = {}
-        self.auth_holds: dict[str, tuple[str, float]] = {}
-        """Integration -> (reason, monotonic time the hold ends) after a 401/403."""
+        self.redact = redact
+        """Scrubs secrets from every detail text stored (journal, targets, call ledger)."""
+        self.guard = IntegrationGuard(
+            engine, audit, self.actor, retry=self.retry, monotonic=monotonic, rng=self.rng
+        )
         self.reconciler = Reconciler(self)
+        self.targets = TargetBook(engine, audit, self.actor, now=now, redact=redact)
+        self._beats: dict[tuple[int, str], float] = {}
 
     @property
     def actor(self) -> str:
         """The audit actor of this worker."""
         return f"system:{self.worker_id}"
 
-    def _step(self, name: str) -> None:
+    def step(self, name: str) -> None:
+        """Report reaching a step boundary to ``step_hook`` (see :data:`STEPS`)."""
         if self.step_hook is not None:
             self.step_hook(name)
 
     # ------------------------------------------------------------------ integration health
     def breaker(self, category: str) -> CircuitBreaker:
         """The circuit breaker of one integration category (created on first use)."""
-        if category not in self.breakers:
-            self.breakers[category] = CircuitBreaker(
-                category,
-                failure_threshold=self.retry.circuit_threshold,
-                cool_down=self.retry.circuit_cool_down,
-                clock=self.monotonic,
-            )
-        return self.breakers[category]
+        return self.guard.breaker(category)
 
     def held(self) -> dict[str, str]:
         """Integrations whose work is held now, with the reason (open circuit or auth failure)."""
-        out = {c: "circuit open" for c, b in self.breakers.items() if b.state == "open"}
-        now = self.monotonic()
-        for cat, (why, until) in self.auth_holds.items():
-            if until > now:
-                out[cat] = why
-        return out
+        return self.guard.held()
 
     # ------------------------------------------------------------------ claiming
     def claim(self, limit: int = 1) -> list[tuple[int, str]]:
@@ -210,11 +191,11 @@ class Executor:
         """
         now = self.now()
         held = self.held()
-        blocked = [k for k, spec in CATALOG.items() if _category(spec) in held]
+        blocked = [k for k, spec in CATALOG.items() if category_of(spec) in held]
         out: list[tuple[int, str]] = []
         with self.engine.begin() as conn:
             q = (
-                select(journal_table.c.id, journal_table.c.state)
+                select(journal_table.c.id, journal_table.c.state, journal_table.c.plan)
                 .where(
                     or_(
                         journal_table.c.state == "queued",
@@ -232,6 +213,9 @@ class Executor:
             for row in conn.execute(q).all():
                 token = secrets.token_hex(8)
                 if row.state == "queued":
+                    # The target rows are created with the claim: one commit fewer per change.
+                    if row.plan:
+                        self._insert_targets(conn, int(row.id), row.plan.get("waves", []))
                     self.journal.move(
                         row.id,
                         "executing",
@@ -257,10 +241,24 @@ class Executor:
                         body={"worker": self.worker_id},
                     )
                 out.append((int(row.id), token))
+        # Claiming set the lease: it counts as a heartbeat. Forget leases long gone.
+        tick = self.monotonic()
+        keep = self.lease.total_seconds()
+        self._beats = {k: v for k, v in self._beats.items() if tick - v < keep}
+        self._beats.update({c: tick for c in out})
         return out
 
-    def heartbeat(self, change_id: int, token: str) -> None:
-        """Extend the lease; raises :class:`IllegalTransition` if another worker took it over."""
+    def heartbeat(self, change_id: int, token: str, *, force: bool = True) -> None:
+        """Extend the lease; raises :class:`IllegalTransition` if another worker took it over.
+
+        With ``force=False`` the lease is renewed only once a third of it has passed (every
+        write checks the lease anyway, so renewing more often only costs a commit).
+        """
+        now = self.monotonic()
+        last = self._beats.get((change_id, token))
+        if not force and last is not None and now - last < self.lease.total_seconds() / 3:
+            return
+        self._beats[(change_id, token)] = now
         with self.engine.begin() as conn:
             res = conn.execute(
                 update(journal_table)
@@ -274,19 +272,13 @@ class Executor:
         """Claim and run up to ``limit`` changes."""
         reports = []
         for cid, token in self.claim(limit):
-            self._step("claimed")
+            self.step("claimed")
             reports.append(self.run(cid, token))
         return reports
 
     # ------------------------------------------------------------------ target rows
     def _targets(self, change_id: int) -> dict[str, Any]:
-        with self.engine.connect() as conn:
-            return {
-                r.target: r
-                for r in conn.execute(
-                    select(target_table).where(target_table.c.change_id == change_id)
-                )
-            }
+        return self.targets.rows(change_id)
 
     def _set_target(
         self,
@@ -297,102 +289,10 @@ class Executor:
         call: dict[str, Any] | None = None,
         **values: Any,
     ) -> None:
-        """Update one target row, its call ledger row and their audit rows in one transaction."""
-        with self.engine.begin() as conn:
-            live = conn.execute(
-                select(journal_table.c.id).where(
-                    journal_table.c.id == change_id, journal_table.c.lease_token == token
-                )
-            ).first()
-            if live is None:
-                raise IllegalTransition(f"CR-{change_id}: lease lost")
-            conn.execute(
-                update(target_table)
-                .where(target_table.c.change_id == change_id, target_table.c.target == target)
-                .values(updated_at=self.now(), **values)
-            )
-            if call is not None:
-                self._ledger(conn, change_id, target, call)
-            if "state" in values:
-                self._audit(
-                    conn,
-                    kind="change.target",
-                    actor=self.actor,
-                    change_id=str(change_id),
-                    plan_hash=None,
-                    body={
-                        "target": target,
-                        **{k: v for k, v in values.items() if k in ("state", "job_id", "detail")},
-                    },
-                )
+        self.targets.set(change_id, target, token, call=call, **values)
 
-    def _ledger(self, conn: Any, change_id: int, target: str, call: dict[str, Any]) -> None:
-        """Insert (``start``) or finish a ``journal_call`` row and audit the integration call."""
-        key = call["idempotency_key"]
-        if call.get("start"):
-            conn.execute(
-                insert(call_table).values(
-                    change_id=change_id,
-                    target=target,
-                    idempotency_key=key,
-                    capability=call["capability"],
-                    started_at=self.now(),
-                    outcome="calling",
-                    attempts=0,
-                    detail="",
-                )
-            )
-            return
-        conn.execute(
-            update(call_table)
-            .where(call_table.c.idempotency_key == key, call_table.c.outcome == "calling")
-            .values(
-                finished_at=self.now(),
-                outcome=call["outcome"],
-                attempts=call.get("attempts", 0),
-                detail=call.get("detail", ""),
-            )
-        )
-        self._audit(
-            conn,
-            kind="integration.call",
-            actor=self.actor,
-            change_id=str(change_id),
-            plan_hash=call.get("plan_hash"),
-            body={
-                "capability": call["capability"],
-                "target": target,
-                "outcome": call["outcome"],
-                "attempts": call.get("attempts", 0),
-                "detail": call.get("detail", ""),
-                "idempotency_key": key,
-            },
-        )
-
-    def _ensure_targets(self, change: Change, plan: Plan) -> None:
-        with self.engine.begin() as conn:
-            have = {
-                r.target
-                for r in conn.execute(
-                    select(target_table.c.target).where(target_table.c.change_id == change.id)
-                )
-            }
-            rows = [
-                {
-                    "change_id": change.id,
-                    "target": t,
-                    "wave": w,
-                    "state": "pending",
-                    "idempotency_key": f"{change.ref}:{t}",
-                    "detail": "",
-                    "updated_at": self.now(),
-                }
-                for w, wave in enumerate(plan.waves)
-                for t in wave
-                if t not in have
-            ]
-            if rows:
-                conn.execute(target_table.insert(), rows)
+    def _insert_targets(self, conn: Any, change_id: int, waves: list[list[str]]) -> None:
+        self.targets.insert(conn, change_id, waves)
 
     # ------------------------------------------------------------------ running
     def _refusal(self, change: Change, plan: Plan) -> str | None:
@@ -418,20 +318,22 @@ class Executor:
         if problem is not None:
             return self._refuse(change, token, problem)
         spec = get_action(plan.action)
-        held = self.held().get(_category(spec))
+        held = self.held().get(category_of(spec))
         if held is not None and untouched:
-            return self._release(change, token, f"{_category(spec)} integration held: {held}")
-        self._ensure_targets(change, plan)
-        self._step("targets_ready")
+            return self._release(change, token, f"{category_of(spec)} integration held: {held}")
+        if len(rows) < sum(len(w) for w in plan.waves):
+            with self.engine.begin() as conn:
+                self._insert_targets(conn, change_id, plan.waves)
+        self.step("targets_ready")
         report = ExecutionReport(change_id, "executing")
         for wave_no, wave in enumerate(plan.waves):
-            self.heartbeat(change_id, token)
+            self.heartbeat(change_id, token, force=False)
             failures = 0
             for tid in wave:
                 row = self._targets(change_id)[tid]
                 res = self._run_target(change, plan, spec, tid, row, token, report)
                 if res is None:  # nothing was sent: the integration's circuit is open
-                    return self._release(change, token, f"{_category(spec)} circuit open")
+                    return self._release(change, token, f"{category_of(spec)} circuit open")
                 report.targets.append(res)
                 failures += res.state in ("failed", "unknown")
             rate = failures / max(1, len(wave))
@@ -448,7 +350,7 @@ class Executor:
                         )
                         report.targets.append(TargetResult(tid, -1, "skipped", "halted"))
                 break
-        self._step("before_reconcile")
+        self.step("before_reconcile")
         return self.reconciler.finish(change, plan, token, report)
 
     def _refuse(self, change: Change, token: str, problem: str) -> ExecutionReport:
@@ -525,9 +427,9 @@ class Executor:
             if row.state == "calling":
                 self._finish_call(change, tid, token, ledger, "interrupted", "worker restarted")
             self._set_target(change.id, tid, token, state="calling", call={**ledger, "start": 1})
-            self._step("target_calling")
+            self.step("target_calling")
             out = self._invoke(change, spec, tid, plan.params, key, token, report)
-            self._step("call_returned")
+            self.step("call_returned")
             if out.state == "deferred":
                 self._set_target(
                     change.id,
@@ -538,12 +440,18 @@ class Executor:
                     call={**ledger, "outcome": "not_sent", "detail": out.detail},
                 )
                 return None
+            state, detail, jobs = out.state, out.detail, out.jobs
+            if state == "submitted":
+                # Jobs that already ended are recorded as ended with the call: one commit less.
+                jobs = self._refresh(jobs)
+                if jobs_ended(jobs):
+                    state, detail = job_verdict(jobs)
             self._set_target(
                 change.id,
                 tid,
                 token,
-                state=out.state,
-                detail=out.detail if out.state != "submitted" else "",
+                state=state,
+                detail=detail if state != "submitted" else "",
                 job_id=",".join(j.job_id for j in out.jobs),
                 call={
                     **ledger,
@@ -553,10 +461,9 @@ class Executor:
                     "plan_hash": change.plan_hash,
                 },
             )
-            if out.state != "submitted":
-                return TargetResult(tid, row.wave, out.state, out.detail)
-            self._step("target_submitted")
-            jobs = out.jobs
+            self.step("call_recorded")
+            if state != "submitted":
+                return TargetResult(tid, row.wave, state, detail)
         else:  # submitted before a restart: follow the recorded jobs
             try:
                 rmm = self.adapters.need("rmm")
@@ -573,7 +480,7 @@ class Executor:
                 ]
         state, detail = self._wait(jobs, token, change.id)
         self._set_target(change.id, tid, token, state=state, detail=detail)
-        self._step("target_done")
+        self.step("target_done")
         return TargetResult(tid, row.wave, state, detail)
 
     def _finish_call(
@@ -591,88 +498,22 @@ class Executor:
         key: str,
         token: str,
         report: ExecutionReport,
-    ) -> _Outcome:
-        category = _category(spec)
-        breaker = self.breaker(category)
+    ) -> CallOutcome:
         graph = self.graph()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                breaker.before_call(spec.capability)
-            except CircuitOpen as exc:
-                return _Outcome("deferred", [], str(exc), "deferred", attempt - 1)
-            try:
-                jobs = invoke(
-                    spec.capability,
-                    self.adapters,
-                    graph,
-                    graph.get(tid),
-                    params,
-                    idempotency_key=key,
-                )
-            except CircuitOpen as exc:  # the adapter's own breaker: nothing was sent
-                return _Outcome("deferred", [], str(exc), "deferred", attempt - 1)
-            except AuthError as exc:
-                # A clear answer from a healthy integration: never retried, operators alerted.
-                self._auth_failed(change, category, spec.capability, tid, exc)
-                return _Outcome("failed", [], f"not authorised: {exc}", "auth", attempt)
-            except IdempotencyConflict as exc:
-                why = f"idempotency key {key} was already used with other parameters: {exc}"
-                return _Outcome("failed", [], f"{why}; nothing was executed", "conflict", attempt)
-            except AmbiguousOutcome as exc:
-                breaker.record_failure()
-                why = f"no answer after the request was sent ({exc}); reading the estate back"
-                return _Outcome("unknown", [], why, "ambiguous", attempt)
-            except TransientError as exc:
-                breaker.record_failure()
-                if not spec.idempotent:
-                    why = f"{exc}; not retried because {spec.kind} is not idempotent"
-                    return _Outcome("failed", [], why, "error", attempt)
-                if attempt >= self.retry.attempts:
-                    why = f"gave up after {attempt} attempts: {exc}"
-                    return _Outcome("failed", [], why, "error", attempt)
-                self._pause(self._backoff(attempt, exc, change, tid, report), change.id, token)
-                continue
-            except (AdapterError, CapabilityError) as exc:
-                return _Outcome("failed", [], str(exc), "error", attempt)
-            breaker.record_success()
-            sent = ", ".join(f"{j.job_id}:{j.state}" for j in jobs) or "applied"
-            return _Outcome("submitted", jobs, sent, "sent", attempt)
 
-    def _backoff(
-        self,
-        attempt: int,
-        exc: TransientError,
-        change: Change,
-        tid: str,
-        report: ExecutionReport,
-    ) -> float:
-        """Seconds to wait before the next attempt: capped Retry-After, else full jitter."""
-        if isinstance(exc, RateLimited) and exc.retry_after is not None:
-            wait = min(max(0.0, exc.retry_after), self.retry.max_retry_after)
-            delay = {
-                "integration": exc.integration,
-                "call": exc.call,
-                "target": tid,
-                "retry_after": exc.retry_after,
-                "waited": wait,
-                "capped": wait < exc.retry_after,
-            }
-            report.delays.append(delay)
-            # Audited at once so the requester can be told while the change is still waiting.
-            with self.engine.begin() as conn:
-                self._audit(
-                    conn,
-                    kind="integration.rate_limited",
-                    actor=self.actor,
-                    change_id=str(change.id),
-                    plan_hash=change.plan_hash,
-                    body=delay,
-                )
-            return wait
-        ceiling = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
-        return self.rng.uniform(0.0, ceiling)
+        def send() -> list[Job]:
+            return invoke(
+                spec.capability, self.adapters, graph, graph.get(tid), params, idempotency_key=key
+            )
+
+        return self.guard.call(
+            send,
+            spec=spec,
+            key=key,
+            where={"change_id": change.id, "plan_hash": change.plan_hash, "target": tid},
+            pause=lambda seconds: self._pause(seconds, change.id, token),
+            delays=report.delays,
+        )
 
     def _pause(self, seconds: float, change_id: int, token: str) -> None:
         """Sleep in slices, renewing the lease so a long Retry-After does not lose the claim."""
@@ -684,27 +525,15 @@ class Executor:
             left -= chunk
             self.heartbeat(change_id, token)
 
-    def _auth_failed(
-        self, change: Change, category: str, capability: str, tid: str, exc: AuthError
-    ) -> None:
-        hold = self.retry.auth_hold
-        self.auth_holds[category] = (f"authorisation failed: {exc}", self.monotonic() + hold)
-        with self.engine.begin() as conn:
-            self._audit(
-                conn,
-                kind="integration.auth_failed",
-                actor=self.actor,
-                change_id=str(change.id),
-                plan_hash=change.plan_hash,
-                body={
-                    "integration": exc.integration or category,
-                    "capability": capability,
-                    "target": tid,
-                    "detail": str(exc),
-                    "held_seconds": hold,
-                    "alert": "operators: check this integration's credentials and permissions",
-                },
-            )
+    def _refresh(self, jobs: list[Job]) -> list[Job]:
+        """One status read of the jobs still running (errors leave them as they were)."""
+        rmm = self.adapters.rmm
+        if rmm is None or not jobs:
+            return jobs
+        try:
+            return [j if jobs_ended([j]) else rmm.job_status(j.job_id) for j in jobs]
+        except AdapterError:
+            return jobs
 
     def _wait(self, jobs: list[Job], token: str, change_id: int) -> tuple[str, str]:
         if not jobs:
@@ -713,19 +542,12 @@ class Executor:
         rmm = self.adapters.rmm
         pending = list(jobs)
         while True:
-            done = [j for j in pending if j.state in ("succeeded", "failed", "unknown")]
-            if len(done) == len(pending):
-                bad = [j for j in done if j.state != "succeeded"]
-                if bad:
-                    return (
-                        "failed" if all(j.state == "failed" for j in bad) else "unknown",
-                        "; ".join(f"{j.job_id} {j.state} {j.detail}".strip() for j in bad),
-                    )
-                return "done", "; ".join(f"{j.job_id} succeeded" for j in done)
+            if jobs_ended(pending):
+                return job_verdict(pending)
             if self.now() > deadline or rmm is None:
                 return "unknown", "jobs did not finish in time"
             self.sleep(self.poll_interval)
-            self.heartbeat(change_id, token)
+            self.heartbeat(change_id, token, force=False)
             try:
                 pending = [
                     rmm.job_status(j.job_id) if j.state not in ("succeeded", "failed") else j

@@ -9,6 +9,7 @@ Every ticket call carries an idempotency key derived from the incident id.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -187,6 +188,8 @@ class IncidentBook:
         One transaction per signal, so two replicas receiving the same webhook agree.
         """
         now = self.now()
+        if len(dedupe_key) > 200:  # label values are unbounded; the column is not
+            dedupe_key = "sha256:" + hashlib.sha256(dedupe_key.encode()).hexdigest()
         cluster = signal.labels.get("aiops_cluster", "")
         cause = signal.labels.get("suspected_cause", "")
         disp: Disposition
@@ -227,8 +230,8 @@ class IncidentBook:
                 res = conn.execute(
                     incident_table.insert().values(
                         dedupe_key=dedupe_key,
-                        fingerprint=signal.fingerprint,
-                        source=signal.source,
+                        fingerprint=signal.fingerprint[:255],
+                        source=signal.source[:64],
                         title=signal.title[:500],
                         severity=signal.severity,
                         status="open",

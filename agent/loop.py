@@ -220,7 +220,7 @@ class Agent:
             signal_entities=signal_entities,
             earlier_requests=tuple(reversed(earlier)),
         )
-        box = ToolBox(self.ops, ctx, max_targets=self.max_targets)
+        box = ToolBox(self.ops, ctx, max_targets=self.max_targets, redactor=self.redactor)
         tools = self.tools_for(box)
         messages: list[BaseMessage] = [
             SystemMessage(content=SYSTEM_PROMPT),

@@ -63,7 +63,9 @@ class PatchCycleSettings:
     """Failed hosts are proposed again this many times (policy decides again), then escalated."""
     respect_windows: bool = True
     workers: int = 1
-    """Threads executing queued changes (the sim runs jobs in parallel, like a real RMM)."""
+    """Threads calling :meth:`Operations.drain` at once (the RMM runs jobs in parallel). Each
+    drain claims up to ten changes and runs them in turn, so parallelism is at most
+    ``min(workers, ceil(wave / 10))`` with the stock executor."""
     requester: str = "signal:patch-cycle"
 
 
@@ -278,7 +280,7 @@ class PatchCycle:
                     source="signal",
                 )
             )
-            refs = [res.change.ref] if res.change else []
+            refs = [*self._prior(st, h), *([res.change.ref] if res.change else [])]
             if res.status == "auto" and res.change is not None:
                 proposed[res.change.id] = (h, ids)
             elif res.status == "consent":
@@ -302,13 +304,17 @@ class PatchCycle:
             ref = f"CR-{cid}"
             if state in ("reconciled", "verified"):
                 patched.append(h)
-                st.report.results[h.host_id] = HostResult(h.host_id, "patched", state, ids, [ref])
+                st.report.results[h.host_id] = HostResult(
+                    h.host_id, "patched", state, ids, [*self._prior(st, h), ref]
+                )
                 st.device_of[h.host_id] = h.device_id
                 for kb in ids:
                     st.installed.setdefault(kb, set()).add(h.host_id)
             else:
                 failed.append(h)
-                st.report.results[h.host_id] = HostResult(h.host_id, "failed", state, ids, [ref])
+                st.report.results[h.host_id] = HostResult(
+                    h.host_id, "failed", state, ids, [*self._prior(st, h), ref]
+                )
         self._check_health(wave, patched, before, st)
         n = len(proposed)
         if (
@@ -320,6 +326,11 @@ class PatchCycle:
             self._emit("halted", reason=st.report.halted)
         self._emit("wave_done", number=wave.number, counts=st.report.counts())
         return failed
+
+    @staticmethod
+    def _prior(st: _State, h: HostPlan) -> list[str]:
+        prior = st.report.results.get(h.host_id)
+        return prior.changes if prior is not None else []
 
     def _devices(self) -> dict[str, Device]:
         try:
@@ -417,6 +428,8 @@ class PatchCycle:
             outcome: HostOutcome = (
                 "rolled_back" if state in ("reconciled", "verified") else "escalated"
             )
+            if outcome == "rolled_back":
+                st.report.rollbacks.setdefault(kb, []).append(hid)
             st.report.results[hid] = HostResult(
                 hid, outcome, f"{kb} quarantined; uninstall {state}", prior.patch_ids,
                 [*prior.changes, f"CR-{cid}"],

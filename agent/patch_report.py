@@ -52,6 +52,8 @@ class CycleReport:
     planned: int
     results: dict[str, HostResult] = field(default_factory=dict)
     quarantined: dict[str, str] = field(default_factory=dict)
+    rollbacks: dict[str, list[str]] = field(default_factory=dict)
+    """Quarantined patch -> hosts it was uninstalled from."""
     halted: str = ""
     consent_requests: int = 0
     invariant_violations: int = 0
@@ -84,6 +86,7 @@ class CycleReport:
             "planned": self.planned,
             "counts": self.counts(),
             "quarantined": self.quarantined,
+            "rollbacks": self.rollbacks,
             "halted": self.halted,
             "consent_requests": self.consent_requests,
             "invariant_violations": self.invariant_violations,

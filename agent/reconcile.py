@@ -166,7 +166,33 @@ class Reconciler:
                 result=summary,
             )
             final = self.rollback(change, plan, rows, why, token)
-        elif unknown and not failed:
+        else:
+            final = self._settle(
+                change,
+                token,
+                summary,
+                self._path(
+                    summary, rows, observations, failed, unknown, skipped, mismatched, seen, waited
+                ),
+            )
+        report.final_state = final.state
+        report.message = summary["message"]
+        return report
+
+    @staticmethod
+    def _path(
+        summary: dict[str, Any],
+        rows: dict[str, Any],
+        observations: list[Observation],
+        failed: list[str],
+        unknown: list[str],
+        skipped: list[str],
+        mismatched: list[Observation],
+        seen: dict[str, Any],
+        waited: str,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The journal moves that end a change needing no rollback."""
+        if unknown and not failed:
             # Unknown outcomes halt later waves too; those skipped targets need a person.
             ok = not mismatched and not skipped
             summary["message"] = (
@@ -175,64 +201,53 @@ class Reconciler:
                 else "outcome unknown and the read-back does not match the plan: "
                 + "; ".join([o.detail for o in mismatched] + [f"{t} skipped" for t in skipped])
             ) + waited
-            ex.journal.move(
-                change.id,
-                "unknown",
-                actor=actor,
-                lease_token=token,
-                body={"unknown": unknown, **seen},
-                result=summary,
-            )
+            first = ("unknown", {"unknown": unknown, **seen})
             if ok:
-                ex.journal.move(
-                    change.id, "verified", actor=actor, body={"read_back": "matches the plan"}
-                )
-                final = ex.journal.move(
-                    change.id, "reconciled", actor=actor, body={"observations": len(observations)}
-                )
-            else:
-                final = ex.journal.move(
-                    change.id,
-                    "escalated",
-                    actor=actor,
-                    body={"reason": summary["message"], "people": "read back by a person"},
-                )
-        elif failed or unknown or mismatched:
+                return [
+                    first,
+                    ("verified", {"read_back": "matches the plan"}),
+                    ("reconciled", {"observations": len(observations)}),
+                ]
+            return [first, ("escalated", {"reason": summary["message"]})]
+        if failed or unknown or mismatched:
             why = (
                 f"{len(failed) + len(unknown)} of {len(rows)} target(s) failed, below the halt "
                 "threshold; the others were kept"
             )
             summary["message"] = why + waited
-            ex.journal.move(
+            return [
+                ("failed", {"reason": why, "failed": failed, "unknown": unknown, **seen}),
+                ("escalated", {"reason": why, "failed": failed}),
+            ]
+        summary["message"] = f"{len(rows)} target(s) done and observed as planned" + waited
+        return [
+            ("succeeded", {"targets": len(rows), **seen}),
+            ("reconciled", {"observations": len(observations), "all_match": True}),
+        ]
+
+    def _settle(
+        self,
+        change: Change,
+        token: str,
+        summary: dict[str, Any],
+        moves: list[tuple[str, dict[str, Any]]],
+    ) -> Change:
+        """Apply the moves in one transaction; the first checks the lease and stores the result."""
+        ex = self.ex
+        with ex.engine.begin() as conn:
+            (to, body), *rest = moves
+            final = ex.journal.move(
                 change.id,
-                "failed",
-                actor=actor,
+                to,
+                actor=ex.actor,
+                conn=conn,
                 lease_token=token,
-                body={"reason": why, "failed": failed, "unknown": unknown, **seen},
+                body=body,
                 result=summary,
             )
-            final = ex.journal.move(
-                change.id, "escalated", actor=actor, body={"reason": why, "failed": failed}
-            )
-        else:
-            summary["message"] = f"{len(rows)} target(s) done and observed as planned" + waited
-            ex.journal.move(
-                change.id,
-                "succeeded",
-                actor=actor,
-                lease_token=token,
-                body={"targets": len(rows), **seen},
-                result=summary,
-            )
-            final = ex.journal.move(
-                change.id,
-                "reconciled",
-                actor=actor,
-                body={"observations": len(observations), "all_match": True},
-            )
-        report.final_state = final.state
-        report.message = summary["message"]
-        return report
+            for to, body in rest:
+                final = ex.journal.move(change.id, to, actor=ex.actor, conn=conn, body=body)
+        return final
 
     def rollback(
         self, change: Change, plan: Plan, rows: dict[str, Any], why: str, token: str

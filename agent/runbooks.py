@@ -217,6 +217,7 @@ class RunbookSet:
             spec.parse_params(params)
         except InvalidParams as exc:
             raise TemplateError(str(exc)) from exc
+        # In the dedupe key, {entity} is the resolved target: one problem per thing acted on.
         key = _fill(rb.dedupe_key, signal, target, strict=False)
         return RunbookMatch(rb, rb.action, target.id, params, key)
 
@@ -284,7 +285,9 @@ def _check_slots(text: str, node: Located, src: str, rb: str, field: str) -> Non
 
 
 def _runbook(node: Located, src: str, seen: set[str]) -> Runbook:
-    f = _keys(node, _RB_KEYS, src, "runbook", None)
+    raw_id = node.value.get("id") if isinstance(node.value, dict) else None
+    guess = raw_id.value if raw_id is not None and isinstance(raw_id.value, str) else None
+    f = _keys(node, _RB_KEYS, src, "runbook", guess)
     if "id" not in f or not isinstance(f["id"].value, str) or not f["id"].value:
         raise _err(src, node, "every runbook needs an 'id'")
     rid = f["id"].value

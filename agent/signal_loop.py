@@ -27,7 +27,7 @@ from agent.incidents import Disposition, Incident, IncidentBook
 from agent.runbooks import RunbookMatch, RunbookSet, TemplateError, resolve_entity
 from agent.service import ChangeEvent, ChangeRequest, Operations, ProposalResult
 
-__all__ = ["AgentFallback", "IncidentNote", "SignalLoop", "SignalOutcome"]
+__all__ = ["AgentFallback", "IncidentNote", "Preview", "SignalLoop", "SignalOutcome", "preview"]
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,13 @@ class SignalLoop:
 
     # ------------------------------------------------------------------ outcomes
     def _on_change(self, event: ChangeEvent) -> None:
-        if event.kind != "finished" or event.change.source != "signal":
+        if event.change.source != "signal":
+            return
+        # Finished, or ended without running: rejected by an approver, or consent expired.
+        ended = event.kind in ("finished", "expired") or (
+            event.kind == "vote" and event.change.state == "rejected"
+        )
+        if not ended:
             return
         inc = self.incidents.for_change(event.change.id)
         if inc is None:
@@ -203,3 +209,57 @@ class SignalLoop:
             "clusters": sorted({i.cluster for i in open_ if i.cluster}),
             "suspected_causes": sorted({i.suspected_cause for i in open_ if i.suspected_cause}),
         }
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the loop would do with a signal, without recording or executing anything."""
+
+    signal: Signal
+    runbook: str | None
+    action: str | None = None
+    target: str | None = None
+    params: dict[str, object] | None = None
+    outcome: str = "no_runbook"
+    """``auto``, ``consent``, ``deny``, ``refused`` (template) or ``no_runbook``."""
+    reasons: tuple[str, ...] = ()
+
+
+def preview(ops: Operations, runbooks: RunbookSet, signal: Signal) -> Preview:
+    """Rehearse and decide the runbook's change for ``signal`` as a dry run (``runbook test``)."""
+    from twin.actions import InvalidParams
+    from twin.graph import UnknownEntity
+    from twin.plan import rehearse
+
+    graph = ops.graph
+    found = runbooks.find(signal, graph)
+    if found is None:
+        return Preview(signal, None)
+    rb, entity = found
+    try:
+        m = runbooks.instantiate(rb, signal, entity, graph)
+    except TemplateError as exc:
+        return Preview(signal, rb.id, rb.action, outcome="refused", reasons=(str(exc),))
+    req = ChangeRequest(
+        action=m.action,
+        targets=[m.target],
+        params=m.params,
+        reason=f"runbook {rb.id} (dry run)",
+        requester=f"signal:{signal.source}",
+        source="signal",
+    )
+    try:
+        plan = rehearse(graph, m.action, [m.target], m.params, now=ops.now())
+    except (UnknownEntity, InvalidParams) as exc:
+        return Preview(signal, rb.id, m.action, m.target, m.params, "refused", (str(exc),))
+    # The same policy input propose() builds; change id 0 excludes nothing from history.
+    decision = ops.policy.decide(ops._policy_input(req, plan, 0))
+    return Preview(
+        signal,
+        rb.id,
+        m.action,
+        m.target,
+        m.params,
+        decision.outcome,
+        tuple(f"{k}: {v}" for k, v in decision.reasons.items()),
+    )

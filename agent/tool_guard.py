@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import weakref
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from agent.roles import RoleMap
@@ -87,53 +89,141 @@ def _words_match(e: Entity, text: str) -> bool:
     return hits >= 2 and hits / len(words) >= 0.6
 
 
-_QUANT = r"\b(all|every|each|entire|whole)\b"
-_PLURAL = r"(tier|servers?|hosts?|boxes|machines|nodes|fleet|vms?|endpoints|instances)\b"
+_QUANTS = {"all", "every", "each", "entire", "whole", "both"}
+_PLURALS = {"tier", "tiers", "servers", "hosts", "boxes", "machines", "nodes", "fleet", "vms"}
+_PLURALS |= {"endpoints", "instances", "workstations", "devices"}
+_STOP = {"the", "our", "my", "those", "these", "a", "an", "of", "its", "their"}
+_ENVS = {"prod": "prod", "production": "prod", "dev": "dev", "development": "dev"}
+_ENVS |= {"staging": "staging", "stage": "staging", "test": "test", "qa": "qa"}
+_AFTER = {"of", "for", "at", "in", "from", "on"}
+_TIME = {"tonight", "now", "today", "tomorrow", "please", "asap", "and", "then", "too"}
 _KB = re.compile(r"\bkb\d{6,8}\b")
 _REBOOT_PENDING = re.compile(
     r"pending (a )?reboot|reboot pending|need(s|ing)? a reboot|waiting for a reboot"
 )
 
 
-def _clients(text: str, graph: TwinGraph | None) -> set[str]:
-    """Client slugs the text mentions (by slug or by the client's display name)."""
-    if graph is None:
-        return set()
-    found = set()
-    for c in graph.entities(NodeKind.CLIENT):
-        slug = str(c.attrs.get("client", c.id.split(":", 1)[-1])).casefold()
-        if _has(text, slug) or _has(text, normalise(c.name)):
-            found.add(slug)
-    return found
+@dataclass(frozen=True)
+class _Vocabulary:
+    """Words that describe a group of entities in this twin: client names and roles."""
+
+    clients: dict[str, str]
+    roles: frozenset[str]
+
+    @classmethod
+    def of(cls, graph: TwinGraph | None) -> _Vocabulary:
+        if graph is None:
+            return cls({}, frozenset())
+        # One scan per twin version: a proposal checks up to MAX_TARGETS entities.
+        cached = _VOCAB_CACHE.get(graph)
+        if cached is None or cached[0] != graph.serial:
+            cached = (graph.serial, cls._scan(graph))
+            _VOCAB_CACHE[graph] = cached
+        return cached[1]
+
+    @classmethod
+    def _scan(cls, graph: TwinGraph) -> _Vocabulary:
+        clients: dict[str, str] = {}
+        for c in graph.entities(NodeKind.CLIENT):
+            slug = str(c.attrs.get("client", c.id.split(":", 1)[-1])).casefold()
+            clients[slug] = slug
+            for word in re.findall(r"[\w-]+", normalise(c.name)):
+                if word not in {"inc", "ltd", "llc", "gmbh", "co", "corp", "traders"}:
+                    clients.setdefault(word, slug)
+        roles = {
+            normalise(str(e.attrs["role"]))
+            for kind in (NodeKind.HOST, NodeKind.SERVICE)
+            for e in graph.entities(kind)
+            if e.attrs.get("role")
+        }
+        return cls(clients, frozenset(roles))
 
 
-def _in_scope(e: Entity, text: str, graph: TwinGraph | None) -> bool:
+_VOCAB_CACHE: weakref.WeakKeyDictionary[TwinGraph, tuple[int, _Vocabulary]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@dataclass(frozen=True)
+class _Group:
+    """A group the person described: "all contoso prod web servers"."""
+
+    quantified: bool
+    clients: frozenset[str]
+    envs: frozenset[str]
+    roles: frozenset[str]
+
+    def holds(self, e: Entity) -> bool:
+        a = e.attrs
+        if not (self.quantified or self.roles):
+            return False
+        if not self.roles and e.kind is not NodeKind.HOST:
+            return False
+        return (
+            (not self.clients or str(a.get("client", "")).casefold() in self.clients)
+            and (not self.envs or str(a.get("env", "")).casefold() in self.envs)
+            and (not self.roles or normalise(str(a.get("role", ""))) in self.roles)
+        )
+
+
+def _groups(text: str, vocab: _Vocabulary) -> list[_Group]:
+    """Every group phrase in ``text``; one with a word we cannot place describes nothing."""
+    tokens = re.findall(r"[\w.-]+", text)
+    verbs = tuple(stem for stems in _VERBS.values() for stem in stems)
+    out: list[_Group] = []
+    for i, tok in enumerate(tokens):
+        if tok not in _PLURALS:
+            continue
+        quant, unknown = False, False
+        clients: set[str] = set()
+        envs: set[str] = set()
+        roles: set[str] = set()
+        for t in reversed(tokens[max(0, i - 6) : i]):
+            role = t[:-1] if t.endswith("s") and t[:-1] in vocab.roles else t
+            if t in _QUANTS:
+                quant = True
+            elif t in _STOP:
+                continue
+            elif t in vocab.clients:
+                clients.add(vocab.clients[t])
+            elif t in _ENVS:
+                envs.add(_ENVS[t])
+            elif role in vocab.roles:
+                roles.add(role)
+            elif t.startswith(verbs) or t in _TIME:
+                break
+            else:
+                unknown = True  # "the fabrikam web tier" where no fabrikam is known
+                break
+        if i + 2 < len(tokens) and tokens[i + 1] in _AFTER:
+            t = tokens[i + 2]
+            if t in vocab.clients:
+                clients.add(vocab.clients[t])
+            elif t not in _STOP | _TIME:
+                unknown = True
+        if not unknown:
+            out.append(_Group(quant, frozenset(clients), frozenset(envs), frozenset(roles)))
+    return out
+
+
+def _in_scope(e: Entity, text: str, graph: TwinGraph | None, vocab: _Vocabulary) -> bool:
     """Whether a group the person described in words ("the web tier") includes ``e``."""
-    a = e.attrs
-    clients = _clients(text, graph)
-    if clients and str(a.get("client", "")).casefold() not in clients:
-        return False
-    role = normalise(str(a.get("role", "")))
-    if role and (
-        re.search(rf"\b{re.escape(role)}\b[\w\s-]{{0,20}}?\b{_PLURAL}", text)
-        or re.search(rf"{_QUANT}[\w\s-]{{0,20}}?\b{re.escape(role)}\b", text)
-    ):
+    if any(g.holds(e) for g in _groups(text, vocab)):
         return True
-    if e.kind is not NodeKind.HOST:
+    if e.kind is not NodeKind.HOST or graph is None:
         return False
-    if re.search(rf"{_QUANT}[\w\s-]{{0,30}}?\b{_PLURAL}", text):
-        return True
-    if graph is not None:
-        for kb in _KB.findall(text):
-            for t, src in graph.in_edges(e.id):
-                p = graph.get(src)
-                if (
-                    t is EdgeType.PENDING_ON
-                    and str(p.attrs.get("patch_id", "")).casefold() == kb
-                    and p.attrs.get("status", "pending") == "pending"
-                ):
-                    return True
-    return bool(_REBOOT_PENDING.search(text)) and a.get("pending_reboot") is True
+    if not _client_ok(e, text, vocab):
+        return False
+    for kb in _KB.findall(text):
+        for t, src in graph.in_edges(e.id):
+            p = graph.get(src)
+            if (
+                t is EdgeType.PENDING_ON
+                and str(p.attrs.get("patch_id", "")).casefold() == kb
+                and p.attrs.get("status", "pending") == "pending"
+            ):
+                return True
+    return bool(_REBOOT_PENDING.search(text)) and e.attrs.get("pending_reboot") is True
 
 
 def named_in_request(e: Entity, texts: Iterable[str], graph: TwinGraph | None = None) -> bool:
@@ -150,10 +240,19 @@ def named_in_request(e: Entity, texts: Iterable[str], graph: TwinGraph | None = 
         return any(_has(t.casefold(), e.name.casefold()) for t in texts)
     norm = [normalise(t) for t in texts]
     handles = _handles(e)
-    return any(
-        any(_has(t, h) for h in handles) or _words_match(e, t) or _in_scope(e, t, graph)
-        for t in norm
-    )
+    if any(any(_has(t, h) for h in handles) for t in norm):
+        return True
+    vocab = _Vocabulary.of(graph)
+    # Several clients may have a rule called "Impossible travel sign-in": the client named wins.
+    if any(_words_match(e, t) and _client_ok(e, t, vocab) for t in norm):
+        return True
+    return any(_in_scope(e, t, graph, vocab) for t in norm)
+
+
+def _client_ok(e: Entity, text: str, vocab: _Vocabulary) -> bool:
+    """No client is mentioned, or ``e`` belongs to one that is."""
+    mentioned = {slug for word, slug in vocab.clients.items() if _has(text, word)}
+    return not mentioned or str(e.attrs.get("client", "")).casefold() in mentioned
 
 
 # Verb stems that ask for each kind of action (the last part of the action name is the key).
@@ -171,6 +270,10 @@ _VERBS: dict[str, tuple[str, ...]] = {
     "throttle": ("throttl", "mute", "silenc", "suppress", "snooz", "quiet", "paus"),
     "escalate": ("escalat", "bump", "rais"),
     "close": ("clos", "resolv", "shut"),
+    "remove": ("remov", "delet", "unblock", "drop"),
+    "uninstall": ("uninstal", "remov", "roll back", "rollback"),
+    "enable": ("enabl", "unlock", "reactivat", "re-enabl"),
+    "run": ("run", "execut", "launch"),
 }
 
 
@@ -184,6 +287,7 @@ def action_requested(action: str, texts: Iterable[str]) -> bool:
 
 _IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?\b")
 _TARGET_KEYS = {"host", "hosts", "user", "users", "target", "targets", "entity", "account"}
+_TARGET_KEYS |= {"service", "services"}
 _FREE_TEXT_KEYS = {"text", "reason", "note", "comment", "body"}
 
 

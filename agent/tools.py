@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.journal import Change, parse_ref
+from agent.redact import Redactor
 from agent.service import ChangeRequest, Operations
 from agent.tool_args import TOOL_ARGS
 from agent.tool_guard import (
@@ -34,6 +35,8 @@ from agent.tool_guard import (
 )
 from twin.graph import TwinGraph, UnknownEntity
 from twin.model import Entity, NodeKind, utcnow
+from twin.queries import hosts_missing_patch, stale
+from twin.queries import pending_reboot as queries_pending_reboot
 
 __all__ = [
     "MAX_RESULT_CHARS",
@@ -56,8 +59,10 @@ _MAX_ERR = 600
 
 
 def estimate_tokens(text: str) -> int:
-    """A conservative token estimate (3 characters per token, JSON-escaped)."""
-    return math.ceil(len(json.dumps(text)) / 3)
+    """A conservative token estimate of text sent to a model: 3 characters per token.
+
+    Tool results go out as ASCII-escaped JSON, where common tokenizers average about 4."""
+    return math.ceil(len(text) / 3)
 
 
 def _clip(value: Any, depth: int = 0) -> Any:
@@ -69,7 +74,10 @@ def _clip(value: Any, depth: int = 0) -> Any:
     if isinstance(value, dict):
         return {str(k)[:80]: _clip(v, depth + 1) for k, v in list(value.items())[:60]}
     if isinstance(value, list | tuple):
-        return [_clip(v, depth + 1) for v in value[:200]]
+        # Top-level lists are shrunk later with a note; nested ones are clipped here, noted.
+        keep = list(value) if depth <= 1 else list(value)[:100]
+        extra = [f"…({len(value) - len(keep)} more)"] if len(keep) < len(value) else []
+        return [_clip(v, depth + 1) for v in keep] + extra
     return value
 
 
@@ -102,7 +110,12 @@ def tool_result(status: str, data: Any = None, error: str | None = None) -> dict
         if _size(out) <= MAX_RESULT_CHARS:
             return out
     raw = json.dumps(out["data"], default=str)
-    return {"status": status, "data": raw[: MAX_RESULT_CHARS - 800] + " …(cut)", "error": err}
+    keep = MAX_RESULT_CHARS - 800
+    while True:  # escaping can grow the text again, so measure the result as sent
+        cut = {"status": status, "data": raw[:keep] + " …(cut)", "error": err}
+        if _size(cut) <= MAX_RESULT_CHARS:
+            return cut
+        keep = keep * 3 // 4
 
 
 @dataclass
@@ -145,12 +158,21 @@ class ToolBox:
         ops: The operations facade.
         ctx: What is trusted in this turn.
         max_targets: The most targets one proposal may hold; more is refused with the count.
+        redactor: Knows the secrets; a proposal whose parameters carry one is refused.
     """
 
-    def __init__(self, ops: Operations, ctx: TurnContext, *, max_targets: int = MAX_TARGETS):
+    def __init__(
+        self,
+        ops: Operations,
+        ctx: TurnContext,
+        *,
+        max_targets: int = MAX_TARGETS,
+        redactor: Redactor | None = None,
+    ) -> None:
         self.ops = ops
         self.ctx = ctx
         self.max_targets = max_targets
+        self.redactor = redactor or Redactor()
 
     @property
     def g(self) -> TwinGraph:
@@ -179,17 +201,14 @@ class ToolBox:
         }
         if pending_reboot is not None:
             where["pending_reboot"] = pending_reboot
+        # The named attribute queries live in twin.queries (shared with the CLI).
         if missing_patch:
-            want = missing_patch.strip().upper()
-            hosts = {
-                d
-                for p in g.entities(NodeKind.PATCH)
-                if str(p.attrs.get("patch_id", "")).upper() == want
-                and p.attrs.get("status", "pending") == "pending"
-                for t, d in g.out_edges(p.id)
-                if t.value == "pending_on"
-            }
-            items = [g.get(h) for h in sorted(hosts)]
+            items = hosts_missing_patch(g, missing_patch)
+        elif pending_reboot:
+            items = queries_pending_reboot(g)
+        else:
+            items = None
+        if items is not None:
             items = [e for e in items if all(e.attrs.get(k) == v for k, v in where.items())]
         else:
             if kinds is None and (where or not query):
@@ -271,12 +290,7 @@ class ToolBox:
     def twin_stale(self, scope: str | None = None, hours: int = 24) -> dict[str, Any]:
         """Facts not observed within `hours` (optionally for one client): they may be out of
         date, so decisions resting on them re-sync first."""
-        cutoff = utcnow() - timedelta(hours=hours)
-        items = [
-            e
-            for e in self.g.entities()
-            if e.active and e.last_seen < cutoff and (not scope or e.attrs.get("client") == scope)
-        ]
+        items = stale(self.g, timedelta(hours=hours), scope)
         return tool_result(
             "success" if items else "no_data",
             {
@@ -390,7 +404,8 @@ class ToolBox:
                     **extra,
                 },
             )
-        return tool_result("denied", {"target_count": len(targets), **extra}, reason)
+        data = {"reasons": [reason.removeprefix("Refused: ")], "target_count": len(targets)}
+        return tool_result("denied", {**data, **extra}, reason)
 
     def propose_change(
         self,
@@ -406,6 +421,11 @@ class ToolBox:
         ctx = self.ctx
         if ctx.source == "person" and not may_request(self.ops.roles, ctx.requester):
             return self._refuse(action, targets, "Refused: you may not request changes.")
+        if self.redactor.redact([params, reason]) != [params, reason]:
+            # A secret in a parameter would travel to a ticket, a script or an integration.
+            return self._refuse(
+                action, targets, "Refused: the request carries a secret value; I never send one."
+            )
         unique = list(dict.fromkeys(targets))
         if len(unique) > self.max_targets:
             return self._refuse(
@@ -429,6 +449,9 @@ class ToolBox:
                 raise
         foreign = [e.name for e in resolved if not self._trusted_target(e)]
         foreign += [m for m in param_mentions(params) if not self._trusted_mention(m)]
+        if isinstance(params.get("host"), str) and not foreign:
+            # The rehearsal matches hosts by id: a name would silently match nothing.
+            params = {**params, "host": self.g.resolve(params["host"]).id}
         if foreign:
             return self._refuse(
                 action,
@@ -522,6 +545,8 @@ class ToolBox:
                 )
             except (KeyError, ValueError, TypeError) as exc:
                 out = tool_result("error", None, str(exc).strip("'\""))
+        # Secrets never leave a tool, whoever reads the result (the model, a Slack table).
+        out = dict(self.redactor.redact(out))
         self.ctx.calls.append(
             {
                 "name": name,

@@ -74,7 +74,7 @@ class Worker:
         claimed = self.executor.claim(self.batch)
         for cid, token in claimed:
             try:
-                self.executor._step("claimed")
+                self.executor.step("claimed")
                 report = self.executor.run(cid, token)
             except IllegalTransition as exc:
                 # Our claim expired and was taken over: the other worker owns the change now.

@@ -13,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App
@@ -35,6 +36,9 @@ __all__ = ["MAX_RETRY_AFTER", "CappedRateLimitHandler", "build_app", "cards_tabl
 
 log = logging.getLogger(__name__)
 
+LISTENER_WORKERS = 16
+"""Threads running listeners after their ack: agent turns on a hosted model mostly wait on
+the network, so several may run at once; bounded so a burst cannot starve the acks."""
 MAX_RETRY_AFTER = 30.0
 """Longest wait honoured from a 429's ``Retry-After``; longer waits fail the call instead of
 holding a worker thread for minutes."""
@@ -114,6 +118,11 @@ def build_app(
         process_before_response=False,
         token_verification_enabled=False,
         raise_error_for_unhandled_request=False,
+        # Listener work (agent turns, card updates) is Python sharing one GIL with the code
+        # that acknowledges Slack; a few threads keep acks fast while the backlog drains.
+        listener_executor=ThreadPoolExecutor(
+            max_workers=LISTENER_WORKERS, thread_name_prefix="opshand-listener"
+        ),
     )
     out = SlackOut(oh, client)
     register_middleware(app, oh.engine)
@@ -136,6 +145,7 @@ def build_app(
             if create_incident_channels is not None
             else getattr(slack, "create_incident_channels", False)
         ),
+        fallback=str(getattr(slack, "incident_channel", "") or ""),
     )
     register_incidents(out, routing)
     return app

@@ -94,6 +94,7 @@ class ChatSession:
         self._form: dict[str, Any] | None = None
         self._form_values: dict[str, dict[str, Any]] = {}
         self._since_action = 0
+        self._shown: dict[tuple[str, str], list[str]] = {}
         # Whatever is already in the workspace is history, not news.
         self._mark_all_seen()
 
@@ -160,14 +161,24 @@ class ChatSession:
         return f"#{name} → thread “{escape(about)}”"
 
     def _show_message(self, cid: str, m: dict[str, Any], *, updated: bool, ephemeral: bool) -> None:
+        rendered = render_blocks(m.get("blocks") or [], self._name)
+        if not rendered.lines:
+            rendered.lines = mrkdwn_to_markup(str(m.get("text", "")), self._name).split("\n")
+        lines = rendered.lines
+        key = (cid, str(m["ts"]))
+        if updated:
+            # A terminal cannot redraw the card in place: print only what the edit added.
+            before = set(self._shown.get(key, ()))
+            lines = [line for line in lines if line not in before]
+            if not lines and not rendered.buttons:
+                return
+        if not ephemeral:
+            self._shown[key] = list(rendered.lines)
         author = "opshand" if m.get("bot_id") else self._name(str(m.get("user", "")))
         tags = " [dim](updated)[/dim]" if updated else ""
         tags += " [dim](only you)[/dim]" if ephemeral else ""
         self.say(f"[bold]{escape(author)}[/bold] [dim]{self._where(cid, m)}[/dim]{tags}")
-        rendered = render_blocks(m.get("blocks") or [], self._name)
-        if not rendered.lines:
-            rendered.lines = mrkdwn_to_markup(str(m.get("text", "")), self._name).split("\n")
-        for line in rendered.lines:
+        for line in lines:
             self.say("  " + line)
         if rendered.buttons and not ephemeral:
             self.say("  " + self._buttons(rendered.buttons, channel=cid, ts=str(m["ts"])))
@@ -387,11 +398,15 @@ class ChatSession:
     def _answer_field(self, line: str) -> bool:
         assert self._form is not None
         view = self._form["view"]
-        if line == "/cancel":
+        if line.startswith("/"):
+            # Commands stay commands inside a dialog; they are never taken as an answer.
+            if line.split(maxsplit=1)[0] not in ("/cancel", "/quit", "/exit"):
+                self.say("[yellow]Answer the field, or /cancel the dialog first.[/yellow]")
+                return True
             self._form = None
             self.slack.close_view(self.user_id, view["id"])
             self.say("[dim]Dialog closed.[/dim]")
-            return True
+            return line == "/cancel"
         block = self._form["inputs"][self._form["index"]]
         action_id = block["element"]["action_id"]
         self._form_values.setdefault(block["block_id"], {})[action_id] = line or None

@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,6 +28,8 @@ __all__ = [
     "DEMO_INTRO",
     "DEMO_STEPS",
     "DemoStack",
+    "demo_intro",
+    "demo_steps",
     "register_run_commands",
     "start_stack",
     "wait_for_ctrl_c",
@@ -35,12 +38,19 @@ __all__ = [
 DEFAULT_PORT = 8765
 """Where the demo's page listens unless ``--port`` says otherwise."""
 
-DEMO_INTRO = (
-    "*Welcome to opshand.* This page stands in for Slack, so you need no account: opshand runs "
-    "on a sample estate of 4,200 endpoints with simulated tools, and nothing real is touched. "
-    "The *Acting as* menu (top right) switches between four demo people. Follow the steps: each "
-    "picks the right person and channel and fills in the message; press *Enter* to send."
-)
+
+def demo_intro(endpoints: int = 4200) -> str:
+    """The page's welcome text (Slack mrkdwn) for a sample estate of ``endpoints``."""
+    return (
+        "*Welcome to opshand.* This page stands in for Slack, so you need no account: opshand "
+        f"runs on a sample estate of {endpoints:,} endpoints with simulated tools, and nothing "
+        "real is touched. The *Acting as* menu (top right) switches between four demo people. "
+        "Follow the steps: each picks the right person and channel and fills in the message; "
+        "press *Enter* to send."
+    )
+
+
+DEMO_INTRO = demo_intro()
 """The page's welcome text (Slack mrkdwn)."""
 
 DEMO_STEPS: tuple[TryStep, ...] = (
@@ -49,7 +59,7 @@ DEMO_STEPS: tuple[TryStep, ...] = (
         say="@opshand what depends on contoso-ny-db-prod-01?",
         user="ana",
         channel="ops",
-        hint="The answer arrives in a thread under your message.",
+        hint="The answer comes as a reply: click “1 reply” under your message.",
     ),
     TryStep(
         title="Ask for a routine change",
@@ -88,6 +98,22 @@ DEMO_STEPS: tuple[TryStep, ...] = (
     ),
 )
 """The "try this" list: the loop from question to digest."""
+
+
+def demo_steps(today: date) -> tuple[TryStep, ...]:
+    """The "try this" list with the last step opening ``today``'s digest (``/opshand digest``).
+
+    The digest command shows yesterday by default, which is empty on a first run.
+    """
+    digest = TryStep(
+        title="Open the digest",
+        say=f"/opshand digest {today.isoformat()}",
+        user="devika",
+        channel="ops",
+        hint="Devika, the manager: what ran by itself, what needed consent, time saved.",
+    )
+    return (*DEMO_STEPS[:-1], digest)
+
 
 CAST = "ana (on-call engineer), ben and chloe (approvers), devika (manager)"
 
@@ -190,9 +216,21 @@ def _boot_stack(data_dir: Path | None, reset: bool, port: int) -> DemoStack:
     s = settings(data_dir)
     if reset:
         _reset(s.data_dir)
-    oh = boot(data_dir, start_worker=True)
     try:
-        return start_stack(oh, port=port)
+        oh = boot(data_dir, start_worker=True)
+    except KeyboardInterrupt:
+        # Seeding is one transaction: an interrupted first start simply seeds again next time.
+        err.print("Interrupted while starting; nothing was left half-done.")
+        raise typer.Exit(130) from None
+    try:
+        from bot.digest import default_day
+
+        return start_stack(
+            oh,
+            port=port,
+            steps=demo_steps(default_day(oh) + timedelta(days=1)),
+            intro=demo_intro(oh.settings.sample_endpoints),
+        )
     except OSError as exc:
         oh.close()
         err.print(f"[red]Cannot listen on port {port}:[/red] {exc.strerror or exc}.")
@@ -201,6 +239,23 @@ def _boot_stack(data_dir: Path | None, reset: bool, port: int) -> DemoStack:
     except BaseException:
         oh.close()
         raise
+
+
+def _steps_as_text(steps: tuple[TryStep, ...], first_user: str) -> list[str]:
+    """The "try this" list for the terminal: what to type, and as whom."""
+    lines = []
+    current = first_user
+    for n, step in enumerate(steps, 1):
+        who = f"/as {step.user}, then " if step.user and step.user != current else ""
+        current = step.user or current
+        if step.say:
+            what = f"{who}type: {step.say.removeprefix('@opshand ')}"
+        elif step.open_thread:
+            what = f"{who}read the summary printed under “{step.open_thread}”"
+        else:
+            what = f"{who}press the number shown next to Approve"
+        lines.append(f"  {n}. {step.title} — {what}")
+    return lines
 
 
 def demo(
@@ -254,9 +309,15 @@ def chat(
 
     stack = _boot_stack(data_dir, reset, port)
     try:
-        session = ChatSession(stack.slack, out, user=as_user)
-        out.print(f"[dim]People: {CAST}. The same workspace is at {stack.slack.web_url}[/dim]")
-        out.print("[dim]Try: what depends on contoso-ny-db-prod-01?[/dim]")
+        try:
+            session = ChatSession(stack.slack, out, user=as_user)
+        except ValueError as exc:
+            err.print(f"[red]--as {as_user}:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        out.print(f"People: {CAST}. The same workspace is at {stack.slack.web_url}")
+        out.print("Try this:", highlight=False)
+        for line in _steps_as_text(tuple(stack.slack.try_this), as_user):
+            out.print(line, highlight=False, markup=False)
         try:
             if sys.stdin.isatty():
                 session.run(follow=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -245,9 +246,17 @@ def twin_sync(
     json_out: JsonOut = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Sync the twin from the integrations' inventories (the simulated estate by default)."""
-    from adapters import inventory as inv
+    """Sync the twin from the integrations' inventories (the simulated estate by default).
 
+    Inventories (RMM, identity, firewall, backup) are read through ``adapters.sync``; without
+    ``--full`` every batch is an update only and nothing is tombstoned.
+    """
+    from adapters.errors import AdapterError
+    from adapters.inventory import known_ids
+    from adapters.sync import sync_all
+    from twin.model import NodeKind
+
+    failed: list[tuple[str, AdapterError]] = []
     oh = boot(data_dir)
     try:
         if oh.sim is None:
@@ -255,24 +264,28 @@ def twin_sync(
             raise typer.Exit(2)
         sim = oh.sim
         graph = oh.ops.graph
-        known = inv.known_ids(graph.entities())
-        clients = sorted(
-            {str(e.attrs.get("client")) for e in graph.entities() if e.attrs.get("client")}
-        )
-        batches = [
-            inv.rmm_inventory(sim.rmm, known=known),
-            inv.backup_inventory(sim.backup, known=known),
-        ]
-        batches += [
-            inv.identity_inventory(sim.identity_for(c), client=c, known=known) for c in clients
-        ]
-        batches += [
-            inv.firewall_inventory(fw, device=name) for name, fw in sorted(sim.firewalls.items())
-        ]
+        clients = [e.id.split(":", 1)[1] for e in graph.entities(NodeKind.CLIENT)]
+        adapters = {
+            "rmm": sim.rmm,
+            "identity": {c: sim.identity_for(c) for c in clients},
+            "firewall": sim.firewall,
+            "backup": sim.backup,
+            "psa": sim.psa,
+            "siem": sim.siem,
+        }
+        with _bar("Reading the integrations", None):
+            batches = sync_all(
+                adapters,
+                known=known_ids(graph.entities()),
+                actor="cli",
+                on_error=lambda c, e: failed.append((c, e)),
+            )
         results = []
         with _bar("Syncing", len(batches)) as advance:
             for b in batches:
-                res = oh.store.apply(b.to_ingest(full_sync=full))
+                if not full:
+                    b = replace(b, full_sync=False)  # noqa: PLW2901
+                res = oh.store.apply(b)
                 results.append(
                     {
                         "source": b.source,
@@ -285,6 +298,8 @@ def twin_sync(
                 advance(1)
     finally:
         oh.close()
+    for category, exc in failed:
+        err.print(f"[red]{category} failed:[/red] {exc}")
     if json_out:
         dump(results)
         return

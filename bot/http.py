@@ -10,11 +10,13 @@ and each integration's circuit state when given). Other routes (webhooks) are mo
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import uvicorn
@@ -28,15 +30,33 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-__all__ = ["MAX_BODY", "HttpServer", "create_http_app"]
+__all__ = ["EVENT_WORKERS", "MAX_BODY", "HttpServer", "create_http_app"]
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1_000_000
 """Largest request body accepted (bytes). Slack's payloads are far smaller; anything bigger is
 not from Slack and is refused before it is read into memory twice."""
+EVENT_WORKERS = 8
+"""Threads that hand acknowledged events to Bolt. Few on purpose: listener work is Python under
+one GIL, and more threads only slow the event loop that answers Slack."""
 AUTH_TTL = 60.0
 """Seconds a successful ``auth.test`` is trusted by ``/readyz`` (Slack rate-limits it)."""
+
+
+def _dispatch_logged(
+    bolt: App, body: str, query: str, headers: dict[str, str | Sequence[str]]
+) -> None:
+    """Run an acknowledged event through Bolt; nobody waits for the answer, so log problems."""
+    try:
+        resp = bolt.dispatch(BoltRequest(body=body, query=query, headers=headers))
+    except Exception:
+        log.exception("Slack event failed after it was acknowledged")
+        return
+    if resp.status >= 400:
+        log.warning(
+            "Slack event answered %d after it was acknowledged: %s", resp.status, resp.body[:200]
+        )
 
 
 def create_http_app(
@@ -48,6 +68,7 @@ def create_http_app(
     circuits: Callable[[], Mapping[str, str]] | None = None,
     max_body: int = MAX_BODY,
     path: str = "/slack/events",
+    event_workers: int = EVENT_WORKERS,
 ) -> Starlette:
     """The ASGI app for HTTP mode.
 
@@ -59,8 +80,10 @@ def create_http_app(
         circuits: Integration name -> circuit state (``closed``/``open``/``half_open``).
         max_body: Largest body accepted, in bytes.
         path: Slack's request URL path.
+        event_workers: Threads dispatching acknowledged events to Bolt.
     """
     verifier = SignatureVerifier(signing_secret)
+    background = ThreadPoolExecutor(max_workers=event_workers, thread_name_prefix="slack-event")
     auth_ok_until = [0.0]
 
     async def events(request: Request) -> Response:
@@ -83,13 +106,25 @@ def create_http_app(
         if not verifier.is_valid(body=body, timestamp=ts, signature=sig):
             log.warning("Slack request refused: signature does not match the body")
             return Response("invalid signature", status_code=401)
+        headers: dict[str, str | Sequence[str]] = dict(request.headers.items())
+        query = str(request.url.query)
         try:
-            req = BoltRequest(
-                body=body.decode("utf-8"),
-                query=str(request.url.query),
-                headers={k: [v] for k, v in request.headers.items()},
-            )
+            raw = body.decode("utf-8")
+            payload = json.loads(raw) if raw.startswith("{") else None
         except (UnicodeDecodeError, ValueError) as exc:
+            log.warning("Slack request refused: malformed payload (%s)", type(exc).__name__)
+            return Response("malformed payload", status_code=400)
+        if isinstance(payload, dict) and payload.get("type") == "event_callback":
+            # Events need nothing but a 2xx: answer now and let Bolt (de-duplication, then the
+            # listener) run in the background. Slack gets its ack in a few milliseconds however
+            # busy the listeners are; a retry is acked too and dropped by the de-duplication.
+            background.submit(_dispatch_logged, bolt, raw, query, headers)
+            return Response(status_code=200)
+        try:
+            req = BoltRequest(body=raw, query=query, headers=headers)
+        except (ValueError, AttributeError, TypeError, KeyError) as exc:
+            # Bolt parses the body while building the request; a JSON array or a form without
+            # its fields fails inside it with whatever the first lookup raised.
             log.warning("Slack request refused: malformed payload (%s)", type(exc).__name__)
             return Response("malformed payload", status_code=400)
         if not isinstance(req.body, dict) or not req.body:

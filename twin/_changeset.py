@@ -53,6 +53,9 @@ class ApplyResult:
     """Records that passed validation."""
     rejections: list[Rejection] = field(default_factory=list)
     tombstoned: int = 0
+    seen: int = 0
+    """Entities only confirmed (newer ``last_seen``, same facts); they too raise the serial,
+    so other processes learn what is fresh."""
 
 
 class Changeset:
@@ -69,6 +72,7 @@ class Changeset:
         self.reason = reason
         self.at = utcnow()
         self.rows: list[dict[str, Any]] = []
+        self._seen: dict[datetime, list[str]] = {}
 
     def note(self, key: str, op: str, before: Entity | None, after: Entity | None) -> None:
         """Record an entity change."""
@@ -81,6 +85,10 @@ class Changeset:
         key = f"{rel.src}|{rel.type.value}|{rel.dst}"
         self._add(key, op, body if op == "unrelate" else None, body if op == "relate" else None)
 
+    def seen(self, entity_id: str, at: datetime) -> None:
+        """Record that a source confirmed an entity at ``at`` without changing a fact."""
+        self._seen.setdefault(at, []).append(entity_id)
+
     def _add(self, key: str, op: str, before: str | None, after: str | None) -> None:
         self.rows.append({"serial": self.serial, "changeset_id": self.id, "key": key, "op": op,
                           "before": before, "after": after, "actor": self.actor,
@@ -89,12 +97,21 @@ class Changeset:
     def finish(self, touched: int, rejections: list[Rejection], *, tombstoned: int = 0
                ) -> ApplyResult:
         """Write the log and raise the serial if anything changed; the result either way."""
+        changed = len(self.rows)
+        seen = 0
+        # Confirmations are compact: one row per distinct time and 5,000 ids, not one per entity,
+        # because a quiet full sync confirms the whole estate.
+        for at, ids in sorted(self._seen.items()):
+            seen += len(ids)
+            for part in iter_chunks(ids, 5000):
+                self._add(f"{len(part)} entities", "seen", None,
+                          json.dumps({"last_seen": at.isoformat(), "ids": part}))
         if not self.rows:
             return ApplyResult(self.serial - 1, self.id, 0, touched, rejections, tombstoned)
         for chunk in iter_chunks(self.rows, _CHUNK):
             self.conn.execute(change_log.insert(), chunk)
         self.conn.execute(update(twin_meta).values(serial=self.serial))
-        return ApplyResult(self.serial, self.id, len(self.rows), touched, rejections, tombstoned)
+        return ApplyResult(self.serial, self.id, changed, touched, rejections, tombstoned, seen)
 
 
 @contextmanager

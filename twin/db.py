@@ -3,6 +3,11 @@
 SQLite (the embedded default) runs in WAL mode with a busy timeout so several connections of one
 process, or several processes, can share the file; PostgreSQL is the production path. One code
 path serves both: only engine options differ.
+
+The schema is versioned with Alembic (revisions in ``twin/migrations/versions``, shipped with the
+package). The application calls :func:`migrate` at start-up with its full metadata; after
+changing a table, :func:`new_revision` writes the next revision file to review and commit
+(``tests/twin/test_migrations.py`` fails until one exists).
 """
 
 from __future__ import annotations

@@ -259,9 +259,10 @@ class TwinGraph:
 
     def relations(self) -> Iterator[Relation]:
         """All relations (one per type per pair)."""
+        make = Relation.model_construct  # the graph only holds valid edges: skip validation
         for src, dst, types in self.g.edges(data="types"):
             for t in sorted(types):
-                yield Relation(src=src, type=t, dst=dst)
+                yield make(src=src, type=t, dst=dst)
 
     def out_edges(self, entity_id: str) -> list[tuple[EdgeType, str]]:
         """What ``entity_id`` needs: (type, target id)."""

@@ -65,6 +65,9 @@ class Rejection:
 class IngestBatch:
     """What one source reported: raw entity and relation records.
 
+    ``source`` is the observer: the store files every record as ``source``'s view, whatever
+    ``source`` field the record itself carries.
+
     ``full_sync`` means the batch is everything the source knows: its observations of entities
     missing from it are dropped after the grace period (the entity is tombstoned when no source
     observes it any more), and its relations from reported entities that the batch no longer

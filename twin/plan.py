@@ -178,8 +178,9 @@ def plan_waves(
 
     wanted = {tier(t) for t in ordered}
     tier_size: Counter[tuple[str, str, str]] = Counter()
+    kinds = {t.kind for t in ordered}
     for e in graph.entities():
-        if e.kind is ordered[0].kind and tier(e) in wanted:
+        if e.kind in kinds and tier(e) in wanted:
             tier_size[tier(e)] += 1
     svc_of: dict[str, list[str]] = {}
     svc_cap: dict[str, int] = {}

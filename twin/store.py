@@ -13,9 +13,10 @@ disagree (``source_priority``, lowest first). Both views stay readable
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, select, tuple_, update
@@ -91,7 +92,11 @@ class TwinStore:
         self._rank: Callable[[str], tuple[int, str]] = lambda s: (ranks.get(s, -1), s)
 
     def create(self) -> None:
-        """Create tables if missing and the meta row (with a new lineage) if absent."""
+        """Create tables if missing and the meta row (with a new lineage) if absent.
+
+        Production databases get their schema from :func:`twin.db.migrate` first (then this
+        only adds the meta row); ``create_all`` here keeps tests and scratch twins one call.
+        """
         metadata.create_all(self.engine)
         with self.engine.begin() as conn:
             if conn.execute(select(twin_meta.c.id)).first() is None:
@@ -169,11 +174,11 @@ class TwinStore:
             cs = Changeset(conn, actor=batch.actor, reason=batch.reason or f"{batch.source} ingest")
             rejections = list(vb.rejections)
             for chunk in iter_chunks(vb.entities, _CHUNK):
-                rejections += self._upsert_entities(conn, chunk, cs, drop_stale)
+                rejections += self._upsert_entities(conn, batch.source, chunk, cs, drop_stale)
                 if progress:
                     progress(len(chunk))
             for chunk in iter_chunks(vb.relations, _CHUNK):
-                self._relate(conn, chunk, cs)
+                self._relate(conn, batch.source, chunk, cs)
                 if progress:
                     progress(len(chunk))
             tomb = 0
@@ -209,9 +214,14 @@ class TwinStore:
                 known[row.id] = NodeKind(row.kind)
         return known
 
-    def _upsert_entities(self, conn: Any, chunk: list[Entity], cs: Changeset,
+    def _upsert_entities(self, conn: Any, source: str, chunk: list[Entity], cs: Changeset,
                          drop_stale: bool) -> list[Rejection]:
-        """Write the chunk's observations and the merged entities; returns kind conflicts."""
+        """Write ``source``'s views of the chunk and the merged entities; returns kind conflicts.
+
+        The batch's source is the observer: a record's own ``source`` field (the sample estate
+        labels records ``rmm``, ``cmdb`` ... inside one ``sample`` batch) is replaced by it, so
+        a later real ``rmm`` sync adds its view beside the seed's instead of erasing it.
+        """
         ids = [e.id for e in chunk]
         current = {r.id: row_ent(r) for r in conn.execute(
             select(entity_table).where(entity_table.c.id.in_(ids)))}
@@ -222,15 +232,18 @@ class TwinStore:
         ins_e, upd_e, touch_e, ins_o, upd_o, touch_o = [], [], [], [], [], []
         refused: list[Rejection] = []
         for e in chunk:
+            if e.source != source:
+                e = with_changes(e, source=source)  # noqa: PLW2901
             old = current.get(e.id)
             if old is not None and old.kind != e.kind:
                 refused.append(Rejection(e.id, "kind", f"the twin knows it as a {old.kind}, "
                                                        f"not a {e.kind}"))
                 continue
-            seen = views.get(e.id)
-            if seen is None:
-                # an entity written before observations existed is its own source's view
-                seen = {old.source: old} if old is not None else {}
+            seen = views.get(e.id, {})
+            if not seen and old is not None and old.active and old.source != e.source:
+                # an entity stored before observations existed: its row is its source's view
+                seen = {old.source: old}
+                ins_o.append(obs_row(old))
             prev = seen.get(e.source)
             if prev is not None and drop_stale and e.last_seen < prev.last_seen:
                 continue
@@ -255,6 +268,7 @@ class TwinStore:
                 cs.note(e.id, "upsert", old, eff)
             elif eff.last_seen > old.last_seen:
                 touch_e.append({"b_id": e.id, "b_seen": eff.last_seen})
+                cs.seen(e.id, eff.last_seen)
         if ins_o:
             conn.execute(observation_table.insert(), ins_o)
         if upd_o:
@@ -284,7 +298,7 @@ class TwinStore:
                          .values(last_seen=bindparam("b_seen")), touch_e)
         return refused
 
-    def _relate(self, conn: Any, chunk: list[Relation], cs: Changeset) -> None:
+    def _relate(self, conn: Any, source: str, chunk: list[Relation], cs: Changeset) -> None:
         existing = {
             (r.src, r.type, r.dst)
             for r in conn.execute(
@@ -298,8 +312,10 @@ class TwinStore:
             if k in existing:
                 continue
             existing.add(k)
+            if x.source != source:
+                x = x.model_copy(update={"source": source})  # noqa: PLW2901
             rows.append({"src": x.src, "type": x.type.value, "dst": x.dst,
-                         "attrs": x.attrs, "source": x.source})
+                         "attrs": x.attrs, "source": source})
             cs.note_rel(x, "relate")
         if rows:
             conn.execute(relation_table.insert(), rows)
@@ -410,20 +426,35 @@ class TwinStore:
         """Change-log rows with a serial above ``serial``, in commit order."""
         with self.engine.connect() as conn:
             yield from conn.execute(
-                select(change_log).where(change_log.c.serial > serial).order_by(change_log.c.id)
+                # serial first: SQLite then walks the serial index (ids rise with serials, as
+                # writers serialise on twin_meta); ordering by id alone scans the whole log
+                select(change_log).where(change_log.c.serial > serial)
+                .order_by(change_log.c.serial, change_log.c.id)
             ).all()
 
     def catch_up(self, graph: TwinGraph) -> int:
         """Apply the change log past ``graph.serial``; returns how many changes were applied."""
         n = 0
-        for row in self.changes_since(graph.serial):
-            if row.op in ("upsert", "tombstone"):
-                graph.put_entity(Entity.model_validate_json(row.after))
-            elif row.op == "relate":
-                graph.put_relation(Relation.model_validate_json(row.after))
-            elif row.op == "unrelate":
-                rel = Relation.model_validate_json(row.before)
-                graph.remove_relation(rel.src, rel.type, rel.dst)
-            graph.serial = max(graph.serial, int(row.serial))
-            n += 1
+        with no_gc():  # thousands of new entities beside a big twin: see no_gc
+            for row in self.changes_since(graph.serial):
+                n += self._replay(graph, row)
         return n
+
+    @staticmethod
+    def _replay(graph: TwinGraph, row: Any) -> int:
+        """Apply one change-log row to ``graph``; returns 1."""
+        if row.op in ("upsert", "tombstone"):
+            graph.put_entity(Entity.model_validate_json(row.after))
+        elif row.op == "relate":
+            graph.put_relation(Relation.model_validate_json(row.after))
+        elif row.op == "unrelate":
+            rel = Relation.model_validate_json(row.before)
+            graph.remove_relation(rel.src, rel.type, rel.dst)
+        elif row.op == "seen":
+            body = json.loads(row.after)
+            at = datetime.fromisoformat(body["last_seen"])
+            for eid in body["ids"]:
+                if eid in graph and graph.get(eid).last_seen < at:
+                    graph.put_entity(with_changes(graph.get(eid), last_seen=at))
+        graph.serial = max(graph.serial, int(row.serial))
+        return 1

@@ -63,8 +63,10 @@ class SlackOut:
         if name not in self._channels:
             cursor = None
             while True:
+                # Public channels only: listing private ones needs groups:read. Configure a
+                # private channel by its id (C...) and no lookup happens.
                 resp = self.client.conversations_list(
-                    limit=1000, cursor=cursor, types="public_channel,private_channel"
+                    limit=1000, cursor=cursor, types="public_channel"
                 )
                 chans: list[dict[str, Any]] = resp.get("channels", [])
                 for c in chans:

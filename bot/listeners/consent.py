@@ -22,7 +22,14 @@ from bot.blocks import CardState, consent_card
 from bot.listeners._shared import SlackOut, team_of, user_of
 from twin.db import metadata
 
-__all__ = ["card_state", "cards_table", "next_step", "register_consent"]
+__all__ = [
+    "card_state",
+    "cards_for",
+    "cards_table",
+    "next_step",
+    "register_consent",
+    "remember_card",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +87,8 @@ def card_state(out: SlackOut, change: Change) -> CardState | None:
     )
 
 
-def _cards(out: SlackOut, change_id: int, kind: str) -> list[tuple[str, str]]:
+def cards_for(out: SlackOut, change_id: int, kind: str) -> list[tuple[str, str]]:
+    """(channel, ts) of the bot's ``kind`` messages about a change."""
     with out.oh.engine.connect() as conn:
         q = select(cards_table.c.channel, cards_table.c.ts).where(
             cards_table.c.change_id == change_id, cards_table.c.kind == kind
@@ -88,7 +96,8 @@ def _cards(out: SlackOut, change_id: int, kind: str) -> list[tuple[str, str]]:
         return [(r.channel, r.ts) for r in conn.execute(q)]
 
 
-def _remember(out: SlackOut, change_id: int, kind: str, channel: str, ts: str) -> None:
+def remember_card(out: SlackOut, change_id: int, kind: str, channel: str, ts: str) -> None:
+    """Record a message to keep up to date."""
     with out.oh.engine.begin() as conn:
         conn.execute(
             cards_table.insert().values(change_id=change_id, kind=kind, channel=channel, ts=ts)
@@ -184,7 +193,7 @@ def register_consent(app: App, out: SlackOut) -> None:
         if card is None:
             return None
         blocks = consent_card(change, card)
-        for channel, ts in _cards(out, change.id, "consent"):
+        for channel, ts in cards_for(out, change.id, "consent"):
             out.update(channel, ts, f"{change.ref}: {card.state}", blocks)
         return card
 
@@ -201,9 +210,22 @@ def register_consent(app: App, out: SlackOut) -> None:
                 places.append((change.channel, change.thread_ts))
             for channel, thread_ts in places:
                 ts = out.post(channel, text, blocks, thread_ts)
-                _remember(out, change.id, "consent", out.channel_id(channel), ts)
+                remember_card(out, change.id, "consent", out.channel_id(channel), ts)
+        elif ev.kind == "autonomy":
+            # Guard-rail changes (breaker opened, break-glass used) are loud by design.
+            if ev.detail.get("breaker") == "open":
+                note = (
+                    ":rotating_light: Circuit breaker open after repeated failures: every "
+                    "change now needs consent until an admin resets it."
+                )
+            else:
+                note = (
+                    f":warning: Break-glass used by {change.requester} for {change.ref}: "
+                    f"{ev.detail.get('breakglass', '')}"
+                )
+            out.post(out.oh.settings.slack.approvals_channel, note)
         elif ev.kind in ("vote", "finished", "expired", "stale"):
-            if not _cards(out, change.id, "consent"):
+            if not cards_for(out, change.id, "consent"):
                 return
             card = refresh(change)
             settled = ev.kind in ("expired", "stale") or (

@@ -10,6 +10,7 @@ expiry and the result (per wave, reconciliation, audit reference).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ from agent.journal import Change
 from agent.service import ChangeEvent, Operations
 from bot.blocks import decision_blocks, thread_summary
 from bot.listeners._shared import SlackOut
-from bot.listeners.consent import _cards, _remember, card_state
+from bot.listeners.consent import card_state, cards_for, remember_card
 
 __all__ = [
     "IncidentRouting",
@@ -88,26 +89,31 @@ def register_incidents(out: SlackOut, routing: IncidentRouting) -> None:
         ts = out.post(
             channel, f"{change.ref}: {change.action} ({change.state})", decision_blocks(change)
         )
-        _remember(out, change.id, "incident", out.channel_id(channel), ts)
+        remember_card(out, change.id, "incident", out.channel_id(channel), ts)
         return out.channel_id(channel), ts
+
+    lock = threading.Lock()
 
     def on_change(ev: ChangeEvent) -> None:
         change = ev.change
         if ev.kind == "proposed":
             return
-        threads = _cards(out, change.id, "incident")
-        if not threads:
-            if ev.kind != "decided" or not is_incident(ops, change):
-                return
-            opened = open_thread(change)
-            if opened is None:
-                return
-            threads = [opened]
-            if change.state != "awaiting_consent":
-                return  # denied or queued: the root already says so
+        # The worker may finish an auto-approved change before the proposing thread announces
+        # the decision, so whichever event comes first opens the thread, under a lock.
+        with lock:
+            threads = cards_for(out, change.id, "incident")
+            fresh = not threads
+            if fresh:
+                if not is_incident(ops, change):
+                    return
+                opened = open_thread(change)
+                if opened is None:
+                    return
+                threads = [opened]
         for channel, root in threads:
             if ev.kind == "decided":
-                out.post(channel, f"Consent requested for {change.ref}", None, root)
+                if change.state == "awaiting_consent":
+                    out.post(channel, f"Consent requested for {change.ref}", None, root)
             elif ev.kind in ("vote", "expired", "stale"):
                 card = card_state(out, change)
                 if card is None:

@@ -86,12 +86,15 @@ def register_middleware(app: App, engine: Engine) -> None:
     def dedupe(req: BoltRequest, body: dict[str, Any], next: Callable[[], BoltResponse]) -> Any:
         """Each signed request and each event is processed once across retries and replicas."""
         signature = _header(req, "x-slack-signature")
-        if signature:
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        # Slack never retries interactions or commands, so a second request with the same
+        # signature is a replay. Events are keyed by event id instead: Slack's immediate retry
+        # after an error may land in the same second, with the same signature.
+        if signature and not event_id:
             key = "sig:" + hashlib.sha256(signature.encode()).hexdigest()[:40]
             if not claim_key(engine, key):
                 log.warning("replayed Slack request ignored (same signature seen before)")
                 return BoltResponse(status=200, body="")
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if event_id and not claim_key(engine, str(event_id)):
             retry = _header(req, "x-slack-retry-num") or "0"
             log.info("duplicate Slack event %s ignored (retry %s)", event_id, retry)

@@ -37,6 +37,9 @@ EMOJI: dict[str, str] = {
     "information_source": "\u2139",
     "arrows_counterclockwise": "\U0001f504",
     "mag": "\U0001f50d",
+    "no_entry_sign": "\U0001f6ab",
+    "leftwards_arrow_with_hook": "\u21a9",
+    "small_blue_diamond": "\U0001f539",
 }
 
 _LINK = re.compile(r"<([^<>\n]+)>")

@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from bot.localslack.directory import BOT_NAME, BOT_USER_ID, TEAM_ID, TEAM_NAME
 from bot.localslack.guide import TryStep
 from bot.localslack.people import People
-from bot.localslack.state import JSON
+from bot.localslack.state import JSON, new_id
 
 STATIC_DIR = Path(__file__).parent / "static"
 """Where the page's HTML, JS and CSS are shipped."""
@@ -42,8 +42,18 @@ def encode_mentions(text: str, people: People) -> str:
     return _AT_NAME.sub(swap, text)
 
 
-def snapshot(people: People, user_id: str | None, try_this: list[TryStep], intro: str = "") -> JSON:
-    """Everything the page shows, for one viewing user."""
+def snapshot(
+    people: People,
+    user_id: str | None,
+    try_this: list[TryStep],
+    intro: str = "",
+    session: str = "",
+) -> JSON:
+    """Everything the page shows, for one viewing user.
+
+    ``session`` changes each time a workspace is created, so the page forgets which guide
+    steps were done in an earlier run (the messages of that run are gone too).
+    """
     ws = people.ws
     with ws.lock:
         users = [
@@ -76,6 +86,7 @@ def snapshot(people: People, user_id: str | None, try_this: list[TryStep], intro
             "dm": "D" + user_id[1:] if user_id in ws.users else None,
             "try_this": [step.model_dump() for step in try_this],
             "intro": intro,
+            "session": session,
         }
         # Serialise under the lock so the page never sees a half-applied change.
         return json.loads(json.dumps(result))  # type: ignore[no-any-return]
@@ -84,6 +95,7 @@ def snapshot(people: People, user_id: str | None, try_this: list[TryStep], intro
 def ui_routes(people: People, try_this: list[TryStep], intro: str = "") -> list[BaseRoute]:
     """Routes for the page, its actions, permalinks and ``response_url`` posts."""
     ws = people.ws
+    session = new_id("W", 10)
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
@@ -93,7 +105,7 @@ def ui_routes(people: People, try_this: list[TryStep], intro: str = "") -> list[
         since = request.query_params.get("since")
         if since is not None and since == str(ws.version):
             return JSONResponse({"changed": False, "version": ws.version})
-        return JSONResponse(snapshot(people, user_id, try_this, intro))
+        return JSONResponse(snapshot(people, user_id, try_this, intro, session))
 
     async def act(request: Request) -> JSONResponse:
         action = request.path_params["action"]

@@ -33,8 +33,9 @@ def test_help_lists_the_commands() -> None:
 
 
 def test_ask_blast_radius_json_from_a_fresh_data_dir(data_dir: Path) -> None:
-    code, text = _run("ask", "what depends on contoso-ny-db-prod-01", "--json",
-                      "--data-dir", str(data_dir))
+    code, text = _run(
+        "ask", "what depends on contoso-ny-db-prod-01", "--json", "--data-dir", str(data_dir)
+    )
     assert code == 0, text
     data = json.loads(text)
     assert data["tool_calls"][0]["name"] == "twin_blast_radius"
@@ -43,8 +44,9 @@ def test_ask_blast_radius_json_from_a_fresh_data_dir(data_dir: Path) -> None:
 
 
 def test_plan_rehearses_and_decides_without_executing(data_dir: Path) -> None:
-    code, text = _run("plan", "host.reboot", "contoso-ny-bkp-prod-01", "--json",
-                      "--data-dir", str(data_dir))
+    code, text = _run(
+        "plan", "host.reboot", "contoso-ny-bkp-prod-01", "--json", "--data-dir", str(data_dir)
+    )
     assert code == 0, text
     data = json.loads(text)
     assert data["decision"]["outcome"] == "consent"
@@ -57,8 +59,7 @@ def test_plan_rehearses_and_decides_without_executing(data_dir: Path) -> None:
 
 
 def test_plan_unknown_target_says_what_is_close(data_dir: Path) -> None:
-    code, text = _run("plan", "host.reboot", "contoso-ny-bkp-prod-09", "--data-dir",
-                      str(data_dir))
+    code, text = _run("plan", "host.reboot", "contoso-ny-bkp-prod-09", "--data-dir", str(data_dir))
     assert code == 1
     assert "contoso-ny-bkp-prod-0" in text
 
@@ -90,8 +91,7 @@ def test_broken_policy_stops_start_up_with_file_rule_and_position(
 
 
 def test_policy_explain_shows_input_and_matches(data_dir: Path) -> None:
-    code, text = _run("ask", "reboot contoso-ny-bkp-prod-01", "--json", "--data-dir",
-                      str(data_dir))
+    code, text = _run("ask", "reboot contoso-ny-bkp-prod-01", "--json", "--data-dir", str(data_dir))
     assert code == 0, text
     ref = json.loads(text)["changes"][0]["id"]
     code, text = _run("policy", "explain", ref, "--data-dir", str(data_dir))

@@ -116,11 +116,12 @@ def texts(msgs: list[dict[str, Any]]) -> str:
 def wait_text(
     w: World, channel: str, needle: str, thread_ts: str | None = None, timeout: float = 20.0
 ) -> str:
-    """Wait until ``needle`` appears in a channel (or thread); return all its text."""
+    """Wait until ``needle`` appears in what the bot said in a channel (or thread)."""
     deadline = time.monotonic() + timeout
     body = ""
     while time.monotonic() < deadline:
-        body = texts(w.slack.messages(channel, thread_ts=thread_ts))
+        said = [m for m in w.slack.messages(channel, thread_ts=thread_ts) if m.get("bot_id")]
+        body = texts(said)
         if needle in body:
             return body
         time.sleep(0.05)

@@ -54,9 +54,15 @@ def test_same_alert_repeated_is_handled_once(engine: Engine, tmp_path: Path) -> 
     assert w.incidents.get(outs[0].incident.id).occurrences == 5
     assert len(w.ops.journal.list()) == 1
     # the same alert via the generic webhook groups by the runbook's dedupe key, not the source
-    g = parse_generic({"id": "x1", "title": "portal down", "status": "firing",
-                       "severity": "high",
-                       "labels": {"alertname": "ServiceDown", "service": "contoso-portal"}})
+    g = parse_generic(
+        {
+            "id": "x1",
+            "title": "portal down",
+            "status": "firing",
+            "severity": "high",
+            "labels": {"alertname": "ServiceDown", "service": "contoso-portal"},
+        }
+    )
     assert w.loop.handle(g).status == "grouped"
 
 
@@ -67,8 +73,16 @@ def test_flapping_alert_is_grouped_not_acted_on_twice(engine: Engine, tmp_path: 
     for i in range(8):
         body["alerts"][0]["status"] = "firing" if i % 2 == 0 else "resolved"
         statuses.append(w.loop.handle(parse_alertmanager(json.dumps(body))[0]).disposition)
-    assert statuses == ["new", "resolved", "flap", "resolved", "flap", "resolved", "flap",
-                        "resolved"]
+    assert statuses == [
+        "new",
+        "resolved",
+        "flap",
+        "resolved",
+        "flap",
+        "resolved",
+        "flap",
+        "resolved",
+    ]
     inc = w.incidents.all()[0]
     assert inc.flaps == 3 and len(w.incidents.all()) == 1
     assert len(w.ops.journal.list()) == 1
@@ -113,11 +127,23 @@ def test_alert_with_no_runbook_waits_for_a_person(engine: Engine, tmp_path: Path
     assert w.notes[-1].kind == "needs_person"
 
 
-def test_alert_with_no_runbook_goes_to_the_agent_when_allowed(engine: Engine,
-                                                              tmp_path: Path) -> None:
+def test_alert_with_no_runbook_goes_to_the_agent_when_allowed(
+    engine: Engine, tmp_path: Path
+) -> None:
     w = make_auto_world(engine, tmp_path)
     seen = []
     w.loop.agent = lambda sig, inc: seen.append((sig.title, inc.ref)) or None
     out = w.loop.handle(parse_generic((SIGNALS / "generic_disk_full.json").read_bytes()))
     assert seen and seen[0][1] == out.incident.ref
     assert out.status == "no_runbook"  # the agent chose not to propose
+
+
+def test_rejected_remediation_is_recorded_on_the_incident(engine: Engine, tmp_path: Path) -> None:
+    w = make_auto_world(engine, tmp_path)
+    out = w.loop.handle(parse_generic((SIGNALS / "generic_file_down.json").read_bytes()))
+    assert out.proposal is not None and out.proposal.change and out.proposal.plan
+    w.ops.vote(out.proposal.change.id, BEN, False, plan_hash=out.proposal.plan.hash,
+               payload_id="p1", reason="not now")  # fmt: skip
+    inc = w.incidents.get(out.incident.id)
+    assert inc.outcome == "rejected"
+    assert w.ops.drain() == [] and w.sim.effects("rmm", "run_script") == 0

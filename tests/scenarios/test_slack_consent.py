@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 
+from bot.localslack import Attempt, sign
 from tests.bot.world import (
     ANA,
     BEN,
     CHLOE,
     FAKE_BEN,
+    SIGNING_SECRET,
     World,
     card_of,
     message,
@@ -90,17 +96,36 @@ def test_b7_display_name_imitating_an_approver_is_refused(world: World) -> None:
     assert _has_buttons(message(world, "ops-approvals", card["ts"]))
 
 
+def _click_again(w: World, attempt: Attempt, action_ts: str) -> int:
+    """The same person's second click on the same button: a new, validly signed payload."""
+    payload = dict(attempt.payload)
+    payload["actions"] = [dict(payload["actions"][0], action_ts=action_ts)]
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    now = int(time.time())
+    r = httpx.post(
+        w.http.url,
+        content=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": str(now),
+            "X-Slack-Signature": sign(SIGNING_SECRET, now, body),
+        },
+    )
+    return r.status_code
+
+
 def test_double_click_and_slack_retry_count_once(world: World) -> None:
-    world.oh.ops.consent  # quorum 1 by default for this rule; use two clicks of one person
     _, ref, card = _consent(world, user=ANA)
-    world.oh.ops.stop_worker()  # keep the state observable: no execution
+    world.oh.ops.stop_worker()  # nothing runs: the consent state stays observable
     world.slack.click(CHLOE, "ops-approvals", card["ts"], "consent_approve")
     click = [a for a in world.slack.deliveries() if a.kind == "interaction"][-1]
+    time.sleep(1.05)  # a retry is signed in a later second than the original
     assert world.slack.replay(click, retry_num=1) == 200  # Slack's retry of the same click
-    world.slack.click(CHLOE, "ops-approvals", card["ts"], "consent_approve")  # double click
+    assert _click_again(world, click, "9999999999.000001") == 200  # a double click
     reqs = world.oh.ops.consent.for_change(ref.removeprefix("CR-"))
     votes = world.oh.ops.consent.votes(reqs[-1].id)
     assert [(v.voter.user_id, v.vote) for v in votes] == [(CHLOE, "approve")]
+    assert world.oh.ops.status(ref).state in ("queued", "approved")
 
 
 def test_reject_asks_for_a_reason_and_tells_the_requester(world: World) -> None:

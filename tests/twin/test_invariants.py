@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.estate import small_graph
-from twin.fork import Fork
+from twin.fork import Deactivate, Fork
 from twin.graph import TwinGraph
 from twin.invariants import CheckContext, run_invariants
 from twin.invariants._core import Violation, run_checks
@@ -557,3 +557,20 @@ def test_a_check_over_its_budget_is_a_deny_and_unknown_ids_too() -> None:
 )
 def test_checks_pass_on_an_empty_change(inv_id: str) -> None:
     assert run_invariants(_ctx(), (inv_id,))[0].passed
+
+
+def test_mgmt_path_losing_a_firewall_or_management_segment_is_denied() -> None:
+    g = rich_graph()
+    f = Fork(g, [Deactivate("segment:contoso-ny-mgmt")])
+    ctx = CheckContext(f, f.outage(), "host.reboot", ("host:contoso-ny-web-01",), {}, IN_WINDOW)
+    [res] = run_invariants(ctx, ("mgmt_path",))
+    assert res.severity == "deny"
+    assert [v.entities for v in res.violations] == [("segment:contoso-ny-mgmt",)]
+    f2 = Fork(g, [Deactivate("firewall:contoso-ny-fw-01")])
+    ctx2 = CheckContext(f2, f2.outage(), "host.reboot", ("host:contoso-ny-web-01",), {}, IN_WINDOW)
+    [res2] = run_invariants(ctx2, ("mgmt_path",))
+    # the firewall itself, and the web host's segment and firewall on its path
+    assert ("host:contoso-ny-web-01", "firewall:contoso-ny-fw-01") in [
+        v.entities for v in res2.violations
+    ]
+    assert ("firewall:contoso-ny-fw-01",) in [v.entities for v in res2.violations]

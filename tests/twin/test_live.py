@@ -21,8 +21,14 @@ def _seeded(engine: Engine, **kw: object) -> TwinStore:
 
 
 def _view(source: str, **attrs: object) -> Entity:
-    return Entity(id=HOST, kind=NodeKind.HOST, name="contoso-ny-db-01", source=source,
-                  source_ref=f"{source}-ref", attrs=attrs)
+    return Entity(
+        id=HOST,
+        kind=NodeKind.HOST,
+        name="contoso-ny-db-01",
+        source=source,
+        source_ref=f"{source}-ref",
+        attrs=attrs,
+    )
 
 
 # ---------------------------------------------------------------- source priority
@@ -47,13 +53,15 @@ def test_priority_order_is_configurable(engine: Engine) -> None:
     assert s.load().get(HOST).attrs["os"] == "Windows 2016"
 
 
-def test_lower_priority_change_under_a_winner_changes_nothing(engine: Engine) -> None:
+def test_lower_priority_change_under_a_winner_changes_no_fact(engine: Engine) -> None:
     s = _seeded(engine, source_priority=("test", "cmdb", "rmm"))
     s.apply(IngestBatch(source="rmm", entities=[_view("rmm", os="Windows 2019")]))
-    serial = s.meta()[1]
+    version = s.load().get(HOST).version
     res = s.apply(IngestBatch(source="cmdb", entities=[_view("cmdb", os="Windows 2012")]))
-    # the cmdb view is kept, but the effective entity (and so the serial) does not move
-    assert res.changed == 0 and s.meta()[1] == serial
+    # the cmdb view is kept, but no effective fact moves: only the freshness is confirmed
+    assert res.changed == 0 and res.seen == 1
+    e = s.load().get(HOST)
+    assert e.version == version and e.attrs["os"] == "Windows 2019"
     assert {v.source: v.attrs.get("os") for v in s.observations(HOST)}["cmdb"] == "Windows 2012"
 
 
@@ -64,8 +72,12 @@ def test_event_upsert_applies_and_out_of_order_event_is_ignored(engine: Engine) 
     new = _view("test", role="db", pending_reboot=True).model_copy(update={"last_seen": now})
     res = s.apply_event(TwinEvent(op="upsert", source="test", entity=new))
     assert res.changed == 1
-    older = new.model_copy(update={"attrs": {"role": "db", "pending_reboot": False},
-                                   "last_seen": now - timedelta(minutes=5)})
+    older = new.model_copy(
+        update={
+            "attrs": {"role": "db", "pending_reboot": False},
+            "last_seen": now - timedelta(minutes=5),
+        }
+    )
     res = s.apply_event(TwinEvent(op="upsert", source="test", entity=older))
     assert res.changed == 0
     assert s.load().get(HOST).attrs["pending_reboot"] is True
@@ -104,25 +116,37 @@ def test_event_relate_and_unrelate(engine: Engine) -> None:
     assert s.apply_event(TwinEvent(op="unrelate", source="test", relation=rel)).changed == 1
     s.catch_up(g)
     assert (EdgeType.DEPENDS_ON, "service:contoso-dns") not in g.out_edges(
-        "service:contoso-dev-app")
+        "service:contoso-dev-app"
+    )
     # relate then unrelate left the reader where it began, by serial
-    assert "service:contoso-dev-app" not in {i.entity.id for i in
-                                            g.blast_radius("service:contoso-dns").items}
+    assert "service:contoso-dev-app" not in {
+        i.entity.id for i in g.blast_radius("service:contoso-dns").items
+    }
 
 
 # ---------------------------------------------------------------- full sync
 def test_full_sync_unrelates_relations_the_source_no_longer_reports(engine: Engine) -> None:
     s = _seeded(engine)
     ents, rels = small_estate()
-    dropped = next(r for r in rels if r.src == "service:contoso-portal"
-                   and r.type == EdgeType.DEPENDS_ON and r.dst == "service:contoso-dns")
+    dropped = next(
+        r
+        for r in rels
+        if r.src == "service:contoso-portal"
+        and r.type == EdgeType.DEPENDS_ON
+        and r.dst == "service:contoso-dns"
+    )
     g = s.load()
-    res = s.apply(IngestBatch(source="test", entities=ents,
-                              relations=[r for r in rels if r != dropped], full_sync=True))
+    res = s.apply(
+        IngestBatch(
+            source="test",
+            entities=ents,
+            relations=[r for r in rels if r != dropped],
+            full_sync=True,
+        )
+    )
     assert res.changed == 1 and res.tombstoned == 0
     s.catch_up(g)
-    assert (EdgeType.DEPENDS_ON, "service:contoso-dns") not in g.out_edges(
-        "service:contoso-portal")
+    assert (EdgeType.DEPENDS_ON, "service:contoso-dns") not in g.out_edges("service:contoso-portal")
     assert s.load().edge_count == g.edge_count
 
 
@@ -130,9 +154,14 @@ def test_full_sync_keeps_relations_of_entities_it_did_not_report(engine: Engine)
     s = _seeded(engine)
     ents, rels = small_estate()
     keep = [e for e in ents if e.id != "service:contoso-portal"]
-    res = s.apply(IngestBatch(source="test", entities=keep,
-                              relations=[r for r in rels if r.src != "service:contoso-portal"],
-                              full_sync=True))
+    res = s.apply(
+        IngestBatch(
+            source="test",
+            entities=keep,
+            relations=[r for r in rels if r.src != "service:contoso-portal"],
+            full_sync=True,
+        )
+    )
     # the portal is within its grace period: neither it nor its edges go yet
     assert res.changed == 0
     assert s.load().out_edges("service:contoso-portal")
@@ -158,8 +187,9 @@ def test_bad_record_classes_each_name_record_field_and_why(engine: Engine) -> No
         {"src": "service:contoso-dns", "dst": "service:contoso-erp-db"},
     ]
     good = Entity(id="host:new-01", kind=NodeKind.HOST, name="new-01", source="test")
-    res = s.apply(IngestBatch(source="test", entities=[*bad_entities, good],
-                              relations=bad_relations))
+    res = s.apply(
+        IngestBatch(source="test", entities=[*bad_entities, good], relations=bad_relations)
+    )
     got = {(r.record.split(" ")[0], r.field): r.reason for r in res.rejections}
     assert got[("x:1", "kind")] == "unknown kind 'spaceship'"
     assert got[("host:noname", "name")] == "missing"
@@ -182,8 +212,15 @@ def test_bad_record_classes_each_name_record_field_and_why(engine: Engine) -> No
 
 def test_rejections_name_the_record_in_their_text(engine: Engine) -> None:
     s = _seeded(engine)
-    res = s.apply(IngestBatch(source="test", relations=[
-        Relation(src="service:contoso-dns", type=EdgeType.DEPENDS_ON, dst="service:nowhere")]))
+    res = s.apply(
+        IngestBatch(
+            source="test",
+            relations=[
+                Relation(src="service:contoso-dns", type=EdgeType.DEPENDS_ON, dst="service:nowhere")
+            ],
+        )
+    )
     assert str(res.rejections[0]) == (
         "service:contoso-dns -depends_on-> service:nowhere: field 'dst': "
-        "dangling reference to 'service:nowhere'")
+        "dangling reference to 'service:nowhere'"
+    )

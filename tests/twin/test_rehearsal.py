@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from tests.estate import small_graph
 from twin.actions import CATALOG
-from twin.fork import AddEdge, Deactivate, Fork, RemoveEdge, SetAttr
+from twin.fork import AddEdge, AddEntity, Deactivate, Fork, RemoveEdge, SetAttr
 from twin.model import EdgeType
 from twin.plan import rehearse, stale_entities
 
@@ -72,6 +72,13 @@ _DELTAS = st.one_of(
         st.just(EdgeType.DEPENDS_ON),
         st.sampled_from(["service:contoso-dns", "service:contoso-erp-app"]),
     ),
+    st.just(AddEntity("firewall_rule:new", "firewall_rule", "new", {"action": "allow"})),
+    st.builds(
+        AddEdge,
+        st.just("firewall_rule:new"),
+        st.just(EdgeType.ALLOWS_TRAFFIC),
+        st.sampled_from(["service:contoso-dns", "service:contoso-portal"]),
+    ),
 )
 
 
@@ -83,12 +90,32 @@ def test_fork_never_mutates_base(deltas: list) -> None:  # type: ignore[type-arg
     edges = sorted((r.src, r.type, r.dst) for r in g.relations())
     f = Fork(g, deltas)
     f.outage()
-    for nid in nodes:
+    for nid in [*nodes, "firewall_rule:new"]:
+        if not f.exists(nid):
+            continue
         f.entity(nid)
         list(f.in_edges(nid))
         list(f.out_edges(nid))
     assert {e.id: e for e in g.entities()} == nodes
     assert sorted((r.src, r.type, r.dst) for r in g.relations()) == edges
+    assert "firewall_rule:new" not in f.read_set  # entities the fork adds are not drift
+
+
+def test_fork_adds_entities_and_edges_without_touching_base() -> None:
+    g = small_graph()
+    f = Fork(
+        g,
+        [
+            AddEntity("firewall_rule:new", "firewall_rule", "new", {"port": "443"}),
+            AddEdge("firewall_rule:new", EdgeType.ALLOWS_TRAFFIC, "service:contoso-portal"),
+        ],
+    )
+    assert f.exists("firewall_rule:new") and f.is_new("firewall_rule:new")
+    assert f.entity("firewall_rule:new").attrs == {"port": "443"}
+    assert ("allows_traffic", "firewall_rule:new") in {
+        (t.value, s) for t, s in f.in_edges("service:contoso-portal")
+    }
+    assert "firewall_rule:new" not in g
 
 
 def test_reboot_below_replicas_is_caught_with_evidence() -> None:

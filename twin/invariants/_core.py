@@ -29,13 +29,13 @@ Severity = Literal["deny", "needs_consent", "warn"]
 _RANK: dict[str, int] = {"deny": 0, "needs_consent": 1, "warn": 2}
 
 DEFAULT_SETTINGS: dict[str, Any] = {
-    # Observed facts older than this in the blast radius need a person's consent; facts from
-    # declared sources (the CMDB) are records, not observations, and do not go stale.
+    # Observed facts older than this in the blast radius need a person's consent. Facts from
+    # declared sources are records, not observations, and do not go stale: the CMDB, and the
+    # generated sample estate (a fixture whose clock is not the estate's).
     "max_fact_age_hours": 24,
-    "declared_sources": ("cmdb",),
+    "declared_sources": ("cmdb", "sample"),
     "restore_test_max_days": 30,
     "min_overlap_minutes": 15,
-    "management_roles": ("monitoring", "backup"),
     "critical_roles": ("dns", "idp"),
     "check_timeout_ms": 500,
     "freezes": (),

@@ -108,17 +108,30 @@
 
   // The guide: a welcome, who is who, and numbered steps. A step switches person, channel
   // and thread as it says, and fills the message box; the visitor presses Enter to send.
-  const done = new Set(JSON.parse(localStorage.getItem("localslack.done") || "[]"));
+  // Done steps are remembered per workspace session: a restarted demo starts the list over.
+  let done = new Set();
+  let doneSession = null;
+  function loadDone(session) {
+    if (session === doneSession) return;
+    doneSession = session;
+    const saved = JSON.parse(localStorage.getItem("localslack.done") || "{}");
+    done = new Set(saved.session === session ? saved.steps : []);
+  }
   let guideHidden = localStorage.getItem("localslack.guide") === "hidden";
 
   function renderGuide(data) {
+    loadDone(data.session);
     const steps = data.try_this || [];
     $("guide").classList.toggle("hidden", (steps.length === 0 && !data.intro) || view.channel === "home");
     $("guide-body").classList.toggle("hidden", guideHidden);
     $("guide-toggle").textContent = guideHidden ? "Show" : "Hide";
     const intro = $("intro");
     intro.innerHTML = mrkdwn(data.intro || "", ctx);
-    intro.classList.toggle("hidden", !data.intro);
+    // Once the visitor has started, the steps matter more than the welcome; the switcher
+    // still shows everyone's role.
+    const started = done.size > 0;
+    intro.classList.toggle("hidden", !data.intro || started);
+    $("cast").classList.toggle("hidden", started);
     $("cast").replaceChildren(...data.users.map((u) => h("li", {
       class: "cast-member" + (u.id === view.user ? " current" : ""),
     }, h("strong", {}, u.real_name), ` (@${u.name}) — ${u.title || "member"}`,
@@ -159,7 +172,7 @@
       else toast(`No thread mentioning “${step.open_thread}” here yet.`, true);
     }
     done.add(index);
-    localStorage.setItem("localslack.done", JSON.stringify([...done]));
+    localStorage.setItem("localslack.done", JSON.stringify({ session: doneSession, steps: [...done] }));
     render();
     poll(true);
     if (step.say) {
@@ -250,7 +263,11 @@
     const container = $("thread-messages");
     keepScroll(container, () => container.replaceChildren(...items.map(({ m, eph }) =>
       messageView(m, channelId, { showReplies: false, ephemeral: eph }))));
+    // A thread opens at its newest reply, as Slack's does; later updates keep the position.
+    if (shownThread !== view.thread) container.scrollTop = container.scrollHeight;
+    shownThread = view.thread;
   }
+  let shownThread = null;
 
   function renderHome(data) {
     $("channel-title").textContent = "opshand — Home";

@@ -25,6 +25,10 @@ const BlockKit = (() => {
     lock: "\u{1f512}", no_entry: "\u26d4", red_circle: "\u{1f534}", large_green_circle: "\u{1f7e2}",
     large_yellow_circle: "\u{1f7e1}", eyes: "\u{1f440}", tada: "\u{1f389}", information_source: "\u2139\ufe0f",
     arrows_counterclockwise: "\u{1f504}", thumbsup: "\u{1f44d}", "+1": "\u{1f44d}", mag: "\u{1f50d}",
+    raised_hand: "\u270b", hand: "\u270b", stopwatch: "\u23f1\ufe0f", bar_chart: "\u{1f4ca}",
+    calendar: "\u{1f4c6}", clipboard: "\u{1f4cb}", gear: "\u2699\ufe0f", construction: "\u{1f6a7}",
+    ok: "\u{1f197}", no_entry_sign: "\u{1f6ab}", leftwards_arrow_with_hook: "\u21a9\ufe0f",
+    small_blue_diamond: "\u{1f539}", robot_face: "\u{1f916}", bust_in_silhouette: "\u{1f464}",
   };
 
   function escapeHtml(text) {

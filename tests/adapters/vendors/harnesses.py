@@ -1,8 +1,8 @@
 """Contract harnesses: one factory per client, one list per category.
 
-The contract suites are parametrised over these lists. To run the same suite against the
-simulated estate, append a factory returning a :class:`Harness` whose ``ids`` name objects the
-sim holds (same keys as below) and ``fake=None``.
+The contract suites are parametrised over these lists, and each list holds the sim too
+(:mod:`tests.adapters.vendors.sim_harness`: a :class:`Harness` whose ``ids`` name objects the
+sim holds, same keys as below, ``fake=None``). ``ALL_FACTORIES`` is the vendor clients only.
 """
 
 from __future__ import annotations

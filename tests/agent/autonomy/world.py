@@ -5,8 +5,8 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -61,36 +61,67 @@ class TickingClock:
             time.sleep(seconds)
 
 
-def build_ops(engine: Engine, tmp: Path, *, endpoints: int = 300, policy_text: str | None = None,
-              policy_file: Path | None = None, timings: SimTimings | None = None,
-              now: datetime | None = None, breaker_failures: int = 5) -> tuple[Operations, SimEstate, AuditLog]:
+def build_ops(
+    engine: Engine,
+    tmp: Path,
+    *,
+    endpoints: int = 300,
+    policy_text: str | None = None,
+    policy_file: Path | None = None,
+    timings: SimTimings | None = None,
+    now: datetime | None = None,
+    breaker_failures: int = 5,
+) -> tuple[Operations, SimEstate, AuditLog]:
     store = TwinStore(engine)
     store.create()
     sim_clock = TickingClock(now) if now is not None else SystemClock()
     clock: Callable[[], datetime] = sim_clock.now if now is not None else utcnow
-    est = generate_estate(endpoints=endpoints,
-                          **({"now": now - timedelta(hours=1)} if now is not None else {}))
-    store.apply(IngestBatch(source="sample", entities=list(est.entities),
-                            relations=list(est.relations)))
+    # The twin was last synced an hour ago, so its facts are fresh for the rehearsal.
+    est = generate_estate(endpoints=endpoints, now=(now or utcnow()) - timedelta(hours=1))
+    store.apply(
+        IngestBatch(source="sample", entities=list(est.entities), relations=list(est.relations))
+    )
     graph = store.load()
-    sim = SimEstate.from_twin(list(graph.entities()), list(graph.relations()),
-                              clock=sim_clock, timings=timings or SimTimings(scale=0))
+    sim = SimEstate.from_twin(
+        list(graph.entities()),
+        list(graph.relations()),
+        clock=sim_clock,
+        timings=timings or SimTimings(scale=0),
+    )
     audit = AuditLog(engine, Redactor(), FileCheckpoint(tmp / "audit.checkpoint"))
 
     def audit_fn(conn: Connection, **kw: Any) -> Any:
         return audit.append(conn, **kw)
 
     roles = RoleMap({"approvers": ["U0BEN", "U0CHLOE"], "admins": ["U0BEN"]}, team_id=TEAM)
-    policy = (load_policy_text(policy_text) if policy_text
-              else load_policy(policy_file or ROOT / "examples" / "policy.yaml"))
+    policy = (
+        load_policy_text(policy_text)
+        if policy_text
+        else load_policy(policy_file or ROOT / "examples" / "policy.yaml")
+    )
     journal = Journal(engine, audit_fn)
-    acts = Adapters(rmm=sim.rmm, psa=sim.psa, siem=sim.siem, identity=sim.identity,
-                    backup=sim.backup, firewall=sim.firewall)
+    acts = Adapters(
+        rmm=sim.rmm,
+        psa=sim.psa,
+        siem=sim.siem,
+        identity=sim.identity,
+        backup=sim.backup,
+        firewall=sim.firewall,
+    )
 
     def make_executor(ops: Operations) -> Executor:
-        return Executor(engine, journal, store, lambda: ops.graph, acts, audit=audit_fn,
-                        recheck=ops.recheck, poll_interval=0.0, sleep=lambda s: None,
-                        now=clock)
+        return Executor(
+            engine,
+            journal,
+            store,
+            lambda: ops.graph,
+            acts,
+            audit=audit_fn,
+            recheck=ops.recheck,
+            poll_interval=0.0,
+            sleep=lambda s: None,
+            now=clock,
+        )
 
     extra: dict[str, Any] = {}
     # Lift the hourly cap on auto actions so a whole patch cycle or a flood of alerts is not cut
@@ -98,15 +129,26 @@ def build_ops(engine: Engine, tmp: Path, *, endpoints: int = 300, policy_text: s
     guard = getattr(service, "Guardrails", None)
     if guard is not None and "guardrails" in inspect.signature(Operations).parameters:
         extra["guardrails"] = guard(max_auto_per_hour=100_000, breaker_failures=breaker_failures)
-    ops = Operations(engine=engine, store=store, graph=graph, journal=journal, policy=policy,
-                     consent=ConsentBook(engine, roles, clock), roles=roles,
-                     executor_factory=make_executor, audit=audit_fn, team_id=TEAM, now=clock,
-                     **extra)
+    ops = Operations(
+        engine=engine,
+        store=store,
+        graph=graph,
+        journal=journal,
+        policy=policy,
+        consent=ConsentBook(engine, roles, clock),
+        roles=roles,
+        executor_factory=make_executor,
+        audit=audit_fn,
+        team_id=TEAM,
+        now=clock,
+        **extra,
+    )
     return ops, sim, audit
 
 
-def make_auto_world(engine: Engine, tmp: Path, *, runbooks: Path | None = None,
-                    **kw: Any) -> AutoWorld:
+def make_auto_world(
+    engine: Engine, tmp: Path, *, runbooks: Path | None = None, **kw: Any
+) -> AutoWorld:
     ops, sim, audit = build_ops(engine, tmp, **kw)
 
     def audit_fn(conn: Connection, **a: Any) -> Any:
@@ -114,6 +156,10 @@ def make_auto_world(engine: Engine, tmp: Path, *, runbooks: Path | None = None,
 
     incidents = IncidentBook(engine, psa=sim.psa, audit=audit_fn)
     notes: list[IncidentNote] = []
-    loop = SignalLoop(ops, load_runbooks(runbooks or ROOT / "examples" / "runbooks.yaml"),
-                      incidents, notify=notes.append)
+    loop = SignalLoop(
+        ops,
+        load_runbooks(runbooks or ROOT / "examples" / "runbooks.yaml"),
+        incidents,
+        notify=notes.append,
+    )
     return AutoWorld(ops, sim, audit, loop, incidents, notes)

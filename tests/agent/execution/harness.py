@@ -73,8 +73,14 @@ def sim_for(ents: list[Entity], rels: list[Relation], store: Any = None) -> SimE
 
 
 def sim_adapters(sim: SimEstate) -> Adapters:
-    return Adapters(rmm=sim.rmm, psa=sim.psa, siem=sim.siem, identity=sim.identity,
-                    backup=sim.backup, firewall=sim.firewall)
+    return Adapters(
+        rmm=sim.rmm,
+        psa=sim.psa,
+        siem=sim.siem,
+        identity=sim.identity,
+        backup=sim.backup,
+        firewall=sim.firewall,
+    )
 
 
 def build(
@@ -106,8 +112,13 @@ def build(
     if adapters is None:
         sim = sim or sim_for(ents, rels)
         adapters = sim_adapters(sim)
-    audit = AuditLog(engine, Redactor([CANARY]), FileCheckpoint(tmp / "audit.checkpoint"),
-                     checkpoint_every=checkpoint_every)
+    redactor = Redactor([CANARY])
+    audit = AuditLog(
+        engine,
+        redactor,
+        FileCheckpoint(tmp / "audit.checkpoint"),
+        checkpoint_every=checkpoint_every,
+    )
 
     def audit_fn(conn: Connection, **kw: Any) -> Any:
         if audit_hook is not None:
@@ -115,36 +126,82 @@ def build(
         return audit.append(conn, **kw)
 
     roles = RoleMap({"approvers": ["U0BEN", "U0CHLOE"], "admins": ["U0BEN"]}, team_id=TEAM)
-    policy = (load_policy_text(policy_text) if policy_text
-              else load_policy(ROOT / "examples" / "policy.yaml"))
+    policy = (
+        load_policy_text(policy_text)
+        if policy_text
+        else load_policy(ROOT / "examples" / "policy.yaml")
+    )
     journal = Journal(engine, audit_fn)
     acts = adapters
 
     def make_executor(ops: Operations) -> Executor:
-        return Executor(engine, journal, store, lambda: ops.graph, acts, audit=audit_fn,
-                        recheck=ops.recheck, poll_interval=0.0, sleep=sleep, now=now,
-                        worker_id=worker_id, lease=lease, retry=retry, monotonic=monotonic,
-                        step_hook=step_hook)
+        return Executor(
+            engine,
+            journal,
+            store,
+            lambda: ops.graph,
+            acts,
+            audit=audit_fn,
+            recheck=ops.recheck,
+            poll_interval=0.0,
+            sleep=sleep,
+            now=now,
+            worker_id=worker_id,
+            lease=lease,
+            retry=retry,
+            monotonic=monotonic,
+            step_hook=step_hook,
+            redact=redactor.redact_text,
+        )
 
-    ops = Operations(engine=engine, store=store, graph=graph, journal=journal, policy=policy,
-                     consent=ConsentBook(engine, roles), roles=roles,
-                     executor_factory=make_executor, audit=audit_fn, team_id=TEAM, now=now)
+    ops = Operations(
+        engine=engine,
+        store=store,
+        graph=graph,
+        journal=journal,
+        policy=policy,
+        consent=ConsentBook(engine, roles, clock=now),
+        roles=roles,
+        executor_factory=make_executor,
+        audit=audit_fn,
+        team_id=TEAM,
+        now=now,
+    )
     return World(ops, audit, roles, sim)
 
 
-def enqueue(w: World, action: str, targets: list[str], params: dict[str, Any] | None = None,
-            *, wave_percent: int = 25, halt_threshold: float | None = None) -> Change:
+def enqueue(
+    w: World,
+    action: str,
+    targets: list[str],
+    params: dict[str, Any] | None = None,
+    *,
+    wave_percent: int = 25,
+    halt_threshold: float | None = None,
+) -> Change:
     """Rehearse and queue a change without policy (an auto decision), through the journal."""
     j = w.ops.journal
-    plan = rehearse(w.ops.graph, action, targets, params or {}, reason="test",
-                    wave_percent=wave_percent)
+    plan = rehearse(
+        w.ops.graph, action, targets, params or {}, reason="test", wave_percent=wave_percent
+    )
     if halt_threshold is not None:
         plan = plan.model_copy(update={"halt_threshold": halt_threshold})
         plan = plan.model_copy(update={"hash": plan.compute_hash()})
-    c = j.create(action=action, targets=targets, params=params or {}, reason="test",
-                 requester=ANA, source="person")
-    j.move(c.id, "rehearsed", actor="system:rehearsal", plan=plan.model_dump(mode="json"),
-           plan_hash=plan.hash)
+    c = j.create(
+        action=action,
+        targets=targets,
+        params=params or {},
+        reason="test",
+        requester=ANA,
+        source="person",
+    )
+    j.move(
+        c.id,
+        "rehearsed",
+        actor="system:rehearsal",
+        plan=plan.model_dump(mode="json"),
+        plan_hash=plan.hash,
+    )
     j.move(c.id, "auto_approved", actor="system:policy", decision={"outcome": "auto"})
     return j.move(c.id, "queued", actor="system:policy")
 

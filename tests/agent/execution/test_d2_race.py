@@ -50,21 +50,49 @@ def _race(engine: Engine, schema: str, tmp: Path) -> None:
             insert(journal_table),
             [
                 {
-                    "state": "queued", "action": first.action, "targets": first.targets,
-                    "params": first.params, "reason": f"race {i}", "requester": ANA,
-                    "source": "person", "channel": "", "thread_ts": "", "plan": first.plan,
-                    "plan_hash": first.plan_hash, "decision": first.decision,
-                    "created_at": now, "updated_at": now,
+                    "state": "queued",
+                    "action": first.action,
+                    "targets": first.targets,
+                    "params": first.params,
+                    "reason": f"race {i}",
+                    "requester": ANA,
+                    "source": "person",
+                    "channel": "",
+                    "thread_ts": "",
+                    "plan": first.plan,
+                    "plan_hash": first.plan_hash,
+                    "decision": first.decision,
+                    "created_at": now,
+                    "updated_at": now,
                 }
                 for i in range(N_CHANGES - 1)
             ],
         )
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.agent.execution.worker_main", "--db", url,
-             "--schema", schema, "--tmp", str(tmp), "--store", str(calls),
-             "--worker-id", f"w{i}", "--batch", "5", "--deadline", "120"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tests.agent.execution.worker_main",
+                "--db",
+                url,
+                "--schema",
+                schema,
+                "--tmp",
+                str(tmp),
+                "--store",
+                str(calls),
+                "--worker-id",
+                f"w{i}",
+                "--batch",
+                "5",
+                "--deadline",
+                "120",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for i in range(N_WORKERS)
     ]
@@ -75,17 +103,18 @@ def _race(engine: Engine, schema: str, tmp: Path) -> None:
     assert sum(runs) == N_CHANGES
     assert sum(1 for r in runs if r > 0) >= 2  # the workers really raced
     with engine.connect() as conn:
-        states = dict(conn.execute(
-            select(journal_table.c.state, func.count()).group_by(journal_table.c.state)).all())
+        states = dict(
+            conn.execute(
+                select(journal_table.c.state, func.count()).group_by(journal_table.c.state)
+            ).all()
+        )
     assert states == {"reconciled": N_CHANGES}
     # The sim saw each change exactly once: one applied call per key, no replays.
     scripts = SqliteCallStore(calls).records()
     scripts = [r for r in scripts if r.method == "run_script"]
     assert Counter(r.outcome for r in scripts) == {"ok": N_CHANGES}
     assert len({r.idempotency_key for r in scripts}) == N_CHANGES
-    executing = Counter(
-        r.change_id for r in w.audit.iter_rows() if r.kind == "change.executing"
-    )
+    executing = Counter(r.change_id for r in w.audit.iter_rows() if r.kind == "change.executing")
     assert len(executing) == N_CHANGES and set(executing.values()) == {1}
     assert w.audit.verify().ok
 

@@ -60,13 +60,32 @@ def main(argv: list[str]) -> int:
     else:
         ents, rels = small_estate()
         sim = sim_for(ents, rels, store=SqliteCallStore(a.store))
-    w = build(engine, Path(a.tmp), adapters=adapters, sim=sim, seed=False, worker_id=a.worker_id,
-              step_hook=hook, lease=timedelta(seconds=a.lease), sleep=time.sleep,
-              checkpoint_every=0, now=lambda: utcnow() + timedelta(seconds=a.skew))
+    w = build(
+        engine,
+        Path(a.tmp),
+        adapters=adapters,
+        sim=sim,
+        seed=False,
+        worker_id=a.worker_id,
+        step_hook=hook,
+        lease=timedelta(seconds=a.lease),
+        sleep=time.sleep,
+        checkpoint_every=0,
+        now=lambda: utcnow() + timedelta(seconds=a.skew),
+    )
     stats = Worker(w.executor, batch=a.batch, idle_sleep=0.05, sleep=time.sleep).run(
-        until_idle=True, deadline=time.monotonic() + a.deadline)
-    print(json.dumps({"runs": stats.runs, "lost": stats.lost_leases, "errors": stats.errors,
-                      "steps": dict(seen)}))
+        until_idle=True, deadline=time.monotonic() + a.deadline
+    )
+    print(
+        json.dumps(
+            {
+                "runs": stats.runs,
+                "lost": stats.lost_leases,
+                "errors": stats.errors,
+                "steps": dict(seen),
+            }
+        )
+    )
     engine.dispose()
     return 0
 

@@ -68,3 +68,24 @@ def test_a5_canary_never_leaves(world: OpsWorld) -> None:
     world.ops.drain()
     for ch in world.ops.journal.list(limit=50):
         assert CANARY not in json.dumps(ch.params) and CANARY not in ch.reason
+
+
+class _RecordingClient:
+    """Stands in for the Slack WebClient and keeps every chat.postMessage call."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, object]] = []
+
+    def chat_postMessage(self, **kw: object) -> dict[str, str]:
+        self.posts.append(kw)
+        return {"ts": "1.0"}
+
+
+def test_a5_bot_posts_with_unfurling_off() -> None:
+    from bot.listeners._shared import SlackOut
+
+    client = _RecordingClient()
+    out = SlackOut(oh=None, client=client)  # type: ignore[arg-type]
+    out.post("C0OPS", f"see https://evil.example/?k={CANARY}", None, "1.0")
+    (kw,) = client.posts
+    assert kw["unfurl_links"] is False and kw["unfurl_media"] is False

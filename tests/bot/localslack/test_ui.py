@@ -30,7 +30,9 @@ def test_page_and_assets_are_served(slack: LocalSlack) -> None:
 def test_state_lists_people_channels_and_try_this() -> None:
     with LocalSlack(signing_secret=SECRET, try_this=["@opshand what is down?"]) as slack:
         state = httpx.get(f"{slack.web_url}ui/state", params={"user": ANA}).json()
-        assert state["try_this"] == ["@opshand what is down?"]
+        assert [(s["title"], s["say"]) for s in state["try_this"]] == [
+            ("@opshand what is down?", "@opshand what is down?")
+        ]
         assert [c["name"] for c in state["channels"]] == ["ops", "ops-approvals", "ops-digest"]
         assert {u["title"] for u in state["users"]} >= {"On-call engineer", "Engineering manager"}
         same = httpx.get(

@@ -1,0 +1,236 @@
+"""Benchmark: how fast the Slack bot acknowledges events under concurrency.
+
+Fires rounds of 50 concurrent, signed ``app_mention`` events at two apps served the same way
+(bot.http: uvicorn + Starlette, Bolt in a worker thread), both talking to the local
+Slack-compatible server:
+
+* **opshand** — ``bot.app.build_app`` on a bootstrapped opshand (SQLite, sample estate, offline
+  model): de-duplication middleware writing to the database, then the agent answering each
+  mention after the ack (that work competes for the same process while later acks are timed);
+* **baseline** — a bare Bolt ``App`` with a no-op ``app_mention`` listener.
+
+Latency is measured by the sender, from request start to the HTTP answer. Targets (issue 9):
+opshand p99 <= 100 ms and p99 ratio to the baseline <= 2.
+
+    .venv/bin/python bench/bot.py [--concurrency 50] [--rounds 4] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+# bench/twin.py would shadow the twin package when this runs as a script from bench/.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from slack_bolt import App  # noqa: E402
+from slack_sdk import WebClient  # noqa: E402
+
+from adapters.sim import SimTimings  # noqa: E402
+from bot.app import build_app  # noqa: E402
+from bot.bootstrap import bootstrap  # noqa: E402
+from bot.http import HttpServer, create_http_app  # noqa: E402
+from bot.localslack import LocalSlack, sign  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from twin.db import make_engine  # noqa: E402
+
+SECRET = "bench-signing-secret"
+TOKEN = "xoxb-bench"
+USER = "U0LOCAL01"
+
+
+def _envelope(slack: LocalSlack, text: str) -> bytes:
+    ts = f"{time.time():.6f}"
+    event = {
+        "type": "app_mention",
+        "user": USER,
+        "text": f"<@{slack.bot_user_id}> {text}",
+        "ts": ts,
+        "channel": slack.channel_id("ops"),
+        "event_ts": ts,
+    }
+    return json.dumps(
+        {
+            "type": "event_callback",
+            "team_id": slack.team_id,
+            "api_app_id": "A0LOCAL01",
+            "event": event,
+            "event_id": "Ev" + uuid.uuid4().hex[:12].upper(),
+            "event_time": int(time.time()),
+            "authorizations": [
+                {"team_id": slack.team_id, "user_id": slack.bot_user_id, "is_bot": True}
+            ],
+        }
+    ).encode()
+
+
+class _Senders:
+    """One thread and one kept-alive connection per concurrent sender, like Slack's pool."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.clients = [httpx.Client(timeout=10) for _ in range(concurrency)]
+
+    def close(self) -> None:
+        for c in self.clients:
+            c.close()
+
+    def round(self, url: str, slack: LocalSlack) -> tuple[list[float], int]:
+        n = len(self.clients)
+        bodies = [_envelope(slack, f"what depends on contoso-erp-db? #{i}") for i in range(n)]
+        lat: list[float] = []
+        bad = 0
+        lock = threading.Lock()
+        gate = threading.Barrier(n)
+
+        def fire(client: httpx.Client, body: bytes) -> None:
+            nonlocal bad
+            now = int(time.time())
+            headers = {
+                "Content-Type": "application/json",
+                "X-Slack-Request-Timestamp": str(now),
+                "X-Slack-Signature": sign(SECRET, now, body),
+            }
+            gate.wait()
+            start = time.perf_counter()
+            r = client.post(url, content=body, headers=headers)
+            took = time.perf_counter() - start
+            with lock:
+                lat.append(took * 1000)
+                bad += r.status_code != 200
+
+        threads = [
+            threading.Thread(target=fire, args=(c, b))
+            for c, b in zip(self.clients, bodies, strict=True)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return lat, bad
+
+
+def _measure(url: str, slack: LocalSlack, concurrency: int, rounds: int) -> dict[str, Any]:
+    senders = _Senders(concurrency)
+    try:
+        senders.round(url, slack)  # warm-up: connections, caches, auth.test
+        time.sleep(0.5)
+        lat: list[float] = []
+        bad = 0
+        for _ in range(rounds):
+            got, errs = senders.round(url, slack)
+            lat += got
+            bad += errs
+            time.sleep(0.2)
+    finally:
+        senders.close()
+    lat.sort()
+    return {
+        "n": len(lat),
+        "errors": bad,
+        "p50_ms": statistics.median(lat),
+        "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+        "max_ms": lat[-1],
+    }
+
+
+def _serve(kind: str, api_url: str, port_out: Any, stop: Any) -> None:
+    """Child process: serve one app until ``stop`` is set (own process, own GIL)."""
+    client = WebClient(token=TOKEN, base_url=api_url)
+    with tempfile.TemporaryDirectory() as tmp:
+        oh = None
+        if kind == "baseline":
+            app = App(
+                client=client,
+                signing_secret=SECRET,
+                token_verification_enabled=False,
+                process_before_response=False,
+            )
+
+            @app.event("app_mention")
+            def noop() -> None:
+                """The baseline's listener does nothing."""
+
+            engine = make_engine(f"sqlite:///{Path(tmp) / 'bare.db'}")
+        else:
+            settings = Settings(
+                data_dir=Path(tmp) / "oh",
+                sample_endpoints=200,
+                slack={"signing_secret": SECRET, "bot_token": TOKEN},
+            )
+            oh = bootstrap(settings, sim_timings=SimTimings(scale=0))
+            app = build_app(oh, client=client)
+            engine = oh.engine
+        server = HttpServer(create_http_app(app, engine=engine, signing_secret=SECRET))
+        server.start()
+        port_out.put(server.url)
+        stop.wait()
+        server.stop()
+        if oh is not None:
+            oh.close()
+        engine.dispose()
+
+
+def _run(kind: str, slack: LocalSlack, concurrency: int, rounds: int) -> dict[str, Any]:
+    mp = multiprocessing.get_context("spawn")
+    urls, stop = mp.Queue(), mp.Event()
+    proc = mp.Process(target=_serve, args=(kind, slack.api_url, urls, stop), daemon=True)
+    proc.start()
+    try:
+        url = urls.get(timeout=120)
+        result = _measure(url, slack, concurrency, rounds)
+        # Let the answers finish before the workspace goes away.
+        seen = -1
+        while seen != (seen := len(slack.calls("chat.postMessage"))):
+            time.sleep(1.0)
+        return result
+    finally:
+        stop.set()
+        proc.join(timeout=30)
+
+
+def main() -> None:
+    """Run the benchmark and print a table (or JSON)."""
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    results: dict[str, Any] = {}
+    with LocalSlack(signing_secret=SECRET, bot_token=TOKEN) as slack:
+        for kind in ("baseline", "opshand"):
+            results[kind] = _run(kind, slack, args.concurrency, args.rounds)
+    ratio = results["opshand"]["p99_ms"] / max(results["baseline"]["p99_ms"], 1e-9)
+    results["p99_ratio"] = ratio
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"Ack latency, {args.concurrency} concurrent app_mention events x {args.rounds} rounds")
+    print("(each app in its own process; senders and the local Slack server in this one)")
+    print(f"{'app':<10} {'n':>5} {'errors':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for name in ("baseline", "opshand"):
+        r = results[name]
+        print(
+            f"{name:<10} {r['n']:>5} {r['errors']:>6} {r['p50_ms']:>8.1f} "
+            f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f}"
+        )
+    ok = results["opshand"]["p99_ms"] <= 100 and ratio <= 2
+    print(
+        f"p99 ratio opshand/baseline: {ratio:.2f} (targets p99 <= 100 ms and ratio <= 2: "
+        f"{'met' if ok else 'NOT met'})"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Settings entries for every vendor, matching the credentials the vendor fakes accept.
+
+Each case is (category, settings entry as it would come from YAML, fake factory). Shared by the
+registry tests and the ``opshand adapters check`` tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from adapters.registry import Integration, IntegrationConfig, build_integration
+from tests.adapters.vendors._fakes import FakeTime
+from tests.adapters.vendors.fake_backup_fw import FakeOPNsense, FakeVeeam
+from tests.adapters.vendors.fake_identity import FakeGraph, FakeOkta
+from tests.adapters.vendors.fake_psa import FakeJira, FakeServiceNow
+from tests.adapters.vendors.fake_rmm_siem import FakeNinjaOne, FakeSplunk
+from tests.adapters.vendors.fakes_base import FakeVendor
+
+Case = tuple[str, dict[str, Any], Callable[[FakeTime], FakeVendor]]
+
+CASES: dict[str, Case] = {
+    "ninjaone": (
+        "rmm",
+        {
+            "vendor": "ninjaone",
+            "base_url": "https://eu.ninjarmm.example",
+            "credentials": {"client_id": "ninja-client", "client_secret": "ninja-secret"},
+            "options": {"page_size": 2},
+        },
+        FakeNinjaOne,
+    ),
+    "servicenow": (
+        "psa",
+        {
+            "vendor": "servicenow",
+            "base_url": "https://acme.service-now.example",
+            "credentials": {"username": "opshand", "password": "sn-pass"},
+        },
+        FakeServiceNow,
+    ),
+    "jira_sm": (
+        "psa",
+        {
+            "vendor": "jira_sm",
+            "base_url": "https://acme.atlassian.example",
+            "credentials": {"email": "bot@acme.example", "api_token": "jira-token"},
+            "options": {"project_key": "OPS"},
+        },
+        FakeJira,
+    ),
+    "splunk": (
+        "siem",
+        {
+            "vendor": "splunk",
+            "base_url": "https://splunk.example:8089",
+            "credentials": {"token": "splunk-token"},
+        },
+        FakeSplunk,
+    ),
+    "okta": (
+        "identity",
+        {
+            "vendor": "okta",
+            "base_url": FakeOkta.BASE,
+            "credentials": {"api_token": "okta-api-token"},
+            "options": {"break_glass_logins": ["breakglass@acme.example"]},
+        },
+        FakeOkta,
+    ),
+    "entra": (
+        "identity",
+        {
+            "vendor": "entra",
+            "credentials": {
+                "tenant_id": "tenant-1",
+                "client_id": "app-client",
+                "client_secret": "graph-secret",
+            },
+        },
+        FakeGraph,
+    ),
+    "veeam": (
+        "backup",
+        {
+            "vendor": "veeam",
+            "base_url": "https://vbr.example:9419",
+            "credentials": {"username": "svc-opshand", "password": "veeam-pass"},
+        },
+        FakeVeeam,
+    ),
+    "opnsense": (
+        "firewall",
+        {
+            "vendor": "opnsense",
+            "base_url": "https://fw.example",
+            "credentials": {"api_key": "opn-key", "api_secret": "opn-secret"},
+        },
+        FakeOPNsense,
+    ),
+}
+
+# The secret credential of each case, to break it on purpose.
+SECRET_FIELD = {
+    "ninjaone": "client_secret",
+    "servicenow": "password",
+    "jira_sm": "api_token",
+    "splunk": "token",
+    "okta": "api_token",
+    "entra": "client_secret",
+    "veeam": "password",
+    "opnsense": "api_secret",
+}
+
+
+def build_case(
+    name: str,
+    t: FakeTime,
+    *,
+    update: dict[str, Any] | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> tuple[Integration, FakeVendor]:
+    """Build one vendor's integration from its settings entry, over its fake."""
+    category, raw, make_fake = CASES[name]
+    fake = make_fake(t)
+    config = IntegrationConfig.model_validate({**raw, **(update or {})})
+    integration = build_integration(
+        category, config, transport=transport or httpx.MockTransport(fake), hooks=t.hooks()
+    )
+    return integration, fake

@@ -1,0 +1,216 @@
+"""Block Kit rendering: Slack's limits, consent card states, answers with facts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.journal import Change
+from bot.blocks import (
+    MAX_BLOCKS,
+    CardState,
+    answer_blocks,
+    consent_card,
+    cut,
+    decision_blocks,
+    header,
+    limit_blocks,
+    md,
+    thread_summary,
+)
+
+
+def _change(**over: Any) -> Change:
+    plan = {
+        "action": "host.reboot",
+        "targets": ["host:web-01"],
+        "target_names": ["web-01"],
+        "intended": ["host:web-01"],
+        "collateral": [
+            {
+                "name": f"svc-{i}",
+                "kind": "service",
+                "criticality": "critical" if i == 0 else "low",
+                "effect": "down during reboot",
+            }
+            for i in range(12)
+        ],
+        "invariants": [
+            {
+                "id": "replicas-kept",
+                "passed": False,
+                "severity": "needs_consent",
+                "violations": [{"message": "svc-0 loses its last replica"}],
+            }
+        ],
+        "waves": [["host:web-01"]],
+    }
+    base: dict[str, Any] = dict(
+        id=7,
+        state="awaiting_consent",
+        action="host.reboot",
+        targets=["host:web-01"],
+        params={},
+        reason="kernel patch",
+        requester="T1:U0ANA",
+        source="person",
+        channel="C1",
+        thread_ts="1.0",
+        plan=plan,
+        plan_hash="a" * 64,
+        policy_hash="b" * 64,
+        decision={
+            "outcome": "consent",
+            "quorum": 2,
+            "approvers": "approvers",
+            "deciding": ["prod-reboot"],
+            "reasons": {
+                "prod-reboot": "Production reboots need two approvers.",
+                "other": "not deciding",
+            },
+        },
+        result=None,
+        supersedes=None,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        updated_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    base.update(over)
+    return Change(**base)
+
+
+def _text(blocks: list[dict[str, Any]]) -> str:
+    out = []
+    for b in blocks:
+        if isinstance(b.get("text"), dict):
+            out.append(b["text"]["text"])
+        out += [e["text"] for e in b.get("elements", []) if isinstance(e.get("text"), str)]
+        out += [f["text"] for f in b.get("fields", [])]
+    return "\n".join(out)
+
+
+def test_cut_keeps_the_limit_and_says_so() -> None:
+    assert cut("short", 10) == "short"
+    long = cut("x" * 5000, 3000)
+    assert len(long) == 3000 and long.endswith("(cut to fit Slack)")
+    assert len(md("y" * 9000)["text"]["text"]) == 3000
+    assert len(header("h" * 400)["text"]["text"]) == 150
+
+
+def test_limit_blocks_keeps_fifty_with_a_note() -> None:
+    blocks = limit_blocks([md(str(i)) for i in range(80)])
+    assert len(blocks) == MAX_BLOCKS
+    assert "31 more blocks not shown" in _text(blocks[-1:])
+
+
+def test_open_card_shows_what_why_quorum_and_buttons() -> None:
+    card = CardState(
+        state="open",
+        votes=[("U0BEN", "approve", "")],
+        quorum=2,
+        approvers="approvers",
+        expires_at="2026-01-01 12:00 UTC",
+    )
+    blocks = consent_card(_change(), card)
+    body = _text(blocks)
+    assert "Consent needed: CR-7 host.reboot" in body
+    assert "<@U0ANA>" in body and "kernel patch" in body
+    assert "1 intended, 12 collateral" in body and "*1 critical*" in body
+    assert body.index("svc-0") < body.index("svc-1")  # critical first
+    assert "… and 4 more" in body
+    assert "replicas-kept" in body and "last replica" in body
+    assert "`prod-reboot`: Production reboots need two approvers." in body
+    assert "not deciding" not in body
+    assert "Quorum 1/2 of approvers" in body and "<@U0BEN> approved" in body
+    assert "expires 2026-01-01 12:00 UTC" in body
+    actions = [b for b in blocks if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions[0]["elements"]] == ["consent_approve", "consent_reject"]
+    assert actions[0]["elements"][0]["value"] == f"7|{'a' * 64}"
+
+
+def test_closed_card_has_no_buttons_and_says_who_and_what_next() -> None:
+    card = CardState(
+        state="rejected",
+        votes=[("U0CHLOE", "reject", "bad timing")],
+        quorum=2,
+        approvers="approvers",
+        expires_at="x",
+        decided_by="T1:U0CHLOE",
+        next_step="It will not run.",
+    )
+    blocks = consent_card(_change(state="rejected"), card)
+    assert not any(b["type"] == "actions" for b in blocks)
+    body = _text(blocks)
+    assert "Rejected by <@U0CHLOE>." in body and "It will not run." in body
+    assert "(bad timing)" in body
+    expired = consent_card(
+        _change(state="expired"),
+        CardState(
+            state="expired",
+            votes=[],
+            quorum=1,
+            approvers="approvers",
+            expires_at="x",
+            decided_by="system:expiry",
+            next_step="Nobody decided.",
+        ),
+    )
+    assert "Expired by `system:expiry`" in _text(expired)
+
+
+def test_decision_blocks_for_denied_and_auto() -> None:
+    denied = _change(
+        state="denied",
+        result={"message": "Break-glass accounts are never touched"},
+        decision={"outcome": "deny", "reasons": {}},
+    )
+    assert "refused." in _text(decision_blocks(denied))
+    assert "never touched" in _text(decision_blocks(denied))
+    auto = _change(state="queued", decision={"outcome": "auto", "reasons": {"r": "routine"}})
+    assert "runs now" in _text(decision_blocks(auto))
+
+
+def test_answer_blocks_group_blast_radius_and_table_entities() -> None:
+    data = {
+        "entity": {"name": "db-01"},
+        "total": 30,
+        "by_kind": {"service": 20, "host": 10},
+        "by_criticality": {"low": 5, "critical": 25},
+        "items": [
+            {"name": f"svc-{i}", "kind": "service", "criticality": "critical", "client": "contoso"}
+            for i in range(30)
+        ],
+    }
+    blocks = answer_blocks("30 things depend on db-01.", [("twin_blast_radius", data)])
+    body = _text(blocks)
+    assert body.startswith("30 things depend on db-01.")
+    fields = next(b for b in blocks if b.get("fields"))["fields"]
+    assert [f["text"].split("\n")[0] for f in fields] == [
+        "*service*",
+        "*host*",
+        "*critical*",
+        "*low*",
+    ]
+    assert "```" in body and "svc-24" in body and "svc-25" not in body and "… and 5 more" in body
+
+
+def test_thread_summary_reports_each_wave_and_reconciliation() -> None:
+    change = _change(
+        state="reconciled",
+        plan={**(_change().plan or {}), "waves": [["host:a"], ["host:b", "host:c"]]},
+        result={
+            "targets": {
+                "host:a": {"state": "done"},
+                "host:b": {"state": "done"},
+                "host:c": {"state": "failed", "detail": "timeout"},
+            },
+            "observations": [
+                {"target": "host:a", "check": "up", "ok": True, "detail": ""},
+                {"target": "host:c", "check": "up", "ok": False, "detail": "still down"},
+            ],
+        },
+    )
+    body = _text(thread_summary(change, "#12 abcdef"))
+    assert "Wave 1* (1): done 1" in body and "Wave 2* (2)" in body
+    assert "c: failed — timeout" in body
+    assert "1/2 observations match" in body and "still down" in body
+    assert "audit #12 abcdef" in body

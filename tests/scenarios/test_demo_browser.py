@@ -1,0 +1,259 @@
+"""``opshand demo`` as a first-time visitor sees it: Debian's Chromium walks the "try this" list.
+
+The demo runs as the real command in a subprocess (small estate, instant sim), Playwright drives
+the page through the six steps, checks what the page shows after each, and saves a screenshot
+per step under ``test-artifacts/demo-browser/``. Then Ctrl-C must stop it cleanly.
+With ``CI=true`` a missing Chromium or Playwright fails the test instead of skipping it
+(``.ci/install-browser`` installs Chromium).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "demo-browser"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+BEN = "U0LOCAL02"
+DEVIKA = "U0LOCAL04"
+ANA = "U0LOCAL01"
+STEP_WAIT_MS = 30_000
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+def _chromium() -> str:
+    """Debian's Chromium, or skip (fail under CI)."""
+    found = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    found = found or shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        message = "Debian chromium is not installed (run .ci/install-browser)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def _sync_api() -> Any:
+    try:
+        import playwright.sync_api as sync_api
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("playwright (python) is not installed")
+        pytest.skip("playwright (python) is not installed")
+    return sync_api
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _opshand() -> list[str]:
+    script = Path(sys.executable).parent / "opshand"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+
+
+class Demo:
+    """A running ``opshand demo`` subprocess."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], url: str, data: Path, logs: Path) -> None:
+        self.proc, self.url, self.data, self.logs = proc, url, data, logs
+
+    def output(self) -> str:
+        return (self.logs / "stdout.txt").read_text() + (self.logs / "stderr.txt").read_text()
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Demo]:
+    port = _free_port()
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSHAND_") and k != "COLUMNS"}
+    env.update(OPSHAND_SAMPLE_ENDPOINTS="200", OPSHAND_SIM_SCALE="0", COLUMNS="200")
+    with (
+        (tmp_path / "stdout.txt").open("wb") as out,
+        (tmp_path / "stderr.txt").open("wb") as err,
+    ):
+        proc = subprocess.Popen(
+            [*_opshand(), "demo", "--data-dir", str(data), "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=err,
+        )
+        url = f"http://127.0.0.1:{port}/"
+        running = Demo(proc, url, data, tmp_path)
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                assert proc.poll() is None, f"opshand demo exited early:\n{running.output()}"
+                try:
+                    if httpx.get(url + "ui/state", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "opshand demo did not come up in 120 s"
+                time.sleep(0.2)
+            yield running
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _step(page: Any, number: int) -> None:
+    page.click(f"#try-this .chip[data-step='{number}']")
+
+
+def _open_thread(page: Any, says: str) -> None:
+    """Open the thread under the newest top-level message containing ``says``."""
+    message = page.locator("#messages article", has_text=says).last
+    replies = message.locator(".link-button", has_text=re.compile(r"^\d+ repl"))
+    replies.wait_for(timeout=STEP_WAIT_MS)
+    replies.click()
+
+
+def _thread_has(page: Any, pattern: str) -> str:
+    """Wait until the open thread's text matches ``pattern`` (regex); return the text."""
+    page.wait_for_function(
+        "p => new RegExp(p, 'i').test(document.querySelector('#thread-messages').innerText)",
+        arg=pattern,
+        timeout=STEP_WAIT_MS,
+    )
+    return str(page.inner_text("#thread-messages"))
+
+
+def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo) -> None:
+    chromium = _chromium()
+    sync_api = _sync_api()
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(demo.url)
+
+            try:
+                # The intro says who is who and lists six numbered steps.
+                page.wait_for_selector("#try-this .step")
+                assert "Welcome to opshand" in page.inner_text("#intro")
+                cast = page.inner_text("#cast")
+                for who in ("Ana", "Ben", "Chloe", "Devika", "approver", "manager"):
+                    assert who.lower() in cast.lower()
+                assert page.locator("#try-this .step").count() == 6
+                assert page.input_value("#user-select") == ANA
+                _shot(page, "00-welcome")
+
+                # 1. A blast-radius question, answered in the thread.
+                _step(page, 1)
+                assert "what depends on contoso-ny-db-prod-01" in page.input_value("#message-input")
+                page.press("#message-input", "Enter")
+                _open_thread(page, "what depends on")
+                body = _thread_has(page, "depend")
+                assert "contoso-erp-db" in body
+                _shot(page, "01-blast-radius")
+
+                # 2. A routine change runs by itself and reconciles.
+                _step(page, 2)
+                page.press("#message-input", "Enter")
+                _open_thread(page, "restart contoso-erp-app")
+                body = _thread_has(page, "reconciled")
+                assert "CR-" in body
+                assert page.locator("#thread button:has-text('Approve')").count() == 0
+                _shot(page, "02-routine-change")
+
+                # 3. A risky change waits for consent, with Approve / Reject on its card.
+                _step(page, 3)
+                page.press("#message-input", "Enter")
+                _open_thread(page, "reboot contoso-ny-bkp-prod-01")
+                body = _thread_has(page, "consent")
+                found = re.search(r"CR-\d+", body)
+                assert found, body
+                ref = found.group(0)
+                assert "reconciled" not in body.lower()
+                _shot(page, "03-consent-needed")
+
+                # 4. Ben, an approver, approves the card in #ops-approvals.
+                _step(page, 4)
+                assert page.input_value("#user-select") == BEN
+                assert page.inner_text("#channel-title") == "# ops-approvals"
+                card = page.locator("#messages article", has_text=ref).last
+                card.locator("button:has-text('Approve')").click()
+                page.wait_for_function(
+                    """ref => [...document.querySelectorAll('#messages article')]
+                        .filter(a => a.innerText.includes(ref))
+                        .some(a => !a.querySelector('[data-action-id]')
+                                   && /reconciled/i.test(a.innerText))""",
+                    arg=ref,
+                    timeout=STEP_WAIT_MS,
+                )
+                _shot(page, "04-approved")
+
+                # 5. Back as Ana, the thread summary says it reconciled, with its audit entry.
+                _step(page, 5)
+                assert page.input_value("#user-select") == ANA
+                body = _thread_has(page, "reconciled")
+                assert ref in body
+                assert "audit" in body.lower()
+                _shot(page, "05-thread-summary")
+
+                # 6. Devika, the manager, opens today's digest (answered only to her).
+                _step(page, 6)
+                assert page.input_value("#user-select") == DEVIKA
+                command = page.input_value("#message-input")
+                assert command.startswith("/opshand digest ")
+                page.press("#message-input", "Enter")
+                digest = page.locator("#messages article.ephemeral", has_text="digest").last
+                digest.wait_for(timeout=STEP_WAIT_MS)
+                assert "Only visible to you" in digest.inner_text()
+                assert "reconciled" in digest.inner_text().lower()
+                _shot(page, "06-digest")
+
+                # Every step is ticked off.
+                assert page.locator("#try-this .step.done").count() == 6
+                assert errors == []
+            except Exception:
+                _shot(page, "failed")  # what the page showed when a step failed
+                raise
+        finally:
+            browser.close()
+
+    # Ctrl-C stops it cleanly and keeps the data.
+    demo.proc.send_signal(signal.SIGINT)
+    assert demo.proc.wait(timeout=30) == 0, demo.output()
+    output = demo.output()
+    assert "Traceback" not in output
+    assert "Stopped. Your data is kept in" in output
+    assert (demo.data / "opshand.db").exists()
