@@ -10,8 +10,11 @@ from typing import Annotated, Any
 
 import typer
 
+from bot.cli_adapters import register_adapters_command
 from bot.cli_audit import audit_app
+from bot.cli_autonomy import register_autonomy_commands
 from bot.cli_common import DataDir, JsonOut, SettingsFile, boot, dump, err, out, settings
+from bot.cli_digest import register_digest_command
 from bot.cli_run import register_run_commands
 from bot.cli_serve import register_serve_command
 from bot.cli_twin import twin_app
@@ -30,6 +33,9 @@ register_run_commands(app)
 register_serve_command(app)
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
+register_adapters_command(app)
+register_autonomy_commands(app)
+register_digest_command(app)
 
 
 # ---------------------------------------------------------------------- ask / plan
