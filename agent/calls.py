@@ -181,8 +181,12 @@ class IntegrationGuard:
             try:
                 breaker.before_call(spec.capability)
                 jobs = send()
-            except CircuitOpen as exc:  # ours or the adapter's own: nothing was sent
-                return CallOutcome("deferred", [], str(exc), "deferred", attempt - 1)
+            except CircuitOpen as exc:  # ours or the adapter's own: nothing was sent (now)
+                if attempt > 1:
+                    # This call's own failures opened it: the call has had its tries.
+                    why = f"gave up after {attempt - 1} attempts: {exc}"
+                    return CallOutcome("failed", [], why, "error", attempt - 1)
+                return CallOutcome("deferred", [], str(exc), "deferred", 0)
             except AuthError as exc:
                 # A clear answer from a healthy integration: never retried, operators alerted.
                 self._auth_failed(category, spec.capability, where, exc)

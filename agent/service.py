@@ -26,7 +26,7 @@ from twin.actions import InvalidParams, get_action
 from twin.db import metadata
 from twin.graph import TwinGraph, UnknownEntity
 from twin.model import utcnow
-from twin.plan import Plan, rehearse, stale_entities
+from twin.plan import Plan, diff_plans, rehearse, stale_entities
 from twin.store import TwinStore
 
 __all__ = [
@@ -603,10 +603,49 @@ class Operations:
             reports.extend(batch)
             for r in batch:
                 change = self.journal.get(r.change_id)
-                if change.state in ("rolled_back", "escalated", "failed"):
+                drifted = str((change.result or {}).get("message", "")).startswith(
+                    "the twin changed since rehearsal"
+                )
+                if change.state in ("rolled_back", "escalated", "failed") and not drifted:
                     self._failed(change)
                 self._emit(ChangeEvent("finished", change, {"report": r}))
+                if drifted:
+                    self.replan(change)
         return reports
+
+    def replan(self, change: Change) -> ProposalResult | None:
+        """Re-rehearse a change whose plan went stale, as a new change that supersedes it.
+
+        The new plan goes through policy (and consent) again; subscribers get a ``stale`` event
+        carrying the replacement and what changed between the two plans.
+        """
+        depth, cur = 0, change
+        while cur.supersedes is not None and depth < 3:
+            cur = self.journal.get(cur.supersedes)
+            depth += 1
+        if depth >= 3 or change.plan is None:
+            return None  # the estate keeps moving under this change: leave it to people
+        old = Plan.model_validate(change.plan)
+        res = self.propose(
+            ChangeRequest(
+                action=change.action,
+                targets=old.targets,
+                params=change.params,
+                reason=change.reason,
+                requester=change.requester,
+                source="signal" if change.source == "signal" else "person",
+                channel=change.channel,
+                thread_ts=change.thread_ts,
+                supersedes=change.id,
+            )
+        )
+        diff = diff_plans(old, res.plan).lines() if res.plan is not None else []
+        self._emit(
+            ChangeEvent(
+                "stale", change, {"replacement": res.change, "diff": diff, "outcome": res.status}
+            )
+        )
+        return res
 
     def _failed(self, change: Change) -> None:
         was_open = self.breaker_open()

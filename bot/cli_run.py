@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bot.cli_common import DataDir, boot, err, out, settings
-from bot.localslack import BoltServer, LocalSlack, TryStep
+from bot.localslack import DEFAULT_EVENTS, BoltServer, LocalSlack, TryStep
 
 if TYPE_CHECKING:
     from bot.bootstrap import Opshand
@@ -174,6 +174,8 @@ def start_stack(
         port=port,
         try_this=steps,
         intro=intro,
+        # thread follow-ups and DMs reach the bot as `message` events
+        events=DEFAULT_EVENTS | {"message"},
     )
     slack.start()
     try:

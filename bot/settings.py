@@ -7,6 +7,7 @@ Values come from ``OPSHAND_*`` environment variables (nested with ``__``, e.g.
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,6 +55,25 @@ class SlackSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 3000
     """HTTP mode listen address."""
+    incident_channels: dict[str, str] = Field(default_factory=dict)
+    """Client slug or entity id -> channel where that incident's changes are summarised."""
+    create_incident_channels: bool = False
+    """Create ``#inc-...`` channels for incidents that have none configured."""
+    incident_channel: str = ""
+    """Fallback channel for incident summaries."""
+
+
+class DigestSettings(_Section):
+    """The managers' daily digest."""
+
+    at: time = time(8, 0)
+    """Local time of day the digest is posted."""
+    timezone: str = "UTC"
+    channel: str = ""
+    """Defaults to ``slack.digest_channel``."""
+    minutes_per_action: dict[str, float] = Field(default_factory=dict)
+    """Assumed minutes a person would spend per action kind (for "time saved")."""
+    default_minutes: float = 15.0
 
 
 class ModelSettings(_Section):
@@ -118,6 +138,7 @@ class Settings(BaseSettings):
     model: ModelSettings = Field(default_factory=ModelSettings)
     roles: RoleSettings = Field(default_factory=RoleSettings)
     autonomy: AutonomySettings = Field(default_factory=AutonomySettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
     log_format: Literal["text", "json"] = "text"
 
     @property

@@ -105,8 +105,14 @@ def test_a4_plan_edited_after_approval_is_refused(engine: Engine, tmp_path: Path
     assert w.sim.effects("rmm", "reboot") == 0
 
 
-def test_twin_drift_makes_queued_plan_stale(engine: Engine, tmp_path: Path) -> None:
+def test_twin_drift_makes_queued_plan_stale_and_rehearses_again(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from agent.service import ChangeEvent
+
     w = make_world(engine, tmp_path)
+    events: list[ChangeEvent] = []
+    w.ops.subscribers.append(events.append)
     res = w.request("host.reboot", ["contoso-ny-web-02"])
     cid = res.change.id  # type: ignore[union-attr]
     w.ops.vote(cid, CHLOE, True, plan_hash=res.plan.hash, payload_id="p")  # type: ignore[union-attr]
@@ -120,6 +126,14 @@ def test_twin_drift_makes_queued_plan_stale(engine: Engine, tmp_path: Path) -> N
     assert reports[0].final_state == "escalated"
     assert "changed since rehearsal" in str(w.ops.journal.get(cid).result)
     assert w.sim.effects("rmm", "reboot") == 0
+    stale = [e for e in events if e.kind == "stale"]
+    assert len(stale) == 1
+    replacement = stale[0].detail["replacement"]
+    assert replacement.supersedes == cid
+    assert replacement.plan_hash != res.plan.hash  # type: ignore[union-attr]
+    # the earlier approval does not carry over: the new plan asks again
+    assert w.ops.journal.get(replacement.id).state == "awaiting_consent"
+    assert any("host:contoso-ny-web-02" in line for line in stale[0].detail["diff"])
 
 
 def test_b5_approver_losing_role_fails_closed(engine: Engine, tmp_path: Path) -> None:

@@ -6,10 +6,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
+from adapters.errors import CircuitOpen
 from adapters.sim import FaultRule
+from agent.capabilities import Adapters
 from agent.executor import RetryPolicy
-from agent.journal import target_table
-from tests.agent.execution.harness import World, build, enqueue
+from agent.journal import call_table, target_table
+from tests.agent.execution.harness import World, build, enqueue, sim_adapters, sim_for
 from tests.estate import small_estate
 from twin.model import Entity, NodeKind, Relation
 
@@ -231,8 +233,11 @@ def test_e7_integration_down_opens_circuit_keeps_queue_and_resumes(
     disable = enqueue(w, "identity.disable", ["jdoe"])
     w.ops.drain()
     assert w.executor.breaker("rmm").state == "open"
-    assert w.ops.journal.get(restarts[0].id).state == "escalated"  # gave up after 3 tries
-    assert [w.ops.journal.get(c.id).state for c in restarts[1:]] == ["queued", "queued"]
+    # The first gave up after 3 tries, the second after 2 (its failures opened the circuit);
+    # the third was never sent and is kept in the queue.
+    assert [w.ops.journal.get(c.id).state for c in restarts[:2]] == ["escalated"] * 2
+    assert "circuit open" in str(w.ops.journal.get(restarts[1].id).result)
+    assert w.ops.journal.get(restarts[2].id).state == "queued"
     assert w.ops.journal.get(disable.id).state == "reconciled"  # identity unaffected
     sent = len(w.sim.calls.filter(method="run_script"))
     assert sent == 5  # the circuit opened at 5 failures: nothing more was sent
@@ -240,5 +245,41 @@ def test_e7_integration_down_opens_circuit_keeps_queue_and_resumes(
     w.sim.faults.remove(down)
     tick[0] += RetryPolicy().circuit_cool_down + 1
     w.ops.drain()
-    assert [w.ops.journal.get(c.id).state for c in restarts[1:]] == ["reconciled"] * 2
-    assert w.sim.effects("rmm", "run_script") == 2
+    assert w.ops.journal.get(restarts[2].id).state == "reconciled"
+    assert w.sim.effects("rmm", "run_script") == 1
+
+
+class _OpenRmm:
+    """An RMM client whose own circuit breaker is open (nothing is sent)."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+        self.open = True
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def run_script(self, *a: object, **kw: object) -> object:
+        if self.open:
+            raise CircuitOpen("circuit open after repeated failures; retry in 30s",
+                              integration="rmm-vendor", call="run_script")
+        return self._inner.run_script(*a, **kw)  # type: ignore[attr-defined]
+
+
+def test_e7_adapter_circuit_open_hands_the_change_back_untouched(
+    engine: Engine, tmp_path: Path
+) -> None:
+    ents, rels = small_estate()
+    sim = sim_for(ents, rels)
+    rmm = _OpenRmm(sim.rmm)
+    w = build(engine, tmp_path, adapters=Adapters(**{**sim_adapters(sim).__dict__, "rmm": rmm}))
+    c = enqueue(w, "service.restart", ["contoso-dev-app"])
+    [report] = w.ops.drain()
+    assert report.final_state == "queued" and "circuit open" in report.message
+    assert _targets(engine, c.id)["service:contoso-dev-app"][0] == "pending"
+    with engine.connect() as conn:
+        assert conn.execute(select(call_table.c.outcome)).scalar_one() == "not_sent"
+    rmm.open = False
+    w.ops.drain()
+    assert w.ops.journal.get(c.id).state == "reconciled"
+    assert sim.effects("rmm", "run_script") == 1

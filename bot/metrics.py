@@ -1,0 +1,281 @@
+"""Prometheus metrics for one replica, served on ``GET /metrics``.
+
+Two kinds of numbers. Events seen by *this* replica (changes decided and finished, decision
+latency, consent wait, Slack ack latency, errors logged) are counters and histograms fed by a
+subscriber on ``oh.ops.subscribers``, a Bolt middleware and a logging handler. State shared by
+all replicas (queue depth and age, integration calls in the ledger) and this replica's view of
+it (twin size, serial lag, circuit states) is read on each scrape by a collector, so it is
+never stale and costs nothing between scrapes. Shared numbers are the same on every replica:
+aggregate them with ``max`` rather than ``sum``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
+from slack_bolt import App, BoltRequest, BoltResponse
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from agent.journal import call_table, journal_table
+from agent.service import ChangeEvent
+from bot.bootstrap import Opshand
+from twin.model import utcnow
+
+__all__ = [
+    "CIRCUIT_VALUES",
+    "Metrics",
+    "install_metrics",
+    "metrics_for",
+    "metrics_routes",
+    "replica_id",
+]
+
+log = logging.getLogger(__name__)
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+"""Seconds; fine below 100 ms because Slack's ack budget is 3 s and ours is 100 ms."""
+WAIT_BUCKETS = (1.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 24 * 3600.0)
+"""Seconds a change waits for people: from seconds to a day."""
+CIRCUIT_VALUES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
+"""``opshand_circuit_state`` values (a number so alerts can say ``> 0``)."""
+QUEUE_STATES = ("awaiting_consent", "approved", "auto_approved", "queued", "executing")
+"""Journal states that are work waiting or in progress."""
+
+
+def replica_id() -> str:
+    """This process's name in metrics: ``OPSHAND_REPLICA_ID`` or ``host:pid``."""
+    return os.environ.get("OPSHAND_REPLICA_ID") or f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _kind(body: dict[str, Any]) -> str:
+    kind = str(body.get("type") or "unknown")
+    if kind == "event_callback":
+        return "event"
+    if body.get("command"):
+        return "command"
+    return kind if kind in ("block_actions", "view_submission", "shortcut") else "other"
+
+
+class _ErrorCounter(logging.Handler):
+    """Counts ERROR records by logger: every caught-and-logged failure shows up as a number."""
+
+    def __init__(self, counter: Counter) -> None:
+        super().__init__(level=logging.ERROR)
+        self._counter = counter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._counter.labels(logger=record.name.split(".")[0] or "root").inc()
+
+
+class _StateCollector(Collector):
+    """Reads shared state from the database and this replica's view of it on each scrape."""
+
+    def __init__(self, oh: Opshand, replica: str) -> None:
+        self.oh = oh
+        self.replica = replica
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            yield from self._database()
+        except Exception:  # a scrape during a database outage still reports the rest
+            log.warning("metrics: database unreadable during scrape", exc_info=True)
+        yield from self._local()
+
+    def _database(self) -> Iterator[Metric]:
+        j = journal_table
+        now = utcnow()
+        depth = GaugeMetricFamily(
+            "opshand_queue_depth", "Changes waiting or in progress, by state.", labels=["state"]
+        )
+        age = GaugeMetricFamily(
+            "opshand_queue_oldest_seconds",
+            "Age of the oldest change in each waiting state (since its last move).",
+            labels=["state"],
+        )
+        calls = CounterMetricFamily(
+            "opshand_integration_calls",
+            "Integration calls in the shared call ledger, by capability and outcome.",
+            labels=["capability", "outcome"],
+        )
+        with self.oh.engine.connect() as conn:
+            rows = conn.execute(
+                select(j.c.state, func.count(), func.min(j.c.updated_at))
+                .where(j.c.state.in_(QUEUE_STATES))
+                .group_by(j.c.state)
+            ).all()
+            found = {r[0]: (int(r[1]), r[2]) for r in rows}
+            for state in QUEUE_STATES:
+                n, oldest = found.get(state, (0, None))
+                depth.add_metric([state], n)
+                if oldest is not None and oldest.tzinfo is None:
+                    oldest = oldest.replace(tzinfo=now.tzinfo)
+                age.add_metric([state], (now - oldest).total_seconds() if oldest else 0.0)
+            c = call_table
+            for cap, outcome, n in conn.execute(
+                select(c.c.capability, c.c.outcome, func.count()).group_by(
+                    c.c.capability, c.c.outcome
+                )
+            ).all():
+                calls.add_metric([str(cap), str(outcome)], int(n))
+        _, db_serial = self.oh.store.meta()
+        lag = GaugeMetricFamily(
+            "opshand_twin_serial_lag",
+            "Change-log serials this replica's twin has not applied yet.",
+            labels=["replica"],
+        )
+        # Read the graph without catching up (ops.graph would), or the lag would always be 0.
+        graph = getattr(self.oh.ops, "_graph", None)
+        local_serial = int(getattr(graph, "serial", db_serial))
+        lag.add_metric([self.replica], max(0, db_serial - local_serial))
+        yield from (depth, age, calls, lag)
+
+    def _local(self) -> Iterator[Metric]:
+        size = GaugeMetricFamily(
+            "opshand_twin_entities", "Entities in this replica's twin.", labels=["replica"]
+        )
+        serial = GaugeMetricFamily(
+            "opshand_twin_serial", "Serial of this replica's twin.", labels=["replica"]
+        )
+        graph = getattr(self.oh.ops, "_graph", None)
+        if graph is not None:
+            size.add_metric([self.replica], len(graph))
+            serial.add_metric([self.replica], int(graph.serial))
+        circuits = GaugeMetricFamily(
+            "opshand_circuit_state",
+            "Circuit of each integration as seen by this replica: 0 closed, 1 half-open, 2 open.",
+            labels=["replica", "category"],
+        )
+        breakers = getattr(self.oh.ops.executor.guard, "breakers", {})
+        for category, breaker in sorted(breakers.items()):
+            circuits.add_metric([self.replica, category], CIRCUIT_VALUES.get(breaker.state, 2.0))
+        yield from (size, serial, circuits)
+
+
+class Metrics:
+    """The metric objects of one replica, on their own registry (tests make several)."""
+
+    def __init__(self, oh: Opshand, *, replica: str | None = None) -> None:
+        """Create the metrics and register the scrape-time collector for ``oh``."""
+        self.oh = oh
+        self.replica = replica or replica_id()
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.changes_decided = Counter(
+            "opshand_changes_decided",
+            "Policy decisions, by action kind and outcome (auto/consent/deny).",
+            ["action", "outcome"],
+            registry=r,
+        )
+        self.changes_finished = Counter(
+            "opshand_changes_finished",
+            "Executions finished by this replica, by action kind and end state.",
+            ["action", "state"],
+            registry=r,
+        )
+        self.decision_seconds = Histogram(
+            "opshand_decision_seconds",
+            "From request to policy decision (rehearsal included).",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.consent_wait_seconds = Histogram(
+            "opshand_consent_wait_seconds",
+            "From request to the consent outcome (approved or rejected).",
+            ["outcome"],
+            buckets=WAIT_BUCKETS,
+            registry=r,
+        )
+        self.slack_ack_seconds = Histogram(
+            "opshand_slack_ack_seconds",
+            "From a Slack request reaching Bolt to its acknowledgement, by request type.",
+            ["type"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.errors = Counter(
+            "opshand_errors", "ERROR log records, by top-level package.", ["logger"], registry=r
+        )
+        r.register(_StateCollector(oh, self.replica))
+        self.error_handler: logging.Handler = _ErrorCounter(self.errors)
+
+    def on_change(self, event: ChangeEvent) -> None:
+        """Record one change event (subscribe this to ``oh.ops.subscribers``)."""
+        change = event.change
+        if event.kind == "decided":
+            outcome = str(event.detail.get("outcome", "unknown"))
+            self.changes_decided.labels(action=change.action, outcome=outcome).inc()
+            elapsed = (utcnow() - change.created_at).total_seconds()
+            self.decision_seconds.observe(max(0.0, elapsed))
+        elif event.kind == "vote" and change.state in ("approved", "queued", "rejected"):
+            outcome = "rejected" if change.state == "rejected" else "approved"
+            wait = (utcnow() - change.created_at).total_seconds()
+            self.consent_wait_seconds.labels(outcome=outcome).observe(max(0.0, wait))
+        elif event.kind == "finished":
+            self.changes_finished.labels(action=change.action, state=change.state).inc()
+
+    def bolt_middleware(
+        self, req: BoltRequest, body: dict[str, Any], next: Callable[[], BoltResponse]
+    ) -> BoltResponse:
+        """Time Bolt's handling up to the acknowledgement (listeners ack, then work on)."""
+        started = time.perf_counter()
+        try:
+            return next()
+        finally:
+            self.slack_ack_seconds.labels(type=_kind(body)).observe(time.perf_counter() - started)
+
+    def render(self) -> bytes:
+        """The exposition text of every metric."""
+        return generate_latest(self.registry)
+
+
+_BY_OH: dict[int, Metrics] = {}
+
+
+def metrics_for(oh: Opshand) -> Metrics:
+    """The one :class:`Metrics` of ``oh`` (created on first use, without any hooks)."""
+    found = _BY_OH.get(id(oh))
+    if found is None or found.oh is not oh:
+        found = _BY_OH[id(oh)] = Metrics(oh)
+    return found
+
+
+def install_metrics(app: App | None, oh: Opshand) -> Metrics:
+    """Feed ``oh``'s metrics: change events, Bolt ack timing (when ``app`` given), error logs.
+
+    Call once per process, after ``bot.app.build_app`` (the middleware then runs after
+    de-duplication, so dropped retries are not timed).
+    """
+    m = metrics_for(oh)
+    if m.on_change not in oh.ops.subscribers:
+        oh.ops.subscribers.append(m.on_change)
+    if app is not None:
+        app.middleware(m.bolt_middleware)
+    root = logging.getLogger()
+    if m.error_handler not in root.handlers:
+        root.addHandler(m.error_handler)
+    return m
+
+
+def metrics_routes(oh: Opshand) -> list[Route]:
+    """``GET /metrics`` for the HTTP server (mount with ``routes=``)."""
+    m = metrics_for(oh)
+
+    async def metrics(request: Request) -> Response:
+        # Collectors query the database: keep that off the event loop that acks Slack.
+        body = await run_in_threadpool(m.render)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return [Route("/metrics", metrics, methods=["GET"])]
