@@ -8,13 +8,12 @@ roles, consent book, journal, executor, operations facade and agent.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from pydantic import SecretStr
 from sqlalchemy import Connection, Engine
 
 from adapters.sim import SimEstate, SimTimings, SystemClock
@@ -24,8 +23,7 @@ from agent.consent import ConsentBook
 from agent.executor import Executor
 from agent.journal import Journal
 from agent.loop import Agent
-from agent.offline import TwinNameResolver
-from agent.offline_model import OfflineChatModel
+from agent.models import ModelSpec, make_chat_model, parse_model_spec
 from agent.policy import Policy, load_policy
 from agent.redact import Redactor
 from agent.roles import RoleMap
@@ -36,7 +34,7 @@ from twin.graph import TwinGraph
 from twin.ingest import IngestBatch
 from twin.store import TwinStore
 
-__all__ = ["Opshand", "bootstrap", "build_model", "seed_sample"]
+__all__ = ["Opshand", "bootstrap", "build_fallback", "build_model", "seed_sample"]
 
 log = logging.getLogger(__name__)
 
@@ -88,35 +86,22 @@ def seed_sample(
 def build_model(settings: Settings, graph: Callable[[], TwinGraph]) -> BaseChatModel:
     """The chat model chosen in settings (the offline model by default)."""
     m = settings.model
-    if m.provider == "offline":
-        cache: dict[int, TwinNameResolver] = {}
-
-        def resolver() -> TwinNameResolver:
-            g = graph()
-            key = g.serial
-            if key not in cache:
-                cache.clear()
-                cache[key] = TwinNameResolver(
-                    (e.id, e.kind.value, e.name, e.attrs) for e in g.entities() if e.active
-                )
-            return cache[key]
-
-        return OfflineChatModel(resolver_factory=resolver)
-    if m.provider in ("openai", "openai-compatible"):
-        from langchain_openai import ChatOpenAI
-
-        key = m.api_key.get_secret_value() if m.api_key else "not-needed"
-        return ChatOpenAI(
-            model=m.name,
-            base_url=m.base_url,
-            api_key=SecretStr(key),
-            timeout=m.max_seconds,
-            max_retries=1,
-        )
-    raise ValueError(
-        f"model provider '{m.provider}' needs its LangChain package installed "
-        "(e.g. langchain-anthropic, langchain-ollama)"
+    spec = ModelSpec(
+        provider=m.provider,
+        name=m.name,
+        base_url=m.base_url,
+        api_key=m.api_key,
+        timeout=m.max_seconds,
     )
+    return make_chat_model(spec, graph)
+
+
+def build_fallback(settings: Settings, graph: Callable[[], TwinGraph]) -> BaseChatModel | None:
+    """The fallback model (``provider:name``) tried when the first one fails, if any."""
+    fb = settings.model.fallback
+    if not fb:
+        return None
+    return make_chat_model(parse_model_spec(fb, base_url=settings.model.base_url), graph)
 
 
 def bootstrap(
@@ -226,6 +211,7 @@ def bootstrap(
         redactor=redactor,
         max_tool_calls=settings.model.max_tool_calls,
         max_seconds=settings.model.max_seconds,
+        fallback=build_fallback(settings, lambda: ops.graph),
     )
     if start_worker:
         ops.start_worker(interval=0.5)

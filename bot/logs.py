@@ -187,17 +187,19 @@ def configure_logging(
 
 
 def install_log_context(app: App) -> None:
-    """A Bolt middleware binding the Slack event id (or action's trigger) around each request.
+    """Bind the Slack event id (or an interaction's trigger id) around each Bolt dispatch.
 
-    Listeners run on Bolt's listener executor: pass a :class:`ContextExecutor` as
-    ``listener_executor`` so their records carry the id too.
+    Wraps ``app.dispatch`` rather than adding a middleware: Bolt runs listeners after the
+    middleware chain has returned, so a middleware cannot scope them. Listeners run on Bolt's
+    listener executor unless ``process_before_response`` is on: pass a :class:`ContextExecutor`
+    as ``listener_executor`` so their records carry the id too.
     """
+    dispatch = app.dispatch
 
-    def correlate(
-        req: BoltRequest, body: dict[str, Any], next: Callable[[], BoltResponse]
-    ) -> BoltResponse:
+    def correlated(req: BoltRequest) -> BoltResponse:
+        body = req.body if isinstance(req.body, dict) else {}
         event_id = body.get("event_id") or body.get("trigger_id") or None
         with bind(event_id=event_id):
-            return next()
+            return dispatch(req)
 
-    app.middleware(correlate)
+    setattr(app, "dispatch", correlated)  # noqa: B010  (instance attribute on purpose)

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.journal import call_table, journal_table
 from agent.service import ChangeEvent
@@ -200,8 +201,15 @@ class Metrics:
         )
         self.slack_ack_seconds = Histogram(
             "opshand_slack_ack_seconds",
-            "From a Slack request reaching Bolt to its acknowledgement, by request type.",
+            "From Bolt receiving a request to its acknowledgement, by request type.",
             ["type"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.http_ack_seconds = Histogram(
+            "opshand_http_ack_seconds",
+            "From a Slack request reaching the HTTP server to its response, by status.",
+            ["status"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
@@ -226,15 +234,49 @@ class Metrics:
         elif event.kind == "finished":
             self.changes_finished.labels(action=change.action, state=change.state).inc()
 
-    def bolt_middleware(
-        self, req: BoltRequest, body: dict[str, Any], next: Callable[[], BoltResponse]
-    ) -> BoltResponse:
-        """Time Bolt's handling up to the acknowledgement (listeners ack, then work on)."""
-        started = time.perf_counter()
-        try:
-            return next()
-        finally:
-            self.slack_ack_seconds.labels(type=_kind(body)).observe(time.perf_counter() - started)
+    def wrap_dispatch(self, app: App) -> None:
+        """Time ``app.dispatch``: Bolt returns once the request is acknowledged.
+
+        (A middleware cannot do this: Bolt runs listeners, and so the ack, after the
+        middleware chain has returned.)
+        """
+        dispatch = app.dispatch
+
+        def timed(req: BoltRequest) -> BoltResponse:
+            started = time.perf_counter()
+            try:
+                return dispatch(req)
+            finally:
+                body = req.body if isinstance(req.body, dict) else {}
+                self.slack_ack_seconds.labels(type=_kind(body)).observe(
+                    time.perf_counter() - started
+                )
+
+        setattr(app, "dispatch", timed)  # noqa: B010  (instance attribute on purpose)
+
+    def asgi(self, inner: ASGIApp, path: str = "/slack/events") -> ASGIApp:
+        """Wrap the HTTP app: time each Slack request from arrival to response start.
+
+        In HTTP mode events are acknowledged before Bolt sees them, so this is the ack latency
+        Slack sees (``opshand_http_ack_seconds``).
+        """
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http" or scope.get("path") != path:
+                await inner(scope, receive, send)
+                return
+            started = time.perf_counter()
+
+            async def timed_send(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    self.http_ack_seconds.labels(status=str(message["status"])).observe(
+                        time.perf_counter() - started
+                    )
+                await send(message)
+
+            await inner(scope, receive, timed_send)
+
+        return app
 
     def render(self) -> bytes:
         """The exposition text of every metric."""
@@ -255,14 +297,14 @@ def metrics_for(oh: Opshand) -> Metrics:
 def install_metrics(app: App | None, oh: Opshand) -> Metrics:
     """Feed ``oh``'s metrics: change events, Bolt ack timing (when ``app`` given), error logs.
 
-    Call once per process, after ``bot.app.build_app`` (the middleware then runs after
-    de-duplication, so dropped retries are not timed).
+    Call once per process, after ``bot.app.build_app``. For HTTP mode also wrap the ASGI app
+    with :meth:`Metrics.asgi` to measure the ack Slack sees.
     """
     m = metrics_for(oh)
     if m.on_change not in oh.ops.subscribers:
         oh.ops.subscribers.append(m.on_change)
     if app is not None:
-        app.middleware(m.bolt_middleware)
+        m.wrap_dispatch(app)
     root = logging.getLogger()
     if m.error_handler not in root.handlers:
         root.addHandler(m.error_handler)

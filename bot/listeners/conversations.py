@@ -45,7 +45,9 @@ def facts_of(out: SlackOut, reply: AgentReply, requester: str) -> list[tuple[str
         if name not in FACT_TOOLS or call.get("status") != "success" or key in seen:
             continue
         seen.add(key)
-        box = ToolBox(out.oh.ops, TurnContext(requester=requester, request_text=""))
+        box = ToolBox(
+            out.oh.ops, TurnContext(requester=requester, request_text=""), redactor=out.oh.redactor
+        )
         res = box.call(name, dict(call.get("args") or {}))
         if res.get("status") == "success":
             facts.append((name, res.get("data")))

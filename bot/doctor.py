@@ -1,0 +1,379 @@
+"""``opshand doctor``: is this deployment configured to work, and if not, what to fix.
+
+Each check is read-only (no tables created, no twin seeded, no message posted) and ends in a
+:class:`Finding`: ``ok``, ``warn`` (works, but not as production should) or ``fail`` (will not
+work), with a plain sentence saying what to do. One failing check never stops the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import inspect, text
+
+from bot.settings import Settings
+
+__all__ = ["REQUIRED_SCOPES", "Finding", "Status", "check_settings", "run_doctor"]
+
+Status = Literal["ok", "warn", "fail"]
+
+REQUIRED_SCOPES = (
+    "app_mentions:read",
+    "channels:history",
+    "chat:write",
+    "commands",
+    "im:history",
+    "users:read",
+    "usergroups:read",
+)
+"""Bot token scopes the listeners need (mentions, DMs, consent cards, roles by user group)."""
+
+_LOCAL_SECRETS = ("xoxb-local-workspace", "local-signing-secret")
+
+
+class Finding(BaseModel):
+    """The outcome of one check (safe to print: never holds a secret)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    check: str
+    status: Status
+    detail: str
+    """What was found."""
+    fix: str = ""
+    """What to do about it, in plain words (empty when nothing is needed)."""
+
+
+def check_settings(file: Path | None, overrides: dict[str, Any]) -> tuple[Settings | None, Finding]:
+    """Load the settings the way ``opshand serve`` does; a bad value names its key."""
+    try:
+        s = Settings.load(file, **overrides)
+    except FileNotFoundError:
+        return None, Finding(
+            check="settings",
+            status="fail",
+            detail=f"settings file {file} does not exist",
+            fix="Pass --settings with the path of an existing YAML file.",
+        )
+    except ValidationError as exc:
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+        )
+        return None, Finding(
+            check="settings",
+            status="fail",
+            detail=f"invalid settings: {where}",
+            fix="Correct those keys in the settings file or their OPSHAND_* variables "
+            "(see docs/CONFIGURATION.md).",
+        )
+    except ValueError as exc:
+        return None, Finding(check="settings", status="fail", detail=str(exc), fix="")
+    return s, Finding(check="settings", status="ok", detail=f"loaded (slack.mode={s.slack.mode})")
+
+
+def _database(s: Settings) -> list[Finding]:
+    import bot.bootstrap  # noqa: F401  (registers every table on the metadata compared below)
+    from twin.db import make_engine, metadata, schema_revision
+
+    url = s.db_url
+    if url.startswith("sqlite") and s.database_url is None:
+        db_file = s.data_dir / "opshand.db"
+        if not db_file.exists():
+            return [
+                Finding(
+                    check="database",
+                    status="warn",
+                    detail=f"no database yet at {db_file}",
+                    fix="Run `opshand migrate` (or start opshand once) to create it.",
+                )
+            ]
+    try:
+        engine = make_engine(url)
+    except Exception as exc:
+        return [
+            Finding(
+                check="database",
+                status="fail",
+                detail=f"database URL not usable: {type(exc).__name__}",
+                fix="Set OPSHAND_DATABASE_URL to e.g. postgresql+psycopg://user@host:5432/opshand.",
+            )
+        ]
+    out: list[Finding] = []
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            present = set(inspect(conn).get_table_names())
+        kind = engine.dialect.name
+        out.append(
+            Finding(
+                check="database",
+                status="ok" if kind == "postgresql" else "warn",
+                detail=f"{kind} reachable",
+                fix=""
+                if kind == "postgresql"
+                else "Fine for one replica; use PostgreSQL to run several (database_url).",
+            )
+        )
+        missing = sorted(set(metadata.tables) - present)
+        revision = schema_revision(engine) if not missing else None
+        if missing:
+            out.append(
+                Finding(
+                    check="migrations",
+                    status="fail",
+                    detail=f"{len(missing)} tables missing (e.g. {', '.join(missing[:3])})",
+                    fix="Run `opshand migrate` against this database.",
+                )
+            )
+        elif revision is None:
+            out.append(
+                Finding(
+                    check="migrations",
+                    status="warn",
+                    detail="tables present but no schema revision recorded",
+                    fix="Run `opshand migrate` once so future upgrades know where to start.",
+                )
+            )
+        else:
+            out.append(
+                Finding(check="migrations", status="ok", detail=f"schema at revision {revision}")
+            )
+    except Exception as exc:
+        out.append(
+            Finding(
+                check="database",
+                status="fail",
+                detail=f"cannot connect: {type(exc).__name__}",
+                fix="Check the host, port, user and password in database_url, and that the "
+                "database exists and accepts connections from here.",
+            )
+        )
+    finally:
+        engine.dispose()
+    return out
+
+
+def _slack(s: Settings, client_factory: Callable[[Settings], WebClient]) -> list[Finding]:
+    sl = s.slack
+    out: list[Finding] = []
+    if sl.mode == "local":
+        return [
+            Finding(
+                check="slack",
+                status="warn",
+                detail="slack.mode is 'local' (the bundled workspace)",
+                fix="Set OPSHAND_SLACK__MODE=socket or http and the app's tokens to reach Slack.",
+            )
+        ]
+    token = sl.bot_token.get_secret_value()
+    if token in _LOCAL_SECRETS or not token.startswith("xoxb-"):
+        out.append(
+            Finding(
+                check="slack token",
+                status="fail",
+                detail="slack.bot_token is not a bot token (xoxb-...)",
+                fix="Copy the Bot User OAuth Token from the app's OAuth & Permissions page "
+                "into OPSHAND_SLACK__BOT_TOKEN.",
+            )
+        )
+    if sl.mode == "socket":
+        app_token = sl.app_token.get_secret_value() if sl.app_token else ""
+        if not app_token.startswith("xapp-"):
+            out.append(
+                Finding(
+                    check="slack app token",
+                    status="fail",
+                    detail="Socket Mode needs an app-level token (xapp-...)",
+                    fix="Create one with the connections:write scope under Basic Information "
+                    "> App-Level Tokens and set OPSHAND_SLACK__APP_TOKEN.",
+                )
+            )
+    if sl.mode == "http" and sl.signing_secret.get_secret_value() in _LOCAL_SECRETS:
+        out.append(
+            Finding(
+                check="slack signing secret",
+                status="fail",
+                detail="slack.signing_secret is still the local default",
+                fix="Copy the Signing Secret from Basic Information into "
+                "OPSHAND_SLACK__SIGNING_SECRET.",
+            )
+        )
+    try:
+        resp = client_factory(s).auth_test()
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", "unknown"))
+        return [
+            *out,
+            Finding(
+                check="slack auth",
+                status="fail",
+                detail=f"auth.test refused the bot token: {error}",
+                fix="The token was revoked or belongs to another app: reinstall the app and "
+                "copy its current Bot User OAuth Token.",
+            ),
+        ]
+    except Exception as exc:
+        return [
+            *out,
+            Finding(
+                check="slack auth",
+                status="fail",
+                detail=f"Slack unreachable at {sl.api_url or 'https://slack.com/api/'}: "
+                f"{type(exc).__name__}",
+                fix="Check outbound HTTPS from this host (proxy, firewall) and slack.api_url.",
+            ),
+        ]
+    team = str(resp.get("team_id", ""))
+    out.append(
+        Finding(check="slack auth", status="ok", detail=f"bot {resp.get('user_id')} in {team}")
+    )
+    if team and team != sl.team_id:
+        out.append(
+            Finding(
+                check="slack team",
+                status="fail",
+                detail=f"the token is for workspace {team}, settings say {sl.team_id}",
+                fix=f"Set OPSHAND_SLACK__TEAM_ID={team} (identities are team id + user id).",
+            )
+        )
+    headers = {k.lower(): v for k, v in (resp.headers or {}).items()}
+    raw = headers.get("x-oauth-scopes")
+    if raw is None:
+        out.append(
+            Finding(
+                check="slack scopes",
+                status="warn",
+                detail="Slack did not report the token's scopes",
+                fix="Check by hand that the app has: " + ", ".join(REQUIRED_SCOPES) + ".",
+            )
+        )
+    else:
+        value = raw[0] if isinstance(raw, list) else raw
+        granted = {x.strip() for x in str(value).split(",") if x.strip()}
+        missing = [x for x in REQUIRED_SCOPES if x not in granted]
+        out.append(
+            Finding(
+                check="slack scopes",
+                status="fail" if missing else "ok",
+                detail=f"missing {', '.join(missing)}" if missing else "all needed scopes granted",
+                fix="Add them under OAuth & Permissions > Bot Token Scopes and reinstall the app."
+                if missing
+                else "",
+            )
+        )
+    return out
+
+
+def _policy(s: Settings) -> Finding:
+    from agent.policy import PolicyError, load_policy
+
+    try:
+        policy = load_policy(s.policy_file)
+    except FileNotFoundError:
+        return Finding(
+            check="policy",
+            status="fail",
+            detail=f"policy file {s.policy_file} does not exist",
+            fix="Set policy_file to your policy YAML (examples/policy.yaml is a start).",
+        )
+    except PolicyError as exc:
+        return Finding(
+            check="policy",
+            status="fail",
+            detail=f"policy does not load: {exc}",
+            fix="Fix the rule named above, then run `opshand policy test`.",
+        )
+    rules = len(getattr(policy, "rules", ()) or ())
+    return Finding(check="policy", status="ok", detail=f"{s.policy_file} loads ({rules} rules)")
+
+
+def _runbooks(s: Settings) -> Finding | None:
+    from agent.runbooks import RunbookError, load_runbooks
+
+    path = getattr(s, "runbooks_file", None)
+    if path is None:
+        return None
+    if not Path(path).exists():
+        return Finding(
+            check="runbooks",
+            status="fail",
+            detail=f"runbooks file {path} does not exist",
+            fix="Point runbooks_file at your runbooks YAML, or remove the setting.",
+        )
+    try:
+        found = load_runbooks(path)
+    except (RunbookError, ValueError) as exc:
+        return Finding(
+            check="runbooks", status="fail", detail=str(exc), fix="Fix the runbook named above."
+        )
+    return Finding(check="runbooks", status="ok", detail=f"{len(found)} runbooks load")
+
+
+def _integrations(s: Settings) -> list[Finding]:
+    from adapters.health import check_all
+    from adapters.registry import ConfigError, IntegrationsConfig, build_integrations
+
+    config = getattr(s, "integrations", None)
+    entries = config.entries() if isinstance(config, IntegrationsConfig) else {}
+    real = {c: e for c, e in entries.items() if e.vendor != "sim"}
+    if not real:
+        return [
+            Finding(
+                check="integrations",
+                status="warn",
+                detail="every category uses the simulated estate",
+                fix="Configure the integrations section with your real tools before going live.",
+            )
+        ]
+    try:
+        built = build_integrations(real)
+    except ConfigError as exc:
+        return [
+            Finding(check="integrations", status="fail", detail=str(exc), fix="Fix that entry.")
+        ]
+    try:
+        results = check_all(built.values())
+    finally:
+        for i in built.values():
+            i.close()
+    return [
+        Finding(
+            check=f"integration {r.category}",
+            status="ok" if r.ok else "fail",
+            detail=f"{r.vendor}: {r.summary}" + (f" ({r.error} on {r.probe})" if r.error else ""),
+            fix=""
+            if r.ok
+            else f"Check {r.category}'s URL and credentials (run `opshand adapters check`).",
+        )
+        for r in results
+    ]
+
+
+def _default_client(s: Settings) -> WebClient:
+    return WebClient(
+        token=s.slack.bot_token.get_secret_value(),
+        base_url=s.slack.api_url or WebClient.BASE_URL,
+        timeout=10,
+    )
+
+
+def run_doctor(
+    file: Path | None = None,
+    *,
+    overrides: dict[str, Any] | None = None,
+    slack_client: Callable[[Settings], WebClient] = _default_client,
+) -> list[Finding]:
+    """Every check, in the order an operator fixes things (settings first)."""
+    s, first = check_settings(file, dict(overrides or {}))
+    if s is None:
+        return [first]
+    findings = [first, *_database(s), *_slack(s, slack_client), _policy(s)]
+    if (rb := _runbooks(s)) is not None:
+        findings.append(rb)
+    findings.extend(_integrations(s))
+    return findings
