@@ -76,8 +76,12 @@ class Changeset:
 
     def note(self, key: str, op: str, before: Entity | None, after: Entity | None) -> None:
         """Record an entity change."""
-        self._add(key, op, before.model_dump_json() if before is not None else None,
-                  after.model_dump_json() if after is not None else None)
+        self._add(
+            key,
+            op,
+            before.model_dump_json() if before is not None else None,
+            after.model_dump_json() if after is not None else None,
+        )
 
     def note_rel(self, rel: Relation, op: str) -> None:
         """Record a relation added (``relate``) or removed (``unrelate``)."""
@@ -90,12 +94,23 @@ class Changeset:
         self._seen.setdefault(at, []).append(entity_id)
 
     def _add(self, key: str, op: str, before: str | None, after: str | None) -> None:
-        self.rows.append({"serial": self.serial, "changeset_id": self.id, "key": key, "op": op,
-                          "before": before, "after": after, "actor": self.actor,
-                          "reason": self.reason, "at": self.at})
+        self.rows.append(
+            {
+                "serial": self.serial,
+                "changeset_id": self.id,
+                "key": key,
+                "op": op,
+                "before": before,
+                "after": after,
+                "actor": self.actor,
+                "reason": self.reason,
+                "at": self.at,
+            }
+        )
 
-    def finish(self, touched: int, rejections: list[Rejection], *, tombstoned: int = 0
-               ) -> ApplyResult:
+    def finish(
+        self, touched: int, rejections: list[Rejection], *, tombstoned: int = 0
+    ) -> ApplyResult:
         """Write the log and raise the serial if anything changed; the result either way."""
         changed = len(self.rows)
         seen = 0
@@ -104,8 +119,12 @@ class Changeset:
         for at, ids in sorted(self._seen.items()):
             seen += len(ids)
             for part in iter_chunks(ids, 5000):
-                self._add(f"{len(part)} entities", "seen", None,
-                          json.dumps({"last_seen": at.isoformat(), "ids": part}))
+                self._add(
+                    f"{len(part)} entities",
+                    "seen",
+                    None,
+                    json.dumps({"last_seen": at.isoformat(), "ids": part}),
+                )
         if not self.rows:
             return ApplyResult(self.serial - 1, self.id, 0, touched, rejections, tombstoned)
         for chunk in iter_chunks(self.rows, _CHUNK):
@@ -138,16 +157,32 @@ def aware(dt: datetime) -> datetime:
 
 def ent_row(e: Entity) -> dict[str, Any]:
     """An entity as a ``twin_entity`` row."""
-    return {"id": e.id, "kind": e.kind.value, "name": e.name, "attrs": e.attrs,
-            "source": e.source, "source_ref": e.source_ref, "first_seen": e.first_seen,
-            "last_seen": e.last_seen, "version": e.version, "active": e.active}
+    return {
+        "id": e.id,
+        "kind": e.kind.value,
+        "name": e.name,
+        "attrs": e.attrs,
+        "source": e.source,
+        "source_ref": e.source_ref,
+        "first_seen": e.first_seen,
+        "last_seen": e.last_seen,
+        "version": e.version,
+        "active": e.active,
+    }
 
 
 def obs_row(e: Entity) -> dict[str, Any]:
     """A source's view of an entity as a ``twin_observation`` row."""
-    return {"entity_id": e.id, "source": e.source, "kind": e.kind.value, "name": e.name,
-            "attrs": e.attrs, "source_ref": e.source_ref, "first_seen": e.first_seen,
-            "last_seen": e.last_seen}
+    return {
+        "entity_id": e.id,
+        "source": e.source,
+        "kind": e.kind.value,
+        "name": e.name,
+        "attrs": e.attrs,
+        "source_ref": e.source_ref,
+        "first_seen": e.first_seen,
+        "last_seen": e.last_seen,
+    }
 
 
 _FIELDS_SET = frozenset(Entity.model_fields)
@@ -197,8 +232,12 @@ def _same_attrs(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 def same_view(a: Entity, b: Entity) -> bool:
     """Whether two views of one source agree on every fact (provenance times aside)."""
-    return (a.kind == b.kind and a.name == b.name and a.source_ref == b.source_ref
-            and _same_attrs(a.attrs, b.attrs))
+    return (
+        a.kind == b.kind
+        and a.name == b.name
+        and a.source_ref == b.source_ref
+        and _same_attrs(a.attrs, b.attrs)
+    )
 
 
 def same_facts(a: Entity, b: Entity) -> bool:
@@ -206,8 +245,9 @@ def same_facts(a: Entity, b: Entity) -> bool:
     return same_view(a, b) and a.source == b.source and a.active == b.active
 
 
-def merge_views(views: Mapping[str, Entity], rank: Callable[[str], Any], old: Entity | None
-                ) -> Entity:
+def merge_views(
+    views: Mapping[str, Entity], rank: Callable[[str], Any], old: Entity | None
+) -> Entity:
     """The effective entity: attributes merged lowest-priority first, the top source leading.
 
     ``old`` (the entity as stored) keeps its first_seen and gives the version: unchanged when
@@ -228,12 +268,24 @@ def merge_views(views: Mapping[str, Entity], rank: Callable[[str], Any], old: En
     if old is None:
         version = 1
     else:
-        same = (old.active and old.kind == top.kind and old.name == top.name
-                and old.source == top.source and old.source_ref == top.source_ref
-                and _same_attrs(old.attrs, attrs))
+        same = (
+            old.active
+            and old.kind == top.kind
+            and old.name == top.name
+            and old.source == top.source
+            and old.source_ref == top.source_ref
+            and _same_attrs(old.attrs, attrs)
+        )
         version = old.version if same else old.version + 1
     return make_entity(
-        id=top.id, kind=top.kind, name=top.name, attrs=attrs, source=top.source,
-        source_ref=top.source_ref, first_seen=first, last_seen=last, version=version,
+        id=top.id,
+        kind=top.kind,
+        name=top.name,
+        attrs=attrs,
+        source=top.source,
+        source_ref=top.source_ref,
+        first_seen=first,
+        last_seen=last,
+        version=version,
         active=True,
     )

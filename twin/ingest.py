@@ -121,8 +121,10 @@ def _record_name(raw: Entity | Mapping[str, Any] | Relation, index: int, what: s
     if isinstance(raw, Relation):
         return f"{raw.src} -{raw.type}-> {raw.dst}"
     if what == "relation":
-        return (f"relation #{index} ({raw.get('src', '?')} -{raw.get('type', '?')}-> "
-                f"{raw.get('dst', '?')})")
+        return (
+            f"relation #{index} ({raw.get('src', '?')} -{raw.get('type', '?')}-> "
+            f"{raw.get('dst', '?')})"
+        )
     return str(raw.get("id") or f"entity #{index}")
 
 
@@ -148,8 +150,7 @@ def _attr_problem(attrs: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def _entity(raw: Entity | Mapping[str, Any], name: str, batch: IngestBatch
-            ) -> Entity | Rejection:
+def _entity(raw: Entity | Mapping[str, Any], name: str, batch: IngestBatch) -> Entity | Rejection:
     if isinstance(raw, Entity):
         ent = raw
     else:
@@ -184,9 +185,7 @@ def _relation(raw: Relation | Mapping[str, Any], name: str, source: str) -> Rela
         return _pydantic_rejection(name, exc)
 
 
-def validate_batch(
-    batch: IngestBatch, kind_of: Callable[[str], NodeKind | None]
-) -> ValidatedBatch:
+def validate_batch(batch: IngestBatch, kind_of: Callable[[str], NodeKind | None]) -> ValidatedBatch:
     """Check each record; ``kind_of`` answers the kind of an already-known entity id.
 
     Entities are checked first so a relation may refer to an entity of the same batch. When an
@@ -202,8 +201,9 @@ def validate_batch(
             continue
         known = kind_of(got.id)
         if known is not None and known != got.kind:
-            rejections.append(Rejection(name, "kind", f"the twin knows it as a {known}, "
-                                                      f"not a {got.kind}"))
+            rejections.append(
+                Rejection(name, "kind", f"the twin knows it as a {known}, not a {got.kind}")
+            )
             continue
         good[got.id] = got
 

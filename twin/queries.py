@@ -40,9 +40,7 @@ def in_scope(entity: Entity, scope: str | None) -> bool:
     return str(a.get("client", "")).lower() == s or str(a.get("site", "")).lower() == s
 
 
-def hosts_missing_patch(
-    graph: TwinGraph, patch_id: str, client: str | None = None
-) -> list[Entity]:
+def hosts_missing_patch(graph: TwinGraph, patch_id: str, client: str | None = None) -> list[Entity]:
     """Active hosts on which ``patch_id`` (e.g. ``KB5034441``) is pending, sorted by name.
 
     A patch record is ``patch --pending_on--> host`` with ``status`` ``pending`` (records that

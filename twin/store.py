@@ -62,7 +62,14 @@ _CHUNK = 2000
 DEFAULT_GRACE = timedelta(hours=24)
 """How long an entity a full sync no longer reports keeps its observation before it goes."""
 DEFAULT_SOURCE_PRIORITY: tuple[str, ...] = (
-    "sample", "cmdb", "psa", "siem", "backup", "firewall", "rmm", "identity",
+    "sample",
+    "cmdb",
+    "psa",
+    "siem",
+    "backup",
+    "firewall",
+    "rmm",
+    "identity",
 )
 """Lowest first: where two sources disagree on an attribute, the later one here wins. Sources
 not listed rank below all listed ones."""
@@ -129,25 +136,39 @@ class TwinStore:
                 source=event.source,
                 entities=[event.entity] if event.op == "upsert" and event.entity else [],
                 relations=[event.relation] if event.op == "relate" and event.relation else [],
-                observed_at=event.observed_at, actor=event.actor, reason=event.reason,
+                observed_at=event.observed_at,
+                actor=event.actor,
+                reason=event.reason,
             )
             missing = event.entity is None if event.op == "upsert" else event.relation is None
             if missing:
                 what = "entity" if event.op == "upsert" else "relation"
-                return ApplyResult(self.meta()[1], "", 0, 0,
-                                   [Rejection(f"{event.op} event", what, "missing")])
+                return ApplyResult(
+                    self.meta()[1], "", 0, 0, [Rejection(f"{event.op} event", what, "missing")]
+                )
             return self._apply(batch, progress=None, drop_stale=True)
         with self.engine.begin() as conn:
-            cs = Changeset(conn, actor=event.actor,
-                           reason=event.reason or f"{event.source} event")
+            cs = Changeset(conn, actor=event.actor, reason=event.reason or f"{event.source} event")
             if event.op == "remove":
-                exists = conn.execute(select(observation_table.c.entity_id).where(and_(
-                    observation_table.c.entity_id == event.entity_id,
-                    observation_table.c.source == event.source))).first()
+                exists = conn.execute(
+                    select(observation_table.c.entity_id).where(
+                        and_(
+                            observation_table.c.entity_id == event.entity_id,
+                            observation_table.c.source == event.source,
+                        )
+                    )
+                ).first()
                 if exists is None:
-                    return cs.finish(0, [Rejection(
-                        event.entity_id or "remove event", "entity_id",
-                        f"no observation of this entity by source '{event.source}'")])
+                    return cs.finish(
+                        0,
+                        [
+                            Rejection(
+                                event.entity_id or "remove event",
+                                "entity_id",
+                                f"no observation of this entity by source '{event.source}'",
+                            )
+                        ],
+                    )
                 dropped = self._drop_observations(conn, event.source, [event.entity_id], cs)
                 return cs.finish(1, [], tombstoned=dropped)
             rel = event.relation
@@ -189,14 +210,14 @@ class TwinStore:
                 gone = [
                     r.entity_id
                     for r in conn.execute(
-                        select(observation_table.c.entity_id, observation_table.c.last_seen)
-                        .where(observation_table.c.source == batch.source)
+                        select(observation_table.c.entity_id, observation_table.c.last_seen).where(
+                            observation_table.c.source == batch.source
+                        )
                     )
                     if r.entity_id not in reported and aware(r.last_seen) < cutoff
                 ]
                 tomb = self._drop_observations(conn, batch.source, gone, cs)
-            return cs.finish(len(vb.entities) + len(vb.relations), rejections,
-                             tombstoned=tomb)
+            return cs.finish(len(vb.entities) + len(vb.relations), rejections, tombstoned=tomb)
 
     def _kinds(self, conn: Any, batch: IngestBatch) -> dict[str, NodeKind]:
         """Kinds of the already-known entities the batch names (for validation)."""
@@ -214,8 +235,9 @@ class TwinStore:
                 known[row.id] = NodeKind(row.kind)
         return known
 
-    def _upsert_entities(self, conn: Any, source: str, chunk: list[Entity], cs: Changeset,
-                         drop_stale: bool) -> list[Rejection]:
+    def _upsert_entities(
+        self, conn: Any, source: str, chunk: list[Entity], cs: Changeset, drop_stale: bool
+    ) -> list[Rejection]:
         """Write ``source``'s views of the chunk and the merged entities; returns kind conflicts.
 
         The batch's source is the observer: a record's own ``source`` field (the sample estate
@@ -223,11 +245,14 @@ class TwinStore:
         a later real ``rmm`` sync adds its view beside the seed's instead of erasing it.
         """
         ids = [e.id for e in chunk]
-        current = {r.id: row_ent(r) for r in conn.execute(
-            select(entity_table).where(entity_table.c.id.in_(ids)))}
+        current = {
+            r.id: row_ent(r)
+            for r in conn.execute(select(entity_table).where(entity_table.c.id.in_(ids))).all()
+        }
         views: dict[str, dict[str, Entity]] = {}
-        for r in conn.execute(select(observation_table).where(
-                observation_table.c.entity_id.in_(ids))):
+        for r in conn.execute(
+            select(observation_table).where(observation_table.c.entity_id.in_(ids))
+        ).all():
             views.setdefault(r.entity_id, {})[r.source] = row_ent(r, obs=True)
         ins_e, upd_e, touch_e, ins_o, upd_o, touch_o = [], [], [], [], [], []
         refused: list[Rejection] = []
@@ -236,8 +261,9 @@ class TwinStore:
                 e = with_changes(e, source=source)  # noqa: PLW2901
             old = current.get(e.id)
             if old is not None and old.kind != e.kind:
-                refused.append(Rejection(e.id, "kind", f"the twin knows it as a {old.kind}, "
-                                                       f"not a {e.kind}"))
+                refused.append(
+                    Rejection(e.id, "kind", f"the twin knows it as a {old.kind}, not a {e.kind}")
+                )
                 continue
             seen = views.get(e.id, {})
             if not seen and old is not None and old.active and old.source != e.source:
@@ -277,33 +303,51 @@ class TwinStore:
                 by_source.setdefault(r["source"], []).append(r["entity_id"])
             # one plain IN per source: row-value IN lists are several times slower on SQLite
             for src, src_ids in by_source.items():
-                conn.execute(observation_table.delete().where(and_(
-                    observation_table.c.source == src,
-                    observation_table.c.entity_id.in_(src_ids))))
+                conn.execute(
+                    observation_table.delete().where(
+                        and_(
+                            observation_table.c.source == src,
+                            observation_table.c.entity_id.in_(src_ids),
+                        )
+                    )
+                )
             conn.execute(observation_table.insert(), upd_o)
         if touch_o:
-            conn.execute(update(observation_table).where(and_(
-                observation_table.c.entity_id == bindparam("b_id"),
-                observation_table.c.source == bindparam("b_src"),
-            )).values(last_seen=bindparam("b_seen")), touch_o)
+            conn.execute(
+                update(observation_table)
+                .where(
+                    and_(
+                        observation_table.c.entity_id == bindparam("b_id"),
+                        observation_table.c.source == bindparam("b_src"),
+                    )
+                )
+                .values(last_seen=bindparam("b_seen")),
+                touch_o,
+            )
         if ins_e:
             conn.execute(entity_table.insert(), ins_e)
         if upd_e:
             # delete + insert: one statement each instead of one UPDATE per row
-            conn.execute(entity_table.delete().where(
-                entity_table.c.id.in_([r["id"] for r in upd_e])))
+            conn.execute(
+                entity_table.delete().where(entity_table.c.id.in_([r["id"] for r in upd_e]))
+            )
             conn.execute(entity_table.insert(), upd_e)
         if touch_e:
-            conn.execute(update(entity_table).where(entity_table.c.id == bindparam("b_id"))
-                         .values(last_seen=bindparam("b_seen")), touch_e)
+            conn.execute(
+                update(entity_table)
+                .where(entity_table.c.id == bindparam("b_id"))
+                .values(last_seen=bindparam("b_seen")),
+                touch_e,
+            )
         return refused
 
     def _relate(self, conn: Any, source: str, chunk: list[Relation], cs: Changeset) -> None:
         existing = {
             (r.src, r.type, r.dst)
             for r in conn.execute(
-                select(relation_table.c.src, relation_table.c.type, relation_table.c.dst)
-                .where(relation_table.c.src.in_({x.src for x in chunk}))
+                select(relation_table.c.src, relation_table.c.type, relation_table.c.dst).where(
+                    relation_table.c.src.in_({x.src for x in chunk})
+                )
             )
         }
         rows = []
@@ -314,8 +358,15 @@ class TwinStore:
             existing.add(k)
             if x.source != source:
                 x = x.model_copy(update={"source": source})  # noqa: PLW2901
-            rows.append({"src": x.src, "type": x.type.value, "dst": x.dst,
-                         "attrs": x.attrs, "source": source})
+            rows.append(
+                {
+                    "src": x.src,
+                    "type": x.type.value,
+                    "dst": x.dst,
+                    "attrs": x.attrs,
+                    "source": source,
+                }
+            )
             cs.note_rel(x, "relate")
         if rows:
             conn.execute(relation_table.insert(), rows)
@@ -323,24 +374,29 @@ class TwinStore:
     def _unrelate(self, conn: Any, rels: list[Relation], cs: Changeset) -> None:
         keys = [(r.src, r.type.value, r.dst) for r in rels]
         for chunk in iter_chunks(keys, _CHUNK):
-            cond = tuple_(relation_table.c.src, relation_table.c.type,
-                          relation_table.c.dst).in_(chunk)
+            cond = tuple_(relation_table.c.src, relation_table.c.type, relation_table.c.dst).in_(
+                chunk
+            )
             found = conn.execute(select(relation_table).where(cond)).all()
             if found:
                 conn.execute(relation_table.delete().where(cond))
             for r in found:
-                cs.note_rel(Relation(src=r.src, type=r.type, dst=r.dst, attrs=r.attrs,
-                                     source=r.source), "unrelate")
+                cs.note_rel(
+                    Relation(src=r.src, type=r.type, dst=r.dst, attrs=r.attrs, source=r.source),
+                    "unrelate",
+                )
 
-    def _unrelate_unreported(self, conn: Any, source: str, reported: set[str],
-                             relations: list[Relation], cs: Changeset) -> None:
+    def _unrelate_unreported(
+        self, conn: Any, source: str, reported: set[str], relations: list[Relation], cs: Changeset
+    ) -> None:
         """A full sync that reports an entity without one of its relations removes it."""
         keep = {(r.src, r.type.value, r.dst) for r in relations}
         gone = [
             Relation(src=r.src, type=r.type, dst=r.dst, source=source)
             for r in conn.execute(
-                select(relation_table.c.src, relation_table.c.type, relation_table.c.dst)
-                .where(relation_table.c.source == source)
+                select(relation_table.c.src, relation_table.c.type, relation_table.c.dst).where(
+                    relation_table.c.source == source
+                )
             )
             if r.src in reported and (r.src, r.type, r.dst) not in keep
         ]
@@ -353,14 +409,22 @@ class TwinStore:
         """
         tomb = 0
         for chunk in iter_chunks(ids, _CHUNK):
-            conn.execute(observation_table.delete().where(and_(
-                observation_table.c.source == source,
-                observation_table.c.entity_id.in_(chunk))))
-            current = {r.id: row_ent(r) for r in conn.execute(
-                select(entity_table).where(entity_table.c.id.in_(chunk)))}
+            conn.execute(
+                observation_table.delete().where(
+                    and_(
+                        observation_table.c.source == source,
+                        observation_table.c.entity_id.in_(chunk),
+                    )
+                )
+            )
+            current = {
+                r.id: row_ent(r)
+                for r in conn.execute(select(entity_table).where(entity_table.c.id.in_(chunk)))
+            }
             views: dict[str, dict[str, Entity]] = {}
-            for r in conn.execute(select(observation_table).where(
-                    observation_table.c.entity_id.in_(chunk))):
+            for r in conn.execute(
+                select(observation_table).where(observation_table.c.entity_id.in_(chunk))
+            ):
                 views.setdefault(r.entity_id, {})[r.source] = row_ent(r, obs=True)
             rows = []
             for eid in chunk:
@@ -381,13 +445,21 @@ class TwinStore:
                     continue
                 rows.append(ent_row(new))
             if rows:
-                conn.execute(entity_table.delete().where(
-                    entity_table.c.id.in_([r["id"] for r in rows])))
+                conn.execute(
+                    entity_table.delete().where(entity_table.c.id.in_([r["id"] for r in rows]))
+                )
                 conn.execute(entity_table.insert(), rows)
         return tomb
 
-    def set_attrs(self, entity_id: str, attrs: dict[str, Any], *, actor: str, reason: str,
-                  source: str | None = None) -> ApplyResult:
+    def set_attrs(
+        self,
+        entity_id: str,
+        attrs: dict[str, Any],
+        *,
+        actor: str,
+        reason: str,
+        source: str | None = None,
+    ) -> ApplyResult:
         """Merge ``attrs`` into one source's view of an entity (an observation with provenance).
 
         ``source`` defaults to the source whose view currently leads the entity.
@@ -396,23 +468,32 @@ class TwinStore:
             row = conn.execute(select(entity_table).where(entity_table.c.id == entity_id)).one()
             ent = row_ent(row)
             src = source or ent.source
-            orow = conn.execute(select(observation_table).where(and_(
-                observation_table.c.entity_id == entity_id,
-                observation_table.c.source == src))).first()
+            orow = conn.execute(
+                select(observation_table).where(
+                    and_(
+                        observation_table.c.entity_id == entity_id,
+                        observation_table.c.source == src,
+                    )
+                )
+            ).first()
         base = row_ent(orow, obs=True) if orow is not None else ent
-        new = base.model_copy(update={
-            "attrs": {**base.attrs, **attrs}, "source": src,
-            # never older than the view it replaces, whatever clock the estate was built with
-            "last_seen": max(utcnow(), base.last_seen),
-        })
+        new = base.model_copy(
+            update={
+                "attrs": {**base.attrs, **attrs},
+                "source": src,
+                # never older than the view it replaces, whatever clock the estate was built with
+                "last_seen": max(utcnow(), base.last_seen),
+            }
+        )
         return self.apply(IngestBatch(source=src, entities=[new], actor=actor, reason=reason))
 
     # ------------------------------------------------------------------ reads
     def observations(self, entity_id: str) -> list[Entity]:
         """Every source's last view of one entity, highest priority first."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(observation_table).where(
-                observation_table.c.entity_id == entity_id)).all()
+            rows = conn.execute(
+                select(observation_table).where(observation_table.c.entity_id == entity_id)
+            ).all()
         views = [row_ent(r, obs=True) for r in rows]
         return sorted(views, key=lambda v: self._rank(v.source), reverse=True)
 
@@ -428,7 +509,8 @@ class TwinStore:
             yield from conn.execute(
                 # serial first: SQLite then walks the serial index (ids rise with serials, as
                 # writers serialise on twin_meta); ordering by id alone scans the whole log
-                select(change_log).where(change_log.c.serial > serial)
+                select(change_log)
+                .where(change_log.c.serial > serial)
                 .order_by(change_log.c.serial, change_log.c.id)
             ).all()
 

@@ -84,9 +84,8 @@ def test_context_executor_keeps_ids_in_worker_threads(captured: io.StringIO) -> 
 
 
 def test_bind_refuses_an_unknown_id() -> None:
-    with pytest.raises(ValueError, match="unknown correlation id"):
-        with bind(user="U1"):
-            pass
+    with pytest.raises(ValueError, match="unknown correlation id"), bind(user="U1"):
+        pass
 
 
 def test_canary_secrets_never_reach_the_log(captured: io.StringIO) -> None:

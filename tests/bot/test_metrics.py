@@ -72,7 +72,9 @@ def scrape(w: World) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     return found
 
 
-def value(found: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+def value(
+    found: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
     want = set(labels.items())
     hits = [v for (n, ls), v in found.items() if n == name and want <= ls]
     assert hits, f"no sample {name}{labels}; have {sorted({n for n, _ in found})}"
@@ -104,7 +106,9 @@ def test_metrics_count_a_consent_flow_acks_and_twin(world: tuple[World, Metrics]
     assert value(found, "opshand_http_ack_seconds_count", status="200") >= 2
     assert value(found, "opshand_integration_calls_total") >= 1
     assert not [
-        ls for n, ls in found if n == "opshand_integration_calls_total" and ("outcome", "calling") in ls
+        ls
+        for n, ls in found
+        if n == "opshand_integration_calls_total" and ("outcome", "calling") in ls
     ], "every call in the ledger has finished"
     assert value(found, "opshand_twin_entities") == len(w.oh.ops.graph)
     assert value(found, "opshand_twin_serial_lag") == 0

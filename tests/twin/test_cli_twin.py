@@ -120,3 +120,12 @@ def test_sync_from_the_sim_keeps_the_seeded_view(data_dir: Path) -> None:
     assert show["entity"]["source"] == "rmm"
     assert show["entity"]["attrs"]["env"] and show["entity"]["attrs"]["criticality"]
     assert {o["source"] for o in show["observations"]} == {"rmm", "sample"}
+
+
+def test_load_sample_estate_into_a_fresh_data_dir(data_dir: Path) -> None:
+    out = _json("twin", "load", "--sample", "2000", "--data-dir", str(data_dir))
+    assert isinstance(out, dict) and out["rejected"] == [] and out["serial"] == 1
+    assert out["changed"] == out["records"] > 2000
+    # the data dir now holds a migrated database that the rest of opshand opens as is
+    found = _json("twin", "search", "--kind", "client", "--data-dir", str(data_dir))
+    assert isinstance(found, dict) and found["total"] >= 3

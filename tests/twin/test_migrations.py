@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,8 +11,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-# every module that registers tables, so the metadata is the application's whole schema
-import bot.app  # noqa: F401
 from tests.conftest import _drop_schema, _pg_engine
 from twin.db import (
     BASELINE_REVISION,
@@ -21,6 +21,19 @@ from twin.db import (
     schema_revision,
 )
 from twin.store import TwinStore
+
+
+def _import_every_module() -> None:
+    """Every module that may register a table, so the metadata is the application's schema
+    whichever tests ran before (a module imported by one test would otherwise change it)."""
+    for pkg in ("twin", "adapters", "agent", "bot"):
+        root = importlib.import_module(pkg)
+        for info in pkgutil.walk_packages(root.__path__, f"{pkg}."):
+            if ".migrations" not in info.name and not info.name.endswith("__main__"):
+                importlib.import_module(info.name)
+
+
+_import_every_module()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

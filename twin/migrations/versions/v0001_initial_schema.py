@@ -5,7 +5,7 @@ must not change. This is also the baseline a database made by ``create_all`` is 
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 22:50:54
+Create Date: 2026-11-27
 """
 
 from __future__ import annotations
@@ -43,6 +43,42 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_agent_flag")),
     )
+    op.create_table(
+        "agent_incident",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("dedupe_key", sa.String(length=255), nullable=False),
+        sa.Column("fingerprint", sa.String(length=255), nullable=False),
+        sa.Column("source", sa.String(length=64), nullable=False),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("severity", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("entity_id", sa.String(length=255), nullable=True),
+        sa.Column("runbook_id", sa.String(length=128), nullable=True),
+        sa.Column("change_id", sa.Integer(), nullable=True),
+        sa.Column("outcome", sa.String(length=32), nullable=False),
+        sa.Column("ticket_id", sa.String(length=128), nullable=True),
+        sa.Column("ticket_number", sa.String(length=64), nullable=True),
+        sa.Column("thread_channel", sa.String(length=64), nullable=False),
+        sa.Column("thread_ts", sa.String(length=32), nullable=False),
+        sa.Column("occurrences", sa.Integer(), nullable=False),
+        sa.Column("flaps", sa.Integer(), nullable=False),
+        sa.Column("cluster", sa.String(length=128), nullable=False),
+        sa.Column("suspected_cause", sa.Text(), nullable=False),
+        sa.Column("labels", sa.JSON(), nullable=False),
+        sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_agent_incident")),
+    )
+    with op.batch_alter_table("agent_incident", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_agent_incident_dedupe_key"), ["dedupe_key"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_agent_incident_fingerprint"), ["fingerprint"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_agent_incident_status"), ["status"], unique=False)
+
     op.create_table(
         "agent_memory",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -342,6 +378,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_agent_memory_thread"))
 
     op.drop_table("agent_memory")
+    with op.batch_alter_table("agent_incident", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_agent_incident_status"))
+        batch_op.drop_index(batch_op.f("ix_agent_incident_fingerprint"))
+        batch_op.drop_index(batch_op.f("ix_agent_incident_dedupe_key"))
+
+    op.drop_table("agent_incident")
     op.drop_table("agent_flag")
     with op.batch_alter_table("agent_autonomy", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_agent_autonomy_at"))
