@@ -130,8 +130,9 @@ class IntegrationGuard:
         self.monotonic = monotonic
         self.rng = rng
         self.breakers: dict[str, CircuitBreaker] = {}
-        self.auth_holds: dict[str, tuple[str, float]] = {}
-        """Integration -> (reason, monotonic time the hold ends) after a 401/403."""
+        self.holds: dict[str, tuple[str, float]] = {}
+        """Integration -> (reason, monotonic time the hold ends): after a 401/403, or while
+        the integration client's own circuit is open."""
 
     def breaker(self, category: str) -> CircuitBreaker:
         """The circuit breaker of one integration category (created on first use)."""
@@ -148,7 +149,7 @@ class IntegrationGuard:
         """Integrations whose work is held now, with the reason (open circuit or auth failure)."""
         out = {c: "circuit open" for c, b in self.breakers.items() if b.state == "open"}
         now = self.monotonic()
-        for cat, (why, until) in self.auth_holds.items():
+        for cat, (why, until) in self.holds.items():
             if until > now:
                 out[cat] = why
         return out
@@ -180,13 +181,15 @@ class IntegrationGuard:
             attempt += 1
             try:
                 breaker.before_call(spec.capability)
+            except CircuitOpen as exc:
+                return self._not_sent(attempt, exc)
+            try:
                 jobs = send()
-            except CircuitOpen as exc:  # ours or the adapter's own: nothing was sent (now)
-                if attempt > 1:
-                    # This call's own failures opened it: the call has had its tries.
-                    why = f"gave up after {attempt - 1} attempts: {exc}"
-                    return CallOutcome("failed", [], why, "error", attempt - 1)
-                return CallOutcome("deferred", [], str(exc), "deferred", 0)
+            except CircuitOpen as exc:
+                # The integration client's own breaker: hold its queue as if ours were open.
+                until = self.monotonic() + self.retry.circuit_cool_down
+                self.holds[category] = (f"circuit open: {exc}", until)
+                return self._not_sent(attempt, exc)
             except AuthError as exc:
                 # A clear answer from a healthy integration: never retried, operators alerted.
                 self._auth_failed(category, spec.capability, where, exc)
@@ -213,6 +216,14 @@ class IntegrationGuard:
             breaker.record_success()
             sent = ", ".join(f"{j.job_id}:{j.state}" for j in jobs) or "applied"
             return CallOutcome("submitted", jobs, sent, "sent", attempt)
+
+    @staticmethod
+    def _not_sent(attempt: int, exc: CircuitOpen) -> CallOutcome:
+        if attempt > 1:
+            # This call's own failures opened the circuit: the call has had its tries.
+            why = f"gave up after {attempt - 1} attempts: {exc}"
+            return CallOutcome("failed", [], why, "error", attempt - 1)
+        return CallOutcome("deferred", [], str(exc), "deferred", 0)
 
     def _backoff(
         self,
@@ -243,7 +254,7 @@ class IntegrationGuard:
         self, category: str, capability: str, where: dict[str, Any], exc: AuthError
     ) -> None:
         hold = self.retry.auth_hold
-        self.auth_holds[category] = (f"authorisation failed: {exc}", self.monotonic() + hold)
+        self.holds[category] = (f"authorisation failed: {exc}", self.monotonic() + hold)
         body = {
             "integration": exc.integration or category,
             "capability": capability,

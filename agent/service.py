@@ -595,11 +595,15 @@ class Operations:
             self._emit(ChangeEvent("expired", c))
         return out
 
-    def drain(self) -> list[ExecutionReport]:
-        """Run everything queued now (tests and the CLI)."""
+    def policy_input(self, req: ChangeRequest, plan: Plan, change_id: int = 0) -> PolicyInput:
+        """The one input policy sees for ``req`` rehearsed as ``plan`` (for previews/explain)."""
+        return self._policy_input(req, plan, change_id)
+
+    def drain(self, limit: int = 10) -> list[ExecutionReport]:
+        """Run everything queued now (tests and the CLI), ``limit`` claims at a time."""
         reports: list[ExecutionReport] = []
         self.expire_consents()
-        while batch := self.executor.work_once():
+        while batch := self.executor.work_once(limit):
             reports.extend(batch)
             for r in batch:
                 change = self.journal.get(r.change_id)

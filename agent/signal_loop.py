@@ -253,7 +253,7 @@ def preview(ops: Operations, runbooks: RunbookSet, signal: Signal) -> Preview:
     except (UnknownEntity, InvalidParams) as exc:
         return Preview(signal, rb.id, m.action, m.target, m.params, "refused", (str(exc),))
     # The same policy input propose() builds; change id 0 excludes nothing from history.
-    decision = ops.policy.decide(ops._policy_input(req, plan, 0))
+    decision = ops.policy.decide(ops.policy_input(req, plan))
     return Preview(
         signal,
         rb.id,

@@ -90,18 +90,28 @@ class Cluster:
                 "--name", f"r{i}", "--port", str(port), "--sim-scale", "0",
             ]  # fmt: skip
             log = (tmp / f"r{i}.log").open("wb")
-            self.procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=log))
+            # The hourly auto-approval cap would turn the benchmark's changes into consent.
+            env = {**os.environ, "OPSHAND_AUTONOMY__MAX_AUTO_PER_HOUR": "1000000"}
+            self.procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=log, env=env))
             self.urls.append(f"http://127.0.0.1:{port}")
+        try:
+            self._wait_ready(tmp)
+        except BaseException:
+            self.close()
+            raise
+
+    def _wait_ready(self, tmp: Path) -> None:
         deadline = time.monotonic() + 120
-        for u in self.urls:
+        for i, (u, proc) in enumerate(zip(self.urls, self.procs, strict=True)):
             while True:
                 try:
                     if httpx.get(u + "/readyz", timeout=2).status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"replica at {u} did not become ready (logs in {tmp})")
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = (tmp / f"r{i}.log").read_text()[-3000:]
+                    raise RuntimeError(f"replica r{i} at {u} did not become ready:\n{tail}")
                 time.sleep(0.2)
 
     def close(self) -> None:
@@ -262,6 +272,7 @@ def run(
         cluster = Cluster(pg_url, replicas, Path(tmp))
         try:
             step(cluster, 2, 2, 0)  # warm-up: connections, caches, auth.test
+            burst_result = change_burst(cluster, burst)  # first, on an idle cluster
             steps = []
             index = 1000
             for rate in rates:
@@ -275,7 +286,7 @@ def run(
                 "replicas": replicas,
                 "sustained_events_per_s": max(ok) if ok else 0.0,
                 "steps": steps,
-                **change_burst(cluster, burst),
+                **burst_result,
             }
         finally:
             cluster.close()

@@ -21,13 +21,16 @@ from agent.audit import AuditLog, FileCheckpoint
 from agent.capabilities import Adapters
 from agent.consent import ConsentBook
 from agent.executor import Executor
+from agent.incidents import IncidentBook
 from agent.journal import Journal
 from agent.loop import Agent
 from agent.models import ModelSpec, make_chat_model, parse_model_spec
 from agent.policy import Policy, load_policy
 from agent.redact import Redactor
 from agent.roles import RoleMap
+from agent.runbooks import load_runbooks
 from agent.service import Guardrails, Operations
+from agent.signal_loop import SignalLoop
 from bot.settings import Settings
 from twin.db import make_engine, metadata
 from twin.graph import TwinGraph
@@ -53,6 +56,8 @@ class Opshand:
     roles: RoleMap
     redactor: Redactor
     sim: SimEstate | None
+    signals: SignalLoop
+    """Signals in: incident records, runbooks, proposals (webhooks hand signals here)."""
 
     def close(self) -> None:
         """Stop background work, checkpoint the audit head and release the database."""
@@ -115,6 +120,7 @@ def bootstrap(
     """Wire opshand from ``settings``. Raises on bad configuration (policy, roles, model)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     policy = load_policy(settings.policy_file)  # a broken policy stops start-up here
+    runbooks = load_runbooks(settings.runbooks_file)  # so does a broken runbook file
     engine = make_engine(settings.db_url)
     metadata.create_all(engine)
     store = TwinStore(engine)
@@ -215,4 +221,8 @@ def bootstrap(
     )
     if start_worker:
         ops.start_worker(interval=0.5)
-    return Opshand(settings, engine, store, ops, agent, audit, policy, roles, redactor, sim)
+    incidents = IncidentBook(engine, psa=adapters.psa, audit=audit_fn, now=ops.now)
+    signals = SignalLoop(ops, runbooks, incidents)
+    return Opshand(
+        settings, engine, store, ops, agent, audit, policy, roles, redactor, sim, signals
+    )

@@ -114,7 +114,7 @@ def plan(
             reason="cli plan",
             requester=f"{oh.settings.slack.team_id}:{as_user}",
         )
-        decision = oh.policy.decide(oh.ops._policy_input(req, p, change_id=0))
+        decision = oh.policy.decide(oh.ops.policy_input(req, p))
         if json_out:
             dump({"plan": p.model_dump(mode="json"), "decision": decision.model_dump(mode="json")})
             return

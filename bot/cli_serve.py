@@ -26,12 +26,11 @@ def register_serve_command(app: typer.Typer) -> None:
 
 
 def webhook_routes_for(oh: Any) -> list[Any]:
-    """Routes from ``bot.webhooks.webhook_routes(oh)`` when that module exists, else none."""
-    try:
-        module = importlib.import_module("bot.webhooks")
-    except ModuleNotFoundError:
-        return []
-    return list(module.webhook_routes(oh))
+    """The signal webhook routes (Alertmanager, PagerDuty, generic) feeding the signal loop."""
+    module = importlib.import_module("bot.webhooks")
+    return list(
+        module.webhook_routes(oh.signals.handle, pagerduty_secret=oh.settings.pagerduty_secret)
+    )
 
 
 def serve(data_dir: DataDir = None, settings_file: SettingsFile = None) -> None:

@@ -26,6 +26,7 @@ __all__ = [
 
 DEFAULT_DATA_DIR = Path(".opshand")
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "examples" / "policy.yaml"
+DEFAULT_RUNBOOKS = Path(__file__).resolve().parent.parent / "examples" / "runbooks.yaml"
 
 
 class _Section(BaseModel):
@@ -130,6 +131,10 @@ class Settings(BaseSettings):
     database_url: str | None = None
     """SQLAlchemy URL; default ``sqlite:///<data_dir>/opshand.db``. PostgreSQL for production."""
     policy_file: Path = DEFAULT_POLICY
+    runbooks_file: Path = DEFAULT_RUNBOOKS
+    """Runbooks for signals (YAML); a bad file stops start-up naming file, line and field."""
+    pagerduty_secret: SecretStr | None = None
+    """Signing secret of the PagerDuty v3 webhook subscription (unsigned webhooks are refused)."""
     sample_endpoints: int = 4200
     """Size of the sample estate generated on first start."""
     sim_scale: float = 0.002

@@ -272,14 +272,18 @@ def test_e7_adapter_circuit_open_hands_the_change_back_untouched(
     ents, rels = small_estate()
     sim = sim_for(ents, rels)
     rmm = _OpenRmm(sim.rmm)
-    w = build(engine, tmp_path, adapters=Adapters(**{**sim_adapters(sim).__dict__, "rmm": rmm}))
+    tick = [0.0]
+    w = build(engine, tmp_path, adapters=Adapters(**{**sim_adapters(sim).__dict__, "rmm": rmm}),
+              monotonic=lambda: tick[0])
     c = enqueue(w, "service.restart", ["contoso-dev-app"])
     [report] = w.ops.drain()
     assert report.final_state == "queued" and "circuit open" in report.message
     assert _targets(engine, c.id)["service:contoso-dev-app"][0] == "pending"
     with engine.connect() as conn:
         assert conn.execute(select(call_table.c.outcome)).scalar_one() == "not_sent"
+    assert w.ops.drain() == []  # held while the client's circuit is open
     rmm.open = False
+    tick[0] += RetryPolicy().circuit_cool_down + 1
     w.ops.drain()
     assert w.ops.journal.get(c.id).state == "reconciled"
     assert sim.effects("rmm", "run_script") == 1
