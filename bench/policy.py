@@ -24,6 +24,8 @@ from typing import Any
 import cel
 
 ROOT = Path(__file__).resolve().parents[1]
+# bench/twin.py sits beside this file: drop bench/ from the path so it cannot shadow the package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
 from agent.policy import Policy, PolicyInput, load_policy  # noqa: E402
