@@ -16,6 +16,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy import Connection, Engine
 
+from adapters.registry import build_integrations
 from adapters.sim import SimEstate, SimTimings, SystemClock
 from agent.audit import AuditLog, FileCheckpoint
 from agent.capabilities import Adapters
@@ -167,14 +168,26 @@ def bootstrap(
             clock=SystemClock(),
             timings=sim_timings or SimTimings(scale=settings.sim_scale),
         )
-        adapters = Adapters(
-            rmm=sim.rmm,
-            psa=sim.psa,
-            siem=sim.siem,
-            identity=sim.identity,
-            backup=sim.backup,
-            firewall=sim.firewall,
-        )
+        cfg = settings.integrations
+        vendors = {
+            c: getattr(cfg, c)
+            for c in ("rmm", "psa", "siem", "identity", "backup", "firewall")
+            if getattr(cfg, c) is None or getattr(cfg, c).vendor != "sim"
+        }
+        clients: dict[str, Any] = {
+            "rmm": sim.rmm,
+            "psa": sim.psa,
+            "siem": sim.siem,
+            "identity": sim.identity,
+            "backup": sim.backup,
+            "firewall": sim.firewall,
+        }
+        if vendors:
+            # real vendors where configured (None switches a category off), the sim elsewhere
+            built = build_integrations(cfg, sim=sim)
+            for c in vendors:
+                clients[c] = built[c].client if c in built else None
+        adapters = Adapters(**clients)
     journal = Journal(engine, audit_fn)
     consent = ConsentBook(engine, roles)
     final_adapters = adapters

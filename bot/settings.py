@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from adapters.registry import IntegrationsConfig
+
 __all__ = [
     "DEFAULT_DATA_DIR",
     "AutonomySettings",
@@ -144,6 +146,8 @@ class Settings(BaseSettings):
     roles: RoleSettings = Field(default_factory=RoleSettings)
     autonomy: AutonomySettings = Field(default_factory=AutonomySettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
+    """One integration per category (``vendor: sim`` by default); see ``adapters.registry``."""
     log_format: Literal["text", "json"] = "text"
 
     @property
