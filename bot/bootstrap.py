@@ -8,6 +8,8 @@ roles, consent book, journal, executor, operations facade and agent.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -59,6 +61,12 @@ class Opshand:
     sim: SimEstate | None
     signals: SignalLoop
     """Signals in: incident records, runbooks, proposals (webhooks hand signals here)."""
+
+    def circuits(self) -> dict[str, str]:
+        """Each integration's circuit state as the executor sees it (for ``/readyz``)."""
+        guard = getattr(self.ops.executor, "guard", None)
+        breakers = getattr(guard, "breakers", {}) if guard is not None else {}
+        return {str(c): str(getattr(b, "state", b)) for c, b in breakers.items()}
 
     def close(self) -> None:
         """Stop background work, checkpoint the audit head and release the database."""
@@ -202,6 +210,9 @@ def bootstrap(
             audit=audit_fn,
             recheck=ops.recheck,
             poll_interval=0.05,
+            # each replica audits under its own name, so a takeover is visible in the audit
+            worker_id=settings.replica_id or f"{socket.gethostname()}:{os.getpid()}",
+            lease=timedelta(seconds=settings.lease_seconds),
         )
 
     a = settings.autonomy

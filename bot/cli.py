@@ -15,6 +15,7 @@ from bot.cli_audit import audit_app
 from bot.cli_autonomy import register_autonomy_commands
 from bot.cli_common import DataDir, JsonOut, SettingsFile, boot, dump, err, out, settings
 from bot.cli_digest import register_digest_command
+from bot.cli_doctor import register_doctor_command
 from bot.cli_eval import eval_command
 from bot.cli_run import register_run_commands
 from bot.cli_serve import register_serve_command
@@ -37,6 +38,7 @@ app.add_typer(policy_app, name="policy")
 register_adapters_command(app)
 register_autonomy_commands(app)
 register_digest_command(app)
+register_doctor_command(app)
 app.command("eval")(eval_command)
 
 

@@ -39,6 +39,10 @@ def serve(data_dir: DataDir = None, settings_file: SettingsFile = None) -> None:
     from bot.digest import DigestScheduler
 
     oh = boot(data_dir, settings_file, start_worker=True)
+    from bot.logs import configure_logging, install_log_context
+    from bot.metrics import install_metrics, metrics_routes
+
+    configure_logging(oh.settings, redactor=oh.redactor)
     s = oh.settings.slack
     if s.mode == "local":
         err.print(
@@ -52,6 +56,8 @@ def serve(data_dir: DataDir = None, settings_file: SettingsFile = None) -> None:
         oh.close()
         raise typer.Exit(2)
     bolt = build_app(oh)
+    install_log_context(bolt)
+    metrics = install_metrics(bolt, oh)
     scheduler = DigestScheduler(oh, bolt.client)
     scheduler.start()
     try:
@@ -71,11 +77,13 @@ def serve(data_dir: DataDir = None, settings_file: SettingsFile = None) -> None:
             bolt,
             engine=oh.engine,
             signing_secret=s.signing_secret.get_secret_value(),
-            routes=webhook_routes_for(oh),
-            circuits=getattr(oh, "circuits", None),
+            routes=[*webhook_routes_for(oh), *metrics_routes(oh)],
+            circuits=oh.circuits,
         )
         out.print(f"Listening for Slack on http://{s.host}:{s.port}/slack/events")
-        uvicorn.run(asgi, host=s.host, port=s.port, log_level="info", access_log=False)
+        uvicorn.run(
+            metrics.asgi(asgi), host=s.host, port=s.port, log_level="info", access_log=False
+        )
     finally:
         scheduler.stop()
         oh.close()

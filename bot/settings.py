@@ -149,6 +149,11 @@ class Settings(BaseSettings):
     integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
     """One integration per category (``vendor: sim`` by default); see ``adapters.registry``."""
     log_format: Literal["text", "json"] = "text"
+    replica_id: str = ""
+    """Name of this replica in the audit and metrics (default host:pid)."""
+    lease_seconds: int = 60
+    """How long a worker's claim on a change lasts without a heartbeat before another replica
+    takes it over."""
 
     @property
     def db_url(self) -> str:
@@ -177,5 +182,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"{file}: settings file must hold a mapping")
             data.update(raw)
         env = cls()  # environment only
-        merged = {**data, **env.model_dump(exclude_unset=True), **overrides}
+        merged = _deep_merge(_deep_merge(data, env.model_dump(exclude_unset=True)), overrides)
         return cls(**merged)
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``, section by section: one environment variable of a section must
+    not wipe the rest of that section from the settings file."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

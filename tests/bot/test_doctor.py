@@ -89,6 +89,7 @@ def test_good_configuration_passes_after_one_migrate(
     assert found["migrations"]["status"] == "ok"
     assert found["slack auth"]["status"] == "ok"
     assert found["policy"]["status"] == "ok"
+    assert found["runbooks"]["status"] == "ok"
     # SQLite and the sim work, but are not what production should run on: said, not failed
     assert found["database"]["status"] == "warn" and "PostgreSQL" in found["database"]["fix"]
     assert found["integrations"]["status"] == "warn"
@@ -100,10 +101,13 @@ def test_broken_configuration_names_each_problem_and_its_fix(
 ) -> None:
     bad_policy = tmp_path / "policy.yaml"
     bad_policy.write_text("rules:\n  - name: x\n    when: 'action ==='\n    decide: maybe\n")
+    bad_runbooks = tmp_path / "runbooks.yaml"
+    bad_runbooks.write_text("runbooks:\n  - id: r1\n    frobnicate: true\n")
     settings = write(
         tmp_path,
         slack,
         policy_file=str(bad_policy),
+        runbooks_file=str(bad_runbooks),
         slack={"bot_token": "xoxb-revoked-0000", "signing_secret": "local-signing-secret"},
     )
     (tmp_path / "data").mkdir()
@@ -117,6 +121,7 @@ def test_broken_configuration_names_each_problem_and_its_fix(
     assert "reinstall" in found["slack auth"]["fix"]
     assert found["slack signing secret"]["status"] == "fail"
     assert found["policy"]["status"] == "fail"
+    assert found["runbooks"]["status"] == "fail"
     assert "xoxb-revoked-0000" not in json.dumps(findings)
 
 

@@ -17,12 +17,14 @@ from bot.settings import Settings
 CANARY_TOKEN = "xoxb-canary-1111-2222-abcdefabcdef"
 CANARY_SECRET = "canary-signing-secret-9f8e7d6c5b4a"
 CANARY_KEY = "sk-canary-model-key-0123456789abcdef"
+CANARY_PD = "pd-canary-webhook-secret-5566778899"
 
 
 @pytest.fixture
 def settings() -> Settings:
     return Settings(
         log_format="json",
+        pagerduty_secret=CANARY_PD,
         slack={"bot_token": CANARY_TOKEN, "signing_secret": CANARY_SECRET},
         model={"api_key": CANARY_KEY},
     )
@@ -91,17 +93,18 @@ def test_bind_refuses_an_unknown_id() -> None:
 def test_canary_secrets_never_reach_the_log(captured: io.StringIO) -> None:
     log = logging.getLogger("bot.app")
     log.info("token is %s", CANARY_TOKEN)
+    log.info("webhook secret %s", CANARY_PD)
     log.warning("secret", extra={"call_id": CANARY_SECRET, "detail": {"key": CANARY_KEY}})
     try:
         raise RuntimeError(f"auth failed with {CANARY_KEY}")
     except RuntimeError:
         log.exception("integration failed")
     text = captured.getvalue()
-    for canary in (CANARY_TOKEN, CANARY_SECRET, CANARY_KEY):
+    for canary in (CANARY_TOKEN, CANARY_SECRET, CANARY_KEY, CANARY_PD):
         assert canary not in text
     docs = lines(captured)
-    assert len(docs) == 3
-    assert "RuntimeError" in str(docs[2]["exc"])
+    assert len(docs) == 4
+    assert "RuntimeError" in str(docs[3]["exc"])
 
 
 def test_text_format_is_readable_with_ids(settings: Settings) -> None:

@@ -39,11 +39,6 @@ def test_production_example_loads_with_secrets_from_the_environment(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Settings.load merges the file and the environment shallowly: any OPSHAND_SLACK__* "
-    "variable replaces the file's whole slack section (fix: deep-merge nested dicts)",
-)
 def test_a_nested_environment_variable_keeps_the_rest_of_the_files_section(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
