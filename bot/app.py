@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -91,6 +91,20 @@ class CappedRateLimitHandler(RetryHandler):
         time.sleep(wait)
 
 
+def slack_usergroup_members(client: WebClient) -> Callable[[str], list[str]]:
+    """Resolve a user-group handle to member ids with ``usergroups.list`` and
+    ``usergroups.users.list`` (the role map caches the answer and fails closed on errors)."""
+
+    def members(handle: str) -> list[str]:
+        groups: list[dict[str, Any]] = client.usergroups_list().get("usergroups", []) or []
+        gid = next((g["id"] for g in groups if g.get("handle") == handle), None)
+        if gid is None:
+            return []
+        return list(client.usergroups_users_list(usergroup=gid).get("users", []) or [])
+
+    return members
+
+
 def build_app(
     oh: Opshand,
     *,
@@ -112,6 +126,8 @@ def build_app(
         token=s.slack.bot_token.get_secret_value(), base_url=s.slack.api_url or WebClient.BASE_URL
     )
     client.retry_handlers.append(CappedRateLimitHandler())
+    if oh.roles.usergroup_members is None:
+        oh.roles.usergroup_members = slack_usergroup_members(client)
     app = App(
         client=client,
         signing_secret=s.slack.signing_secret.get_secret_value(),

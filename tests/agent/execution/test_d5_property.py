@@ -61,8 +61,7 @@ def _shared() -> _Shared:
                 raise _Crash(step)
 
         engine = make_engine(f"sqlite:///{tmp / 'd5.db'}")
-        world = build(engine, tmp, sim=sim, now=clock.now, step_hook=hook,
-                      checkpoint_every=0)
+        world = build(engine, tmp, sim=sim, now=clock.now, step_hook=hook, checkpoint_every=0)
         _SHARED.append(_Shared(world, clock, crash_at, set()))
     return _SHARED[0]
 
@@ -78,26 +77,41 @@ class ExecutionMachine(RuleBasedStateMachine):
 
     @rule(target=changes, host=st.sampled_from(HOSTS), requester=st.sampled_from([ANA, BEN]))
     def propose_reboot(self, host: str, requester: str) -> Any:
-        res = self.w.ops.propose(ChangeRequest(action="host.reboot", targets=[host], params={},
-                                               reason="d5", requester=requester))
+        res = self.w.ops.propose(
+            ChangeRequest(
+                action="host.reboot", targets=[host], params={}, reason="d5", requester=requester
+            )
+        )
         return res.change.id if res.change is not None else 0
 
     @rule(target=changes)
     def propose_auto(self) -> Any:
-        res = self.w.ops.propose(ChangeRequest(action="service.restart",
-                                               targets=["contoso-dev-app"], params={},
-                                               reason="d5", requester=ANA))
+        res = self.w.ops.propose(
+            ChangeRequest(
+                action="service.restart",
+                targets=["contoso-dev-app"],
+                params={},
+                reason="d5",
+                requester=ANA,
+            )
+        )
         return res.change.id if res.change is not None else 0
 
-    @rule(cid=changes, voter=st.sampled_from([ANA, BEN, CHLOE]), approve=st.booleans(),
-          current=st.booleans(), payload=st.integers(0, 2))
+    @rule(
+        cid=changes,
+        voter=st.sampled_from([ANA, BEN, CHLOE]),
+        approve=st.booleans(),
+        current=st.booleans(),
+        payload=st.integers(0, 2),
+    )
     def vote(self, cid: int, voter: str, approve: bool, current: bool, payload: int) -> None:
         if not cid:
             return
         change = self.w.ops.journal.get(cid)
         plan_hash = change.plan_hash if current and change.plan_hash else "0" * 64
-        self.w.ops.vote(cid, voter, approve, plan_hash=plan_hash,
-                        payload_id=f"{cid}-{voter}-{payload}")
+        self.w.ops.vote(
+            cid, voter, approve, plan_hash=plan_hash, payload_id=f"{cid}-{voter}-{payload}"
+        )
 
     @rule(cid=changes, n=st.integers(0, 10**6))
     def edit(self, cid: int, n: int) -> None:
@@ -145,9 +159,13 @@ class ExecutionMachine(RuleBasedStateMachine):
                 assert approved, f"{change.ref} reached the estate without approval"
                 req = approved[-1]
                 assert req.plan_hash == change.plan_hash
-                votes = [v for v in book.votes(req.id) if v.vote == "approve"
-                         and v.plan_hash == change.plan_hash
-                         and f"{v.voter.team_id}:{v.voter.user_id}" != change.requester]
+                votes = [
+                    v
+                    for v in book.votes(req.id)
+                    if v.vote == "approve"
+                    and v.plan_hash == change.plan_hash
+                    and f"{v.voter.team_id}:{v.voter.user_id}" != change.requester
+                ]
                 assert len(votes) >= req.quorum
                 self.s.consented += 1
             self.s.checked.add(cid)
@@ -158,7 +176,9 @@ class ExecutionMachine(RuleBasedStateMachine):
 
 
 ExecutionMachine.TestCase.settings = settings(
-    max_examples=EXAMPLES, stateful_step_count=6, deadline=None,
+    max_examples=EXAMPLES,
+    stateful_step_count=6,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestD5ExecutionProperty = ExecutionMachine.TestCase

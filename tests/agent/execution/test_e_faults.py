@@ -261,8 +261,11 @@ class _OpenRmm:
 
     def run_script(self, *a: object, **kw: object) -> object:
         if self.open:
-            raise CircuitOpen("circuit open after repeated failures; retry in 30s",
-                              integration="rmm-vendor", call="run_script")
+            raise CircuitOpen(
+                "circuit open after repeated failures; retry in 30s",
+                integration="rmm-vendor",
+                call="run_script",
+            )
         return self._inner.run_script(*a, **kw)  # type: ignore[attr-defined]
 
 
@@ -273,8 +276,12 @@ def test_e7_adapter_circuit_open_hands_the_change_back_untouched(
     sim = sim_for(ents, rels)
     rmm = _OpenRmm(sim.rmm)
     tick = [0.0]
-    w = build(engine, tmp_path, adapters=Adapters(**{**sim_adapters(sim).__dict__, "rmm": rmm}),
-              monotonic=lambda: tick[0])
+    w = build(
+        engine,
+        tmp_path,
+        adapters=Adapters(**{**sim_adapters(sim).__dict__, "rmm": rmm}),
+        monotonic=lambda: tick[0],
+    )
     c = enqueue(w, "service.restart", ["contoso-dev-app"])
     [report] = w.ops.drain()
     assert report.final_state == "queued" and "circuit open" in report.message

@@ -23,12 +23,27 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     oh = boot(d)
     try:
         with oh.engine.begin() as conn:
-            oh.audit.append(conn, kind="change.proposed", actor="T1:U1", change_id="7",
-                            body={"action": "host.reboot", "reason": "patch night"})
-            oh.audit.append(conn, kind="integration.call", actor="system:worker",
-                            change_id="7", body={"target": "host:a", "outcome": "sent"})
-            oh.audit.append(conn, kind="change.proposed", actor="T1:U1", change_id="8",
-                            body={"action": "service.restart"})
+            oh.audit.append(
+                conn,
+                kind="change.proposed",
+                actor="T1:U1",
+                change_id="7",
+                body={"action": "host.reboot", "reason": "patch night"},
+            )
+            oh.audit.append(
+                conn,
+                kind="integration.call",
+                actor="system:worker",
+                change_id="7",
+                body={"target": "host:a", "outcome": "sent"},
+            )
+            oh.audit.append(
+                conn,
+                kind="change.proposed",
+                actor="T1:U1",
+                change_id="8",
+                body={"action": "service.restart"},
+            )
     finally:
         oh.close()
     return d
@@ -45,16 +60,18 @@ def test_audit_show_filters_by_change_and_kind(data_dir: Path) -> None:
     rows = json.loads(text)
     assert [r["kind"] for r in rows] == ["change.proposed", "integration.call"]
     assert {r["change_id"] for r in rows} == {"7"}
-    code, text = _run("audit", "show", "--kind", "integration.*", "--json",
-                      "--data-dir", str(data_dir))
+    code, text = _run(
+        "audit", "show", "--kind", "integration.*", "--json", "--data-dir", str(data_dir)
+    )
     assert [r["body"]["outcome"] for r in json.loads(text)] == ["sent"]
     code, text = _run("audit", "show", "--change", "CR-7", "--data-dir", str(data_dir))
     assert code == 0 and "integration.call" in text and "target=host:a" in text
 
 
 def test_audit_show_since_and_bad_input(data_dir: Path) -> None:
-    code, text = _run("audit", "show", "--since", "2999-01-01", "--json",
-                      "--data-dir", str(data_dir))
+    code, text = _run(
+        "audit", "show", "--since", "2999-01-01", "--json", "--data-dir", str(data_dir)
+    )
     assert code == 0 and json.loads(text) == []
     code, text = _run("audit", "show", "--since", "yesterday", "--data-dir", str(data_dir))
     assert code == 2 and "not an ISO 8601 time" in text
@@ -70,6 +87,7 @@ def test_audit_export_writes_json_lines_that_chain(data_dir: Path, tmp_path: Pat
     assert len(lines) >= 3
     for prev, row in itertools.pairwise(lines):
         assert row["prev_hash"] == prev["hash"] and row["seq"] == prev["seq"] + 1
-    code, text = _run("audit", "export", "--since", "2999-01-01T00:00Z",
-                      "--data-dir", str(data_dir))
+    code, text = _run(
+        "audit", "export", "--since", "2999-01-01T00:00Z", "--data-dir", str(data_dir)
+    )
     assert code == 0 and "{" not in text
