@@ -120,16 +120,9 @@ def plan(
         if json_out:
             dump({"plan": p.model_dump(mode="json"), "decision": decision.model_dump(mode="json")})
             return
-        out.print(f"[bold]{p.action}[/bold] on {', '.join(p.target_names)}  plan {p.short_hash}")
-        s = p.collateral_summary()
-        out.print(
-            f"Blast radius: {s['intended']} intended, {s['collateral']} collateral {s['by_kind']}"
-        )
-        for i in p.invariants:
-            mark = "[green]pass[/green]" if i["passed"] else f"[red]{i['severity']}[/red]"
-            out.print(f"  invariant {i['id']}: {mark}")
-            for v in i["violations"]:
-                out.print(f"    - {v['message']}")
+        from twin.render import render_text
+
+        out.print(render_text(p), markup=False, highlight=False)
         out.print(f"Decision: [bold]{decision.outcome}[/bold] ({decision.summary()})")
         for rid, why in decision.reasons.items():
             out.print(f"  {rid}: {why}")
