@@ -213,6 +213,7 @@ def bootstrap(
             # each replica audits under its own name, so a takeover is visible in the audit
             worker_id=settings.replica_id or f"{socket.gethostname()}:{os.getpid()}",
             lease=timedelta(seconds=settings.lease_seconds),
+            redact=redactor.redact_text,
         )
 
     a = settings.autonomy
