@@ -7,6 +7,7 @@ roles, consent book, journal, executor, operations facade and agent.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -35,7 +36,7 @@ from agent.runbooks import load_runbooks
 from agent.service import Guardrails, Operations
 from agent.signal_loop import SignalLoop
 from bot.settings import Settings
-from twin.db import make_engine, metadata
+from twin.db import make_engine, metadata, migrate
 from twin.graph import TwinGraph
 from twin.ingest import IngestBatch
 from twin.store import TwinStore
@@ -131,13 +132,19 @@ def bootstrap(
     policy = load_policy(settings.policy_file)  # a broken policy stops start-up here
     runbooks = load_runbooks(settings.runbooks_file)  # so does a broken runbook file
     engine = make_engine(settings.db_url)
-    metadata.create_all(engine)
+    import bot.app  # noqa: F401  (registers the bot's tables on the metadata)
+
+    migrate(engine, metadata=metadata)
     store = TwinStore(engine)
     store.create()
     _, serial = store.meta()
     if serial == 0:
         seed_sample(store, settings.sample_endpoints, progress)
     graph = store.load()
+    # The twin is long-lived: move it out of the collector's generations so a full collection
+    # does not walk 100k entities in the middle of a blast-radius answer.
+    gc.collect()
+    gc.freeze()
 
     redactor = Redactor()
     for secret in (
