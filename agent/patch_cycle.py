@@ -35,6 +35,7 @@ from twin.model import EdgeType, NodeKind
 __all__ = [
     "CycleEvent",
     "CyclePlan",
+    "FINISHED_KIND",
     "CycleReport",
     "HostPlan",
     "HostResult",
@@ -44,6 +45,8 @@ __all__ = [
     "plan_cycle",
 ]
 
+FINISHED_KIND = "patch_cycle.finished"
+"""Audit kind of the row written when a cycle ends (halted or not), body ``audit_body()``."""
 RINGS = ("canary", "early", "broad")
 _FINAL = frozenset({"reconciled", "rolled_back", "escalated", "denied", "rejected", "expired",
                     "stale", "verified", "failed"})  # fmt: skip
@@ -248,8 +251,21 @@ class PatchCycle:
             last_of_ring = i + 1 == len(plan.waves) or plan.waves[i + 1].ring != wave.ring
             if last_of_ring and not st.report.halted:
                 self._retry(wave.ring, retry.pop(wave.ring, []), st)
+        self._record(st.report)
         self._emit("done", report=st.report)
         return st.report
+
+    def _record(self, report: CycleReport) -> None:
+        # The audit row is where the daily digest finds the last cycle's summary.
+        with self.ops.engine.begin() as conn:
+            self.ops.audit(
+                conn,
+                kind=FINISHED_KIND,
+                actor=self.settings.requester,
+                body=report.audit_body(),
+                change_id=None,
+                plan_hash=None,
+            )
 
     def _wave(self, wave: Wave, st: _State, attempt: int = 0) -> list[HostPlan]:
         """Propose, execute and check one wave; returns the hosts that failed."""

@@ -79,6 +79,17 @@ class CycleReport:
             text += f". Halted: {self.halted}"
         return text + "."
 
+    def audit_body(self) -> dict[str, Any]:
+        """What the ``patch_cycle.finished`` audit row keeps: the summary and the counts."""
+        return {
+            "cycle_id": self.cycle_id,
+            "summary": self.summary(),
+            "planned": self.planned,
+            "counts": self.counts(),
+            "quarantined": sorted(self.quarantined),
+            "halted": self.halted,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {

@@ -19,6 +19,7 @@ from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, Text, f
 
 from agent.consent import ConsentBook
 from agent.executor import ExecutionReport, Executor
+from agent.incidents import IncidentBook
 from agent.journal import Change, Journal, change_ref
 from agent.policy import Decision, Policy, PolicyInput
 from agent.roles import Identity, RoleMap
@@ -258,8 +259,44 @@ class Operations:
                 },
                 "recent_failure_rate": (bad / finished) if finished else 0.0,
                 "break_glass": bool(req.break_glass),
+                "incident": self._incident_context(plan.targets),
             }
         )
+
+    def _incident_context(self, target_ids: list[str]) -> dict[str, Any]:
+        """``input.incident``: the most severe open incident on the targets, else their AIOps attr.
+
+        The entity's ``aiops`` attribute (written by the signal loop) is the fallback so a rule
+        still sees the cluster when the incident row has no labels or was already resolved.
+        """
+        rank = {"critical": 0, "high": 1, "warning": 2, "info": 3}
+        book = IncidentBook(self.engine)
+        found = [i for tid in target_ids for i in book.open_for_entity(tid)]
+        if found:
+            inc = min(found, key=lambda i: (rank.get(i.severity, 4), -i.id))
+            aiops = self._aiops_attr(inc.entity_id or "")
+            return {
+                "open": True,
+                "aiops_cluster": inc.cluster or str(aiops.get("cluster", "")),
+                "suspected_cause": inc.suspected_cause or str(aiops.get("suspected_cause", "")),
+                "severity": inc.severity,
+                "repeats": max(inc.occurrences - 1, 0) + inc.flaps,
+            }
+        for tid in target_ids:
+            aiops = self._aiops_attr(tid)
+            if aiops:
+                return {
+                    "aiops_cluster": str(aiops.get("cluster", "")),
+                    "suspected_cause": str(aiops.get("suspected_cause", "")),
+                }
+        return {}
+
+    def _aiops_attr(self, entity_id: str) -> dict[str, Any]:
+        try:
+            value = self.graph.get(entity_id).attrs.get("aiops")
+        except UnknownEntity:
+            return {}
+        return value if isinstance(value, dict) else {}
 
     # ------------------------------------------------------------------ guard rails
     def _count(self, kind: str, since: datetime, action: str | None = None) -> int:

@@ -19,6 +19,7 @@ __all__ = [
     "WEEKDAYS",
     "BlastRadiusSummary",
     "HistorySummary",
+    "IncidentContext",
     "InvariantSummary",
     "PolicyInput",
     "PolicyTarget",
@@ -132,6 +133,25 @@ class TimeContext(_Frozen):
     """``str``: ``mon`` .. ``sun``."""
 
 
+class IncidentContext(_Frozen):
+    """The open incident (if any) on the change's targets, with its AIOps labels.
+
+    Filled from the incident records of the targets and the ``aiops`` attribute the signal loop
+    writes on the entity; every field has a default so rules type-check without ``has()``.
+    """
+
+    open: bool = False
+    """``bool``: whether a target has an open (or flapping) incident."""
+    aiops_cluster: str = ""
+    """``str``: the AIOps cluster label of that incident (``aiops_cluster``), or empty."""
+    suspected_cause: str = ""
+    """``str``: the AIOps ``suspected_cause`` label, or empty."""
+    severity: str = ""
+    """``str``: the incident's severity as the signal gave it (``critical``, ``warning`` ...)."""
+    repeats: int = Field(default=0, ge=0)
+    """``int``: how often the incident's signal fired again after it opened (repeats + flaps)."""
+
+
 class PolicyInput(_Frozen):
     """Everything a policy rule may test, the same shape for every action.
 
@@ -165,6 +185,9 @@ class PolicyInput(_Frozen):
     """``float``: share of recent executions (any action) that failed, 0..1."""
     break_glass: bool = False
     """``bool``: whether the requester invoked break-glass (own permission and reason)."""
+    incident: IncidentContext = Field(default_factory=IncidentContext)
+    """``incident``: the open incident on the targets, AIOps labels included (see
+    ``IncidentContext``)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -222,6 +245,13 @@ class PolicyInput(_Frozen):
             requester=Requester(id="T0:U0", roles=["probe"]),
             channel="C0",
             invariants=InvariantSummary(failed=["probe"]),
+            incident=IncidentContext(
+                open=True,
+                aiops_cluster="probe",
+                suspected_cause="probe",
+                severity="warning",
+                repeats=1,
+            ),
         )
 
     def to_cel(self) -> dict[str, Any]:
