@@ -19,7 +19,15 @@ from sqlalchemy import Engine, select
 from agent.audit import AuditLog, AuditRow
 from agent.journal import change_ref, journal_table
 
-__all__ = ["HISTORY_DAYS", "OUTCOMES", "DigestNumbers", "Failure", "compute_digest"]
+__all__ = [
+    "HISTORY_DAYS",
+    "OUTCOMES",
+    "PATCH_CYCLE_KIND",
+    "CycleSummary",
+    "DigestNumbers",
+    "Failure",
+    "compute_digest",
+]
 
 HISTORY_DAYS = 14
 OUTCOMES: dict[str, str] = {
@@ -32,6 +40,8 @@ OUTCOMES: dict[str, str] = {
     "change.rolled_back": "rolled back",
 }
 """Audit kinds counted as an outcome, and the outcome's name in the digest."""
+PATCH_CYCLE_KIND = "patch_cycle.finished"
+"""Audit kind written by :class:`agent.patch_cycle.PatchCycle` when a cycle ends."""
 _DECIDED = ("change.approved", "change.rejected", "change.expired", "change.stale")
 _RULE_KINDS = ("change.awaiting_consent", "change.denied", "change.auto_approved")
 _AGE_BUCKETS = (
@@ -49,6 +59,16 @@ class Failure:
     action: str
     state: str
     detail: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CycleSummary:
+    """The last patch cycle that finished by the end of the digest's day."""
+
+    cycle_id: str
+    at: datetime
+    summary: str
+    """The report's one-paragraph summary (``CycleReport.summary()``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +94,8 @@ class DigestNumbers:
     minutes_saved: float
     history: list[tuple[date, int, int]] = field(default_factory=list)
     """(day, changes that ran, changes that failed) for the last :data:`HISTORY_DAYS` days."""
+    patch_cycle: CycleSummary | None = None
+    """The latest patch cycle finished within the history period, or None."""
 
 
 def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -124,11 +146,19 @@ def compute_digest(
     start, end = _day_bounds(day, tz)
     first, _ = _day_bounds(day - timedelta(days=HISTORY_DAYS - 1), tz)
     rows: list[AuditRow] = []
+    cycle: CycleSummary | None = None
     for row in audit.iter_rows(since=first - timedelta(days=7)):
         if row.at >= end:
             break
         if row.kind.startswith("change.") and row.change_id is not None:
             rows.append(row)
+        elif row.kind == PATCH_CYCLE_KIND and row.at >= first:
+            # Rows come in chain order, so the last one seen is the latest cycle.
+            cycle = CycleSummary(
+                cycle_id=str(row.body.get("cycle_id", "")),
+                at=row.at,
+                summary=str(row.body.get("summary", "")),
+            )
     today = [r for r in rows if start <= r.at < end]
     actions = _actions(engine, {int(r.change_id or 0) for r in today})
 
@@ -196,4 +226,5 @@ def compute_digest(
         succeeded=dict(succeeded),
         minutes_saved=saved,
         history=history,
+        patch_cycle=cycle,
     )

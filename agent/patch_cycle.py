@@ -26,6 +26,7 @@ from typing import Any
 
 from adapters.contracts import Device, PsaContract, RmmContract
 from adapters.errors import AdapterError
+from agent.digest import PATCH_CYCLE_KIND
 from agent.patch_report import CycleEvent, CycleReport, HostOutcome, HostResult
 from agent.service import ChangeRequest, Operations
 from twin.graph import TwinGraph
@@ -33,9 +34,9 @@ from twin.invariants.safety import in_window, next_opening
 from twin.model import EdgeType, NodeKind
 
 __all__ = [
+    "FINISHED_KIND",
     "CycleEvent",
     "CyclePlan",
-    "FINISHED_KIND",
     "CycleReport",
     "HostPlan",
     "HostResult",
@@ -45,7 +46,7 @@ __all__ = [
     "plan_cycle",
 ]
 
-FINISHED_KIND = "patch_cycle.finished"
+FINISHED_KIND = PATCH_CYCLE_KIND
 """Audit kind of the row written when a cycle ends (halted or not), body ``audit_body()``."""
 RINGS = ("canary", "early", "broad")
 _FINAL = frozenset({"reconciled", "rolled_back", "escalated", "denied", "rejected", "expired",

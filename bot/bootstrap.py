@@ -35,6 +35,7 @@ from agent.roles import RoleMap
 from agent.runbooks import load_runbooks
 from agent.service import Guardrails, Operations
 from agent.signal_loop import SignalLoop
+from bot.dblock import database_lock
 from bot.settings import Settings
 from twin.db import make_engine, metadata, migrate
 from twin.graph import TwinGraph
@@ -134,12 +135,15 @@ def bootstrap(
     engine = make_engine(settings.db_url)
     import bot.app  # noqa: F401  (registers the bot's tables on the metadata)
 
-    migrate(engine, metadata=metadata)
     store = TwinStore(engine)
-    store.create()
-    _, serial = store.meta()
-    if serial == 0:
-        seed_sample(store, settings.sample_endpoints, progress)
+    # Replicas starting together on an empty database take turns: one migrates and seeds,
+    # the others then find the schema current and the twin non-empty.
+    with database_lock(engine, "bootstrap"):
+        migrate(engine, metadata=metadata)
+        store.create()
+        _, serial = store.meta()
+        if serial == 0:
+            seed_sample(store, settings.sample_endpoints, progress)
     graph = store.load()
     # The twin is long-lived: move it out of the collector's generations so a full collection
     # does not walk 100k entities in the middle of a blast-radius answer.

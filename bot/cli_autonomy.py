@@ -1,6 +1,8 @@
 """``opshand runbook test`` and ``opshand patch-cycle``: autonomy from the command line.
 
-Wire them with ``register_autonomy_commands(app)`` in ``bot/cli.py``.
+Wire them with ``register_autonomy_commands(app)`` in ``bot/cli.py``. A real (not ``--dry-run``)
+patch cycle with Slack configured posts its progress to a thread in ``--slack-channel`` (default
+``#ops``) through :class:`CycleThread`; the daily digest shows the last cycle's summary.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from rich.table import Table
 
 from bot.cli_common import DataDir, JsonOut, SettingsFile, boot, dump, err, out
 
-__all__ = ["load_signal_file", "register_autonomy_commands", "runbook_app"]
+__all__ = ["CycleThread", "load_signal_file", "register_autonomy_commands", "runbook_app"]
 
 DEFAULT_RUNBOOKS = Path("examples/runbooks.yaml")
 runbook_app = typer.Typer(help="Write and test runbooks for signals.", no_args_is_help=True)
@@ -102,10 +104,100 @@ def runbook_test(
         raise typer.Exit(1)
 
 
+class CycleThread:
+    """A patch cycle's progress in one Slack thread: a head, a reply per wave, the summary.
+
+    Slack trouble never stops the cycle: the first failed post is reported on stderr and the
+    thread stops posting, the cycle runs on.
+
+    Args:
+        client: A Slack ``WebClient`` (or anything with ``chat_postMessage`` and
+            ``conversations_list``).
+        channel: Channel name or id, e.g. ``ops``.
+    """
+
+    def __init__(self, client: Any, channel: str) -> None:
+        self.client = client
+        self.channel = channel
+        self.ts: str | None = None
+        self._broken = False
+
+    def _post(self, text: str) -> str | None:
+        from slack_sdk.errors import SlackApiError
+
+        if self._broken:
+            return None
+        try:
+            chan = self._channel_id()
+            kw: dict[str, Any] = {"channel": chan, "text": text, "unfurl_links": False}
+            if self.ts is not None:
+                kw["thread_ts"] = self.ts
+            resp = self.client.chat_postMessage(**kw)
+        except (SlackApiError, OSError) as exc:
+            self._broken = True
+            err.print(f"[yellow]Slack post to #{self.channel} failed, continuing:[/yellow] {exc}")
+            return None
+        self.channel = chan  # resolve the name once
+        return str(resp["ts"])
+
+    def _channel_id(self) -> str:
+        # chat.postMessage wants an id; names are looked up once (then self.channel is the id).
+        name = self.channel.removeprefix("#")
+        if name[:1] in ("C", "G") and name.isupper():
+            return name
+        resp = self.client.conversations_list(limit=1000, exclude_archived=True)
+        for c in resp.get("channels", []):
+            if c.get("name") == name:
+                return str(c["id"])
+        return name
+
+    def start(self, cycle_id: str, waves: int, hosts: int) -> None:
+        """Post the thread head."""
+        self.ts = self._post(
+            f":wrench: Patch cycle {cycle_id} starting: {hosts} host(s) in {waves} wave(s). "
+            "Progress in this thread."
+        )
+
+    def on_event(self, e: Any) -> None:
+        """Reply with one progress event (a :class:`agent.patch_report.CycleEvent`)."""
+        if self.ts is None:
+            return
+        d = e.data
+        if e.kind == "wave_done":
+            counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(d["counts"].items()))
+            self._post(f"Wave {d['number']} done. So far: {counts or 'nothing yet'}.")
+        elif e.kind == "quarantined":
+            self._post(f":warning: Quarantined {d['patch']}: it broke a service on "
+                       f"{', '.join(d['hosts'][:5])}; rolling it back.")  # fmt: skip
+        elif e.kind == "halted":
+            self._post(f":octagonal_sign: Halted: {d['reason']}")
+
+    def finish(self, summary: str) -> None:
+        """Reply with the final report summary."""
+        if self.ts is not None:
+            self._post(summary)
+
+
+def _slack_thread(oh: Any, channel: str) -> CycleThread | None:
+    # Slack counts as configured when it is not the built-in local mode without an API URL:
+    # the default local token would otherwise be sent to slack.com.
+    s = oh.settings.slack
+    if s.api_url is None and s.mode == "local":
+        return None
+    from slack_sdk import WebClient
+
+    token = s.bot_token.get_secret_value()
+    return CycleThread(WebClient(token=token, base_url=s.api_url or WebClient.BASE_URL), channel)
+
+
 def patch_cycle(
     client: Annotated[str | None, typer.Option("--client", help="Only this client.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; change nothing.")] = False,
     workers: Annotated[int, typer.Option(help="Threads executing changes.")] = 4,
+    slack_channel: Annotated[
+        str, typer.Option("--slack-channel", help="Channel for the progress thread.")
+    ] = "ops",
+    no_slack: Annotated[bool, typer.Option("--no-slack", help="Do not post to Slack.")] = False,
     data_dir: DataDir = None,
     settings_file: SettingsFile = None,
     as_json: JsonOut = False,
@@ -128,8 +220,11 @@ def patch_cycle(
             console=err,
         ) as bar:
             task = bar.add_task("patch cycle", total=len(plan.hosts))
+            thread = None if no_slack else _slack_thread(oh, slack_channel)
 
             def show(e: CycleEvent) -> None:
+                if thread is not None:
+                    thread.on_event(e)
                 d = e.data
                 if e.kind == "wave":
                     bar.update(task, description=f"wave {d['number']} ({d['ring']}, "
@@ -142,13 +237,18 @@ def patch_cycle(
                 elif e.kind == "halted":
                     err.print(f"[red]halted:[/red] {d['reason']}")
 
-            report = PatchCycle(
+            cycle = PatchCycle(
                 oh.ops,
                 rmm=adapters.need("rmm"),
                 psa=adapters.psa,
                 settings=PatchCycleSettings(workers=workers),
                 progress=show,
-            ).run(plan)
+            )
+            if thread is not None:
+                thread.start(cycle.cycle_id, len(plan.waves), len(plan.hosts))
+            report = cycle.run(plan)
+            if thread is not None:
+                thread.finish(report.summary())
             bar.update(task, completed=len(report.results))
     finally:
         oh.close()

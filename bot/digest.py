@@ -2,15 +2,20 @@
 
 Scheduling is one small daemon thread (:class:`DigestScheduler`) rather than APScheduler: there
 is a single job, and the exactly-once guarantee has to come from the database anyway (several
-replicas each run the thread). Posting first claims ``digest:<date>`` in ``slack_event`` with an
-insert; only the replica whose insert succeeds posts, and it releases the claim if posting fails
-so the next tick (here or elsewhere) tries again. The 14-day chart is a text bar chart in a code
+replicas each run the thread). Posting first leases ``digest:<date>`` in ``slack_job``
+(:mod:`bot.jobs`); only the lease holder posts, then records the message ts as done. A holder
+that dies mid-post loses its lease when it expires and another replica takes the day over; a
+failed post releases the lease at once. A takeover first looks in the channel for the day's
+digest (tagged with message metadata), because a post whose response was lost did happen: so
+the day is posted once, neither skipped nor doubled. The 14-day chart is a text bar chart in a code
 block: matplotlib is not a dependency, and a text chart needs no file upload scope.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,11 +28,14 @@ from slack_sdk import WebClient
 from agent.digest import DigestNumbers, compute_digest
 from bot.blocks import Block, ctx, header, limit_blocks, md
 from bot.bootstrap import Opshand
-from bot.listeners.middleware import claim_key, prune_seen, seen_events
+from bot.jobs import JobLease, acquire_job, finish_job, job_result, release_job
+from bot.listeners.middleware import prune_seen
 from twin.model import utcnow
 
 __all__ = [
     "DEFAULT_MINUTES",
+    "DIGEST_EVENT",
+    "DIGEST_LEASE",
     "DigestConfig",
     "DigestScheduler",
     "default_day",
@@ -43,6 +51,11 @@ log = logging.getLogger(__name__)
 DEFAULT_MINUTES = 15.0
 """Minutes a person would spend on one action when no per-kind estimate is configured."""
 _BARS = " ▁▂▃▄▅▆▇█"
+DIGEST_LEASE = timedelta(minutes=5)
+"""How long a replica holds a day's digest: far longer than rendering and one post take, short
+enough that a dead holder's day is taken over within minutes."""
+DIGEST_EVENT = "opshand_digest"
+"""Message metadata ``event_type`` that marks a posted digest, so a takeover can find it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,6 +158,9 @@ def digest_blocks(n: DigestNumbers, cfg: DigestConfig) -> tuple[str, list[Block]
             + "; an estimate, not a measurement."
         )
     )
+    if n.patch_cycle is not None:
+        when = n.patch_cycle.at.astimezone(cfg.tz)
+        blocks.append(md(f"*Last patch cycle* ({when:%a %d %b %H:%M}): {n.patch_cycle.summary}"))
     blocks.append(md("*Last 14 days*\n```" + text_chart(n.history) + "```"))
     blocks.append(ctx(f"Days are {n.timezone} calendar days."))
     return text, limit_blocks(blocks)
@@ -170,29 +186,85 @@ def digest_for(oh: Opshand, day: date | None = None) -> tuple[str, list[Block]]:
     return digest_blocks(numbers, cfg)
 
 
-def post_digest(oh: Opshand, client: WebClient, day: date) -> str | None:
-    """Post ``day``'s digest once across every replica; returns the ts, or None if another
-    replica (or an earlier run) already posted it."""
+def post_digest(
+    oh: Opshand,
+    client: WebClient,
+    day: date,
+    *,
+    owner: str | None = None,
+    now: datetime | None = None,
+) -> str | None:
+    """Post ``day``'s digest once across every replica and crash.
+
+    Args:
+        oh: the wired opshand.
+        client: the Slack Web API client.
+        day: the day the digest covers.
+        owner: this replica's name for the lease (default: replica id, else host:pid).
+        now: the current time (tests).
+
+    Returns:
+        The message ts when this call posted it (or found its own lost post); None when the day
+        is already done or another replica holds it.
+    """
     key = f"digest:{day.isoformat()}"
-    if not claim_key(oh.engine, key):
+    who = owner or oh.settings.replica_id or f"{socket.gethostname()}:{os.getpid()}"
+    lease = acquire_job(oh.engine, key, who, DIGEST_LEASE, now=now)
+    if lease is None:
         return None
+    cfg = digest_config(oh)
     try:
+        channel = _channel(client, cfg.channel)
+        found = _already_posted(client, channel, day) if lease.attempt > 1 else None
+        if found is not None:
+            log.warning("the digest for %s was posted by an earlier attempt; recording it", day)
+            return _finish(oh, lease, found, day)
         text, blocks = digest_for(oh, day)
-        cfg = digest_config(oh)
         resp = client.chat_postMessage(
-            channel=_channel(client, cfg.channel),
+            channel=channel,
             text=text,
             blocks=blocks,
             unfurl_links=False,
             unfurl_media=False,
+            metadata={"event_type": DIGEST_EVENT, "event_payload": {"day": day.isoformat()}},
         )
     except Exception:
-        # Release the lease so the next tick retries; the day must not be silently skipped.
-        with oh.engine.begin() as conn:
-            conn.execute(seen_events.delete().where(seen_events.c.event_id == key))
+        # Give the lease back so the next tick retries; the day must not be silently skipped.
+        release_job(oh.engine, lease)
         raise
     log.info("posted the digest for %s", day)
-    return str(resp["ts"])
+    return _finish(oh, lease, str(resp["ts"]), day)
+
+
+def _finish(oh: Opshand, lease: JobLease, ts: str, day: date) -> str | None:
+    if finish_job(oh.engine, lease, ts):
+        return ts
+    # Our lease lapsed mid-post and another replica finished first: say so loudly, since the
+    # lease is meant to be far longer than a post takes.
+    log.error(
+        "the digest for %s was also posted by another replica (%s)",
+        day,
+        job_result(oh.engine, lease.key),
+    )
+    return None
+
+
+def _already_posted(client: WebClient, channel: str, day: date) -> str | None:
+    """The ts of ``day``'s digest already in ``channel`` (by its metadata), or None."""
+    try:
+        resp = client.conversations_history(channel=channel, limit=200, include_all_metadata=True)
+    except Exception:
+        # Without history access we cannot tell; posting again risks a duplicate, not posting
+        # risks a missing day. A duplicate digest is the lesser harm.
+        log.warning("cannot read %s to check for an earlier digest post", channel, exc_info=True)
+        return None
+    messages: list[dict[str, Any]] = resp.get("messages", []) or []
+    for m in messages:
+        meta = m.get("metadata") or {}
+        payload = meta.get("event_payload") or {}
+        if meta.get("event_type") == DIGEST_EVENT and payload.get("day") == day.isoformat():
+            return str(m["ts"])
+    return None
 
 
 def _channel(client: WebClient, name: str) -> str:

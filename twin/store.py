@@ -19,16 +19,17 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, select, tuple_, update
+from sqlalchemy import Engine, and_, select, tuple_
 
 from twin._changeset import (
+    ENTITY_COLS,
+    OBS_COLS,
     ApplyResult,
     Changeset,
     aware,
     ent_row,
     merge_views,
     no_gc,
-    obs_row,
     row_ent,
     same_facts,
     same_view,
@@ -243,102 +244,79 @@ class TwinStore:
         The batch's source is the observer: a record's own ``source`` field (the sample estate
         labels records ``rmm``, ``cmdb`` ... inside one ``sample`` batch) is replaced by it, so
         a later real ``rmm`` sync adds its view beside the seed's instead of erasing it.
+
+        Two reads (one ``IN`` query per table) and at most one statement per kind of write for
+        the chunk, all through :class:`twin._changeset.RawSQL`.
         """
+        raw = cs.raw
+        raw.forget()
         ids = [e.id for e in chunk]
-        current = {
-            r.id: row_ent(r)
-            for r in conn.execute(select(entity_table).where(entity_table.c.id.in_(ids))).all()
-        }
-        views: dict[str, dict[str, Entity]] = {}
-        for r in conn.execute(
-            select(observation_table).where(observation_table.c.entity_id.in_(ids))
-        ).all():
-            views.setdefault(r.entity_id, {})[r.source] = row_ent(r, obs=True)
-        ins_e, upd_e, touch_e, ins_o, upd_o, touch_o = [], [], [], [], [], []
+        current = raw.entities(ids)
+        views = raw.views(ids)
+        put_e: list[tuple[Any, ...]] = []
+        upd_e: list[tuple[Any, ...]] = []
+        put_o: list[tuple[Any, ...]] = []
+        touch_e: list[tuple[Any, ...]] = []
+        touch_o: list[tuple[Any, ...]] = []
         refused: list[Rejection] = []
+        rank = self._rank
+        o_row, e_row, e_upd, dt = raw.obs_row, raw.entity_row, raw.entity_update, raw.dt
+        note = cs.note
         for e in chunk:
             if e.source != source:
                 e = with_changes(e, source=source)  # noqa: PLW2901
-            old = current.get(e.id)
+            eid = e.id
+            old = current.get(eid)
             if old is not None and old.kind != e.kind:
                 refused.append(
-                    Rejection(e.id, "kind", f"the twin knows it as a {old.kind}, not a {e.kind}")
+                    Rejection(eid, "kind", f"the twin knows it as a {old.kind}, not a {e.kind}")
                 )
                 continue
-            seen = views.get(e.id, {})
-            if not seen and old is not None and old.active and old.source != e.source:
+            seen = views.get(eid, {})
+            if not seen and old is not None and old.active and old.source != source:
                 # an entity stored before observations existed: its row is its source's view
                 seen = {old.source: old}
-                ins_o.append(obs_row(old))
-            prev = seen.get(e.source)
+                put_o.append(o_row(old))
+            prev = seen.get(source)
             if prev is not None and drop_stale and e.last_seen < prev.last_seen:
                 continue
             if prev is None:
                 view = e
-                ins_o.append(obs_row(e))
+                put_o.append(o_row(e))
             elif not same_view(prev, e):
                 view = with_changes(e, first_seen=prev.first_seen)
-                upd_o.append(obs_row(view))
+                put_o.append(o_row(view))
             else:
                 view = prev
                 if e.last_seen > prev.last_seen:
                     view = with_changes(prev, last_seen=e.last_seen)
-                    touch_o.append({"b_id": e.id, "b_src": e.source, "b_seen": e.last_seen})
-            seen = {**seen, e.source: view}
-            eff = merge_views(seen, self._rank, old)
+                    touch_o.append((dt(e.last_seen), eid, source))
+            seen = {**seen, source: view}
+            eff = merge_views(seen, rank, old)
             if old is None:
-                ins_e.append(ent_row(eff))
-                cs.note(e.id, "upsert", None, eff)
+                put_e.append(e_row(eff))
+                note(eid, "upsert", None, eff)
             elif not same_facts(old, eff):
-                upd_e.append(ent_row(eff))
-                cs.note(e.id, "upsert", old, eff)
+                if old.name == eff.name and old.kind == eff.kind:
+                    # an UPDATE that leaves the kind and name columns, so SQLite leaves
+                    # their indexes alone
+                    upd_e.append(e_upd(eff))
+                else:
+                    put_e.append(e_row(eff))
+                note(eid, "upsert", old, eff)
             elif eff.last_seen > old.last_seen:
-                touch_e.append({"b_id": e.id, "b_seen": eff.last_seen})
-                cs.seen(e.id, eff.last_seen)
-        if ins_o:
-            conn.execute(observation_table.insert(), ins_o)
-        if upd_o:
-            by_source: dict[str, list[str]] = {}
-            for r in upd_o:
-                by_source.setdefault(r["source"], []).append(r["entity_id"])
-            # one plain IN per source: row-value IN lists are several times slower on SQLite
-            for src, src_ids in by_source.items():
-                conn.execute(
-                    observation_table.delete().where(
-                        and_(
-                            observation_table.c.source == src,
-                            observation_table.c.entity_id.in_(src_ids),
-                        )
-                    )
-                )
-            conn.execute(observation_table.insert(), upd_o)
-        if touch_o:
-            conn.execute(
-                update(observation_table)
-                .where(
-                    and_(
-                        observation_table.c.entity_id == bindparam("b_id"),
-                        observation_table.c.source == bindparam("b_src"),
-                    )
-                )
-                .values(last_seen=bindparam("b_seen")),
-                touch_o,
-            )
-        if ins_e:
-            conn.execute(entity_table.insert(), ins_e)
-        if upd_e:
-            # delete + insert: one statement each instead of one UPDATE per row
-            conn.execute(
-                entity_table.delete().where(entity_table.c.id.in_([r["id"] for r in upd_e]))
-            )
-            conn.execute(entity_table.insert(), upd_e)
-        if touch_e:
-            conn.execute(
-                update(entity_table)
-                .where(entity_table.c.id == bindparam("b_id"))
-                .values(last_seen=bindparam("b_seen")),
-                touch_e,
-            )
+                touch_e.append((dt(eff.last_seen), eid))
+                cs.seen(eid, eff.last_seen)
+        # ON CONFLICT ... DO UPDATE (SQLite >= 3.24 and PostgreSQL alike): new and changed rows
+        # in one statement, updated in place
+        raw.insert(observation_table.name, OBS_COLS, put_o, upsert_on=("entity_id", "source"))
+        raw.execute_many(
+            "UPDATE twin_observation SET last_seen = {m} WHERE entity_id = {m} AND source = {m}",
+            touch_o,
+        )
+        raw.insert(entity_table.name, ENTITY_COLS, put_e, upsert_on=("id",))
+        raw.execute_many(raw.ENTITY_UPDATE, upd_e)
+        raw.execute_many("UPDATE twin_entity SET last_seen = {m} WHERE id = {m}", touch_e)
         return refused
 
     def _relate(self, conn: Any, source: str, chunk: list[Relation], cs: Changeset) -> None:
@@ -409,6 +387,7 @@ class TwinStore:
         """
         tomb = 0
         for chunk in iter_chunks(ids, _CHUNK):
+            cs.raw.forget()  # the memos serve one chunk
             conn.execute(
                 observation_table.delete().where(
                     and_(

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +17,15 @@ from agent.digest import compute_digest
 from agent.service import ChangeRequest, identity_of
 from bot.bootstrap import Opshand, bootstrap
 from bot.cli_digest import blocks_as_text
-from bot.digest import DigestConfig, DigestScheduler, digest_blocks, post_digest, text_chart
+from bot.digest import (
+    DIGEST_LEASE,
+    DigestConfig,
+    DigestScheduler,
+    digest_blocks,
+    post_digest,
+    text_chart,
+)
+from bot.jobs import acquire_job, job_result
 from bot.localslack import LocalSlack
 from bot.settings import Settings
 from twin.model import utcnow
@@ -188,3 +197,42 @@ def test_scheduler_tick_posts_yesterday_once(oh: Opshand) -> None:
         body = blocks_as_text(slack.messages("ops-digest")[0]["blocks"])
         yesterday = _today() - timedelta(days=1)
         assert f"{yesterday:%a %d %b %Y}" in body
+
+
+class _LostResponse(WebClient):
+    """Posts for real, then loses the answer (a timeout after Slack accepted the message)."""
+
+    def chat_postMessage(self, **kwargs: Any) -> Any:
+        super().chat_postMessage(**kwargs)
+        raise TimeoutError("read timed out")
+
+
+def test_digest_of_a_dead_holder_is_taken_over_after_its_lease(oh: Opshand) -> None:
+    with LocalSlack(signing_secret="s", bot_token="xoxb-d") as slack:
+        client = WebClient(token="xoxb-d", base_url=slack.api_url)
+        day = _today() - timedelta(days=1)
+        t0 = utcnow()
+        # a replica took the day and died before posting
+        assert acquire_job(oh.engine, f"digest:{day}", "dead", DIGEST_LEASE, now=t0)
+        assert post_digest(oh, client, day, owner="alive", now=t0 + DIGEST_LEASE / 2) is None
+        assert slack.messages("ops-digest") == []
+        later = t0 + DIGEST_LEASE + timedelta(seconds=1)
+        ts = post_digest(oh, client, day, owner="alive", now=later)
+        assert ts is not None and job_result(oh.engine, f"digest:{day}") == ts
+        assert len(slack.messages("ops-digest")) == 1
+        # posted: never again, however late
+        assert post_digest(oh, client, day, owner="x", now=later + timedelta(days=3)) is None
+        assert len(slack.messages("ops-digest")) == 1
+
+
+def test_digest_whose_post_response_was_lost_is_not_posted_twice(oh: Opshand) -> None:
+    with LocalSlack(signing_secret="s", bot_token="xoxb-d") as slack:
+        day = _today() - timedelta(days=1)
+        with pytest.raises(TimeoutError):
+            post_digest(oh, _LostResponse(token="xoxb-d", base_url=slack.api_url), day)
+        assert job_result(oh.engine, f"digest:{day}") is None  # not recorded as done
+        client = WebClient(token="xoxb-d", base_url=slack.api_url)
+        ts = post_digest(oh, client, day)
+        posted = slack.messages("ops-digest")
+        assert len(posted) == 1 and ts == posted[0]["ts"]  # found and recorded, not re-posted
+        assert job_result(oh.engine, f"digest:{day}") == ts

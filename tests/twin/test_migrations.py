@@ -94,7 +94,8 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
 
 def test_migrate_accepts_a_url(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'by_url.db'}"
-    assert migrate(url, metadata=metadata) == BASELINE_REVISION
+    rev = migrate(url, metadata=metadata)
+    assert rev >= BASELINE_REVISION
     engine = make_engine(url)
-    assert schema_revision(engine) == BASELINE_REVISION
+    assert schema_revision(engine) == rev
     engine.dispose()
