@@ -19,19 +19,15 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
-from sqlalchemy import Connection
 
 from adapters.sim import SimEstate, SimTimings, SystemClock
 from agent.audit import AuditLog, FileCheckpoint
-from agent.capabilities import Adapters
-from agent.consent import ConsentBook
-from agent.executor import Executor
-from agent.journal import Journal
 from agent.offline_model import unwrap_data
 from agent.policy import Policy, load_policy
 from agent.redact import Redactor
 from agent.roles import RoleMap
 from agent.service import ChangeRequest, Operations, ProposalResult
+from agent.wiring import build_operations, sim_adapters
 from twin.db import make_engine, metadata
 from twin.ingest import IngestBatch
 from twin.model import Entity, NodeKind
@@ -112,9 +108,6 @@ def build_world(
     redactor = Redactor(secrets)
     audit = AuditLog(engine, redactor, FileCheckpoint(folder / "audit.checkpoint"))
 
-    def audit_fn(conn: Connection, **kw: Any) -> Any:
-        return audit.append(conn, **kw)
-
     roles = RoleMap(
         {
             "admins": [USERS["admin"]],
@@ -123,40 +116,17 @@ def build_world(
         },
         team_id=ROLES_TEAM,
     )
-    journal = Journal(engine, audit_fn)
-    adapters = Adapters(
-        rmm=sim.rmm,
-        psa=sim.psa,
-        siem=sim.siem,
-        identity=sim.identity,
-        backup=sim.backup,
-        firewall=sim.firewall,
-    )
-
-    def make_executor(ops: Operations) -> Executor:
-        return Executor(
-            engine,
-            journal,
-            store,
-            lambda: ops.graph,
-            adapters,
-            audit=audit_fn,
-            recheck=ops.recheck,
-            poll_interval=0.0,
-            sleep=lambda s: None,
-        )
-
-    ops = Operations(
+    ops = build_operations(
         engine=engine,
         store=store,
         graph=graph,
-        journal=journal,
+        adapters=sim_adapters(sim),
         policy=_policy(policy_file),
-        consent=ConsentBook(engine, roles),
         roles=roles,
-        executor_factory=make_executor,
-        audit=audit_fn,
+        audit=audit,
         team_id=ROLES_TEAM,
+        poll_interval=0.0,
+        sleep=lambda s: None,
     )
     return EvalWorld(ops, sim, audit, redactor)
 

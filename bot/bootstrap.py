@@ -17,16 +17,13 @@ from datetime import timedelta
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from adapters.registry import build_integrations
 from adapters.sim import SimEstate, SimTimings, SystemClock
 from agent.audit import AuditLog, FileCheckpoint
 from agent.capabilities import Adapters
-from agent.consent import ConsentBook
-from agent.executor import Executor
 from agent.incidents import IncidentBook
-from agent.journal import Journal
 from agent.loop import Agent
 from agent.models import ModelSpec, make_chat_model, parse_model_spec
 from agent.policy import Policy, load_policy
@@ -35,6 +32,7 @@ from agent.roles import RoleMap
 from agent.runbooks import load_runbooks
 from agent.service import Guardrails, Operations
 from agent.signal_loop import SignalLoop
+from agent.wiring import build_operations
 from bot.dblock import database_lock
 from bot.settings import Settings
 from twin.db import make_engine, metadata, migrate
@@ -161,9 +159,6 @@ def bootstrap(
             redactor.register(secret)
     audit = AuditLog(engine, redactor, FileCheckpoint(settings.data_dir / "audit.checkpoint"))
 
-    def audit_fn(conn: Connection, **kw: Any) -> Any:
-        return audit.append(conn, **kw)
-
     r = settings.roles
     members = {
         "admins": r.admins,
@@ -207,37 +202,15 @@ def bootstrap(
             for c in vendors:
                 clients[c] = built[c].client if c in built else None
         adapters = Adapters(**clients)
-    journal = Journal(engine, audit_fn)
-    consent = ConsentBook(engine, roles)
-    final_adapters = adapters
-
-    def make_executor(ops: Operations) -> Executor:
-        return Executor(
-            engine,
-            journal,
-            store,
-            lambda: ops.graph,
-            final_adapters,
-            audit=audit_fn,
-            recheck=ops.recheck,
-            poll_interval=0.05,
-            # each replica audits under its own name, so a takeover is visible in the audit
-            worker_id=settings.replica_id or f"{socket.gethostname()}:{os.getpid()}",
-            lease=timedelta(seconds=settings.lease_seconds),
-            redact=redactor.redact_text,
-        )
-
     a = settings.autonomy
-    ops = Operations(
+    ops = build_operations(
         engine=engine,
         store=store,
         graph=graph,
-        journal=journal,
+        adapters=adapters,
         policy=policy,
-        consent=consent,
         roles=roles,
-        executor_factory=make_executor,
-        audit=audit_fn,
+        audit=audit,
         team_id=settings.slack.team_id,
         guardrails=Guardrails(
             max_auto_per_hour=a.max_auto_per_hour,
@@ -245,6 +218,11 @@ def bootstrap(
             breaker_failures=a.breaker_failures,
             breaker_window=timedelta(minutes=a.breaker_window_minutes),
         ),
+        poll_interval=0.05,
+        # each replica audits under its own name, so a takeover is visible in the audit
+        worker_id=settings.replica_id or f"{socket.gethostname()}:{os.getpid()}",
+        lease=timedelta(seconds=settings.lease_seconds),
+        redact=redactor.redact_text,
     )
     model = build_model(settings, lambda: ops.graph)
     agent = Agent(
@@ -257,7 +235,7 @@ def bootstrap(
     )
     if start_worker:
         ops.start_worker(interval=0.5)
-    incidents = IncidentBook(engine, psa=adapters.psa, audit=audit_fn, now=ops.now)
+    incidents = IncidentBook(engine, psa=adapters.psa, audit=ops.audit, now=ops.now)
     signals = SignalLoop(ops, runbooks, incidents)
     return Opshand(
         settings, engine, store, ops, agent, audit, policy, roles, redactor, sim, signals

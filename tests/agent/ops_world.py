@@ -8,18 +8,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from adapters.sim import SimEstate, SimTimings, SystemClock
 from agent.audit import AuditLog, FileCheckpoint
 from agent.capabilities import Adapters
-from agent.consent import ConsentBook
-from agent.executor import Executor
-from agent.journal import Journal
 from agent.policy import load_policy, load_policy_text
 from agent.redact import Redactor
 from agent.roles import RoleMap
 from agent.service import ChangeRequest, Guardrails, Operations
+from agent.wiring import build_operations, sim_adapters
 from tests.estate import small_estate
 from twin.ingest import IngestBatch
 from twin.store import TwinStore
@@ -74,9 +72,6 @@ def make_world(
     redactor = Redactor()
     audit = AuditLog(engine, redactor, FileCheckpoint(tmp / "audit.checkpoint"))
 
-    def audit_fn(conn: Connection, **kw: Any) -> Any:
-        return audit.append(conn, **kw)
-
     roles = RoleMap(
         {"approvers": ["U0BEN", "U0CHLOE", "U0DAN"], "admins": ["U0BEN"], "breakglass": ["U0DAN"]},
         team_id=TEAM,
@@ -86,41 +81,20 @@ def make_world(
         if policy_text
         else load_policy(ROOT / "examples" / "policy.yaml")
     )
-    journal = Journal(engine, audit_fn)
-    acts = adapters or Adapters(
-        rmm=sim.rmm,
-        psa=sim.psa,
-        siem=sim.siem,
-        identity=sim.identity,
-        backup=sim.backup,
-        firewall=sim.firewall,
-    )
+    acts = adapters or sim_adapters(sim)
 
-    def make_executor(ops: Operations) -> Executor:
-        return Executor(
-            engine,
-            journal,
-            store,
-            lambda: ops.graph,
-            acts,
-            audit=audit_fn,
-            recheck=ops.recheck,
-            poll_interval=0.0,
-            sleep=lambda s: None,
-        )
-
-    ops = Operations(
+    ops = build_operations(
         engine=engine,
         store=store,
         graph=graph,
-        journal=journal,
+        adapters=acts,
         policy=policy,
-        consent=ConsentBook(engine, roles),
         roles=roles,
-        executor_factory=make_executor,
-        audit=audit_fn,
+        audit=audit,
         team_id=TEAM,
         guardrails=guardrails,
-        **({"now": now} if now else {}),
+        now=now,
+        poll_interval=0.0,
+        sleep=lambda s: None,
     )
     return OpsWorld(ops, sim, audit, roles)

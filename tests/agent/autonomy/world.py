@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,19 +12,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from adapters.sim import SimEstate, SimTimings, SystemClock
-from agent import service
 from agent.audit import AuditLog, FileCheckpoint
-from agent.capabilities import Adapters
-from agent.consent import ConsentBook
-from agent.executor import Executor
 from agent.incidents import IncidentBook
-from agent.journal import Journal
 from agent.policy import load_policy, load_policy_text
 from agent.redact import Redactor
 from agent.roles import RoleMap
 from agent.runbooks import load_runbooks
-from agent.service import Operations
+from agent.service import Guardrails, Operations
 from agent.signal_loop import IncidentNote, SignalLoop
+from agent.wiring import build_operations, sim_adapters
 from twin.ingest import IngestBatch
 from twin.model import utcnow
 from twin.sample import generate_estate
@@ -90,58 +85,25 @@ def build_ops(
     )
     audit = AuditLog(engine, Redactor(), FileCheckpoint(tmp / "audit.checkpoint"))
 
-    def audit_fn(conn: Connection, **kw: Any) -> Any:
-        return audit.append(conn, **kw)
-
     roles = RoleMap({"approvers": ["U0BEN", "U0CHLOE"], "admins": ["U0BEN"]}, team_id=TEAM)
     policy = (
         load_policy_text(policy_text)
         if policy_text
         else load_policy(policy_file or ROOT / "examples" / "policy.yaml")
     )
-    journal = Journal(engine, audit_fn)
-    acts = Adapters(
-        rmm=sim.rmm,
-        psa=sim.psa,
-        siem=sim.siem,
-        identity=sim.identity,
-        backup=sim.backup,
-        firewall=sim.firewall,
-    )
-
-    def make_executor(ops: Operations) -> Executor:
-        return Executor(
-            engine,
-            journal,
-            store,
-            lambda: ops.graph,
-            acts,
-            audit=audit_fn,
-            recheck=ops.recheck,
-            poll_interval=0.0,
-            sleep=lambda s: None,
-            now=clock,
-        )
-
-    extra: dict[str, Any] = {}
-    # Lift the hourly cap on auto actions so a whole patch cycle or a flood of alerts is not cut
-    # short by it; the failure breaker is sized by the caller (a cycle expects some failures).
-    guard = getattr(service, "Guardrails", None)
-    if guard is not None and "guardrails" in inspect.signature(Operations).parameters:
-        extra["guardrails"] = guard(max_auto_per_hour=100_000, breaker_failures=breaker_failures)
-    ops = Operations(
+    ops = build_operations(
         engine=engine,
         store=store,
         graph=graph,
-        journal=journal,
+        adapters=sim_adapters(sim),
         policy=policy,
-        consent=ConsentBook(engine, roles, clock),
         roles=roles,
-        executor_factory=make_executor,
-        audit=audit_fn,
+        audit=audit,
         team_id=TEAM,
+        guardrails=Guardrails(max_auto_per_hour=100_000, breaker_failures=breaker_failures),
         now=clock,
-        **extra,
+        poll_interval=0.0,
+        sleep=lambda s: None,
     )
     return ops, sim, audit
 
