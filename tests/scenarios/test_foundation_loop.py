@@ -6,25 +6,10 @@ import time
 
 import httpx
 
+from tests.bot.world import texts as _texts
 from tests.scenarios.conftest import World
 
 ANA, BEN, CHLOE = "U0LOCAL01", "U0LOCAL02", "U0LOCAL03"  # on-call, approver, approver
-
-
-def _texts(msgs: list[dict]) -> str:  # type: ignore[type-arg]
-    out = []
-    for m in msgs:
-        out.append(m.get("text", ""))
-        for b in m.get("blocks") or []:
-            t = b.get("text")
-            if isinstance(t, dict):
-                out.append(t.get("text", ""))
-            for f in b.get("fields") or []:
-                out.append(f.get("text", ""))
-            for el in b.get("elements") or []:
-                if isinstance(el, dict) and isinstance(el.get("text"), str):
-                    out.append(el["text"])
-    return "\n".join(out)
 
 
 def _ask(w: World, user: str, text: str) -> str:

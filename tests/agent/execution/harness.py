@@ -27,6 +27,7 @@ from agent.policy import load_policy, load_policy_text
 from agent.redact import Redactor
 from agent.roles import RoleMap
 from agent.service import Operations
+from agent.wiring import sim_adapters
 from tests.estate import small_estate
 from twin.ingest import IngestBatch
 from twin.model import Entity, Relation, utcnow
@@ -69,17 +70,6 @@ class World:
 def sim_for(ents: list[Entity], rels: list[Relation], store: Any = None) -> SimEstate:
     return SimEstate.from_twin(
         ents, rels, clock=SystemClock(), timings=SimTimings(scale=0), store=store
-    )
-
-
-def sim_adapters(sim: SimEstate) -> Adapters:
-    return Adapters(
-        rmm=sim.rmm,
-        psa=sim.psa,
-        siem=sim.siem,
-        identity=sim.identity,
-        backup=sim.backup,
-        firewall=sim.firewall,
     )
 
 
