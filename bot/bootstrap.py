@@ -20,7 +20,7 @@ from langchain_core.language_models import BaseChatModel
 from sqlalchemy import Engine
 
 from adapters.registry import build_integrations
-from adapters.sim import SimEstate, SimTimings, SystemClock
+from adapters.sim import SimEstate, SimTimings, SqliteCallStore, SystemClock
 from agent.audit import AuditLog, FileCheckpoint
 from agent.capabilities import Adapters
 from agent.incidents import IncidentBook
@@ -181,6 +181,8 @@ def bootstrap(
             list(graph.relations()),
             clock=SystemClock(),
             timings=sim_timings or SimTimings(scale=settings.sim_scale),
+            # one file shared by replicas, so a call made by any of them is seen by all
+            store=SqliteCallStore(settings.sim_calls_file) if settings.sim_calls_file else None,
         )
         cfg = settings.integrations
         vendors = {

@@ -119,6 +119,23 @@ class AutonomySettings(_Section):
     breaker_failures: int = 5
     """Failed changes within the window that pause autonomy (circuit breaker)."""
     breaker_window_minutes: int = 30
+    agent_fallback: bool = False
+    """Let the agent propose for a signal no runbook matches. Its proposal may only target the
+    entity the signal names and only use ``agent_fallback_actions``; policy still decides (the
+    requester is ``signal:<source>:agent``)."""
+    agent_fallback_actions: list[str] = Field(default_factory=lambda: ["service.restart"])
+    """Actions the agent fallback may propose for a signal."""
+
+
+class InboxSettings(_Section):
+    """The durable Slack event inbox (HTTP mode): events are stored before they are acked."""
+
+    sweep_seconds: float = 30.0
+    """How often each replica looks for events whose processing lease ran out."""
+    lease_seconds: float = 60.0
+    """How long one replica may take over an event before another replica retries it."""
+    max_attempts: int = 5
+    """Attempts before an event is dead-lettered (kept, logged and counted, never retried)."""
 
 
 class Settings(BaseSettings):
@@ -141,11 +158,15 @@ class Settings(BaseSettings):
     """Size of the sample estate generated on first start."""
     sim_scale: float = 0.002
     """Sim durations are multiplied by this (a 10-minute reboot takes ~1 s at 0.002)."""
+    sim_calls_file: Path | None = None
+    """SQLite file for the simulated estate's call records. Replicas given the same file share
+    one record of every call (and its idempotency keys); default: kept in memory."""
     slack: SlackSettings = Field(default_factory=SlackSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     roles: RoleSettings = Field(default_factory=RoleSettings)
     autonomy: AutonomySettings = Field(default_factory=AutonomySettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    inbox: InboxSettings = Field(default_factory=InboxSettings)
     integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
     """One integration per category (``vendor: sim`` by default); see ``adapters.registry``."""
     log_format: Literal["text", "json"] = "text"
