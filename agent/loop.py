@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 MEMORY_TURNS = 6
 """How many earlier turns of a thread the model sees."""
+SIGNAL_ROLE = "signal"
+"""Memory role of a turn a signal started: shown to the model as data, never trusted."""
 
 SYSTEM_PROMPT = f"""You are opshand, an IT operations assistant working in Slack.
 Answer only from tool results; say plainly when you do not know. Be brief.
@@ -150,11 +152,27 @@ class Agent:
             meta = json.loads(r.meta or "{}")
             if r.role == "human":
                 out.append(HumanMessage(content=f"<{HUMAN_TAG}>{r.content}</{HUMAN_TAG}>"))
+            elif r.role == SIGNAL_ROLE:
+                # A signal's turn is kept as data: a later person in the thread sees what the
+                # alert said, but its words never count as something a person asked for.
+                out.append(HumanMessage(content=wrap_data(r.content)))
             else:
                 out.append(AIMessage(content=r.content, additional_kwargs=meta))
         return out
 
-    def _remember(self, thread: str, human: str, answer: str, meta: dict[str, Any]) -> None:
+    def _earlier_requests(self, past: list[BaseMessage]) -> tuple[str, ...]:
+        """The person's own earlier words in the thread, newest first (trusted for targets)."""
+        prefix, suffix = f"<{HUMAN_TAG}>", f"</{HUMAN_TAG}>"
+        said = [
+            _text(m.content).removeprefix(prefix).removesuffix(suffix)
+            for m in past
+            if isinstance(m, HumanMessage) and _text(m.content).startswith(prefix)
+        ]
+        return tuple(reversed(said))
+
+    def _remember(
+        self, thread: str, human: str, answer: str, meta: dict[str, Any], *, role: str = "human"
+    ) -> None:
         if not thread:
             return
         now = utcnow()
@@ -164,7 +182,7 @@ class Agent:
                 [
                     {
                         "thread": thread,
-                        "role": "human",
+                        "role": role,
                         "content": self.redactor.redact_text(human),
                         "meta": "{}",
                         "at": now,
@@ -201,16 +219,17 @@ class Agent:
         thread_ts: str = "",
         source: str = "person",
         signal_entities: tuple[str, ...] = (),
+        signal_actions: tuple[str, ...] = (),
     ) -> AgentReply:
-        """One turn: the model chooses tools, the tools run, the model answers."""
+        """One turn: the model chooses tools, the tools run, the model answers.
+
+        A signal's turn (``source="signal"``) may only target ``signal_entities`` and only
+        propose ``signal_actions`` (none when empty); its text is remembered as data.
+        """
         started = self.clock()
         thread = f"{channel}:{thread_ts}" if thread_ts else ""
         past = self.history(thread)
-        earlier = tuple(
-            _text(m.content).removeprefix(f"<{HUMAN_TAG}>").removesuffix(f"</{HUMAN_TAG}>")
-            for m in past
-            if isinstance(m, HumanMessage)
-        )
+        earlier = self._earlier_requests(past)
         ctx = TurnContext(
             requester=requester,
             request_text=text,
@@ -218,7 +237,8 @@ class Agent:
             thread_ts=thread_ts,
             source=source,
             signal_entities=signal_entities,
-            earlier_requests=tuple(reversed(earlier)),
+            signal_actions=signal_actions,
+            earlier_requests=earlier,
         )
         box = ToolBox(self.ops, ctx, max_targets=self.max_targets, redactor=self.redactor)
         tools = self.tools_for(box)
@@ -284,7 +304,8 @@ class Agent:
         reply.tool_calls = ctx.calls
         reply.proposals = ctx.proposals
         reply.seconds = self.clock() - started
-        self._remember(thread, text, reply.text, parse_meta)
+        role = "human" if source == "person" else SIGNAL_ROLE
+        self._remember(thread, text, reply.text, parse_meta, role=role)
         return reply
 
     def _capped_text(self, cap: str, ctx: TurnContext) -> str:

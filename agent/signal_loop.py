@@ -4,9 +4,10 @@
 opens or closes its PSA ticket, and for a *new* incident lets the first matching runbook propose
 exactly one change through :meth:`agent.service.Operations.propose` (``source="signal"``). From
 there rehearsal, policy, consent, execution and reconciliation are the same as for a person's
-request. When no runbook matches, an optional agent fallback may propose instead (settings
-decide); otherwise the incident waits for a person. When a remediation finishes, the incident
-records the outcome, its ticket gets a note and the thread gets a summary.
+request. When no runbook matches, an optional agent fallback (``agent.signal_agent.SignalAgent``,
+on when settings allow it) may propose instead; the incident notes what it did, and a fallback
+that proposes nothing or fails leaves the incident to a person. When a remediation finishes, the
+incident records the outcome, its ticket gets a note and the thread gets a summary.
 
 AIOps output (labels ``aiops_cluster`` and ``suspected_cause``) is kept on the incident record and
 copied onto the twin entity the signal points at (attribute ``aiops``), so the agent's twin tools
@@ -24,18 +25,45 @@ from typing import Literal
 
 from adapters.signals import Signal
 from agent.incidents import Disposition, Incident, IncidentBook
+from agent.journal import Change
 from agent.runbooks import RunbookMatch, RunbookSet, TemplateError, resolve_entity
 from agent.service import ChangeEvent, ChangeRequest, Operations, ProposalResult
 
-__all__ = ["AgentFallback", "IncidentNote", "Preview", "SignalLoop", "SignalOutcome", "preview"]
+__all__ = [
+    "AgentAttempt",
+    "AgentFallback",
+    "IncidentNote",
+    "Preview",
+    "SignalLoop",
+    "SignalOutcome",
+    "preview",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW = timedelta(minutes=10)
 """Grouping window for signals no runbook claims."""
 
-AgentFallback = Callable[[Signal, Incident], ProposalResult | None]
-"""Asked to propose for a signal no runbook matches; the signal's text is untrusted data."""
+_MAX_ANSWER = 300  # the agent's answer in a note: enough to say why, short enough for a ticket
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentAttempt:
+    """What the agent fallback did for one signal it was asked about."""
+
+    answer: str
+    """The agent's final answer (already redacted by the agent loop)."""
+    change: Change | None = None
+    """The one change it proposed, as recorded after the policy decision, if any."""
+    decision: Literal["auto", "consent", "deny", "error"] | None = None
+    """Policy's decision on ``change`` (``error`` when it could not be rehearsed or decided)."""
+    refused: int = 0
+    """Proposal attempts the tool guard refused (another action or target than allowed)."""
+
+
+AgentFallback = Callable[[Signal, Incident], AgentAttempt | None]
+"""Asked to propose for a signal no runbook matches; ``None`` means it did not ask the agent
+(no entity to confine it to). The signal's text is untrusted data."""
 
 NoteKind = Literal["opened", "proposed", "finished", "resolved", "needs_person"]
 Status = Literal["proposed", "grouped", "resolved", "no_runbook", "refused", "agent"]
@@ -145,18 +173,40 @@ class SignalLoop:
 
     def _no_runbook(self, signal: Signal, inc: Incident) -> SignalOutcome:
         if self.agent is not None:
-            res = self.agent(signal, inc)
-            if res is not None:
-                inc = self.incidents.update(
-                    inc.id,
-                    change_id=res.change.id if res.change else None,
-                    outcome=f"agent:{res.status}",
+            try:
+                attempt = self.agent(signal, inc)
+            except Exception:  # a broken model or provider must not stop the signal loop
+                log.exception("agent fallback failed for %s", inc.ref)
+                inc = self.incidents.update(inc.id, outcome="agent:failed")
+                self.incidents.note(inc, "The agent could not look at this signal.", "agent")
+                self._say(
+                    inc, "needs_person", f"{inc.ref}: the agent failed; waiting for a person."
                 )
-                return SignalOutcome(inc, "new", "agent", res.message, None, res)
+                return SignalOutcome(inc, "new", "agent", "the agent fallback failed")
+            if attempt is not None:
+                return self._agent_outcome(inc, attempt)
         inc = self.incidents.update(inc.id, outcome="no_runbook")
         self.incidents.note(inc, "No runbook matches this signal; a person should look.", "nr")
         self._say(inc, "needs_person", f"{inc.ref}: no runbook matches; waiting for a person.")
         return SignalOutcome(inc, "new", "no_runbook", "no runbook matches this signal")
+
+    def _agent_outcome(self, inc: Incident, attempt: AgentAttempt) -> SignalOutcome:
+        """Record and announce what the agent fallback did (a proposal, or nothing and why)."""
+        answer = " ".join(attempt.answer.split())[:_MAX_ANSWER] or "no answer"
+        change = attempt.change
+        if change is None:
+            inc = self.incidents.update(inc.id, outcome="agent:none")
+            note = f"No runbook matches; the agent proposed nothing: {answer}"
+            self.incidents.note(inc, note, "agent")
+            self._say(inc, "needs_person", f"{inc.ref}: {note}")
+            return SignalOutcome(inc, "new", "agent", note)
+        decision = attempt.decision or "error"
+        inc = self.incidents.update(inc.id, change_id=change.id, outcome=f"agent:{decision}")
+        note = f"No runbook matches; the agent proposed {change.ref} ({change.action}): {decision}."
+        self.incidents.note(inc, note, "proposed")
+        self._say(inc, "proposed", f"{inc.ref}: {note}")
+        res = ProposalResult(decision, answer, change)
+        return SignalOutcome(inc, "new", "agent", note, None, res)
 
     def _attach_aiops(self, signal: Signal, inc: Incident) -> None:
         if not self.attach_aiops or not inc.entity_id or not (inc.cluster or inc.suspected_cause):

@@ -31,6 +31,7 @@ from agent.redact import Redactor
 from agent.roles import RoleMap
 from agent.runbooks import load_runbooks
 from agent.service import Guardrails, Operations
+from agent.signal_agent import SignalAgent
 from agent.signal_loop import SignalLoop
 from agent.wiring import build_operations
 from bot.dblock import database_lock
@@ -238,7 +239,12 @@ def bootstrap(
     if start_worker:
         ops.start_worker(interval=0.5)
     incidents = IncidentBook(engine, psa=adapters.psa, audit=ops.audit, now=ops.now)
-    signals = SignalLoop(ops, runbooks, incidents)
+    signals = SignalLoop(
+        ops,
+        runbooks,
+        incidents,
+        agent=SignalAgent(agent, a.agent_fallback_actions) if a.agent_fallback else None,
+    )
     return Opshand(
         settings, engine, store, ops, agent, audit, policy, roles, redactor, sim, signals
     )

@@ -204,9 +204,19 @@ def patch_cycle(
 ) -> None:
     """Patch every host with pending patches: rings, maintenance windows, safe waves."""
     from agent.patch_cycle import CycleEvent, PatchCycle, PatchCycleSettings, plan_cycle
+    from twin.model import NodeKind
 
     oh = boot(data_dir, settings_file)
     try:
+        # A mistyped client would otherwise plan nothing and exit as if all were patched.
+        if client is not None and f"client:{client}" not in oh.ops.graph:
+            known = sorted(
+                e.id.removeprefix("client:")
+                for e in oh.ops.graph.entities()
+                if e.kind is NodeKind.CLIENT
+            )
+            err.print(f"[red]Unknown client {client!r}.[/red] Known: {', '.join(known)}")
+            raise typer.Exit(2)
         plan = plan_cycle(oh.ops.graph, now=oh.ops.now(), client=client)
         if dry_run or not plan.waves:
             _show_plan(plan, as_json)

@@ -6,6 +6,10 @@ make one slow listener hold up every other request's acknowledgement. ``GET /hea
 process is up; ``GET /readyz`` says whether it can do its job (database, Slack ``auth.test``,
 and each integration's circuit state when given). Other routes (webhooks) are mounted through
 ``routes``.
+
+Given an :class:`bot.inbox.Inbox`, each ``event_callback`` is stored in the shared database
+before it is acknowledged, so an event survives the replica dying mid-way (another replica's
+sweeper replays it); when it cannot be stored, Slack is answered 503 and retries later.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+
+from bot.inbox import Inbox, InboxUnavailable, Receipt
 
 __all__ = ["EVENT_WORKERS", "MAX_BODY", "HttpServer", "create_http_app"]
 
@@ -59,6 +65,14 @@ def _dispatch_logged(
         )
 
 
+def _dispatch_held(inbox: Inbox, receipt: Receipt, headers: dict[str, str | Sequence[str]]) -> None:
+    """Dispatch a stored event; a failure is left to the inbox's sweeper, so only log it."""
+    try:
+        inbox.dispatch(receipt, headers)
+    except Exception:
+        log.exception("Slack event %s failed after it was stored", receipt.event_id)
+
+
 def create_http_app(
     bolt: App,
     *,
@@ -69,6 +83,7 @@ def create_http_app(
     max_body: int = MAX_BODY,
     path: str = "/slack/events",
     event_workers: int = EVENT_WORKERS,
+    inbox: Inbox | None = None,
 ) -> Starlette:
     """The ASGI app for HTTP mode.
 
@@ -81,6 +96,8 @@ def create_http_app(
         max_body: Largest body accepted, in bytes.
         path: Slack's request URL path.
         event_workers: Threads dispatching acknowledged events to Bolt.
+        inbox: Store events durably before acknowledging them (production); None hands them
+            to Bolt straight away, de-duplicated by its middleware only.
     """
     verifier = SignatureVerifier(signing_secret)
     background = ThreadPoolExecutor(max_workers=event_workers, thread_name_prefix="slack-event")
@@ -118,6 +135,8 @@ def create_http_app(
             # Events need nothing but a 2xx: answer now and let Bolt (de-duplication, then the
             # listener) run in the background. Slack gets its ack in a few milliseconds however
             # busy the listeners are; a retry is acked too and dropped by the de-duplication.
+            if inbox is not None and isinstance(payload.get("event_id"), str):
+                return await _store_then_dispatch(inbox, raw, payload, headers)
             background.submit(_dispatch_logged, bolt, raw, query, headers)
             return Response(status_code=200)
         try:
@@ -136,6 +155,29 @@ def create_http_app(
             status_code=resp.status,
             headers=resp.first_headers_without_set_cookie(),
         )
+
+    async def _store_then_dispatch(
+        inbox: Inbox,
+        raw: str,
+        payload: dict[str, Any],
+        headers: dict[str, str | Sequence[str]],
+    ) -> Response:
+        # The row must be written before the 200: once acked, Slack never sends the event
+        # again. The insert is also the de-duplication (the event id is the primary key).
+        try:
+            receipt = await run_in_threadpool(inbox.accept, raw, payload)
+        except InboxUnavailable as exc:
+            log.warning("Slack event not stored (%s): answered 503 so Slack retries", exc)
+            return Response("event store unavailable", status_code=503)
+        except ValueError:
+            log.warning("Slack request refused: malformed payload (event id)")
+            return Response("malformed payload", status_code=400)
+        if receipt is None:
+            retry = headers.get("x-slack-retry-num") or "0"
+            log.info("duplicate Slack event %s ignored (retry %s)", payload["event_id"], retry)
+            return Response(status_code=200)
+        background.submit(_dispatch_held, inbox, receipt, headers)
+        return Response(status_code=200)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})

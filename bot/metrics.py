@@ -3,10 +3,10 @@
 Two kinds of numbers. Events seen by *this* replica (changes decided and finished, decision
 latency, consent wait, Slack ack latency, errors logged) are counters and histograms fed by a
 subscriber on ``oh.ops.subscribers``, a Bolt middleware and a logging handler. State shared by
-all replicas (queue depth and age, integration calls in the ledger) and this replica's view of
-it (twin size, serial lag, circuit states) is read on each scrape by a collector, so it is
-never stale and costs nothing between scrapes. Shared numbers are the same on every replica:
-aggregate them with ``max`` rather than ``sum``.
+all replicas (queue depth and age, integration calls in the ledger, the Slack inbox) and this
+replica's view of it (twin size, serial lag, circuit states) is read on each scrape by a
+collector, so it is never stale and costs nothing between scrapes. Shared numbers are the same
+on every replica: aggregate them with ``max`` rather than ``sum``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -33,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agent.journal import call_table, journal_table
 from agent.service import ChangeEvent
 from bot.bootstrap import Opshand
+from bot.inbox import Inbox, inbox_table
 from twin.model import utcnow
 
 __all__ = [
@@ -131,6 +133,7 @@ class _StateCollector(Collector):
                 )
             ).all():
                 calls.add_metric([str(cap), str(outcome)], int(n))
+        yield from _inbox_state(self.oh, now)
         _, db_serial = self.oh.store.meta()
         lag = GaugeMetricFamily(
             "opshand_twin_serial_lag",
@@ -163,6 +166,33 @@ class _StateCollector(Collector):
         for category, breaker in sorted(breakers.items()):
             circuits.add_metric([self.replica, category], CIRCUIT_VALUES.get(breaker.state, 2.0))
         yield from (size, serial, circuits)
+
+
+def _inbox_state(oh: Opshand, now: datetime) -> Iterator[Metric]:
+    """The durable Slack inbox (shared): events waiting to be handled, and dead letters."""
+    t = inbox_table
+    with oh.engine.connect() as conn:
+        pending, oldest = conn.execute(
+            select(func.count(), func.min(t.c.received_at)).where(t.c.state == "pending")
+        ).one()
+        dead = conn.execute(select(func.count()).where(t.c.state == "dead")).scalar_one()
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=now.tzinfo)
+    yield GaugeMetricFamily(
+        "opshand_inbox_pending",
+        "Slack events stored and not yet handled (in progress or waiting for a replay).",
+        value=int(pending),
+    )
+    yield GaugeMetricFamily(
+        "opshand_inbox_oldest_pending_seconds",
+        "Age of the oldest Slack event not yet handled (0 when none).",
+        value=(now - oldest).total_seconds() if oldest else 0.0,
+    )
+    yield GaugeMetricFamily(
+        "opshand_inbox_dead",
+        "Slack events dead-lettered after their last attempt failed (kept for a week).",
+        value=int(dead),
+    )
 
 
 class Metrics:
@@ -216,6 +246,12 @@ class Metrics:
         self.errors = Counter(
             "opshand_errors", "ERROR log records, by top-level package.", ["logger"], registry=r
         )
+        self.inbox_replays = Counter(
+            "opshand_inbox_replays",
+            "Slack events this replica replayed from the inbox (their first holder stopped or "
+            "failed).",
+            registry=r,
+        )
         r.register(_StateCollector(oh, self.replica))
         self.error_handler: logging.Handler = _ErrorCounter(self.errors)
 
@@ -233,6 +269,11 @@ class Metrics:
             self.consent_wait_seconds.labels(outcome=outcome).observe(max(0.0, wait))
         elif event.kind == "finished":
             self.changes_finished.labels(action=change.action, state=change.state).inc()
+
+    def watch_inbox(self, inbox: Inbox) -> None:
+        """Count ``inbox``'s replays in ``opshand_inbox_replays``."""
+        if self.inbox_replays.inc not in inbox.on_replay:
+            inbox.on_replay.append(self.inbox_replays.inc)
 
     def wrap_dispatch(self, app: App) -> None:
         """Time ``app.dispatch``: Bolt returns once the request is acknowledged.

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from adapters.registry import IntegrationsConfig
@@ -136,6 +136,19 @@ class InboxSettings(_Section):
     """How long one replica may take over an event before another replica retries it."""
     max_attempts: int = 5
     """Attempts before an event is dead-lettered (kept, logged and counted, never retried)."""
+
+    @model_validator(mode="after")
+    def _sweep_inside_lease(self) -> InboxSettings:
+        # A sweep slower than the lease lets a live replica's event expire between renewals,
+        # and another replica would replay an event that is still being answered.
+        if self.sweep_seconds <= 0 or self.lease_seconds <= self.sweep_seconds:
+            raise ValueError(
+                f"inbox.sweep_seconds ({self.sweep_seconds}) must be above 0 and below "
+                f"inbox.lease_seconds ({self.lease_seconds})"
+            )
+        if self.max_attempts < 1:
+            raise ValueError("inbox.max_attempts must be at least 1")
+        return self
 
 
 class Settings(BaseSettings):

@@ -43,7 +43,7 @@ def parse(
     """
     if not isinstance(text, str):
         raise TypeError(f"parse() takes the message text as a str, not {type(text).__name__}")
-    prepared = prepare(text)
+    prepared = prepare(text, is_name=lambda word: _names_something(word, resolver))
     request = QUOTE_TOKEN.sub("[quoted]", prepared.text).strip()
     env = Env(resolver=resolver, context=context, quoted=prepared.quoted, request=request)
     if not prepared.clauses:
@@ -69,6 +69,11 @@ def parse(
             clarification=one_request_only([r.label for r in merged]),
         )
     return _finish(merged[0])
+
+
+def _names_something(word: str, resolver: EntityResolver) -> bool:
+    # A word that is (part of) an entity's name is never taken for a mistyped function word.
+    return resolver.resolve(word, None).match in ("id", "name", "partial")
 
 
 def _read_clause(clause: str, env: Env) -> Reading | None:

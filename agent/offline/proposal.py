@@ -98,7 +98,9 @@ def propose(
         label=label,
         action=action,
     )
-    if not targets.unresolved and len(targets.ids) > 1 and action not in MULTI_TARGET_ACTIONS:
+    if targets.too_many is not None and not targets.unresolved:
+        reading.clarification = targets.too_many
+    elif not targets.unresolved and len(targets.ids) > 1 and action not in MULTI_TARGET_ACTIONS:
         reading.clarification = (
             f"{action} acts on one target at a time, and this names {len(targets.ids)} "
             f"({', '.join(short_id(t) for t in targets.ids)}). Which one first?"

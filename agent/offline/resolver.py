@@ -1,8 +1,10 @@
 """Fuzzy name resolution against the twin's entities (rapidfuzz).
 
 A mention resolves in this order, stopping at the first step that gives an answer:
-exact id, exact name, a unique whole-segment part of a name (``db-prod-01`` inside
-``contoso-ny-db-prod-01``), then a fuzzy match that tolerates small typos (``db-prdo-01``).
+exact id, exact name or id without its kind (``contoso-impossible-travel`` for the rule
+``siem_rule:contoso-impossible-travel`` named "Impossible travel"), a unique whole-segment part of a
+name (``db-prod-01`` inside ``contoso-ny-db-prod-01``), else of an id, then a fuzzy match that
+tolerates small typos (``db-prdo-01``).
 Numbers are never fuzzed: ``web-03`` must not become ``web-01`` because the two look alike, so a
 candidate whose numbers differ can be suggested but is never chosen.
 """
@@ -55,6 +57,8 @@ class _Entry:
     canon: str
     segments: tuple[str, ...]
     attrs: Mapping[str, Any]
+    local: str
+    """The id without its kind, canonical (``siem_rule:a-b`` -> ``a-b``)."""
 
 
 class TwinNameResolver:
@@ -69,7 +73,8 @@ class TwinNameResolver:
         self._by_id: dict[str, _Entry] = {}
         for entity_id, kind, name, attrs in entities:
             canon = canonical(name)
-            entry = _Entry(entity_id, str(kind), name, canon, tuple(canon.split("-")), attrs)
+            local = canonical(entity_id.split(":", 1)[-1])
+            entry = _Entry(entity_id, str(kind), name, canon, tuple(canon.split("-")), attrs, local)
             self._entries.append(entry)
             self._by_id[entity_id.lower()] = entry
         # Choice lists for rapidfuzz, built once per (kinds, tail length) and reused.
@@ -115,6 +120,24 @@ class TwinNameResolver:
             hits = [e for e in pool if role in e.segments]
         return sorted(((e.id, e.name) for e in hits), key=_by_name)
 
+    def fleet(
+        self, kind: str, client: str | None = None, *, except_roles: Iterable[str] = ()
+    ) -> list[tuple[str, str]]:
+        """Every ``(id, name)`` of ``kind`` (one client's, with ``client``), sorted by name.
+
+        ``except_roles`` leaves out entities whose role is one of these ("all servers" is every
+        host that is not an ``endpoint``).
+        """
+        skip = {r.lower() for r in except_roles}
+        hits = [
+            e
+            for e in self._entries
+            if e.kind == kind
+            and (client is None or str(e.attrs.get("client", "")).lower() == client.lower())
+            and str(e.attrs.get("role", "")).lower() not in skip
+        ]
+        return sorted(((e.id, e.name) for e in hits), key=_by_name)
+
     def resolve(self, mention: str, kinds: set[str] | None) -> Resolution:
         """Resolve one mention; see the module docstring for the order of the steps.
 
@@ -141,14 +164,19 @@ class TwinNameResolver:
         if exact is not None and exact in pool:
             return Resolution(mention=mention, entity_id=exact.id, match="id")
         canon = canonical(text)
-        named = [e for e in pool if e.name.lower() == text.lower()] or [
-            e for e in pool if e.canon == canon
-        ]
+        named = (
+            [e for e in pool if e.name.lower() == text.lower()]
+            or [e for e in pool if e.canon == canon]
+            # the id without its kind: rules and the like show a title but are known by id
+            or [e for e in pool if e.local == canon]
+        )
         if named:
             return _decide(mention, named, 100.0, "name")
         # Very short parts ("01", "db") match too much to be chosen on their own.
         if len(canon) >= 3:
-            parts = [e for e in pool if _contains_segments(e.canon, canon)]
+            parts = [e for e in pool if _contains_segments(e.canon, canon)] or [
+                e for e in pool if e.local != e.canon and _contains_segments(e.local, canon)
+            ]
             if parts:
                 return _decide(mention, _drop_derivatives(parts), 95.0, "partial")
         return self._fuzzy(mention, canon, pool, cache)

@@ -20,6 +20,7 @@ from agent.offline.types import (
     ToolCall,
     Unresolved,
 )
+from agent.tool_guard import MAX_TARGETS
 
 __all__ = [
     "Env",
@@ -56,6 +57,14 @@ _TIER = re.compile(
     r"(?:tier|servers|hosts|nodes|boxes|machines|fleet|farm|layer)$",
     re.I,
 )
+# "all servers", "every contoso host", "all of fabrikam's machines": a whole fleet, or one client's.
+_FLEET = re.compile(
+    r"^(?:all|every)\s+(?:of\s+)?(?:the\s+)?(?:(?P<client>[a-z][\w-]*?)(?:'s)?\s+)?"
+    r"(?P<noun>servers?|hosts?|machines?|boxes|nodes?)$",
+    re.I,
+)
+# "Servers" leaves out the people's machines; "hosts" and "machines" take everything.
+_NOT_SERVERS = ("endpoint", "workstation", "laptop", "desktop")
 # Prose after the names ("TCK-1042, the ticket says ...", "web-02 because it hangs") is not a name.
 _PROSE_TAIL = re.compile(
     r"(?:\s*[,:(-]\s*(?:the|it|its|it's|this|that|which|who|they|their|he|she|as|so|but|because|"
@@ -106,6 +115,8 @@ class Targets:
     ids: list[str] = field(default_factory=list)
     unresolved: list[Unresolved] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    too_many: str | None = None
+    """Set when a phrase names more targets than one proposal may hold: the question to ask."""
 
 
 def clean_mention(text: str) -> str:
@@ -126,7 +137,9 @@ def resolve_targets(
     """Resolve a phrase naming one or more entities (``web-01, web-02 and web-03``).
 
     Pronouns (``it``, ``them``) stand for the previous turn's targets. With ``allow_tier``,
-    ``the web tier`` / ``all web servers`` expand to every host in that role.
+    ``the web tier`` / ``all web servers`` expand to every host in that role, and ``all servers``
+    / ``all contoso servers`` to every server (of that client), up to ``MAX_TARGETS`` hosts:
+    beyond that the person is asked to narrow it down, with the exact count.
     """
     result = Targets()
     phrase = _PROSE_TAIL.sub("", QUOTE_TOKEN.sub(" ", phrase)).strip(" ,.;:!?")
@@ -138,6 +151,9 @@ def resolve_targets(
             result.unresolved.append(Unresolved(mention=phrase.strip(), kinds=sorted(kinds or [])))
         return result
     for item in (p for p in _LIST_SPLIT.split(phrase) if p.strip()):
+        fleet = _FLEET.match(item.strip()) if allow_tier else None
+        if fleet is not None and _fleet(env, item.strip(), fleet, result):
+            continue
         tier = _TIER.match(item.strip()) if allow_tier else None
         client = _client_slug(env, tier.group("client")) if tier and tier.group("client") else None
         if tier and tier.group("client") and client is None:
@@ -151,6 +167,31 @@ def resolve_targets(
             continue
         _resolve_one(env, item, kinds, result)
     return result
+
+
+def _fleet(env: Env, item: str, match: re.Match[str], into: Targets) -> bool:
+    """Expand "all (contoso) servers" into ``into``; ``False`` when it is not such a phrase."""
+    resolver = env.resolver
+    if not isinstance(resolver, RoleAwareResolver):
+        return False
+    client = None
+    if match.group("client"):
+        client = _client_slug(env, match.group("client"))
+        if client is None:
+            return False  # "all web servers": a tier, read by _TIER
+    servers = match.group("noun").lower().startswith("server")
+    members = resolver.fleet("host", client, except_roles=_NOT_SERVERS if servers else ())
+    if not members:
+        into.unresolved.append(Unresolved(mention=item, kinds=["host"]))
+    elif len(members) > MAX_TARGETS:
+        into.too_many = (
+            f"`{item}` is {len(members)} hosts; I propose at most {MAX_TARGETS} at once. "
+            "Narrow it down: one client (`all <client> servers`), a tier (`the web tier`) "
+            "or a list of names."
+        )
+    else:
+        into.ids.extend(m for m, _ in members if m not in into.ids)
+    return True
 
 
 def _resolves(env: Env, mention: str, kinds: set[str] | None) -> bool:

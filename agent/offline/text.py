@@ -3,8 +3,9 @@
 Steps, in order: Slack markup out (``<@U123>``, ``<url|label>``, HTML entities), Unicode folded
 (NFKC, zero-width characters dropped, so look-alike tricks do not hide words), quoted material set
 aside (code blocks, ``>`` quotes, double-quoted text: it is *data* the person pasted, never an
-instruction), greetings and polite padding dropped, small typos in the verbs we know corrected, and
-the message split into clauses so that two requests in one message can be told apart.
+instruction), greetings and polite padding dropped, small typos in the verbs we know (and swapped
+letters in a few function words: "teh") corrected, and the message split into clauses so that two
+requests in one message can be told apart. Names and numbers are never corrected here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rapidfuzz.distance import OSA
@@ -180,6 +182,58 @@ _PROTECTED = frozenset(
     ]
 )
 
+# Function words the grammar leans on ("rotate the X", "block IP on X for 2h"). Only a swap of two
+# neighbouring letters is corrected ("teh", "wiht"), and only towards one of these: other edits of a
+# short word too often make another real word (or a username) out of it.
+_FUNCTION_WORDS = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "from",
+        "with",
+        "without",
+        "this",
+        "that",
+        "these",
+        "those",
+        "them",
+        "then",
+        "all",
+        "every",
+        "into",
+        "onto",
+        "what",
+        "which",
+        "when",
+        "after",
+        "before",
+        "until",
+        "about",
+        "our",
+        "their",
+    ]
+)
+# Real words (or common names) a letter swap away from a function word: never "correct" these.
+_REAL_SWAPS = frozenset(["form", "nay", "tis", "hwy", "dan", "whit", "thee"])
+
+
+def _swaps(word: str) -> set[str]:
+    return {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+
+
+def _swap_table() -> dict[str, str]:
+    """Typo -> function word, for typos only one function word could come from."""
+    table: dict[str, set[str]] = {}
+    for word in _FUNCTION_WORDS:
+        for typo in _swaps(word) - _FUNCTION_WORDS - _REAL_SWAPS:
+            table.setdefault(typo, set()).add(word)
+    # A typo two function words could come from ("hwo": who or how) is left alone.
+    return {typo: next(iter(words)) for typo, words in table.items() if len(words) == 1}
+
+
+_SWAPPED = _swap_table()
+
 _GREETING = re.compile(
     r"^\s*(?:(?:hey|hi|hello|yo|morning|good morning|dear)\b[\s,!:.-]*"
     r"(?:opshand|bot|there|team|all|folks)?\b[\s,!:.-]*"
@@ -297,12 +351,24 @@ def strip_politeness(clause: str, *, anywhere: bool = True) -> str:
     return re.sub(r"\s+", " ", clause).strip(" ,.!?;:-")
 
 
-def fix_typos(text: str) -> str:
-    """Correct a word one edit (two for long words) away from exactly one verb we know."""
+def fix_typos(text: str, *, is_name: Callable[[str], bool] | None = None) -> str:
+    """Correct a word one edit (two for long words) away from exactly one verb we know, and a
+    function word with two neighbouring letters swapped ("teh" -> "the").
+
+    Args:
+        text: The message.
+        is_name: Says whether a word names something in the estate; such a word is never
+            corrected towards a function word (a user called "taht" stays "taht").
+    """
 
     def fix(match: re.Match[str]) -> str:
         word = match.group()
         lower = word.lower()
+        swapped = _SWAPPED.get(lower)
+        if swapped is not None:
+            if is_name is not None and is_name(word):
+                return word
+            return swapped.capitalize() if word[:1].isupper() else swapped
         if len(lower) < 5 or lower in _VOCABULARY or lower in _PROTECTED:
             return word
         limit = 2 if len(lower) >= 8 else 1
@@ -319,12 +385,17 @@ def fix_typos(text: str) -> str:
     return re.sub(r"(?<![\w\-.§])[A-Za-z]+(?![\w\-§])", fix, text)
 
 
-def prepare(raw: str) -> Prepared:
-    """Clean a raw message and split it into clauses (see the module docstring)."""
+def prepare(raw: str, *, is_name: Callable[[str], bool] | None = None) -> Prepared:
+    """Clean a raw message and split it into clauses (see the module docstring).
+
+    Args:
+        raw: The message as Slack delivered it.
+        is_name: Whether a word names an entity (see :func:`fix_typos`).
+    """
     text = _strip_markup(raw)
     text, quoted = _set_quotes_aside(text)
     plain = re.sub(r"[ \t]+", " ", text).strip()
-    text = fix_typos(text)
+    text = fix_typos(text, is_name=is_name)
     if re.search(r"\bpatch", text, re.I):
         text = _PATCH_THEN_REBOOT.sub(" with reboot", text)
     text = re.sub(r"[ \t]+", " ", text).strip()

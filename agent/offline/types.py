@@ -111,6 +111,18 @@ class RoleAwareResolver(EntityResolver, Protocol):
         """
         ...
 
+    def fleet(
+        self, kind: str, client: str | None = None, *, except_roles: Iterable[str] = ()
+    ) -> list[tuple[str, str]]:
+        """Every ``(id, name)`` of ``kind``, optionally one client's, leaving out some roles.
+
+        Args:
+            kind: The entity kind (``host``).
+            client: Only this client's entities (its slug).
+            except_roles: Roles to leave out (``endpoint`` for "all servers").
+        """
+        ...
+
 
 class ToolCall(_Frozen):
     """One call of an agent tool, by name, with JSON-serialisable arguments."""

@@ -5,6 +5,11 @@ an attacker may replay a captured request byte for byte inside the 5-minute sign
 Both are caught here, before any listener runs, by inserting a key into ``slack_event``: the
 event id for Events API deliveries, and the request signature for every signed request. The
 insert is the lock, so several replicas sharing one database still process each request once.
+
+Events dispatched by the durable inbox (HTTP mode, ``bot.inbox``) skip the event-id claim: the
+inbox's own insert de-duplicated them on arrival, and a replay after a replica died must run
+although that replica may have claimed the id already. The inbox marks its requests in Bolt's
+context, which only this process can set, never in a header an outsider could send.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from sqlalchemy import Column, DateTime, Engine, String, Table, and_, not_
 from sqlalchemy.exc import IntegrityError
 
+from bot.inbox import came_through_inbox
 from twin.db import metadata
 from twin.model import utcnow
 
@@ -87,6 +93,8 @@ def register_middleware(app: App, engine: Engine) -> None:
         """Each signed request and each event is processed once across retries and replicas."""
         signature = _header(req, "x-slack-signature")
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and came_through_inbox(req):
+            return next()  # the inbox's insert de-duplicated it already (see module docs)
         # Slack never retries interactions or commands, so a second request with the same
         # signature is a replay. Events are keyed by event id instead: Slack's immediate retry
         # after an error may land in the same second, with the same signature.

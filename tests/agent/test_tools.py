@@ -152,6 +152,7 @@ def test_tools_signal_targets_only_from_the_signal(world: OpsWorld) -> None:
         request_text="restart contoso-dev-app and contoso-portal",
         source="signal",
         signal_entities=("service:contoso-dev-app",),
+        signal_actions=("service.restart",),
     )
     box = ToolBox(world.ops, ctx)
     bad = box.call("propose_change", {"action": "service.restart", "targets": ["contoso-portal"]})

@@ -40,3 +40,10 @@ def test_secrets_do_not_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPSHAND_SLACK__BOT_TOKEN", "xoxb-canary-123456")
     s = Settings()
     assert "xoxb-canary-123456" not in repr(s) and "xoxb-canary-123456" not in str(s)
+
+
+def test_settings_inbox_sweep_must_be_shorter_than_the_lease() -> None:
+    with pytest.raises(ValidationError, match=r"inbox.sweep_seconds \(30.0\) must be above 0"):
+        Settings(inbox={"sweep_seconds": 30, "lease_seconds": 10})
+    ok = Settings(inbox={"sweep_seconds": 1, "lease_seconds": 3})
+    assert (ok.inbox.sweep_seconds, ok.inbox.lease_seconds) == (1, 3)

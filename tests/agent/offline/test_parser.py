@@ -137,3 +137,50 @@ def test_overlong_request_is_refused_but_long_quotes_are_fine(resolver: TwinName
     assert long_request.tool_calls == [] and "characters long" in (long_request.clarification or "")
     pasted = parse("escalate TCK-1042\n```\n" + "log line\n" * 800 + "```", resolver)
     assert [c.args["action"] for c in pasted.tool_calls] == ["ticket.escalate"]
+
+
+def _fleet_resolver(web: int, endpoints: int) -> TwinNameResolver:
+    hosts = [
+        (f"host:acme-web-{n:02d}", "host", f"acme-web-{n:02d}", {"client": "acme", "role": "web"})
+        for n in range(1, web + 1)
+    ] + [
+        (
+            f"host:zeta-ws-{n:02d}",
+            "host",
+            f"zeta-ws-{n:02d}",
+            {"client": "zeta", "role": "endpoint"},
+        )
+        for n in range(1, endpoints + 1)
+    ]
+    clients = [(f"client:{c}", "client", c.title(), {"client": c}) for c in ("acme", "zeta")]
+    return TwinNameResolver([*clients, *hosts])
+
+
+def test_parse_all_servers_is_bounded_by_max_targets() -> None:
+    from agent.tool_guard import MAX_TARGETS
+
+    many = _fleet_resolver(MAX_TARGETS + 5, endpoints=40)
+    result = parse("patch all servers", many)
+    assert result.tool_calls == []
+    assert f"`all servers` is {MAX_TARGETS + 5} hosts" in (result.clarification or "")
+    assert f"at most {MAX_TARGETS}" in (result.clarification or "")
+    # "servers" leaves the endpoints out; "hosts" takes them too
+    few = _fleet_resolver(3, endpoints=4)
+    [call] = parse("patch all servers", few).tool_calls
+    assert call.args["targets"] == ["host:acme-web-01", "host:acme-web-02", "host:acme-web-03"]
+    [call] = parse("reboot all zeta hosts", few).tool_calls
+    assert len(call.args["targets"]) == 4
+    assert parse("reboot all zeta servers", few).unresolved  # zeta has no servers
+
+
+def test_parse_function_word_typo_spares_a_name() -> None:
+    r = TwinNameResolver(
+        [
+            ("identity:taht", "identity", "taht", {}),
+            ("identity:jdoe", "identity", "jdoe", {}),
+        ]
+    )
+    [call] = parse("disable user taht", r).tool_calls
+    assert call.args["targets"] == ["identity:taht"]
+    [call] = parse("disable teh user jdoe", r).tool_calls
+    assert call.args["targets"] == ["identity:jdoe"]

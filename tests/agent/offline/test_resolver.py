@@ -109,3 +109,34 @@ def test_name_of_and_kind_of(resolver: TwinNameResolver) -> None:
     assert resolver.kind_of("identity:jdoe") == "identity"
     assert resolver.name_of("nope:x") == "nope:x"
     assert resolver.kind_of("nope:x") is None
+
+
+def test_resolver_finds_an_entity_by_its_id_without_the_kind() -> None:
+    r = TwinNameResolver(
+        [
+            ("siem_rule:acme-impossible-travel", "siem_rule", "Impossible travel", {}),
+            ("siem_rule:zeta-impossible-travel", "siem_rule", "Impossible travel", {}),
+            ("siem_rule:acme-rule-1", "siem_rule", "Rule one", {}),
+        ]
+    )
+    found = r.resolve("acme-impossible-travel", {"siem_rule"})
+    assert (found.entity_id, found.match) == ("siem_rule:acme-impossible-travel", "name")
+    # the title names both: ask, never pick one
+    assert r.resolve("impossible travel", {"siem_rule"}).ambiguous
+    # a unique whole-segment part of an id is enough; a part two ids share is not
+    assert r.resolve("acme-rule-1", None).entity_id == "siem_rule:acme-rule-1"
+    assert r.resolve("rule-1", None).entity_id == "siem_rule:acme-rule-1"
+    assert r.resolve("impossible-travel", None).entity_id is None
+    # numbers in an id are never fuzzed
+    assert r.resolve("acme-rule-2", None).entity_id is None
+
+
+def test_resolver_fleet_is_every_host_of_a_client_except_roles(
+    resolver: TwinNameResolver,
+) -> None:
+    contoso = [n for _, n in resolver.fleet("host", "contoso")]
+    assert contoso[0] == "contoso-ny-app-01" and len(contoso) == 7
+    assert resolver.fleet("host", "fabrikam") == [("host:fabrikam-web-01", "fabrikam-web-01")]
+    assert len(resolver.fleet("host")) == 8
+    no_db = resolver.fleet("host", "contoso", except_roles=["db", "WEB"])
+    assert no_db == [("host:contoso-ny-app-01", "contoso-ny-app-01")]

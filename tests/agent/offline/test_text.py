@@ -74,3 +74,26 @@ def test_prepare_keeps_patch_and_reboot_as_one_request() -> None:
 
 def test_prepare_does_not_split_ip_addresses() -> None:
     assert prepare("block 10.1.2.3 on fw").clauses == ["block 10.1.2.3 on fw"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("rotate teh ldap credential", "rotate the ldap credential"),
+        ("Teh web tier", "The web tier"),
+        ("patch web-01 wiht KB5034441", "patch web-01 with KB5034441"),
+        ("reboot web-02 adn web-03", "reboot web-02 and web-03"),
+        ("hwo depends on erp", "hwo depends on erp"),  # who or how: left alone
+        ("fill in the form", "fill in the form"),  # a real word, not "from"
+        ("reboot teh-01 and host-teh", "reboot teh-01 and host-teh"),  # parts of names
+        ("the thing", "the thing"),
+    ],
+)
+def test_fix_typos_swapped_letters_in_function_words(text: str, expected: str) -> None:
+    assert fix_typos(text) == expected
+
+
+def test_fix_typos_never_turns_a_name_into_a_function_word() -> None:
+    names = {"taht"}
+    assert fix_typos("disable user taht", is_name=lambda w: w in names) == "disable user taht"
+    assert fix_typos("disable user taht") == "disable user that"

@@ -112,3 +112,17 @@ def test_example_policy_never_auto_with_deny_invariant(example_policy):
         invariants={"deny": 1, "failed": ["last_admin"]},
     )
     assert d.outcome == "deny"
+
+
+@pytest.mark.parametrize("name", ["policy.yaml", "policy_autonomy.yaml"])
+def test_every_example_policy_passes_its_own_cases(name: str) -> None:
+    from agent.policy import load_policy
+
+    policy_path = EXAMPLES / name
+    cases = load_policy_cases(default_cases_path(policy_path))
+    assert len(cases) >= 8
+    results = run_policy_tests(load_policy(policy_path), cases)
+    assert all(r.passed for r in results), render_case_results(results)
+    # each rule of the policy is exercised by at least one case
+    matched = {rule for r in results for rule in r.matched}
+    assert {rule.id for rule in load_policy(policy_path).rules} <= matched
