@@ -41,6 +41,7 @@ from slack_sdk import WebClient  # noqa: E402
 from adapters.sim import SimTimings  # noqa: E402
 from bot.app import build_app  # noqa: E402
 from bot.bootstrap import bootstrap  # noqa: E402
+from bot.cli_serve import build_inbox  # noqa: E402
 from bot.http import HttpServer, create_http_app  # noqa: E402
 from bot.localslack import LocalSlack, sign  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -172,7 +173,9 @@ def _serve(kind: str, api_url: str, port_out: Any, stop: Any) -> None:
             oh = bootstrap(settings, sim_timings=SimTimings(scale=0))
             app = build_app(oh, client=client)
             engine = oh.engine
-        server = HttpServer(create_http_app(app, engine=engine, signing_secret=SECRET))
+        # opshand's path stores each event in the durable inbox before its 200
+        inbox = build_inbox(oh, app) if oh is not None else None
+        server = HttpServer(create_http_app(app, engine=engine, signing_secret=SECRET, inbox=inbox))
         server.start()
         port_out.put(server.url)
         stop.wait()

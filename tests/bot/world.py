@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from adapters.sim import SimTimings
 from bot.app import build_app
 from bot.bootstrap import Opshand, bootstrap
+from bot.cli_serve import build_inbox
 from bot.http import HttpServer, create_http_app
 from bot.localslack import DEFAULT_USERS, DemoUser, LocalSlack
 from bot.settings import Settings
@@ -83,7 +84,15 @@ def slack_world(
         incident_channels=incident_channels,
         create_incident_channels=create_incident_channels,
     )
-    http = HttpServer(create_http_app(bolt, engine=oh.engine, signing_secret=SIGNING_SECRET))
+    # the production path: events go through the durable inbox before their 200
+    http = HttpServer(
+        create_http_app(
+            bolt,
+            engine=oh.engine,
+            signing_secret=SIGNING_SECRET,
+            inbox=build_inbox(oh, bolt),
+        )
+    )
     http.start()
     slack.bot_url = http.url
     try:
