@@ -13,43 +13,39 @@ primary key turns a lost race into an error instead of a fork. Bodies are redact
 
 Run PostgreSQL at READ COMMITTED (its default): under a snapshot taken before the lock the head
 read would be stale, and the append would fail on the primary key.
+
+This module is the log's face: the row format and hash live in :mod:`agent.audit_chain`, the
+external checkpoints in :mod:`agent.audit_checkpoint` and the chain walk in
+:mod:`agent.audit_verify`; their public names are re-exported here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import threading
 import weakref
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import closing
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any
 
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
-    Connection,
-    DateTime,
-    Engine,
-    RootTransaction,
-    Row,
-    Select,
-    String,
-    Table,
-    Text,
-    cast,
-    select,
-    text,
+from sqlalchemy import Connection, Engine, RootTransaction, Row, select, text
+
+from agent.audit_chain import (
+    GENESIS_HASH,
+    AuditRow,
+    as_utc,
+    audit_table,
+    canonical_json,
+    compute_hash,
+    row_from_db,
+    select_rows,
 )
-
+from agent.audit_checkpoint import Checkpoint, CheckpointEntry, CheckpointError, FileCheckpoint
+from agent.audit_verify import VerifyProblem, VerifyResult, verify_chain
 from agent.redact import Redactor
-from twin.db import metadata
 from twin.model import utcnow
 
 __all__ = [
@@ -68,199 +64,12 @@ __all__ = [
     "compute_hash",
 ]
 
-DOMAIN = b"opshand-audit-v1\x00"
-"""Prefix of every hashed message, so an audit hash can never be confused with another hash."""
-
-GENESIS_HASH = hashlib.sha256(b"opshand-audit-v1 genesis").hexdigest()
-"""The ``prev_hash`` of the first row."""
-
 MAX_BODY_BYTES = 256 * 1024
 """Largest canonical body accepted; audit rows record decisions, not payload dumps."""
 
 _LOCK_KEY = int.from_bytes(hashlib.sha256(b"opshand.audit_log").digest()[:8], "big", signed=True)
 _KIND = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*")
 _MAX_LIMIT = 10_000
-
-audit_table = Table(
-    "audit_log",
-    metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("at", DateTime(timezone=True), nullable=False, index=True),
-    Column("kind", String(64), nullable=False, index=True),
-    Column("actor", String(200), nullable=False),
-    Column("change_id", String(64), nullable=True, index=True),
-    Column("plan_hash", String(128), nullable=True),
-    # Plain JSON, never JSONB: JSONB rewrites numbers (1e20 -> 100000000000000000000) and the
-    # re-encoded body would no longer match its hash.
-    Column("body", JSON, nullable=False),
-    Column("prev_hash", String(64), nullable=False),
-    Column("hash", String(64), nullable=False),
-)
-
-
-class AuditRow(BaseModel):
-    """One audit row as stored, hashes included."""
-
-    model_config = ConfigDict(frozen=True)
-
-    seq: int
-    """Position in the chain, from 1, without gaps."""
-    at: datetime
-    """When it was appended (UTC; never earlier than the previous row)."""
-    kind: str
-    """What happened, dotted: ``change.proposed``, ``consent.vote``, ``integration.call``..."""
-    actor: str
-    """Who: ``slack:T123:U456``, ``signal:alertmanager``, ``system``."""
-    change_id: str | None
-    """The journal change this row is about, if any."""
-    plan_hash: str | None
-    """The plan hash the decision or vote was bound to, if any."""
-    body: dict[str, Any]
-    """What, why, decision, rule ids, integration calls and results (already redacted)."""
-    prev_hash: str
-    """Hash of the previous row (:data:`GENESIS_HASH` for seq 1)."""
-    hash: str
-    """SHA-256 (hex) over :data:`DOMAIN`, ``prev_hash`` and the canonical row."""
-
-    def to_json(self) -> dict[str, Any]:
-        """The row as a JSON object (the ``export_jsonl`` line format)."""
-        data = self.model_dump(mode="json")
-        data["at"] = _iso(self.at)
-        return data
-
-
-VerifyProblem = Literal[
-    "hash_mismatch",
-    "prev_link_broken",
-    "seq_gap",
-    "row_unreadable",
-    "behind_checkpoint",
-    "checkpoint_mismatch",
-    "checkpoint_unreadable",
-]
-
-
-class VerifyResult(BaseModel):
-    """Outcome of :meth:`AuditLog.verify`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    ok: bool
-    """True when every row and every checkpoint agree."""
-    rows_checked: int
-    """Rows whose link and hash were checked before stopping."""
-    checkpoints_checked: int
-    """Checkpoint entries compared against the chain."""
-    head_seq: int
-    """Last seq read (0 for an empty log)."""
-    first_bad_seq: int | None = None
-    """The first seq at which something is wrong."""
-    problem: VerifyProblem | None = None
-    """What is wrong there."""
-    detail: str
-    """One sentence for a person."""
-
-
-def canonical_json(value: Any) -> bytes:
-    """The one byte encoding hashes are computed over: sorted keys, no spaces, UTF-8, no NaN."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
-
-
-def compute_hash(row: AuditRow) -> str:
-    """The hash ``row`` must carry, from its fields and ``prev_hash`` (its own ``hash`` ignored).
-
-    A SIEM can re-verify an export with it: ``compute_hash(AuditRow.model_validate(line))``.
-    """
-    record = row.model_dump(mode="json", exclude={"prev_hash", "hash"})
-    record["at"] = _iso(row.at)
-    digest = hashlib.sha256(DOMAIN)
-    digest.update(row.prev_hash.encode("ascii"))
-    digest.update(b"\x00")
-    digest.update(canonical_json(record))
-    return digest.hexdigest()
-
-
-class CheckpointError(Exception):
-    """The checkpoint store cannot be read or written; verification must not pass silently."""
-
-
-class CheckpointEntry(BaseModel):
-    """One recorded head of the chain."""
-
-    model_config = ConfigDict(frozen=True)
-
-    seq: int
-    """The head's seq when recorded."""
-    hash: str
-    """The head's hash when recorded."""
-    at: datetime
-    """The head row's ``at``."""
-
-
-class Checkpoint(Protocol):
-    """Somewhere outside the database to keep the chain's heads (a file, a SIEM, object lock).
-
-    Entries are only ever added; ``verify`` checks every one of them against the chain.
-    """
-
-    def record(self, entry: CheckpointEntry) -> None:
-        """Durably add ``entry``; raise :class:`CheckpointError` if that is impossible."""
-        ...
-
-    def entries(self) -> list[CheckpointEntry]:
-        """Every entry recorded so far; raise :class:`CheckpointError` if any is unreadable."""
-        ...
-
-
-class FileCheckpoint:
-    """Checkpoints as JSON lines appended to a file, fsynced, one ``write`` per line.
-
-    Keep the file where the database's writers cannot reach it (another host, a WORM mount,
-    shipped to the SIEM): a checkpoint that an attacker can edit with the table proves nothing.
-    Several processes may append to the same file; lines need not be in seq order.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        """Use the file at ``path`` (created, with its folder, on the first record)."""
-        self.path = Path(path)
-
-    def record(self, entry: CheckpointEntry) -> None:
-        """Append ``entry`` as one line and fsync it."""
-        line = json.dumps({"seq": entry.seq, "hash": entry.hash, "at": _iso(entry.at)}) + "\n"
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-            try:
-                os.write(fd, line.encode("ascii"))  # O_APPEND + one write: no torn lines
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise CheckpointError(f"cannot write checkpoint file {self.path}: {exc}") from exc
-
-    def entries(self) -> list[CheckpointEntry]:
-        """Parse every line; a missing file means no checkpoint was taken yet."""
-        try:
-            text_ = self.path.read_text(encoding="ascii")
-        except FileNotFoundError:
-            return []
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CheckpointError(f"cannot read checkpoint file {self.path}: {exc}") from exc
-        out: list[CheckpointEntry] = []
-        for lineno, line in enumerate(text_.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-                entry = CheckpointEntry(
-                    seq=data["seq"], hash=data["hash"], at=datetime.fromisoformat(data["at"])
-                )
-            except (ValueError, KeyError, TypeError) as exc:
-                raise CheckpointError(f"{self.path}:{lineno} is not a checkpoint: {exc}") from exc
-            out.append(entry)
-        return out
 
 
 class AuditLog:
@@ -363,8 +172,8 @@ class AuditLog:
         seq = head.seq + 1 if head is not None else 1
         prev = head.hash if head is not None else GENESIS_HASH
         at = utcnow()
-        if head is not None and _utc(head.at) > at:
-            at = _utc(head.at)  # keep time monotonic along the chain despite clock skew
+        if head is not None and as_utc(head.at) > at:
+            at = as_utc(head.at)  # keep time monotonic along the chain despite clock skew
         row = AuditRow(
             seq=seq,
             at=at,
@@ -408,7 +217,7 @@ class AuditLog:
                 return
         # The head was read under the append lock by a transaction that has not appended yet,
         # so it is committed: safe to record even if this transaction later rolls back.
-        self._record(CheckpointEntry(seq=seq, hash=hash_, at=_utc(at)))
+        self._record(CheckpointEntry(seq=seq, hash=hash_, at=as_utc(at)))
 
     def checkpoint(self) -> CheckpointEntry | None:
         """Record the committed head in the external checkpoint; None if the log is empty.
@@ -435,13 +244,13 @@ class AuditLog:
 
     def head(self, conn: Connection | None = None) -> AuditRow | None:
         """The last row, or None for an empty log (read on ``conn`` if given)."""
-        stmt = _select_rows().order_by(audit_table.c.seq.desc()).limit(1)
+        stmt = select_rows().order_by(audit_table.c.seq.desc()).limit(1)
         if conn is not None:
             row = conn.execute(stmt).first()
         else:
             with self._engine.connect() as own:
                 row = own.execute(stmt).first()
-        return None if row is None else _to_row(row)
+        return None if row is None else row_from_db(row)
 
     def query(
         self,
@@ -468,7 +277,7 @@ class AuditLog:
         if not 1 <= limit <= _MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {_MAX_LIMIT}, got {limit}")
         t = audit_table.c
-        stmt = _select_rows()
+        stmt = select_rows()
         if since is not None:
             stmt = stmt.where(t.at >= _aware("since", since))
         if until is not None:
@@ -484,7 +293,7 @@ class AuditLog:
             stmt = stmt.where(t.actor == actor)
         stmt = stmt.order_by(t.seq.desc() if newest_first else t.seq).limit(limit)
         with self._engine.connect() as conn:
-            return [_to_row(r) for r in conn.execute(stmt)]
+            return [row_from_db(r) for r in conn.execute(stmt)]
 
     def iter_rows(self, *, after_seq: int = 0, since: datetime | None = None) -> Iterator[AuditRow]:
         """Every row after ``after_seq`` (and at or after ``since``), fetched page by page."""
@@ -492,7 +301,7 @@ class AuditLog:
             for page in pages:
                 if isinstance(page, Exception):
                     raise page
-                yield from (_to_row(r) for r in page)
+                yield from (row_from_db(r) for r in page)
 
     def export_jsonl(
         self, fp: IO[str], since: datetime | None = None, *, after_seq: int = 0
@@ -536,17 +345,14 @@ class AuditLog:
                 problem="checkpoint_unreadable",
                 detail=f"the checkpoint store cannot be read: {exc}",
             )
-        marks: dict[int, list[CheckpointEntry]] = {}
-        for entry in entries:
-            marks.setdefault(entry.seq, []).append(entry)
         with closing(self._pages()) as pages:  # release the connection on an early stop
-            return _Walk(marks).run(pages)
+            return verify_chain(entries, pages)
 
     def _pages(
         self, after_seq: int = 0, since: datetime | None = None
     ) -> Generator[list[Row[Any]] | Exception, None, None]:
         last = after_seq
-        stmt = _select_rows()
+        stmt = select_rows()
         if since is not None:
             stmt = stmt.where(audit_table.c.at >= _aware("since", since))
         with self._engine.connect() as conn:
@@ -570,139 +376,7 @@ class AuditLog:
                 last = page[-1].seq
 
 
-class _Walk:
-    """The state of one verification pass."""
-
-    def __init__(self, marks: dict[int, list[CheckpointEntry]]) -> None:
-        self.marks = marks
-        self.checked = 0
-        self.marks_checked = 0
-        self.expected_seq = 1
-        self.prev = GENESIS_HASH
-
-    def fail(self, seq: int, problem: VerifyProblem, detail: str) -> VerifyResult:
-        return VerifyResult(
-            ok=False,
-            rows_checked=self.checked,
-            checkpoints_checked=self.marks_checked,
-            head_seq=self.expected_seq - 1,
-            first_bad_seq=seq,
-            problem=problem,
-            detail=detail,
-        )
-
-    def run(self, pages: Iterator[list[Row[Any]] | Exception]) -> VerifyResult:
-        for page in pages:
-            if isinstance(page, Exception):
-                return self.fail(
-                    self.expected_seq,
-                    "row_unreadable",
-                    f"rows from seq {self.expected_seq} cannot be decoded: {page}",
-                )
-            for raw in page:
-                bad = self.check(raw)
-                if bad is not None:
-                    return bad
-        head = self.expected_seq - 1
-        if self.marks and max(self.marks) > head:
-            top = self.marks[max(self.marks)][0]
-            return self.fail(
-                head + 1,
-                "behind_checkpoint",
-                f"the log ends at seq {head} but a checkpoint recorded seq {top.seq} "
-                f"(at {_iso(top.at)}): rows were removed from the tail",
-            )
-        return VerifyResult(
-            ok=True,
-            rows_checked=self.checked,
-            checkpoints_checked=self.marks_checked,
-            head_seq=head,
-            detail=f"{self.checked} rows and {self.marks_checked} checkpoints verify",
-        )
-
-    def check(self, raw: Row[Any]) -> VerifyResult | None:
-        seq = raw.seq
-        if seq != self.expected_seq:
-            return self.fail(
-                seq, "seq_gap", f"seq {self.expected_seq} is missing: the next row is seq {seq}"
-            )
-        if raw.prev_hash != self.prev:
-            return self.fail(
-                seq,
-                "prev_link_broken",
-                f"row {seq} does not link to row {seq - 1}: a row was deleted, moved or replaced",
-            )
-        try:
-            row = _to_row(raw)
-            recomputed = compute_hash(row)
-        except (ValueError, TypeError) as exc:
-            return self.fail(seq, "row_unreadable", f"row {seq} cannot be decoded: {exc}")
-        if recomputed != row.hash:
-            return self.fail(
-                seq, "hash_mismatch", f"row {seq} was changed after it was written (hash mismatch)"
-            )
-        for mark in self.marks.get(seq, ()):
-            self.marks_checked += 1
-            if mark.hash != row.hash:
-                return self.fail(
-                    seq,
-                    "checkpoint_mismatch",
-                    f"row {seq} differs from the checkpoint taken at {_iso(mark.at)}: "
-                    "the chain was rewritten",
-                )
-        self.checked += 1
-        self.expected_seq = seq + 1
-        self.prev = row.hash
-        return None
-
-
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _select_rows() -> Select[Any]:
-    t = audit_table.c
-    # The body is read as text and decoded here, so a hand-edited body that is not valid JSON
-    # is reported by verify instead of crashing the driver.
-    return select(
-        t.seq,
-        t.at,
-        t.kind,
-        t.actor,
-        t.change_id,
-        t.plan_hash,
-        cast(t.body, Text).label("body_text"),
-        t.prev_hash,
-        t.hash,
-    )
-
-
-def _to_row(raw: Row[Any]) -> AuditRow:
-    try:
-        body = json.loads(raw.body_text)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"audit row {raw.seq} has a body that is not valid JSON ({exc})") from exc
-    if not isinstance(body, dict):
-        raise ValueError(f"audit row {raw.seq} has a body that is not a JSON object")
-    return AuditRow(
-        seq=raw.seq,
-        at=_utc(raw.at),
-        kind=raw.kind,
-        actor=raw.actor,
-        change_id=raw.change_id,
-        plan_hash=raw.plan_hash,
-        body=body,
-        prev_hash=raw.prev_hash,
-        hash=raw.hash,
-    )
-
-
-def _utc(at: datetime) -> datetime:
-    # SQLite hands timestamps back naive; they were stored as UTC.
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-def _iso(at: datetime) -> str:
-    return _utc(at).isoformat(timespec="microseconds")
 
 
 def _aware(name: str, at: datetime) -> datetime:

@@ -14,6 +14,8 @@ Modelled on the approval systems people trust (Teleport access requests, protect
 
 Every method takes an optional SQLAlchemy ``Connection`` so the caller can run it inside its own
 transaction and write the audit row for the returned ``StateChange`` records alongside.
+
+The tables and records live in :mod:`agent.consent_records`; their names are re-exported here.
 """
 
 from __future__ import annotations
@@ -21,33 +23,30 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import (
-    Column,
-    Connection,
-    DateTime,
-    Engine,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    func,
-    insert,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from agent.consent_records import (
+    FINAL_STATES,
+    ConsentRequest,
+    ConsentState,
+    ConsentVote,
+    RecheckResult,
+    Refusal,
+    ReplanOutcome,
+    StateChange,
+    VoteKind,
+    VoteOutcome,
+    consent_request_table,
+    consent_vote_table,
+    request_from_row,
+    vote_from_row,
+)
 from agent.policy import Decision
 from agent.roles import Identity, RoleMap
-from twin.db import metadata
 from twin.model import utcnow
 
 __all__ = [
@@ -67,171 +66,9 @@ __all__ = [
     "consent_vote_table",
 ]
 
-ConsentState = Literal["open", "approved", "rejected", "expired", "stale"]
-FINAL_STATES: frozenset[str] = frozenset({"approved", "rejected", "expired", "stale"})
-VoteKind = Literal["approve", "reject"]
-Refusal = Literal[
-    "not_found",
-    "duplicate",
-    "already_voted",
-    "final",
-    "expired",
-    "self_approval",
-    "not_approver",
-    "plan_changed",
-]
-
-consent_request_table = Table(
-    "consent_request",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("change_id", String(64), nullable=False),
-    Column("plan_hash", String(128), nullable=False),
-    Column("requester_team", String(64), nullable=False),
-    Column("requester_user", String(64), nullable=False),
-    Column("approvers", String(128), nullable=False),
-    Column("quorum", Integer, nullable=False),
-    Column("policy_hash", String(128), nullable=False, default=""),
-    Column("rules", Text, nullable=False, default="[]"),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("decided_at", DateTime(timezone=True), nullable=True),
-    Column("decided_by", String(160), nullable=True),
-    Index("ix_consent_request_change_id", "change_id"),
-    # At most one open request per change, even with several replicas racing.
-    Index(
-        "uq_consent_request_open_change",
-        "change_id",
-        unique=True,
-        sqlite_where=text("state = 'open'"),
-        postgresql_where=text("state = 'open'"),
-    ),
-)
-
-consent_vote_table = Table(
-    "consent_vote",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("request_id", Integer, ForeignKey("consent_request.id"), nullable=False),
-    Column("voter_team", String(64), nullable=False),
-    Column("voter_user", String(64), nullable=False),
-    Column("vote", String(8), nullable=False),
-    Column("plan_hash", String(128), nullable=False),
-    Column("reason", Text, nullable=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("payload_id", String(255), nullable=False),
-    UniqueConstraint("request_id", "voter_team", "voter_user", name="uq_consent_vote_voter"),
-    UniqueConstraint("payload_id", name="uq_consent_vote_payload_id"),
-)
-
 
 class ConsentError(Exception):
     """A caller mistake with the book (no such request, opening twice, replan of a final one)."""
-
-
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ConsentRequest(_Record):
-    """One request for approval of one plan of one change."""
-
-    id: int
-    change_id: str
-    plan_hash: str
-    """The plan the approvers see and vote on; votes on any other hash are refused."""
-    requester: Identity
-    approvers: str
-    """Role whose members may vote."""
-    quorum: int
-    policy_hash: str
-    rules: tuple[str, ...]
-    """Policy rules that asked for consent (for the card)."""
-    created_at: datetime
-    expires_at: datetime
-    state: ConsentState
-    decided_at: datetime | None = None
-    decided_by: str | None = None
-    """``<team>:<user>`` of the deciding voter, or ``system:<why>``."""
-
-    @property
-    def final(self) -> bool:
-        """Whether no vote can change this request any more."""
-        return self.state in FINAL_STATES
-
-
-class ConsentVote(_Record):
-    """One recorded vote."""
-
-    request_id: int
-    voter: Identity
-    vote: VoteKind
-    plan_hash: str
-    reason: str | None
-    at: datetime
-    payload_id: str
-
-
-class StateChange(_Record):
-    """What changed, for the caller's audit row (``from_state`` is ``None`` on creation)."""
-
-    request_id: int
-    change_id: str
-    from_state: ConsentState | None
-    to_state: ConsentState
-    at: datetime
-    by: str
-
-
-class VoteOutcome(_Record):
-    """The result of one vote: counted or refused, and why, in a sentence for Slack."""
-
-    accepted: bool
-    state: ConsentState | None
-    """The request's state after the vote (``None`` if the request does not exist)."""
-    message: str
-    refusal: Refusal | None = None
-    approvals: int = 0
-    """Distinct approvals on the current plan hash after this vote."""
-    quorum: int = 0
-    changes: tuple[StateChange, ...] = ()
-
-
-class ReplanOutcome(_Record):
-    """The result of ``replan``: the request made stale (if it was open) and the new one."""
-
-    stale: ConsentRequest | None
-    opened: ConsentRequest
-    changes: tuple[StateChange, ...]
-
-
-class RecheckResult(_Record):
-    """Whether execution may proceed on a request, and if not, why."""
-
-    ok: bool
-    reason: str
-
-
-def _plain(row: Any) -> dict[str, Any]:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return {
-        k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v
-        for k, v in row._mapping.items()
-    }
-
-
-def _request(row: Any) -> ConsentRequest:
-    m = _plain(row)
-    who = Identity(team_id=m.pop("requester_team"), user_id=m.pop("requester_user"))
-    return ConsentRequest(requester=who, rules=tuple(json.loads(m.pop("rules"))), **m)
-
-
-def _vote(row: Any) -> ConsentVote:
-    m = _plain(row)
-    m.pop("id")
-    who = Identity(team_id=m.pop("voter_team"), user_id=m.pop("voter_user"))
-    return ConsentVote(voter=who, **m)
 
 
 class ConsentBook:
@@ -266,21 +103,21 @@ class ConsentBook:
             row = c.execute(
                 select(consent_request_table).where(consent_request_table.c.id == request_id)
             ).first()
-        return _request(row) if row is not None else None
+        return request_from_row(row) if row is not None else None
 
     def for_change(self, change_id: str, *, conn: Connection | None = None) -> list[ConsentRequest]:
         """Every request of ``change_id``, oldest first (the last one is current)."""
         t = consent_request_table
         with self._tx(conn) as c:
             rows = c.execute(select(t).where(t.c.change_id == change_id).order_by(t.c.id)).all()
-        return [_request(r) for r in rows]
+        return [request_from_row(r) for r in rows]
 
     def votes(self, request_id: int, *, conn: Connection | None = None) -> list[ConsentVote]:
         """Every vote recorded on ``request_id``, in order."""
         t = consent_vote_table
         with self._tx(conn) as c:
             rows = c.execute(select(t).where(t.c.request_id == request_id).order_by(t.c.id)).all()
-        return [_vote(r) for r in rows]
+        return [vote_from_row(r) for r in rows]
 
     # ------------------------------------------------------------------ opening, plan changes
 
@@ -334,7 +171,7 @@ class ConsentBook:
             ).first()
             if row is None:
                 raise ConsentError(f"change {change_id} has no consent request to re-plan")
-            current = _request(row)
+            current = request_from_row(row)
             if current.state in ("rejected", "expired"):
                 raise ConsentError(f"change {change_id} was {current.state}; it cannot re-plan")
             if current.plan_hash == new_plan_hash:
@@ -371,7 +208,7 @@ class ConsentBook:
             rows = c.execute(
                 select(t).where(t.c.state == "open", t.c.expires_at <= at).with_for_update()
             ).all()
-            changes = [self._move(c, _request(r), "expired", "system:expiry") for r in rows]
+            changes = [self._move(c, request_from_row(r), "expired", "system:expiry") for r in rows]
         return [ch for ch in changes if ch is not None]
 
     def _insert(
@@ -400,7 +237,7 @@ class ConsentBook:
         except IntegrityError as exc:
             raise ConsentError(f"change {change_id} already has an open request") from exc
         assert new_id is not None
-        return _request(c.execute(select(t).where(t.c.id == new_id[0])).one())
+        return request_from_row(c.execute(select(t).where(t.c.id == new_id[0])).one())
 
     def _move(
         self, c: Connection, req: ConsentRequest, to: ConsentState, by: str
@@ -457,7 +294,7 @@ class ConsentBook:
                     message=_REFUSALS["not_found"],
                     refusal="not_found",
                 )
-            req = _request(row)
+            req = request_from_row(row)
             refusal = self._refusal(c, req, voter, vote, plan_hash, payload_id)
             if refusal is not None:
                 code, changes = refusal

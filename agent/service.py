@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, Text, func, select
+from sqlalchemy import Engine
 
 from agent.consent import ConsentBook
 from agent.executor import ExecutionReport, Executor
+from agent.guardrails import AutonomyGuards, Guardrails
 from agent.incidents import IncidentBook
 from agent.journal import Change, Journal, change_ref
 from agent.policy import Decision, Policy, PolicyInput
 from agent.roles import Identity, RoleMap
 from twin.actions import InvalidParams, get_action
-from twin.db import metadata
 from twin.graph import TwinGraph, UnknownEntity
 from twin.model import utcnow
 from twin.plan import Plan, diff_plans, rehearse, stale_entities
@@ -40,37 +40,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-flags_table = Table(
-    "agent_flag",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-    Column("set_by", String(128), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-)
-
-
-autonomy_table = Table(
-    "agent_autonomy",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(16), nullable=False),
-    Column("action", String(64), nullable=False),
-    Column("change_id", Integer, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False, index=True),
-)
-
-
-@dataclass(frozen=True)
-class Guardrails:
-    """Limits on autonomy: auto actions per hour, and the failure circuit breaker."""
-
-    max_auto_per_hour: int = 120
-    max_auto_per_hour_by_action: dict[str, int] = field(default_factory=dict)
-    breaker_failures: int = 5
-    """Failed changes within ``breaker_window`` that open the breaker."""
-    breaker_window: timedelta = timedelta(minutes=30)
 
 
 def _identity(key: str) -> Identity:
@@ -122,8 +91,8 @@ class ChangeEvent:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-class Operations:
-    """The deterministic core of opshand."""
+class Operations(AutonomyGuards):
+    """The deterministic core of opshand (its guard rails come from :class:`AutonomyGuards`)."""
 
     def __init__(
         self,
@@ -173,39 +142,6 @@ class Operations:
                 fn(event)
             except Exception:  # a broken subscriber must not break the loop
                 log.exception("change subscriber failed for %s", event.change.ref)
-
-    # ------------------------------------------------------------------ flags
-    def flag(self, name: str) -> str | None:
-        """A runtime switch (``freeze``), or None."""
-        with self.engine.connect() as conn:
-            v = conn.execute(select(flags_table.c.value).where(flags_table.c.name == name)).first()
-        return None if v is None else str(v[0])
-
-    def set_freeze(self, on: bool, *, actor: str, reason: str = "") -> str:
-        """Turn the global change freeze on or off (admins only)."""
-        if "admins" not in self.roles.roles_for(*actor.split(":", 1)):
-            return "Only opshand admins can change the freeze."
-        with self.engine.begin() as conn:
-            conn.execute(flags_table.delete().where(flags_table.c.name == "freeze"))
-            if on:
-                conn.execute(
-                    flags_table.insert().values(
-                        name="freeze", value=reason or "on", set_by=actor, at=self.now()
-                    )
-                )
-            self.audit(
-                conn,
-                kind="autonomy.freeze" if on else "autonomy.unfreeze",
-                actor=actor,
-                body={"reason": reason},
-                change_id=None,
-                plan_hash=None,
-            )
-        return (
-            "Change freeze is on: nothing runs without break-glass."
-            if on
-            else "Change freeze lifted."
-        )
 
     # ------------------------------------------------------------------ propose
     def _policy_input(self, req: ChangeRequest, plan: Plan, change_id: int) -> PolicyInput:
@@ -298,126 +234,6 @@ class Operations:
             return {}
         return value if isinstance(value, dict) else {}
 
-    # ------------------------------------------------------------------ guard rails
-    def _count(self, kind: str, since: datetime, action: str | None = None) -> int:
-        q = select(func.count()).where(autonomy_table.c.kind == kind, autonomy_table.c.at >= since)
-        if action is not None:
-            q = q.where(autonomy_table.c.action == action)
-        with self.engine.connect() as conn:
-            return int(conn.execute(q).scalar_one())
-
-    def _note(self, kind: str, change: Change) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                autonomy_table.insert().values(
-                    kind=kind, action=change.action, change_id=change.id, at=self.now()
-                )
-            )
-
-    def breaker_open(self) -> bool:
-        """Whether recent failures moved autonomy to consent (until an admin resets it)."""
-        g = self.guardrails
-        since = self.now() - g.breaker_window
-        reset = self.flag("breaker_reset")
-        if reset:
-            since = max(since, datetime.fromisoformat(reset))
-        return self._count("failure", since) >= g.breaker_failures
-
-    def reset_breaker(self, *, actor: str) -> str:
-        """Close the failure circuit breaker (admins only)."""
-        if "admins" not in self.roles.roles_for(*actor.split(":", 1)):
-            return "Only opshand admins can reset the circuit breaker."
-        with self.engine.begin() as conn:
-            conn.execute(flags_table.delete().where(flags_table.c.name == "breaker_reset"))
-            conn.execute(
-                flags_table.insert().values(
-                    name="breaker_reset",
-                    value=self.now().isoformat(),
-                    set_by=actor,
-                    at=self.now(),
-                )
-            )
-            self.audit(
-                conn,
-                kind="autonomy.breaker_reset",
-                actor=actor,
-                body={},
-                change_id=None,
-                plan_hash=None,
-            )
-        return "Circuit breaker reset: routine work may run by itself again."
-
-    def autonomy_status(self) -> dict[str, Any]:
-        """Freeze, breaker and rate-limit state, for App Home and the CLI."""
-        hour = self.now() - timedelta(hours=1)
-        return {
-            "freeze": self.flag("freeze"),
-            "breaker_open": self.breaker_open(),
-            "auto_last_hour": self._count("auto", hour),
-            "auto_limit_per_hour": self.guardrails.max_auto_per_hour,
-        }
-
-    def _guard(self, decision: Decision, action: str) -> Decision:
-        """Downgrade an ``auto`` decision to consent when a guard rail says so."""
-        if decision.outcome != "auto":
-            return decision
-        g = self.guardrails
-        hour = self.now() - timedelta(hours=1)
-        why = None
-        limit = g.max_auto_per_hour_by_action.get(action)
-        if self.breaker_open():
-            why = (
-                "autonomy-breaker",
-                "Recent changes failed too often; autonomy is paused "
-                "and every change needs consent until an admin resets the breaker.",
-            )
-        elif self._count("auto", hour) >= g.max_auto_per_hour:
-            why = (
-                "autonomy-rate-limit",
-                f"More than {g.max_auto_per_hour} changes ran by "
-                "themselves in the last hour; this one needs consent.",
-            )
-        elif limit is not None and self._count("auto", hour, action) >= limit:
-            why = (
-                "autonomy-rate-limit",
-                f"More than {limit} {action} changes ran by "
-                "themselves in the last hour; this one needs consent.",
-            )
-        if why is None:
-            return decision
-        return decision.model_copy(
-            update={
-                "outcome": "consent",
-                "matched": (*decision.matched, why[0]),
-                "deciding": (why[0],),
-                "reasons": {**decision.reasons, why[0]: why[1]},
-                "approvers": "approvers",
-                "quorum": 1,
-                "expires_in": timedelta(hours=1),
-            }
-        )
-
-    def _break_glass(self, req: ChangeRequest) -> str | None:
-        """Check and loudly record a break-glass request; returns a refusal or None."""
-        team, _, user = req.requester.partition(":")
-        allowed = "breakglass" in self.roles.roles_for(team, user)
-        reason = (req.break_glass or "").strip()
-        ok = allowed and len(reason) >= 10
-        with self.engine.begin() as conn:
-            self.audit(
-                conn,
-                kind="breakglass.used" if ok else "breakglass.refused",
-                actor=req.requester,
-                change_id=None,
-                plan_hash=None,
-                body={"action": req.action, "targets": req.targets, "reason": reason},
-            )
-        if not allowed:
-            return "Break-glass needs the breakglass permission, which you do not have."
-        if not ok:
-            return "Break-glass needs a reason (at least a sentence) saying why."
-        return None
-
     def propose(self, req: ChangeRequest) -> ProposalResult:
         """Record, rehearse and decide a change. Never executes anything itself."""
         try:
@@ -425,7 +241,14 @@ class Operations:
             spec.parse_params(req.params)
         except (KeyError, InvalidParams) as exc:
             return ProposalResult("error", str(exc).strip("'\""))
-        if req.break_glass is not None and (refusal := self._break_glass(req)):
+        if req.break_glass is not None and (
+            refusal := self._break_glass(
+                requester=req.requester,
+                action=req.action,
+                targets=req.targets,
+                reason=req.break_glass,
+            )
+        ):
             return ProposalResult("error", refusal)
         change = self.journal.create(
             action=req.action,
