@@ -1,8 +1,8 @@
 """Benchmark: mixed load against 1 and 3 opshand replicas on PostgreSQL.
 
-Each replica is a real process serving the production HTTP app (the replica of
-``tests/scenarios/test_replicas.py``: bootstrap, executor worker, ``bot.http``), all on one
-PostgreSQL schema and one local Slack Web API. The sender posts signed ``app_mention`` events
+Each replica is a real ``opshand serve`` process (HTTP mode, started by
+``tests/scenarios/replica_launcher.py`` and configured by ``OPSHAND_*`` variables only), all on
+one PostgreSQL schema and one local Slack Web API. The sender posts signed ``app_mention`` events
 at a fixed rate (open loop), round-robin across replicas: 60 % questions ("what depends on
 X?"), 40 % routine requests ("restart <service>"), so auto-approved changes run while the
 next events arrive. The rate doubles step by step.
@@ -22,9 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,86 +39,62 @@ import httpx  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 from agent.journal import journal_table  # noqa: E402
-from bot.bootstrap import bootstrap  # noqa: E402
-from bot.localslack import LocalSlack, sign  # noqa: E402
-from bot.localslack import payloads as slack_payloads  # noqa: E402
+from bot.localslack import LocalSlack  # noqa: E402
+from tests.scenarios.replica_launcher import (  # noqa: E402
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    ClusterConfig,
+    Replica,
+    mention_event,
+    signed_headers,
+    start_replica,
+    stop_replicas,
+    wait_ready,
+)
 from twin.db import make_engine  # noqa: E402
+from twin.store import TwinStore  # noqa: E402
 
-SECRET = "replica-signing-secret-0001"  # the replicas' (tests/scenarios/test_replicas.py)
-TOKEN = "xoxb-replica-0001"
 USER = "U0LOCAL01"
 ACK_TARGET_MS = 100.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Cluster:
     """N replica processes on a fresh schema, one local Slack, torn down by :meth:`close`."""
 
     def __init__(self, pg_url: str, replicas: int, tmp: Path) -> None:
-        from tests.scenarios.test_replicas import replica_settings
-
         self.schema = f"bench_{uuid.uuid4().hex[:8]}"
         self.admin = make_engine(pg_url)
         with self.admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
         self.url = f"{pg_url}?options=-csearch_path%3D{self.schema}"
-        seeded = bootstrap(replica_settings(self.url, tmp / "seed"))
-        graph = seeded.ops.graph
-        self.services = sorted(e.name for e in graph.entities() if e.kind.value == "service")
-        self.questions = self.services[:]
-        seeded.close()
         self.engine = make_engine(self.url)
         self.restarts_only = False
-        self.slack = LocalSlack(signing_secret=SECRET, bot_token=TOKEN)
+        self.slack = LocalSlack(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
         self.slack.start()
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.urls: list[str] = []
-        for i in range(replicas):
-            port = _free_port()
-            cmd = [
-                sys.executable, "-m", "tests.scenarios.test_replicas",
-                "--url", self.url, "--data-dir", str(tmp / f"r{i}"),
-                "--api-url", self.slack.api_url, "--calls", str(tmp / "calls.db"),
-                "--name", f"r{i}", "--port", str(port), "--sim-scale", "0",
-            ]  # fmt: skip
-            log = (tmp / f"r{i}.log").open("wb")
+        cfg = ClusterConfig(
+            database_url=self.url,
+            slack_api_url=self.slack.api_url,
+            sim_calls_file=tmp / "calls.db",
+            sim_scale=0.0,
             # The hourly auto-approval cap would turn the benchmark's changes into consent.
-            env = {**os.environ, "OPSHAND_AUTONOMY__MAX_AUTO_PER_HOUR": "1000000"}
-            self.procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=log, env=env))
-            self.urls.append(f"http://127.0.0.1:{port}")
+            env={"OPSHAND_AUTONOMY__MAX_AUTO_PER_HOUR": "1000000"},
+        )
+        # The replicas create the tables and seed the twin themselves (one does, under a lock).
+        self.replicas: list[Replica] = []
         try:
-            self._wait_ready(tmp)
+            for i in range(replicas):
+                self.replicas.append(start_replica(cfg, name=f"r{i}", workdir=tmp))
+            wait_ready(self.replicas, timeout=120)
         except BaseException:
             self.close()
             raise
-
-    def _wait_ready(self, tmp: Path) -> None:
-        deadline = time.monotonic() + 120
-        for i, (u, proc) in enumerate(zip(self.urls, self.procs, strict=True)):
-            while True:
-                try:
-                    if httpx.get(u + "/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    tail = (tmp / f"r{i}.log").read_text()[-3000:]
-                    raise RuntimeError(f"replica r{i} at {u} did not become ready:\n{tail}")
-                time.sleep(0.2)
+        self.urls = [r.url for r in self.replicas]
+        graph = TwinStore(self.engine).load()
+        self.services = sorted(e.name for e in graph.entities() if e.kind.value == "service")
+        self.questions = self.services[:]
 
     def close(self) -> None:
-        for p in self.procs:
-            p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_replicas(self.replicas)
         self.slack.stop()
         self.engine.dispose()
         with self.admin.begin() as conn:
@@ -130,32 +103,11 @@ class Cluster:
 
     def new_event(self, i: int) -> tuple[str, bytes]:
         """A person's message stored in ``#ops`` and its ``app_mention`` envelope."""
-        ws = self.slack.workspace
-        channel = self.slack.channel_id("ops")
         if i % 5 < 3 and not self.restarts_only:
             words = f"what depends on {self.questions[i % len(self.questions)]}?"
         else:
             words = f"restart {self.services[i % len(self.services)]}"
-        text_ = f"<@{self.slack.bot_user_id}> {words}"
-        with ws.lock:
-            ts = ws.next_ts()
-            ws.add_message(
-                channel,
-                slack_payloads.user_message(
-                    user_id=USER, text=text_, ts=ts, thread_ts=None, parent_user_id=None
-                ),
-            )
-        event = {"type": "app_mention", "user": USER, "text": text_, "ts": ts}
-        event |= {"channel": channel, "event_ts": ts}
-        body = {
-            "type": "event_callback",
-            "team_id": self.slack.team_id,
-            "api_app_id": "A0LOCAL01",
-            "event": event,
-            "event_id": "Ev" + uuid.uuid4().hex[:12].upper(),
-            "event_time": int(time.time()),
-        }
-        return ts, json.dumps(body).encode()
+        return mention_event(self.slack, USER, "ops", f"<@{self.slack.bot_user_id}> {words}")
 
     def answered(self, sent: set[str]) -> int:
         """How many of ``sent`` got a reply in their thread."""
@@ -181,12 +133,7 @@ def step(cluster: Cluster, rate: float, seconds: float, start_index: int) -> dic
                 if wait > 0:
                     time.sleep(wait)
                 _, body = events[i]
-                now = int(time.time())
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Slack-Request-Timestamp": str(now),
-                    "X-Slack-Signature": sign(SECRET, now, body),
-                }
+                headers = signed_headers(body)
                 url = cluster.urls[i % len(cluster.urls)] + "/slack/events"
                 start = time.perf_counter()
                 try:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -204,11 +202,9 @@ def policy_explain(
 
 def main() -> None:
     """Entry point of the ``opshand`` command."""
-    logging.basicConfig(
-        level=logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from bot.logs import configure_cli_logging
+
+    configure_cli_logging()
     app()
 
 

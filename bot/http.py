@@ -81,7 +81,7 @@ def create_http_app(
     routes: Sequence[BaseRoute] = (),
     circuits: Callable[[], Mapping[str, str]] | None = None,
     max_body: int = MAX_BODY,
-    path: str = "/slack/events",
+    path: str | None = "/slack/events",
     event_workers: int = EVENT_WORKERS,
     inbox: Inbox | None = None,
 ) -> Starlette:
@@ -94,7 +94,8 @@ def create_http_app(
         routes: Extra routes to mount (e.g. ``bot.webhooks.webhook_routes(...)``).
         circuits: Integration name -> circuit state (``closed``/``open``/``half_open``).
         max_body: Largest body accepted, in bytes.
-        path: Slack's request URL path.
+        path: Slack's request URL path; None serves no Slack route (Socket Mode, where events
+            arrive over the WebSocket and only health, metrics and webhooks are served).
         event_workers: Threads dispatching acknowledged events to Bolt.
         inbox: Store events durably before acknowledging them (production); None hands them
             to Bolt straight away, de-duplicated by its middleware only.
@@ -213,7 +214,7 @@ def create_http_app(
 
     return Starlette(
         routes=[
-            Route(path, events, methods=["POST"]),
+            *([Route(path, events, methods=["POST"])] if path else []),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *routes,

@@ -33,6 +33,7 @@ __all__ = [
     "JsonFormatter",
     "TextFormatter",
     "bind",
+    "configure_cli_logging",
     "configure_logging",
     "current_ids",
     "install_log_context",
@@ -160,6 +161,21 @@ def redactor_for(settings: Settings) -> Redactor:
     for secret in _secrets_in(settings):
         r.register(secret)
     return r
+
+
+def configure_cli_logging() -> None:
+    """Warnings and errors to stderr for short CLI commands, before settings are read.
+
+    Marked as ours, so a later :func:`configure_logging` (``serve``) replaces this handler
+    instead of adding a second one that would print every line twice.
+    """
+    logging.basicConfig(
+        level=logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for handler in logging.getLogger().handlers:
+        setattr(handler, _MARK, True)
 
 
 def configure_logging(

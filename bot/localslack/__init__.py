@@ -18,6 +18,8 @@ to deliver, so start LocalSlack first and give it the URL once the app listens::
 
 People act through ``send_message``, ``click``, ``slash``, ``submit_view`` and ``open_home`` (or
 the web page at ``slack.web_url``); each returns once the bot answered the HTTP request.
+A Socket Mode client (``apps.connections.open`` with ``app_token``) gets them as envelopes
+over its WebSocket instead, while it is connected (``slack.socket_mode``).
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ from bot.localslack.directory import (
 )
 from bot.localslack.guide import TryStep
 from bot.localslack.server import DEFAULT_EVENTS, ApiCall, LocalSlack
+from bot.localslack.socket_mode import DEFAULT_APP_TOKEN, SocketModeHub
 
 __all__ = [
+    "DEFAULT_APP_TOKEN",
     "DEFAULT_CHANNELS",
     "DEFAULT_EVENTS",
     "DEFAULT_USERGROUPS",
@@ -48,6 +52,7 @@ __all__ = [
     "DemoUser",
     "DemoUserGroup",
     "LocalSlack",
+    "SocketModeHub",
     "TryStep",
     "sign",
 ]

@@ -4,6 +4,10 @@ Slack signs every request with the app's signing secret (``v0`` scheme), waits 3
 2xx, and retries Events API deliveries up to three times with ``X-Slack-Retry-Num`` and
 ``X-Slack-Retry-Reason``. Interactions and slash commands are not retried: the user sees an
 error instead. A bot answering with ``X-Slack-No-Retry: 1`` is not retried either.
+
+While a Socket Mode client is connected (``socket``), the same requests go to it as envelopes
+over the WebSocket instead (:mod:`bot.localslack.socket_mode`); ``url_verification`` and
+``replay`` stay HTTP-only, as on Slack.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlencode
 
 import httpx
@@ -23,8 +27,12 @@ import httpx
 from bot.localslack.payloads import VERIFICATION_TOKEN
 from bot.localslack.state import JSON
 
+if TYPE_CHECKING:
+    from bot.localslack.socket_mode import SocketModeHub
+
 DeliveryKind = Literal["event", "interaction", "command"]
-RetryReason = Literal["http_timeout", "http_error", "connection_failed"]
+RetryReason = Literal["http_timeout", "http_error", "connection_failed", "timeout"]
+"""Why an attempt failed; ``timeout`` is Socket Mode's (an envelope not acknowledged)."""
 
 DEFAULT_ACK_TIMEOUT = 3.0
 """Seconds Slack waits for the app's acknowledgement."""
@@ -102,13 +110,33 @@ class Deliverer:
         """
         if ack_timeout <= 0:
             raise ValueError("ack_timeout must be positive")
-        self.bot_url = bot_url
+        self._bot_url = bot_url
+        self.socket: SocketModeHub | None = None
+        """Socket Mode: used instead of ``bot_url`` while a client is connected."""
         self._secret = signing_secret
         self._timeout = ack_timeout
         self._delays = tuple(retry_delays)
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
         self.attempts: list[Attempt] = []
+
+    @property
+    def bot_url(self) -> str | None:
+        """The request URL; while only a Socket Mode client is connected, its link's address.
+
+        ``None`` means there is no bot to deliver to.
+        """
+        hub = self._connected_socket()
+        if self._bot_url is None and hub is not None:
+            return hub.link_url
+        return self._bot_url
+
+    @bot_url.setter
+    def bot_url(self, url: str | None) -> None:
+        self._bot_url = url
+
+    def _connected_socket(self) -> SocketModeHub | None:
+        return self.socket if self.socket is not None and self.socket.connected else None
 
     def close(self) -> None:
         """Release the HTTP connection pool (a later delivery opens a new one)."""
@@ -118,6 +146,8 @@ class Deliverer:
 
     def deliver_event(self, envelope: JSON) -> Delivery:
         """Post an ``event_callback`` envelope as JSON, retrying like Slack."""
+        if (hub := self._connected_socket()) is not None:
+            return hub.deliver("events_api", envelope, retries=self._delays)
         body = json.dumps(envelope).encode()
         return self._send("event", envelope, body, "application/json", retries=self._delays)
 
@@ -129,11 +159,15 @@ class Deliverer:
 
     def deliver_interaction(self, payload: JSON) -> Delivery:
         """Post an interaction payload as the form field ``payload``; never retried."""
+        if (hub := self._connected_socket()) is not None:
+            return hub.deliver("interactive", payload)
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return self._send("interaction", payload, body, "application/x-www-form-urlencoded")
 
     def deliver_command(self, form: Mapping[str, str]) -> Delivery:
         """Post slash command form fields; never retried."""
+        if (hub := self._connected_socket()) is not None:
+            return hub.deliver("slash_commands", dict(form))
         body = urlencode(dict(form)).encode()
         return self._send("command", dict(form), body, "application/x-www-form-urlencoded")
 
@@ -145,7 +179,7 @@ class Deliverer:
         content_type: str,
         retries: Sequence[float] = (),
     ) -> Delivery:
-        if self.bot_url is None:
+        if self._bot_url is None:
             raise RuntimeError("LocalSlack has no bot_url, so there is no bot to deliver to")
         done: list[Attempt] = []
         for retry_num in range(len(retries) + 1):
@@ -178,7 +212,7 @@ class Deliverer:
             same_timestamp: Reuse the original timestamp and so the original signature
                 (a captured request replayed byte for byte).
         """
-        if self.bot_url is None:
+        if self._bot_url is None:
             raise RuntimeError("LocalSlack has no bot_url, so there is no bot to deliver to")
         again, _ = self._post_once(
             attempt.kind,
@@ -202,7 +236,7 @@ class Deliverer:
         retry_reason: RetryReason | None,
         timestamp: int | None = None,
     ) -> tuple[Attempt, bool]:
-        assert self.bot_url is not None
+        assert self._bot_url is not None
         timestamp = int(time.time()) if timestamp is None else timestamp
         headers = {
             "Content-Type": content_type,
@@ -220,7 +254,7 @@ class Deliverer:
                 self._client = httpx.Client(timeout=httpx.Timeout(self._timeout))
             client = self._client
         try:
-            response = client.post(self.bot_url, content=body, headers=headers)
+            response = client.post(self._bot_url, content=body, headers=headers)
         except httpx.TimeoutException:
             reason = "http_timeout"
         except httpx.TransportError:

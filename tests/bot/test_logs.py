@@ -164,3 +164,23 @@ def test_bolt_middleware_binds_the_event_id(captured: io.StringIO) -> None:
     assert resp.status == 200
     docs = [d for d in lines(captured) if d["message"] == "mention handled"]
     assert docs and docs[0]["event_id"] == "Ev0BOLT1"
+
+
+def test_serve_logging_replaces_the_cli_handler(settings: Settings) -> None:
+    """``opshand`` starts with a plain stderr handler; serve's must replace it, not double it."""
+    from bot.logs import configure_cli_logging
+
+    root = logging.getLogger()
+    kept = list(root.handlers)
+    for h in kept:
+        root.removeHandler(h)
+    try:
+        configure_cli_logging()
+        assert len(root.handlers) == 1
+        mine = configure_logging(settings, stream=io.StringIO())
+        assert root.handlers == [mine]
+    finally:
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        for h in kept:
+            root.addHandler(h)
