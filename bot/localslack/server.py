@@ -33,6 +33,7 @@ from bot.localslack.directory import (
 )
 from bot.localslack.guide import TryStep, as_steps, check_steps
 from bot.localslack.people import People
+from bot.localslack.socket_mode import DEFAULT_APP_TOKEN, SocketModeHub
 from bot.localslack.state import JSON, Workspace, new_id
 from bot.localslack.ui import ui_routes
 from bot.localslack.webapi import DEFAULT_TRIGGER_TTL, ApiContext, Handler, api_routes
@@ -86,6 +87,7 @@ class LocalSlack:
         ack_timeout: float = DEFAULT_ACK_TIMEOUT,
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         trigger_ttl: float = DEFAULT_TRIGGER_TTL,
+        app_token: str | None = DEFAULT_APP_TOKEN,
     ) -> None:
         """Configure the workspace; nothing listens until ``start()``.
 
@@ -105,6 +107,9 @@ class LocalSlack:
             ack_timeout: Seconds the bot has to answer each request (Slack: 3).
             retry_delays: Pauses before Events API retries; its length is the retry count.
             trigger_ttl: Seconds a ``trigger_id`` stays valid (Slack: 3).
+            app_token: The app-level token ``apps.connections.open`` accepts (Socket Mode);
+                ``None`` refuses every one. A connected client gets deliveries over the
+                WebSocket instead of ``bot_url``.
         """
         if not signing_secret:
             raise ValueError("signing_secret must not be empty")
@@ -134,6 +139,11 @@ class LocalSlack:
             ack_timeout=ack_timeout,
             retry_delays=retry_delays,
         )
+        self.socket_mode = SocketModeHub(
+            self.workspace, app_token=app_token, ack_timeout=ack_timeout
+        )
+        """Socket Mode connections, envelopes and acks."""
+        self._deliverer.socket = self.socket_mode
         self.people = People(self._ctx, self._deliverer, events)
         handlers: dict[str, Handler] = {
             **api_directory.HANDLERS,
@@ -141,6 +151,7 @@ class LocalSlack:
             **api_views.HANDLERS,
         }
         routes = [
+            *self.socket_mode.routes(),  # before /api/{method}: it takes an app-level token
             *api_routes(self._ctx, handlers),
             *api_chat.upload_routes(self._ctx),
             *ui_routes(self.people, self.try_this, intro),
@@ -170,6 +181,7 @@ class LocalSlack:
         if ":" in shown:
             shown = f"[{shown}]"
         self._ctx.public_url = f"http://{shown}:{port}/"
+        self.socket_mode.base_url = self._ctx.public_url
         config = uvicorn.Config(
             self.app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=2
         )
