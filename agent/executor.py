@@ -15,6 +15,7 @@ circuit, which keeps its queued work queued while other integrations carry on.
 
 from __future__ import annotations
 
+import logging
 import random
 import secrets
 import time
@@ -50,6 +51,8 @@ from twin.graph import TwinGraph
 from twin.model import utcnow
 from twin.plan import Plan, stale_entities
 from twin.store import TwinStore
+
+log = logging.getLogger(__name__)
 
 __all__ = ["STEPS", "ExecutionReport", "Executor", "RetryPolicy", "TargetResult"]
 
@@ -269,11 +272,27 @@ class Executor:
                 raise IllegalTransition(f"CR-{change_id}: lease lost")
 
     def work_once(self, limit: int = 10) -> list[ExecutionReport]:
-        """Claim and run up to ``limit`` changes."""
+        """Claim and run up to ``limit`` changes, one claim at a time.
+
+        Claiming a batch up front would hold leases on changes that wait, unrenewed, behind the
+        one running; with a short lease other replicas would take them over while this worker
+        still meant to run them. One at a time, idle replicas pick up the rest meanwhile.
+        """
         reports = []
-        for cid, token in self.claim(limit):
+        for _ in range(limit):
+            claimed = self.claim(1)
+            if not claimed:
+                break
+            cid, token = claimed[0]
             self.step("claimed")
-            reports.append(self.run(cid, token))
+            try:
+                reports.append(self.run(cid, token))
+            except IllegalTransition as exc:
+                if "lease lost" not in str(exc):
+                    raise
+                # Another worker took the change over (this one stalled past its lease); the
+                # journal rejected our late write, and the new holder finishes it.
+                log.warning("%s; left to the worker that took it over", exc)
         return reports
 
     # ------------------------------------------------------------------ target rows

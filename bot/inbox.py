@@ -17,9 +17,11 @@ sweepers never take the same row. After ``max_attempts`` a row becomes ``dead``:
 at ERROR and counted, never retried.
 
 Delivery is at least once. A replica killed after its listener answered in Slack but before the
-row was marked ``done`` leaves it ``pending``; another replica replays it and the answer is
-posted twice. Listeners that change things are protected further down (idempotency keys, the
-consent journal); a chat answer is not.
+row was marked ``done`` leaves it ``pending``, and another replica replays it. Answers carry the
+event id as Slack message metadata, and a listener told by :func:`delivery_attempt` that this
+is a replay looks for that answer first (``bot.listeners.conversations``), so it is not posted
+twice. Listeners that change things are protected further down (idempotency keys, the consent
+journal).
 
 Socket Mode cannot use the inbox: the Slack SDK acknowledges each envelope over the WebSocket
 before Bolt sees it, so there is no moment to store the event first. Socket Mode keeps the
@@ -68,6 +70,7 @@ __all__ = [
     "InboxUnavailable",
     "Receipt",
     "came_through_inbox",
+    "delivery_attempt",
     "inbox_table",
 ]
 
@@ -129,6 +132,19 @@ class Receipt:
 def came_through_inbox(req: BoltRequest) -> bool:
     """Whether this Bolt request was dispatched by an :class:`Inbox` (already de-duplicated)."""
     return isinstance(req.context.get(CONTEXT_KEY), _Ticket)
+
+
+def delivery_attempt(context: Mapping[str, Any]) -> int:
+    """The inbox's attempt number for the event being handled: 1 first, higher on a replay.
+
+    Args:
+        context: The Bolt context a listener receives (the inbox's ticket is in it).
+
+    Returns:
+        The attempt; 1 for requests that did not come through an inbox (nothing to replay).
+    """
+    ticket = context.get(CONTEXT_KEY)
+    return ticket.receipt.attempt if isinstance(ticket, _Ticket) else 1
 
 
 def _event_type(payload: Mapping[str, Any]) -> str:

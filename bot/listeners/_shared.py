@@ -2,12 +2,17 @@
 
 Every message the bot posts goes through :class:`SlackOut`, so link unfurling is off, the text
 fallback and the blocks stay inside Slack's limits, and channel names resolve to ids once.
+
+Messages posted in answer to a Slack event carry Slack message metadata naming the event
+(:func:`answer_metadata`). The durable inbox may replay an event whose answer was already posted
+(the replica died before marking it done); :meth:`SlackOut.answered` finds such an answer in the
+conversation, so the replay does not post it again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,13 +22,25 @@ from slack_sdk.errors import SlackApiError
 from bot.blocks import Block, cut, limit_blocks
 from bot.bootstrap import Opshand
 
-__all__ = ["MAX_TEXT", "SlackOut", "team_of", "user_of"]
+__all__ = [
+    "ANSWER_EVENT_TYPE",
+    "MAX_TEXT",
+    "SlackOut",
+    "answer_metadata",
+    "answers_event",
+    "team_of",
+    "user_of",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 3000
 """Characters kept of a message's plain-text fallback (Slack truncates far later; we cut early
 so notifications stay readable)."""
+ANSWER_EVENT_TYPE = "opshand_answer"
+"""Slack metadata ``event_type`` of a message answering a Slack event."""
+LOOKUP_PAGE = 200
+"""Messages asked for per page when looking for an earlier answer."""
 
 
 def team_of(body: Mapping[str, Any], default: str) -> str:
@@ -45,6 +62,31 @@ def user_of(body: Mapping[str, Any]) -> str:
     if isinstance(user, dict):
         return str(user["id"])
     return str(body.get("user_id") or user or "")
+
+
+def answer_metadata(event_id: str) -> dict[str, Any]:
+    """Slack message metadata marking a message as the answer to event ``event_id``."""
+    return {"event_type": ANSWER_EVENT_TYPE, "event_payload": {"event_id": event_id}}
+
+
+def answers_event(message: Mapping[str, Any], event_id: str, bot_user_id: str = "") -> bool:
+    """Whether ``message`` is the bot's answer to event ``event_id`` (by its metadata).
+
+    Args:
+        message: A message as ``conversations.replies`` returns it with metadata.
+        event_id: The Slack event id (``Ev…``).
+        bot_user_id: The bot's user id; when given, only its own messages count, so another
+            app cannot silence an answer by posting look-alike metadata.
+    """
+    meta = message.get("metadata")
+    if not isinstance(meta, dict) or meta.get("event_type") != ANSWER_EVENT_TYPE:
+        return False
+    payload = meta.get("event_payload")
+    if not isinstance(payload, dict) or payload.get("event_id") != event_id:
+        return False
+    if bot_user_id:
+        return bool(message.get("user") == bot_user_id)
+    return bool(message.get("bot_id"))
 
 
 @dataclass
@@ -81,9 +123,24 @@ class SlackOut:
         self._channels[name] = channel_id
 
     def post(
-        self, channel: str, text: str, blocks: list[Block] | None = None, thread_ts: str = ""
+        self,
+        channel: str,
+        text: str,
+        blocks: list[Block] | None = None,
+        thread_ts: str = "",
+        *,
+        answering: str = "",
     ) -> str:
-        """Post a message (unfurling off); returns its ts."""
+        """Post a message (unfurling off); returns its ts.
+
+        Args:
+            channel: Channel name or id.
+            text: The plain-text fallback (cut to :data:`MAX_TEXT`).
+            blocks: Block Kit blocks, if any.
+            thread_ts: Reply in this thread.
+            answering: The id of the Slack event this message answers; recorded as message
+                metadata so a replay of the event can find the answer (:meth:`answered`).
+        """
         resp = self.client.chat_postMessage(
             channel=self.channel_id(channel),
             text=cut(text, MAX_TEXT),
@@ -91,8 +148,63 @@ class SlackOut:
             thread_ts=thread_ts or None,
             unfurl_links=False,
             unfurl_media=False,
+            metadata=answer_metadata(answering) if answering else None,
         )
         return str(resp["ts"])
+
+    def answered(
+        self,
+        channel: str,
+        event_id: str,
+        *,
+        thread_ts: str = "",
+        since: str = "",
+        bot_user_id: str = "",
+    ) -> bool:
+        """Whether the bot already posted an answer to ``event_id`` in the conversation.
+
+        Reads the thread (``conversations.replies``) or, without one, the channel's messages
+        from ``since`` on (``conversations.history``), with ``include_all_metadata`` so Slack
+        returns each message's metadata.
+
+        Args:
+            channel: Channel id where the answer would be.
+            event_id: The Slack event id the answer carries in its metadata.
+            thread_ts: The thread the answer would be in.
+            since: For a top-level answer: the event's ts (answers come after it).
+            bot_user_id: The bot's user id (see :func:`answers_event`).
+
+        Raises:
+            SlackApiError: Slack refused the read (e.g. ``missing_scope``, ``thread_not_found``).
+        """
+        return any(
+            answers_event(m, event_id, bot_user_id)
+            for m in self._conversation(channel, thread_ts, since)
+        )
+
+    def _conversation(self, channel: str, thread_ts: str, since: str) -> Iterator[dict[str, Any]]:
+        cursor = None
+        while True:
+            if thread_ts:
+                resp = self.client.conversations_replies(
+                    channel=channel,
+                    ts=thread_ts,
+                    include_all_metadata=True,
+                    limit=LOOKUP_PAGE,
+                    cursor=cursor,
+                )
+            else:
+                resp = self.client.conversations_history(
+                    channel=channel,
+                    oldest=since or None,
+                    include_all_metadata=True,
+                    limit=LOOKUP_PAGE,
+                    cursor=cursor,
+                )
+            yield from resp.get("messages", []) or []
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
 
     def update(self, channel: str, ts: str, text: str, blocks: list[Block]) -> None:
         """Replace a message the bot posted earlier."""

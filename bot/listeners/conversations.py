@@ -4,6 +4,10 @@ Each goes to the agent with the thread as its memory key (``channel:thread_ts``)
 posted in the thread as Block Kit; facts from the turn's read-only tool calls are laid out as
 tables, re-read from the twin (the tools are deterministic and read-only, so re-running them
 gives the facts the model saw without trusting the model to repeat them).
+
+Each message posted in answer carries the event's id as Slack message metadata. When the durable
+inbox replays an event (its first holder died before marking it done), the thread is read first
+and an answer already there is not posted again; first deliveries skip that read.
 """
 
 from __future__ import annotations
@@ -13,20 +17,32 @@ import re
 from typing import Any
 
 from slack_bolt import App, BoltContext
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
 from agent.loop import AgentReply, memory_table
 from agent.service import identity_of
 from agent.tools import ToolBox, TurnContext
 from bot.blocks import answer_blocks, decision_blocks
+from bot.inbox import delivery_attempt
 from bot.listeners._shared import SlackOut
 
-__all__ = ["FACT_TOOLS", "facts_of", "register_conversations", "strip_mention"]
+__all__ = [
+    "FACT_TOOLS",
+    "UNREADABLE",
+    "already_answered",
+    "converse",
+    "facts_of",
+    "register_conversations",
+    "strip_mention",
+]
 
 log = logging.getLogger(__name__)
 
 FACT_TOOLS = frozenset({"twin_search", "twin_deps", "twin_blast_radius"})
 """Read-only tools whose results are shown as tables under the answer."""
+UNREADABLE = frozenset({"missing_scope", "not_in_channel", "channel_not_found", "thread_not_found"})
+"""Slack errors that asking again will not cure: answer rather than leave the event unanswered."""
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 
 
@@ -65,17 +81,67 @@ def _in_thread(out: SlackOut, channel: str, thread_ts: str) -> bool:
     return row is not None
 
 
-def converse(out: SlackOut, text: str, requester: str, channel: str, thread_ts: str) -> None:
-    """One agent turn, answered in the thread."""
+def converse(
+    out: SlackOut, text: str, requester: str, channel: str, thread_ts: str, event_id: str = ""
+) -> None:
+    """One agent turn, answered in the thread; each post carries ``event_id`` as metadata."""
     if not text:
-        out.post(channel, "Ask me about the estate, or `/opshand help`.", None, thread_ts)
+        out.post(
+            channel,
+            "Ask me about the estate, or `/opshand help`.",
+            None,
+            thread_ts,
+            answering=event_id,
+        )
         return
     reply = out.oh.agent.ask(text, requester=requester, channel=channel, thread_ts=thread_ts)
     blocks = answer_blocks(reply.text, facts_of(out, reply, requester))
-    out.post(channel, reply.text, blocks, thread_ts)
+    out.post(channel, reply.text, blocks, thread_ts, answering=event_id)
     for change in reply.proposals:
         fresh = out.oh.ops.journal.get(change.id)
-        out.post(channel, f"{fresh.ref}: {fresh.state}", decision_blocks(fresh), thread_ts)
+        out.post(
+            channel,
+            f"{fresh.ref}: {fresh.state}",
+            decision_blocks(fresh),
+            thread_ts,
+            answering=event_id,
+        )
+
+
+def already_answered(
+    out: SlackOut, body: dict[str, Any], context: BoltContext, channel: str, thread_ts: str
+) -> bool:
+    """On a replay by the inbox: whether the answer to this event is already in the thread.
+
+    A first delivery returns ``False`` without asking Slack (no extra call on the hot path).
+    When Slack refuses the read for good (:data:`UNREADABLE`: a private channel without
+    ``groups:history``, a deleted thread), the event is answered: at least once rather than
+    never. Other errors (rate limits, outages) propagate, and the inbox tries again later.
+    """
+    event_id = str(body.get("event_id") or "")
+    attempt = delivery_attempt(context)
+    if attempt <= 1 or not event_id:
+        return False
+    try:
+        found = out.answered(
+            channel, event_id, thread_ts=thread_ts, bot_user_id=context.bot_user_id or ""
+        )
+    except SlackApiError as exc:
+        if exc.response.get("error") not in UNREADABLE:
+            raise
+        log.warning(
+            "could not look for an earlier answer to Slack event %s (%s); answering",
+            event_id,
+            exc.response.get("error"),
+        )
+        return False
+    if found:
+        log.info(
+            "Slack event %s (attempt %d) was answered before; not posting it again",
+            event_id,
+            attempt,
+        )
+    return found
 
 
 def register_conversations(app: App, out: SlackOut) -> None:
@@ -83,27 +149,35 @@ def register_conversations(app: App, out: SlackOut) -> None:
     default_team = out.oh.settings.slack.team_id
 
     @app.event("app_mention")
-    def on_mention(event: dict[str, Any], context: BoltContext) -> None:
+    def on_mention(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
+        thread_ts = event.get("thread_ts") or event["ts"]
+        if already_answered(out, body, context, event["channel"], thread_ts):
+            return
         converse(
             out,
             strip_mention(event.get("text", "")),
             identity_of(context.team_id or default_team, event["user"]),
             event["channel"],
-            event.get("thread_ts") or event["ts"],
+            thread_ts,
+            str(body.get("event_id") or ""),
         )
 
     @app.event("message")
-    def on_message(event: dict[str, Any], context: BoltContext) -> None:
+    def on_message(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
         if event.get("bot_id") or event.get("subtype") or not event.get("user"):
             return  # the bot's own posts, edits, joins: nothing to answer
         text = event.get("text", "")
         requester = identity_of(context.team_id or default_team, event["user"])
+        event_id = str(body.get("event_id") or "")
         if event.get("channel_type") == "im":
             thread = event.get("thread_ts") or event["ts"]
-            converse(out, strip_mention(text), requester, event["channel"], thread)
+            if not already_answered(out, body, context, event["channel"], thread):
+                converse(out, strip_mention(text), requester, event["channel"], thread, event_id)
             return
         thread_ts = event.get("thread_ts")
         if not thread_ts or (context.bot_user_id and f"<@{context.bot_user_id}>" in text):
             return  # top-level chatter is not for us; mentions arrive as app_mention
-        if _in_thread(out, event["channel"], thread_ts):
-            converse(out, strip_mention(text), requester, event["channel"], thread_ts)
+        if _in_thread(out, event["channel"], thread_ts) and not already_answered(
+            out, body, context, event["channel"], thread_ts
+        ):
+            converse(out, strip_mention(text), requester, event["channel"], thread_ts, event_id)

@@ -30,6 +30,25 @@ def _text_and_blocks(ctx: ApiContext, p: Params) -> tuple[str | None, list[JSON]
     return text, blocks
 
 
+def _metadata(p: Params) -> JSON | None:
+    """``metadata``: ``{"event_type": str, "event_payload": object}``; ``{}`` means none.
+
+    Returns:
+        The metadata, ``{}`` when the caller sent an empty object, ``None`` when it was left out.
+    """
+    value = p.json_value("metadata", "invalid_metadata_format")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ApiError("invalid_metadata_format")
+    if not value:
+        return {}
+    kind, payload = value.get("event_type"), value.get("event_payload")
+    if not isinstance(kind, str) or not kind or not isinstance(payload, dict):
+        raise ApiError("invalid_metadata_schema")
+    return {"event_type": kind, "event_payload": payload}
+
+
 def bot_message(ts: str, text: str, blocks: list[JSON] | None) -> JSON:
     """A message as Slack stores one posted with a bot token."""
     message: JSON = {
@@ -59,15 +78,15 @@ def post_message(ctx: ApiContext, p: Params) -> JSON:
         message["thread_ts"] = thread_ts
         if p.flag("reply_broadcast"):
             message["subtype"] = "thread_broadcast"
-    metadata = p.json_value("metadata", "invalid_metadata_format")
-    if metadata is not None:
+    metadata = _metadata(p)
+    if metadata:
         message["metadata"] = metadata
     stored = ctx.workspace.add_message(channel.id, message)
     return {"channel": channel.id, "ts": stored["ts"], "message": stored}
 
 
 def update_message(ctx: ApiContext, p: Params) -> JSON:
-    """``chat.update``: blocks left out are kept, as on Slack; an empty list removes them."""
+    """``chat.update``: blocks or metadata left out are kept, as on Slack; empty removes them."""
     channel = ctx.channel(p)
     ts = p.req("ts", "message_not_found")
     current = ctx.workspace.find_message(channel.id, ts)
@@ -81,6 +100,9 @@ def update_message(ctx: ApiContext, p: Params) -> JSON:
         changes["text"] = text
     if blocks is not None:
         changes["blocks"] = blocks
+    metadata = _metadata(p)
+    if metadata is not None:
+        changes["metadata"] = metadata or None  # None drops the key
     updated = ctx.workspace.update_message(channel.id, ts, changes)
     assert updated is not None
     return {"channel": channel.id, "ts": ts, "text": updated["text"], "message": updated}

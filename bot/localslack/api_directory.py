@@ -202,8 +202,15 @@ def _in_window(ts: str, p: Params) -> bool:
     return True
 
 
+def _shown(messages: list[JSON], p: Params) -> list[JSON]:
+    """Messages as the caller may see them: metadata only with ``include_all_metadata``."""
+    if p.flag("include_all_metadata"):
+        return messages
+    return [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
+
+
 def conversations_history(ctx: ApiContext, p: Params) -> JSON:
-    """``conversations.history``: top-level messages, newest first."""
+    """``conversations.history``: top-level messages, newest first (metadata on request)."""
     channel = _readable(ctx, p)
     if not bot_in(channel):
         raise ApiError("not_in_channel")
@@ -211,7 +218,7 @@ def conversations_history(ctx: ApiContext, p: Params) -> JSON:
     messages.reverse()
     page, cursor = paginate(messages, p, default=100, most=999)
     return {
-        "messages": page,
+        "messages": _shown(page, p),
         "has_more": bool(cursor),
         "pin_count": 0,
         "channel_actions_ts": None,
@@ -221,7 +228,8 @@ def conversations_history(ctx: ApiContext, p: Params) -> JSON:
 
 
 def conversations_replies(ctx: ApiContext, p: Params) -> JSON:
-    """``conversations.replies``: the parent then its replies, oldest first."""
+    """``conversations.replies``: the parent then its replies, oldest first (metadata on
+    request)."""
     channel = _readable(ctx, p)
     ts = p.req("ts", "thread_not_found")
     if ctx.workspace.find_message(channel.id, ts) is None:
@@ -229,7 +237,7 @@ def conversations_replies(ctx: ApiContext, p: Params) -> JSON:
     thread = [m for m in ctx.workspace.channel_messages(channel.id, ts) if _in_window(m["ts"], p)]
     page, cursor = paginate(thread, p, default=1000, most=1000)
     return {
-        "messages": page,
+        "messages": _shown(page, p),
         "has_more": bool(cursor),
         "response_metadata": {"next_cursor": cursor},
     }

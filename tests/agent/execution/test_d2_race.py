@@ -10,6 +10,7 @@ import uuid
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, insert, select
@@ -141,3 +142,41 @@ def test_d2_late_write_from_stale_claim_rejected(engine: Engine, tmp_path: Path)
     kinds = [r.kind for r in a.audit.query(change_id=str(cid), limit=100)]
     assert kinds.count("change.lease_taken_over") == 1
     assert kinds.count("change.reconciled") == 1
+
+
+def test_d2_work_once_claims_one_change_at_a_time(engine: Engine, tmp_path: Path) -> None:
+    """Changes queued behind the running one stay claimable by other workers (no idle leases)."""
+    seen_by_b: list[list[tuple[int, str]]] = []
+    b_box: list[Any] = []
+
+    def while_a_runs(step: str) -> None:
+        if step == "claimed" and not seen_by_b:
+            seen_by_b.append(b_box[0].executor.claim(10))
+
+    a = build(engine, tmp_path, worker_id="a", step_hook=while_a_runs)
+    b_box.append(build(engine, tmp_path, seed=False, worker_id="b"))
+    queued = [enqueue(a, "service.restart", ["contoso-dev-app"]).id for _ in range(3)]
+    reports = a.executor.work_once(limit=10)
+    # b claimed the two a had not started; a ran only what it claimed
+    assert sorted(cid for cid, _ in seen_by_b[0]) == queued[1:]
+    assert [r.change_id for r in reports] == [queued[0]]
+
+
+def test_d2_lease_lost_mid_run_is_a_warning_not_a_crash(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = [utcnow()]
+    b_box: list[Any] = []
+
+    def stall(step: str) -> None:
+        if step == "claimed":
+            clock[0] += timedelta(seconds=120)  # a stalls past its lease; b takes over
+            assert b_box[0].executor.claim(1)
+
+    a = build(engine, tmp_path, now=lambda: clock[0], worker_id="a", step_hook=stall)
+    b_box.append(build(engine, tmp_path, seed=False, now=lambda: clock[0], worker_id="b"))
+    enqueue(a, "service.restart", ["contoso-dev-app"])
+    with caplog.at_level("WARNING", logger="agent.executor"):
+        assert a.executor.work_once(limit=1) == []
+    assert any("lease lost" in r.getMessage() for r in caplog.records)
+    assert a.sim is not None and a.sim.effects("rmm", "run_script") == 0
