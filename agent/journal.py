@@ -28,6 +28,7 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Engine,
+    Index,
     Integer,
     String,
     Table,
@@ -38,6 +39,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from twin.db import metadata
 from twin.model import utcnow
@@ -47,6 +49,7 @@ __all__ = [
     "TRANSITIONS",
     "Change",
     "ChangeState",
+    "DuplicateRequest",
     "IllegalTransition",
     "Journal",
     "TargetBook",
@@ -116,10 +119,14 @@ journal_table = Table(
     Column("decision", JSON),
     Column("result", JSON),
     Column("supersedes", Integer),
+    # What asked for the change, e.g. ``slack:<event id>:0``: a replayed request finds its
+    # change instead of making a second one. NULLs are distinct, so most rows leave it empty.
+    Column("request_key", String(160)),
     Column("lease_token", String(64)),
     Column("lease_until", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
+    Index("ix_journal_change_request_key", "request_key", unique=True),
 )
 
 target_table = Table(
@@ -242,6 +249,14 @@ AuditFn = Callable[..., Any]
 """``audit(conn, *, kind, actor, body, change_id, plan_hash)`` — writes one audit row."""
 
 
+class DuplicateRequest(Exception):
+    """A request key that already names a change: the request was replayed."""
+
+    def __init__(self, change: Change) -> None:
+        super().__init__(f"{change.ref} was already recorded for this request")
+        self.change = change
+
+
 class Journal:
     """Reads and moves journal rows; each move writes its audit row in the same transaction."""
 
@@ -261,13 +276,62 @@ class Journal:
         channel: str = "",
         thread_ts: str = "",
         supersedes: int | None = None,
+        request_key: str | None = None,
     ) -> Change:
-        """Record a new change in ``proposed``."""
+        """Record a new change in ``proposed``.
+
+        Raises:
+            DuplicateRequest: ``request_key`` already names a change (a replayed request).
+        """
         now = utcnow()
+        try:
+            return self._create(
+                now,
+                action=action,
+                targets=targets,
+                params=params,
+                reason=reason,
+                requester=requester,
+                source=source,
+                channel=channel,
+                thread_ts=thread_ts,
+                supersedes=supersedes,
+                request_key=request_key,
+            )
+        except IntegrityError:
+            existing = self.by_request_key(request_key) if request_key else None
+            if existing is None:
+                raise
+            raise DuplicateRequest(existing) from None
+
+    def by_request_key(self, key: str) -> Change | None:
+        """The change a request key recorded, if any."""
+        with self.engine.connect() as conn:
+            r = conn.execute(
+                select(journal_table).where(journal_table.c.request_key == key)
+            ).first()
+        return _row(r) if r is not None else None
+
+    def _create(
+        self,
+        now: datetime,
+        *,
+        action: str,
+        targets: list[str],
+        params: dict[str, Any],
+        reason: str,
+        requester: str,
+        source: str,
+        channel: str,
+        thread_ts: str,
+        supersedes: int | None,
+        request_key: str | None,
+    ) -> Change:
         with self.engine.begin() as conn:
             cid = conn.execute(
                 insert(journal_table)
                 .values(
+                    request_key=request_key,
                     state="proposed",
                     action=action,
                     targets=targets,

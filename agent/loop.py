@@ -220,11 +220,14 @@ class Agent:
         source: str = "person",
         signal_entities: tuple[str, ...] = (),
         signal_actions: tuple[str, ...] = (),
+        request_id: str = "",
     ) -> AgentReply:
         """One turn: the model chooses tools, the tools run, the model answers.
 
         A signal's turn (``source="signal"``) may only target ``signal_entities`` and only
         propose ``signal_actions`` (none when empty); its text is remembered as data.
+        ``request_id`` names what started the turn (``slack:<event id>``): the same id again
+        finds the changes the turn proposed before instead of proposing them twice.
         """
         started = self.clock()
         thread = f"{channel}:{thread_ts}" if thread_ts else ""
@@ -239,6 +242,7 @@ class Agent:
             signal_entities=signal_entities,
             signal_actions=signal_actions,
             earlier_requests=earlier,
+            request_id=request_id,
         )
         box = ToolBox(self.ops, ctx, max_targets=self.max_targets, redactor=self.redactor)
         tools = self.tools_for(box)

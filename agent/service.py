@@ -21,7 +21,7 @@ from agent.consent import ConsentBook
 from agent.executor import ExecutionReport, Executor
 from agent.guardrails import AutonomyGuards, Guardrails
 from agent.incidents import IncidentBook
-from agent.journal import Change, Journal, change_ref
+from agent.journal import Change, DuplicateRequest, Journal, change_ref
 from agent.policy import Decision, Policy, PolicyInput
 from agent.roles import Identity, RoleMap
 from twin.actions import InvalidParams, get_action
@@ -68,6 +68,9 @@ class ChangeRequest:
     supersedes: int | None = None
     break_glass: str | None = None
     """The reason given for break-glass; needs the ``breakglass`` role."""
+    request_key: str | None = None
+    """What asked for it (``slack:<event id>:<n>``): the same key again returns the change it
+    recorded instead of proposing a second one (a Slack event replayed after a crash)."""
 
 
 @dataclass(frozen=True)
@@ -250,17 +253,21 @@ class Operations(AutonomyGuards):
             )
         ):
             return ProposalResult("error", refusal)
-        change = self.journal.create(
-            action=req.action,
-            targets=req.targets,
-            params=req.params,
-            reason=req.reason,
-            requester=req.requester,
-            source=req.source,
-            channel=req.channel,
-            thread_ts=req.thread_ts,
-            supersedes=req.supersedes,
-        )
+        try:
+            change = self.journal.create(
+                action=req.action,
+                targets=req.targets,
+                params=req.params,
+                reason=req.reason,
+                requester=req.requester,
+                source=req.source,
+                channel=req.channel,
+                thread_ts=req.thread_ts,
+                supersedes=req.supersedes,
+                request_key=req.request_key,
+            )
+        except DuplicateRequest as dup:
+            return self._recorded_before(dup.change)
         self._emit(ChangeEvent("proposed", change))
         try:
             plan = rehearse(
@@ -352,6 +359,31 @@ class Operations(AutonomyGuards):
             "auto": "Policy allows it to run now.",
         }[status]
         return ProposalResult(status, message, change, plan, decision, consent_req)
+
+    def _recorded_before(self, change: Change) -> ProposalResult:
+        """The result of a request proposed again: what its change became, nothing new."""
+        stored = dict(change.decision or {})
+        stored.pop("input", None)
+        decision = Decision.model_validate(stored) if stored else None
+        plan = Plan.model_validate(change.plan) if change.plan else None
+        state = change.state.replace("_", " ")
+        if decision is None:
+            # The first attempt stopped between recording and deciding (a crash): say so
+            # rather than guess; asking again proposes it anew under a new key.
+            return ProposalResult(
+                "error",
+                f"{change.ref} was recorded for this request but never decided "
+                f"(it is {state}); ask again to propose it anew.",
+                change,
+                plan,
+            )
+        return ProposalResult(
+            decision.outcome,
+            f"{change.ref} was already recorded for this request; it is {state}.",
+            change,
+            plan,
+            decision,
+        )
 
     # ------------------------------------------------------------------ consent
     def vote(

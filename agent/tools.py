@@ -138,8 +138,13 @@ class TurnContext:
     signal_entities: tuple[str, ...] = ()
     signal_actions: tuple[str, ...] = ()
     earlier_requests: tuple[str, ...] = ()
+    request_id: str = ""
+    """What started the turn (``slack:<event id>``); with it each proposal gets a request key,
+    so a replayed event finds the changes it already proposed instead of proposing again."""
     calls: list[dict[str, Any]] = field(default_factory=list)
     proposals: list[Change] = field(default_factory=list)
+    proposed: int = 0
+    """Proposals that reached the core in this turn (their index is part of the request key)."""
 
     @property
     def trusted_texts(self) -> tuple[str, ...]:
@@ -469,6 +474,8 @@ class ToolBox:
                 "so I will not act on it.",
                 foreign_targets=foreign[:20],
             )
+        key = f"{ctx.request_id}:{ctx.proposed}" if ctx.request_id else None
+        ctx.proposed += 1
         res = self.ops.propose(
             ChangeRequest(
                 action=action,
@@ -479,6 +486,7 @@ class ToolBox:
                 source="signal" if ctx.source == "signal" else "person",
                 channel=ctx.channel,
                 thread_ts=ctx.thread_ts,
+                request_key=key,
             )
         )
         if res.change is not None:

@@ -94,7 +94,14 @@ def converse(
             answering=event_id,
         )
         return
-    reply = out.oh.agent.ask(text, requester=requester, channel=channel, thread_ts=thread_ts)
+    # The event id keys the turn's proposals: a replay after a crash finds them, not twins.
+    reply = out.oh.agent.ask(
+        text,
+        requester=requester,
+        channel=channel,
+        thread_ts=thread_ts,
+        request_id=f"slack:{event_id}" if event_id else "",
+    )
     blocks = answer_blocks(reply.text, facts_of(out, reply, requester))
     out.post(channel, reply.text, blocks, thread_ts, answering=event_id)
     for change in reply.proposals:

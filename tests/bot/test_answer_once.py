@@ -288,3 +288,24 @@ def test_top_level_answer_is_found_in_the_channel_history() -> None:
         assert not out.answered(channel, "Ev0TOPLEVEL1", since=asked, bot_user_id=ANA)
         # an answer from before the event does not count
         assert not out.answered(channel, "Ev0TOPLEVEL1", since=slack.workspace.next_ts())
+
+
+def test_replayed_request_finds_its_change_instead_of_proposing_again(world: World) -> None:
+    """Died after proposing but before answering: the replay answers with the same change."""
+    ts = world.slack.send_message(ANA, "ops", f"<@{world.bot}> restart contoso-erp-app")
+    event_id = mention_event_id(world, ts)
+    first = wait_answers(world, ts, 1)
+    wait_done(world, event_id)
+    (change,) = world.oh.ops.journal.list(limit=10)
+    # the answer never made it (the replica died before posting it)
+    client = WebClient(token=BOT_TOKEN, base_url=world.slack.api_url)
+    channel = world.slack.channel_id("ops")
+    for m in first:
+        client.chat_delete(channel=channel, ts=m["ts"])
+    orphan(world, event_id)
+
+    assert second_replica(world).sweep() == 1
+    assert wait_done(world, event_id).attempts == 2
+    answers = wait_answers(world, ts, 1)
+    assert change.ref in texts(answers)
+    assert [c.id for c in world.oh.ops.journal.list(limit=10)] == [change.id]
