@@ -23,6 +23,7 @@ from agent.guardrails import AutonomyGuards, Guardrails
 from agent.incidents import IncidentBook
 from agent.journal import Change, DuplicateRequest, Journal, change_ref
 from agent.policy import Decision, Policy, PolicyInput
+from agent.recovery import close_undecided
 from agent.roles import Identity, RoleMap
 from twin.actions import InvalidParams, get_action
 from twin.graph import TwinGraph, UnknownEntity
@@ -495,6 +496,8 @@ class Operations(AutonomyGuards):
         """Run everything queued now (tests and the CLI), ``limit`` claims at a time."""
         reports: list[ExecutionReport] = []
         self.expire_consents()
+        for closed in close_undecided(self.journal, self.now()):
+            self._emit(ChangeEvent("decided", closed, {"outcome": "deny"}))
         while batch := self.executor.work_once(limit):
             reports.extend(batch)
             for r in batch:

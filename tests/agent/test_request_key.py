@@ -91,3 +91,32 @@ def test_agent_turn_replayed_with_its_event_id_proposes_once(world: OpsWorld) ->
     # without an event id (the CLI), asking twice is asking twice
     agent.ask("restart contoso-dev-app", requester=ANA)
     assert len(world.ops.journal.list(limit=10)) == 2
+
+
+def test_change_left_undecided_by_a_stopped_process_is_closed_later(world: OpsWorld) -> None:
+    from datetime import timedelta
+
+    from agent.recovery import INTERRUPTED, UNDECIDED_AFTER, close_undecided
+
+    j = world.ops.journal
+    stuck = j.create(
+        action="service.restart",
+        targets=["service:contoso-dev-app"],
+        params={},
+        reason="r",
+        requester=ANA,
+        source="person",
+    )
+    now = stuck.updated_at
+    assert close_undecided(j, now + UNDECIDED_AFTER - timedelta(seconds=1)) == []
+    (closed,) = close_undecided(j, now + UNDECIDED_AFTER + timedelta(seconds=1))
+    assert closed.id == stuck.id and closed.state == "denied"
+    assert (closed.result or {})["message"] == INTERRUPTED
+    # a second pass (another replica) finds nothing left; decided changes are never touched
+    assert close_undecided(j, now + 2 * UNDECIDED_AFTER) == []
+    decided = world.ops.propose(_restart("slack:EvZ:0"))
+    assert decided.change is not None
+    assert close_undecided(j, decided.change.updated_at + 2 * UNDECIDED_AFTER) == []
+    assert j.get(decided.change.id).state != "denied"
+    kinds = [r.kind for r in world.audit.query(change_id=str(stuck.id), limit=10)]
+    assert "change.denied" in kinds
