@@ -5,6 +5,12 @@ fingerprint). Within the group window a repeat only counts; a signal that resolv
 again inside the window is *flapping* and re-opens the same incident without acting twice.
 Opening an incident opens a PSA ticket; the resolve of its signal comments on and closes it.
 Every ticket call carries an idempotency key derived from the incident id.
+
+Replicas all receive the same alert (Alertmanager sends to each; an HA pair sends twice), so the
+"new incident" decision must hold across processes. A unique *open slot* does it on PostgreSQL
+and SQLite alike: ``open_key`` holds the dedupe key while an incident is the key's current one and
+is NULL once it is resolved or superseded, and NULLs never collide. The replica that loses the
+race to open an incident gets an ``IntegrityError`` and counts a repeat of the winner's.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from adapters.contracts import PsaContract
 from adapters.errors import AdapterError
@@ -72,6 +79,9 @@ incident_table = Table(
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("last_seen", DateTime(timezone=True), nullable=False),
     Column("resolved_at", DateTime(timezone=True)),
+    # The dedupe key while this is the key's current incident, else NULL: its unique index lets
+    # one incident per key be open for grouping, whichever replica inserts first.
+    Column("open_key", String(255), unique=True, index=True),
 )
 
 
@@ -119,6 +129,7 @@ def _aware(dt: datetime | None) -> datetime | None:
 
 def _row(r: Any) -> Incident:
     d = dict(r._mapping)
+    d.pop("open_key", None)  # storage for the race guard, not part of the record
     for k in ("first_seen", "last_seen", "resolved_at"):
         d[k] = _aware(d[k])
     return Incident(**d)
@@ -190,8 +201,6 @@ class IncidentBook:
         now = self.now()
         if len(dedupe_key) > 200:  # label values are unbounded; the column is not
             dedupe_key = "sha256:" + hashlib.sha256(dedupe_key.encode()).hexdigest()
-        cluster = signal.labels.get("aiops_cluster", "")
-        cause = signal.labels.get("suspected_cause", "")
         disp: Disposition
         with self.engine.begin() as conn:
             last = self._latest(conn, dedupe_key)
@@ -202,55 +211,29 @@ class IncidentBook:
                 conn.execute(
                     update(incident_table)
                     .where(incident_table.c.id == last.id)
-                    .values(status="resolved", resolved_at=now, last_seen=now)
+                    .values(status="resolved", resolved_at=now, last_seen=now, open_key=None)
                 )
                 inc, disp = self._get(conn, last.id), "resolved"
             elif last is not None and last.status != "resolved" and recent:
-                conn.execute(
-                    update(incident_table)
-                    .where(incident_table.c.id == last.id)
-                    .values(occurrences=last.occurrences + 1, last_seen=now)
-                )
-                inc, disp = self._get(conn, last.id), "repeat"
-            elif last is not None and recent:
-                flaps = last.flaps + 1
-                conn.execute(
-                    update(incident_table)
-                    .where(incident_table.c.id == last.id)
-                    .values(
-                        status="flapping" if flaps >= FLAP_LIMIT else "open",
-                        flaps=flaps,
-                        occurrences=last.occurrences + 1,
-                        last_seen=now,
-                        resolved_at=None,
-                    )
-                )
-                inc, disp = self._get(conn, last.id), "flap"
+                inc, disp = self._repeat(conn, last, now), "repeat"
             else:
-                res = conn.execute(
-                    incident_table.insert().values(
-                        dedupe_key=dedupe_key,
-                        fingerprint=signal.fingerprint[:255],
-                        source=signal.source[:64],
-                        title=signal.title[:500],
-                        severity=signal.severity,
-                        status="open",
-                        entity_id=entity_id,
-                        outcome="",
-                        thread_channel="",
-                        thread_ts="",
-                        occurrences=1,
-                        flaps=0,
-                        cluster=cluster[:128],
-                        suspected_cause=cause[:500],
-                        labels=dict(signal.labels),
-                        first_seen=now,
-                        last_seen=now,
-                    )
-                )
-                pk = res.inserted_primary_key
-                assert pk is not None
-                inc, disp = self._get(conn, int(pk[0])), "new"
+                try:
+                    # A savepoint, so losing the race for the open slot leaves the transaction
+                    # usable (PostgreSQL aborts a transaction on any failed statement).
+                    with conn.begin_nested():
+                        if last is not None and recent:
+                            inc, disp = self._flap(conn, last, dedupe_key, now), "flap"
+                        else:
+                            inc = self._insert(conn, signal, dedupe_key, entity_id, now, last)
+                            disp = "new"
+                except IntegrityError:
+                    # Another replica took the slot between our read and write; its incident
+                    # is committed now, so this signal is a repeat of it.
+                    winner = self._latest(conn, dedupe_key)
+                    if winner is None or winner.status == "resolved":
+                        raise
+                    log.info("%s was opened by another replica; counting a repeat", winner.ref)
+                    inc, disp = self._repeat(conn, winner, now), "repeat"
             if self.audit is not None:
                 self.audit(
                     conn,
@@ -267,6 +250,71 @@ class IncidentBook:
         elif disp == "flap":
             self._reopen_ticket(inc)
         return inc, disp
+
+    def _repeat(self, conn: Any, last: Incident, now: datetime) -> Incident:
+        # Relative to the stored value, not the one read, so no concurrent count is lost.
+        conn.execute(
+            update(incident_table)
+            .where(incident_table.c.id == last.id)
+            .values(occurrences=incident_table.c.occurrences + 1, last_seen=now)
+        )
+        return self._get(conn, last.id)
+
+    def _flap(self, conn: Any, last: Incident, key: str, now: datetime) -> Incident:
+        flaps = last.flaps + 1
+        conn.execute(
+            update(incident_table)
+            .where(incident_table.c.id == last.id)
+            .values(
+                status="flapping" if flaps >= FLAP_LIMIT else "open",
+                flaps=flaps,
+                occurrences=last.occurrences + 1,
+                last_seen=now,
+                resolved_at=None,
+                open_key=key,
+            )
+        )
+        return self._get(conn, last.id)
+
+    def _insert(
+        self,
+        conn: Any,
+        signal: Signal,
+        key: str,
+        entity_id: str | None,
+        now: datetime,
+        last: Incident | None,
+    ) -> Incident:
+        if last is not None and last.status != "resolved":
+            # Open but outside the window: the new incident takes over the key's open slot.
+            conn.execute(
+                update(incident_table).where(incident_table.c.id == last.id).values(open_key=None)
+            )
+        res = conn.execute(
+            incident_table.insert().values(
+                dedupe_key=key,
+                open_key=key,
+                fingerprint=signal.fingerprint[:255],
+                source=signal.source[:64],
+                title=signal.title[:500],
+                severity=signal.severity,
+                status="open",
+                entity_id=entity_id,
+                outcome="",
+                thread_channel="",
+                thread_ts="",
+                occurrences=1,
+                flaps=0,
+                cluster=signal.labels.get("aiops_cluster", "")[:128],
+                suspected_cause=signal.labels.get("suspected_cause", "")[:500],
+                labels=dict(signal.labels),
+                first_seen=now,
+                last_seen=now,
+            )
+        )
+        pk = res.inserted_primary_key
+        assert pk is not None
+        return self._get(conn, int(pk[0]))
 
     def _stub(self, signal: Signal, key: str, now: datetime) -> Incident:
         return Incident(

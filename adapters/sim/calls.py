@@ -5,7 +5,8 @@ a retried call with the same idempotency key is a call but not an effect. Everyt
 guarded by a lock because executor workers call the sim from several threads. The log and the
 idempotency records sit behind the small :class:`CallStore` protocol so a SQLite-backed store
 (:mod:`adapters.sim.sqlite_store`) can replace the in-memory one when several processes, or a
-restarted one, must share them.
+restarted one, must share them. The store also hands out named sequences and keeps shared
+objects, so replicas on one store number tickets from one counter and see each other's tickets.
 """
 
 from __future__ import annotations
@@ -80,6 +81,28 @@ class CallStore(Protocol):
         """Hold off every other writer while a key is checked and its change applied."""
         ...
 
+    def next_number(self, name: str, *, after: int = 0) -> int:
+        """The next value of the named sequence, unique among every party sharing the store.
+
+        Args:
+            name: the sequence (``tk`` for ticket ids, ``TCK`` for ticket numbers ...).
+            after: the value is greater than this too (numbers already taken outside the
+                sequence, e.g. tickets loaded from the twin).
+        """
+        ...
+
+    def save_object(self, kind: str, key: str, value: BaseModel) -> None:
+        """Keep the current state of one shared object (a ticket), replacing the last one."""
+        ...
+
+    def load_object(self, kind: str, key: str) -> BaseModel | None:
+        """The state kept for ``(kind, key)``, if any party saved one."""
+        ...
+
+    def objects(self, kind: str) -> list[BaseModel]:
+        """Every object of ``kind`` kept, in the order they were first saved."""
+        ...
+
 
 class MemoryCallStore:
     """In-process :class:`CallStore` (the estate's own lock already serialises writers)."""
@@ -88,6 +111,8 @@ class MemoryCallStore:
         self._records: list[CallRecord] = []
         self._effects: Counter[tuple[str, str, str | None]] = Counter()
         self._seen: dict[tuple[str, str], tuple[str, object]] = {}
+        self._sequences: Counter[str] = Counter()
+        self._objects: dict[tuple[str, str], BaseModel] = {}
         self._lock = threading.Lock()
 
     def append(self, record: CallRecord) -> CallRecord:
@@ -125,6 +150,27 @@ class MemoryCallStore:
     def exclusive(self) -> AbstractContextManager[None]:
         """Nothing to do: one process, and the estate lock is held around every change."""
         return nullcontext()
+
+    def next_number(self, name: str, *, after: int = 0) -> int:
+        """The next value of the named sequence (1, 2, ... unless ``after`` is higher)."""
+        with self._lock:
+            self._sequences[name] = max(self._sequences[name], after) + 1
+            return self._sequences[name]
+
+    def save_object(self, kind: str, key: str, value: BaseModel) -> None:
+        """Keep the current state of one object (frozen records, so no copy is needed)."""
+        with self._lock:
+            self._objects[(kind, key)] = value
+
+    def load_object(self, kind: str, key: str) -> BaseModel | None:
+        """The state kept for ``(kind, key)``, if any."""
+        with self._lock:
+            return self._objects.get((kind, key))
+
+    def objects(self, kind: str) -> list[BaseModel]:
+        """Every object of ``kind``, in the order they were first saved."""
+        with self._lock:
+            return [v for (k, _), v in self._objects.items() if k == kind]
 
 
 class CallLog:

@@ -1,4 +1,9 @@
-"""The sim's PSA: tickets with comments, status, escalation and closing."""
+"""The sim's PSA: tickets with comments, status, escalation and closing.
+
+Tickets live in the estate's memory and, once opened or changed, in its call store too: replicas
+sharing a :class:`~adapters.sim.sqlite_store.SqliteCallStore` then number tickets from one
+sequence and see each other's tickets, comments and closes (the store's copy wins).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,30 @@ from adapters.sim.state import TicketState
 __all__ = ["SimPsa"]
 
 _PRIORITIES = ("low", "medium", "high", "critical")
+_KIND = "ticket"
+"""The kind of the shared objects holding tickets in the call store."""
+_FIRST_NUMBER = 1000
+"""Ticket numbers start after ``TCK-1000`` plus the tickets the estate was built with."""
+
+
+def _state(t: Ticket) -> TicketState:
+    return TicketState(
+        ticket_id=t.ticket_id,
+        number=t.number,
+        title=t.title,
+        status=t.status,
+        priority=t.priority,
+        description=t.description,
+        client=t.client,
+        escalated=t.escalated,
+        incident_ref=t.incident_ref,
+        comments=list(t.comments),
+    )
+
+
+def _number_value(number: str) -> int:
+    tail = number.removeprefix("TCK-")
+    return int(tail) if tail.isdigit() else 0
 
 
 class SimPsa:
@@ -38,10 +67,23 @@ class SimPsa:
         )
 
     def _ticket(self, ticket_id: str, call: str) -> TicketState:
+        shared = self._core.calls.store.load_object(_KIND, ticket_id)
+        if isinstance(shared, Ticket):  # opened or changed, perhaps by another process
+            self._core.tickets[ticket_id] = _state(shared)
         t = self._core.tickets.get(ticket_id)
         if t is None:
             raise NotFound(f"no ticket {ticket_id!r}", integration="sim-psa", call=call)
         return t
+
+    def _sync_all(self) -> None:
+        for shared in self._core.calls.store.objects(_KIND):
+            if isinstance(shared, Ticket):
+                self._core.tickets[shared.ticket_id] = _state(shared)
+
+    def _save(self, t: TicketState) -> Ticket:
+        view = self._view(t)
+        self._core.calls.store.save_object(_KIND, t.ticket_id, view)
+        return view
 
     def get_ticket(self, ticket_id: str) -> Ticket:
         """One ticket by id."""
@@ -58,6 +100,7 @@ class SimPsa:
         uses it when the PSA offers a listing)."""
 
         def act(_: list[FaultRule], now: datetime) -> list[Ticket]:
+            self._sync_all()
             return [self._view(t) for t in self._core.tickets.values()]
 
         return self._core.call("psa", "list_tickets", target=None, args={}, act=act)
@@ -67,6 +110,7 @@ class SimPsa:
     ) -> Ticket:
         """Open a new ticket numbered after the highest existing one."""
         core = self._core
+        store = core.calls.store
 
         def act(_: list[FaultRule], now: datetime) -> Ticket:
             if not title.strip():
@@ -77,18 +121,23 @@ class SimPsa:
                     integration="sim-psa",
                     call="create_ticket",
                 )
-            number = 1000 + len(core.tickets) + 1
-            while any(t.number == f"TCK-{number}" for t in core.tickets.values()):
-                number += 1
+            # Ids and numbers come from the store's sequences, so processes sharing it never
+            # hand out the same one; "after" skips the numbers of the estate's own tickets.
+            self._sync_all()
+            taken = max((_number_value(t.number) for t in core.tickets.values()), default=0)
+            number = store.next_number("TCK", after=max(taken, _FIRST_NUMBER + len(core.tickets)))
+            ticket_id = f"tk-{store.next_number('tk'):05d}"
+            while ticket_id in core.tickets:  # an estate ticket already has that id
+                ticket_id = f"tk-{store.next_number('tk'):05d}"
             ticket = TicketState(
-                ticket_id=core.next_id("tk"),
+                ticket_id=ticket_id,
                 number=f"TCK-{number}",
                 title=title,
                 description=description,
                 priority=priority,
             )
             core.tickets[ticket.ticket_id] = ticket
-            return self._view(ticket)
+            return self._save(ticket)
 
         return core.call(
             "psa",
@@ -146,9 +195,10 @@ class SimPsa:
         change: Callable[[TicketState], None],
     ) -> Ticket:
         def act(_: list[FaultRule], now: datetime) -> Ticket:
+            # Keyed calls run under the store's write lock: read, change and save are one step.
             t = self._ticket(ticket_id, method)
             change(t)
-            return self._view(t)
+            return self._save(t)
 
         return self._core.call(
             "psa",

@@ -1,9 +1,11 @@
 """A SQLite-backed :class:`~adapters.sim.calls.CallStore`: calls, effects and idempotency
 records shared by several processes, or kept across a crash and restart.
 
-Only these records are shared: each process still holds its own in-memory estate. That is what
+Mostly these records are shared: each process still holds its own in-memory estate. That is what
 "at most once" tests need: a worker killed mid-change and restarted, or two worker processes
-racing, see the same idempotency keys and the same effect counts.
+racing, see the same idempotency keys and the same effect counts. Replicas of the bot sharing a
+file also need the same ticket ids and tickets, so the store hands out named sequences and keeps
+shared objects (the PSA's tickets) as JSON.
 
 It uses the standard library's ``sqlite3`` on purpose: this file is test infrastructure, and its
 tables must not join the application's metadata and migrations.
@@ -54,6 +56,13 @@ CREATE TABLE IF NOT EXISTS sim_idempotency (
     category TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
     result_type TEXT NOT NULL, result TEXT NOT NULL,
     PRIMARY KEY (category, key)
+);
+CREATE TABLE IF NOT EXISTS sim_sequences (
+    name TEXT PRIMARY KEY, value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sim_objects (
+    kind TEXT NOT NULL, key TEXT NOT NULL, value_type TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
 );
 """
 _NO_TARGET = ""  # SQLite primary keys and NULL do not mix; "" stands for "no target"
@@ -177,6 +186,51 @@ class SqliteCallStore:
             " VALUES (?, ?, ?, ?, ?)",
             (category, key, fp, type_name, body),
         )
+
+    def next_number(self, name: str, *, after: int = 0) -> int:
+        """The next value of the named sequence, atomic across every process on the file."""
+        conn = self._conn()
+        # The write lock of exclusive() makes the increment and the read one step.
+        with self.exclusive():
+            conn.execute(
+                "INSERT INTO sim_sequences (name, value) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value - 1) + 1",
+                (name, after + 1),
+            )
+            row = conn.execute("SELECT value FROM sim_sequences WHERE name = ?", (name,))
+            return int(row.fetchone()[0])
+
+    def save_object(self, kind: str, key: str, value: BaseModel) -> None:
+        """Keep the current state of one shared object, replacing the last one."""
+        type_name = type(value).__name__
+        if _RESULT_TYPES.get(type_name) is not type(value):
+            raise TypeError(f"cannot store a sim object of type {type_name}")
+        # An upsert keeps the rowid, so objects() lists in first-saved order.
+        self._conn().execute(
+            "INSERT INTO sim_objects (kind, key, value_type, value) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (kind, key) DO UPDATE"
+            " SET value_type = excluded.value_type, value = excluded.value",
+            (kind, key, type_name, value.model_dump_json()),
+        )
+
+    def load_object(self, kind: str, key: str) -> BaseModel | None:
+        """The state kept for ``(kind, key)``, if any process saved one."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT value_type, value FROM sim_objects WHERE kind = ? AND key = ?",
+                (kind, key),
+            )
+            .fetchone()
+        )
+        return None if row is None else _RESULT_TYPES[row[0]].model_validate_json(row[1])
+
+    def objects(self, kind: str) -> list[BaseModel]:
+        """Every object of ``kind``, in the order they were first saved."""
+        rows = self._conn().execute(
+            "SELECT value_type, value FROM sim_objects WHERE kind = ? ORDER BY rowid", (kind,)
+        )
+        return [_RESULT_TYPES[t].model_validate_json(v) for t, v in rows]
 
     def close(self) -> None:
         """Close this thread's connection."""
