@@ -89,12 +89,25 @@ class SimCore:
         self._order = itertools.count()
         self._waiting: dict[str, list[tuple[JobRecord, Action]]] = {}
         self._ids: Counter[str] = Counter()
+        self._shared_ids = False
 
     # ------------------------------------------------------------------ time and events
     def next_id(self, prefix: str) -> str:
-        """A new deterministic id such as ``job-00001``."""
+        """A new deterministic id such as ``job-00001``.
+
+        Once :meth:`share_ids` is called, ids come from the call store's sequences, so sims that
+        share one store (replicas) never hand out the same job, alert or rule id twice.
+        """
+        if self._shared_ids:
+            n = self.calls.store.next_number(f"id:{prefix}", after=self._ids[prefix])
+            return f"{prefix}-{n:05d}"
         self._ids[prefix] += 1
         return f"{prefix}-{self._ids[prefix]:05d}"
+
+    def share_ids(self) -> None:
+        """Take ids from the call store from now on (after the estate is built: ids made while
+        building are the same in every process, and the shared sequences start above them)."""
+        self._shared_ids = True
 
     def schedule(self, at: datetime, action: Action) -> None:
         """Run ``action(at)`` once the clock reaches ``at``."""

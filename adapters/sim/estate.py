@@ -96,6 +96,7 @@ class SimEstate:
             store=store,
         )
         load_estate(core, entities, relations)
+        core.share_ids()
         return cls(core)
 
     def identity_for(self, client: str) -> SimIdentity:

@@ -103,3 +103,18 @@ def test_call_store_next_number_counts_per_name_and_skips_taken_values(
     assert store.next_number("TCK", after=1005) == 1006
     assert store.next_number("TCK", after=1000) == 1007  # never goes back
     assert store.next_number("tk", after=10) == 11
+
+
+def test_job_ids_are_unique_across_sims_sharing_a_store(tmp_path: Path) -> None:
+    """A replica reading back a job another replica started must not find its own job."""
+    a, b = _sim(tmp_path / "calls.db"), _sim(tmp_path / "calls.db")
+    host = sorted(a._core.devices)[0]
+    ja = a.rmm.reboot(host, idempotency_key="k-a")
+    jb = b.rmm.reboot(host, idempotency_key="k-b")
+    jc = a.rmm.reboot(host, idempotency_key="k-c")
+    assert len({ja.job_id, jb.job_id, jc.job_id}) == 3
+    # a single sim (no sharing) numbers as before, from 1
+    solo = SimEstate.from_twin(
+        *small_estate(), clock=ManualClock(START), timings=SimTimings(scale=0)
+    )
+    assert solo.rmm.reboot(host, idempotency_key="k").job_id == "job-00001"
