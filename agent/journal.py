@@ -285,24 +285,48 @@ class Journal:
         """
         now = utcnow()
         try:
-            return self._create(
-                now,
-                action=action,
-                targets=targets,
-                params=params,
-                reason=reason,
-                requester=requester,
-                source=source,
-                channel=channel,
-                thread_ts=thread_ts,
-                supersedes=supersedes,
-                request_key=request_key,
-            )
+            with self.engine.begin() as conn:
+                cid = conn.execute(
+                    insert(journal_table)
+                    .values(
+                        request_key=request_key,
+                        state="proposed",
+                        action=action,
+                        targets=targets,
+                        params=params,
+                        reason=reason,
+                        requester=requester,
+                        source=source,
+                        channel=channel,
+                        thread_ts=thread_ts,
+                        supersedes=supersedes,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    .returning(journal_table.c.id)
+                ).scalar_one()
+                self._audit(
+                    conn,
+                    kind="change.proposed",
+                    actor=requester,
+                    change_id=str(cid),
+                    plan_hash=None,
+                    body={
+                        "action": action,
+                        "targets": targets,
+                        "params": params,
+                        "reason": reason,
+                        "source": source,
+                        "channel": channel,
+                        "supersedes": supersedes,
+                    },
+                )
         except IntegrityError:
             existing = self.by_request_key(request_key) if request_key else None
             if existing is None:
                 raise
             raise DuplicateRequest(existing) from None
+        return self.get(int(cid))
 
     def by_request_key(self, key: str) -> Change | None:
         """The change a request key recorded, if any."""
@@ -311,59 +335,6 @@ class Journal:
                 select(journal_table).where(journal_table.c.request_key == key)
             ).first()
         return _row(r) if r is not None else None
-
-    def _create(
-        self,
-        now: datetime,
-        *,
-        action: str,
-        targets: list[str],
-        params: dict[str, Any],
-        reason: str,
-        requester: str,
-        source: str,
-        channel: str,
-        thread_ts: str,
-        supersedes: int | None,
-        request_key: str | None,
-    ) -> Change:
-        with self.engine.begin() as conn:
-            cid = conn.execute(
-                insert(journal_table)
-                .values(
-                    request_key=request_key,
-                    state="proposed",
-                    action=action,
-                    targets=targets,
-                    params=params,
-                    reason=reason,
-                    requester=requester,
-                    source=source,
-                    channel=channel,
-                    thread_ts=thread_ts,
-                    supersedes=supersedes,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(journal_table.c.id)
-            ).scalar_one()
-            self._audit(
-                conn,
-                kind="change.proposed",
-                actor=requester,
-                change_id=str(cid),
-                plan_hash=None,
-                body={
-                    "action": action,
-                    "targets": targets,
-                    "params": params,
-                    "reason": reason,
-                    "source": source,
-                    "channel": channel,
-                    "supersedes": supersedes,
-                },
-            )
-        return self.get(int(cid))
 
     def get(self, change_id: int) -> Change:
         """One change; ``KeyError`` if absent."""

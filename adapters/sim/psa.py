@@ -7,6 +7,7 @@ sequence and see each other's tickets, comments and closes (the store's copy win
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
@@ -26,18 +27,8 @@ _FIRST_NUMBER = 1000
 
 
 def _state(t: Ticket) -> TicketState:
-    return TicketState(
-        ticket_id=t.ticket_id,
-        number=t.number,
-        title=t.title,
-        status=t.status,
-        priority=t.priority,
-        description=t.description,
-        client=t.client,
-        escalated=t.escalated,
-        incident_ref=t.incident_ref,
-        comments=list(t.comments),
-    )
+    # The shared copy is the contract record; the sim keeps the same fields, comments mutable.
+    return TicketState(**{**t.model_dump(), "comments": list(t.comments)})
 
 
 def _number_value(number: str) -> int:
@@ -53,18 +44,7 @@ class SimPsa:
 
     @staticmethod
     def _view(t: TicketState) -> Ticket:
-        return Ticket(
-            ticket_id=t.ticket_id,
-            number=t.number,
-            title=t.title,
-            status=t.status,
-            priority=t.priority,
-            description=t.description,
-            client=t.client,
-            escalated=t.escalated,
-            incident_ref=t.incident_ref,
-            comments=tuple(t.comments),
-        )
+        return Ticket(**{**dataclasses.asdict(t), "comments": tuple(t.comments)})
 
     def _ticket(self, ticket_id: str, call: str) -> TicketState:
         shared = self._core.calls.store.load_object(_KIND, ticket_id)
