@@ -6,10 +6,14 @@ rewriting the whole chain consistently, leaves a valid-looking chain; the extern
 head's seq and hash, recorded out of the database's reach) catches both.
 
 Rows are written on the *caller's* connection, inside the caller's transaction, so a state change
-and its audit row commit or roll back together. Appends are serialised so the chain never forks:
-PostgreSQL takes a transaction-scoped advisory lock, SQLite engines from ``twin.db.make_engine``
-begin every transaction ``IMMEDIATE`` (one writer at a time), and on any backend the ``seq``
-primary key turns a lost race into an error instead of a fork. Bodies are redacted before hashing.
+and its audit row commit or roll back together. An append validates and redacts its row at once
+but buffers it with the transaction; a ``commit`` listener on the engine links the buffered rows
+into the chain and inserts them just before the database commit, and a ``rollback`` (or a rolled
+back savepoint) drops them. Linking is serialised so the chain never forks: PostgreSQL takes a
+transaction-scoped advisory lock, held only from that last step to the commit, SQLite engines from
+``twin.db.make_engine`` begin every transaction ``IMMEDIATE`` (one writer at a time), and on any
+backend the ``seq`` primary key turns a lost race into an error instead of a fork. Bodies are
+redacted before hashing.
 
 Run PostgreSQL at READ COMMITTED (its default): under a snapshot taken before the lock the head
 read would be stale, and the append would fail on the primary key.
@@ -28,14 +32,17 @@ import threading
 import weakref
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import closing
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from sqlalchemy import Connection, Engine, RootTransaction, Row, select, text
+from sqlalchemy import Connection, Engine, RootTransaction, Row, event, select, text
 
 from agent.audit_chain import (
     GENESIS_HASH,
+    AppendedRow,
     AuditRow,
+    RowContent,
     as_utc,
     audit_table,
     canonical_json,
@@ -51,6 +58,7 @@ from twin.model import utcnow
 __all__ = [
     "GENESIS_HASH",
     "MAX_BODY_BYTES",
+    "AppendedRow",
     "AuditLog",
     "AuditRow",
     "Checkpoint",
@@ -70,6 +78,22 @@ MAX_BODY_BYTES = 256 * 1024
 _LOCK_KEY = int.from_bytes(hashlib.sha256(b"opshand.audit_log").digest()[:8], "big", signed=True)
 _KIND = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*")
 _MAX_LIMIT = 10_000
+
+
+@dataclass(eq=False)
+class _Pending:
+    """One transaction's appends that are not linked into the chain yet."""
+
+    rows: list[tuple[AuditLog, AppendedRow]] = field(default_factory=list)
+    marks: list[int] = field(default_factory=list)
+    """``len(rows)`` when each open savepoint began, innermost last."""
+
+
+# Buffered appends by transaction. Weak keys: a transaction abandoned without a commit or
+# rollback event (its connection invalidated) takes its rows with it.
+_PENDING: weakref.WeakKeyDictionary[RootTransaction, _Pending] = weakref.WeakKeyDictionary()
+_PENDING_LOCK = threading.Lock()
+_WATCHED: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 class AuditLog:
@@ -113,6 +137,7 @@ class AuditLog:
         # Transactions that already appended rows: their head read includes uncommitted rows,
         # which must never be checkpointed (a rollback would then look like a truncation).
         self._dirty: weakref.WeakSet[RootTransaction] = weakref.WeakSet()
+        _watch(engine)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -125,17 +150,21 @@ class AuditLog:
         body: Mapping[str, Any],
         change_id: str | None = None,
         plan_hash: str | None = None,
-    ) -> AuditRow:
-        """Append one row inside the caller's transaction.
+    ) -> AppendedRow:
+        """Append one row inside the caller's transaction, linked into the chain at commit.
 
-        The row is visible to others, and durable, only when the caller commits ``conn``'s
-        transaction; if it rolls back, the row never existed. Make it the transaction's last
-        write: the append lock is held until commit, so taking it early queues every other
-        writer behind this transaction, and on PostgreSQL a row lock taken after it can
-        deadlock with a writer that holds that row and waits for the append lock.
+        The row is validated, redacted and checked now (errors raise here), then buffered with
+        ``conn``'s transaction. Just before that transaction commits, its buffered rows are
+        linked into the chain in call order (consecutive ``seq``, ``prev_hash``, ``hash``) and
+        inserted, so they commit with the state change or not at all: a rollback, or a rolled
+        back savepoint the append was made in, drops them. The append lock is taken only for
+        that last step, so where in the transaction you append does not matter. Rows appended
+        in one transaction are not in the table until then; :meth:`flush` (or
+        :meth:`head` with ``conn``) links them early, holding the lock until the commit.
 
         Args:
-            conn: The caller's open connection; the same one that writes the state change.
+            conn: The caller's connection; the same one that writes the state change. If it
+                has no transaction yet, one is begun (commit it with ``conn.commit()``).
             kind: Dotted lower-case event name, e.g. ``change.denied``.
             actor: Who acted, e.g. ``slack:T123:U456``, ``system``.
             body: JSON-like details. Datetimes, enums, UUIDs, decimals, sets and pydantic models
@@ -144,7 +173,7 @@ class AuditLog:
             plan_hash: The plan hash a decision or vote is bound to.
 
         Returns:
-            The stored row.
+            A handle on the row; its ``seq``, ``at`` and hashes are readable after the commit.
 
         Raises:
             ValueError: A field is malformed, the body is not JSON-like or too large.
@@ -162,36 +191,45 @@ class AuditLog:
             plan_hash = _check_text("plan_hash", self._scrub(plan_hash), 128)
         clean = self._prepare_body(body)
 
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-        t = audit_table.c
-        head = conn.execute(select(t.seq, t.hash, t.at).order_by(t.seq.desc()).limit(1)).first()
-        txn = conn.get_transaction()
-        if head is not None:
-            self._maybe_checkpoint(head.seq, head.hash, head.at, txn)
-        seq = head.seq + 1 if head is not None else 1
-        prev = head.hash if head is not None else GENESIS_HASH
-        at = utcnow()
-        if head is not None and as_utc(head.at) > at:
-            at = as_utc(head.at)  # keep time monotonic along the chain despite clock skew
-        row = AuditRow(
-            seq=seq,
-            at=at,
-            kind=kind,
-            actor=actor,
-            change_id=change_id,
-            plan_hash=plan_hash,
-            body=clean,
-            prev_hash=prev,
-            hash="",
+        if conn.engine is not self._engine:
+            _watch(conn.engine)
+        txn = conn.get_transaction() or conn.begin()
+        handle = AppendedRow(
+            RowContent(
+                kind=kind,
+                actor=actor,
+                change_id=change_id,
+                plan_hash=plan_hash,
+                body=clean,
+                at=utcnow(),
+            )
         )
-        row = row.model_copy(update={"hash": compute_hash(row)})
-        conn.execute(audit_table.insert().values(row.model_dump()))
-        with self._lock:
-            self._since_checkpoint += 1
-            if txn is not None:
-                self._dirty.add(txn)
-        return row
+        with _PENDING_LOCK:
+            pending = _PENDING.get(txn)
+            if pending is None:
+                pending = _PENDING[txn] = _Pending()
+            pending.rows.append((self, handle))
+        return handle
+
+    def flush(self, conn: Connection) -> None:
+        """Link and insert the rows buffered in ``conn``'s transaction now, not at commit.
+
+        For a caller that needs a row's ``seq`` or hash, or must read its own rows back, before
+        committing. The append lock is then held until the transaction ends, as every append
+        did before rows were buffered: flush as late as you can. Rows flushed inside a savepoint
+        that later rolls back leave the table with it, though their handles stay ``linked``.
+        """
+        txn = conn.get_transaction()
+        if txn is None:
+            return
+        with _PENDING_LOCK:
+            pending = _PENDING.get(txn)
+            if pending is None or not pending.rows:
+                return
+            rows, pending.rows = pending.rows, []
+            # Rows appended from here on inside an open savepoint are all newer than it.
+            pending.marks = [0] * len(pending.marks)
+        _link(conn, txn, rows)
 
     def _scrub(self, value: object) -> object:
         return self._redactor.redact_text(value) if isinstance(value, str) else value
@@ -208,16 +246,19 @@ class AuditLog:
             )
         return dict(clean)
 
-    def _maybe_checkpoint(
-        self, seq: int, hash_: str, at: datetime, txn: RootTransaction | None
-    ) -> None:
+    def _maybe_checkpoint(self, seq: int, hash_: str, at: datetime, txn: RootTransaction) -> None:
         with self._lock:
             due = self._every > 0 and self._since_checkpoint >= self._every
-            if not due or txn is None or txn in self._dirty:
+            if not due or txn in self._dirty:
                 return
-        # The head was read under the append lock by a transaction that has not appended yet,
-        # so it is committed: safe to record even if this transaction later rolls back.
+        # The head was read under the append lock by a transaction that has not linked rows
+        # yet, so it is committed: safe to record even if this transaction later rolls back.
         self._record(CheckpointEntry(seq=seq, hash=hash_, at=as_utc(at)))
+
+    def _linked(self, count: int, txn: RootTransaction) -> None:
+        with self._lock:
+            self._since_checkpoint += count
+            self._dirty.add(txn)
 
     def checkpoint(self) -> CheckpointEntry | None:
         """Record the committed head in the external checkpoint; None if the log is empty.
@@ -243,9 +284,13 @@ class AuditLog:
     # -- reading -------------------------------------------------------------------------------
 
     def head(self, conn: Connection | None = None) -> AuditRow | None:
-        """The last row, or None for an empty log (read on ``conn`` if given)."""
+        """The last row, or None for an empty log.
+
+        With ``conn``, read on it after :meth:`flush`, so its own transaction's rows count.
+        """
         stmt = select_rows().order_by(audit_table.c.seq.desc()).limit(1)
         if conn is not None:
+            self.flush(conn)
             row = conn.execute(stmt).first()
         else:
             with self._engine.connect() as own:
@@ -374,6 +419,109 @@ class AuditLog:
                 if len(page) < self._page:
                     return
                 last = page[-1].seq
+
+
+# -- linking at commit -----------------------------------------------------------------------
+
+
+def _watch(engine: Engine) -> None:
+    """Listen to ``engine``'s transactions once, to link or drop their buffered appends."""
+    with _PENDING_LOCK:
+        if engine in _WATCHED:
+            return
+        event.listen(engine, "commit", _on_commit)
+        event.listen(engine, "rollback", _on_rollback)
+        event.listen(engine, "savepoint", _on_savepoint)
+        event.listen(engine, "rollback_savepoint", _on_rollback_savepoint)
+        event.listen(engine, "release_savepoint", _on_release_savepoint)
+        _WATCHED.add(engine)
+
+
+def _on_commit(conn: Connection) -> None:
+    # SQLAlchemy fires this in Connection._commit_impl before the DBAPI commit, while the root
+    # transaction is still active, so statements run inside it. Rows are popped first: if the
+    # insert fails the commit raises, the transaction is rolled back, and they are gone.
+    txn = conn.get_transaction()
+    if txn is None:
+        return
+    with _PENDING_LOCK:
+        pending = _PENDING.pop(txn, None)
+    if pending is not None and pending.rows:
+        _link(conn, txn, pending.rows)
+
+
+def _on_rollback(conn: Connection) -> None:
+    txn = conn.get_transaction()
+    if txn is None:
+        return
+    with _PENDING_LOCK:
+        pending = _PENDING.pop(txn, None)
+    for _, handle in pending.rows if pending is not None else ():
+        handle.discard()
+
+
+def _on_savepoint(conn: Connection, _name: str | None) -> None:
+    txn = conn.get_transaction()
+    if txn is None:
+        return
+    with _PENDING_LOCK:
+        pending = _PENDING.get(txn)
+        if pending is None:
+            pending = _PENDING[txn] = _Pending()
+        pending.marks.append(len(pending.rows))
+
+
+def _on_release_savepoint(conn: Connection, _name: str, _context: object) -> None:
+    # A released savepoint's rows now belong to the enclosing (save)point.
+    _end_savepoint(conn, rolled_back=False)
+
+
+def _on_rollback_savepoint(conn: Connection, _name: str, _context: object) -> None:
+    _end_savepoint(conn, rolled_back=True)
+
+
+def _end_savepoint(conn: Connection, *, rolled_back: bool) -> None:
+    txn = conn.get_transaction()
+    if txn is None:
+        return
+    dropped: list[tuple[AuditLog, AppendedRow]] = []
+    with _PENDING_LOCK:
+        pending = _PENDING.get(txn)
+        if pending is None or not pending.marks:
+            return
+        mark = pending.marks.pop()
+        if rolled_back:
+            dropped, pending.rows = pending.rows[mark:], pending.rows[:mark]
+    for _, handle in dropped:
+        handle.discard()
+
+
+def _link(conn: Connection, txn: RootTransaction, rows: list[tuple[AuditLog, AppendedRow]]) -> None:
+    """Take the append lock, read the head, and insert ``rows`` as the next links, in order."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    t = audit_table.c
+    head = conn.execute(select(t.seq, t.hash, t.at).order_by(t.seq.desc()).limit(1)).first()
+    logs: dict[AuditLog, int] = {}
+    for log, _ in rows:
+        logs[log] = logs.get(log, 0) + 1
+    if head is not None:
+        for log in logs:
+            log._maybe_checkpoint(head.seq, head.hash, head.at, txn)
+    seq, prev_hash, prev_at = 0, GENESIS_HASH, None
+    if head is not None:
+        seq, prev_hash, prev_at = head.seq, head.hash, head.at
+    linked: list[AuditRow] = []
+    for _, handle in rows:
+        seq += 1
+        row = handle.content.link(seq, prev_hash, prev_at)
+        linked.append(row)
+        prev_hash, prev_at = row.hash, row.at
+    conn.execute(audit_table.insert(), [row.model_dump() for row in linked])
+    for log, count in logs.items():
+        log._linked(count, txn)
+    for (_, handle), row in zip(rows, linked, strict=True):
+        handle.settle(row)
 
 
 # -- helpers ---------------------------------------------------------------------------------

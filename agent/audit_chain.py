@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import (
@@ -32,7 +33,9 @@ from twin.db import metadata
 __all__ = [
     "DOMAIN",
     "GENESIS_HASH",
+    "AppendedRow",
     "AuditRow",
+    "RowContent",
     "as_utc",
     "audit_table",
     "canonical_json",
@@ -94,6 +97,116 @@ class AuditRow(BaseModel):
         data = self.model_dump(mode="json")
         data["at"] = iso_utc(self.at)
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class RowContent:
+    """What an append says, validated and redacted, before it has a place in the chain."""
+
+    kind: str
+    actor: str
+    change_id: str | None
+    plan_hash: str | None
+    body: dict[str, Any]
+    at: datetime
+    """When ``append`` was called (UTC); linking moves it up to the previous row's if earlier."""
+
+    def link(self, seq: int, prev_hash: str, prev_at: datetime | None) -> AuditRow:
+        """The stored row this content becomes at ``seq``, after a row with ``prev_hash``."""
+        at = as_utc(self.at)
+        if prev_at is not None and as_utc(prev_at) > at:
+            at = as_utc(prev_at)  # keep time monotonic along the chain despite clock skew
+        row = AuditRow(
+            seq=seq,
+            at=at,
+            kind=self.kind,
+            actor=self.actor,
+            change_id=self.change_id,
+            plan_hash=self.plan_hash,
+            body=self.body,
+            prev_hash=prev_hash,
+            hash="",
+        )
+        return row.model_copy(update={"hash": compute_hash(row)})
+
+
+class AppendedRow:
+    """What ``AuditLog.append`` returns: a row whose place in the chain is fixed at commit.
+
+    Appends are linked into the chain (``seq``, ``at``, ``prev_hash``, ``hash``) just before
+    their transaction commits, so those fields, and :attr:`row`, can be read only after the
+    commit (or after ``AuditLog.flush`` on the same connection). It compares equal to the
+    :class:`AuditRow` it became. Do not mutate ``content.body``: it is hashed at commit.
+    """
+
+    __slots__ = ("_row", "_state", "content")
+
+    def __init__(self, content: RowContent) -> None:
+        """Wrap the content of one append (``AuditLog`` makes these)."""
+        self.content = content
+        """The validated, redacted content, known from the call on."""
+        self._row: AuditRow | None = None
+        self._state: Literal["pending", "linked", "dropped"] = "pending"
+
+    @property
+    def state(self) -> Literal["pending", "linked", "dropped"]:
+        """``pending`` until linked; ``dropped`` if its transaction (or savepoint) rolled back."""
+        return self._state
+
+    @property
+    def row(self) -> AuditRow:
+        """The stored row; raises ``RuntimeError`` while pending or once dropped."""
+        if self._row is None:
+            if self._state == "dropped":
+                raise RuntimeError("this audit row was rolled back with its transaction")
+            raise RuntimeError(
+                "this audit row gets its seq and hash when its transaction commits; "
+                "read them after the commit, or call AuditLog.flush(conn) first"
+            )
+        return self._row
+
+    @property
+    def seq(self) -> int:
+        """The row's position in the chain (see :attr:`row`)."""
+        return self.row.seq
+
+    @property
+    def at(self) -> datetime:
+        """When it was appended, as stored (see :attr:`row`)."""
+        return self.row.at
+
+    @property
+    def prev_hash(self) -> str:
+        """The previous row's hash (see :attr:`row`)."""
+        return self.row.prev_hash
+
+    @property
+    def hash(self) -> str:
+        """The row's hash (see :attr:`row`)."""
+        return self.row.hash
+
+    def settle(self, row: AuditRow) -> None:
+        """Record the row this append became (called by ``AuditLog`` when it links it)."""
+        self._row, self._state = row, "linked"
+
+    def discard(self) -> None:
+        """Mark the append rolled back (called by ``AuditLog``)."""
+        self._row, self._state = None, "dropped"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, AppendedRow):
+            return self is other or (self._row is not None and self._row == other._row)
+        if isinstance(other, AuditRow):
+            return self._row == other
+        return NotImplemented
+
+    # Equal to its row but mutable until linked, so it has no stable hash.
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        if self._row is None:
+            return f"AppendedRow({self._state}, kind={self.content.kind!r})"
+        return f"AppendedRow(seq={self._row.seq}, kind={self.content.kind!r})"
 
 
 def canonical_json(value: Any) -> bytes:
