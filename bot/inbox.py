@@ -31,9 +31,12 @@ de-duplication middleware only (``bot.listeners.middleware``).
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -55,7 +58,8 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from twin.db import metadata
 from twin.model import utcnow
@@ -111,6 +115,10 @@ another attempt follows."""
 CLAIM_BATCH = 20
 """Rows claimed per query; a pass repeats while full batches come back."""
 ERROR_CHARS = 200
+WRITE_BATCH = 200
+"""Most events stored in one transaction."""
+WRITE_TIMEOUT = 10.0
+"""Seconds an acknowledgement waits for its row before Slack is answered 503 (it retries)."""
 
 
 class InboxUnavailable(Exception):
@@ -210,6 +218,83 @@ def _install_hooks(bolt: App) -> None:
         runner.listener_completion_handler = _CompletionHook(runner.listener_completion_handler)
 
 
+class _GroupWriter:
+    """Stores the events that arrive together in one transaction (group commit).
+
+    Each acknowledgement waits for its row to be committed. Under a burst, one insert of many
+    rows takes the database's write lock once instead of once per event: on SQLite, where
+    writers wait for the lock by sleeping and polling, that is most of an ack's latency.
+    """
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+        self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[bool]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
+
+    def store(self, row: dict[str, Any]) -> bool:
+        """Commit ``row``; False if its event id is already stored (a duplicate).
+
+        Raises:
+            InboxUnavailable: the row could not be committed.
+        """
+        done: Future[bool] = Future()
+        self._ensure_started()
+        self._queue.put((row, done))
+        try:
+            return done.result(timeout=WRITE_TIMEOUT)
+        except FutureTimeout as exc:
+            raise InboxUnavailable("the inbox writer did not answer in time") from exc
+
+    def _ensure_started(self) -> None:
+        with self._start:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="slack-inbox-writer", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < WRITE_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._write(batch)
+
+    def _write(self, batch: list[tuple[dict[str, Any], Future[bool]]]) -> None:
+        # The same event twice in one batch (a retry racing its original): the first one wins.
+        firsts: dict[str, dict[str, Any]] = {}
+        for row, _ in batch:
+            firsts.setdefault(row["event_id"], row)
+        try:
+            stored = self._insert(list(firsts.values()))
+        except Exception as exc:  # any driver or pool error: these events are not durable
+            for _, done in batch:
+                done.set_exception(InboxUnavailable(type(exc).__name__))
+            return
+        for row, done in batch:
+            done.set_result(firsts[row["event_id"]] is row and row["event_id"] in stored)
+
+    def _insert(self, rows: list[dict[str, Any]]) -> set[str]:
+        """Insert what is not stored yet; returns the event ids inserted now."""
+        engine = self.inbox.engine
+        dialect = engine.dialect.name
+        if dialect not in ("postgresql", "sqlite"):
+            raise RuntimeError(f"the Slack inbox does not support {dialect}")
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = (
+            insert(inbox_table)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[inbox_table.c.event_id])
+            .returning(inbox_table.c.event_id)
+        )
+        with engine.begin() as conn:
+            return {str(r.event_id) for r in conn.execute(stmt)}
+
+
 class Inbox:
     """Stores Slack events before they are acknowledged and sees each one through Bolt."""
 
@@ -257,6 +342,7 @@ class Inbox:
         """Event id -> (attempt, monotonic time taken) of each event this replica holds, from
         the insert or claim until it is settled (queued ones too: their lease must not lapse)."""
         self._lock = threading.Lock()
+        self._writer = _GroupWriter(self)
         _install_hooks(bolt)
 
     # -- receiving ---------------------------------------------------------------------
@@ -278,25 +364,19 @@ class Inbox:
         team = payload.get("team_id")
         kind = _event_type(payload)
         at = self.now()
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    inbox_table.insert().values(
-                        event_id=event_id,
-                        team_id=str(team)[:32] if team else None,
-                        event_type=kind,
-                        received_at=at,
-                        body=body,
-                        state="pending",
-                        attempts=1,
-                        owner=self.owner,
-                        lease_until=at + self.lease,
-                    )
-                )
-        except IntegrityError:
+        row = {
+            "event_id": event_id,
+            "team_id": str(team)[:32] if team else None,
+            "event_type": kind,
+            "received_at": at,
+            "body": body,
+            "state": "pending",
+            "attempts": 1,
+            "owner": self.owner,
+            "lease_until": at + self.lease,
+        }
+        if not self._writer.store(row):
             return None
-        except Exception as exc:  # any driver or pool error: the event is not durable
-            raise InboxUnavailable(type(exc).__name__) from exc
         receipt = Receipt(event_id=event_id, event_type=kind, body=body, attempt=1)
         self._hold(receipt)
         return receipt

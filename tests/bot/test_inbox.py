@@ -428,3 +428,34 @@ def test_old_done_rows_are_pruned(engine: Engine, slack: LocalSlack) -> None:
     clock.offset = KEEP_DONE + timedelta(minutes=1)
     inbox.sweep()
     assert row(engine, payload["event_id"]) is None
+
+
+def test_concurrent_accepts_store_each_event_once_in_few_transactions(
+    engine: Engine, slack: LocalSlack
+) -> None:
+    """Group commit: a burst is stored in a handful of inserts, and each id is accepted once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import event
+
+    bolt = make_bolt(engine, slack, Handled())
+    inbox = inbox_for(engine, bolt, "replica-a")
+    events = [mention(slack, f"burst {i}") for i in range(40)]
+    # every event twice: the original and a retry racing it, possibly in the same batch
+    sends = events + events
+    inserts: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO SLACK_INBOX"):
+            inserts.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            got = list(pool.map(lambda e: inbox.accept(e[0], e[1]), sends))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    accepted = [r.event_id for r in got if r is not None]
+    assert sorted(accepted) == sorted(p["event_id"] for _, p in events)
+    assert states(engine) == {"pending": 40}
+    assert len(inserts) < len(sends) / 2, f"{len(inserts)} inserts for {len(sends)} events"
