@@ -104,7 +104,7 @@ def serve(data_dir: DataDir = None, settings_file: SettingsFile = None) -> None:
         import uvicorn
 
         from bot.http import create_http_app
-        from bot.inbox import InboxSweeper
+        from bot.inbox_sweeper import InboxSweeper
 
         inbox = build_inbox(oh, bolt)
         metrics.watch_inbox(inbox)

@@ -1,31 +1,30 @@
-"""A durable inbox for Slack events in HTTP mode: stored before they are acknowledged.
+"""A durable inbox for Slack events: stored before they are acknowledged.
 
-Slack does not resend an event it got a 2xx for, so an event acknowledged by a replica that then
-dies would be lost. ``bot.http`` therefore inserts each ``event_callback`` into ``slack_inbox``
-*before* answering 200: the row is the event's durable copy and its lease. The insert is also
-the de-duplication step (the event id is the primary key), so a Slack retry, or the same event
-delivered to another replica, is acknowledged and dropped. When Bolt's listener for the event
+Slack does not resend an event it got an acknowledgement for, so an event acknowledged by a
+replica that then dies would be lost. Each ``event_callback`` is therefore inserted into
+``slack_inbox`` *before* Slack hears back: ``bot.http`` answers 200 after the insert (HTTP
+mode), ``bot.socket_mode`` acks the envelope after it (Socket Mode). The row is the event's
+durable copy and its lease. The insert is also the de-duplication step (the event id is the
+primary key), so a Slack retry, or the same event delivered to another replica, is
+acknowledged and dropped. Events arriving together are inserted together (group commit), so a
+burst takes the write lock once, not once per event. When Bolt's listener for the event
 finishes, the row is marked ``done``; when it raises, the error is recorded and the row stays
 ``pending`` until its lease lapses.
 
-Every replica runs an :class:`InboxSweeper`. Each pass renews the leases of the events this
-replica is still working on, claims ``pending`` rows whose lease ran out (their holder died, or
-the listener failed) and dispatches the stored body through Bolt again, re-signed with the
-current time so Bolt's signature check and 5-minute window pass. Claims are conditional updates
-under ``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL) or ``BEGIN IMMEDIATE`` (SQLite), so two
-sweepers never take the same row. After ``max_attempts`` a row becomes ``dead``: kept, logged
-at ERROR and counted, never retried.
+Every replica runs an :class:`~bot.inbox_sweeper.InboxSweeper`. Each pass renews the leases of
+the events this replica is still working on, claims ``pending`` rows whose lease ran out (their
+holder died, or the listener failed) and dispatches the stored body through Bolt again,
+re-signed with the current time so Bolt's signature check and 5-minute window pass. Claims are
+conditional updates under ``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL) or ``BEGIN
+IMMEDIATE`` (SQLite), so two sweepers never take the same row. After ``max_attempts`` a row
+becomes ``dead``: kept, logged at ERROR and counted, never retried.
 
 Delivery is at least once. A replica killed after its listener answered in Slack but before the
 row was marked ``done`` leaves it ``pending``, and another replica replays it. Answers carry the
 event id as Slack message metadata, and a listener told by :func:`delivery_attempt` that this
 is a replay looks for that answer first (``bot.listeners.conversations``), so it is not posted
-twice. Listeners that change things are protected further down (idempotency keys, the consent
-journal).
-
-Socket Mode cannot use the inbox: the Slack SDK acknowledges each envelope over the WebSocket
-before Bolt sees it, so there is no moment to store the event first. Socket Mode keeps the
-de-duplication middleware only (``bot.listeners.middleware``).
+twice; a proposal made again finds its change by request key. Listeners that change things are
+protected further down too (idempotency keys, the consent journal).
 """
 
 from __future__ import annotations
@@ -70,7 +69,6 @@ __all__ = [
     "KEEP_DONE",
     "Inbox",
     "InboxState",
-    "InboxSweeper",
     "InboxUnavailable",
     "Receipt",
     "came_through_inbox",
@@ -99,7 +97,7 @@ inbox_table = Table(
     Column("done_at", DateTime(timezone=True), nullable=True),
     Index("ix_slack_inbox_state_lease_until", "state", "lease_until"),
 )
-"""One row per Slack event received in HTTP mode: its signature-verified body and its lease."""
+"""One row per Slack event received: its signature-verified body and its lease."""
 
 CONTEXT_KEY = "opshand_inbox"
 """Bolt context key carrying the inbox's ticket. A context entry, not a header: only code in
@@ -607,57 +605,3 @@ class Inbox:
         """Event ids this replica holds: stored or claimed, and not yet settled."""
         with self._lock:
             return sorted(self._held)
-
-
-class InboxSweeper:
-    """Runs :meth:`Inbox.sweep` at start-up and then every ``interval`` seconds, in a thread."""
-
-    def __init__(self, inbox: Inbox, *, interval: float) -> None:
-        """Prepare; nothing runs until :meth:`start`.
-
-        Args:
-            inbox: The inbox to sweep.
-            interval: Seconds between passes; keep it well under the lease, because the same
-                pass renews the leases of events still being worked on.
-        """
-        if interval <= 0:
-            raise ValueError("interval must be positive")
-        if interval >= inbox.lease.total_seconds():
-            log.warning(
-                "inbox sweep interval %.0fs is not shorter than the lease %.0fs: slow listeners "
-                "may be replayed while still running",
-                interval,
-                inbox.lease.total_seconds(),
-            )
-        self.inbox = inbox
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def run_once(self) -> int:
-        """One pass; a failure (database down) is logged and the next pass tries again."""
-        try:
-            return self.inbox.sweep()
-        except Exception:
-            log.warning("inbox sweep failed; trying again in %.0fs", self.interval, exc_info=True)
-            return 0
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(self.interval)
-
-    def start(self) -> None:
-        """Start the thread (its first pass runs at once)."""
-        if self._thread is not None:
-            raise RuntimeError("InboxSweeper is already started")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="slack-inbox-sweep", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the current pass."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=timeout)
-        self._thread = None

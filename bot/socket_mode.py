@@ -9,7 +9,7 @@ never sends an acknowledged envelope again. HTTP mode solved this with :mod:`bot
   lease, and the de-duplication step), *then* acknowledged, then dispatched through the inbox.
   If the row cannot be written the envelope is left unacknowledged, so Slack redelivers it. An
   event id already stored (a redelivery) is acknowledged and dropped. Every replica's
-  :class:`bot.inbox.InboxSweeper` replays events whose holder died, as in HTTP mode.
+  :class:`bot.inbox_sweeper.InboxSweeper` replays events whose holder died, as in HTTP mode.
 * ``interactive`` and ``slash_commands``: run through Bolt and acknowledged with Bolt's answer,
   as slack_bolt does (Slack never redelivers those; the person sees an error and clicks again).
 """
