@@ -22,6 +22,7 @@ from agent.audit import AuditLog, FileCheckpoint
 from agent.capabilities import Adapters
 from agent.consent import ConsentBook
 from agent.executor import LEASE, Executor, RetryPolicy
+from agent.guardrails import Guardrails
 from agent.journal import Change, Journal
 from agent.policy import load_policy, load_policy_text
 from agent.redact import Redactor
@@ -91,6 +92,7 @@ def build(
     sleep: Callable[[float], None] = lambda s: None,
     audit_hook: Callable[[str], None] | None = None,
     checkpoint_every: int = 100,
+    guardrails: Guardrails | None = None,
 ) -> World:
     """An Operations over ``engine``; seeds the twin (and builds a sim) unless told not to."""
     store = TwinStore(engine)
@@ -156,6 +158,7 @@ def build(
         audit=audit_fn,
         team_id=TEAM,
         now=now,
+        guardrails=guardrails,
     )
     return World(ops, audit, roles, sim)
 

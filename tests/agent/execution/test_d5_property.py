@@ -19,6 +19,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from adapters.sim import ManualClock, SimEstate, SimTimings
 from agent.executor import STEPS
+from agent.guardrails import Guardrails
 from agent.service import ChangeRequest
 from tests.agent.execution.harness import ANA, BEN, CHLOE, World, build
 from tests.estate import small_estate
@@ -61,7 +62,19 @@ def _shared() -> _Shared:
                 raise _Crash(step)
 
         engine = make_engine(f"sqlite:///{tmp / 'd5.db'}")
-        world = build(engine, tmp, sim=sim, now=clock.now, step_hook=hook, checkpoint_every=0)
+        # The guard rails are tested on their own (test_guardrails.py). Here the breaker, which
+        # stays open once injected crashes trip it, and the hourly auto limit would turn every
+        # later auto proposal into consent at random, leaving the auto path unexercised.
+        unguarded = Guardrails(max_auto_per_hour=10**9, breaker_failures=10**9)
+        world = build(
+            engine,
+            tmp,
+            sim=sim,
+            now=clock.now,
+            step_hook=hook,
+            checkpoint_every=0,
+            guardrails=unguarded,
+        )
         _SHARED.append(_Shared(world, clock, crash_at, set()))
     return _SHARED[0]
 
