@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 
 from agent.audit import AuditLog, AuditRow
-from agent.journal import change_ref, journal_table
+from agent.execution import change_ref, journal_table
 
 __all__ = [
     "HISTORY_DAYS",
@@ -41,7 +41,7 @@ OUTCOMES: dict[str, str] = {
 }
 """Audit kinds counted as an outcome, and the outcome's name in the digest."""
 PATCH_CYCLE_KIND = "patch_cycle.finished"
-"""Audit kind written by :class:`agent.patch_cycle.PatchCycle` when a cycle ends."""
+"""Audit kind written by :class:`agent.patching.cycle.PatchCycle` when a cycle ends."""
 _DECIDED = ("change.approved", "change.rejected", "change.expired", "change.stale")
 _RULE_KINDS = ("change.awaiting_consent", "change.denied", "change.auto_approved")
 _AGE_BUCKETS = (

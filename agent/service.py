@@ -17,14 +17,18 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine
 
-from agent.consent import ConsentBook
-from agent.executor import ExecutionReport, Executor
-from agent.guardrails import AutonomyGuards, Guardrails
+from agent.approval import AutonomyGuards, ConsentBook, Guardrails, Identity, RoleMap
+from agent.execution import (
+    Change,
+    DuplicateRequest,
+    ExecutionReport,
+    Executor,
+    Journal,
+    change_ref,
+    close_undecided,
+)
 from agent.incidents import IncidentBook
-from agent.journal import Change, DuplicateRequest, Journal, change_ref
 from agent.policy import Decision, Policy, PolicyInput
-from agent.recovery import close_undecided
-from agent.roles import Identity, RoleMap
 from twin.actions import InvalidParams, get_action
 from twin.graph import TwinGraph, UnknownEntity
 from twin.model import utcnow
@@ -34,7 +38,6 @@ from twin.store import TwinStore
 __all__ = [
     "ChangeEvent",
     "ChangeRequest",
-    "Guardrails",
     "Operations",
     "ProposalResult",
     "identity_of",
@@ -400,7 +403,7 @@ class Operations(AutonomyGuards):
         """Record one signed vote; on quorum the change is queued for execution."""
         reqs = self.consent.for_change(str(change_id))
         if not reqs:
-            from agent.consent import VoteOutcome
+            from agent.approval import VoteOutcome
 
             return VoteOutcome(
                 accepted=False,
@@ -591,7 +594,7 @@ class Operations(AutonomyGuards):
     # ------------------------------------------------------------------ reads
     def status(self, ref: str | int) -> Change:
         """One change by ``CR-N`` or number."""
-        from agent.journal import parse_ref
+        from agent.execution import parse_ref
 
         return self.journal.get(ref if isinstance(ref, int) else parse_ref(ref))
 

@@ -13,14 +13,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from adapters.sim import SimEstate
+from agent.approval import ConsentBook, Guardrails, RoleMap
 from agent.audit import AuditLog
-from agent.capabilities import Adapters
-from agent.consent import ConsentBook
-from agent.executor import Executor
-from agent.journal import Journal
+from agent.execution import Adapters, Executor, Journal
 from agent.policy import Policy
-from agent.roles import RoleMap
-from agent.service import Guardrails, Operations
+from agent.service import Operations
 from twin.graph import TwinGraph
 from twin.store import TwinStore
 
@@ -55,7 +52,8 @@ def build_operations(
 ) -> Operations:
     """Wire :class:`Operations` with its journal, consent book and executor.
 
-    ``executor_options`` go to :class:`~agent.executor.Executor` (``poll_interval``, ``sleep``,
+    ``executor_options`` go to :class:`~agent.execution.executor.Executor` (``poll_interval``,
+    ``sleep``,
     ``worker_id``, ``lease``, ``redact`` ...); ``now`` drives both the facade and the executor.
     """
 

@@ -31,29 +31,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Connection, Engine  # noqa: E402
+from sqlalchemy import Connection, Engine
 
-from adapters.signals import parse_generic  # noqa: E402
-from adapters.sim import FaultRule, SimEstate, SimTimings  # noqa: E402
-from agent.audit import AuditLog, FileCheckpoint  # noqa: E402
-from agent.capabilities import Adapters  # noqa: E402
-from agent.consent import ConsentBook  # noqa: E402
-from agent.executor import Executor  # noqa: E402
-from agent.incidents import IncidentBook  # noqa: E402
-from agent.journal import Journal  # noqa: E402
-from agent.patch_cycle import PatchCycle, PatchCycleSettings, plan_cycle  # noqa: E402
-from agent.policy import load_policy  # noqa: E402
-from agent.redact import Redactor  # noqa: E402
-from agent.roles import RoleMap  # noqa: E402
-from agent.runbooks import load_runbooks  # noqa: E402
-from agent.service import ChangeRequest, Guardrails, Operations  # noqa: E402
-from agent.signal_loop import SignalLoop  # noqa: E402
-from twin.db import make_engine, metadata  # noqa: E402
-from twin.ingest import IngestBatch  # noqa: E402
-from twin.invariants.safety import in_window  # noqa: E402
-from twin.model import EdgeType, NodeKind  # noqa: E402
-from twin.sample import generate_estate  # noqa: E402
-from twin.store import TwinStore  # noqa: E402
+from adapters.signals import parse_generic
+from adapters.sim import FaultRule, SimEstate, SimTimings
+from agent.approval import ConsentBook, Guardrails, RoleMap
+from agent.audit import AuditLog, FileCheckpoint, Redactor
+from agent.execution import Adapters, Executor, Journal
+from agent.incidents import IncidentBook
+from agent.patching import PatchCycle, PatchCycleSettings, plan_cycle
+from agent.policy import load_policy
+from agent.service import ChangeRequest, Operations
+from agent.signals import SignalLoop, load_runbooks
+from twin.db import make_engine, metadata
+from twin.ingest import IngestBatch
+from twin.invariants.safety import in_window
+from twin.model import EdgeType, NodeKind
+from twin.sample import generate_estate
+from twin.store import TwinStore
 
 IN_WINDOW = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
 """Sunday 06:00 UTC: inside every sample client's Sat/Sun 22:00-04:00 local window."""

@@ -1,7 +1,7 @@
 """Benchmark: how fast the Slack bot acknowledges events under concurrency.
 
 Fires rounds of 50 concurrent, signed ``app_mention`` events at two apps served the same way
-(bot.http: uvicorn + Starlette, Bolt in a worker thread), both talking to the local
+(bot.ingress.http: uvicorn + Starlette, Bolt in a worker thread), both talking to the local
 Slack-compatible server:
 
 * **opshand** — ``bot.app.build_app`` on a bootstrapped opshand (SQLite, sample estate, offline
@@ -34,18 +34,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
-from slack_bolt import App  # noqa: E402
-from slack_sdk import WebClient  # noqa: E402
+import httpx
+from slack_bolt import App
+from slack_sdk import WebClient
 
-from adapters.sim import SimTimings  # noqa: E402
-from bot.app import build_app  # noqa: E402
-from bot.bootstrap import bootstrap  # noqa: E402
-from bot.cli_serve import build_inbox  # noqa: E402
-from bot.http import HttpServer, create_http_app  # noqa: E402
-from bot.localslack import LocalSlack, sign  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from twin.db import make_engine  # noqa: E402
+from adapters.sim import SimTimings
+from bot.app import build_app
+from bot.bootstrap import bootstrap
+from bot.cli.serve import build_inbox
+from bot.ingress import HttpServer, create_http_app
+from bot.localslack import LocalSlack, sign
+from bot.settings import Settings
+from twin.db import make_engine
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"

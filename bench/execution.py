@@ -31,23 +31,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Connection, Engine, func, insert, select, text  # noqa: E402
+from sqlalchemy import Connection, Engine, func, insert, select, text
 
-from adapters.sim import SimEstate, SimTimings, SqliteCallStore  # noqa: E402
-from agent.audit import AuditLog, FileCheckpoint  # noqa: E402
-from agent.capabilities import Adapters  # noqa: E402
-from agent.consent import ConsentBook  # noqa: E402
-from agent.executor import Executor  # noqa: E402
-from agent.journal import Journal, journal_table  # noqa: E402
-from agent.policy import load_policy  # noqa: E402
-from agent.redact import Redactor  # noqa: E402
-from agent.roles import RoleMap  # noqa: E402
-from agent.service import ChangeRequest, Guardrails, Operations  # noqa: E402
-from agent.worker import Worker  # noqa: E402
-from tests.estate import small_estate  # noqa: E402
-from twin.db import make_engine  # noqa: E402
-from twin.ingest import IngestBatch  # noqa: E402
-from twin.store import TwinStore  # noqa: E402
+from adapters.sim import SimEstate, SimTimings, SqliteCallStore
+from agent.approval import ConsentBook, Guardrails, RoleMap
+from agent.audit import AuditLog, FileCheckpoint, Redactor
+from agent.execution import Adapters, Executor, Journal, Worker, journal_table
+from agent.policy import load_policy
+from agent.service import ChangeRequest, Operations
+from tests.estate import small_estate
+from twin.db import make_engine
+from twin.ingest import IngestBatch
+from twin.store import TwinStore
 
 REQUEST = ChangeRequest(
     action="service.restart",

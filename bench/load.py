@@ -35,12 +35,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
-from sqlalchemy import func, select, text  # noqa: E402
+import httpx
+from sqlalchemy import func, select, text
 
-from agent.journal import journal_table  # noqa: E402
-from bot.localslack import LocalSlack  # noqa: E402
-from tests.scenarios.replica_launcher import (  # noqa: E402
+from agent.execution import journal_table
+from bot.localslack import LocalSlack
+from tests.scenarios.replica_launcher import (
     BOT_TOKEN,
     SIGNING_SECRET,
     ClusterConfig,
@@ -51,8 +51,8 @@ from tests.scenarios.replica_launcher import (  # noqa: E402
     stop_replicas,
     wait_ready,
 )
-from twin.db import make_engine  # noqa: E402
-from twin.store import TwinStore  # noqa: E402
+from twin.db import make_engine
+from twin.store import TwinStore
 
 USER = "U0LOCAL01"
 ACK_TARGET_MS = 100.0

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-from agent.policy import Policy, PolicyInput, load_policy  # noqa: E402
+from agent.policy import Policy, PolicyInput, load_policy
 
 SHAPES: dict[str, dict[str, Any]] = {
     "routine dev restart": {

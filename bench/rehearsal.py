@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # would win over it, so the script's own folder leaves the path.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from twin.graph import TwinGraph  # noqa: E402
-from twin.model import NodeKind  # noqa: E402
-from twin.plan import rehearse  # noqa: E402
-from twin.sample import REFERENCE_NOW, generate_estate  # noqa: E402
+from twin.graph import TwinGraph
+from twin.model import NodeKind
+from twin.plan import rehearse
+from twin.sample import REFERENCE_NOW, generate_estate
 
 TARGET_P50_MS = 5.0
 TARGET_RATIO = 100.0

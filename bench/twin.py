@@ -41,14 +41,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Engine, text  # noqa: E402
+from sqlalchemy import Engine, text
 
-from twin.db import make_engine, metadata, migrate  # noqa: E402
-from twin.graph import TwinGraph  # noqa: E402
-from twin.ingest import IngestBatch  # noqa: E402
-from twin.model import IMPACT_EDGES, NodeKind, utcnow  # noqa: E402
-from twin.queries import hosts_missing_patch, stale  # noqa: E402
-from twin.store import TwinStore  # noqa: E402
+from twin.db import make_engine, metadata, migrate
+from twin.graph import TwinGraph
+from twin.ingest import IngestBatch
+from twin.model import IMPACT_EDGES, NodeKind, utcnow
+from twin.queries import hosts_missing_patch, stale
+from twin.store import TwinStore
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CHANGESET = 10_000

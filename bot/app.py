@@ -26,13 +26,17 @@ from slack_sdk.http_retry.state import RetryState
 from bot.bootstrap import Opshand
 from bot.listeners._shared import SlackOut
 from bot.listeners.commands import register_commands
-from bot.listeners.consent import cards_table, register_consent
+from bot.listeners.consent import register_consent
 from bot.listeners.conversations import register_conversations
 from bot.listeners.home import register_home
 from bot.listeners.incidents import IncidentRouting, register_incidents, register_results
-from bot.listeners.middleware import register_fallback, register_middleware, seen_events
+from bot.listeners.middleware import register_fallback, register_middleware
 
-__all__ = ["MAX_RETRY_AFTER", "CappedRateLimitHandler", "build_app", "cards_table", "seen_events"]
+__all__ = [
+    "MAX_RETRY_AFTER",
+    "CappedRateLimitHandler",
+    "build_app",
+]
 
 log = logging.getLogger(__name__)
 

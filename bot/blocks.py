@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent.journal import Change
+from agent.execution import Change
 
 __all__ = [
     "MAX_BLOCKS",

@@ -21,18 +21,14 @@ from sqlalchemy import Engine
 
 from adapters.registry import build_integrations
 from adapters.sim import SimEstate, SimTimings, SqliteCallStore, SystemClock
-from agent.audit import AuditLog, FileCheckpoint
-from agent.capabilities import Adapters
+from agent.approval import Guardrails, RoleMap
+from agent.audit import AuditLog, FileCheckpoint, Redactor
+from agent.chat import Agent, ModelSpec, make_chat_model, parse_model_spec
+from agent.execution import Adapters
 from agent.incidents import IncidentBook
-from agent.loop import Agent
-from agent.models import ModelSpec, make_chat_model, parse_model_spec
 from agent.policy import Policy, load_policy
-from agent.redact import Redactor
-from agent.roles import RoleMap
-from agent.runbooks import load_runbooks
-from agent.service import Guardrails, Operations
-from agent.signal_agent import SignalAgent
-from agent.signal_loop import SignalLoop
+from agent.service import Operations
+from agent.signals import SignalAgent, SignalLoop, load_runbooks
 from agent.wiring import build_operations
 from bot.dblock import database_lock
 from bot.settings import Settings
@@ -132,7 +128,7 @@ def bootstrap(
     policy = load_policy(settings.policy_file)  # a broken policy stops start-up here
     runbooks = load_runbooks(settings.runbooks_file)  # so does a broken runbook file
     engine = make_engine(settings.db_url)
-    import bot.app  # noqa: F401  (registers the bot's tables on the metadata)
+    import bot.tables  # noqa: F401  (registers the bot's tables on the metadata)
 
     store = TwinStore(engine)
     # Replicas starting together on an empty database take turns: one migrates and seeds,

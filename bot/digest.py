@@ -29,7 +29,7 @@ from agent.digest import DigestNumbers, compute_digest
 from bot.blocks import Block, ctx, header, limit_blocks, md
 from bot.bootstrap import Opshand
 from bot.jobs import JobLease, acquire_job, finish_job, job_result, release_job
-from bot.listeners.middleware import prune_seen
+from bot.tables import prune_seen
 from twin.model import utcnow
 
 __all__ = [

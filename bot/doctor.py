@@ -293,7 +293,7 @@ def _policy(s: Settings) -> Finding:
 
 
 def _runbooks(s: Settings) -> Finding | None:
-    from agent.runbooks import RunbookError, load_runbooks
+    from agent.signals import RunbookError, load_runbooks
 
     path = getattr(s, "runbooks_file", None)
     if path is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.journal import Change
+from agent.execution import Change
 from agent.service import Operations
 from bot.blocks import Block, ctx, header, limit_blocks, md
 

@@ -16,25 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, and_, or_, select
+from sqlalchemy import Engine, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from twin.db import metadata
+from bot.tables import jobs
 from twin.model import utcnow
 
-__all__ = ["JobLease", "acquire_job", "finish_job", "job_result", "jobs", "release_job"]
-
-jobs = Table(
-    "slack_job",
-    metadata,
-    Column("key", String(128), primary_key=True),
-    Column("lease_owner", String(128), nullable=True),
-    Column("lease_until", DateTime(timezone=True), nullable=True),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("done_at", DateTime(timezone=True), nullable=True),
-    Column("result", String(128), nullable=True),
-)
-"""One row per run-once job (``digest:<day>``): who holds it until when, and whether it is done."""
+__all__ = ["JobLease", "acquire_job", "finish_job", "job_result", "release_job"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,7 +4,7 @@ Correlation ids (Slack event id, change id, plan hash, integration call id) live
 variables: :func:`bind` sets them for a block of code and every record logged inside carries
 them. A record may also name them itself with ``extra={"change_id": ...}``. Threads do not
 inherit context variables, so work handed to a pool keeps its ids only through
-:class:`ContextExecutor`. Every handler gets :class:`agent.redact.RedactingFilter`: no secret
+:class:`ContextExecutor`. Every handler gets :class:`agent.audit.redact.RedactingFilter`: no secret
 registered with the redactor is ever written.
 """
 
@@ -23,7 +23,7 @@ from typing import IO, Any, ParamSpec, TypeVar
 from pydantic import BaseModel, SecretStr
 from slack_bolt import App, BoltRequest, BoltResponse
 
-from agent.redact import RedactingFilter, Redactor
+from agent.audit import RedactingFilter, Redactor
 from bot.settings import Settings
 
 __all__ = [
@@ -123,7 +123,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """``12:00:01 INFO  agent.executor: message  change_id=12 plan_hash=ab12``."""
+    """``12:00:01 INFO  agent.execution.executor: message  change_id=12 plan_hash=ab12``."""
 
     def __init__(self) -> None:
         """A terminal-friendly format."""

@@ -31,10 +31,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent.journal import call_table, journal_table
+from agent.execution import call_table, journal_table
 from agent.service import ChangeEvent
 from bot.bootstrap import Opshand
-from bot.inbox import Inbox, inbox_table
+from bot.ingress import Inbox
+from bot.tables import inbox_table
 from twin.model import utcnow
 
 __all__ = [

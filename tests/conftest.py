@@ -12,6 +12,11 @@ from sqlalchemy import Engine, text
 
 from twin.db import make_engine, metadata
 
+# pytest-xdist workers inherit the controller's COLUMNS/LINES; rich would fix its consoles'
+# width from them at import time, so a test's own COLUMNS could not widen CLI tables.
+for _var in ("COLUMNS", "LINES"):
+    os.environ.pop(_var, None)
+
 PG_ENV = "OPSHAND_TEST_POSTGRES_URL"
 _PG_URL = os.environ.get(PG_ENV, "")
 _IN_CI = os.environ.get("CI", "").lower() == "true"

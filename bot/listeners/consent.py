@@ -14,18 +14,17 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
-from sqlalchemy import Column, Integer, String, Table, select
+from sqlalchemy import select
 
-from agent.journal import Change
+from agent.execution import Change
 from agent.service import ChangeEvent, identity_of
 from bot.blocks import CardState, consent_card
 from bot.listeners._shared import SlackOut, team_of, user_of
-from twin.db import metadata
+from bot.tables import cards_table
 
 __all__ = [
     "card_state",
     "cards_for",
-    "cards_table",
     "next_step",
     "register_consent",
     "remember_card",
@@ -33,16 +32,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-cards_table = Table(
-    "slack_card",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("change_id", Integer, nullable=False, index=True),
-    Column("kind", String(16), nullable=False),
-    Column("channel", String(64), nullable=False),
-    Column("ts", String(32), nullable=False),
-)
-"""Messages the bot keeps up to date: ``consent`` cards and ``incident`` thread roots."""
 
 _NEXT = {
     "approved": "Approved; it is queued to run.",

@@ -20,11 +20,10 @@ from slack_bolt import App, BoltContext
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
-from agent.loop import AgentReply, memory_table
+from agent.chat import AgentReply, ToolBox, TurnContext, memory_table
 from agent.service import identity_of
-from agent.tools import ToolBox, TurnContext
 from bot.blocks import answer_blocks, decision_blocks
-from bot.inbox import delivery_attempt
+from bot.ingress import delivery_attempt
 from bot.listeners._shared import SlackOut
 
 __all__ = [

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 
-from agent.journal import Change
+from agent.execution import Change
 from agent.service import ChangeEvent, Operations
 from bot.blocks import decision_blocks, thread_summary
 from bot.listeners._shared import SlackOut

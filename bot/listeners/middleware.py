@@ -6,7 +6,8 @@ Both are caught here, before any listener runs, by inserting a key into ``slack_
 event id for Events API deliveries, and the request signature for every signed request. The
 insert is the lock, so several replicas sharing one database still process each request once.
 
-Events dispatched by the durable inbox (HTTP mode, ``bot.inbox``) skip the event-id claim: the
+Events dispatched by the durable inbox (HTTP mode, ``bot.ingress.inbox``) skip the event-id claim:
+the
 inbox's own insert de-duplicated them on arrival, and a replay after a replica died must run
 although that replica may have claimed the id already. The inbox marks its requests in Bolt's
 context, which only this process can set, never in a header an outsider could send.
@@ -18,66 +19,20 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
-from sqlalchemy import Column, DateTime, Engine, String, Table, and_, not_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine
 
-from bot.inbox import came_through_inbox
-from twin.db import metadata
-from twin.model import utcnow
+from bot.ingress import came_through_inbox
+from bot.tables import claim_key
 
 __all__ = [
-    "KEEP_SEEN",
-    "claim_key",
-    "prune_seen",
     "register_fallback",
     "register_middleware",
-    "seen_events",
 ]
 
 log = logging.getLogger(__name__)
-
-seen_events = Table(
-    "slack_event",
-    metadata,
-    Column("event_id", String(128), primary_key=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-)
-"""Keys already claimed: ``Ev…`` event ids, ``sig:…`` request signatures, ``digest:…`` leases."""
-
-KEEP_SEEN = timedelta(hours=2)
-"""How long de-duplication keys are kept: longer than Slack's retry schedule (about 5 minutes)
-and the signature window (5 minutes), with room to spare."""
-
-LEASE_PREFIX = "digest:"
-
-
-def claim_key(engine: Engine, key: str) -> bool:
-    """Insert ``key`` once; ``True`` for the first caller, ``False`` for every later one."""
-    try:
-        with engine.begin() as conn:
-            conn.execute(seen_events.insert().values(event_id=key[:128], at=utcnow()))
-    except IntegrityError:
-        return False
-    return True
-
-
-def prune_seen(engine: Engine, now: datetime | None = None) -> int:
-    """Forget de-duplication keys older than :data:`KEEP_SEEN` (leases are kept)."""
-    cutoff = (now or utcnow()) - KEEP_SEEN
-    with engine.begin() as conn:
-        res = conn.execute(
-            seen_events.delete().where(
-                and_(
-                    seen_events.c.at < cutoff,
-                    not_(seen_events.c.event_id.startswith(LEASE_PREFIX)),
-                )
-            )
-        )
-    return int(res.rowcount or 0)
 
 
 def _header(req: BoltRequest, name: str) -> str:

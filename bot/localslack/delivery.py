@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 from urllib.parse import urlencode
 
 import httpx
@@ -27,12 +27,33 @@ import httpx
 from bot.localslack.payloads import VERIFICATION_TOKEN
 from bot.localslack.state import JSON
 
-if TYPE_CHECKING:
-    from bot.localslack.socket_mode import SocketModeHub
-
 DeliveryKind = Literal["event", "interaction", "command"]
+EnvelopeType = Literal["events_api", "interactive", "slash_commands"]
+"""Socket Mode envelope types, one per kind of delivery."""
 RetryReason = Literal["http_timeout", "http_error", "connection_failed", "timeout"]
 """Why an attempt failed; ``timeout`` is Socket Mode's (an envelope not acknowledged)."""
+
+
+class SocketLink(Protocol):
+    """What delivery needs of a Socket Mode hub (``bot.localslack.socket_mode.SocketModeHub``).
+
+    A protocol, not an import: the hub builds on delivery's records, so delivery must not
+    import the hub back.
+    """
+
+    @property
+    def connected(self) -> bool:
+        """Whether a client holds an open connection."""
+
+    @property
+    def link_url(self) -> str:
+        """The WebSocket address clients connect to."""
+
+    def deliver(
+        self, kind: EnvelopeType, payload: JSON, *, retries: Sequence[float] = ()
+    ) -> Delivery:
+        """Send one envelope and wait for its acknowledgement."""
+
 
 DEFAULT_ACK_TIMEOUT = 3.0
 """Seconds Slack waits for the app's acknowledgement."""
@@ -111,7 +132,7 @@ class Deliverer:
         if ack_timeout <= 0:
             raise ValueError("ack_timeout must be positive")
         self._bot_url = bot_url
-        self.socket: SocketModeHub | None = None
+        self.socket: SocketLink | None = None
         """Socket Mode: used instead of ``bot_url`` while a client is connected."""
         self._secret = signing_secret
         self._timeout = ack_timeout
@@ -135,7 +156,7 @@ class Deliverer:
     def bot_url(self, url: str | None) -> None:
         self._bot_url = url
 
-    def _connected_socket(self) -> SocketModeHub | None:
+    def _connected_socket(self) -> SocketLink | None:
         return self.socket if self.socket is not None and self.socket.connected else None
 
     def close(self) -> None:

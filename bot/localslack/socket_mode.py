@@ -35,13 +35,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from bot.localslack.delivery import Attempt, Delivery, DeliveryKind, RetryReason
+from bot.localslack.delivery import Attempt, Delivery, DeliveryKind, EnvelopeType, RetryReason
 from bot.localslack.directory import APP_ID
 from bot.localslack.state import JSON, Workspace
 
-__all__ = ["DEFAULT_APP_TOKEN", "EnvelopeType", "SocketModeHub"]
+__all__ = ["DEFAULT_APP_TOKEN", "SocketModeHub"]
 
-EnvelopeType = Literal["events_api", "interactive", "slash_commands"]
 DisconnectReason = Literal["warning", "refresh_requested", "link_disabled"]
 
 DEFAULT_APP_TOKEN = "xapp-local"  # noqa: S105 - the local workspace's fake app-level token

@@ -11,12 +11,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from adapters.sim import SimEstate, SimTimings, SystemClock
-from agent.audit import AuditLog, FileCheckpoint
-from agent.capabilities import Adapters
+from agent.approval import Guardrails, RoleMap
+from agent.audit import AuditLog, FileCheckpoint, Redactor
+from agent.execution import Adapters
 from agent.policy import load_policy, load_policy_text
-from agent.redact import Redactor
-from agent.roles import RoleMap
-from agent.service import ChangeRequest, Guardrails, Operations
+from agent.service import ChangeRequest, Operations
 from agent.wiring import build_operations, sim_adapters
 from tests.estate import small_estate
 from twin.ingest import IngestBatch

@@ -1,4 +1,4 @@
-"""Tests for agent.audit: the hash chain, tamper detection (RELIABILITY F1-F5), concurrency.
+"""Tests for agent.audit.log: the hash chain, tamper detection (RELIABILITY F1-F5), concurrency.
 
 Every chain test runs on SQLite and, when ``OPSHAND_TEST_POSTGRES_URL`` is set, on PostgreSQL in
 a schema of its own. With ``CI=true`` a missing or unreachable PostgreSQL fails the run.
@@ -28,14 +28,15 @@ from sqlalchemy.exc import OperationalError
 
 from agent.audit import (
     GENESIS_HASH,
+    REDACTED,
     AuditLog,
     AuditRow,
     CheckpointEntry,
     FileCheckpoint,
+    Redactor,
     audit_table,
     compute_hash,
 )
-from agent.redact import REDACTED, Redactor
 from twin.db import make_engine, metadata
 
 PG_ENV = "OPSHAND_TEST_POSTGRES_URL"
@@ -267,7 +268,7 @@ def test_append_keeps_time_monotonic_under_clock_skew(
     _fill(log, engine, 1)
     first = log.head()
     assert first is not None
-    monkeypatch.setattr("agent.audit.utcnow", lambda: first.at - timedelta(hours=1))
+    monkeypatch.setattr("agent.audit.log.utcnow", lambda: first.at - timedelta(hours=1))
     with engine.begin() as conn:
         second = log.append(conn, kind="change.proposed", actor="system", body={})
         # Read on the caller's connection, the uncommitted row is already the head.
@@ -497,7 +498,7 @@ _CHILD = """
 import sys
 sys.path.insert(0, sys.argv[1])
 from agent.audit import AuditLog, FileCheckpoint
-from agent.redact import Redactor
+from agent.audit.redact import Redactor
 from twin.db import make_engine
 
 url, schema, cp, n, who = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6]

@@ -1,4 +1,4 @@
-"""Tests for agent.audit's deferred linking: appends are buffered and chained at commit.
+"""Tests for agent.audit.log's deferred linking: appends are buffered and chained at commit.
 
 Each test runs on SQLite and, with ``OPSHAND_TEST_POSTGRES_URL`` set, on PostgreSQL (the shared
 ``engine`` fixture); the interleaving test needs two open writers, so it is PostgreSQL only.
@@ -13,9 +13,17 @@ import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from agent.audit import GENESIS_HASH, AppendedRow, AuditLog, AuditRow, FileCheckpoint, audit_table
-from agent.audit_chain import row_from_db, select_rows
-from agent.redact import Redactor
+from agent.audit import (
+    GENESIS_HASH,
+    AppendedRow,
+    AuditLog,
+    AuditRow,
+    FileCheckpoint,
+    Redactor,
+    audit_table,
+    row_from_db,
+    select_rows,
+)
 
 SECRET = "hunter2-deferred-canary"
 
@@ -223,7 +231,7 @@ def test_concurrent_transactions_interleave_appends_on_postgres(
 
 
 def _lock_key() -> int:
-    from agent import audit
+    from agent.audit import log as audit
 
     return audit._LOCK_KEY
 

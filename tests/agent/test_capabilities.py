@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from adapters.sim import ManualClock, SimEstate, SimTimings
-from agent.capabilities import Adapters, CapabilityError, Observation, invoke, observe
+from agent.execution import Adapters, CapabilityError, Observation, invoke, observe
 from tests.twin.test_invariants import IN_WINDOW, rich_graph
 from twin.actions import CATALOG, get_action
 from twin.graph import TwinGraph

@@ -10,14 +10,15 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from agent.consent import (
+from agent.approval import (
     ConsentBook,
     ConsentError,
+    Identity,
+    RoleMap,
     consent_request_table,
     consent_vote_table,
 )
 from agent.policy import Decision, PolicyInput, load_policy_text
-from agent.roles import Identity, RoleMap
 
 POLICY = load_policy_text(
     "version: 1\n"

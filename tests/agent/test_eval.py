@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from agent.chat import offline_model
 from agent.eval import (
     EvalReport,
+    EvalWorld,
     Scenario,
     ScenarioError,
     load_scenarios,
@@ -16,8 +18,6 @@ from agent.eval import (
     run_suite,
     scripted_factory,
 )
-from agent.eval_world import EvalWorld
-from agent.models import offline_model
 
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 SCENARIOS = load_scenarios(EVALS)

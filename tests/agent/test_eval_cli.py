@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from bot.cli_eval import eval_command
+from bot.cli.eval import eval_command
 
 app = typer.Typer()
 app.command("eval")(eval_command)

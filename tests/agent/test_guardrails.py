@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from adapters.sim import FaultRule
-from agent.service import Guardrails
+from agent.approval import Guardrails
 from tests.agent.ops_world import ANA, BEN, CHLOE, DAN, make_world
 from twin.model import utcnow
 

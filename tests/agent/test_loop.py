@@ -9,17 +9,17 @@ import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
 from sqlalchemy import Engine
 
-from agent.eval_world import ScriptedChatModel
-from agent.loop import Agent
-from agent.models import (
+from agent.audit import Redactor
+from agent.chat import (
+    TOOL_ARGS,
+    Agent,
     ModelSpec,
     ModelUnavailable,
     make_chat_model,
     offline_model,
     parse_model_spec,
 )
-from agent.redact import Redactor
-from agent.tool_args import TOOL_ARGS
+from agent.eval import ScriptedChatModel
 from tests.agent.ops_world import ANA, OpsWorld, make_world
 from tests.agent.safety.conftest import plant
 

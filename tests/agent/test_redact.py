@@ -1,4 +1,5 @@
-"""Tests for agent.redact: known values, secret-looking keys, secret-shaped patterns, logging."""
+"""Tests for agent.audit.redact: known values, secret-looking keys, secret-shaped patterns,
+logging."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, SecretStr
 
-from agent.redact import REDACTED, RedactingFilter, Redactor, is_secret_key
+from agent.audit import REDACTED, RedactingFilter, Redactor, is_secret_key
 
 CANARY = "canary-7f3a9c1e-d00d"
 

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from agent.journal import DuplicateRequest
-from agent.loop import Agent
-from agent.models import offline_model
+from agent.chat import Agent, offline_model
+from agent.execution import DuplicateRequest
 from agent.service import ChangeRequest
 from tests.agent.ops_world import ANA, OpsWorld, make_world
 
@@ -96,7 +95,7 @@ def test_agent_turn_replayed_with_its_event_id_proposes_once(world: OpsWorld) ->
 def test_change_left_undecided_by_a_stopped_process_is_closed_later(world: OpsWorld) -> None:
     from datetime import timedelta
 
-    from agent.recovery import INTERRUPTED, UNDECIDED_AFTER, close_undecided
+    from agent.execution import INTERRUPTED, UNDECIDED_AFTER, close_undecided
 
     j = world.ops.journal
     stuck = j.create(

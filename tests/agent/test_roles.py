@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from agent.roles import Identity, RoleMap, RoleMapError
+from agent.approval import Identity, RoleMap, RoleMapError
 
 
 class Clock:

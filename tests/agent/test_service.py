@@ -89,7 +89,7 @@ def test_unknown_target_names_what_is_close(engine: Engine, tmp_path: Path) -> N
 def test_a4_plan_edited_after_approval_is_refused(engine: Engine, tmp_path: Path) -> None:
     from sqlalchemy import update
 
-    from agent.journal import journal_table
+    from agent.execution import journal_table
 
     w = make_world(engine, tmp_path)
     res = w.request("host.reboot", ["contoso-ny-web-02"])

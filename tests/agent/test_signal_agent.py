@@ -22,17 +22,20 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from sqlalchemy import Connection, Engine
 
 from adapters.signals import Signal, parse_alertmanager, parse_generic
-from agent.eval_world import ScriptedChatModel
+from agent.chat import Agent, ToolBox, TurnContext, normalise, offline_model
+from agent.chat.offline import DATA_TAG, HUMAN_TAG
+from agent.eval import ScriptedChatModel
 from agent.incidents import IncidentBook
-from agent.loop import Agent
-from agent.models import offline_model
-from agent.offline_model import DATA_TAG, HUMAN_TAG
 from agent.policy import load_policy, load_policy_cases_text, run_policy_tests
-from agent.runbooks import load_runbooks
-from agent.signal_agent import SignalAgent, build_request
-from agent.signal_loop import AgentFallback, IncidentNote, SignalLoop, SignalOutcome
-from agent.tool_guard import normalise
-from agent.tools import ToolBox, TurnContext
+from agent.signals import (
+    AgentFallback,
+    IncidentNote,
+    SignalAgent,
+    SignalLoop,
+    SignalOutcome,
+    build_request,
+    load_runbooks,
+)
 from tests.agent.ops_world import ANA, ROOT, OpsWorld, make_world
 
 POLICY = ROOT / "examples" / "policy_autonomy.yaml"

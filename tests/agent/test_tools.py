@@ -10,10 +10,19 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from agent.redact import Redactor
-from agent.roles import RoleMap
-from agent.tool_guard import action_requested, may_request, named_in_request, param_mentions
-from agent.tools import MAX_RESULT_TOKENS, ToolBox, TurnContext, estimate_tokens, tool_result
+from agent.approval import RoleMap
+from agent.audit import Redactor
+from agent.chat import (
+    MAX_RESULT_TOKENS,
+    ToolBox,
+    TurnContext,
+    action_requested,
+    estimate_tokens,
+    may_request,
+    named_in_request,
+    param_mentions,
+    tool_result,
+)
 from tests.agent.ops_world import ANA, OpsWorld, make_world
 from tests.estate import small_graph
 from twin.graph import TwinGraph

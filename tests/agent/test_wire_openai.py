@@ -19,9 +19,8 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from agent.loop import Agent
-from agent.models import ModelSpec, make_chat_model
-from agent.redact import Redactor
+from agent.audit import Redactor
+from agent.chat import Agent, ModelSpec, make_chat_model
 from tests.agent.ops_world import ANA, make_world
 
 API_KEY = "sk-wire-test-key-0123456789abcdef"

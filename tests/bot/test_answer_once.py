@@ -1,6 +1,7 @@
 """An event replayed by the durable inbox is answered once: answers carry Slack message metadata.
 
-Through the real stack (``tests.bot.world``: local Slack, bot.http, bot.inbox, the production
+Through the real stack (``tests.bot.world``: local Slack, bot.ingress.http, bot.ingress.inbox, the
+production
 Bolt app). A replica that died after posting its answer but before marking the event done is
 simulated by resetting the event's inbox row to ``pending`` under another owner with an expired
 lease; a second replica's inbox then sweeps and replays it.
@@ -20,11 +21,12 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import select, update
 
-from agent.loop import AgentReply
+from agent.chat import AgentReply
 from bot.app import build_app
-from bot.inbox import Inbox, inbox_table
+from bot.ingress import Inbox
 from bot.listeners._shared import ANSWER_EVENT_TYPE, SlackOut, answer_metadata
 from bot.localslack import LocalSlack
+from bot.tables import inbox_table
 from tests.bot.world import ANA, BOT_TOKEN, SIGNING_SECRET, World, slack_world, texts
 from twin.model import utcnow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.journal import Change
+from agent.execution import Change
 from bot.blocks import (
     MAX_BLOCKS,
     CardState,

@@ -18,7 +18,7 @@ import bot.app  # noqa: F401  - registers the bot's tables before bootstrap crea
 from adapters.sim import SimTimings
 from bot.bootstrap import bootstrap
 from bot.chat import ChatSession
-from bot.cli_run import DemoStack, start_stack
+from bot.cli.run import DemoStack, start_stack
 from bot.settings import Settings
 
 pytestmark = pytest.mark.timeout(180)
@@ -151,7 +151,7 @@ def test_chat_quit_inside_a_dialog_closes_it_and_quits(chat: ChatSession) -> Non
 def test_demo_steps_end_with_todays_digest() -> None:
     from datetime import date
 
-    from bot.cli_run import DEMO_STEPS, demo_steps
+    from bot.cli.run import DEMO_STEPS, demo_steps
 
     steps = demo_steps(date(2026, 3, 4))
     assert steps[-1].say == "/opshand digest 2026-03-04"

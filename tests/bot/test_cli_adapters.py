@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from adapters.registry import ConfigError, Integration, IntegrationsConfig, build_integrations
 from adapters.resilient import CONTRACT_METHODS
 from adapters.sim import FaultRule
-from bot.cli_adapters import IntegrationsLoader, register_adapters_command
+from bot.cli.adapters import IntegrationsLoader, register_adapters_command
 from tests.adapters.registry_cases import CASES, SECRET_FIELD, build_case
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.harnesses import SECRETS

@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from bot.cli_digest import register_digest_command
+from bot.cli.digest import register_digest_command
 
 
 def _app() -> typer.Typer:

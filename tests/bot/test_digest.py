@@ -16,7 +16,7 @@ from adapters.sim import SimTimings
 from agent.digest import compute_digest
 from agent.service import ChangeRequest, identity_of
 from bot.bootstrap import Opshand, bootstrap
-from bot.cli_digest import blocks_as_text
+from bot.cli.digest import blocks_as_text
 from bot.digest import (
     DIGEST_LEASE,
     DigestConfig,

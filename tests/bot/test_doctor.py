@@ -12,7 +12,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from bot.cli_doctor import register_doctor_command
+from bot.cli.doctor import register_doctor_command
 from bot.doctor import run_doctor
 from bot.localslack import LocalSlack
 

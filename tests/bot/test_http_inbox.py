@@ -1,4 +1,5 @@
-"""HTTP mode with the durable inbox: bot.http + bot.inbox + the real Bolt app + local Slack."""
+"""HTTP mode with the durable inbox: bot.ingress.http + bot.ingress.inbox + the real Bolt app +
+local Slack."""
 
 from __future__ import annotations
 
@@ -18,16 +19,16 @@ from sqlalchemy import event, select, update
 from sqlalchemy.exc import OperationalError
 
 from adapters.sim import SimTimings
-from agent.loop import AgentReply
+from agent.chat import AgentReply
 from bot.app import build_app
 from bot.bootstrap import Opshand, bootstrap
-from bot.cli_serve import build_inbox
-from bot.http import HttpServer, create_http_app
-from bot.inbox import Inbox, inbox_table
+from bot.cli.serve import build_inbox
+from bot.ingress import HttpServer, Inbox, create_http_app
 from bot.localslack import LocalSlack
 from bot.localslack.delivery import Attempt
 from bot.metrics import Metrics
 from bot.settings import Settings
+from bot.tables import inbox_table
 from tests.bot.world import ANA, BOT_TOKEN, EVENTS, SIGNING_SECRET, texts
 from tests.conftest import _drop_schema, _pg_engine
 from twin.model import utcnow

@@ -1,4 +1,4 @@
-"""The durable Slack inbox (bot.inbox) on SQLite and PostgreSQL, through a real Bolt app.
+"""The durable Slack inbox (bot.ingress.inbox) on SQLite and PostgreSQL, through a real Bolt app.
 
 The Bolt app here has the production de-duplication middleware and fallback, and one
 ``app_mention`` listener that answers in the thread through the local Slack Web API, so "the
@@ -20,11 +20,13 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from sqlalchemy import Engine, func, select
 
-from agent.redact import Redactor
-from bot.inbox import CLAIM_BATCH, KEEP_DONE, Inbox, Receipt, inbox_table
-from bot.listeners.middleware import claim_key, register_fallback, register_middleware
+from agent.audit import Redactor
+from bot.ingress import KEEP_DONE, Inbox, Receipt
+from bot.ingress.inbox import CLAIM_BATCH
+from bot.listeners.middleware import register_fallback, register_middleware
 from bot.localslack import LocalSlack, sign
 from bot.localslack.payloads import event_envelope
+from bot.tables import claim_key, inbox_table
 from twin.model import utcnow
 
 SECRET = "inbox-test-signing-secret-01"
@@ -318,12 +320,14 @@ def test_failing_listener_is_retried_then_dead_lettered(
     assert (dead.state, dead.attempts) == ("dead", 3)
     assert len(handled.texts) == 3
     assert answers(slack, payload) == []
-    errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "bot.inbox"]
+    errors = [
+        r for r in caplog.records if r.levelno == logging.ERROR and r.name == "bot.ingress.inbox"
+    ]
     assert len(errors) == 1
     message = errors[0].getMessage()
     assert event_id in message and "app_mention" in message and "3 attempts" in message
     assert "RuntimeError: upstream refused token" in message
-    ours = "\n".join(r.getMessage() for r in caplog.records if r.name == "bot.inbox")
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name == "bot.ingress.inbox")
     assert TOKEN not in ours and "boom please" not in ours
     clock.offset += timedelta(days=30)
     assert inbox.sweep() == 0  # dead rows are never retried (and pruned after a week)

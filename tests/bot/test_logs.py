@@ -48,7 +48,7 @@ def lines(stream: io.StringIO) -> list[dict[str, object]]:
 
 
 def test_json_lines_carry_bound_correlation_ids(captured: io.StringIO) -> None:
-    log = logging.getLogger("agent.executor")
+    log = logging.getLogger("agent.execution.executor")
     with bind(event_id="Ev0001", change_id=12):
         with bind(plan_hash="abc123"):
             log.info("running %s", "CR-12")
@@ -56,7 +56,7 @@ def test_json_lines_carry_bound_correlation_ids(captured: io.StringIO) -> None:
     log.info("outside")
     first, second, third = lines(captured)
     assert first["message"] == "running CR-12"
-    assert first["level"] == "info" and first["logger"] == "agent.executor"
+    assert first["level"] == "info" and first["logger"] == "agent.execution.executor"
     assert (first["event_id"], first["change_id"], first["plan_hash"]) == ("Ev0001", "12", "abc123")
     assert "plan_hash" not in second and second["change_id"] == "12"
     assert not {"event_id", "change_id", "plan_hash", "call_id"} & set(third)
@@ -112,11 +112,11 @@ def test_text_format_is_readable_with_ids(settings: Settings) -> None:
     handler = configure_logging(settings.model_copy(update={"log_format": "text"}), stream=stream)
     try:
         with bind(change_id=5):
-            logging.getLogger("agent.journal").info("moved to queued")
+            logging.getLogger("agent.execution.journal").info("moved to queued")
     finally:
         logging.getLogger().removeHandler(handler)
     line = stream.getvalue().strip()
-    assert "INFO" in line and "agent.journal: moved to queued" in line
+    assert "INFO" in line and "agent.execution.journal: moved to queued" in line
     assert line.endswith("change_id=5")
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)

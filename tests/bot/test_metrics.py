@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from adapters.sim import SimTimings
 from bot.app import build_app
 from bot.bootstrap import bootstrap
-from bot.http import HttpServer, create_http_app
+from bot.ingress import HttpServer, create_http_app
 from bot.localslack import LocalSlack
 from bot.metrics import Metrics, install_metrics, metrics_routes
 from bot.settings import Settings

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
-from bot.listeners.middleware import KEEP_SEEN, claim_key, prune_seen, seen_events
+from bot.tables import KEEP_SEEN, claim_key, prune_seen, seen_events
 from twin.model import utcnow
 
 

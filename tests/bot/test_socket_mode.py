@@ -28,8 +28,9 @@ import pytest
 from slack_bolt import App
 from sqlalchemy import Engine, select
 
-from bot.inbox import Inbox, inbox_table
+from bot.ingress import Inbox
 from bot.localslack import LocalSlack, payloads
+from bot.tables import inbox_table
 from tests.bot.world import texts
 from tests.conftest import _drop_schema, _pg_engine
 from twin.db import make_engine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_sdk import WebClient
 
-from agent.roles import RoleMap
+from agent.approval import RoleMap
 from bot.app import slack_usergroup_members
 from bot.localslack import LocalSlack
 

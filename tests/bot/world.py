@@ -1,4 +1,4 @@
-"""opshand + the local Slack workspace + the production HTTP app (bot.http) serving Bolt."""
+"""opshand + the local Slack workspace + the production HTTP app (bot.ingress.http) serving Bolt."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from slack_sdk import WebClient
 from adapters.sim import SimTimings
 from bot.app import build_app
 from bot.bootstrap import Opshand, bootstrap
-from bot.cli_serve import build_inbox
-from bot.http import HttpServer, create_http_app
+from bot.cli.serve import build_inbox
+from bot.ingress import HttpServer, create_http_app
 from bot.localslack import DEFAULT_USERS, DemoUser, LocalSlack
 from bot.settings import Settings
 from tests.conftest import _drop_schema, _pg_engine

@@ -19,11 +19,11 @@ import pytest
 from slack_sdk import WebClient
 
 from adapters.sim import SimTimings
-from agent.signal_agent import SignalAgent
+from agent.signals import SignalAgent
 from bot.app import build_app
 from bot.bootstrap import bootstrap
-from bot.cli_serve import webhook_routes_for
-from bot.http import HttpServer, create_http_app
+from bot.cli.serve import webhook_routes_for
+from bot.ingress import HttpServer, create_http_app
 from bot.localslack import LocalSlack
 from bot.settings import Settings
 from tests.bot.world import CHLOE, World, card_of, texts, wait_text

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from adapters.sim import FaultRule
-from agent.patch_cycle import PatchCycle, PatchCycleSettings, plan_cycle
+from agent.patching import PatchCycle, PatchCycleSettings, plan_cycle
 from tests.agent.autonomy.world import ROOT, build_ops
 from twin.model import EdgeType, NodeKind
 

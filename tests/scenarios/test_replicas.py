@@ -176,13 +176,12 @@ def _replies(msgs: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
 @pytest.mark.timeout(150)
 def test_three_replicas_one_killed_every_change_once(tmp_path: Path) -> None:
     from adapters.sim import SqliteCallStore
-    from agent.audit import AuditLog, FileCheckpoint, audit_table
+    from agent.audit import AuditLog, FileCheckpoint, Redactor, audit_table
+    from agent.execution import FINAL_STATES, journal_table, target_table
     from agent.incidents import incident_table
-    from agent.journal import FINAL_STATES, journal_table, target_table
-    from agent.redact import Redactor
-    from bot.http import HttpServer
-    from bot.inbox import inbox_table
+    from bot.ingress import HttpServer
     from bot.localslack import LocalSlack
+    from bot.tables import inbox_table
     from tests.bot.world import EVENTS
     from tests.conftest import _drop_schema, _pg_engine
     from twin.store import TwinStore
@@ -451,7 +450,7 @@ def _holders(engine: Engine) -> dict[int, str]:
     a lease ran out, the ``change.lease_taken_over`` by another worker.
     """
     from agent.audit import audit_table
-    from agent.journal import journal_table
+    from agent.execution import journal_table
 
     with engine.connect() as conn:
         ids = [

@@ -10,8 +10,8 @@ from slack_sdk import WebClient
 from starlette.testclient import TestClient
 
 from bot.app import build_app
-from bot.cli_serve import webhook_routes_for
-from bot.http import create_http_app
+from bot.cli.serve import webhook_routes_for
+from bot.ingress import create_http_app
 from tests.scenarios.conftest import SIGNING_SECRET, World
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "signals"

@@ -1,4 +1,5 @@
-"""RELIABILITY C1-C6 against the production HTTP app (bot.http), with signed realistic requests."""
+"""RELIABILITY C1-C6 against the production HTTP app (bot.ingress.http), with signed realistic
+requests."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.loop import AgentReply
+from agent.chat import AgentReply
 from bot.localslack import sign
 from tests.bot.world import ANA, SIGNING_SECRET, World, slack_world, wait_text
 

@@ -88,7 +88,8 @@ class Expectation:
 
     target: str
     check: str
-    """A check :func:`agent.capabilities.observe` knows (``rebooted``, ``user_disabled`` ...)."""
+    """A check :func:`agent.execution.capabilities.observe` knows (``rebooted``, ``user_disabled``
+    ...)."""
     params: tuple[tuple[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,7 +125,7 @@ class ActionSpec:
     params: type[Params]
     target_kinds: frozenset[NodeKind]
     capability: str
-    """The name :func:`agent.capabilities.invoke` maps to adapter contract calls."""
+    """The name :func:`agent.execution.capabilities.invoke` maps to adapter contract calls."""
     idempotent: bool
     """Whether the capability may be retried blindly after an ambiguous outcome."""
     effects: EffectFn

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from agent.digest import PATCH_CYCLE_KIND, compute_digest
-from agent.patch_cycle import PatchCycle, plan_cycle
-from bot.cli_digest import blocks_as_text
+from agent.patching import PatchCycle, plan_cycle
+from bot.cli.digest import blocks_as_text
 from bot.digest import DigestConfig, digest_blocks
 from tests.agent.autonomy.world import ROOT, build_ops
 

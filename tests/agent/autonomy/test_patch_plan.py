@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from agent.patch_cycle import PatchCycleSettings, plan_cycle
+from agent.patching import PatchCycleSettings, plan_cycle
 from twin.graph import TwinGraph
 from twin.model import EdgeType
 from twin.sample import generate_estate

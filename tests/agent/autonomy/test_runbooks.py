@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from adapters.signals import parse_generic
-from agent.runbooks import (
+from agent.signals import (
     RunbookError,
     TemplateError,
     load_runbooks,

@@ -12,14 +12,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from adapters.sim import SimEstate, SimTimings, SystemClock
-from agent.audit import AuditLog, FileCheckpoint
+from agent.approval import Guardrails, RoleMap
+from agent.audit import AuditLog, FileCheckpoint, Redactor
 from agent.incidents import IncidentBook
 from agent.policy import load_policy, load_policy_text
-from agent.redact import Redactor
-from agent.roles import RoleMap
-from agent.runbooks import load_runbooks
-from agent.service import Guardrails, Operations
-from agent.signal_loop import IncidentNote, SignalLoop
+from agent.service import Operations
+from agent.signals import IncidentNote, SignalLoop, load_runbooks
 from agent.wiring import build_operations, sim_adapters
 from twin.ingest import IngestBatch
 from twin.model import utcnow

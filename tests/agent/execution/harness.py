@@ -18,15 +18,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from adapters.sim import SimEstate, SimTimings, SystemClock
-from agent.audit import AuditLog, FileCheckpoint
-from agent.capabilities import Adapters
-from agent.consent import ConsentBook
-from agent.executor import LEASE, Executor, RetryPolicy
-from agent.guardrails import Guardrails
-from agent.journal import Change, Journal
+from agent.approval import ConsentBook, Guardrails, RoleMap
+from agent.audit import AuditLog, FileCheckpoint, Redactor
+from agent.execution import Adapters, Change, Executor, Journal, RetryPolicy
+from agent.execution.executor import LEASE
 from agent.policy import load_policy, load_policy_text
-from agent.redact import Redactor
-from agent.roles import RoleMap
 from agent.service import Operations
 from agent.wiring import sim_adapters
 from tests.estate import small_estate

@@ -17,8 +17,7 @@ import pytest
 from sqlalchemy import Engine
 
 from adapters.sim import SqliteCallStore
-from agent.executor import STEPS
-from agent.journal import FINAL_STATES
+from agent.execution import FINAL_STATES, STEPS
 from tests.agent.execution.harness import BEN, ROOT, World, build, serve_estate, sim_for
 from tests.estate import small_estate
 from twin.db import make_engine

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 
 from adapters.sim import SqliteCallStore
-from agent.journal import IllegalTransition, journal_table
+from agent.execution import IllegalTransition, journal_table
 from tests.agent.execution.harness import ANA, ROOT, build, enqueue, sim_for
 from tests.conftest import _drop_schema, _pg_engine, postgres_url
 from tests.estate import small_estate
@@ -176,7 +176,7 @@ def test_d2_lease_lost_mid_run_is_a_warning_not_a_crash(
     a = build(engine, tmp_path, now=lambda: clock[0], worker_id="a", step_hook=stall)
     b_box.append(build(engine, tmp_path, seed=False, now=lambda: clock[0], worker_id="b"))
     enqueue(a, "service.restart", ["contoso-dev-app"])
-    with caplog.at_level("WARNING", logger="agent.executor"):
+    with caplog.at_level("WARNING", logger="agent.execution.executor"):
         assert a.executor.work_once(limit=1) == []
     assert any("lease lost" in r.getMessage() for r in caplog.records)
     assert a.sim is not None and a.sim.effects("rmm", "run_script") == 0

@@ -11,8 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
 from adapters.sim import ManualClock, SimEstate, SimTimings
-from agent.journal import call_table, target_table
-from agent.worker import Worker, WorkerStats
+from agent.execution import Worker, WorkerStats, call_table, target_table
 from tests.agent.execution.harness import build, enqueue
 from tests.estate import small_estate
 from twin.model import utcnow

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from adapters.sim import ManualClock, SimEstate, SimTimings
-from agent.executor import STEPS
-from agent.guardrails import Guardrails
+from agent.approval import Guardrails
+from agent.execution import STEPS
 from agent.service import ChangeRequest
 from tests.agent.execution.harness import ANA, BEN, CHLOE, World, build
 from tests.estate import small_estate

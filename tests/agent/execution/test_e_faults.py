@@ -8,9 +8,7 @@ from sqlalchemy import Engine, select
 
 from adapters.errors import CircuitOpen
 from adapters.sim import FaultRule
-from agent.capabilities import Adapters
-from agent.executor import RetryPolicy
-from agent.journal import call_table, target_table
+from agent.execution import Adapters, RetryPolicy, call_table, target_table
 from tests.agent.execution.harness import World, build, enqueue, sim_adapters, sim_for
 from tests.estate import small_estate
 from twin.model import Entity, NodeKind, Relation

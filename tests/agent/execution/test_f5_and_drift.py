@@ -14,8 +14,7 @@ from sqlalchemy import Engine, select
 from adapters.errors import TransientError
 from adapters.inventory import known_ids, rmm_inventory
 from adapters.sim import FaultRule
-from agent.capabilities import Adapters
-from agent.journal import TRANSITIONS, call_table, journal_table, target_table
+from agent.execution import TRANSITIONS, Adapters, call_table, journal_table, target_table
 from tests.agent.execution.harness import CANARY, build, enqueue, sim_adapters, sim_for
 from tests.estate import small_estate
 

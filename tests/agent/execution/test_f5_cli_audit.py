@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.cli_common import boot
+from bot.cli.common import boot
 
 runner = CliRunner()
 

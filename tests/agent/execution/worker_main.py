@@ -19,8 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from adapters.sim import SqliteCallStore
-from agent.executor import STEPS
-from agent.worker import Worker
+from agent.execution import STEPS, Worker
 from tests.agent.execution.harness import build, connect_estate, sim_for
 from tests.estate import small_estate
 from twin.db import make_engine

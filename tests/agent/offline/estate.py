@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.offline import TwinNameResolver
+from agent.chat.offline import TwinNameResolver
 
 ENTITIES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("client:contoso", "client", "Contoso Ltd", {"client": "contoso"}),

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.offline import ConversationContext, TwinNameResolver, parse
+from agent.chat.offline import ConversationContext, TwinNameResolver, parse
 from tests.agent.offline.estate import make_resolver
 
 CASES: list[dict[str, Any]] = yaml.safe_load(

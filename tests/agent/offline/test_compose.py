@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from agent.offline import (
+from agent.chat.offline import (
     Candidate,
     Intent,
     ToolCall,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.offline import Intent, ParseResult, parse
-from agent.offline.text import fix_typos
+from agent.chat.offline import Intent, ParseResult, parse
+from agent.chat.offline.text import fix_typos
 from tests.agent.offline.estate import make_resolver
 
 RESOLVER = make_resolver()

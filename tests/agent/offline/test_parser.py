@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.offline import (
+from agent.chat.offline import (
     HELP_TEXT,
     NOT_UNDERSTOOD,
     ConversationContext,
@@ -157,7 +157,7 @@ def _fleet_resolver(web: int, endpoints: int) -> TwinNameResolver:
 
 
 def test_parse_all_servers_is_bounded_by_max_targets() -> None:
-    from agent.tool_guard import MAX_TARGETS
+    from agent.chat import MAX_TARGETS
 
     many = _fleet_resolver(MAX_TARGETS + 5, endpoints=40)
     result = parse("patch all servers", many)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.offline import EntityResolver, RoleAwareResolver, TwinNameResolver
+from agent.chat.offline import EntityResolver, RoleAwareResolver, TwinNameResolver
 from tests.agent.offline.estate import make_resolver
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.offline.text import fix_typos, prepare, strip_politeness
+from agent.chat.offline.text import fix_typos, prepare, strip_politeness
 
 
 def test_prepare_drops_slack_mentions_and_unwraps_links() -> None:

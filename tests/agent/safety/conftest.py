@@ -9,8 +9,7 @@ import pytest
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy import Engine
 
-from agent.loop import Agent
-from agent.models import offline_model
+from agent.chat import Agent, offline_model
 from tests.agent.ops_world import ANA, TEAM, OpsWorld, make_world
 from twin.ingest import IngestBatch
 from twin.model import Entity, NodeKind

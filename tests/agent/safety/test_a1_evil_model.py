@@ -8,9 +8,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.eval_world import ScriptedChatModel
-from agent.tool_args import TOOL_ARGS
-from agent.tools import ToolBox, TurnContext
+from agent.chat import TOOL_ARGS, ToolBox, TurnContext
+from agent.eval import ScriptedChatModel
 from tests.agent.ops_world import OpsWorld
 from tests.agent.safety.conftest import EVE, agent, refused_rows, total_effects
 from twin.actions import CATALOG

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage, ToolMessage
 
-from agent.eval_world import ScriptedChatModel
-from agent.offline_model import unwrap_data
-from agent.tool_guard import named_in_request, normalise
+from agent.chat import named_in_request, normalise
+from agent.chat.offline import unwrap_data
+from agent.eval import ScriptedChatModel
 from tests.agent.ops_world import ANA, OpsWorld
 from tests.agent.safety.conftest import add_ticket, agent, plant, refused_rows, total_effects
 from tests.estate import small_graph

@@ -4,7 +4,7 @@ change runs exactly as approved."""
 
 from __future__ import annotations
 
-from agent.eval_world import ScriptedChatModel
+from agent.eval import ScriptedChatModel
 from tests.agent.ops_world import ANA, BEN, OpsWorld
 from tests.agent.safety.conftest import add_ticket, agent
 

@@ -8,8 +8,8 @@ import json
 from langchain_core.messages import BaseMessage, ToolMessage
 from sqlalchemy import select
 
-from agent.eval_world import ScriptedChatModel
-from agent.loop import memory_table
+from agent.chat import memory_table
+from agent.eval import ScriptedChatModel
 from tests.agent.ops_world import ANA, OpsWorld
 from tests.agent.safety.conftest import add_ticket, agent, plant
 

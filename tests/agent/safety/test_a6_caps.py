@@ -3,7 +3,7 @@ with a clear message."""
 
 from __future__ import annotations
 
-from agent.eval_world import ScriptedChatModel
+from agent.eval import ScriptedChatModel
 from tests.agent.ops_world import ANA, OpsWorld
 from tests.agent.safety.conftest import agent
 

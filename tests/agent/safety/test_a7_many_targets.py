@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.eval_world import ScriptedChatModel, build_world
-from agent.loop import Agent
+from agent.chat import Agent
+from agent.eval import ScriptedChatModel, build_world
 from bot.blocks import decision_blocks
 from tests.agent.ops_world import ANA, OpsWorld
 from tests.agent.safety.conftest import agent, refused_rows

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from bot.cli_autonomy import register_autonomy_commands
+from bot.cli.autonomy import register_autonomy_commands
 
 ROOT = Path(__file__).resolve().parents[3]
 

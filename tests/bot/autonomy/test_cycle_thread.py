@@ -11,8 +11,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from agent.patch_report import CycleEvent, CycleReport, HostResult
-from bot.cli_autonomy import CycleThread, _slack_thread
+from agent.patching import CycleEvent, CycleReport, HostResult
+from bot.cli.autonomy import CycleThread, _slack_thread
 from bot.localslack import LocalSlack
 
 TOKEN = "xoxb-cycle-thread-0001"

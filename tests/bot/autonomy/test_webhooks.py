@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from adapters.signals import Signal
-from bot.webhooks import webhook_routes
+from bot.ingress import webhook_routes
 
 ROOT = Path(__file__).resolve().parents[3]
 SECRET = SecretStr("pd-webhook-secret")

@@ -1,0 +1,69 @@
+"""The conversation: the tool-calling loop, its tools and their guard, the chat models."""
+
+from __future__ import annotations
+
+from agent.chat.guard import (
+    MAX_TARGETS,
+    action_requested,
+    may_request,
+    named_in_request,
+    normalise,
+    param_mentions,
+)
+from agent.chat.loop import (
+    MEMORY_TURNS,
+    SYSTEM_PROMPT,
+    Agent,
+    AgentReply,
+    memory_table,
+    wrap_data,
+)
+from agent.chat.models import (
+    PROVIDERS,
+    ModelSpec,
+    ModelUnavailable,
+    make_chat_model,
+    offline_model,
+    parse_model_spec,
+)
+from agent.chat.tool_args import (
+    TOOL_ARGS,
+    ToolArgs,
+)
+from agent.chat.tools import (
+    MAX_RESULT_CHARS,
+    MAX_RESULT_TOKENS,
+    ToolBox,
+    TurnContext,
+    estimate_tokens,
+    tool_result,
+)
+
+__all__ = [
+    "MAX_RESULT_CHARS",
+    "MAX_RESULT_TOKENS",
+    "MAX_TARGETS",
+    "MEMORY_TURNS",
+    "PROVIDERS",
+    "SYSTEM_PROMPT",
+    "TOOL_ARGS",
+    "Agent",
+    "AgentReply",
+    "ModelSpec",
+    "ModelUnavailable",
+    "ToolArgs",
+    "ToolBox",
+    "TurnContext",
+    "action_requested",
+    "estimate_tokens",
+    "make_chat_model",
+    "may_request",
+    "memory_table",
+    "named_in_request",
+    "normalise",
+    "offline_model",
+    "param_mentions",
+    "parse_model_spec",
+    "tool_result",
+    "wrap_data",
+]

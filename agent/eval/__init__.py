@@ -1,0 +1,39 @@
+"""The agent's scenario suite: cases, the world each runs in, and the report."""
+
+from __future__ import annotations
+
+from agent.eval.runner import (
+    CaseResult,
+    EvalReport,
+    Scenario,
+    ScenarioError,
+    load_scenarios,
+    run_case,
+    run_suite,
+    scripted_factory,
+)
+from agent.eval.world import (
+    DEFAULT_POLICY,
+    ROLES_TEAM,
+    USERS,
+    EvalWorld,
+    ScriptedChatModel,
+    build_world,
+)
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "ROLES_TEAM",
+    "USERS",
+    "CaseResult",
+    "EvalReport",
+    "EvalWorld",
+    "Scenario",
+    "ScenarioError",
+    "ScriptedChatModel",
+    "build_world",
+    "load_scenarios",
+    "run_case",
+    "run_suite",
+    "scripted_factory",
+]

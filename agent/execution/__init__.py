@@ -1,0 +1,91 @@
+"""Running decided changes: the journal, the executor, integration calls, reconciliation."""
+
+from __future__ import annotations
+
+from agent.execution.calls import (
+    CallOutcome,
+    IntegrationGuard,
+    RetryPolicy,
+    category_of,
+    job_verdict,
+    jobs_ended,
+)
+from agent.execution.capabilities import (
+    Adapters,
+    CapabilityError,
+    Observation,
+    invoke,
+    observe,
+)
+from agent.execution.executor import (
+    STEPS,
+    ExecutionReport,
+    Executor,
+    TargetResult,
+)
+from agent.execution.journal import (
+    FINAL_STATES,
+    TRANSITIONS,
+    Change,
+    ChangeState,
+    DuplicateRequest,
+    IllegalTransition,
+    Journal,
+    TargetBook,
+    call_table,
+    change_ref,
+    journal_table,
+    parse_ref,
+    target_table,
+)
+from agent.execution.reconcile import (
+    Reconciler,
+    undo,
+)
+from agent.execution.recovery import (
+    INTERRUPTED,
+    UNDECIDED_AFTER,
+    close_undecided,
+)
+from agent.execution.worker import (
+    Worker,
+    WorkerStats,
+)
+
+__all__ = [
+    "FINAL_STATES",
+    "INTERRUPTED",
+    "STEPS",
+    "TRANSITIONS",
+    "UNDECIDED_AFTER",
+    "Adapters",
+    "CallOutcome",
+    "CapabilityError",
+    "Change",
+    "ChangeState",
+    "DuplicateRequest",
+    "ExecutionReport",
+    "Executor",
+    "IllegalTransition",
+    "IntegrationGuard",
+    "Journal",
+    "Observation",
+    "Reconciler",
+    "RetryPolicy",
+    "TargetBook",
+    "TargetResult",
+    "Worker",
+    "WorkerStats",
+    "call_table",
+    "category_of",
+    "change_ref",
+    "close_undecided",
+    "invoke",
+    "job_verdict",
+    "jobs_ended",
+    "journal_table",
+    "observe",
+    "parse_ref",
+    "target_table",
+    "undo",
+]

@@ -1,0 +1,581 @@
+"""The executor: runs queued changes wave by wave, exactly as planned, then reconciles.
+
+Crash safety: a target is marked ``calling`` (committed, with a row in ``journal_call``) before
+its adapter call, and ``submitted`` with the job id after, in the transaction that also writes the
+call's audit row. A worker that finds a ``calling`` target after a crash re-sends the call only
+when the action is idempotent (same idempotency key, so the vendor de-duplicates it); otherwise it
+marks the target ``unknown`` and reconciliation reads the estate back, then resolves or escalates.
+Every adapter call carries the idempotency key ``CR-<id>:<target>``.
+
+Integration faults (RELIABILITY E1-E7): only idempotent calls are retried, with bounded, jittered
+backoff that honours (capped) ``Retry-After``; 401/403 are never retried, raise an operator alert
+and hold that integration's queued work; repeated transient failures open the integration's
+circuit, which keeps its queued work queued while other integrations carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, or_, select, update
+
+from adapters._http import CircuitBreaker
+from adapters.contracts import Job
+from adapters.errors import AdapterError
+from agent.execution.calls import (
+    CallOutcome,
+    IntegrationGuard,
+    RetryPolicy,
+    category_of,
+    job_verdict,
+    jobs_ended,
+)
+from agent.execution.capabilities import Adapters, CapabilityError, Observation, invoke
+from agent.execution.journal import (
+    Change,
+    IllegalTransition,
+    Journal,
+    TargetBook,
+    journal_table,
+)
+from agent.execution.reconcile import Reconciler
+from twin.actions import CATALOG, ActionSpec, get_action
+from twin.graph import TwinGraph
+from twin.model import utcnow
+from twin.plan import Plan, stale_entities
+from twin.store import TwinStore
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "STEPS",
+    "ExecutionReport",
+    "Executor",
+    "TargetResult",
+]
+
+LEASE = timedelta(seconds=60)
+JOB_TIMEOUT = timedelta(minutes=30)
+STEPS = (
+    "claimed",
+    "targets_ready",
+    "target_calling",
+    "call_returned",
+    "call_recorded",
+    "target_done",
+    "before_reconcile",
+)
+"""Step boundaries where ``step_hook`` is called (crash tests kill the worker at each)."""
+_ENDED = ("done", "failed", "unknown", "skipped", "rolled_back")
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """How one target ended."""
+
+    target: str
+    wave: int
+    state: str
+    detail: str
+
+
+@dataclass
+class ExecutionReport:
+    """What one run of a change did, per target."""
+
+    change_id: int
+    final_state: str
+    targets: list[TargetResult] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
+    halted_at_wave: int | None = None
+    message: str = ""
+    delays: list[dict[str, Any]] = field(default_factory=list)
+    """Rate-limit waits (integration, seconds) the requester should be told about."""
+
+
+class Executor:
+    """Claims queued changes and carries them out through the adapters.
+
+    Args:
+        engine: The database holding the journal, the twin and the audit log.
+        journal: Moves changes through the state machine (with their audit rows).
+        store: The twin's store; observations flow back into it.
+        graph: Returns the in-memory twin, caught up with the change log.
+        adapters: The integrations to act through.
+        audit: ``audit(conn, *, kind, actor, body, change_id, plan_hash)``.
+        recheck: Last check before execution (consent still valid, no freeze); a sentence
+            when the change must not run.
+        now: Wall clock (aware UTC) for leases, plan expiry and the call ledger.
+        sleep: How to wait (backoff, job polling); injected in tests.
+        poll_interval: Seconds between job status polls.
+        worker_id: Names this worker in audit rows and leases.
+        lease: How long a claim holds without a heartbeat.
+        retry: Retry, circuit and auth-hold settings.
+        monotonic: Clock for circuits and holds.
+        rng: Randomness for backoff jitter.
+        step_hook: Called with each step boundary name (:data:`STEPS`); crash tests use it.
+        redact: Scrubs secrets from detail texts before they are stored.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        journal: Journal,
+        store: TwinStore,
+        graph: Callable[[], TwinGraph],
+        adapters: Adapters,
+        *,
+        audit: Callable[..., Any],
+        recheck: Callable[[Change], str | None] = lambda c: None,
+        now: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_interval: float = 0.2,
+        worker_id: str = "worker",
+        lease: timedelta = LEASE,
+        retry: RetryPolicy | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        step_hook: Callable[[str], None] | None = None,
+        redact: Callable[[str], str] = lambda text: text,
+    ) -> None:
+        self.engine = engine
+        self.journal = journal
+        self.store = store
+        self.graph = graph
+        self.adapters = adapters
+        self._audit = audit
+        self.recheck = recheck
+        self.now = now
+        self.sleep = sleep
+        self.poll_interval = poll_interval
+        self.worker_id = worker_id
+        self.lease = lease
+        self.retry = retry or RetryPolicy()
+        self.monotonic = monotonic
+        self.rng = rng or random.Random()
+        self.step_hook = step_hook
+        self.redact = redact
+        """Scrubs secrets from every detail text stored (journal, targets, call ledger)."""
+        self.guard = IntegrationGuard(
+            engine, audit, self.actor, retry=self.retry, monotonic=monotonic, rng=self.rng
+        )
+        self.reconciler = Reconciler(self)
+        self.targets = TargetBook(engine, audit, self.actor, now=now, redact=redact)
+        self._beats: dict[tuple[int, str], float] = {}
+
+    @property
+    def actor(self) -> str:
+        """The audit actor of this worker."""
+        return f"system:{self.worker_id}"
+
+    def step(self, name: str) -> None:
+        """Report reaching a step boundary to ``step_hook`` (see :data:`STEPS`)."""
+        if self.step_hook is not None:
+            self.step_hook(name)
+
+    # ------------------------------------------------------------------ integration health
+    def breaker(self, category: str) -> CircuitBreaker:
+        """The circuit breaker of one integration category (created on first use)."""
+        return self.guard.breaker(category)
+
+    def held(self) -> dict[str, str]:
+        """Integrations whose work is held now, with the reason (open circuit or auth failure)."""
+        return self.guard.held()
+
+    # ------------------------------------------------------------------ claiming
+    def claim(self, limit: int = 1) -> list[tuple[int, str]]:
+        """Claim queued changes (and executing ones whose lease expired) with a lease token.
+
+        On PostgreSQL the select takes row locks with ``FOR UPDATE SKIP LOCKED`` so concurrent
+        workers never claim the same row; on SQLite the write transaction is exclusive. Changes
+        for an integration that is held (open circuit, auth failure) stay queued.
+        """
+        now = self.now()
+        held = self.held()
+        blocked = [k for k, spec in CATALOG.items() if category_of(spec) in held]
+        out: list[tuple[int, str]] = []
+        with self.engine.begin() as conn:
+            q = (
+                select(journal_table.c.id, journal_table.c.state, journal_table.c.plan)
+                .where(
+                    or_(
+                        journal_table.c.state == "queued",
+                        and_(
+                            journal_table.c.state == "executing", journal_table.c.lease_until < now
+                        ),
+                    )
+                )
+                .order_by(journal_table.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            if blocked:
+                q = q.where(journal_table.c.action.notin_(blocked))
+            for row in conn.execute(q).all():
+                token = secrets.token_hex(8)
+                if row.state == "queued":
+                    # The target rows are created with the claim: one commit fewer per change.
+                    if row.plan:
+                        self._insert_targets(conn, int(row.id), row.plan.get("waves", []))
+                    self.journal.move(
+                        row.id,
+                        "executing",
+                        actor=self.actor,
+                        conn=conn,
+                        expect=["queued"],
+                        body={"worker": self.worker_id},
+                        new_lease=token,
+                        lease_until=now + self.lease,
+                    )
+                else:
+                    conn.execute(
+                        update(journal_table)
+                        .where(journal_table.c.id == row.id)
+                        .values(lease_token=token, lease_until=now + self.lease)
+                    )
+                    self._audit(
+                        conn,
+                        kind="change.lease_taken_over",
+                        actor=self.actor,
+                        change_id=str(row.id),
+                        plan_hash=None,
+                        body={"worker": self.worker_id},
+                    )
+                out.append((int(row.id), token))
+        # Claiming set the lease: it counts as a heartbeat. Forget leases long gone.
+        tick = self.monotonic()
+        keep = self.lease.total_seconds()
+        self._beats = {k: v for k, v in self._beats.items() if tick - v < keep}
+        self._beats.update({c: tick for c in out})
+        return out
+
+    def heartbeat(self, change_id: int, token: str, *, force: bool = True) -> None:
+        """Extend the lease; raises :class:`IllegalTransition` if another worker took it over.
+
+        With ``force=False`` the lease is renewed only once a third of it has passed (every
+        write checks the lease anyway, so renewing more often only costs a commit).
+        """
+        now = self.monotonic()
+        last = self._beats.get((change_id, token))
+        if not force and last is not None and now - last < self.lease.total_seconds() / 3:
+            return
+        self._beats[(change_id, token)] = now
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(journal_table)
+                .where(journal_table.c.id == change_id, journal_table.c.lease_token == token)
+                .values(lease_until=self.now() + self.lease)
+            )
+            if res.rowcount != 1:
+                raise IllegalTransition(f"CR-{change_id}: lease lost")
+
+    def work_once(self, limit: int = 10) -> list[ExecutionReport]:
+        """Claim and run up to ``limit`` changes, one claim at a time.
+
+        Claiming a batch up front would hold leases on changes that wait, unrenewed, behind the
+        one running; with a short lease other replicas would take them over while this worker
+        still meant to run them. One at a time, idle replicas pick up the rest meanwhile.
+        """
+        reports = []
+        for _ in range(limit):
+            claimed = self.claim(1)
+            if not claimed:
+                break
+            cid, token = claimed[0]
+            self.step("claimed")
+            try:
+                reports.append(self.run(cid, token))
+            except IllegalTransition as exc:
+                if "lease lost" not in str(exc):
+                    raise
+                # Another worker took the change over (this one stalled past its lease); the
+                # journal rejected our late write, and the new holder finishes it.
+                log.warning("%s; left to the worker that took it over", exc)
+        return reports
+
+    # ------------------------------------------------------------------ target rows
+    def _targets(self, change_id: int) -> dict[str, Any]:
+        return self.targets.rows(change_id)
+
+    def _set_target(
+        self,
+        change_id: int,
+        target: str,
+        token: str,
+        *,
+        call: dict[str, Any] | None = None,
+        **values: Any,
+    ) -> None:
+        self.targets.set(change_id, target, token, call=call, **values)
+
+    def _insert_targets(self, conn: Any, change_id: int, waves: list[list[str]]) -> None:
+        self.targets.insert(conn, change_id, waves)
+
+    # ------------------------------------------------------------------ running
+    def _refusal(self, change: Change, plan: Plan) -> str | None:
+        """Last checks before touching anything: hash intact, not expired, no drift, consent."""
+        if plan.compute_hash() != plan.hash or plan.hash != change.plan_hash:
+            return "the plan's content no longer matches its hash"
+        if plan.expires_at < self.now():
+            return "the plan expired before it ran"
+        if drift := stale_entities(plan, self.graph()):
+            return f"the twin changed since rehearsal: {', '.join(sorted(drift)[:5])}"
+        return self.recheck(change)
+
+    def run(self, change_id: int, token: str) -> ExecutionReport:
+        """Carry out one claimed change to a final or waiting state."""
+        change = self.journal.get(change_id)
+        if change.plan is None:
+            raise ValueError(f"{change.ref} is queued without a plan")
+        plan = Plan.model_validate(change.plan)
+        rows = self._targets(change_id)
+        # Once a call may have left, the checks no longer apply: the change must be finished.
+        untouched = all(r.state == "pending" for r in rows.values())
+        problem = self._refusal(change, plan) if untouched else None
+        if problem is not None:
+            return self._refuse(change, token, problem)
+        spec = get_action(plan.action)
+        held = self.held().get(category_of(spec))
+        if held is not None and untouched:
+            return self._release(change, token, f"{category_of(spec)} integration held: {held}")
+        if len(rows) < sum(len(w) for w in plan.waves):
+            with self.engine.begin() as conn:
+                self._insert_targets(conn, change_id, plan.waves)
+        self.step("targets_ready")
+        report = ExecutionReport(change_id, "executing")
+        for wave_no, wave in enumerate(plan.waves):
+            self.heartbeat(change_id, token, force=False)
+            failures = 0
+            for tid in wave:
+                row = self._targets(change_id)[tid]
+                res = self._run_target(change, plan, spec, tid, row, token, report)
+                if res is None:  # nothing was sent: the integration's circuit is open
+                    return self._release(change, token, f"{category_of(spec)} circuit open")
+                report.targets.append(res)
+                failures += res.state in ("failed", "unknown")
+            rate = failures / max(1, len(wave))
+            if failures and (rate > plan.halt_threshold or (wave_no == 0 and len(plan.waves) > 1)):
+                report.halted_at_wave = wave_no
+                for later in plan.waves[wave_no + 1 :]:
+                    for tid in later:
+                        self._set_target(
+                            change_id,
+                            tid,
+                            token,
+                            state="skipped",
+                            detail=f"halted after wave {wave_no}",
+                        )
+                        report.targets.append(TargetResult(tid, -1, "skipped", "halted"))
+                break
+        self.step("before_reconcile")
+        return self.reconciler.finish(change, plan, token, report)
+
+    def _refuse(self, change: Change, token: str, problem: str) -> ExecutionReport:
+        for tid in self._targets(change.id):
+            self._set_target(change.id, tid, token, state="skipped", detail="refused")
+        with self.engine.begin() as conn:
+            self.journal.move(
+                change.id,
+                "failed",
+                actor=self.actor,
+                conn=conn,
+                lease_token=token,
+                body={"reason": problem, "executed": 0},
+                result={"message": problem, "stale": True},
+            )
+            self.journal.move(
+                change.id,
+                "escalated",
+                actor=self.actor,
+                conn=conn,
+                body={"reason": f"refused before execution: {problem}"},
+            )
+        return ExecutionReport(change.id, "escalated", message=problem)
+
+    def _release(self, change: Change, token: str, why: str) -> ExecutionReport:
+        """Hand the change back to the queue untouched: its work is kept, not failed."""
+        self.journal.move(
+            change.id,
+            "queued",
+            actor=self.actor,
+            expect=["executing"],
+            lease_token=token,
+            body={"deferred": why},
+            lease_until=None,
+        )
+        return ExecutionReport(change.id, "queued", message=f"deferred: {why}")
+
+    def _run_target(
+        self,
+        change: Change,
+        plan: Plan,
+        spec: ActionSpec,
+        tid: str,
+        row: Any,
+        token: str,
+        report: ExecutionReport,
+    ) -> TargetResult | None:
+        if row.state in _ENDED:
+            return TargetResult(tid, row.wave, row.state, row.detail)
+        key = row.idempotency_key
+        jobs: list[Job] = []
+        if row.state == "calling" and not spec.idempotent:
+            # We crashed between marking the call and recording its outcome, and the action is
+            # not repeatable: never call again blindly, read the estate back (reconciliation).
+            detail = "outcome unknown after a restart; reading the estate back"
+            self._set_target(
+                change.id,
+                tid,
+                token,
+                state="unknown",
+                detail=detail,
+                call={
+                    "idempotency_key": key,
+                    "capability": spec.capability,
+                    "outcome": "unknown",
+                    "detail": detail,
+                    "plan_hash": change.plan_hash,
+                },
+            )
+            return TargetResult(tid, row.wave, "unknown", detail)
+        if row.state in ("pending", "calling"):
+            # A repeatable call interrupted by a crash is simply sent again with the same key.
+            ledger = {"idempotency_key": key, "capability": spec.capability}
+            if row.state == "calling":
+                self._finish_call(change, tid, token, ledger, "interrupted", "worker restarted")
+            self._set_target(change.id, tid, token, state="calling", call={**ledger, "start": 1})
+            self.step("target_calling")
+            out = self._invoke(change, spec, tid, plan.params, key, token, report)
+            self.step("call_returned")
+            if out.state == "deferred":
+                self._set_target(
+                    change.id,
+                    tid,
+                    token,
+                    state="pending",
+                    detail=out.detail,
+                    call={**ledger, "outcome": "not_sent", "detail": out.detail},
+                )
+                return None
+            state, detail, jobs = out.state, out.detail, out.jobs
+            if state == "submitted":
+                # Jobs that already ended are recorded as ended with the call: one commit less.
+                jobs = self._refresh(jobs)
+                if jobs_ended(jobs):
+                    state, detail = job_verdict(jobs)
+            self._set_target(
+                change.id,
+                tid,
+                token,
+                state=state,
+                detail=detail if state != "submitted" else "",
+                job_id=",".join(j.job_id for j in out.jobs),
+                call={
+                    **ledger,
+                    "outcome": out.kind,
+                    "attempts": out.attempts,
+                    "detail": out.detail,
+                    "plan_hash": change.plan_hash,
+                },
+            )
+            self.step("call_recorded")
+            if state != "submitted":
+                return TargetResult(tid, row.wave, state, detail)
+        else:  # submitted before a restart: follow the recorded jobs
+            try:
+                rmm = self.adapters.need("rmm")
+                jobs = [rmm.job_status(j) for j in (row.job_id or "").split(",") if j]
+            except (AdapterError, CapabilityError) as exc:
+                jobs = [
+                    Job(
+                        job_id=row.job_id or "?",
+                        state="unknown",
+                        target=tid,
+                        kind="?",
+                        detail=f"job status unavailable: {exc}",
+                    )
+                ]
+        state, detail = self._wait(jobs, token, change.id)
+        self._set_target(change.id, tid, token, state=state, detail=detail)
+        self.step("target_done")
+        return TargetResult(tid, row.wave, state, detail)
+
+    def _finish_call(
+        self, change: Change, tid: str, token: str, ledger: dict[str, Any], outcome: str, why: str
+    ) -> None:
+        self._set_target(change.id, tid, token, call={**ledger, "outcome": outcome, "detail": why})
+
+    # ------------------------------------------------------------------ one call, with retries
+    def _invoke(
+        self,
+        change: Change,
+        spec: ActionSpec,
+        tid: str,
+        params: dict[str, Any],
+        key: str,
+        token: str,
+        report: ExecutionReport,
+    ) -> CallOutcome:
+        graph = self.graph()
+
+        def send() -> list[Job]:
+            return invoke(
+                spec.capability, self.adapters, graph, graph.get(tid), params, idempotency_key=key
+            )
+
+        return self.guard.call(
+            send,
+            spec=spec,
+            key=key,
+            where={"change_id": change.id, "plan_hash": change.plan_hash, "target": tid},
+            pause=lambda seconds: self._pause(seconds, change.id, token),
+            delays=report.delays,
+        )
+
+    def _pause(self, seconds: float, change_id: int, token: str) -> None:
+        """Sleep in slices, renewing the lease so a long Retry-After does not lose the claim."""
+        step = max(0.001, self.lease.total_seconds() / 3)
+        left = seconds
+        while left > 0:
+            chunk = min(left, step)
+            self.sleep(chunk)
+            left -= chunk
+            self.heartbeat(change_id, token)
+
+    def _refresh(self, jobs: list[Job]) -> list[Job]:
+        """One status read of the jobs still running (errors leave them as they were)."""
+        rmm = self.adapters.rmm
+        if rmm is None or not jobs:
+            return jobs
+        try:
+            return [j if jobs_ended([j]) else rmm.job_status(j.job_id) for j in jobs]
+        except AdapterError:
+            return jobs
+
+    def _wait(self, jobs: list[Job], token: str, change_id: int) -> tuple[str, str]:
+        if not jobs:
+            return "done", "applied"
+        deadline = self.now() + JOB_TIMEOUT
+        rmm = self.adapters.rmm
+        pending = list(jobs)
+        while True:
+            if jobs_ended(pending):
+                return job_verdict(pending)
+            if self.now() > deadline or rmm is None:
+                return "unknown", "jobs did not finish in time"
+            self.sleep(self.poll_interval)
+            self.heartbeat(change_id, token, force=False)
+            try:
+                pending = [
+                    rmm.job_status(j.job_id) if j.state not in ("succeeded", "failed") else j
+                    for j in pending
+                ]
+            except AdapterError as exc:
+                return "unknown", f"job status unavailable: {exc}"

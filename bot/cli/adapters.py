@@ -1,0 +1,105 @@
+"""``opshand adapters check``: each configured integration, whether it works, what it can do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from adapters.health import IntegrationCheck, check_all
+from adapters.registry import ConfigError, Integration, IntegrationsConfig, build_integrations
+from bot.cli.common import DataDir, JsonOut, SettingsFile, boot, dump, err, out
+
+__all__ = ["IntegrationsLoader", "register_adapters_command"]
+
+IntegrationsLoader = Callable[
+    [Path | None, Path | None], AbstractContextManager[Mapping[str, Integration]]
+]
+"""(data dir, settings file) -> a context holding the built integrations, closed afterwards."""
+
+_STYLE = {"ok": "green", "credentials_rejected": "red", "unreachable": "red"}
+
+
+@contextmanager
+def _from_settings(
+    data_dir: Path | None, settings_file: Path | None
+) -> Iterator[dict[str, Integration]]:
+    """Build integrations the way opshand starts: settings' ``integrations`` section (the sim
+    for every category when absent), with the simulated estate bootstrap made."""
+    oh = boot(data_dir, settings_file)
+    built: dict[str, Integration] = {}
+    try:
+        config = getattr(oh.settings, "integrations", None)
+        if not isinstance(config, IntegrationsConfig):
+            config = IntegrationsConfig()
+        built = build_integrations(config, sim=oh.sim)
+        yield built
+    finally:
+        for integration in built.values():
+            integration.close()
+        oh.close()
+
+
+def _table(results: list[IntegrationCheck]) -> Table:
+    table = Table(title="Integrations")
+    for column in ("category", "vendor", "endpoint", "credentials", "circuit", "can do"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        style = _STYLE.get(r.status, "yellow")
+        detail = f"[{style}]{r.summary}[/{style}]"
+        if r.error:
+            detail += f" ({r.error} on {r.probe})"
+        circuit = r.circuit if r.circuit != "open" else "[red]open[/red]"
+        table.add_row(
+            r.category,
+            r.vendor,
+            "(simulated estate)" if r.vendor == "sim" else r.base_url,
+            detail,
+            circuit,
+            ", ".join(r.capabilities),
+        )
+    return table
+
+
+def register_adapters_command(app: typer.Typer, *, load: IntegrationsLoader | None = None) -> None:
+    """Add ``opshand adapters check`` to ``app``.
+
+    Args:
+        app: the root typer app.
+        load: where the integrations come from (default: settings + bootstrap's sim); tests
+            pass integrations over ``httpx.MockTransport`` fakes.
+    """
+    adapters_app = typer.Typer(
+        help="Inspect the integrations opshand acts through.", no_args_is_help=True
+    )
+    loader = load or _from_settings
+
+    @adapters_app.command("check")
+    def check(
+        data_dir: DataDir = None, settings_file: SettingsFile = None, json_out: JsonOut = False
+    ) -> None:
+        """Probe each configured integration with one cheap read.
+
+        Shows whether its credentials work (401/403: "credentials rejected"; no connection:
+        "unreachable"), its circuit state and the contract methods it implements. Exits 1
+        when any integration is not usable.
+        """
+        try:
+            with loader(data_dir, settings_file) as integrations:
+                results = check_all(integrations.values())
+        except ConfigError as exc:
+            err.print(f"[red]Integration settings error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        if json_out:
+            dump([r.model_dump(mode="json") for r in results])
+        elif not results:
+            out.print("No integrations are configured.")
+        else:
+            out.print(_table(results))
+        if any(not r.ok for r in results):
+            raise typer.Exit(1)
+
+    app.add_typer(adapters_app, name="adapters")

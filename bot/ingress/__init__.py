@@ -1,0 +1,55 @@
+"""How requests arrive: the HTTP server, signal webhooks, Socket Mode, the durable inbox."""
+
+from __future__ import annotations
+
+from bot.ingress.http import (
+    EVENT_WORKERS,
+    MAX_BODY,
+    HttpServer,
+    create_http_app,
+)
+from bot.ingress.inbox import (
+    CONTEXT_KEY,
+    KEEP_DEAD,
+    KEEP_DONE,
+    Inbox,
+    InboxState,
+    InboxUnavailable,
+    Receipt,
+    came_through_inbox,
+    delivery_attempt,
+)
+from bot.ingress.socket_mode import (
+    DEFAULT_PING_INTERVAL,
+    InboxSocketModeListener,
+    socket_mode_client,
+)
+from bot.ingress.sweeper import (
+    InboxSweeper,
+)
+from bot.ingress.webhooks import (
+    SignalHandler,
+    webhook_routes,
+)
+
+__all__ = [
+    "CONTEXT_KEY",
+    "DEFAULT_PING_INTERVAL",
+    "EVENT_WORKERS",
+    "KEEP_DEAD",
+    "KEEP_DONE",
+    "MAX_BODY",
+    "HttpServer",
+    "Inbox",
+    "InboxSocketModeListener",
+    "InboxState",
+    "InboxSweeper",
+    "InboxUnavailable",
+    "Receipt",
+    "SignalHandler",
+    "came_through_inbox",
+    "create_http_app",
+    "delivery_attempt",
+    "socket_mode_client",
+    "webhook_routes",
+]

@@ -1,0 +1,275 @@
+"""HTTP mode: a Starlette app, served by uvicorn, that receives Slack's requests.
+
+``POST /slack/events`` checks size and signature itself (C1, C2, C6) before handing the request
+to Bolt in a worker thread: the Bolt app is synchronous, and running it on the event loop would
+make one slow listener hold up every other request's acknowledgement. ``GET /healthz`` says the
+process is up; ``GET /readyz`` says whether it can do its job (database, Slack ``auth.test``,
+and each integration's circuit state when given). Other routes (webhooks) are mounted through
+``routes``.
+
+Given an :class:`bot.ingress.inbox.Inbox`, each ``event_callback`` is stored in the shared database
+before it is acknowledged, so an event survives the replica dying mid-way (another replica's
+sweeper replays it); when it cannot be stored, Slack is answered 503 and retries later.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import uvicorn
+from slack_bolt import App, BoltRequest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import Engine, text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.ingress.inbox import Inbox, InboxUnavailable, Receipt
+
+__all__ = ["EVENT_WORKERS", "MAX_BODY", "HttpServer", "create_http_app"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1_000_000
+"""Largest request body accepted (bytes). Slack's payloads are far smaller; anything bigger is
+not from Slack and is refused before it is read into memory twice."""
+EVENT_WORKERS = 8
+"""Threads that hand acknowledged events to Bolt. Few on purpose: listener work is Python under
+one GIL, and more threads only slow the event loop that answers Slack."""
+AUTH_TTL = 60.0
+"""Seconds a successful ``auth.test`` is trusted by ``/readyz`` (Slack rate-limits it)."""
+
+
+def _dispatch_logged(
+    bolt: App, body: str, query: str, headers: dict[str, str | Sequence[str]]
+) -> None:
+    """Run an acknowledged event through Bolt; nobody waits for the answer, so log problems."""
+    try:
+        resp = bolt.dispatch(BoltRequest(body=body, query=query, headers=headers))
+    except Exception:
+        log.exception("Slack event failed after it was acknowledged")
+        return
+    if resp.status >= 400:
+        log.warning(
+            "Slack event answered %d after it was acknowledged: %s", resp.status, resp.body[:200]
+        )
+
+
+def _dispatch_held(inbox: Inbox, receipt: Receipt, headers: dict[str, str | Sequence[str]]) -> None:
+    """Dispatch a stored event; a failure is left to the inbox's sweeper, so only log it."""
+    try:
+        inbox.dispatch(receipt, headers)
+    except Exception:
+        log.exception("Slack event %s failed after it was stored", receipt.event_id)
+
+
+def create_http_app(
+    bolt: App,
+    *,
+    engine: Engine,
+    signing_secret: str,
+    routes: Sequence[BaseRoute] = (),
+    circuits: Callable[[], Mapping[str, str]] | None = None,
+    max_body: int = MAX_BODY,
+    path: str | None = "/slack/events",
+    event_workers: int = EVENT_WORKERS,
+    inbox: Inbox | None = None,
+) -> Starlette:
+    """The ASGI app for HTTP mode.
+
+    Args:
+        bolt: The synchronous Bolt app (``bot.app.build_app``).
+        engine: The database, checked by ``/readyz``.
+        signing_secret: The Slack app's signing secret.
+        routes: Extra routes to mount (e.g. ``bot.ingress.webhooks.webhook_routes(...)``).
+        circuits: Integration name -> circuit state (``closed``/``open``/``half_open``).
+        max_body: Largest body accepted, in bytes.
+        path: Slack's request URL path; None serves no Slack route (Socket Mode, where events
+            arrive over the WebSocket and only health, metrics and webhooks are served).
+        event_workers: Threads dispatching acknowledged events to Bolt.
+        inbox: Store events durably before acknowledging them (production); None hands them
+            to Bolt straight away, de-duplicated by its middleware only.
+    """
+    verifier = SignatureVerifier(signing_secret)
+    background = ThreadPoolExecutor(max_workers=event_workers, thread_name_prefix="slack-event")
+    auth_ok_until = [0.0]
+
+    async def events(request: Request) -> Response:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_body:
+            log.warning("Slack request refused: body of %s bytes is over %d", declared, max_body)
+            return Response("payload too large", status_code=413)
+        body = await request.body()
+        if len(body) > max_body:
+            log.warning("Slack request refused: body of %d bytes is over %d", len(body), max_body)
+            return Response("payload too large", status_code=413)
+        ts = request.headers.get("x-slack-request-timestamp", "")
+        sig = request.headers.get("x-slack-signature", "")
+        if not ts or not sig:
+            log.warning("Slack request refused: signature headers missing")
+            return Response("missing signature", status_code=401)
+        if not ts.isdigit() or abs(time.time() - int(ts)) > 300:
+            log.warning("Slack request refused: timestamp %r outside the 5-minute window", ts)
+            return Response("stale timestamp", status_code=401)
+        if not verifier.is_valid(body=body, timestamp=ts, signature=sig):
+            log.warning("Slack request refused: signature does not match the body")
+            return Response("invalid signature", status_code=401)
+        headers: dict[str, str | Sequence[str]] = dict(request.headers.items())
+        query = str(request.url.query)
+        try:
+            raw = body.decode("utf-8")
+            payload = json.loads(raw) if raw.startswith("{") else None
+        except (UnicodeDecodeError, ValueError) as exc:
+            log.warning("Slack request refused: malformed payload (%s)", type(exc).__name__)
+            return Response("malformed payload", status_code=400)
+        if isinstance(payload, dict) and payload.get("type") == "event_callback":
+            # Events need nothing but a 2xx: answer now and let Bolt (de-duplication, then the
+            # listener) run in the background. Slack gets its ack in a few milliseconds however
+            # busy the listeners are; a retry is acked too and dropped by the de-duplication.
+            if inbox is not None and isinstance(payload.get("event_id"), str):
+                return await _store_then_dispatch(inbox, raw, payload, headers)
+            background.submit(_dispatch_logged, bolt, raw, query, headers)
+            return Response(status_code=200)
+        try:
+            req = BoltRequest(body=raw, query=query, headers=headers)
+        except (ValueError, AttributeError, TypeError, KeyError) as exc:
+            # Bolt parses the body while building the request; a JSON array or a form without
+            # its fields fails inside it with whatever the first lookup raised.
+            log.warning("Slack request refused: malformed payload (%s)", type(exc).__name__)
+            return Response("malformed payload", status_code=400)
+        if not isinstance(req.body, dict) or not req.body:
+            log.warning("Slack request refused: payload is not a JSON object or form")
+            return Response("malformed payload", status_code=400)
+        resp = await run_in_threadpool(bolt.dispatch, req)
+        return Response(
+            content=resp.body,
+            status_code=resp.status,
+            headers=resp.first_headers_without_set_cookie(),
+        )
+
+    async def _store_then_dispatch(
+        inbox: Inbox,
+        raw: str,
+        payload: dict[str, Any],
+        headers: dict[str, str | Sequence[str]],
+    ) -> Response:
+        # The row must be written before the 200: once acked, Slack never sends the event
+        # again. The insert is also the de-duplication (the event id is the primary key).
+        try:
+            receipt = await run_in_threadpool(inbox.accept, raw, payload)
+        except InboxUnavailable as exc:
+            log.warning("Slack event not stored (%s): answered 503 so Slack retries", exc)
+            return Response("event store unavailable", status_code=503)
+        except ValueError:
+            log.warning("Slack request refused: malformed payload (event id)")
+            return Response("malformed payload", status_code=400)
+        if receipt is None:
+            retry = headers.get("x-slack-retry-num") or "0"
+            log.info("duplicate Slack event %s ignored (retry %s)", payload["event_id"], retry)
+            return Response(status_code=200)
+        background.submit(_dispatch_held, inbox, receipt, headers)
+        return Response(status_code=200)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    def readiness() -> tuple[bool, dict[str, Any]]:
+        checks: dict[str, Any] = {}
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # any driver error means not ready
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        if time.monotonic() < auth_ok_until[0]:
+            checks["slack"] = "ok"
+        else:
+            try:
+                bolt.client.auth_test()
+                auth_ok_until[0] = time.monotonic() + AUTH_TTL
+                checks["slack"] = "ok"
+            except SlackApiError as exc:
+                checks["slack"] = f"auth.test failed: {exc.response.get('error')}"
+            except Exception as exc:
+                checks["slack"] = f"unreachable: {type(exc).__name__}"
+        if circuits is not None:
+            # An open circuit is reported, not fatal: Slack and the other integrations work.
+            checks["circuits"] = dict(circuits())
+        ready = checks["database"] == "ok" and checks["slack"] == "ok"
+        return ready, checks
+
+    async def readyz(request: Request) -> Response:
+        ready, checks = await run_in_threadpool(readiness)
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    return Starlette(
+        routes=[
+            *([Route(path, events, methods=["POST"])] if path else []),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            *routes,
+        ]
+    )
+
+
+class HttpServer:
+    """uvicorn serving an ASGI app in a background thread (tests, benchmarks, the demo)."""
+
+    def __init__(self, app: Starlette, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Prepare; ``start()`` binds ``host:port`` (0 picks a free port)."""
+        self.app = app
+        self._host, self._port = host, port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port``."""
+        if self._socket is None:
+            raise RuntimeError("HttpServer is not started")
+        return f"http://{self._host}:{self._socket.getsockname()[1]}"
+
+    @property
+    def url(self) -> str:
+        """Slack's request URL."""
+        return self.base_url + "/slack/events"
+
+    def start(self) -> None:
+        """Bind and serve; returns once requests are accepted."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, self._port))
+        self._socket = sock
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="opshand-http", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the HTTP server could not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = None
