@@ -14,9 +14,12 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "CATEGORIES",
+    "CONTRACTS",
     "Alert",
     "BackupContract",
     "BackupJob",
+    "Category",
     "Device",
     "FirewallContract",
     "FirewallRule",
@@ -33,6 +36,7 @@ __all__ = [
     "SiemContract",
     "SiemRule",
     "Ticket",
+    "contract_method_names",
 ]
 
 
@@ -263,3 +267,26 @@ class FirewallContract(Protocol):
     def list_rules(self) -> list[FirewallRule]: ...
     def add_rule(self, rule: FirewallRule, *, idempotency_key: str) -> FirewallRule: ...
     def remove_rule(self, rule_id: str, *, idempotency_key: str) -> None: ...
+
+
+Category = Literal["rmm", "psa", "siem", "identity", "backup", "firewall"]
+"""The six integration categories; each has one contract below."""
+
+CONTRACTS: dict[Category, type[Any]] = {
+    "rmm": RmmContract,
+    "psa": PsaContract,
+    "siem": SiemContract,
+    "identity": IdentityContract,
+    "backup": BackupContract,
+    "firewall": FirewallContract,
+}
+"""Category -> its contract Protocol: the one map every other list of categories derives from."""
+
+CATEGORIES: tuple[Category, ...] = tuple(CONTRACTS)
+"""The categories in their canonical order (RMM first, firewall last)."""
+
+
+def contract_method_names(category: Category) -> tuple[str, ...]:
+    """Every method the category's contract Protocol declares, in declaration order."""
+    proto = CONTRACTS[category]
+    return tuple(n for n, v in vars(proto).items() if not n.startswith("_") and callable(v))

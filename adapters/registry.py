@@ -23,6 +23,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from adapters._http import BreakerState, CircuitBreaker, HttpHooks, ResilienceOptions
+from adapters.contracts import CATEGORIES, Category
 from adapters.resilient import CONTRACT_METHODS, Resilient, contract_methods
 from adapters.sim import SimEstate
 from adapters.vendors import (
@@ -49,8 +50,7 @@ __all__ = [
     "build_integrations",
 ]
 
-Category = Literal["rmm", "psa", "siem", "identity", "backup", "firewall"]
-CATEGORY_NAMES: tuple[Category, ...] = ("rmm", "psa", "siem", "identity", "backup", "firewall")
+CATEGORY_NAMES: tuple[Category, ...] = CATEGORIES
 
 Vendor = Literal[
     "sim", "ninjaone", "servicenow", "jira_sm", "splunk", "okta", "entra", "veeam", "opnsense"

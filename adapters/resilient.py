@@ -19,29 +19,15 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters._http import CircuitBreaker, HttpHooks, ResilienceOptions
+from adapters.contracts import CATEGORIES, contract_method_names
 from adapters.errors import AdapterError, AmbiguousOutcome, RateLimited, TransientError
 
 __all__ = ["Resilient", "contract_methods"]
 
 _log = logging.getLogger("opshand.adapters.resilient")
 
-# Every method a contract Protocol declares, by category (kept in step with adapters.contracts).
-CONTRACT_METHODS: dict[str, tuple[str, ...]] = {
-    "rmm": ("list_devices", "patch_status", "apply_patches", "reboot", "run_script", "job_status"),
-    "psa": ("get_ticket", "create_ticket", "comment", "update_status", "escalate", "close"),
-    "siem": ("list_alerts", "acknowledge", "get_rule", "throttle_rule", "search"),
-    "identity": (
-        "list_users",
-        "list_groups",
-        "get_user",
-        "disable_user",
-        "enable_user",
-        "revoke_sessions",
-        "rotate_secret",
-    ),
-    "backup": ("list_jobs", "restore_points", "start_restore", "restore_status"),
-    "firewall": ("list_rules", "add_rule", "remove_rule"),
-}
+# Every method a contract Protocol declares, by category.
+CONTRACT_METHODS: dict[str, tuple[str, ...]] = {c: contract_method_names(c) for c in CATEGORIES}
 
 
 def contract_methods(category: str, adapter: object) -> list[str]:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from adapters.contracts import Category
 from adapters.errors import AdapterError
 from adapters.inventory import (
     InventoryBatch,
@@ -27,9 +28,10 @@ from adapters.inventory import (
 from twin.ingest import IngestBatch
 from twin.model import utcnow
 
-__all__ = ["CATEGORIES", "sync_all"]
+__all__ = ["SYNC_ORDER", "sync_all"]
 
-CATEGORIES: tuple[str, ...] = ("rmm", "identity", "firewall", "backup", "psa", "siem")
+SYNC_ORDER: tuple[Category, ...] = ("rmm", "identity", "firewall", "backup", "psa", "siem")
+"""The order inventories are synced in: hosts first, so later sources find them."""
 """Sync order: inventories first (hosts, people, rules), then what refers to them."""
 
 ErrorHandler = Callable[[str, AdapterError], None]
@@ -110,7 +112,7 @@ def sync_all(
             skipped and the others still sync. Without it the first failure is raised.
 
     Returns:
-        Batches in :data:`CATEGORIES` order. Inventories are full syncs (what the source no longer
+        Batches in :data:`SYNC_ORDER`. Inventories are full syncs (what the source no longer
         reports fades after the store's grace period); PSA and SIEM batches are full syncs only
         when the integration listed everything itself.
 
@@ -122,7 +124,7 @@ def sync_all(
     named_tickets = list(tickets)
     named_rules = list(siem_rules)
     out: list[IngestBatch] = []
-    for category in CATEGORIES:
+    for category in SYNC_ORDER:
         adapter = _adapter(adapters, category)
         if adapter is None:
             continue

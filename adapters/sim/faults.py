@@ -23,6 +23,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from adapters.contracts import Category
+
 __all__ = ["FaultKind", "FaultRule", "FaultSet"]
 
 FaultKind = Literal[
@@ -36,7 +38,6 @@ FaultKind = Literal[
     "bad_patch",
 ]
 
-Category = Literal["rmm", "psa", "siem", "identity", "backup", "firewall"]
 
 # Kinds that only make sense for some categories (they act on devices or on jobs).
 _KIND_CATEGORIES: dict[str, tuple[str, ...]] = {

@@ -10,7 +10,8 @@ import pytest
 from adapters.errors import AdapterError, AuthError
 from adapters.inventory import known_ids
 from adapters.sim import FaultRule, ManualClock, SimEstate
-from adapters.sync import CATEGORIES, sync_all
+from adapters.sync import SYNC_ORDER as CATEGORIES
+from adapters.sync import sync_all
 from tests.adapters.test_inventory import _DEFAULTS, _KEY_ATTRS, _same
 from twin.db import make_engine
 from twin.graph import TwinGraph
