@@ -1,27 +1,30 @@
-"""Wiring the deterministic core: journal, consent book, executor and the operations facade.
+"""The composition root of the deterministic core: audit, roles, journal, consent, executor.
 
-One place builds an :class:`~agent.service.Operations` from its parts, so the composition root
-(``bot.bootstrap``), the eval harness and the tests all get the same wiring.
+:func:`build_core` is the one place that builds an :class:`~agent.service.Operations` and what it
+stands on, so ``bot.bootstrap``, the eval harness, the test worlds and the benchmarks all run the
+same wiring; they differ only in the parts they pass (estate, adapters, policy, clock).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from adapters.sim import SimEstate
 from agent.approval import ConsentBook, Guardrails, RoleMap
-from agent.audit import AuditLog
+from agent.audit import AuditLog, FileCheckpoint, Redactor
 from agent.execution import Adapters, Executor, Journal
 from agent.policy import Policy
 from agent.service import Operations
 from twin.graph import TwinGraph
 from twin.store import TwinStore
 
-__all__ = ["build_operations", "sim_adapters"]
+__all__ = ["Core", "build_core", "sim_adapters"]
 
 
 def sim_adapters(sim: SimEstate) -> Adapters:
@@ -36,26 +39,48 @@ def sim_adapters(sim: SimEstate) -> Adapters:
     )
 
 
-def build_operations(
+@dataclass(frozen=True, kw_only=True)
+class Core:
+    """The wired core: the facade and the parts callers still need beside it."""
+
+    ops: Operations
+    audit: AuditLog
+    roles: RoleMap
+    redactor: Redactor
+
+
+def build_core(
     *,
     engine: Engine,
     store: TwinStore,
     graph: TwinGraph,
     adapters: Adapters,
     policy: Policy,
-    roles: RoleMap,
-    audit: AuditLog,
+    members: Mapping[str, Any],
     team_id: str,
+    checkpoint: Path,
+    redactor: Redactor | None = None,
     guardrails: Guardrails | None = None,
     now: Callable[[], datetime] | None = None,
+    executor_class: type[Executor] = Executor,
     **executor_options: Any,
-) -> Operations:
-    """Wire :class:`Operations` with its journal, consent book and executor.
+) -> Core:
+    """Wire the audit log, the role map and :class:`Operations` with its journal, consent book
+    and executor.
 
-    ``executor_options`` go to :class:`~agent.execution.executor.Executor` (``poll_interval``,
-    ``sleep``,
-    ``worker_id``, ``lease``, ``redact`` ...); ``now`` drives both the facade and the executor.
+    Args:
+        members: Role -> user ids (or ``{"users": [...], "usergroups": [...]}``), see
+            :class:`~agent.approval.roles.RoleMap`.
+        team_id: The Slack workspace whose users the roles name.
+        checkpoint: The file holding the audit chain's external checkpoint.
+        redactor: Secrets to keep out of the audit (a fresh one when omitted).
+        executor_class: A subclass of :class:`Executor` (benchmarks use one).
+        executor_options: Go to the executor (``poll_interval``, ``sleep``, ``worker_id``,
+            ``lease``, ``redact`` ...); ``now`` drives the facade, consent and the executor.
     """
+    redactor = redactor if redactor is not None else Redactor()
+    audit = AuditLog(engine, redactor, FileCheckpoint(checkpoint))
+    roles = RoleMap(dict(members), team_id=team_id)
 
     def audit_fn(conn: Connection, **kw: Any) -> Any:
         return audit.append(conn, **kw)
@@ -65,7 +90,7 @@ def build_operations(
         executor_options.setdefault("now", now)
 
     def make_executor(ops: Operations) -> Executor:
-        return Executor(
+        return executor_class(
             engine,
             journal,
             store,
@@ -76,7 +101,7 @@ def build_operations(
             **executor_options,
         )
 
-    return Operations(
+    ops = Operations(
         engine=engine,
         store=store,
         graph=graph,
@@ -90,3 +115,4 @@ def build_operations(
         guardrails=guardrails,
         **({"now": now} if now is not None else {}),
     )
+    return Core(ops=ops, audit=audit, roles=roles, redactor=redactor)

@@ -31,18 +31,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from adapters.signals import parse_generic
 from adapters.sim import FaultRule, SimEstate, SimTimings
-from agent.approval import ConsentBook, Guardrails, RoleMap
-from agent.audit import AuditLog, FileCheckpoint, Redactor
-from agent.execution import Adapters, Executor, Journal
+from agent.approval import Guardrails
+from agent.execution import Executor
 from agent.incidents import IncidentBook
 from agent.patching import PatchCycle, PatchCycleSettings, plan_cycle
 from agent.policy import load_policy
 from agent.service import ChangeRequest, Operations
 from agent.signals import SignalLoop, load_runbooks
+from agent.wiring import build_core, sim_adapters
 from twin.db import make_engine, metadata
 from twin.ingest import IngestBatch
 from twin.invariants.safety import in_window
@@ -89,30 +89,17 @@ def _world(
     graph = store.load()
     sim = SimEstate.from_twin(list(graph.entities()), list(graph.relations()), clock=clock,
                               timings=SimTimings(scale=scale))  # fmt: skip
-    audit = AuditLog(engine, Redactor(), FileCheckpoint(tmp / "audit.checkpoint"))
-
-    def audit_fn(conn: Connection, **kw: Any) -> Any:
-        return audit.append(conn, **kw)
-
-    roles = RoleMap({"approvers": ["U0BEN"], "admins": ["U0BEN"]}, team_id="T0BENCH")
-    journal = Journal(engine, audit_fn)
-    acts = Adapters(rmm=sim.rmm, psa=sim.psa, siem=sim.siem, identity=sim.identity,
-                    backup=sim.backup, firewall=sim.firewall)  # fmt: skip
-
-    def make_executor(ops: Operations) -> Executor:
-        return _OneAtATime(engine, journal, store, lambda: ops.graph, acts, audit=audit_fn,
-                        recheck=ops.recheck, poll_interval=0.02, sleep=clock.sleep,
-                        now=clock.now)  # fmt: skip
-
-    ops = Operations(
-        engine=engine, store=store, graph=graph, journal=journal,
+    core = build_core(
+        engine=engine, store=store, graph=graph, adapters=sim_adapters(sim),
         policy=load_policy(ROOT / "examples" / "policy_autonomy.yaml"),
-        consent=ConsentBook(engine, roles, clock.now), roles=roles,
-        executor_factory=make_executor, audit=audit_fn, team_id="T0BENCH", now=clock.now,
+        members={"approvers": ["U0BEN"], "admins": ["U0BEN"]}, team_id="T0BENCH",
+        checkpoint=tmp / "audit.checkpoint", now=clock.now,
         # The hourly cap on auto actions would stop a cycle of thousands of hosts by design;
         # the failure breaker is sized for a rollout that expects ~3% failures.
         guardrails=Guardrails(max_auto_per_hour=1_000_000, breaker_failures=breaker),
+        executor_class=_OneAtATime, poll_interval=0.02, sleep=clock.sleep,
     )  # fmt: skip
+    ops = core.ops
     return ops, sim, clock
 
 

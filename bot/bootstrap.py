@@ -19,17 +19,18 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy import Engine
 
+from adapters.contracts import CATEGORIES
 from adapters.registry import build_integrations
 from adapters.sim import SimEstate, SimTimings, SqliteCallStore, SystemClock
 from agent.approval import Guardrails, RoleMap
-from agent.audit import AuditLog, FileCheckpoint, Redactor
+from agent.audit import AuditLog, Redactor
 from agent.chat import Agent, ModelSpec, make_chat_model, parse_model_spec
 from agent.execution import Adapters
 from agent.incidents import IncidentBook
 from agent.policy import Policy, load_policy
 from agent.service import Operations
 from agent.signals import SignalAgent, SignalLoop, load_runbooks
-from agent.wiring import build_operations
+from agent.wiring import build_core
 from bot.dblock import database_lock
 from bot.settings import Settings
 from twin.db import make_engine, metadata, migrate
@@ -154,8 +155,6 @@ def bootstrap(
     ):
         if secret is not None:
             redactor.register(secret)
-    audit = AuditLog(engine, redactor, FileCheckpoint(settings.data_dir / "audit.checkpoint"))
-
     r = settings.roles
     members = {
         "admins": r.admins,
@@ -164,13 +163,6 @@ def bootstrap(
         "breakglass": r.breakglass,
         "requesters": r.requesters if "*" not in r.requesters else [],
     }
-    roles = RoleMap(
-        {
-            role: {"users": users, "usergroups": r.usergroups.get(role, [])}
-            for role, users in members.items()
-        },
-        team_id=settings.slack.team_id,
-    )
     sim: SimEstate | None = None
     if adapters is None:
         sim = SimEstate.from_twin(
@@ -184,17 +176,10 @@ def bootstrap(
         cfg = settings.integrations
         vendors = {
             c: getattr(cfg, c)
-            for c in ("rmm", "psa", "siem", "identity", "backup", "firewall")
+            for c in CATEGORIES
             if getattr(cfg, c) is None or getattr(cfg, c).vendor != "sim"
         }
-        clients: dict[str, Any] = {
-            "rmm": sim.rmm,
-            "psa": sim.psa,
-            "siem": sim.siem,
-            "identity": sim.identity,
-            "backup": sim.backup,
-            "firewall": sim.firewall,
-        }
+        clients: dict[str, Any] = {c: getattr(sim, c) for c in CATEGORIES}
         if vendors:
             # real vendors where configured (None switches a category off), the sim elsewhere
             built = build_integrations(cfg, sim=sim)
@@ -202,14 +187,18 @@ def bootstrap(
                 clients[c] = built[c].client if c in built else None
         adapters = Adapters(**clients)
     a = settings.autonomy
-    ops = build_operations(
+    core = build_core(
         engine=engine,
         store=store,
         graph=graph,
         adapters=adapters,
         policy=policy,
-        roles=roles,
-        audit=audit,
+        members={
+            role: {"users": users, "usergroups": r.usergroups.get(role, [])}
+            for role, users in members.items()
+        },
+        checkpoint=settings.data_dir / "audit.checkpoint",
+        redactor=redactor,
         team_id=settings.slack.team_id,
         guardrails=Guardrails(
             max_auto_per_hour=a.max_auto_per_hour,
@@ -223,6 +212,7 @@ def bootstrap(
         lease=timedelta(seconds=settings.lease_seconds),
         redact=redactor.redact_text,
     )
+    ops, audit, roles = core.ops, core.audit, core.roles
     model = build_model(settings, lambda: ops.graph)
     agent = Agent(
         ops,

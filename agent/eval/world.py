@@ -21,12 +21,11 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
 from adapters.sim import SimEstate, SimTimings, SystemClock
-from agent.approval import RoleMap
-from agent.audit import AuditLog, FileCheckpoint, Redactor
+from agent.audit import AuditLog, Redactor
 from agent.chat.offline import unwrap_data
 from agent.policy import Policy, load_policy
 from agent.service import ChangeRequest, Operations, ProposalResult
-from agent.wiring import build_operations, sim_adapters
+from agent.wiring import build_core, sim_adapters
 from twin.db import make_engine, metadata
 from twin.ingest import IngestBatch
 from twin.model import Entity, NodeKind
@@ -104,30 +103,24 @@ def build_world(
         clock=SystemClock(),
         timings=SimTimings(scale=0),
     )
-    redactor = Redactor(secrets)
-    audit = AuditLog(engine, redactor, FileCheckpoint(folder / "audit.checkpoint"))
-
-    roles = RoleMap(
-        {
-            "admins": [USERS["admin"]],
-            "approvers": [USERS["approver"], "U0APPR2", USERS["admin"]],
-            "requesters": [USERS["oncall"], USERS["approver"]],
-        },
-        team_id=ROLES_TEAM,
-    )
-    ops = build_operations(
+    core = build_core(
         engine=engine,
         store=store,
         graph=graph,
         adapters=sim_adapters(sim),
         policy=_policy(policy_file),
-        roles=roles,
-        audit=audit,
+        members={
+            "admins": [USERS["admin"]],
+            "approvers": [USERS["approver"], "U0APPR2", USERS["admin"]],
+            "requesters": [USERS["oncall"], USERS["approver"]],
+        },
         team_id=ROLES_TEAM,
+        checkpoint=folder / "audit.checkpoint",
+        redactor=Redactor(secrets),
         poll_interval=0.0,
         sleep=lambda s: None,
     )
-    return EvalWorld(ops, sim, audit, redactor)
+    return EvalWorld(core.ops, sim, core.audit, core.redactor)
 
 
 _POLICIES: dict[Path, Policy] = {}

@@ -12,11 +12,11 @@ from sqlalchemy import Engine
 
 from adapters.sim import SimEstate, SimTimings, SystemClock
 from agent.approval import Guardrails, RoleMap
-from agent.audit import AuditLog, FileCheckpoint, Redactor
+from agent.audit import AuditLog
 from agent.execution import Adapters
 from agent.policy import load_policy, load_policy_text
 from agent.service import ChangeRequest, Operations
-from agent.wiring import build_operations, sim_adapters
+from agent.wiring import build_core, sim_adapters
 from tests.estate import small_estate
 from twin.ingest import IngestBatch
 from twin.store import TwinStore
@@ -68,32 +68,27 @@ def make_world(
     store.apply(IngestBatch(source="test", entities=ents, relations=rels))
     graph = store.load()
     sim = SimEstate.from_twin(ents, rels, clock=SystemClock(), timings=SimTimings(scale=0))
-    redactor = Redactor()
-    audit = AuditLog(engine, redactor, FileCheckpoint(tmp / "audit.checkpoint"))
-
-    roles = RoleMap(
-        {"approvers": ["U0BEN", "U0CHLOE", "U0DAN"], "admins": ["U0BEN"], "breakglass": ["U0DAN"]},
-        team_id=TEAM,
-    )
     policy = (
         load_policy_text(policy_text)
         if policy_text
         else load_policy(ROOT / "examples" / "policy.yaml")
     )
-    acts = adapters or sim_adapters(sim)
-
-    ops = build_operations(
+    core = build_core(
         engine=engine,
         store=store,
         graph=graph,
-        adapters=acts,
+        adapters=adapters or sim_adapters(sim),
         policy=policy,
-        roles=roles,
-        audit=audit,
+        members={
+            "approvers": ["U0BEN", "U0CHLOE", "U0DAN"],
+            "admins": ["U0BEN"],
+            "breakglass": ["U0DAN"],
+        },
         team_id=TEAM,
+        checkpoint=tmp / "audit.checkpoint",
         guardrails=guardrails,
         now=now,
         poll_interval=0.0,
         sleep=lambda s: None,
     )
-    return OpsWorld(ops, sim, audit, roles)
+    return OpsWorld(core.ops, sim, core.audit, core.roles)

@@ -12,13 +12,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from adapters.sim import SimEstate, SimTimings, SystemClock
-from agent.approval import Guardrails, RoleMap
-from agent.audit import AuditLog, FileCheckpoint, Redactor
+from agent.approval import Guardrails
+from agent.audit import AuditLog
 from agent.incidents import IncidentBook
 from agent.policy import load_policy, load_policy_text
 from agent.service import Operations
 from agent.signals import IncidentNote, SignalLoop, load_runbooks
-from agent.wiring import build_operations, sim_adapters
+from agent.wiring import build_core, sim_adapters
 from twin.ingest import IngestBatch
 from twin.model import utcnow
 from twin.sample import generate_estate
@@ -81,28 +81,26 @@ def build_ops(
         clock=sim_clock,
         timings=timings or SimTimings(scale=0),
     )
-    audit = AuditLog(engine, Redactor(), FileCheckpoint(tmp / "audit.checkpoint"))
-
-    roles = RoleMap({"approvers": ["U0BEN", "U0CHLOE"], "admins": ["U0BEN"]}, team_id=TEAM)
     policy = (
         load_policy_text(policy_text)
         if policy_text
         else load_policy(policy_file or ROOT / "examples" / "policy.yaml")
     )
-    ops = build_operations(
+    core = build_core(
         engine=engine,
         store=store,
         graph=graph,
         adapters=sim_adapters(sim),
         policy=policy,
-        roles=roles,
-        audit=audit,
+        members={"approvers": ["U0BEN", "U0CHLOE"], "admins": ["U0BEN"]},
         team_id=TEAM,
+        checkpoint=tmp / "audit.checkpoint",
         guardrails=Guardrails(max_auto_per_hour=100_000, breaker_failures=breaker_failures),
         now=clock,
         poll_interval=0.0,
         sleep=lambda s: None,
     )
+    ops, audit = core.ops, core.audit
     return ops, sim, audit
 
 
