@@ -18,28 +18,25 @@ redacted before hashing.
 Run PostgreSQL at READ COMMITTED (its default): under a snapshot taken before the lock the head
 read would be stale, and the append would fail on the primary key.
 
-This module is the log's face: the row format and hash live in :mod:`agent.audit.chain`, the
-external checkpoints in :mod:`agent.audit.checkpoint` and the chain walk in
-:mod:`agent.audit.verify`; their public names are re-exported here.
+The row format and hash live in :mod:`agent.audit.chain`, linking at commit in
+:mod:`agent.audit.linking`, the external checkpoints in :mod:`agent.audit.checkpoint` and the
+chain walk in :mod:`agent.audit.verify`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import threading
 import weakref
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import closing
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from sqlalchemy import Connection, Engine, RootTransaction, Row, event, select, text
+from sqlalchemy import Connection, Engine, RootTransaction, Row
 
 from agent.audit.chain import (
-    GENESIS_HASH,
     AppendedRow,
     AuditRow,
     RowContent,
@@ -50,6 +47,7 @@ from agent.audit.chain import (
     select_rows,
 )
 from agent.audit.checkpoint import Checkpoint, CheckpointEntry, CheckpointError
+from agent.audit.linking import buffer, flush_pending, watch
 from agent.audit.redact import Redactor
 from agent.audit.verify import VerifyResult, verify_chain
 from twin.model import utcnow
@@ -62,25 +60,8 @@ __all__ = [
 MAX_BODY_BYTES = 256 * 1024
 """Largest canonical body accepted; audit rows record decisions, not payload dumps."""
 
-_LOCK_KEY = int.from_bytes(hashlib.sha256(b"opshand.audit_log").digest()[:8], "big", signed=True)
 _KIND = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*")
 _MAX_LIMIT = 10_000
-
-
-@dataclass(eq=False)
-class _Pending:
-    """One transaction's appends that are not linked into the chain yet."""
-
-    rows: list[tuple[AuditLog, AppendedRow]] = field(default_factory=list)
-    marks: list[int] = field(default_factory=list)
-    """``len(rows)`` when each open savepoint began, innermost last."""
-
-
-# Buffered appends by transaction. Weak keys: a transaction abandoned without a commit or
-# rollback event (its connection invalidated) takes its rows with it.
-_PENDING: weakref.WeakKeyDictionary[RootTransaction, _Pending] = weakref.WeakKeyDictionary()
-_PENDING_LOCK = threading.Lock()
-_WATCHED: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 class AuditLog:
@@ -124,7 +105,7 @@ class AuditLog:
         # Transactions that already appended rows: their head read includes uncommitted rows,
         # which must never be checkpointed (a rollback would then look like a truncation).
         self._dirty: weakref.WeakSet[RootTransaction] = weakref.WeakSet()
-        _watch(engine)
+        watch(engine)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -179,7 +160,7 @@ class AuditLog:
         clean = self._prepare_body(body)
 
         if conn.engine is not self._engine:
-            _watch(conn.engine)
+            watch(conn.engine)
         txn = conn.get_transaction() or conn.begin()
         handle = AppendedRow(
             RowContent(
@@ -191,11 +172,7 @@ class AuditLog:
                 at=utcnow(),
             )
         )
-        with _PENDING_LOCK:
-            pending = _PENDING.get(txn)
-            if pending is None:
-                pending = _PENDING[txn] = _Pending()
-            pending.rows.append((self, handle))
+        buffer(txn, self, handle)
         return handle
 
     def flush(self, conn: Connection) -> None:
@@ -206,17 +183,7 @@ class AuditLog:
         did before rows were buffered: flush as late as you can. Rows flushed inside a savepoint
         that later rolls back leave the table with it, though their handles stay ``linked``.
         """
-        txn = conn.get_transaction()
-        if txn is None:
-            return
-        with _PENDING_LOCK:
-            pending = _PENDING.get(txn)
-            if pending is None or not pending.rows:
-                return
-            rows, pending.rows = pending.rows, []
-            # Rows appended from here on inside an open savepoint are all newer than it.
-            pending.marks = [0] * len(pending.marks)
-        _link(conn, txn, rows)
+        flush_pending(conn)
 
     def _scrub(self, value: object) -> object:
         return self._redactor.redact_text(value) if isinstance(value, str) else value
@@ -233,7 +200,8 @@ class AuditLog:
             )
         return dict(clean)
 
-    def _maybe_checkpoint(self, seq: int, hash_: str, at: datetime, txn: RootTransaction) -> None:
+    def head_read(self, seq: int, hash_: str, at: datetime, txn: RootTransaction) -> None:
+        """The chain's committed head, read under the append lock: checkpoint it when due."""
         with self._lock:
             due = self._every > 0 and self._since_checkpoint >= self._every
             if not due or txn in self._dirty:
@@ -242,7 +210,8 @@ class AuditLog:
         # yet, so it is committed: safe to record even if this transaction later rolls back.
         self._record(CheckpointEntry(seq=seq, hash=hash_, at=as_utc(at)))
 
-    def _linked(self, count: int, txn: RootTransaction) -> None:
+    def linked(self, count: int, txn: RootTransaction) -> None:
+        """``count`` of this log's rows were linked into the chain inside ``txn``."""
         with self._lock:
             self._since_checkpoint += count
             self._dirty.add(txn)
@@ -406,109 +375,6 @@ class AuditLog:
                 if len(page) < self._page:
                     return
                 last = page[-1].seq
-
-
-# -- linking at commit -----------------------------------------------------------------------
-
-
-def _watch(engine: Engine) -> None:
-    """Listen to ``engine``'s transactions once, to link or drop their buffered appends."""
-    with _PENDING_LOCK:
-        if engine in _WATCHED:
-            return
-        event.listen(engine, "commit", _on_commit)
-        event.listen(engine, "rollback", _on_rollback)
-        event.listen(engine, "savepoint", _on_savepoint)
-        event.listen(engine, "rollback_savepoint", _on_rollback_savepoint)
-        event.listen(engine, "release_savepoint", _on_release_savepoint)
-        _WATCHED.add(engine)
-
-
-def _on_commit(conn: Connection) -> None:
-    # SQLAlchemy fires this in Connection._commit_impl before the DBAPI commit, while the root
-    # transaction is still active, so statements run inside it. Rows are popped first: if the
-    # insert fails the commit raises, the transaction is rolled back, and they are gone.
-    txn = conn.get_transaction()
-    if txn is None:
-        return
-    with _PENDING_LOCK:
-        pending = _PENDING.pop(txn, None)
-    if pending is not None and pending.rows:
-        _link(conn, txn, pending.rows)
-
-
-def _on_rollback(conn: Connection) -> None:
-    txn = conn.get_transaction()
-    if txn is None:
-        return
-    with _PENDING_LOCK:
-        pending = _PENDING.pop(txn, None)
-    for _, handle in pending.rows if pending is not None else ():
-        handle.discard()
-
-
-def _on_savepoint(conn: Connection, _name: str | None) -> None:
-    txn = conn.get_transaction()
-    if txn is None:
-        return
-    with _PENDING_LOCK:
-        pending = _PENDING.get(txn)
-        if pending is None:
-            pending = _PENDING[txn] = _Pending()
-        pending.marks.append(len(pending.rows))
-
-
-def _on_release_savepoint(conn: Connection, _name: str, _context: object) -> None:
-    # A released savepoint's rows now belong to the enclosing (save)point.
-    _end_savepoint(conn, rolled_back=False)
-
-
-def _on_rollback_savepoint(conn: Connection, _name: str, _context: object) -> None:
-    _end_savepoint(conn, rolled_back=True)
-
-
-def _end_savepoint(conn: Connection, *, rolled_back: bool) -> None:
-    txn = conn.get_transaction()
-    if txn is None:
-        return
-    dropped: list[tuple[AuditLog, AppendedRow]] = []
-    with _PENDING_LOCK:
-        pending = _PENDING.get(txn)
-        if pending is None or not pending.marks:
-            return
-        mark = pending.marks.pop()
-        if rolled_back:
-            dropped, pending.rows = pending.rows[mark:], pending.rows[:mark]
-    for _, handle in dropped:
-        handle.discard()
-
-
-def _link(conn: Connection, txn: RootTransaction, rows: list[tuple[AuditLog, AppendedRow]]) -> None:
-    """Take the append lock, read the head, and insert ``rows`` as the next links, in order."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-    t = audit_table.c
-    head = conn.execute(select(t.seq, t.hash, t.at).order_by(t.seq.desc()).limit(1)).first()
-    logs: dict[AuditLog, int] = {}
-    for log, _ in rows:
-        logs[log] = logs.get(log, 0) + 1
-    if head is not None:
-        for log in logs:
-            log._maybe_checkpoint(head.seq, head.hash, head.at, txn)
-    seq, prev_hash, prev_at = 0, GENESIS_HASH, None
-    if head is not None:
-        seq, prev_hash, prev_at = head.seq, head.hash, head.at
-    linked: list[AuditRow] = []
-    for _, handle in rows:
-        seq += 1
-        row = handle.content.link(seq, prev_hash, prev_at)
-        linked.append(row)
-        prev_hash, prev_at = row.hash, row.at
-    conn.execute(audit_table.insert(), [row.model_dump() for row in linked])
-    for log, count in logs.items():
-        log._linked(count, txn)
-    for (_, handle), row in zip(rows, linked, strict=True):
-        handle.settle(row)
 
 
 # -- helpers ---------------------------------------------------------------------------------

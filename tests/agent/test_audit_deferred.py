@@ -231,9 +231,9 @@ def test_concurrent_transactions_interleave_appends_on_postgres(
 
 
 def _lock_key() -> int:
-    from agent.audit import log as audit
+    from agent.audit import linking
 
-    return audit._LOCK_KEY
+    return linking.LOCK_KEY
 
 
 def test_appended_row_compares_with_its_stored_row(log: AuditLog, engine: sa.Engine) -> None:
