@@ -13,9 +13,7 @@ from agent.execution.calls import (
 from agent.execution.capabilities import (
     Adapters,
     CapabilityError,
-    Observation,
     invoke,
-    observe,
 )
 from agent.execution.executor import (
     STEPS,
@@ -37,6 +35,10 @@ from agent.execution.journal import (
     journal_table,
     parse_ref,
     target_table,
+)
+from agent.execution.observe import (
+    Observation,
+    observe,
 )
 from agent.execution.reconcile import (
     Reconciler,

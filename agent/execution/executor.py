@@ -37,7 +37,7 @@ from agent.execution.calls import (
     job_verdict,
     jobs_ended,
 )
-from agent.execution.capabilities import Adapters, CapabilityError, Observation, invoke
+from agent.execution.capabilities import Adapters, CapabilityError, invoke
 from agent.execution.journal import (
     Change,
     IllegalTransition,
@@ -45,6 +45,7 @@ from agent.execution.journal import (
     TargetBook,
     journal_table,
 )
+from agent.execution.observe import Observation
 from agent.execution.reconcile import Reconciler
 from twin.actions import CATALOG, ActionSpec, get_action
 from twin.graph import TwinGraph

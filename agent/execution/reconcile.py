@@ -22,8 +22,9 @@ from sqlalchemy import func, select
 
 from adapters.contracts import Job
 from adapters.errors import AdapterError
-from agent.execution.capabilities import CapabilityError, Observation, invoke, observe
+from agent.execution.capabilities import CapabilityError, invoke
 from agent.execution.journal import Change, call_table
+from agent.execution.observe import Observation, observe
 from twin.actions import CATALOG
 from twin.graph import TwinGraph
 from twin.plan import Plan
