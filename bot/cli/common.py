@@ -15,7 +15,7 @@ from bot.settings import Settings
 __all__ = ["DataDir", "JsonOut", "SettingsFile", "boot", "dump", "err", "out", "settings"]
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # error lines keep file:line whole
 
 DataDir = Annotated[
     Path | None,
