@@ -25,8 +25,9 @@ from adapters.vendors import (
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.fake_backup_fw import FakeOPNsense, FakeVeeam
 from tests.adapters.vendors.fake_identity import FakeGraph, FakeOkta
+from tests.adapters.vendors.fake_ninjaone import FakeNinjaOne
 from tests.adapters.vendors.fake_psa import FakeJira, FakeServiceNow
-from tests.adapters.vendors.fake_rmm_siem import FakeNinjaOne, FakeSplunk
+from tests.adapters.vendors.fake_rmm_siem import FakeSplunk
 from tests.adapters.vendors.fakes_base import Harness
 from tests.adapters.vendors.sim_harness import (
     sim_backup,

@@ -10,7 +10,7 @@ import pytest
 from adapters.errors import NotFound, RequestRejected
 from tests.adapters.vendors import harnesses as hs
 from tests.adapters.vendors._fakes import FakeTime, body_of
-from tests.adapters.vendors.fake_rmm_siem import FakeNinjaOne
+from tests.adapters.vendors.fake_ninjaone import FakeNinjaOne
 from tests.adapters.vendors.fakes_base import INJECTED, basic, form_of
 
 
