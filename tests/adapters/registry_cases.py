@@ -17,7 +17,7 @@ from tests.adapters.vendors.fake_backup_fw import FakeOPNsense, FakeVeeam
 from tests.adapters.vendors.fake_identity import FakeGraph, FakeOkta
 from tests.adapters.vendors.fake_ninjaone import FakeNinjaOne
 from tests.adapters.vendors.fake_psa import FakeJira, FakeServiceNow
-from tests.adapters.vendors.fake_rmm_siem import FakeSplunk
+from tests.adapters.vendors.fake_splunk import FakeSplunk
 from tests.adapters.vendors.fakes_base import FakeVendor
 
 Case = tuple[str, dict[str, Any], Callable[[FakeTime], FakeVendor]]

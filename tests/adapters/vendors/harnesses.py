@@ -27,7 +27,7 @@ from tests.adapters.vendors.fake_backup_fw import FakeOPNsense, FakeVeeam
 from tests.adapters.vendors.fake_identity import FakeGraph, FakeOkta
 from tests.adapters.vendors.fake_ninjaone import FakeNinjaOne
 from tests.adapters.vendors.fake_psa import FakeJira, FakeServiceNow
-from tests.adapters.vendors.fake_rmm_siem import FakeSplunk
+from tests.adapters.vendors.fake_splunk import FakeSplunk
 from tests.adapters.vendors.fakes_base import Harness
 from tests.adapters.vendors.sim_harness import (
     sim_backup,
@@ -108,6 +108,7 @@ def splunk(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
         "alert": "A1B2C3@@notable@@1a2b",
         "rule": "Access - Brute Force - Rule",
         "missing_rule": "No Such Rule",
+        "suppress_field": "dest",
     }
     return Harness("splunk", client, ids, fake)
 

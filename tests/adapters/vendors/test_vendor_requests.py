@@ -126,7 +126,9 @@ def test_splunk_oneshot_form_and_bearer_token():
 def test_splunk_throttle_posts_suppression_to_the_owning_namespace():
     t = FakeTime()
     h = hs.splunk(t)
-    h.client.throttle_rule(h.ids["rule"], t.wall + timedelta(minutes=90), idempotency_key="k-1")
+    h.client.throttle_rule(
+        h.ids["rule"], t.wall + timedelta(minutes=90), idempotency_key="k-1", fields=("dest",)
+    )
     post = h.fake.requests[-1]
     namespace = "/servicesNS/admin/SplunkEnterpriseSecuritySuite"
     assert post.url.path == f"{namespace}/saved/searches/Access - Brute Force - Rule"
@@ -134,6 +136,7 @@ def test_splunk_throttle_posts_suppression_to_the_owning_namespace():
         "output_mode": "json",
         "alert.suppress": "1",
         "alert.suppress.period": "5400s",
+        "alert.suppress.fields": "dest",
     }
     h.client.throttle_rule(h.ids["rule"], t.wall - timedelta(minutes=1), idempotency_key="k-2")
     assert form_of(h.fake.requests[-1])["alert.suppress"] == "0"

@@ -1,12 +1,25 @@
-"""A stateful fake of Splunk (SIEM).
+"""A stateful fake of Splunk Enterprise Security's REST API, built from Splunk's documentation.
 
-Response shapes follow each vendor's public API documentation (field names, envelopes,
-error bodies); the values are ours.
+Sources (trimmed paths in ``specs/splunk.json``):
+- REST API Reference, search endpoints: ``search/jobs`` (``exec_mode=oneshot``) and
+  ``saved/searches/{name}`` (GET/POST, ``output_mode=json`` Atom-style ``entry`` envelope),
+  https://docs.splunk.com/Documentation/Splunk/9.2.0/RESTREF/RESTsearch
+- ``savedsearches.conf.spec`` (Splunk 9.2): ``alert.suppress``, ``alert.suppress.period``,
+  ``alert.suppress.fields`` ("*must* be specified if the digest mode is disabled and
+  suppression is enabled"), ``alert.digest_mode`` (default true),
+  https://docs.splunk.com/Documentation/Splunk/9.2.0/Admin/Savedsearchesconf
+- Enterprise Security REST API, ``notable_update`` (``ruleUIDs``, ``status``, ``comment``),
+  https://docs.splunk.com/Documentation/ES/7.3.0/API/NotableEventAPIreference
+
+The fake refuses a suppression that a per-result search cannot honour (no fields) with
+splunkd's error envelope, and :meth:`FakeSplunk.fire` applies suppression the way the scheduler
+does: a firing opens a window of ``alert.suppress.period`` for its values of the fields.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,8 +27,10 @@ import httpx
 from tests.adapters.vendors._fakes import ok
 from tests.adapters.vendors.fakes_base import INJECTED, FakeVendor, form_of
 
+_PERIOD = re.compile(r"^(\d+)([smhd]?)$")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
-# --------------------------------------------------------------------------- Splunk
+
 class FakeSplunk(FakeVendor):
     TOKEN = "splunk-token"
 
@@ -43,15 +58,29 @@ class FakeSplunk(FakeVendor):
                 "dest": "ws-17",
             },
         ]
+        # ES correlation searches create a notable per result: digest mode off.
         self.saved = {
             "Access - Brute Force - Rule": {
                 "disabled": False,
+                "alert.digest_mode": "0",
                 "alert.suppress": "0",
                 "alert.suppress.period": "",
+                "alert.suppress.fields": "",
                 "action.correlationsearch.label": "Brute force",
+                "action.notable": "1",
                 "search": "| tstats count ...",
-            }
+            },
+            "Threat - Daily Summary - Rule": {
+                "disabled": False,
+                "alert.digest_mode": "1",
+                "alert.suppress": "0",
+                "alert.suppress.period": "",
+                "alert.suppress.fields": "",
+                "search": "| tstats count ...",
+            },
         }
+        # Suppression windows the scheduler keeps: (search, field values) -> end.
+        self.windows: dict[tuple[str, tuple[str, ...]], datetime] = {}
         self.updated = {name: "2026-03-01T10:00:00+00:00" for name in self.saved}
         self.route("POST", r"/services/search/jobs", self.oneshot)
         self.route("POST", r"/services/notable_update", self.notable_update)
@@ -141,6 +170,38 @@ class FakeSplunk(FakeVendor):
         if name not in self.saved or (owner, app) != ("admin", "SplunkEnterpriseSecuritySuite"):
             return self.error(404, f"Could not find object id={name}")
         form = form_of(request)
-        self.saved[name].update({k: v for k, v in form.items() if k.startswith("alert.")})
+        merged = {**self.saved[name], **{k: v for k, v in form.items() if k.startswith("alert.")}}
+        per_result = merged.get("alert.digest_mode", "1") in ("0", "false")
+        if (
+            merged.get("alert.suppress") == "1"
+            and per_result
+            and not merged["alert.suppress.fields"]
+        ):
+            return self.error(
+                400,
+                f"In handler 'savedsearch': alert.suppress.fields must be specified for {name}"
+                " when digest mode is disabled and suppression is enabled",
+            )
+        if merged.get("alert.suppress") == "1" and not _PERIOD.match(
+            merged.get("alert.suppress.period", "")
+        ):
+            return self.error(400, "In handler 'savedsearch': bad alert.suppress.period")
+        self.saved[name] = merged
         self.updated[name] = self.time.wall.isoformat()
         return ok(self._entry(name))
+
+    def fire(self, name: str, result: dict[str, str]) -> bool:
+        """The scheduler runs ``name`` and it matches ``result``: True when a notable is made."""
+        conf = self.saved[name]
+        if conf.get("alert.suppress") != "1":
+            return True
+        fields = [f.strip() for f in conf.get("alert.suppress.fields", "").split(",") if f.strip()]
+        key = (name, tuple(result.get(f, "") for f in fields))
+        end = self.windows.get(key)
+        now = self.time.wall
+        if end is not None and now < end:
+            return False
+        m = _PERIOD.match(conf["alert.suppress.period"])
+        assert m is not None
+        self.windows[key] = now + timedelta(seconds=int(m.group(1)) * _UNIT[m.group(2)])
+        return True
