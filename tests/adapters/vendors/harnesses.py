@@ -24,7 +24,8 @@ from adapters.vendors import (
 )
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.fake_backup_fw import FakeOPNsense, FakeVeeam
-from tests.adapters.vendors.fake_identity import FakeGraph, FakeOkta
+from tests.adapters.vendors.fake_graph import FakeGraph
+from tests.adapters.vendors.fake_identity import FakeOkta
 from tests.adapters.vendors.fake_ninjaone import FakeNinjaOne
 from tests.adapters.vendors.fake_psa import FakeJira, FakeServiceNow
 from tests.adapters.vendors.fake_splunk import FakeSplunk
