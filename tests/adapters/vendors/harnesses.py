@@ -23,12 +23,13 @@ from adapters.vendors import (
     VeeamClient,
 )
 from tests.adapters.vendors._fakes import FakeTime
-from tests.adapters.vendors.fake_backup_fw import FakeOPNsense, FakeVeeam
+from tests.adapters.vendors.fake_backup_fw import FakeOPNsense
 from tests.adapters.vendors.fake_graph import FakeGraph
 from tests.adapters.vendors.fake_identity import FakeOkta
 from tests.adapters.vendors.fake_ninjaone import FakeNinjaOne
 from tests.adapters.vendors.fake_psa import FakeJira, FakeServiceNow
 from tests.adapters.vendors.fake_splunk import FakeSplunk
+from tests.adapters.vendors.fake_veeam import FakeVeeam
 from tests.adapters.vendors.fakes_base import Harness
 from tests.adapters.vendors.sim_harness import (
     sim_backup,

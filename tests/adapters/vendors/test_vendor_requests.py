@@ -219,7 +219,7 @@ def test_veeam_password_grant_api_version_and_restore_body():
         "password": "veeam-pass",
     }
     assert restore.headers["x-api-version"] == "1.1-rev2"
-    assert restore.url.path == "/api/v1/restore/instantRecovery/vSphere/vm"
+    assert restore.url.path == "/api/v1/restore/vmRestore/vSphere"  # full restore by default
     assert (
         body_of(restore)["restorePointId"] == "rp-2"
         and body_of(restore)["type"] == "OriginalLocation"
