@@ -28,6 +28,7 @@ from adapters.resilient import CONTRACT_METHODS, Resilient, contract_methods
 from adapters.sim import SimEstate
 from adapters.vendors import (
     EntraClient,
+    FortiGateClient,
     JiraServiceManagementClient,
     NinjaOneClient,
     OktaClient,
@@ -53,7 +54,16 @@ __all__ = [
 CATEGORY_NAMES: tuple[Category, ...] = CATEGORIES
 
 Vendor = Literal[
-    "sim", "ninjaone", "servicenow", "jira_sm", "splunk", "okta", "entra", "veeam", "opnsense"
+    "sim",
+    "ninjaone",
+    "servicenow",
+    "jira_sm",
+    "splunk",
+    "okta",
+    "entra",
+    "veeam",
+    "opnsense",
+    "fortigate",
 ]
 
 
@@ -101,6 +111,7 @@ VENDORS: dict[str, _VendorSpec] = {
     "opnsense": _VendorSpec(
         OPNsenseClient, "firewall", ("api_key", "api_secret"), plain=frozenset({"api_key"})
     ),
+    "fortigate": _VendorSpec(FortiGateClient, "firewall", ("api_token",)),
 }
 """Every supported vendor: its client class, category and credential names."""
 

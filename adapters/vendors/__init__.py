@@ -8,6 +8,7 @@ and raises only :mod:`adapters.errors` types.
 from __future__ import annotations
 
 from adapters.vendors.entra import EntraClient
+from adapters.vendors.fortigate import FortiGateClient
 from adapters.vendors.jira_sm import JiraServiceManagementClient
 from adapters.vendors.ninjaone import NinjaOneClient
 from adapters.vendors.okta import OktaClient, SecretSink
@@ -18,6 +19,7 @@ from adapters.vendors.veeam import VeeamClient
 
 __all__ = [
     "EntraClient",
+    "FortiGateClient",
     "JiraServiceManagementClient",
     "NinjaOneClient",
     "OPNsenseClient",

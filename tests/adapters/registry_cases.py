@@ -14,6 +14,7 @@ import httpx
 from adapters.registry import Integration, IntegrationConfig, build_integration
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.fake_backup_fw import FakeOPNsense
+from tests.adapters.vendors.fake_fortigate import FakeFortiGate
 from tests.adapters.vendors.fake_graph import FakeGraph
 from tests.adapters.vendors.fake_identity import FakeOkta
 from tests.adapters.vendors.fake_ninjaone import FakeNinjaOne
@@ -103,6 +104,15 @@ CASES: dict[str, Case] = {
         },
         FakeOPNsense,
     ),
+    "fortigate": (
+        "firewall",
+        {
+            "vendor": "fortigate",
+            "base_url": "https://fgt.example",
+            "credentials": {"api_token": "forti-token"},
+        },
+        FakeFortiGate,
+    ),
 }
 
 # The secret credential of each case, to break it on purpose.
@@ -115,6 +125,7 @@ SECRET_FIELD = {
     "entra": "client_secret",
     "veeam": "password",
     "opnsense": "api_secret",
+    "fortigate": "api_token",
 }
 
 

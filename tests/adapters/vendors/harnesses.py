@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from adapters._http import ResilienceOptions
 from adapters.vendors import (
     EntraClient,
+    FortiGateClient,
     JiraServiceManagementClient,
     NinjaOneClient,
     OktaClient,
@@ -24,6 +25,7 @@ from adapters.vendors import (
 )
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.fake_backup_fw import FakeOPNsense
+from tests.adapters.vendors.fake_fortigate import FakeFortiGate
 from tests.adapters.vendors.fake_graph import FakeGraph
 from tests.adapters.vendors.fake_identity import FakeOkta
 from tests.adapters.vendors.fake_ninjaone import FakeNinjaOne
@@ -192,13 +194,25 @@ def opnsense(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
     return Harness("opnsense", client, {"rule": "00000000-aaaa-bbbb-cccc-dddddddddddd"}, fake)
 
 
+def fortigate(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    fake = FakeFortiGate(t)
+    client = FortiGateClient(
+        "https://fgt.example",
+        api_token=SecretStr("forti-token"),
+        http_client=fake.client(),
+        options=options,
+        hooks=t.hooks(),
+    )
+    return Harness("fortigate", client, {"rule": "1"}, fake)
+
+
 # The sim runs the very same contract suites as the vendor clients.
 RMM_FACTORIES: list[Factory] = [ninjaone, sim_rmm]
 PSA_FACTORIES: list[Factory] = [servicenow, jira, sim_psa]
 SIEM_FACTORIES: list[Factory] = [splunk, sim_siem]
 IDENTITY_FACTORIES: list[Factory] = [okta, entra, sim_identity]
 BACKUP_FACTORIES: list[Factory] = [veeam, sim_backup]
-FIREWALL_FACTORIES: list[Factory] = [opnsense, sim_firewall]
+FIREWALL_FACTORIES: list[Factory] = [opnsense, fortigate, sim_firewall]
 SIM_FACTORIES: list[Factory] = [sim_rmm, sim_psa, sim_siem, sim_identity, sim_backup, sim_firewall]
 # Vendor clients only (HTTP, credentials, reprs); the sim has no wire.
 ALL_FACTORIES: list[Factory] = [
@@ -226,6 +240,7 @@ SECRETS = [
     "opn-secret",
     "ninja-access-1",
     "veeam-access-1",
+    "forti-token",
 ]
 
 

@@ -43,6 +43,7 @@ READS: dict[str, Call] = {
     "entra": lambda h: h.client.get_user(h.ids["active_user"]),
     "veeam": lambda h: h.client.list_jobs(),
     "opnsense": lambda h: h.client.list_rules(),
+    "fortigate": lambda h: h.client.list_rules(),
 }
 WRITES: dict[str, tuple[Call, Pred]] = {
     "ninjaone": (
