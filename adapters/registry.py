@@ -27,6 +27,7 @@ from adapters.contracts import CATEGORIES, Category
 from adapters.resilient import CONTRACT_METHODS, Resilient, contract_methods
 from adapters.sim import SimEstate
 from adapters.vendors import (
+    DattoRmmClient,
     EntraClient,
     FortiGateClient,
     JiraServiceManagementClient,
@@ -64,6 +65,7 @@ Vendor = Literal[
     "veeam",
     "opnsense",
     "fortigate",
+    "datto_rmm",
 ]
 
 
@@ -112,6 +114,9 @@ VENDORS: dict[str, _VendorSpec] = {
         OPNsenseClient, "firewall", ("api_key", "api_secret"), plain=frozenset({"api_key"})
     ),
     "fortigate": _VendorSpec(FortiGateClient, "firewall", ("api_token",)),
+    "datto_rmm": _VendorSpec(
+        DattoRmmClient, "rmm", ("api_key", "api_secret"), plain=frozenset({"api_key"})
+    ),
 }
 """Every supported vendor: its client class, category and credential names."""
 

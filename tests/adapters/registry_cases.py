@@ -14,6 +14,7 @@ import httpx
 from adapters.registry import Integration, IntegrationConfig, build_integration
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.fake_backup_fw import FakeOPNsense
+from tests.adapters.vendors.fake_datto import FakeDatto
 from tests.adapters.vendors.fake_fortigate import FakeFortiGate
 from tests.adapters.vendors.fake_graph import FakeGraph
 from tests.adapters.vendors.fake_identity import FakeOkta
@@ -113,6 +114,16 @@ CASES: dict[str, Case] = {
         },
         FakeFortiGate,
     ),
+    "datto_rmm": (
+        "rmm",
+        {
+            "vendor": "datto_rmm",
+            "base_url": "https://merlot-api.example",
+            "credentials": {"api_key": "datto-key", "api_secret": "datto-secret"},
+            "options": {"patch_component_uid": "cmp-patch", "page_size": 2},
+        },
+        FakeDatto,
+    ),
 }
 
 # The secret credential of each case, to break it on purpose.
@@ -126,6 +137,7 @@ SECRET_FIELD = {
     "veeam": "password",
     "opnsense": "api_secret",
     "fortigate": "api_token",
+    "datto_rmm": "api_secret",
 }
 
 

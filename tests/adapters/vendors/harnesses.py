@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from adapters._http import ResilienceOptions
 from adapters.vendors import (
+    DattoRmmClient,
     EntraClient,
     FortiGateClient,
     JiraServiceManagementClient,
@@ -25,6 +26,7 @@ from adapters.vendors import (
 )
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.fake_backup_fw import FakeOPNsense
+from tests.adapters.vendors.fake_datto import FakeDatto
 from tests.adapters.vendors.fake_fortigate import FakeFortiGate
 from tests.adapters.vendors.fake_graph import FakeGraph
 from tests.adapters.vendors.fake_identity import FakeOkta
@@ -206,8 +208,30 @@ def fortigate(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
     return Harness("fortigate", client, {"rule": "1"}, fake)
 
 
+def datto_rmm(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    fake = FakeDatto(t)
+    client = DattoRmmClient(
+        "https://merlot-api.example",
+        api_key="datto-key",
+        api_secret=SecretStr("datto-secret"),
+        http_client=fake.client(),
+        options=options,
+        hooks=t.hooks(),
+        patch_component_uid="cmp-patch",
+        reboot_component_uid="cmp-reboot",
+    )
+    ids = {
+        "device": "dev-1",
+        "patch": "KB5034441",
+        "installed_patch": "KB5031539",
+        "missing_device": "dev-999",
+        "script": "cmp-42",
+    }
+    return Harness("datto_rmm", client, ids, fake)
+
+
 # The sim runs the very same contract suites as the vendor clients.
-RMM_FACTORIES: list[Factory] = [ninjaone, sim_rmm]
+RMM_FACTORIES: list[Factory] = [ninjaone, datto_rmm, sim_rmm]
 PSA_FACTORIES: list[Factory] = [servicenow, jira, sim_psa]
 SIEM_FACTORIES: list[Factory] = [splunk, sim_siem]
 IDENTITY_FACTORIES: list[Factory] = [okta, entra, sim_identity]
@@ -241,6 +265,8 @@ SECRETS = [
     "ninja-access-1",
     "veeam-access-1",
     "forti-token",
+    "datto-secret",
+    "datto-access-1",
 ]
 
 

@@ -44,6 +44,7 @@ READS: dict[str, Call] = {
     "veeam": lambda h: h.client.list_jobs(),
     "opnsense": lambda h: h.client.list_rules(),
     "fortigate": lambda h: h.client.list_rules(),
+    "datto_rmm": lambda h: h.client.list_devices(),
 }
 WRITES: dict[str, tuple[Call, Pred]] = {
     "ninjaone": (
