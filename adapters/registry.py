@@ -27,6 +27,7 @@ from adapters.contracts import CATEGORIES, Category
 from adapters.resilient import CONTRACT_METHODS, Resilient, contract_methods
 from adapters.sim import SimEstate
 from adapters.vendors import (
+    ConnectWiseClient,
     DattoRmmClient,
     EntraClient,
     FortiGateClient,
@@ -66,6 +67,7 @@ Vendor = Literal[
     "opnsense",
     "fortigate",
     "datto_rmm",
+    "connectwise",
 ]
 
 
@@ -114,6 +116,12 @@ VENDORS: dict[str, _VendorSpec] = {
         OPNsenseClient, "firewall", ("api_key", "api_secret"), plain=frozenset({"api_key"})
     ),
     "fortigate": _VendorSpec(FortiGateClient, "firewall", ("api_token",)),
+    "connectwise": _VendorSpec(
+        ConnectWiseClient,
+        "psa",
+        ("company_id", "public_key", "private_key", "client_id"),
+        plain=frozenset({"company_id", "public_key", "client_id"}),
+    ),
     "datto_rmm": _VendorSpec(
         DattoRmmClient, "rmm", ("api_key", "api_secret"), plain=frozenset({"api_key"})
     ),

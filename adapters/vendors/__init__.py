@@ -7,6 +7,7 @@ and raises only :mod:`adapters.errors` types.
 
 from __future__ import annotations
 
+from adapters.vendors.connectwise import ConnectWiseClient
 from adapters.vendors.datto_rmm import DattoRmmClient
 from adapters.vendors.entra import EntraClient
 from adapters.vendors.fortigate import FortiGateClient
@@ -19,6 +20,7 @@ from adapters.vendors.splunk import SplunkClient
 from adapters.vendors.veeam import VeeamClient
 
 __all__ = [
+    "ConnectWiseClient",
     "DattoRmmClient",
     "EntraClient",
     "FortiGateClient",

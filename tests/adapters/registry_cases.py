@@ -14,6 +14,7 @@ import httpx
 from adapters.registry import Integration, IntegrationConfig, build_integration
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.fake_backup_fw import FakeOPNsense
+from tests.adapters.vendors.fake_connectwise import FakeConnectWise
 from tests.adapters.vendors.fake_datto import FakeDatto
 from tests.adapters.vendors.fake_fortigate import FakeFortiGate
 from tests.adapters.vendors.fake_graph import FakeGraph
@@ -124,6 +125,21 @@ CASES: dict[str, Case] = {
         },
         FakeDatto,
     ),
+    "connectwise": (
+        "psa",
+        {
+            "vendor": "connectwise",
+            "base_url": "https://api-na.myconnectwise.example",
+            "credentials": {
+                "company_id": "acme",
+                "public_key": "pub-key",
+                "private_key": "cw-private",
+                "client_id": "11111111-2222-3333-4444-555555555555",
+            },
+            "options": {"board_id": 1, "customer_company_id": 250},
+        },
+        FakeConnectWise,
+    ),
 }
 
 # The secret credential of each case, to break it on purpose.
@@ -138,6 +154,7 @@ SECRET_FIELD = {
     "opnsense": "api_secret",
     "fortigate": "api_token",
     "datto_rmm": "api_secret",
+    "connectwise": "private_key",
 }
 
 

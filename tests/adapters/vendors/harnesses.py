@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from adapters._http import ResilienceOptions
 from adapters.vendors import (
+    ConnectWiseClient,
     DattoRmmClient,
     EntraClient,
     FortiGateClient,
@@ -26,6 +27,7 @@ from adapters.vendors import (
 )
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.fake_backup_fw import FakeOPNsense
+from tests.adapters.vendors.fake_connectwise import FakeConnectWise
 from tests.adapters.vendors.fake_datto import FakeDatto
 from tests.adapters.vendors.fake_fortigate import FakeFortiGate
 from tests.adapters.vendors.fake_graph import FakeGraph
@@ -230,9 +232,26 @@ def datto_rmm(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
     return Harness("datto_rmm", client, ids, fake)
 
 
+def connectwise(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    fake = FakeConnectWise(t)
+    client = ConnectWiseClient(
+        "https://api-na.myconnectwise.example",
+        company_id="acme",
+        public_key="pub-key",
+        private_key=SecretStr("cw-private"),
+        client_id="11111111-2222-3333-4444-555555555555",
+        http_client=fake.client(),
+        board_id=1,
+        customer_company_id=250,
+        options=options,
+        hooks=t.hooks(),
+    )
+    return Harness("connectwise", client, {"ticket": "1001", "missing_ticket": "9999"}, fake)
+
+
 # The sim runs the very same contract suites as the vendor clients.
 RMM_FACTORIES: list[Factory] = [ninjaone, datto_rmm, sim_rmm]
-PSA_FACTORIES: list[Factory] = [servicenow, jira, sim_psa]
+PSA_FACTORIES: list[Factory] = [servicenow, jira, connectwise, sim_psa]
 SIEM_FACTORIES: list[Factory] = [splunk, sim_siem]
 IDENTITY_FACTORIES: list[Factory] = [okta, entra, sim_identity]
 BACKUP_FACTORIES: list[Factory] = [veeam, sim_backup]
@@ -267,6 +286,7 @@ SECRETS = [
     "forti-token",
     "datto-secret",
     "datto-access-1",
+    "cw-private",
 ]
 
 

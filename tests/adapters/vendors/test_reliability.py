@@ -45,6 +45,7 @@ READS: dict[str, Call] = {
     "opnsense": lambda h: h.client.list_rules(),
     "fortigate": lambda h: h.client.list_rules(),
     "datto_rmm": lambda h: h.client.list_devices(),
+    "connectwise": lambda h: h.client.get_ticket(h.ids["ticket"]),
 }
 WRITES: dict[str, tuple[Call, Pred]] = {
     "ninjaone": (
