@@ -36,6 +36,7 @@ from adapters.vendors import (
     OktaClient,
     OPNsenseClient,
     SecretSink,
+    SentinelClient,
     ServiceNowClient,
     SplunkClient,
     VeeamClient,
@@ -68,6 +69,7 @@ Vendor = Literal[
     "fortigate",
     "datto_rmm",
     "connectwise",
+    "sentinel",
 ]
 
 
@@ -116,6 +118,13 @@ VENDORS: dict[str, _VendorSpec] = {
         OPNsenseClient, "firewall", ("api_key", "api_secret"), plain=frozenset({"api_key"})
     ),
     "fortigate": _VendorSpec(FortiGateClient, "firewall", ("api_token",)),
+    "sentinel": _VendorSpec(
+        SentinelClient,
+        "siem",
+        ("tenant_id", "client_id", "client_secret"),
+        plain=frozenset({"tenant_id", "client_id"}),
+        base_url_required=False,  # Azure Resource Manager's global endpoint by default
+    ),
     "connectwise": _VendorSpec(
         ConnectWiseClient,
         "psa",

@@ -15,6 +15,7 @@ from adapters.vendors.jira_sm import JiraServiceManagementClient
 from adapters.vendors.ninjaone import NinjaOneClient
 from adapters.vendors.okta import OktaClient, SecretSink
 from adapters.vendors.opnsense import OPNsenseClient
+from adapters.vendors.sentinel import SentinelClient
 from adapters.vendors.servicenow import ServiceNowClient
 from adapters.vendors.splunk import SplunkClient
 from adapters.vendors.veeam import VeeamClient
@@ -29,6 +30,7 @@ __all__ = [
     "OPNsenseClient",
     "OktaClient",
     "SecretSink",
+    "SentinelClient",
     "ServiceNowClient",
     "SplunkClient",
     "VeeamClient",

@@ -21,6 +21,7 @@ from tests.adapters.vendors.fake_graph import FakeGraph
 from tests.adapters.vendors.fake_identity import FakeOkta
 from tests.adapters.vendors.fake_ninjaone import FakeNinjaOne
 from tests.adapters.vendors.fake_psa import FakeJira, FakeServiceNow
+from tests.adapters.vendors.fake_sentinel import FakeSentinel
 from tests.adapters.vendors.fake_splunk import FakeSplunk
 from tests.adapters.vendors.fake_veeam import FakeVeeam
 from tests.adapters.vendors.fakes_base import FakeVendor
@@ -140,6 +141,23 @@ CASES: dict[str, Case] = {
         },
         FakeConnectWise,
     ),
+    "sentinel": (
+        "siem",
+        {
+            "vendor": "sentinel",
+            "credentials": {
+                "tenant_id": "tenant-1",
+                "client_id": "arm-client",
+                "client_secret": "arm-secret",
+            },
+            "options": {
+                "subscription_id": "sub-1",
+                "resource_group": "rg-sec",
+                "workspace": "law-sec",
+            },
+        },
+        FakeSentinel,
+    ),
 }
 
 # The secret credential of each case, to break it on purpose.
@@ -155,6 +173,7 @@ SECRET_FIELD = {
     "fortigate": "api_token",
     "datto_rmm": "api_secret",
     "connectwise": "private_key",
+    "sentinel": "client_secret",
 }
 
 

@@ -21,6 +21,7 @@ from adapters.vendors import (
     NinjaOneClient,
     OktaClient,
     OPNsenseClient,
+    SentinelClient,
     ServiceNowClient,
     SplunkClient,
     VeeamClient,
@@ -34,6 +35,7 @@ from tests.adapters.vendors.fake_graph import FakeGraph
 from tests.adapters.vendors.fake_identity import FakeOkta
 from tests.adapters.vendors.fake_ninjaone import FakeNinjaOne
 from tests.adapters.vendors.fake_psa import FakeJira, FakeServiceNow
+from tests.adapters.vendors.fake_sentinel import FakeSentinel
 from tests.adapters.vendors.fake_splunk import FakeSplunk
 from tests.adapters.vendors.fake_veeam import FakeVeeam
 from tests.adapters.vendors.fakes_base import Harness
@@ -249,10 +251,32 @@ def connectwise(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
     return Harness("connectwise", client, {"ticket": "1001", "missing_ticket": "9999"}, fake)
 
 
+def sentinel(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    fake = FakeSentinel(t)
+    client = SentinelClient(
+        tenant_id="tenant-1",
+        client_id="arm-client",
+        client_secret=SecretStr("arm-secret"),
+        subscription_id="sub-1",
+        resource_group="rg-sec",
+        workspace="law-sec",
+        http_client=fake.client(),
+        options=options,
+        hooks=t.hooks(),
+    )
+    ids = {
+        "alert": "inc-1",
+        "rule": "7f2c1e1a-0000-4000-8000-000000000001",
+        "missing_rule": "no-such-rule",
+        "suppress_field": "",  # Sentinel suppresses whole rules, never per field
+    }
+    return Harness("sentinel", client, ids, fake)
+
+
 # The sim runs the very same contract suites as the vendor clients.
 RMM_FACTORIES: list[Factory] = [ninjaone, datto_rmm, sim_rmm]
 PSA_FACTORIES: list[Factory] = [servicenow, jira, connectwise, sim_psa]
-SIEM_FACTORIES: list[Factory] = [splunk, sim_siem]
+SIEM_FACTORIES: list[Factory] = [splunk, sentinel, sim_siem]
 IDENTITY_FACTORIES: list[Factory] = [okta, entra, sim_identity]
 BACKUP_FACTORIES: list[Factory] = [veeam, sim_backup]
 FIREWALL_FACTORIES: list[Factory] = [opnsense, fortigate, sim_firewall]
@@ -287,6 +311,8 @@ SECRETS = [
     "datto-secret",
     "datto-access-1",
     "cw-private",
+    "arm-secret",
+    "arm-access-1",
 ]
 
 

@@ -46,6 +46,7 @@ READS: dict[str, Call] = {
     "fortigate": lambda h: h.client.list_rules(),
     "datto_rmm": lambda h: h.client.list_devices(),
     "connectwise": lambda h: h.client.get_ticket(h.ids["ticket"]),
+    "sentinel": lambda h: h.client.get_rule(h.ids["rule"]),
 }
 WRITES: dict[str, tuple[Call, Pred]] = {
     "ninjaone": (
