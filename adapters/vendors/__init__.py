@@ -7,6 +7,7 @@ and raises only :mod:`adapters.errors` types.
 
 from __future__ import annotations
 
+from adapters.vendors.active_directory import ActiveDirectoryClient
 from adapters.vendors.connectwise import ConnectWiseClient
 from adapters.vendors.datto_rmm import DattoRmmClient
 from adapters.vendors.entra import EntraClient
@@ -21,6 +22,7 @@ from adapters.vendors.splunk import SplunkClient
 from adapters.vendors.veeam import VeeamClient
 
 __all__ = [
+    "ActiveDirectoryClient",
     "ConnectWiseClient",
     "DattoRmmClient",
     "EntraClient",

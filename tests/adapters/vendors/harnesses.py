@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from adapters._http import ResilienceOptions
 from adapters.vendors import (
+    ActiveDirectoryClient,
     ConnectWiseClient,
     DattoRmmClient,
     EntraClient,
@@ -27,6 +28,7 @@ from adapters.vendors import (
     VeeamClient,
 )
 from tests.adapters.vendors._fakes import FakeTime
+from tests.adapters.vendors.fake_ad import BASE, BIND_DN, PASSWORD, directory
 from tests.adapters.vendors.fake_backup_fw import FakeOPNsense
 from tests.adapters.vendors.fake_connectwise import FakeConnectWise
 from tests.adapters.vendors.fake_datto import FakeDatto
@@ -273,11 +275,37 @@ def sentinel(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
     return Harness("sentinel", client, ids, fake)
 
 
+def active_directory(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    sink: dict[str, SecretStr] = {}
+    client = ActiveDirectoryClient(
+        "ldaps://dc01.corp.example:636",
+        bind_dn=BIND_DN,
+        password=SecretStr(PASSWORD),
+        base_dn=BASE,
+        options=options,
+        hooks=t.hooks(),
+        break_glass_logins=["breakglass"],
+        secret_sink=sink.__setitem__,
+        connection=directory(),
+    )
+    ids = {
+        "active_user": "ada",
+        "disabled_user": "bob",
+        "break_glass_user": "breakglass",
+        "service_app": "svc-backup",
+        "missing_user": "nobody",
+        "admin_user": "ada",
+    }
+    # AD refuses these by design (no LDAP session revocation, no password overlap).
+    extra = {"sink": sink, "refuses": {"revoke_sessions", "rotate_secret_with_overlap"}}
+    return Harness("active_directory", client, ids, None, extra)
+
+
 # The sim runs the very same contract suites as the vendor clients.
 RMM_FACTORIES: list[Factory] = [ninjaone, datto_rmm, sim_rmm]
 PSA_FACTORIES: list[Factory] = [servicenow, jira, connectwise, sim_psa]
 SIEM_FACTORIES: list[Factory] = [splunk, sentinel, sim_siem]
-IDENTITY_FACTORIES: list[Factory] = [okta, entra, sim_identity]
+IDENTITY_FACTORIES: list[Factory] = [okta, entra, active_directory, sim_identity]
 BACKUP_FACTORIES: list[Factory] = [veeam, sim_backup]
 FIREWALL_FACTORIES: list[Factory] = [opnsense, fortigate, sim_firewall]
 SIM_FACTORIES: list[Factory] = [sim_rmm, sim_psa, sim_siem, sim_identity, sim_backup, sim_firewall]
@@ -292,7 +320,7 @@ ALL_FACTORIES: list[Factory] = [
         *BACKUP_FACTORIES,
         *FIREWALL_FACTORIES,
     )
-    if f not in SIM_FACTORIES
+    if f not in SIM_FACTORIES and f is not active_directory  # LDAP, not HTTP
 ]
 
 # Secrets the harnesses use; no error, repr or log line may ever contain one.
