@@ -6,12 +6,13 @@ estate (:mod:`adapters.sim`), inventory-to-twin mapping (:mod:`adapters.inventor
 every integration (:mod:`adapters.sync`), integrations built from settings
 (:mod:`adapters.registry`), their health probes (:mod:`adapters.health`), the resilience policy
 for non-HTTP adapters (:mod:`adapters.resilient`) and webhook signal parsers
-(:mod:`adapters.signals`).
+(:mod:`adapters.signals`, :mod:`adapters.alert_webhooks`).
 """
 
 from __future__ import annotations
 
 from adapters._http import HttpHooks, ResilienceOptions
+from adapters.alert_webhooks import parse_datadog, parse_opsgenie, parse_zabbix
 from adapters.contracts import (
     BackupContract,
     FirewallContract,
@@ -53,6 +54,9 @@ __all__ = [
     "Signal",
     "TransientError",
     "parse_alertmanager",
+    "parse_datadog",
     "parse_generic",
+    "parse_opsgenie",
     "parse_pagerduty",
+    "parse_zabbix",
 ]

@@ -150,12 +150,17 @@ class Alert(_Record):
 
 
 class SiemRule(_Record):
-    """A detection rule, with any active throttle."""
+    """A detection rule, with any throttle (alert suppression) set on it."""
 
     rule_id: str
     name: str
     enabled: bool = True
     throttled_until: datetime | None = None
+    """End of the window the last throttle asked for (when it was set plus its period)."""
+    suppress_fields: tuple[str, ...] = ()
+    """Fields whose values group the suppression: a repeat with other values still alerts."""
+    suppress_period_seconds: int = 0
+    """How long each firing suppresses repeats; ``0`` when no suppression is set."""
 
 
 @runtime_checkable
@@ -165,7 +170,25 @@ class SiemContract(Protocol):
     def list_alerts(self, *, status: str | None = None) -> list[Alert]: ...
     def acknowledge(self, alert_id: str, *, idempotency_key: str) -> Alert: ...
     def get_rule(self, rule_id: str) -> SiemRule: ...
-    def throttle_rule(self, rule_id: str, until: datetime, *, idempotency_key: str) -> SiemRule: ...
+    def throttle_rule(
+        self,
+        rule_id: str,
+        until: datetime,
+        *,
+        idempotency_key: str,
+        fields: tuple[str, ...] = (),
+    ) -> SiemRule:
+        """Throttle the rule the way SIEMs do (Splunk's alert suppression).
+
+        Suppression starts when the rule *fires*: after each alert, further alerts with the
+        same values of ``fields`` are suppressed for a period (``until`` minus now); an alert
+        with other values still fires. A rule that alerts per result needs ``fields`` (Splunk
+        requires ``alert.suppress.fields`` when digest mode is off): without them, and with
+        none set on the rule, the client refuses. The setting stays on the rule after
+        ``until`` (each later firing suppresses again) until a person or a later change lifts it.
+        """
+        ...
+
     def search(self, query: str, *, limit: int = 100) -> list[dict[str, Any]]: ...
 
 

@@ -27,12 +27,17 @@ from adapters.contracts import CATEGORIES, Category
 from adapters.resilient import CONTRACT_METHODS, Resilient, contract_methods
 from adapters.sim import SimEstate
 from adapters.vendors import (
+    ActiveDirectoryClient,
+    ConnectWiseClient,
+    DattoRmmClient,
     EntraClient,
+    FortiGateClient,
     JiraServiceManagementClient,
     NinjaOneClient,
     OktaClient,
     OPNsenseClient,
     SecretSink,
+    SentinelClient,
     ServiceNowClient,
     SplunkClient,
     VeeamClient,
@@ -53,7 +58,20 @@ __all__ = [
 CATEGORY_NAMES: tuple[Category, ...] = CATEGORIES
 
 Vendor = Literal[
-    "sim", "ninjaone", "servicenow", "jira_sm", "splunk", "okta", "entra", "veeam", "opnsense"
+    "sim",
+    "ninjaone",
+    "servicenow",
+    "jira_sm",
+    "splunk",
+    "okta",
+    "entra",
+    "veeam",
+    "opnsense",
+    "fortigate",
+    "datto_rmm",
+    "connectwise",
+    "sentinel",
+    "active_directory",
 ]
 
 
@@ -70,6 +88,8 @@ class _VendorSpec:
     base_url_param: str | None = "base_url"
     """Constructor parameter the configured base URL goes to (``None``: the client has none)."""
     base_url_required: bool = True
+    schemes: tuple[str, ...] = ("https://", "http://")
+    """URL schemes the base URL may use (LDAP clients take ``ldaps://``)."""
 
 
 VENDORS: dict[str, _VendorSpec] = {
@@ -100,6 +120,31 @@ VENDORS: dict[str, _VendorSpec] = {
     ),
     "opnsense": _VendorSpec(
         OPNsenseClient, "firewall", ("api_key", "api_secret"), plain=frozenset({"api_key"})
+    ),
+    "fortigate": _VendorSpec(FortiGateClient, "firewall", ("api_token",)),
+    "active_directory": _VendorSpec(
+        ActiveDirectoryClient,
+        "identity",
+        ("bind_dn", "password"),
+        plain=frozenset({"bind_dn"}),
+        base_url_param="server_url",  # ldaps://dc01.corp.example:636
+        schemes=("ldaps://", "ldap://"),
+    ),
+    "sentinel": _VendorSpec(
+        SentinelClient,
+        "siem",
+        ("tenant_id", "client_id", "client_secret"),
+        plain=frozenset({"tenant_id", "client_id"}),
+        base_url_required=False,  # Azure Resource Manager's global endpoint by default
+    ),
+    "connectwise": _VendorSpec(
+        ConnectWiseClient,
+        "psa",
+        ("company_id", "public_key", "private_key", "client_id"),
+        plain=frozenset({"company_id", "public_key", "client_id"}),
+    ),
+    "datto_rmm": _VendorSpec(
+        DattoRmmClient, "rmm", ("api_key", "api_secret"), plain=frozenset({"api_key"})
     ),
 }
 """Every supported vendor: its client class, category and credential names."""
@@ -190,8 +235,8 @@ class IntegrationConfig(BaseModel):
         spec = VENDORS[self.vendor]
         if spec.base_url_required and not self.base_url:
             raise ValueError(f"{self.vendor} needs base_url")
-        if self.base_url and not self.base_url.startswith(("https://", "http://")):
-            raise ValueError(f"base_url must start with https:// (got {self.base_url!r})")
+        if self.base_url and not self.base_url.startswith(spec.schemes):
+            raise ValueError(f"base_url must start with {spec.schemes[0]} (got {self.base_url!r})")
         known = set(spec.required) | set(spec.optional)
         unknown = sorted(set(self.credentials) - known)
         if unknown:

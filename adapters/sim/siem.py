@@ -1,4 +1,8 @@
-"""The sim's SIEM: alerts, rules with throttles that expire, and search over estate events.
+"""The sim's SIEM: alerts, rules with throttles, and search over estate events.
+
+A throttle behaves like Splunk's alert suppression: after the rule fires, repeats with the same
+values of the rule's suppression fields (``entity`` unless a throttle names others) are
+suppressed for the throttle's period; other values still alert. The setting stays on the rule.
 
 Search understands a small query language: whitespace-separated terms, all of which must match;
 ``field=value`` compares one field exactly, a bare word matches any field containing it
@@ -28,12 +32,17 @@ def raise_alert(
     title: str = "",
     severity: str = "medium",
 ) -> AlertState | None:
-    """Fire ``rule_id``; a throttled or disabled rule swallows the alert (returns ``None``)."""
+    """Fire ``rule_id``; a disabled rule, or a repeat inside a suppression window, is
+    swallowed (returns ``None``)."""
     rule = core.siem_rules[rule_id]
-    throttled = rule.throttled_until is not None and at < rule.throttled_until
-    if throttled or not rule.enabled:
+    fields = {"entity": entity, "title": title or rule.name, "severity": severity}
+    key = tuple(str(fields.get(f, "")) for f in rule.suppress_fields)
+    window = rule.windows.get(key)
+    if not rule.enabled or (window is not None and at < window):
         rule.suppressed += 1
         return None
+    if rule.suppress_period is not None:
+        rule.windows[key] = at + rule.suppress_period
     alert = AlertState(
         alert_id=core.next_id("al"),
         title=title or rule.name,
@@ -68,11 +77,14 @@ class SimSiem:
     @staticmethod
     def _rule(r: SiemRuleState, now: datetime) -> SiemRule:
         active = r.throttled_until is not None and now < r.throttled_until
+        period = r.suppress_period
         return SiemRule(
             rule_id=r.rule_id,
             name=r.name,
             enabled=r.enabled,
             throttled_until=r.throttled_until if active else None,
+            suppress_fields=r.suppress_fields if period else (),
+            suppress_period_seconds=int(period.total_seconds()) if period else 0,
         )
 
     def _find_rule(self, rule_id: str, call: str) -> SiemRuleState:
@@ -131,8 +143,16 @@ class SimSiem:
 
         return self._core.call("siem", "list_rules", target=None, args={}, act=act)
 
-    def throttle_rule(self, rule_id: str, until: datetime, *, idempotency_key: str) -> SiemRule:
-        """Suppress the rule's alerts until ``until``."""
+    def throttle_rule(
+        self,
+        rule_id: str,
+        until: datetime,
+        *,
+        idempotency_key: str,
+        fields: tuple[str, ...] = (),
+    ) -> SiemRule:
+        """Suppress repeats for ``until`` minus now after each firing, per ``fields`` (or the
+        rule's own suppression fields)."""
 
         def act(_: list[FaultRule], now: datetime) -> SiemRule:
             rule = self._find_rule(rule_id, "throttle_rule")
@@ -143,6 +163,10 @@ class SimSiem:
                     call="throttle_rule",
                 )
             rule.throttled_until = until
+            rule.suppress_period = until - now
+            if fields:
+                rule.suppress_fields = tuple(fields)
+                rule.windows.clear()
             self._core.log_event(now, "rule_throttled", rule_id=rule_id, until=until.isoformat())
             return self._rule(rule, now)
 
@@ -150,7 +174,7 @@ class SimSiem:
             "siem",
             "throttle_rule",
             target=rule_id,
-            args={"rule_id": rule_id, "until": until.isoformat()},
+            args={"rule_id": rule_id, "until": until.isoformat(), "fields": list(fields)},
             key=idempotency_key,
             act=act,
         )

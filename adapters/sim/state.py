@@ -8,7 +8,7 @@ reference.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 __all__ = [
@@ -152,9 +152,16 @@ class SiemRuleState:
     name: str
     enabled: bool = True
     throttled_until: datetime | None = None
+    """End of the window the last throttle asked for (set time plus its period)."""
     monitors: list[str] = field(default_factory=list)
     suppressed: int = 0
     """Alerts swallowed while throttled."""
+    suppress_period: timedelta | None = None
+    """Set by a throttle, kept afterwards (as Splunk keeps ``alert.suppress``)."""
+    suppress_fields: tuple[str, ...] = ("entity",)
+    """Alert fields that group suppression (the rule alerts per result, so it has some)."""
+    windows: dict[tuple[str, ...], datetime] = field(default_factory=dict)
+    """Suppression windows: values of ``suppress_fields`` -> when repeats alert again."""
 
 
 @dataclass

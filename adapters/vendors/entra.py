@@ -5,10 +5,19 @@ so the token request has its own :class:`ResilientHttp` sharing the injected cli
 ``@odata.nextLink``. Disable/enable set ``accountEnabled``; sessions are revoked with
 ``revokeSignInSessions``; rotation adds an application password (``addPassword``) and
 :meth:`EntraClient.remove_secret` retires the old one (``removePassword``).
+
+Admins are found through directory roles, not groups: Global Administrator is a role, and a
+group that happens to be called "Global Administrators" grants nothing. The client lists the
+active role assignments of each admin role (``/roleManagement/directory/roleAssignments``
+filtered on ``roleDefinitionId``, principal expanded); an assignment at the tenant scope
+(``directoryScopeId`` ``/``) makes its user an admin, or every user in its role-assignable group
+(``transitiveMembers``). Assignments scoped to an administrative unit do not. PIM-eligible
+assignments are not active and are not counted.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -27,6 +36,11 @@ __all__ = ["EntraClient"]
 
 _USER_FIELDS = "id,userPrincipalName,displayName,accountEnabled,userType"
 _LOGIN_HOST = "https://login.microsoftonline.com"
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+"""Template id of the Global Administrator role (the same in every tenant)."""
+PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+"""Template id of Privileged Role Administrator (can grant itself any role)."""
+_ROLE_ID = re.compile(r"^[0-9a-fA-F-]{36}$")
 
 
 class EntraClient:
@@ -41,7 +55,7 @@ class EntraClient:
         token_base_url: Identity platform endpoint.
         options: Resilience settings.
         hooks: Sleep/clock/randomness (fakes in tests).
-        admin_groups: Group display names whose members count as admins.
+        admin_roles: Role definition (template) ids whose tenant-wide holders count as admins.
         break_glass_upns: UPNs of break-glass accounts.
         service_account_prefix: UPN prefix that marks service accounts.
         secret_sink: Where rotated secrets go; rotation is refused without one.
@@ -60,7 +74,7 @@ class EntraClient:
         token_base_url: str = _LOGIN_HOST,
         options: ResilienceOptions | None = None,
         hooks: HttpHooks | None = None,
-        admin_groups: Iterable[str] = ("Global Administrators",),
+        admin_roles: Iterable[str] = (GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR),
         break_glass_upns: Iterable[str] = (),
         service_account_prefix: str = "svc-",
         secret_sink: SecretSink | None = None,
@@ -92,7 +106,10 @@ class EntraClient:
             auth=auth,
             hooks=hooks,
         )
-        self._admin_groups = frozenset(admin_groups)
+        self._admin_roles = tuple(admin_roles)
+        bad = [r for r in self._admin_roles if not _ROLE_ID.match(r)]
+        if bad:
+            raise ValueError(f"admin_roles must be role definition ids (GUIDs), got {bad[0]!r}")
         self._break_glass = frozenset(u.lower() for u in break_glass_upns)
         self._svc_prefix = service_account_prefix.lower()
         self._sink = secret_sink
@@ -102,14 +119,15 @@ class EntraClient:
 
     # ------------------------------------------------------------------ reads
     def list_users(self) -> list[IdentityUser]:
-        """All users, with group names resolved from the group listing."""
+        """All users, with group names resolved from the group listing and admins from roles."""
         raw = self._all("/v1.0/users", "list_users", {"$select": _USER_FIELDS, "$top": 999})
         member_of: dict[str, list[str]] = {}
         for group in self.list_groups():
             for member in group.members:
                 member_of.setdefault(member, []).append(group.name)
+        admins = self._admin_ids("list_users")
         with parsing(self.integration, "list_users"):
-            return [self._user(u, member_of.get(req_str(u, "id"), [])) for u in raw]
+            return [self._user(u, member_of.get(req_str(u, "id"), []), admins) for u in raw]
 
     def list_groups(self) -> list[IdentityGroup]:
         """All groups and their direct member ids."""
@@ -135,9 +153,15 @@ class EntraClient:
         groups = self._all(
             f"/v1.0/users/{seg(user_id)}/memberOf", call, {"$select": "id,displayName"}
         )
+        admins = self._admin_ids(call)
         with parsing(self.integration, call):
-            names = [opt_str(g, "displayName") for g in groups]
-            return self._user(as_dict(answer.body, "user"), [n for n in names if n])
+            # memberOf also lists directory roles; only groups are groups.
+            names = [
+                opt_str(g, "displayName")
+                for g in groups
+                if opt_str(g, "@odata.type", "#microsoft.graph.group") == "#microsoft.graph.group"
+            ]
+            return self._user(as_dict(answer.body, "user"), [n for n in names if n], admins)
 
     # ------------------------------------------------------------------ changes
     def disable_user(self, user_id: str, *, idempotency_key: str) -> IdentityUser:
@@ -215,6 +239,40 @@ class EntraClient:
         )
 
     # ------------------------------------------------------------------ helpers
+    def _admin_ids(self, call: str) -> frozenset[str]:
+        """Users holding an admin role at tenant scope, directly or through a group."""
+        users: set[str] = set()
+        groups: set[str] = set()
+        for role in self._admin_roles:
+            assignments = self._all(
+                "/v1.0/roleManagement/directory/roleAssignments",
+                call,
+                {"$filter": f"roleDefinitionId eq '{role}'", "$expand": "principal"},
+            )
+            with parsing(self.integration, call):
+                for a in assignments:
+                    if opt_str(a, "directoryScopeId", "/") != "/":
+                        continue  # an administrative unit's admin, not the tenant's
+                    # Without the principal's type a group's members would be missed: refuse.
+                    kind = req_str(as_dict(a["principal"], "principal"), "@odata.type")
+                    if kind == "#microsoft.graph.group":
+                        groups.add(req_str(a, "principalId"))
+                    elif kind == "#microsoft.graph.user":
+                        users.add(req_str(a, "principalId"))
+        for group_id in sorted(groups):
+            members = self._all(
+                f"/v1.0/groups/{seg(group_id)}/transitiveMembers",
+                call,
+                {"$select": "id"},
+            )
+            with parsing(self.integration, call):
+                users.update(
+                    req_str(m, "id")
+                    for m in members
+                    if opt_str(m, "@odata.type", "#microsoft.graph.user") == "#microsoft.graph.user"
+                )
+        return frozenset(users)
+
     def _set_enabled(self, user_id: str, enabled: bool, call: str, key: str) -> None:
         self.http.request(
             "PATCH",
@@ -243,7 +301,7 @@ class EntraClient:
             self.http.paginate(path, call=call, items=items, next_request=following, params=params)
         )
 
-    def _user(self, u: dict[str, Any], groups: list[str]) -> IdentityUser:
+    def _user(self, u: dict[str, Any], groups: list[str], admins: frozenset[str]) -> IdentityUser:
         upn = req_str(u, "userPrincipalName")
         enabled = u.get("accountEnabled")
         if not isinstance(enabled, bool):
@@ -254,7 +312,7 @@ class EntraClient:
             display_name=opt_str(u, "displayName"),
             status="active" if enabled else "disabled",
             groups=tuple(sorted(groups)),
-            admin=bool(self._admin_groups.intersection(groups)),
+            admin=req_str(u, "id") in admins,
             break_glass=upn.lower() in self._break_glass,
             service_account=upn.lower().startswith(self._svc_prefix),
         )

@@ -6,8 +6,18 @@ Endpoints used: ``POST /ws/oauth/token``, ``GET /v2/devices-detailed`` (cursor `
 ``POST /v2/device/{id}/script/run`` and ``GET /v2/device/{id}/activities``.
 
 NinjaOne answers the action calls without a job id, so the job id this client returns encodes
-the device, the kind and the start time; :meth:`job_status` reads the device's activity log
-for the newest matching activity since then.
+the device, the kind, the start time and the device's last activity id before the call.
+:meth:`job_status` asks the activity log for activities of the job's type newer than that id
+(``newerThan``, ``activityType``), takes the first one as the job and follows its series
+(``seriesUid``) to the end: ``SUCCESS`` succeeds; ``FAILURE``, ``UNSUPPORTED`` and
+``UNCOMPLETED`` (and a cancelled series) fail.
+
+``POST .../patch/os/apply`` installs *every* approved pending patch of the device, and public
+API v2 has no call that rejects a single patch. So :meth:`apply_patches` refuses when the device
+has an approved pending patch that was not asked for (a quarantined patch, say): the refusal names
+it, for a person to reject it in NinjaOne (device or policy override) before the next apply.
+Patches NinjaOne shows as ``REJECTED`` are not pending; ``MANUAL`` ones await approval and
+apply would not install them, so asking for one is refused too.
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from pydantic import SecretStr
 
 from adapters._http import HttpHooks, HttpResponse, ResilienceOptions, ResilientHttp
 from adapters.contracts import Device, Job, JobState, PatchState
-from adapters.errors import NotFound
+from adapters.errors import NotFound, RequestRejected
 from adapters.vendors._auth import OAuth2Token
 from adapters.vendors._parse import (
     Malformed,
@@ -42,7 +52,15 @@ _ACTIVITY_TYPES = {
     "reboot": {"ACTION", "SYSTEM"},
     "script": {"SCRIPTING", "ACTIONSET"},
 }
-_RESULT_STATES: dict[str, JobState] = {"SUCCESS": "succeeded", "FAILURE": "failed"}
+# activityResult values (Activity schema); anything but SUCCESS ends the job as failed.
+_RESULT_STATES: dict[str, JobState] = {
+    "SUCCESS": "succeeded",
+    "FAILURE": "failed",
+    "UNSUPPORTED": "failed",
+    "UNCOMPLETED": "failed",
+}
+# statusCode values that end a series without a result.
+_ENDED_WITHOUT_RESULT = frozenset({"CANCELLED", "BLOCKED"})
 
 
 class NinjaOneClient:
@@ -125,66 +143,128 @@ class NinjaOneClient:
             return [_device(as_dict(d, "device")) for d in raw]
 
     def patch_status(self, device_id: str) -> list[PatchState]:
-        """Pending patches plus installed/failed ones from the install history."""
+        """Pending (approved or awaiting approval) and failed patches, plus installed/failed
+        ones from the install history; rejected patches are not pending and are left out."""
         call = "patch_status"
         pending = self.http.get(f"/v2/device/{seg(device_id)}/os-patches", call=call)
         installs = self.http.get(f"/v2/device/{seg(device_id)}/os-patch-installs", call=call)
         with parsing(self.integration, call):
-            states = [_patch(device_id, p, installed=False) for p in _results(pending.body)]
+            states = [
+                _patch(device_id, p, installed=False)
+                for p in _results(pending.body)
+                if opt_str(p, "status").upper() != "REJECTED"  # rejected: will not install
+            ]
             states += [_patch(device_id, p, installed=True) for p in _results(installs.body)]
         return states
 
     def job_status(self, job_id: str) -> Job:
-        """Read the device's activity log for the newest activity of the job's kind."""
+        """The job's state from the first activity of its type after it started, and its series."""
         call = "job_status"
-        device_id, kind, started = _split_job_id(job_id, self.integration)
-        page = self.http.get(
-            f"/v2/device/{seg(device_id)}/activities", call=call, params={"pageSize": 100}
-        )
-        with parsing(self.integration, call):
-            body = as_dict(page.body, "activities page")
-            matches = []
-            for raw in as_list(body.get("activities", []), "activities"):
-                act = as_dict(raw, "activity")
-                when = epoch(act.get("activityTime"), "activityTime")
-                if when is None or when < started:
+        device_id, kind, started, baseline = _split_job_id(job_id, self.integration)
+        first: tuple[int, dict[str, Any]] | None = None
+        for activity_type in sorted(_ACTIVITY_TYPES[kind]):
+            for act in self._activities(
+                device_id, call, activityType=activity_type, newerThan=baseline
+            ):
+                ident = _activity_id(act)
+                if ident <= baseline or not self._after(act, started, baseline):
                     continue
-                if opt_str(act, "activityType") in _ACTIVITY_TYPES[kind]:
-                    matches.append((when, act))
-        if not matches:
+                if first is None or ident < first[0]:
+                    first = (ident, act)
+        if first is None:
             return Job(
                 job_id=job_id, state="queued", target=device_id, kind=kind, started_at=started
             )
-        when, newest = max(matches, key=lambda pair: pair[0])
-        result = opt_str(newest, "activityResult").upper()
-        state = _RESULT_STATES.get(result, "running")
-        return Job(
-            job_id=job_id,
-            state=state,
-            target=device_id,
-            kind=kind,
-            detail=opt_str(newest, "message")[:500],
-            started_at=started,
-            finished_at=when if state in ("succeeded", "failed") else None,
+        series = [first[1]]
+        series_uid = opt_str(first[1], "seriesUid")
+        if series_uid:
+            series = [
+                a
+                for a in self._activities(device_id, call, seriesUid=series_uid, newerThan=baseline)
+                if _activity_id(a) > baseline
+            ] or series
+        return _job_from_series(job_id, device_id, kind, started, series, self.integration)
+
+    def _activities(self, device_id: str, call: str, **filters: str | int) -> list[dict[str, Any]]:
+        page = self.http.get(
+            f"/v2/device/{seg(device_id)}/activities",
+            call=call,
+            params={"pageSize": 100, **filters},
         )
+        with parsing(self.integration, call):
+            body = as_dict(page.body, "activities page")
+            return [as_dict(a, "activity") for a in as_list(body.get("activities", []), "acts")]
+
+    @staticmethod
+    def _after(act: dict[str, Any], started: datetime, baseline: int) -> bool:
+        # Old job ids carry no activity id: fall back to the activity's time.
+        if baseline > 0:
+            return True
+        when = epoch(act.get("activityTime"), "activityTime")
+        return when is not None and when >= started
+
+    def _baseline(self, device_id: str, call: str) -> int:
+        """The device's newest activity id now: the job's activities come after it."""
+        page = self.http.get(
+            f"/v2/device/{seg(device_id)}/activities", call=call, params={"pageSize": 10}
+        )
+        with parsing(self.integration, call):
+            body = as_dict(page.body, "activities page")
+            last = body.get("lastNodeActivityId")
+            if isinstance(last, int) and not isinstance(last, bool):
+                return last
+            acts = [as_dict(a, "activity") for a in as_list(body.get("activities", []), "acts")]
+            return max((_activity_id(a) for a in acts), default=0)
+
+    def _os_patches(self, device_id: str, call: str) -> list[tuple[str, str]]:
+        """(patch id, NinjaOne status) of every not-installed patch on the device."""
+        page = self.http.get(f"/v2/device/{seg(device_id)}/os-patches", call=call)
+        with parsing(self.integration, call):
+            return [
+                (opt_str(p, "kbNumber") or req_str(p, "id"), opt_str(p, "status").upper())
+                for p in _results(page.body)
+            ]
 
     # ------------------------------------------------------------------ actions
     def apply_patches(
         self, device_id: str, patch_ids: list[str], *, reboot: bool, idempotency_key: str
     ) -> Job:
-        """Install the device's approved pending patches, after checking the asked-for ones are
-        pending. NinjaOne's patch policy decides the reboot; ``reboot`` is recorded in the job.
+        """Install the device's approved pending patches, which must be exactly those asked for.
+
+        NinjaOne installs every approved pending patch of the device and nothing else, so an
+        asked-for patch that is not approved, or an approved one that was not asked for (a
+        quarantined patch), is refused before anything is sent. NinjaOne's patch policy decides
+        the reboot; ``reboot`` is recorded in the job.
         """
         call = "apply_patches"
-        pending = {p.patch_id for p in self.patch_status(device_id) if p.status == "pending"}
-        missing = sorted(set(patch_ids) - pending)
+        rows = self._os_patches(device_id, call)
+        approved = {pid for pid, status in rows if status == "APPROVED"}
+        awaiting = {pid for pid, status in rows if status == "MANUAL"}
+        missing = sorted(set(patch_ids) - approved - awaiting)
         if missing:
             raise NotFound(
                 f"patches not pending on device {device_id}: {', '.join(missing)}",
                 integration=self.integration,
                 call=call,
             )
+        unapproved = sorted(set(patch_ids) & awaiting)
+        if unapproved:
+            raise RequestRejected(
+                f"patches awaiting approval in NinjaOne on device {device_id} (apply would not "
+                f"install them): {', '.join(unapproved)}",
+                integration=self.integration,
+                call=call,
+            )
+        extra = sorted(approved - set(patch_ids))
+        if extra:
+            raise RequestRejected(
+                f"apply would also install approved patches not asked for on device {device_id}: "
+                f"{', '.join(extra)}; reject them in NinjaOne (device or policy override) first",
+                integration=self.integration,
+                call=call,
+            )
         started = self.http.hooks.now()
+        baseline = self._baseline(device_id, call)
         self.http.request(
             "POST",
             f"/v2/device/{seg(device_id)}/patch/os/apply",
@@ -193,11 +273,12 @@ class NinjaOneClient:
             idempotency_key=idempotency_key,
         )
         detail = f"patches={','.join(sorted(patch_ids))} reboot={'policy' if reboot else 'no'}"
-        return self._job(device_id, "patch", started, idempotency_key, detail)
+        return self._job(device_id, "patch", started, baseline, idempotency_key, detail)
 
     def reboot(self, device_id: str, *, idempotency_key: str) -> Job:
         """Normal (not forced) reboot."""
         started = self.http.hooks.now()
+        baseline = self._baseline(device_id, "reboot")
         self.http.request(
             "POST",
             f"/v2/device/{seg(device_id)}/reboot/NORMAL",
@@ -206,7 +287,7 @@ class NinjaOneClient:
             json_body={"reason": f"opshand change {idempotency_key}"},
             idempotency_key=idempotency_key,
         )
-        return self._job(device_id, "reboot", started, idempotency_key, "mode=NORMAL")
+        return self._job(device_id, "reboot", started, baseline, idempotency_key, "mode=NORMAL")
 
     def run_script(
         self, device_id: str, script_id: str, params: dict[str, str], *, idempotency_key: str
@@ -219,6 +300,7 @@ class NinjaOneClient:
                 call="run_script",
             )
         started = self.http.hooks.now()
+        baseline = self._baseline(device_id, "run_script")
         parameters = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(params.items()))
         self.http.request(
             "POST",
@@ -233,11 +315,15 @@ class NinjaOneClient:
             },
             idempotency_key=idempotency_key,
         )
-        return self._job(device_id, "script", started, idempotency_key, f"script={script_id}")
+        return self._job(
+            device_id, "script", started, baseline, idempotency_key, f"script={script_id}"
+        )
 
-    def _job(self, device_id: str, kind: str, started: datetime, key: str, detail: str) -> Job:
+    def _job(
+        self, device_id: str, kind: str, started: datetime, baseline: int, key: str, detail: str
+    ) -> Job:
         return Job(
-            job_id=f"{device_id}:{kind}:{int(started.timestamp())}",
+            job_id=f"{device_id}:{kind}:{int(started.timestamp())}:{baseline}",
             state="queued",
             target=device_id,
             kind=kind,
@@ -247,15 +333,66 @@ class NinjaOneClient:
         )
 
 
-def _split_job_id(job_id: str, integration: str) -> tuple[str, str, datetime]:
+def _split_job_id(job_id: str, integration: str) -> tuple[str, str, datetime, int]:
+    """(device, kind, started, baseline activity id); ids from before baselines carry ``0``."""
     parts = job_id.split(":")
-    if len(parts) != 3 or parts[1] not in _ACTIVITY_TYPES or not parts[2].isdigit():
+    if len(parts) == 3:
+        parts.append("0")
+    if (
+        len(parts) != 4
+        or parts[1] not in _ACTIVITY_TYPES
+        or not parts[2].isdigit()
+        or not parts[3].isdigit()
+    ):
         raise NotFound(
             f"not a NinjaOne job id: {job_id!r}", integration=integration, call="job_status"
         )
     started = epoch(int(parts[2]))
     assert started is not None
-    return parts[0], parts[1], started
+    return parts[0], parts[1], started, int(parts[3])
+
+
+def _activity_id(act: dict[str, Any]) -> int:
+    ident = act.get("id")
+    if isinstance(ident, bool) or not isinstance(ident, int):
+        raise Malformed("activity id is not an integer")
+    return ident
+
+
+def _job_from_series(
+    job_id: str,
+    device_id: str,
+    kind: str,
+    started: datetime,
+    series: list[dict[str, Any]],
+    integration: str,
+) -> Job:
+    """A series ends on its first activity with a result (or a cancel); until then it runs."""
+    with parsing(integration, "job_status"):
+        ordered = sorted(series, key=_activity_id)
+        state: JobState = "running"
+        last = ordered[-1]
+        for act in ordered:
+            result = opt_str(act, "activityResult").upper()
+            code = opt_str(act, "statusCode").upper()
+            if result in _RESULT_STATES:
+                state, last = _RESULT_STATES[result], act
+                break
+            if code in _ENDED_WITHOUT_RESULT:
+                state, last = "failed", act
+                break
+        when = epoch(last.get("activityTime"), "activityTime")
+        result = opt_str(last, "activityResult") or opt_str(last, "statusCode")
+    detail = f"{result}: {opt_str(last, 'message')}" if result else opt_str(last, "message")
+    return Job(
+        job_id=job_id,
+        state=state,
+        target=device_id,
+        kind=kind,
+        detail=detail[:500],
+        started_at=started,
+        finished_at=when if state in ("succeeded", "failed") else None,
+    )
 
 
 def _results(body: Any) -> list[dict[str, Any]]:

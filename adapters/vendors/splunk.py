@@ -2,9 +2,15 @@
 
 Alerts are ES notable events read with a one-shot search (``POST /services/search/jobs`` with
 ``exec_mode=oneshot``) and acknowledged through ``POST /services/notable_update``. Rules are
-saved searches (``/servicesNS/-/-/saved/searches/{name}``); a throttle is Splunk's alert
-suppression (``alert.suppress`` + ``alert.suppress.period``), so ``throttled_until`` is read as
-the entry's ``updated`` time plus the suppression period.
+saved searches (``/servicesNS/-/-/saved/searches/{name}``).
+
+A throttle is Splunk's alert suppression (``savedsearches.conf``): ``alert.suppress = 1`` with
+``alert.suppress.period`` suppresses further alerts for that period *after the search fires*,
+and, when the search alerts per result (``alert.digest_mode = 0``, as ES correlation searches
+do), only repeats with the same values of ``alert.suppress.fields``, which Splunk then
+requires. The client sends the fields asked for, or keeps those already on the search, and
+refuses a per-result search with neither. Splunk keeps the setting after the period: it is not a
+mute that lapses. ``throttled_until`` is read as the entry's ``updated`` time plus the period.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ _WRITING_COMMANDS = frozenset(
 _PIPED_COMMAND = re.compile(r"\|\s*([A-Za-z_]+)")
 _PERIOD = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,99}$")
 # notable_update status codes in a stock ES install.
 _STATUS_IN_PROGRESS = "2"
 
@@ -127,18 +134,47 @@ class SplunkClient:
         with parsing(self.integration, "get_rule"):
             return _rule(entry)
 
-    def throttle_rule(self, rule_id: str, until: datetime, *, idempotency_key: str) -> SiemRule:
-        """Suppress the rule's alerts until ``until`` (a past ``until`` lifts suppression)."""
+    def throttle_rule(
+        self,
+        rule_id: str,
+        until: datetime,
+        *,
+        idempotency_key: str,
+        fields: tuple[str, ...] = (),
+    ) -> SiemRule:
+        """Suppress the rule's repeat alerts for ``until`` minus now after each firing, per
+        ``fields`` (or the fields already set); a past ``until`` lifts suppression."""
         call = "throttle_rule"
         entry = self._saved_search(rule_id, call)
         with parsing(self.integration, call):
             acl = as_dict(entry.get("acl") or {}, "acl")
             owner = opt_str(acl, "owner", "nobody")
             app = opt_str(acl, "app", self._app)
+            content = as_dict(entry["content"], "content")
+            per_result = not _flag(content.get("alert.digest_mode", "1"))
+            current = _fields(content.get("alert.suppress.fields"))
+        for name in fields:
+            if not _FIELD.match(name):
+                raise RequestRejected(
+                    f"not a Splunk field name: {name[:60]!r}",
+                    integration=self.integration,
+                    call=call,
+                )
+        group_by = tuple(fields) or current
         seconds = int((until - self.http.hooks.now()).total_seconds())
         form = {"output_mode": "json"}
         if seconds > 0:
+            if per_result and not group_by:
+                raise RequestRejected(
+                    f"saved search {rule_id!r} alerts per result (alert.digest_mode off), so "
+                    "Splunk needs alert.suppress.fields; name the fields to suppress repeats "
+                    "by (e.g. dest, src, user)",
+                    integration=self.integration,
+                    call=call,
+                )
             form |= {"alert.suppress": "1", "alert.suppress.period": f"{seconds}s"}
+            if group_by:
+                form["alert.suppress.fields"] = ",".join(group_by)
         else:
             form |= {"alert.suppress": "0"}
         answer = self.http.request(
@@ -210,20 +246,28 @@ def _flag(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes")
 
 
+def _fields(value: Any) -> tuple[str, ...]:
+    return tuple(f.strip() for f in str(value or "").split(",") if f.strip())
+
+
 def _rule(entry: dict[str, Any]) -> SiemRule:
     content = as_dict(entry["content"], "content")
     until = None
+    seconds = 0
     if _flag(content.get("alert.suppress", "0")):
         match = _PERIOD.match(str(content.get("alert.suppress.period", "")))
         updated = iso(entry.get("updated"), "updated")
-        if match and updated is not None:
+        if match:
             seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        if match and updated is not None:
             until = updated + timedelta(seconds=seconds)
     return SiemRule(
         rule_id=req_str(entry, "name"),
         name=opt_str(content, "action.correlationsearch.label") or req_str(entry, "name"),
         enabled=not _flag(content.get("disabled", False)),
         throttled_until=until,
+        suppress_fields=_fields(content.get("alert.suppress.fields")) if seconds else (),
+        suppress_period_seconds=seconds,
     )
 
 

@@ -4,12 +4,23 @@ Auth is the OAuth2 password grant at ``POST /api/oauth2/token``; every request c
 ``x-api-version`` header. Collections answer ``{"data": [...], "pagination": {...}}`` and page
 with ``skip``/``limit``. A restore starts a session (``SessionModel``) whose ``state`` and
 ``result.result`` give the job state.
+
+Two restore modes (option ``restore_mode``); the job's ``detail`` says which one ran:
+
+- ``full`` (default): entire VM restore (``POST /api/v1/restore/vmRestore/vSphere``), the VM's
+  disks copied back to production; the restore session's end is the job's end.
+- ``instant``: Instant Recovery (``POST /api/v1/restore/instantRecovery/vSphere/vm``) runs the
+  VM from the backup repository at once, which is not a finished restore: the VM lives on the
+  repository until it is migrated. :meth:`VeeamClient.restore_status` finishes it: once the mount
+  is ``Mounted`` it starts the migration to production
+  (``POST .../instantRecovery/vSphere/vm/{mountId}/migrate``) and the job succeeds only when the
+  instant recovery session has ended after that migration.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import SecretStr
@@ -21,6 +32,9 @@ from adapters.vendors._parse import as_dict, as_list, iso, opt_str, parsing, req
 
 __all__ = ["VeeamClient"]
 
+_IR_PATH = "/api/v1/restore/instantRecovery/vSphere/vm"
+_FULL_PATH = "/api/v1/restore/vmRestore/vSphere"
+_IR_PREFIX = "ir:"
 _RESULT_STATES: dict[str, JobState] = {
     "success": "succeeded",
     "warning": "succeeded",
@@ -39,7 +53,8 @@ class VeeamClient:
         options: Resilience settings.
         hooks: Sleep/clock/randomness (fakes in tests).
         api_version: Value of the ``x-api-version`` header.
-        restore_path: Endpoint that starts a VM restore from a restore point.
+        restore_mode: ``full`` (entire VM restore) or ``instant`` (Instant Recovery, then
+            migration to production).
         page_size: ``limit`` per page.
     """
 
@@ -55,7 +70,7 @@ class VeeamClient:
         options: ResilienceOptions | None = None,
         hooks: HttpHooks | None = None,
         api_version: str = "1.1-rev2",
-        restore_path: str = "/api/v1/restore/instantRecovery/vSphere/vm",
+        restore_mode: Literal["full", "instant"] = "full",
         page_size: int = 200,
     ) -> None:
         hooks = hooks or HttpHooks()
@@ -74,7 +89,9 @@ class VeeamClient:
             auth=WithHeaders(token, {"x-api-version": api_version}),
             hooks=hooks,
         )
-        self._restore_path = restore_path
+        if restore_mode not in ("full", "instant"):
+            raise ValueError(f"restore_mode must be 'full' or 'instant', got {restore_mode!r}")
+        self._mode = restore_mode
         self._page = page_size
 
     def __repr__(self) -> str:
@@ -105,29 +122,96 @@ class VeeamClient:
         return sorted(points, key=lambda p: p.created_at, reverse=True)
 
     def start_restore(self, point_id: str, *, idempotency_key: str) -> Job:
-        """Restore the VM of a restore point to its original location, powered on."""
+        """Restore the VM of a restore point to its original location, powered on.
+
+        ``full`` mode copies the VM back; ``instant`` mode starts Instant Recovery, which
+        :meth:`restore_status` finishes by migrating the VM to production.
+        """
         call = "start_restore"
+        instant = self._mode == "instant"
+        body: dict[str, Any] = {
+            "restorePointId": point_id,
+            "type": "OriginalLocation",
+            "powerUp": True,
+            "reason": f"opshand change {idempotency_key}",
+        }
+        if instant:
+            body |= {"vmTagsRestoreEnabled": True, "nicsEnabled": True}
         answer = self.http.request(
             "POST",
-            self._restore_path,
+            _IR_PATH if instant else _FULL_PATH,
             call=call,
             idempotent=False,
-            json_body={
-                "restorePointId": point_id,
-                "type": "OriginalLocation",
-                "vmTagsRestoreEnabled": True,
-                "nicsEnabled": True,
-                "powerUp": True,
-                "reason": f"opshand change {idempotency_key}",
-            },
+            json_body=body,
             idempotency_key=idempotency_key,
         )
-        return self._session(answer, call, target=point_id, key=idempotency_key)
+        job = self._session(answer, call, target=point_id, key=idempotency_key)
+        if not instant:
+            return job.model_copy(update={"detail": _detail("full VM restore", job.detail)})
+        return job.model_copy(
+            update={
+                "job_id": _IR_PREFIX + job.job_id,
+                "state": "queued" if job.state == "queued" else "running",
+                "finished_at": None,
+                "detail": "instant recovery started; migration to production follows",
+            }
+        )
 
     def restore_status(self, job_id: str) -> Job:
-        """The restore session's state."""
-        answer = self.http.get(f"/api/v1/sessions/{seg(job_id)}", call="restore_status")
-        return self._session(answer, "restore_status", target="", key="")
+        """The restore's state; an instant recovery is migrated here once it is mounted."""
+        call = "restore_status"
+        if not job_id.startswith(_IR_PREFIX):
+            answer = self.http.get(f"/api/v1/sessions/{seg(job_id)}", call=call)
+            job = self._session(answer, call, target="", key="")
+            return job.model_copy(update={"detail": _detail("full VM restore", job.detail)})
+        session_id = job_id[len(_IR_PREFIX) :]
+        answer = self.http.get(f"/api/v1/sessions/{seg(session_id)}", call=call)
+        ir = self._session(answer, call, target="", key="")
+        mount = self._mount(session_id, call)
+        state = opt_str(mount, "state").lower() if mount is not None else ""
+
+        def report(job_state: JobState, detail: str) -> Job:
+            done = job_state in ("succeeded", "failed")
+            return ir.model_copy(
+                update={
+                    "job_id": job_id,
+                    "state": job_state,
+                    "detail": detail[:500],
+                    "finished_at": ir.finished_at if done else None,
+                }
+            )
+
+        if ir.state == "failed" or state == "failed":
+            why = opt_str(mount, "errorMessage") if mount is not None else ir.detail
+            return report("failed", _detail("instant recovery failed", why))
+        if mount is None:
+            if ir.state == "succeeded":
+                # The mount is gone and the session ended well: the migration finished it.
+                return report("succeeded", "instant recovery finished by migration to production")
+            return report(
+                "queued" if ir.state == "queued" else "running", "instant recovery mounting"
+            )
+        if state == "mounted":
+            self.http.request(
+                "POST",
+                f"{_IR_PATH}/{seg(req_str(mount, 'id'))}/migrate",
+                call=call,
+                idempotent=False,
+                json_body={"type": "OriginalLocation", "powerOn": True},
+                idempotency_key=f"migrate-{session_id}",
+            )
+            return report("running", "instant recovery mounted; migration to production started")
+        if state == "mounting":
+            return report("running", "instant recovery mounting")
+        return report("running", f"instant recovery {state or 'in progress'}; migrating")
+
+    def _mount(self, session_id: str, call: str) -> dict[str, Any] | None:
+        """The instant recovery mount started by ``session_id``, if it is still there."""
+        for mount in self._all(_IR_PATH, call, {}):
+            with parsing(self.integration, call):
+                if opt_str(mount, "sessionId") == session_id:
+                    return mount
+        return None
 
     # ------------------------------------------------------------------ helpers
     def _session(self, answer: HttpResponse, call: str, *, target: str, key: str) -> Job:
@@ -177,6 +261,10 @@ class VeeamClient:
                 params={**params, "skip": 0, "limit": self._page},
             )
         )
+
+
+def _detail(what: str, message: str) -> str:
+    return f"{what}: {message}" if message else what
 
 
 def _required_time(r: dict[str, Any], key: str) -> datetime:

@@ -272,7 +272,8 @@ def _throttle(
 ) -> list[Job]:
     minutes = int(p.get("minutes") or parse_duration(str(p.get("expires_in"))))
     until = now.replace(second=0, microsecond=0) + timedelta(minutes=minutes)
-    a.need("siem").throttle_rule(_siem_rule(t), until, idempotency_key=key)
+    fields = tuple(str(f) for f in p.get("fields") or ())
+    a.need("siem").throttle_rule(_siem_rule(t), until, idempotency_key=key, fields=fields)
     return []
 
 

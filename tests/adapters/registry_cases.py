@@ -13,10 +13,17 @@ import httpx
 
 from adapters.registry import Integration, IntegrationConfig, build_integration
 from tests.adapters.vendors._fakes import FakeTime
-from tests.adapters.vendors.fake_backup_fw import FakeOPNsense, FakeVeeam
-from tests.adapters.vendors.fake_identity import FakeGraph, FakeOkta
+from tests.adapters.vendors.fake_backup_fw import FakeOPNsense
+from tests.adapters.vendors.fake_connectwise import FakeConnectWise
+from tests.adapters.vendors.fake_datto import FakeDatto
+from tests.adapters.vendors.fake_fortigate import FakeFortiGate
+from tests.adapters.vendors.fake_graph import FakeGraph
+from tests.adapters.vendors.fake_identity import FakeOkta
+from tests.adapters.vendors.fake_ninjaone import FakeNinjaOne
 from tests.adapters.vendors.fake_psa import FakeJira, FakeServiceNow
-from tests.adapters.vendors.fake_rmm_siem import FakeNinjaOne, FakeSplunk
+from tests.adapters.vendors.fake_sentinel import FakeSentinel
+from tests.adapters.vendors.fake_splunk import FakeSplunk
+from tests.adapters.vendors.fake_veeam import FakeVeeam
 from tests.adapters.vendors.fakes_base import FakeVendor
 
 Case = tuple[str, dict[str, Any], Callable[[FakeTime], FakeVendor]]
@@ -100,6 +107,57 @@ CASES: dict[str, Case] = {
         },
         FakeOPNsense,
     ),
+    "fortigate": (
+        "firewall",
+        {
+            "vendor": "fortigate",
+            "base_url": "https://fgt.example",
+            "credentials": {"api_token": "forti-token"},
+        },
+        FakeFortiGate,
+    ),
+    "datto_rmm": (
+        "rmm",
+        {
+            "vendor": "datto_rmm",
+            "base_url": "https://merlot-api.example",
+            "credentials": {"api_key": "datto-key", "api_secret": "datto-secret"},
+            "options": {"patch_component_uid": "cmp-patch", "page_size": 2},
+        },
+        FakeDatto,
+    ),
+    "connectwise": (
+        "psa",
+        {
+            "vendor": "connectwise",
+            "base_url": "https://api-na.myconnectwise.example",
+            "credentials": {
+                "company_id": "acme",
+                "public_key": "pub-key",
+                "private_key": "cw-private",
+                "client_id": "11111111-2222-3333-4444-555555555555",
+            },
+            "options": {"board_id": 1, "customer_company_id": 250},
+        },
+        FakeConnectWise,
+    ),
+    "sentinel": (
+        "siem",
+        {
+            "vendor": "sentinel",
+            "credentials": {
+                "tenant_id": "tenant-1",
+                "client_id": "arm-client",
+                "client_secret": "arm-secret",
+            },
+            "options": {
+                "subscription_id": "sub-1",
+                "resource_group": "rg-sec",
+                "workspace": "law-sec",
+            },
+        },
+        FakeSentinel,
+    ),
 }
 
 # The secret credential of each case, to break it on purpose.
@@ -112,6 +170,10 @@ SECRET_FIELD = {
     "entra": "client_secret",
     "veeam": "password",
     "opnsense": "api_secret",
+    "fortigate": "api_token",
+    "datto_rmm": "api_secret",
+    "connectwise": "private_key",
+    "sentinel": "client_secret",
 }
 
 

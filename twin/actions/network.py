@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
@@ -91,11 +92,25 @@ class FirewallRemoveParams(Params):
     rule_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
 
 
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,99}$")
+
+
 class ThrottleParams(Params):
-    """``siem.rule.throttle`` parameters: ``minutes`` or ``expires_in`` (one is required)."""
+    """``siem.rule.throttle`` parameters: ``minutes`` or ``expires_in`` (one is required), and
+    ``fields``: the alert fields whose repeats are suppressed (Splunk's
+    ``alert.suppress.fields``; a per-result rule needs them unless it has its own)."""
 
     minutes: int | None = Field(default=None, ge=1, le=10080)
     expires_in: str | None = None
+    fields: tuple[str, ...] = Field(default=(), max_length=10)
+
+    @field_validator("fields")
+    @classmethod
+    def _field_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not _FIELD_NAME.match(name):
+                raise ValueError(f"not a field name: {name[:60]!r}")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -312,7 +327,11 @@ register(
         idempotent=True,
         effects=lambda c, r, p: [SetAttr(r.id, "throttled_until", c.at(int(p.minutes)))],
         expect=lambda c, r, p: [Expectation(r.id, "rule_throttled")],
-        rollback=lambda c, r, p: Rollback(None, note="the throttle lapses by itself at expiry"),
+        rollback=lambda c, r, p: Rollback(
+            None,
+            note="suppression works per firing and stays set on the rule after the expiry "
+            "(as in Splunk); lift it in the SIEM to undo",
+        ),
         invariants=(),
     )
 )

@@ -90,18 +90,37 @@ def test_siem_throttle_expires(sim: SimEstate, clock: ManualClock) -> None:
     assert sim.siem.get_rule("r-brute").throttled_until is None
 
 
-def test_siem_throttled_rule_suppresses_alerts(sim: SimEstate, clock: ManualClock) -> None:
+def test_siem_throttle_suppresses_repeats_after_a_firing(
+    sim: SimEstate, clock: ManualClock
+) -> None:
+    # As Splunk's alert suppression: the next firing alerts and opens a window; repeats with
+    # the same entity inside it are swallowed, another entity still alerts.
     before = len(sim.siem.list_alerts())
-    sim.siem.throttle_rule("r-brute", START + timedelta(hours=1), idempotency_key="t")
+    rule = sim.siem.throttle_rule("r-brute", START + timedelta(hours=1), idempotency_key="t")
+    assert (rule.suppress_fields, rule.suppress_period_seconds) == (("entity",), 3600)
+    first = sim.drift.raise_alert("r-brute", entity="contoso-ny-db-01")
+    assert first is not None
     assert sim.drift.raise_alert("r-brute", entity="contoso-ny-db-01") is None
-    assert len(sim.siem.list_alerts()) == before
+    assert sim.drift.raise_alert("r-brute", entity="contoso-ny-web-01") is not None
+    assert len(sim.siem.list_alerts()) == before + 2
     clock.advance(3600)
     alert_id = sim.drift.raise_alert("r-brute", entity="contoso-ny-db-01")
     assert alert_id is not None
+    # The setting stays: the repeat right after is suppressed again.
+    assert sim.drift.raise_alert("r-brute", entity="contoso-ny-db-01") is None
     assert len(sim.siem.list_alerts(status="new")) >= 1
     acked = sim.siem.acknowledge(alert_id, idempotency_key="ack")
     assert acked.status == "in_progress"
     assert alert_id not in {a.alert_id for a in sim.siem.list_alerts(status="new")}
+
+
+def test_siem_throttle_fields_group_the_suppression(sim: SimEstate) -> None:
+    sim.siem.throttle_rule(
+        "r-brute", START + timedelta(hours=1), fields=("severity",), idempotency_key="t"
+    )
+    assert sim.drift.raise_alert("r-brute", entity="a", severity="high") is not None
+    assert sim.drift.raise_alert("r-brute", entity="b", severity="high") is None
+    assert sim.drift.raise_alert("r-brute", entity="b", severity="low") is not None
 
 
 def test_siem_throttle_refuses_past_time(sim: SimEstate) -> None:

@@ -13,20 +13,33 @@ from pydantic import SecretStr
 
 from adapters._http import ResilienceOptions
 from adapters.vendors import (
+    ActiveDirectoryClient,
+    ConnectWiseClient,
+    DattoRmmClient,
     EntraClient,
+    FortiGateClient,
     JiraServiceManagementClient,
     NinjaOneClient,
     OktaClient,
     OPNsenseClient,
+    SentinelClient,
     ServiceNowClient,
     SplunkClient,
     VeeamClient,
 )
 from tests.adapters.vendors._fakes import FakeTime
-from tests.adapters.vendors.fake_backup_fw import FakeOPNsense, FakeVeeam
-from tests.adapters.vendors.fake_identity import FakeGraph, FakeOkta
+from tests.adapters.vendors.fake_ad import BASE, BIND_DN, PASSWORD, directory
+from tests.adapters.vendors.fake_backup_fw import FakeOPNsense
+from tests.adapters.vendors.fake_connectwise import FakeConnectWise
+from tests.adapters.vendors.fake_datto import FakeDatto
+from tests.adapters.vendors.fake_fortigate import FakeFortiGate
+from tests.adapters.vendors.fake_graph import FakeGraph
+from tests.adapters.vendors.fake_identity import FakeOkta
+from tests.adapters.vendors.fake_ninjaone import FakeNinjaOne
 from tests.adapters.vendors.fake_psa import FakeJira, FakeServiceNow
-from tests.adapters.vendors.fake_rmm_siem import FakeNinjaOne, FakeSplunk
+from tests.adapters.vendors.fake_sentinel import FakeSentinel
+from tests.adapters.vendors.fake_splunk import FakeSplunk
+from tests.adapters.vendors.fake_veeam import FakeVeeam
 from tests.adapters.vendors.fakes_base import Harness
 from tests.adapters.vendors.sim_harness import (
     sim_backup,
@@ -107,6 +120,7 @@ def splunk(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
         "alert": "A1B2C3@@notable@@1a2b",
         "rule": "Access - Brute Force - Rule",
         "missing_rule": "No Such Rule",
+        "suppress_field": "dest",
     }
     return Harness("splunk", client, ids, fake)
 
@@ -188,13 +202,112 @@ def opnsense(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
     return Harness("opnsense", client, {"rule": "00000000-aaaa-bbbb-cccc-dddddddddddd"}, fake)
 
 
+def fortigate(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    fake = FakeFortiGate(t)
+    client = FortiGateClient(
+        "https://fgt.example",
+        api_token=SecretStr("forti-token"),
+        http_client=fake.client(),
+        options=options,
+        hooks=t.hooks(),
+    )
+    return Harness("fortigate", client, {"rule": "1"}, fake)
+
+
+def datto_rmm(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    fake = FakeDatto(t)
+    client = DattoRmmClient(
+        "https://merlot-api.example",
+        api_key="datto-key",
+        api_secret=SecretStr("datto-secret"),
+        http_client=fake.client(),
+        options=options,
+        hooks=t.hooks(),
+        patch_component_uid="cmp-patch",
+        reboot_component_uid="cmp-reboot",
+    )
+    ids = {
+        "device": "dev-1",
+        "patch": "KB5034441",
+        "installed_patch": "KB5031539",
+        "missing_device": "dev-999",
+        "script": "cmp-42",
+    }
+    return Harness("datto_rmm", client, ids, fake)
+
+
+def connectwise(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    fake = FakeConnectWise(t)
+    client = ConnectWiseClient(
+        "https://api-na.myconnectwise.example",
+        company_id="acme",
+        public_key="pub-key",
+        private_key=SecretStr("cw-private"),
+        client_id="11111111-2222-3333-4444-555555555555",
+        http_client=fake.client(),
+        board_id=1,
+        customer_company_id=250,
+        options=options,
+        hooks=t.hooks(),
+    )
+    return Harness("connectwise", client, {"ticket": "1001", "missing_ticket": "9999"}, fake)
+
+
+def sentinel(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    fake = FakeSentinel(t)
+    client = SentinelClient(
+        tenant_id="tenant-1",
+        client_id="arm-client",
+        client_secret=SecretStr("arm-secret"),
+        subscription_id="sub-1",
+        resource_group="rg-sec",
+        workspace="law-sec",
+        http_client=fake.client(),
+        options=options,
+        hooks=t.hooks(),
+    )
+    ids = {
+        "alert": "inc-1",
+        "rule": "7f2c1e1a-0000-4000-8000-000000000001",
+        "missing_rule": "no-such-rule",
+        "suppress_field": "",  # Sentinel suppresses whole rules, never per field
+    }
+    return Harness("sentinel", client, ids, fake)
+
+
+def active_directory(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    sink: dict[str, SecretStr] = {}
+    client = ActiveDirectoryClient(
+        "ldaps://dc01.corp.example:636",
+        bind_dn=BIND_DN,
+        password=SecretStr(PASSWORD),
+        base_dn=BASE,
+        options=options,
+        hooks=t.hooks(),
+        break_glass_logins=["breakglass"],
+        secret_sink=sink.__setitem__,
+        connection=directory(),
+    )
+    ids = {
+        "active_user": "ada",
+        "disabled_user": "bob",
+        "break_glass_user": "breakglass",
+        "service_app": "svc-backup",
+        "missing_user": "nobody",
+        "admin_user": "ada",
+    }
+    # AD refuses these by design (no LDAP session revocation, no password overlap).
+    extra = {"sink": sink, "refuses": {"revoke_sessions", "rotate_secret_with_overlap"}}
+    return Harness("active_directory", client, ids, None, extra)
+
+
 # The sim runs the very same contract suites as the vendor clients.
-RMM_FACTORIES: list[Factory] = [ninjaone, sim_rmm]
-PSA_FACTORIES: list[Factory] = [servicenow, jira, sim_psa]
-SIEM_FACTORIES: list[Factory] = [splunk, sim_siem]
-IDENTITY_FACTORIES: list[Factory] = [okta, entra, sim_identity]
+RMM_FACTORIES: list[Factory] = [ninjaone, datto_rmm, sim_rmm]
+PSA_FACTORIES: list[Factory] = [servicenow, jira, connectwise, sim_psa]
+SIEM_FACTORIES: list[Factory] = [splunk, sentinel, sim_siem]
+IDENTITY_FACTORIES: list[Factory] = [okta, entra, active_directory, sim_identity]
 BACKUP_FACTORIES: list[Factory] = [veeam, sim_backup]
-FIREWALL_FACTORIES: list[Factory] = [opnsense, sim_firewall]
+FIREWALL_FACTORIES: list[Factory] = [opnsense, fortigate, sim_firewall]
 SIM_FACTORIES: list[Factory] = [sim_rmm, sim_psa, sim_siem, sim_identity, sim_backup, sim_firewall]
 # Vendor clients only (HTTP, credentials, reprs); the sim has no wire.
 ALL_FACTORIES: list[Factory] = [
@@ -207,7 +320,7 @@ ALL_FACTORIES: list[Factory] = [
         *BACKUP_FACTORIES,
         *FIREWALL_FACTORIES,
     )
-    if f not in SIM_FACTORIES
+    if f not in SIM_FACTORIES and f is not active_directory  # LDAP, not HTTP
 ]
 
 # Secrets the harnesses use; no error, repr or log line may ever contain one.
@@ -222,6 +335,12 @@ SECRETS = [
     "opn-secret",
     "ninja-access-1",
     "veeam-access-1",
+    "forti-token",
+    "datto-secret",
+    "datto-access-1",
+    "cw-private",
+    "arm-secret",
+    "arm-access-1",
 ]
 
 

@@ -125,7 +125,12 @@ def sim_siem(t: FakeTime) -> Harness:
     # Seeded start-up alerts are random; this one is the alert the suite acts on.
     alert = sim.drift.raise_alert("r-brute", entity="acme-db-01", severity="high")
     assert alert is not None
-    ids = {"alert": alert, "rule": "r-brute", "missing_rule": "no-such-rule"}
+    ids = {
+        "alert": alert,
+        "rule": "r-brute",
+        "missing_rule": "no-such-rule",
+        "suppress_field": "entity",
+    }
     return _harness("sim_siem", sim.siem, ids, sim)
 
 

@@ -16,7 +16,7 @@ from adapters.contracts import (
     IdentityUser,
     RestorePoint,
 )
-from adapters.errors import IdempotencyConflict, NotFound
+from adapters.errors import IdempotencyConflict, NotFound, RequestRejected
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.harnesses import (
     BACKUP_FACTORIES,
@@ -74,12 +74,20 @@ def test_identity_contract_disable_enable_round_trip_and_repeat(idp):
 
 def test_identity_contract_revoke_sessions(idp):
     h, _ = idp
+    if "revoke_sessions" in h.extra.get("refuses", ()):
+        with pytest.raises(RequestRejected):
+            h.client.revoke_sessions(h.ids["active_user"], idempotency_key="k-r")
+        return
     user = h.client.revoke_sessions(h.ids["active_user"], idempotency_key="k-r")
     assert user.user_id == h.ids["active_user"] and user.sessions == 0
 
 
 def test_identity_contract_rotate_secret_keeps_overlap_and_hides_secret(idp):
     h, t = idp
+    if "rotate_secret_with_overlap" in h.extra.get("refuses", ()):
+        with pytest.raises(RequestRejected):
+            h.client.rotate_secret(h.ids["service_app"], overlap_minutes=30, idempotency_key="k")
+        return
     rotation = h.client.rotate_secret(
         h.ids["service_app"], overlap_minutes=30, idempotency_key="k-rot"
     )

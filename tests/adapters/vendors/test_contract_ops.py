@@ -169,9 +169,13 @@ def test_siem_contract_throttle_rule_until(siem):
     rule = h.client.get_rule(h.ids["rule"])
     assert isinstance(rule, SiemRule) and rule.throttled_until is None
     until = t.wall + timedelta(hours=2)
-    throttled = h.client.throttle_rule(h.ids["rule"], until, idempotency_key="k-th")
+    # A SIEM that groups suppression by fields gets one; Sentinel's is rule-wide.
+    fields = (h.ids["suppress_field"],) if h.ids["suppress_field"] else ()
+    throttled = h.client.throttle_rule(h.ids["rule"], until, idempotency_key="k-th", fields=fields)
     assert throttled.throttled_until is not None
     assert abs((throttled.throttled_until - until).total_seconds()) <= 60
+    assert throttled.suppress_fields == fields
+    assert abs(throttled.suppress_period_seconds - 7200) <= 60
     again = h.client.get_rule(h.ids["rule"])
     assert again.throttled_until == throttled.throttled_until
 

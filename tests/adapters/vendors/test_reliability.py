@@ -43,6 +43,10 @@ READS: dict[str, Call] = {
     "entra": lambda h: h.client.get_user(h.ids["active_user"]),
     "veeam": lambda h: h.client.list_jobs(),
     "opnsense": lambda h: h.client.list_rules(),
+    "fortigate": lambda h: h.client.list_rules(),
+    "datto_rmm": lambda h: h.client.list_devices(),
+    "connectwise": lambda h: h.client.get_ticket(h.ids["ticket"]),
+    "sentinel": lambda h: h.client.get_rule(h.ids["rule"]),
 }
 WRITES: dict[str, tuple[Call, Pred]] = {
     "ninjaone": (

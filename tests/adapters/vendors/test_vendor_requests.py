@@ -10,7 +10,7 @@ import pytest
 from adapters.errors import NotFound, RequestRejected
 from tests.adapters.vendors import harnesses as hs
 from tests.adapters.vendors._fakes import FakeTime, body_of
-from tests.adapters.vendors.fake_rmm_siem import FakeNinjaOne
+from tests.adapters.vendors.fake_ninjaone import FakeNinjaOne
 from tests.adapters.vendors.fakes_base import INJECTED, basic, form_of
 
 
@@ -126,7 +126,9 @@ def test_splunk_oneshot_form_and_bearer_token():
 def test_splunk_throttle_posts_suppression_to_the_owning_namespace():
     t = FakeTime()
     h = hs.splunk(t)
-    h.client.throttle_rule(h.ids["rule"], t.wall + timedelta(minutes=90), idempotency_key="k-1")
+    h.client.throttle_rule(
+        h.ids["rule"], t.wall + timedelta(minutes=90), idempotency_key="k-1", fields=("dest",)
+    )
     post = h.fake.requests[-1]
     namespace = "/servicesNS/admin/SplunkEnterpriseSecuritySuite"
     assert post.url.path == f"{namespace}/saved/searches/Access - Brute Force - Rule"
@@ -134,6 +136,7 @@ def test_splunk_throttle_posts_suppression_to_the_owning_namespace():
         "output_mode": "json",
         "alert.suppress": "1",
         "alert.suppress.period": "5400s",
+        "alert.suppress.fields": "dest",
     }
     h.client.throttle_rule(h.ids["rule"], t.wall - timedelta(minutes=1), idempotency_key="k-2")
     assert form_of(h.fake.requests[-1])["alert.suppress"] == "0"
@@ -216,7 +219,7 @@ def test_veeam_password_grant_api_version_and_restore_body():
         "password": "veeam-pass",
     }
     assert restore.headers["x-api-version"] == "1.1-rev2"
-    assert restore.url.path == "/api/v1/restore/instantRecovery/vSphere/vm"
+    assert restore.url.path == "/api/v1/restore/vmRestore/vSphere"  # full restore by default
     assert (
         body_of(restore)["restorePointId"] == "rp-2"
         and body_of(restore)["type"] == "OriginalLocation"
