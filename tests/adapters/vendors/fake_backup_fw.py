@@ -177,6 +177,8 @@ class FakeVeeam(FakeVendor):
 
 # --------------------------------------------------------------------------- OPNsense
 class FakeOPNsense(FakeVendor):
+    spec = "opnsense"
+
     def register(self) -> None:
         self.rules: dict[str, dict[str, Any]] = {}
         self.applied: list[str] = []

@@ -17,6 +17,7 @@ from tests.adapters.vendors.fakes_base import INJECTED, FakeVendor, basic
 
 # --------------------------------------------------------------------------- ServiceNow
 class FakeServiceNow(FakeVendor):
+    spec = "servicenow"
     STATES = {"1", "2", "3", "6", "7", "8"}
 
     def register(self) -> None:
