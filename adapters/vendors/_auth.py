@@ -25,6 +25,8 @@ _EXPIRY_MARGIN_S = 60.0
 class HeaderToken:
     """A fixed token in one header, e.g. Okta ``Authorization: SSWS <token>``."""
 
+    refreshable = False
+
     def __init__(self, token: SecretStr, *, scheme: str = "Bearer", header: str = "Authorization"):
         self._token = token
         self._scheme = scheme
@@ -44,6 +46,8 @@ class HeaderToken:
 
 class BasicAuth:
     """HTTP Basic with a username and a secret password or API token."""
+
+    refreshable = False
 
     def __init__(self, username: str, password: SecretStr) -> None:
         self._username = username
@@ -73,6 +77,8 @@ class OAuth2Token:
         token_http: Sends the token request when the token endpoint is on another origin
             (Entra's login host); the integration's own :class:`ResilientHttp` otherwise.
     """
+
+    refreshable = True
 
     def __init__(
         self,
@@ -150,6 +156,11 @@ class WithHeaders:
 
     def __repr__(self) -> str:
         return f"WithHeaders({self._inner!r}, headers={sorted(self._headers)!r})"
+
+    @property
+    def refreshable(self) -> bool:
+        """As the inner authenticator."""
+        return self._inner.refreshable
 
     def auth_headers(self, http: ResilientHttp) -> dict[str, str]:
         """The fixed headers plus the inner authenticator's."""
