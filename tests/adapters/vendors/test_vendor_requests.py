@@ -223,34 +223,6 @@ def test_veeam_password_grant_api_version_and_restore_body():
     )
 
 
-def test_opnsense_changes_apply_behind_a_savepoint():
-    t = FakeTime()
-    h = hs.opnsense(t)
-    h.client.remove_rule(h.ids["rule"], idempotency_key="k-1")
-    paths = [r.url.path for r in h.fake.requests]
-    rev = h.fake.applied[0]
-    assert paths == [
-        f"/api/firewall/filter/delRule/{h.ids['rule']}",
-        "/api/firewall/filter/savepoint",
-        f"/api/firewall/filter/apply/{rev}",
-        f"/api/firewall/filter/cancelRollback/{rev}",
-    ]
-    assert h.fake.pending_rollback == set()
-    assert all(
-        r.headers["authorization"] == basic("opn-key", "opn-secret") for r in h.fake.requests
-    )
-
-
-def test_opnsense_validation_failure_is_rejected_and_nothing_applied():
-    from adapters.contracts import FirewallRule
-
-    h = hs.opnsense(FakeTime())
-    bad = FirewallRule(rule_id="", action="block", source="not-a-net", destination="any")
-    with pytest.raises(RequestRejected, match="source_net"):
-        h.client.add_rule(bad, idempotency_key="k-2")
-    assert h.fake.applied == []
-
-
 def test_secrets_never_appear_in_reprs():
     t = FakeTime()
     for factory in hs.ALL_FACTORIES:
