@@ -15,9 +15,10 @@ from adapters.registry import Integration, IntegrationConfig, build_integration
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.fake_backup_fw import FakeVeeam
 from tests.adapters.vendors.fake_identity import FakeGraph, FakeOkta
+from tests.adapters.vendors.fake_jira import FakeJira
 from tests.adapters.vendors.fake_opnsense import FakeOPNsense
-from tests.adapters.vendors.fake_psa import FakeJira, FakeServiceNow
 from tests.adapters.vendors.fake_rmm_siem import FakeNinjaOne, FakeSplunk
+from tests.adapters.vendors.fake_servicenow import FakeServiceNow
 from tests.adapters.vendors.fakes_base import FakeVendor
 
 Case = tuple[str, dict[str, Any], Callable[[FakeTime], FakeVendor]]

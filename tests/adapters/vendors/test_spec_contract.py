@@ -14,7 +14,7 @@ from tests.adapters.vendors.spec_contract import (
 )
 
 # Fakes still built from the clients' own assumptions; each leaves this set when its spec lands.
-AWAITING_SPEC = {"ninjaone", "splunk", "entra", "veeam", "jira"}
+AWAITING_SPEC = {"ninjaone", "splunk", "entra", "veeam"}
 
 
 def _workload(h: hs.Harness) -> None:

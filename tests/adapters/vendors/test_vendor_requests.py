@@ -88,22 +88,6 @@ def test_servicenow_comment_is_a_work_note_patch_and_status_codes():
         h.client.update_status(tid, "vanished", idempotency_key="k-3")
 
 
-def test_jira_create_uses_label_adf_and_comment_is_internal():
-    h = hs.jira(FakeTime())
-    t = h.client.create_ticket(
-        "VPN", "line one\nline two", priority="critical", idempotency_key="k-9"
-    )
-    post = next(r for r in h.fake.requests if r.method == "POST")
-    fields = body_of(post)["fields"]
-    assert fields["labels"] == ["opshand-k-9"] and fields["priority"] == {"name": "Highest"}
-    assert fields["description"]["type"] == "doc" and len(fields["description"]["content"]) == 2
-    assert post.headers["authorization"] == basic("bot@acme.example", "jira-token")
-    h.client.comment(t.number, "internal note", idempotency_key="k-10")
-    comment = [r for r in h.fake.requests if r.url.path.endswith("/comment")][-1]
-    assert comment.url.path == f"/rest/servicedeskapi/request/{t.number}/comment"
-    assert body_of(comment) == {"body": "internal note", "public": False}
-
-
 def test_a2_psa_injected_description_stays_data():
     for factory in (hs.servicenow, hs.jira):
         h = factory(FakeTime())
