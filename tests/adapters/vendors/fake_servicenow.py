@@ -1,7 +1,18 @@
-"""Stateful fakes of ServiceNow and Jira Service Management (PSA).
+"""A stateful fake of a ServiceNow instance: Table API (incident, sys_journal_field) and OAuth.
 
-Response shapes follow each vendor's public API documentation (field names, envelopes,
-error bodies); the values are ours.
+Sources (``specs/servicenow.json``; ServiceNow publishes no standalone OpenAPI file):
+
+* Table API reference (Yokohama), https://www.servicenow.com/docs/bundle/yokohama-api-reference/
+  page/integrate/inbound-rest/concept/c_TableAPI.html: ``{"result": ...}`` envelopes,
+  ``sysparm_*`` parameters, error body ``{"error": {"message", "detail"}, "status": "failure"}``.
+* OAuth (``/oauth_token.do``, form-encoded): grants ``client_credentials`` (Washington DC and
+  later), ``password`` and ``refresh_token``; answers ``access_token``, ``refresh_token``
+  (not for client credentials), ``scope``, ``token_type: Bearer``, ``expires_in: 1799``
+  (access tokens last 30 minutes by default, refresh tokens 100 days); a refused grant is
+  401 ``{"error_description": "access_denied", "error": "server_error"}``. An expired or
+  revoked bearer is 401 ``User Not Authenticated``.
+
+Values are ours.
 """
 
 from __future__ import annotations
@@ -12,15 +23,22 @@ from typing import Any
 import httpx
 
 from tests.adapters.vendors._fakes import body_of, ok
-from tests.adapters.vendors.fakes_base import INJECTED, FakeVendor, basic
+from tests.adapters.vendors.fakes_base import INJECTED, FakeVendor, basic, form_of
+
+ACCESS_LIFETIME = 1799
+CLIENT = ("sn-client", "sn-client-secret")
 
 
 # --------------------------------------------------------------------------- ServiceNow
 class FakeServiceNow(FakeVendor):
     spec = "servicenow"
+    token_paths = ("/oauth_token.do",)
     STATES = {"1", "2", "3", "6", "7", "8"}
 
     def register(self) -> None:
+        self.access: dict[str, float] = {}  # bearer -> expiry (fake monotonic time)
+        self.refresh_tokens: set[str] = {"sn-refresh-0"}
+        self.grants: list[str] = []
         self.incidents: dict[str, dict[str, Any]] = {}
         self.journal: list[dict[str, str]] = []
         self._add(
@@ -40,13 +58,56 @@ class FakeServiceNow(FakeVendor):
         self.route("GET", r"/api/now/table/incident/(?P<sid>[^/]+)", self.get)
         self.route("PATCH", r"/api/now/table/incident/(?P<sid>[^/]+)", self.patch)
         self.route("GET", r"/api/now/table/sys_journal_field", self.notes)
+        self.route("POST", r"/oauth_token.do", self.token)
 
     def authorized(self, request):
-        return request.headers.get("authorization") == basic("opshand", "sn-pass")
+        header = request.headers.get("authorization", "")
+        if header.startswith("Bearer "):
+            expiry = self.access.get(header.removeprefix("Bearer "))
+            return expiry is not None and self.time.mono < expiry
+        return header == basic("opshand", "sn-pass")
+
+    def revoke_access_tokens(self) -> None:
+        """An admin revoked the tokens (or the instance restarted its OAuth state)."""
+        self.access.clear()
+
+    def token(self, request):
+        form = form_of(request)
+        grant = form.get("grant_type", "")
+        self.grants.append(grant)
+        denied = httpx.Response(
+            401, json={"error_description": "access_denied", "error": "server_error"}
+        )
+        if (form.get("client_id"), form.get("client_secret")) != CLIENT:
+            return denied
+        if grant == "password":
+            if (form.get("username"), form.get("password")) != ("opshand", "sn-pass"):
+                return denied
+        elif grant == "refresh_token":
+            if form.get("refresh_token") not in self.refresh_tokens:
+                return denied
+        elif grant != "client_credentials":
+            return httpx.Response(
+                400, json={"error_description": "unsupported_grant_type", "error": "invalid_grant"}
+            )
+        n = len(self.grants)
+        bearer = f"sn-access-{n}"
+        self.access[bearer] = self.time.mono + ACCESS_LIFETIME
+        answer = {"access_token": bearer, "scope": "useraccount", "token_type": "Bearer",
+                  "expires_in": ACCESS_LIFETIME}  # fmt: skip
+        if grant != "client_credentials":
+            refresh = f"sn-refresh-{n}"
+            self.refresh_tokens.add(refresh)
+            answer["refresh_token"] = refresh
+        return ok(answer)
 
     def error(self, status, message):
+        if status == 401:
+            message, detail = "User Not Authenticated", "Required to provide Auth information"
+        else:
+            detail = ""
         return httpx.Response(
-            status, json={"error": {"message": message, "detail": ""}, "status": "failure"}
+            status, json={"error": {"message": message, "detail": detail}, "status": "failure"}
         )
 
     def _add(self, fields: dict[str, Any]) -> dict[str, Any]:
