@@ -105,6 +105,8 @@ def load_spec(name: str) -> Spec:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"no spec fragment at {path}") from exc
+    if "openapi" not in doc and "swagger" not in doc:
+        return _compact(name, path, doc)
     source = doc.get("x-source")
     if not isinstance(source, dict) or not (source.get("url") or source.get("repo")):
         raise ValueError(f"{path}: x-source must name the url or repo the spec came from")
@@ -133,6 +135,35 @@ def load_spec(name: str) -> Spec:
         source=source,
         operations=tuple(ops),
         base_path=str(doc.get("x-base-path", "")),
+    )
+
+
+def _compact(name: str, path: Path, doc: dict[str, Any]) -> Spec:
+    """A fragment written from a vendor's reference where no OpenAPI document is published:
+    ``source`` (text naming the page), ``api_version`` and ``paths``: template -> method ->
+    ``{"query": [names]}``. Read into the same operations as an OpenAPI fragment."""
+    source, version = doc.get("source"), doc.get("api_version")
+    if not isinstance(source, str) or not source or not version:
+        raise ValueError(f"{path}: source and api_version must say where the fragment came from")
+    urls = re.findall(r"https?://[^\s)]+", source)
+    ops = [
+        Operation(
+            method=method.upper(),
+            template=template,
+            operation_id="",
+            query=frozenset((detail or {}).get("query", [])),
+            pattern=_pattern(template),
+        )
+        for template, methods in doc["paths"].items()
+        for method, detail in methods.items()
+        if method in _METHODS
+    ]
+    return Spec(
+        name=name,
+        title=source.split(" (", 1)[0],
+        version=str(version),
+        source={"url": urls[0] if urls else "", "text": source},
+        operations=tuple(ops),
     )
 
 

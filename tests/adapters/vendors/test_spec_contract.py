@@ -13,8 +13,20 @@ from tests.adapters.vendors.spec_contract import (
     load_spec,
 )
 
-# Fakes still built from the clients' own assumptions; each leaves this set when its spec lands.
-AWAITING_SPEC = {"ninjaone", "splunk", "entra", "veeam"}
+# Clients whose requests are checked by the per-vendor tests with ``specmatch`` (the second
+# spec-fragment format, from the same round): each test_<vendor>.py asserts every request it
+# made is in specs/<vendor>.json. Moving them onto ``spec_contract`` is one format for both;
+# until then they are listed here so neither check is silently skipped.
+AWAITING_SPEC = {
+    "ninjaone",
+    "datto_rmm",
+    "connectwise",
+    "splunk",
+    "sentinel",
+    "entra",
+    "veeam",
+    "fortigate",
+}
 
 
 def _workload(h: hs.Harness) -> None:
