@@ -18,6 +18,7 @@ from bot.blocks import answer_blocks, ctx, decision_blocks, limit_blocks, md
 from bot.digest import digest_for
 from bot.listeners._shared import SlackOut, team_of
 from bot.listeners.conversations import facts_of
+from bot.mrkdwn import esc, mention
 
 __all__ = ["HELP", "register_commands"]
 
@@ -45,13 +46,15 @@ def register_commands(app: App, out: SlackOut) -> None:
             blocks.extend(decision_blocks(ops.journal.get(change.id)))
         if plan and not reply.proposals:
             blocks.append(ctx("No change was proposed; say what to change and on which target."))
-        respond(text=reply.text[:3000], blocks=limit_blocks(blocks), response_type="in_channel")
+        respond(
+            text=esc(reply.text[:3000]), blocks=limit_blocks(blocks), response_type="in_channel"
+        )
 
     def status(arg: str, respond: Respond) -> None:
         try:
             change = ops.status(arg)
         except (KeyError, ValueError) as exc:
-            respond(text=str(exc).strip("'\""), response_type="ephemeral")
+            respond(text=esc(str(exc).strip("'\"")), response_type="ephemeral")
             return
         respond(
             text=f"{change.ref}: {change.state}",
@@ -66,7 +69,8 @@ def register_commands(app: App, out: SlackOut) -> None:
             return
         now = ops.now()
         lines = [
-            f"• *{c.ref}* {c.action} on {', '.join(t.split(':', 1)[-1] for t in c.targets[:3])}"
+            f"• *{c.ref}* {esc(c.action)} on "
+            f"{', '.join(esc(t.split(':', 1)[-1]) for t in c.targets[:3])}"
             f" — waiting {_age(now - c.updated_at)}"
             for c in waiting[:20]
         ]
@@ -80,7 +84,7 @@ def register_commands(app: App, out: SlackOut) -> None:
         try:
             day = date.fromisoformat(arg) if arg else None
         except ValueError:
-            respond(text=f"'{arg}' is not a date; use YYYY-MM-DD.", response_type="ephemeral")
+            respond(text=f"'{esc(arg)}' is not a date; use YYYY-MM-DD.", response_type="ephemeral")
             return
         text, blocks = digest_for(out.oh, day)
         respond(text=text, blocks=blocks, response_type="ephemeral")
@@ -99,7 +103,7 @@ def register_commands(app: App, out: SlackOut) -> None:
             "unfreeze",
             "digest",
         ):
-            unknown = f"I don't know `{sub}`.\n" if sub not in ("", "help") else ""
+            unknown = f"I don't know `{esc(sub)}`.\n" if sub not in ("", "help") else ""
             ack(text=unknown + HELP)
             return
         if sub in ("ask", "plan", "status") and not arg:
@@ -110,7 +114,9 @@ def register_commands(app: App, out: SlackOut) -> None:
             refused = message.startswith("Only")
             ack(
                 response_type="ephemeral" if refused else "in_channel",
-                text=message if refused else f"<@{body['user_id']}>: {message}",
+                text=esc(message)
+                if refused
+                else f"{mention(str(body['user_id']))}: {esc(message)}",
             )
             return
         if sub in ("ask", "plan", "digest"):
