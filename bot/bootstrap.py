@@ -32,6 +32,7 @@ from agent.service import Operations
 from agent.signals import SignalAgent, SignalLoop, load_runbooks
 from agent.wiring import build_core
 from bot.dblock import database_lock
+from bot.secrets import redactor_for
 from bot.settings import Settings
 from twin.db import make_engine, metadata, migrate
 from twin.graph import TwinGraph
@@ -146,15 +147,8 @@ def bootstrap(
     gc.collect()
     gc.freeze()
 
-    redactor = Redactor()
-    for secret in (
-        settings.slack.bot_token,
-        settings.slack.signing_secret,
-        settings.slack.app_token,
-        settings.model.api_key,
-    ):
-        if secret is not None:
-            redactor.register(secret)
+    # Every SecretStr in the settings (integrations and webhooks included), one redactor.
+    redactor = redactor_for(settings)
     r = settings.roles
     members = {
         "admins": r.admins,

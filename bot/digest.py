@@ -229,8 +229,8 @@ def post_digest(
         text, blocks = digest_for(oh, day)
         resp = client.chat_postMessage(
             channel=channel,
-            text=text,
-            blocks=blocks,
+            text=oh.redactor.redact_text(text),
+            blocks=oh.redactor.redact(blocks),
             unfurl_links=False,
             unfurl_media=False,
             metadata={"event_type": DIGEST_EVENT, "event_payload": {"day": day.isoformat()}},

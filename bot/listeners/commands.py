@@ -8,10 +8,11 @@ are checked by the operations facade, which answers with a polite sentence.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 
 from agent.service import identity_of
 from bot.blocks import answer_blocks, ctx, decision_blocks, limit_blocks, md
@@ -39,7 +40,7 @@ def register_commands(app: App, out: SlackOut) -> None:
     ops = out.oh.ops
     default_team = out.oh.settings.slack.team_id
 
-    def ask(text: str, requester: str, respond: Respond, *, plan: bool) -> None:
+    def ask(text: str, requester: str, respond: Callable[..., Any], *, plan: bool) -> None:
         reply = out.oh.agent.ask(text, requester=requester)
         blocks = answer_blocks(reply.text, facts_of(out, reply, requester))
         for change in reply.proposals:
@@ -50,7 +51,7 @@ def register_commands(app: App, out: SlackOut) -> None:
             text=esc(reply.text[:3000]), blocks=limit_blocks(blocks), response_type="in_channel"
         )
 
-    def status(arg: str, respond: Respond) -> None:
+    def status(arg: str, respond: Callable[..., Any]) -> None:
         try:
             change = ops.status(arg)
         except (KeyError, ValueError) as exc:
@@ -62,7 +63,7 @@ def register_commands(app: App, out: SlackOut) -> None:
             response_type="ephemeral",
         )
 
-    def pending(respond: Respond) -> None:
+    def pending(respond: Callable[..., Any]) -> None:
         waiting = ops.pending()
         if not waiting:
             respond(text="Nothing is waiting for consent.", response_type="ephemeral")
@@ -80,7 +81,7 @@ def register_commands(app: App, out: SlackOut) -> None:
             response_type="ephemeral",
         )
 
-    def digest(arg: str, respond: Respond) -> None:
+    def digest(arg: str, respond: Callable[..., Any]) -> None:
         try:
             day = date.fromisoformat(arg) if arg else None
         except ValueError:
@@ -90,7 +91,7 @@ def register_commands(app: App, out: SlackOut) -> None:
         respond(text=text, blocks=blocks, response_type="ephemeral")
 
     @app.command("/opshand")
-    def on_command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    def on_command(ack: Ack, body: dict[str, Any], respond: Callable[..., Any]) -> None:
         sub, _, arg = str(body.get("text", "")).strip().partition(" ")
         sub, arg = sub.lower(), arg.strip()
         requester = identity_of(team_of(body, default_team), str(body["user_id"]))
@@ -112,26 +113,27 @@ def register_commands(app: App, out: SlackOut) -> None:
         if sub in ("freeze", "unfreeze"):
             message = ops.set_freeze(sub == "freeze", actor=requester, reason=arg)
             refused = message.startswith("Only")
-            ack(
-                response_type="ephemeral" if refused else "in_channel",
-                text=esc(message)
-                if refused
-                else f"{mention(str(body['user_id']))}: {esc(message)}",
-            )
+            said = esc(message) if refused else f"{mention(str(body['user_id']))}: {esc(message)}"
+            ack(response_type="ephemeral" if refused else "in_channel", **out.clean({"text": said}))
             return
         if sub in ("ask", "plan", "digest"):
             ack(text="On it…")
         else:
             ack()
-        # After the ack: the slow part (agent turn, database reads) answers via response_url.
+
+        # After the ack: the slow part (agent turn, database reads) answers via response_url,
+        # redacted like every other post.
+        def say(**kw: Any) -> None:
+            respond(**out.clean(kw))
+
         if sub in ("ask", "plan"):
-            ask(arg, requester, respond, plan=sub == "plan")
+            ask(arg, requester, say, plan=sub == "plan")
         elif sub == "status":
-            status(arg, respond)
+            status(arg, say)
         elif sub == "pending":
-            pending(respond)
+            pending(say)
         else:
-            digest(arg, respond)
+            digest(arg, say)
 
 
 def _age(delta: timedelta) -> str:

@@ -135,7 +135,11 @@ def register_consent(app: App, out: SlackOut) -> None:
         payload_id = f"{user_of(body)}:{action.get('action_ts', '')}:{action['value']}"
         result = vote(body, True, None, payload_id)
         if not result.accepted:
-            respond(text=result.message, response_type="ephemeral", replace_original=False)
+            respond(
+                **out.clean({"text": result.message}),
+                response_type="ephemeral",
+                replace_original=False,
+            )
 
     @app.action("consent_reject")
     def on_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
