@@ -105,16 +105,24 @@ def build_model(settings: Settings, graph: Callable[[], TwinGraph]) -> BaseChatM
         base_url=m.base_url,
         api_key=m.api_key,
         timeout=m.max_seconds,
+        temperature=m.temperature,
     )
     return make_chat_model(spec, graph)
 
 
 def build_fallback(settings: Settings, graph: Callable[[], TwinGraph]) -> BaseChatModel | None:
     """The fallback model (``provider:name``) tried when the first one fails, if any."""
-    fb = settings.model.fallback
-    if not fb:
+    m = settings.model
+    if not m.fallback:
         return None
-    return make_chat_model(parse_model_spec(fb, base_url=settings.model.base_url), graph)
+    spec = parse_model_spec(
+        m.fallback,
+        base_url=m.fallback_base_url,
+        api_key=m.fallback_api_key,
+        timeout=m.fallback_max_seconds or m.max_seconds,
+        temperature=m.temperature,
+    )
+    return make_chat_model(spec, graph)
 
 
 def bootstrap(

@@ -26,6 +26,11 @@ from agent.chat.models import (
     offline_model,
     parse_model_spec,
 )
+from agent.chat.provider import (
+    ModelFailure,
+    call_within,
+    classify,
+)
 from agent.chat.tool_args import (
     TOOL_ARGS,
     ToolArgs,
@@ -49,12 +54,15 @@ __all__ = [
     "TOOL_ARGS",
     "Agent",
     "AgentReply",
+    "ModelFailure",
     "ModelSpec",
     "ModelUnavailable",
     "ToolArgs",
     "ToolBox",
     "TurnContext",
     "action_requested",
+    "call_within",
+    "classify",
     "estimate_tokens",
     "make_chat_model",
     "may_request",
