@@ -35,6 +35,10 @@ from agent.chat.tool_args import (
     TOOL_ARGS,
     ToolArgs,
 )
+from agent.chat.tool_specs import (
+    TOOL_DOCS,
+    tool_schemas,
+)
 from agent.chat.tools import (
     MAX_RESULT_CHARS,
     MAX_RESULT_TOKENS,
@@ -52,6 +56,7 @@ __all__ = [
     "PROVIDERS",
     "SYSTEM_PROMPT",
     "TOOL_ARGS",
+    "TOOL_DOCS",
     "Agent",
     "AgentReply",
     "ModelFailure",
@@ -73,5 +78,6 @@ __all__ = [
     "param_mentions",
     "parse_model_spec",
     "tool_result",
+    "tool_schemas",
     "wrap_data",
 ]

@@ -181,7 +181,7 @@ def test_failure_after_a_proposal_says_the_change_was_recorded(world: OpsWorld) 
 def test_a_slow_model_is_bounded_by_the_turn_budget(world: OpsWorld) -> None:
     hang = threading.Event()
     try:
-        reply = _agent(world, _Steps(steps=[hang]), max_seconds=0.3).ask("hi", requester=ANA)
+        reply = _agent(world, _Steps(steps=[hang]), max_seconds=3).ask("hi", requester=ANA)
     finally:
         hang.set()
     assert reply.capped == "time" and reply.error == "timeout"
