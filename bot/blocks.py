@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.execution import Change
+from bot.mrkdwn import esc, mention, person
 
 __all__ = [
     "MAX_BLOCKS",
@@ -69,16 +70,12 @@ def limit_blocks(blocks: list[Block]) -> list[Block]:
     return kept
 
 
-def _user(identity: str) -> str:
-    """``T:U`` -> ``<@U>``; signals and system actors are shown as themselves."""
-    if identity.startswith(("signal:", "system")):
-        return f"`{identity}`"
-    return f"<@{identity.rsplit(':', maxsplit=1)[-1]}>"
-
-
 # ---------------------------------------------------------------------- answers
 def entity_table(items: Sequence[dict[str, Any]], *, title: str, total: int | None = None) -> Block:
-    """Entities as a fixed-width table (name, kind, criticality, client) in a code block."""
+    """Entities as a fixed-width table (name, kind, criticality, client) in a code block.
+
+    Cells are estate data: escaped (Slack parses ``<…>`` even inside code blocks).
+    """
     rows = [("name", "kind", "criticality", "client")]
     for i in items[:25]:
         rows.append(
@@ -90,18 +87,18 @@ def entity_table(items: Sequence[dict[str, Any]], *, title: str, total: int | No
             )
         )
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
-    lines = ["  ".join(v.ljust(widths[c]) for c, v in enumerate(r)).rstrip() for r in rows]
+    lines = ["  ".join(esc(v.ljust(widths[c])) for c, v in enumerate(r)).rstrip() for r in rows]
     shown = len(rows) - 1
     more = (total if total is not None else len(items)) - shown
     tail = f"\n… and {more} more" if more > 0 else ""
-    return md(f"*{title}*\n```" + "\n".join(lines) + "```" + tail)
+    return md(f"*{esc(title)}*\n```" + "\n".join(lines) + "```" + tail)
 
 
 def _grouped(by_kind: dict[str, int], by_crit: dict[str, int]) -> Block:
     kinds = sorted(by_kind.items(), key=lambda kv: -kv[1])
     crits = sorted(by_crit.items(), key=lambda kv: CRIT_ORDER.get(kv[0], 9))
-    fields = [{"type": "mrkdwn", "text": f"*{k}*\n{n}"} for k, n in kinds[:5]]
-    fields += [{"type": "mrkdwn", "text": f"*{c}*\n{n}"} for c, n in crits[:5]]
+    fields = [{"type": "mrkdwn", "text": f"*{esc(k)}*\n{esc(n)}"} for k, n in kinds[:5]]
+    fields += [{"type": "mrkdwn", "text": f"*{esc(c)}*\n{esc(n)}"} for c, n in crits[:5]]
     return {"type": "section", "fields": fields[:MAX_FIELDS]}
 
 
@@ -109,16 +106,18 @@ def answer_blocks(text: str, facts: Sequence[tuple[str, dict[str, Any]]] = ()) -
     """An agent answer: the sentence first, then the facts its read tools found.
 
     ``facts`` are (tool name, tool ``data``) pairs from read-only tools; blast radius is grouped
-    by kind and criticality, entity lists become tables.
+    by kind and criticality, entity lists become tables. The answer is a model's text: escaped,
+    so its Slack formatting (bold, code) shows but no mention or link it wrote is live.
     """
-    blocks = [md(text or "_(no answer)_")]
+    blocks = [md(esc(text) if text else "_(no answer)_")]
     for name, data in facts:
         if not isinstance(data, dict):
             continue
         items = data.get("items")
         if name == "twin_blast_radius" and isinstance(items, list):
             who = (data.get("entity") or {}).get("name", "it")
-            blocks.append(ctx(f"Blast radius of *{who}*: {data.get('total', len(items))} entities"))
+            total = data.get("total", len(items))
+            blocks.append(ctx(f"Blast radius of *{esc(who)}*: {esc(total)} entities"))
             blocks.append(_grouped(data.get("by_kind") or {}, data.get("by_criticality") or {}))
             blocks.append(entity_table(items, title="Most critical first", total=data.get("total")))
         elif isinstance(items, list) and items and isinstance(items[0], dict):
@@ -131,14 +130,15 @@ def answer_blocks(text: str, facts: Sequence[tuple[str, dict[str, Any]]] = ()) -
 def _plan_lines(plan: dict[str, Any]) -> list[Block]:
     coll = plan.get("collateral", [])
     by_kind = Counter(str(a["kind"]) for a in coll)
-    kinds = ", ".join(f"{n} {k}" for k, n in by_kind.most_common())
+    kinds = ", ".join(f"{n} {esc(k)}" for k, n in by_kind.most_common())
     crit = [a for a in coll if a.get("criticality") == "critical"]
-    names = ", ".join(plan.get("target_names", [])[:10])
+    names = ", ".join(esc(n) for n in plan.get("target_names", [])[:10])
     more = len(plan.get("targets", [])) - 10
     targets = names + (f" and {more} more" if more > 0 else "")
     blocks = [
         md(
-            f"*{plan.get('action', '?')}* on {len(plan.get('targets', []))} target(s): {targets}\n"
+            f"*{esc(plan.get('action', '?'))}* on {len(plan.get('targets', []))} target(s): "
+            f"{targets}\n"
             f"*Blast radius:* {len(plan.get('intended', []))} intended, {len(coll)} collateral"
             + (f" ({kinds})" if kinds else "")
             + (f", *{len(crit)} critical*" if crit else "")
@@ -147,7 +147,8 @@ def _plan_lines(plan: dict[str, Any]) -> list[Block]:
     if coll:
         ordered = sorted(coll, key=lambda a: CRIT_ORDER.get(str(a.get("criticality")), 9))
         lines = [
-            f"• {a['name']} ({a['kind']}, {a['criticality']}) — {a['effect']}" for a in ordered[:8]
+            f"• {esc(a['name'])} ({esc(a['kind'])}, {esc(a['criticality'])}) — {esc(a['effect'])}"
+            for a in ordered[:8]
         ]
         if len(coll) > 8:
             lines.append(f"… and {len(coll) - 8} more")
@@ -156,13 +157,13 @@ def _plan_lines(plan: dict[str, Any]) -> list[Block]:
     if inv:
         lines = []
         for i in inv:
-            ev = "; ".join(v["message"] for v in i.get("violations", [])[:3]) or (
+            ev = "; ".join(str(v["message"]) for v in i.get("violations", [])[:3]) or (
                 i.get("error") or ""
             )
-            lines.append(f"• *{i['id']}* ({i.get('severity', '?')}): {ev}")
+            lines.append(f"• *{esc(i['id'])}* ({esc(i.get('severity', '?'))}): {esc(ev)}")
         blocks.append(md("*Invariants that need attention*\n" + "\n".join(lines)))
     else:
-        checked = ", ".join(i["id"] for i in plan.get("invariants", [])) or "none apply"
+        checked = ", ".join(esc(i["id"]) for i in plan.get("invariants", [])) or "none apply"
         blocks.append(ctx(f"Invariants checked, all pass: {checked}"))
     if len(plan.get("waves", [])) > 1:
         blocks.append(
@@ -177,7 +178,7 @@ def _plan_lines(plan: dict[str, Any]) -> list[Block]:
 def _reasons(dec: dict[str, Any]) -> str:
     reasons: dict[str, str] = dec.get("reasons") or {}
     deciding = [r for r in dec.get("deciding") or [] if r in reasons] or list(reasons)
-    return "; ".join(f"`{k}`: {reasons[k]}" for k in deciding)
+    return "; ".join(f"`{esc(k)}`: {esc(reasons[k])}" for k in deciding)
 
 
 def decision_blocks(change: Change) -> list[Block]:
@@ -190,14 +191,15 @@ def decision_blocks(change: Change) -> list[Block]:
     outcome = dec.get("outcome")
     reasons = _reasons(dec)
     if change.state == "denied":
-        msg = (change.result or {}).get("message") or reasons
+        message = (change.result or {}).get("message")
+        msg = esc(message) if message else reasons
         blocks.insert(0, md(f":no_entry: *{change.ref} refused.* {msg}"))
     elif outcome == "consent":
         blocks.insert(
             0,
             md(
                 f":raised_hand: *{change.ref} needs consent* "
-                f"({dec.get('quorum')} of {dec.get('approvers')}). {reasons}"
+                f"({esc(dec.get('quorum'))} of {esc(dec.get('approvers'))}). {reasons}"
             ),
         )
     elif outcome == "auto":
@@ -246,8 +248,8 @@ def consent_card(change: Change, card: CardState) -> list[Block]:
     blocks: list[Block] = [header(f"Consent needed: {change.ref} {plan.get('action', '')}")]
     blocks.append(
         md(
-            f"*Requested by* {_user(change.requester)} — "
-            f"_{cut(change.reason or 'no reason given', 500)}_"
+            f"*Requested by* {person(change.requester)} — "
+            f"_{esc(cut(change.reason or 'no reason given', 500))}_"
         )
     )
     blocks.extend(_plan_lines(plan))
@@ -255,14 +257,15 @@ def consent_card(change: Change, card: CardState) -> list[Block]:
     approvals = [v for v in card.votes if v[1] == "approve"]
     tally = (
         ", ".join(
-            f"<@{u}> {'approved' if v == 'approve' else 'rejected'}" + (f" ({r})" if r else "")
+            f"{mention(u)} {'approved' if v == 'approve' else 'rejected'}"
+            + (f" ({esc(r)})" if r else "")
             for u, v, r in card.votes
         )
         or "no votes yet"
     )
     blocks.append(
         ctx(
-            f"Quorum {len(approvals)}/{card.quorum} of {card.approvers} · {tally} · "
+            f"Quorum {len(approvals)}/{card.quorum} of {esc(card.approvers)} · {tally} · "
             f"expires {card.expires_at}"
         )
     )
@@ -291,9 +294,9 @@ def consent_card(change: Change, card: CardState) -> list[Block]:
             }
         )
     else:
-        who = f" by {_user(card.decided_by)}" if card.decided_by else ""
+        who = f" by {person(card.decided_by)}" if card.decided_by else ""
         icon = _FINAL_ICON.get(card.state, "")
-        blocks.append(md(f"{icon} *{card.state.capitalize()}{who}.* {card.next_step}".strip()))
+        blocks.append(md(f"{icon} *{card.state.capitalize()}{who}.* {esc(card.next_step)}".strip()))
     return limit_blocks(blocks)
 
 
@@ -314,26 +317,27 @@ def thread_summary(change: Change, audit_ref: str) -> list[Block]:
     blocks = [
         md(
             f"{icon} *{change.ref} {change.state.replace('_', ' ')}* — "
-            f"{(change.plan or {}).get('action', change.action)}"
+            f"{esc((change.plan or {}).get('action', change.action))}"
         )
     ]
     waves: list[list[str]] = (change.plan or {}).get("waves") or [list(targets)]
     lines: list[str] = []
     for n, wave in enumerate(waves, 1):
         states = Counter(str((targets.get(t) or {}).get("state", "not run")) for t in wave)
-        summary = ", ".join(f"{k} {v}" for k, v in states.most_common())
+        summary = ", ".join(f"{esc(k)} {v}" for k, v in states.most_common())
         lines.append(f"*Wave {n}* ({len(wave)}): {summary}")
         for t in wave[:5]:
             v = targets.get(t)
             if v and v.get("detail"):
-                lines.append(f"  • {t.split(':', 1)[-1]}: {v['state']} — {v['detail']}")
+                name, state, detail = t.split(":", 1)[-1], v["state"], v["detail"]
+                lines.append(f"  • {esc(name)}: {esc(state)} — {esc(detail)}")
     if targets:
         blocks.append(md("*Execution*\n" + "\n".join(lines[:40])))
     obs = result.get("observations", [])
     if obs:
         ok = sum(1 for o in obs if o["ok"])
         bad = [
-            f"• {o['target'].split(':', 1)[-1]} {o['check']}: {o['detail']}"
+            f"• {esc(o['target'].split(':', 1)[-1])} {esc(o['check'])}: {esc(o['detail'])}"
             for o in obs
             if not o["ok"]
         ][:8]
@@ -344,6 +348,6 @@ def thread_summary(change: Change, audit_ref: str) -> list[Block]:
             )
         )
     if result.get("message"):
-        blocks.append(md(str(result["message"])))
+        blocks.append(md(esc(result["message"])))
     blocks.append(ctx(f"audit {audit_ref} · plan `{(change.plan_hash or '')[:12]}`"))
     return limit_blocks(blocks)

@@ -32,6 +32,7 @@ from agent.service import Operations
 from agent.signals import SignalAgent, SignalLoop, load_runbooks
 from agent.wiring import build_core
 from bot.dblock import database_lock
+from bot.secrets import redactor_for
 from bot.settings import Settings
 from twin.db import make_engine, metadata, migrate
 from twin.graph import TwinGraph
@@ -104,16 +105,24 @@ def build_model(settings: Settings, graph: Callable[[], TwinGraph]) -> BaseChatM
         base_url=m.base_url,
         api_key=m.api_key,
         timeout=m.max_seconds,
+        temperature=m.temperature,
     )
     return make_chat_model(spec, graph)
 
 
 def build_fallback(settings: Settings, graph: Callable[[], TwinGraph]) -> BaseChatModel | None:
     """The fallback model (``provider:name``) tried when the first one fails, if any."""
-    fb = settings.model.fallback
-    if not fb:
+    m = settings.model
+    if not m.fallback:
         return None
-    return make_chat_model(parse_model_spec(fb, base_url=settings.model.base_url), graph)
+    spec = parse_model_spec(
+        m.fallback,
+        base_url=m.fallback_base_url,
+        api_key=m.fallback_api_key,
+        timeout=m.fallback_max_seconds or m.max_seconds,
+        temperature=m.temperature,
+    )
+    return make_chat_model(spec, graph)
 
 
 def bootstrap(
@@ -146,15 +155,8 @@ def bootstrap(
     gc.collect()
     gc.freeze()
 
-    redactor = Redactor()
-    for secret in (
-        settings.slack.bot_token,
-        settings.slack.signing_secret,
-        settings.slack.app_token,
-        settings.model.api_key,
-    ):
-        if secret is not None:
-            redactor.register(secret)
+    # Every SecretStr in the settings (integrations and webhooks included), one redactor.
+    redactor = redactor_for(settings)
     r = settings.roles
     members = {
         "admins": r.admins,

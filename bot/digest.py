@@ -30,6 +30,7 @@ from bot.blocks import Block, ctx, header, limit_blocks, md
 from bot.bootstrap import Opshand
 from bot.digest_chart import chart_alt_text, render_chart
 from bot.jobs import JobLease, acquire_job, finish_job, job_result, release_job
+from bot.mrkdwn import esc
 from bot.tables import prune_seen
 from twin.model import utcnow
 
@@ -121,21 +122,24 @@ def digest_blocks(n: DigestNumbers, cfg: DigestConfig) -> tuple[str, list[Block]
     blocks: list[Block] = [header(f"opshand daily digest — {n.day:%a %d %b %Y}"), md(outcome_line)]
     if n.by_kind:
         rows = [
-            f"{kind:<24} " + ", ".join(f"{o} {c}" for o, c in sorted(counts.items()))
+            esc(f"{kind:<24} " + ", ".join(f"{o} {c}" for o, c in sorted(counts.items())))
             for kind, counts in n.by_kind.items()
         ]
         blocks.append(md("*By kind*\n```" + "\n".join(rows[:20]) + "```"))
     if n.consent_median is not None and n.consent_slowest is not None:
         ref, slow = n.consent_slowest
         blocks.append(
-            md(f"*Consent time:* median {_dur(n.consent_median)}, slowest {_dur(slow)} ({ref})")
+            md(
+                f"*Consent time:* median {_dur(n.consent_median)}, slowest {_dur(slow)} "
+                f"({esc(ref)})"
+            )
         )
     else:
         blocks.append(md("*Consent time:* no consent decisions that day"))
     if n.failures:
         lines = [
-            f"• *{f.ref}* {f.action} {f.state.replace('_', ' ')}"
-            + (f" — {f.detail}" if f.detail else "")
+            f"• *{esc(f.ref)}* {esc(f.action)} {esc(f.state.replace('_', ' '))}"
+            + (f" — {esc(f.detail)}" if f.detail else "")
             for f in n.failures[:10]
         ]
         blocks.append(
@@ -144,14 +148,16 @@ def digest_blocks(n: DigestNumbers, cfg: DigestConfig) -> tuple[str, list[Block]
     else:
         blocks.append(md("*Failures and escalations:* none"))
     if n.waiting:
-        ages = ", ".join(f"{k}: {v}" for k, v in n.waiting.items())
+        ages = ", ".join(f"{esc(k)}: {esc(v)}" for k, v in n.waiting.items())
         blocks.append(md(f"*Waiting for consent at day end:* {ages}"))
     if n.rules:
         blocks.append(
-            md("*Rules that decided most:* " + ", ".join(f"`{r}` {c}" for r, c in n.rules))
+            md("*Rules that decided most:* " + ", ".join(f"`{esc(r)}` {c}" for r, c in n.rules))
         )
     done = sum(n.succeeded.values())
-    assumptions = ", ".join(f"{k} {v:g} min" for k, v in sorted(cfg.minutes_per_action.items()))
+    assumptions = ", ".join(
+        f"{esc(k)} {v:g} min" for k, v in sorted(cfg.minutes_per_action.items())
+    )
     blocks.append(
         md(f"*Estimated time saved:* {n.minutes_saved / 60:.1f} h on {done} reconciled change(s)")
     )
@@ -164,7 +170,8 @@ def digest_blocks(n: DigestNumbers, cfg: DigestConfig) -> tuple[str, list[Block]
     )
     if n.patch_cycle is not None:
         when = n.patch_cycle.at.astimezone(cfg.tz)
-        blocks.append(md(f"*Last patch cycle* ({when:%a %d %b %H:%M}): {n.patch_cycle.summary}"))
+        summary = esc(n.patch_cycle.summary)
+        blocks.append(md(f"*Last patch cycle* ({when:%a %d %b %H:%M}): {summary}"))
     blocks.append(md("*Last 14 days*\n```" + text_chart(n.history) + "```"))
     blocks.append(ctx(f"Days are {n.timezone} calendar days."))
     return text, limit_blocks(blocks)
@@ -266,8 +273,8 @@ def post_digest(
         text, blocks = digest_blocks(numbers, cfg)
         resp = client.chat_postMessage(
             channel=channel,
-            text=text,
-            blocks=blocks,
+            text=oh.redactor.redact_text(text),
+            blocks=oh.redactor.redact(blocks),
             unfurl_links=False,
             unfurl_media=False,
             metadata={"event_type": DIGEST_EVENT, "event_payload": {"day": day.isoformat()}},

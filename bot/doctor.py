@@ -367,8 +367,14 @@ def run_doctor(
     *,
     overrides: dict[str, Any] | None = None,
     slack_client: Callable[[Settings], WebClient] = _default_client,
+    model_call: bool = False,
 ) -> list[Finding]:
-    """Every check, in the order an operator fixes things (settings first)."""
+    """Every check, in the order an operator fixes things (settings first).
+
+    ``model_call`` also sends the model a one-token request (the only check that costs money).
+    """
+    from bot.doctor_model import model_findings
+
     s, first = check_settings(file, dict(overrides or {}))
     if s is None:
         return [first]
@@ -376,4 +382,5 @@ def run_doctor(
     if (rb := _runbooks(s)) is not None:
         findings.append(rb)
     findings.extend(_integrations(s))
+    findings.extend(Finding(**f) for f in model_findings(s, call=model_call))
     return findings

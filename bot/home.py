@@ -12,6 +12,7 @@ from typing import Any
 from agent.execution import Change
 from agent.service import Operations
 from bot.blocks import Block, ctx, header, limit_blocks, md
+from bot.mrkdwn import esc
 
 __all__ = ["home_view", "waiting_for"]
 
@@ -48,20 +49,21 @@ def waiting_for(ops: Operations, team: str, user: str) -> list[Change]:
 
 def _line(c: Change) -> str:
     icon = _STATE_ICON.get(c.state, ":small_blue_diamond:")
-    names = ", ".join(t.split(":", 1)[-1] for t in c.targets[:3])
+    names = ", ".join(esc(t.split(":", 1)[-1]) for t in c.targets[:3])
     more = f" +{len(c.targets) - 3}" if len(c.targets) > 3 else ""
     when = c.updated_at.strftime("%d %b %H:%M")
-    return f"{icon} *{c.ref}* {c.action} on {names}{more} — {c.state.replace('_', ' ')} ({when})"
+    state = c.state.replace("_", " ")
+    return f"{icon} *{c.ref}* {esc(c.action)} on {names}{more} — {state} ({when})"
 
 
 def _autonomy(status: dict[str, Any]) -> Block:
     freeze = status.get("freeze")
     fields = [
-        f"*Freeze*\n{'on — ' + str(freeze) if freeze else 'off'}",
+        f"*Freeze*\n{'on — ' + esc(freeze) if freeze else 'off'}",
         "*Circuit breaker*\n"
         + ("open: every change needs consent" if status.get("breaker_open") else "closed"),
-        f"*Auto actions this hour*\n{status.get('auto_last_hour', 0)} of "
-        f"{status.get('auto_limit_per_hour', '?')} allowed",
+        f"*Auto actions this hour*\n{esc(status.get('auto_last_hour', 0))} of "
+        f"{esc(status.get('auto_limit_per_hour', '?'))} allowed",
     ]
     return {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]}
 

@@ -14,16 +14,16 @@ import contextvars
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO, Any, ParamSpec, TypeVar
 
-from pydantic import BaseModel, SecretStr
 from slack_bolt import App, BoltRequest, BoltResponse
 
 from agent.audit import RedactingFilter, Redactor
+from bot.secrets import redactor_for
 from bot.settings import Settings
 
 __all__ = [
@@ -138,29 +138,6 @@ class TextFormatter(logging.Formatter):
         head, _, tail = line.partition("\n")
         suffix = "  " + " ".join(f"{k}={v}" for k, v in ids.items())
         return head + suffix + ("\n" + tail if tail else "")
-
-
-def _secrets_in(value: Any) -> Iterator[SecretStr]:
-    """Every ``SecretStr`` in a settings tree (sections, integrations, lists, mappings)."""
-    if isinstance(value, SecretStr):
-        yield value
-    elif isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            yield from _secrets_in(getattr(value, name))
-    elif isinstance(value, Mapping):
-        for v in value.values():
-            yield from _secrets_in(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _secrets_in(v)
-
-
-def redactor_for(settings: Settings) -> Redactor:
-    """A redactor knowing every secret in ``settings``, wherever a section keeps it."""
-    r = Redactor()
-    for secret in _secrets_in(settings):
-        r.register(secret)
-    return r
 
 
 def configure_cli_logging() -> None:

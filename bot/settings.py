@@ -88,10 +88,21 @@ class ModelSettings(_Section):
     base_url: str | None = None
     """For ``openai-compatible`` / ``ollama``: the endpoint."""
     api_key: SecretStr | None = None
+    """The provider's key; when unset, ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY`` is read."""
     fallback: str | None = None
     """``provider:name`` of a model to try when the first fails."""
+    fallback_base_url: str | None = None
+    """The fallback's own endpoint (``openai-compatible`` / ``ollama``)."""
+    fallback_api_key: SecretStr | None = None
+    """The fallback's own key; when unset, its provider's key variable is read."""
+    fallback_max_seconds: float | None = None
+    """Seconds one fallback request may take; default ``max_seconds``."""
     max_tool_calls: int = 8
     max_seconds: float = 60.0
+    """Wall time of a whole turn: every model call, retry and Retry-After wait included."""
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    """Sampling temperature; 0 keeps answers and tool choices as repeatable as the provider
+    allows."""
 
 
 class RoleSettings(_Section):

@@ -143,6 +143,8 @@ class Redactor:
             quote(value, safe=""),
             json.dumps(value)[1:-1],
             json.dumps(value, ensure_ascii=False)[1:-1],
+            # as Slack mrkdwn shows it, escaped (bot.mrkdwn.esc) before it is posted
+            value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
         }
         with self._lock:
             if forms <= self._known:

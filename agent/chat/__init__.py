@@ -26,9 +26,18 @@ from agent.chat.models import (
     offline_model,
     parse_model_spec,
 )
+from agent.chat.provider import (
+    ModelFailure,
+    call_within,
+    classify,
+)
 from agent.chat.tool_args import (
     TOOL_ARGS,
     ToolArgs,
+)
+from agent.chat.tool_specs import (
+    TOOL_DOCS,
+    tool_schemas,
 )
 from agent.chat.tools import (
     MAX_RESULT_CHARS,
@@ -47,14 +56,18 @@ __all__ = [
     "PROVIDERS",
     "SYSTEM_PROMPT",
     "TOOL_ARGS",
+    "TOOL_DOCS",
     "Agent",
     "AgentReply",
+    "ModelFailure",
     "ModelSpec",
     "ModelUnavailable",
     "ToolArgs",
     "ToolBox",
     "TurnContext",
     "action_requested",
+    "call_within",
+    "classify",
     "estimate_tokens",
     "make_chat_model",
     "may_request",
@@ -65,5 +78,6 @@ __all__ = [
     "param_mentions",
     "parse_model_spec",
     "tool_result",
+    "tool_schemas",
     "wrap_data",
 ]

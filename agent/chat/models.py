@@ -4,12 +4,18 @@ One factory builds any supported LangChain chat model from a provider, a model n
 endpoint and key, so the bot's settings, ``opshand eval --model PROVIDER:NAME`` and tests share it.
 Providers whose LangChain package is not installed fail with a sentence saying what to install
 (a configuration mistake found at start-up, never mid-conversation).
+
+Keys: the spec's key, else the provider's own variable (``OPENAI_API_KEY``,
+``ANTHROPIC_API_KEY``), read when the model is built. The SDKs' own retries are off
+(``max_retries=0``): the agent loop retries within the turn's budget
+(:func:`agent.chat.provider.call_within`), so a ``Retry-After`` never sleeps past it.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +26,12 @@ from agent.chat.offline import OfflineChatModel, TwinNameResolver
 from twin.graph import TwinGraph
 
 __all__ = [
+    "KEY_ENV",
     "PROVIDERS",
     "ModelSpec",
     "ModelUnavailable",
     "make_chat_model",
+    "model_key",
     "offline_model",
     "parse_model_spec",
 ]
@@ -32,6 +40,8 @@ PROVIDERS = ("offline", "openai", "openai-compatible", "anthropic", "ollama")
 """Providers :func:`make_chat_model` knows."""
 
 _OLLAMA_URL = "http://localhost:11434"
+KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+"""Provider -> the environment variable read for its key when the spec gives none."""
 
 
 class ModelUnavailable(ValueError):
@@ -47,10 +57,17 @@ class ModelSpec:
     base_url: str | None = None
     api_key: SecretStr | None = None
     timeout: float = 60.0
+    """Seconds one request may take (the turn's own budget bounds the whole turn)."""
+    temperature: float = 0.0
 
 
 def parse_model_spec(
-    text: str, *, base_url: str | None = None, api_key: str | None = None
+    text: str,
+    *,
+    base_url: str | None = None,
+    api_key: str | SecretStr | None = None,
+    timeout: float = 60.0,
+    temperature: float = 0.0,
 ) -> ModelSpec:
     """Read ``PROVIDER:NAME`` (``offline`` needs no name).
 
@@ -70,7 +87,11 @@ def parse_model_spec(
         provider=provider,
         name=name.strip(),
         base_url=base_url,
-        api_key=SecretStr(api_key) if api_key else None,
+        api_key=SecretStr(api_key)
+        if isinstance(api_key, str) and api_key
+        else (api_key if isinstance(api_key, SecretStr) else None),
+        timeout=timeout,
+        temperature=temperature,
     )
 
 
@@ -100,17 +121,32 @@ def _import(module: str, cls: str, package: str, provider: str) -> Any:
         ) from exc
 
 
-def make_chat_model(spec: ModelSpec, graph: Callable[[], TwinGraph] | None = None) -> BaseChatModel:
+def model_key(spec: ModelSpec, environ: Mapping[str, str] | None = None) -> str | None:
+    """The key for ``spec``: its own, else the provider's environment variable, else None."""
+    if spec.api_key is not None and spec.api_key.get_secret_value():
+        return spec.api_key.get_secret_value()
+    env = os.environ if environ is None else environ
+    name = KEY_ENV.get(spec.provider)
+    return (env.get(name) or None) if name else None
+
+
+def make_chat_model(
+    spec: ModelSpec,
+    graph: Callable[[], TwinGraph] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> BaseChatModel:
     """Build the chat model ``spec`` names.
 
     Args:
-        spec: Provider, model name, endpoint and key.
+        spec: Provider, model name, endpoint, key, timeout and temperature.
         graph: The twin, needed by the offline model only.
+        environ: Where provider keys are read when the spec has none (default the process's).
 
     Raises:
         ModelUnavailable: Unknown provider, a missing package or a missing setting.
     """
-    key = spec.api_key.get_secret_value() if spec.api_key else None
+    key = model_key(spec, environ)
     if spec.provider == "offline":
         if graph is None:
             raise ModelUnavailable("the offline model needs the twin to resolve names")
@@ -119,26 +155,43 @@ def make_chat_model(spec: ModelSpec, graph: Callable[[], TwinGraph] | None = Non
         if spec.provider == "openai-compatible" and not spec.base_url:
             raise ModelUnavailable("openai-compatible needs base_url (e.g. http://host:8000/v1)")
         chat_openai = _import("langchain_openai", "ChatOpenAI", "langchain-openai", spec.provider)
+        if spec.provider == "openai" and not key:
+            raise ModelUnavailable("openai needs an API key: set model.api_key or OPENAI_API_KEY")
         model: BaseChatModel = chat_openai(
             model=spec.name,
             base_url=spec.base_url,
             # Local servers (vLLM, llama.cpp) ignore the key but the client insists on one.
             api_key=SecretStr(key or "not-needed"),
             timeout=spec.timeout,
-            max_retries=1,
+            max_retries=0,
+            temperature=spec.temperature,
         )
         return model
     if spec.provider == "anthropic":
         chat_anthropic = _import(
             "langchain_anthropic", "ChatAnthropic", "langchain-anthropic", "anthropic"
         )
-        kwargs: dict[str, Any] = {"model": spec.name, "timeout": spec.timeout, "max_retries": 1}
-        if key:
-            kwargs["api_key"] = SecretStr(key)
+        kwargs: dict[str, Any] = {
+            "model": spec.name,
+            "timeout": spec.timeout,
+            "max_retries": 0,
+            "temperature": spec.temperature,
+        }
+        if not key:
+            raise ModelUnavailable(
+                "anthropic needs an API key: set model.api_key or ANTHROPIC_API_KEY"
+            )
+        kwargs["api_key"] = SecretStr(key)
         if spec.base_url:
             kwargs["base_url"] = spec.base_url
         built: BaseChatModel = chat_anthropic(**kwargs)
         return built
     chat_ollama = _import("langchain_ollama", "ChatOllama", "langchain-ollama", "ollama")
-    made: BaseChatModel = chat_ollama(model=spec.name, base_url=spec.base_url or _OLLAMA_URL)
+    made: BaseChatModel = chat_ollama(
+        model=spec.name,
+        base_url=spec.base_url or _OLLAMA_URL,
+        temperature=spec.temperature,
+        # ollama's client has no timeout by default; the turn's budget bounds the wait anyway
+        client_kwargs={"timeout": spec.timeout},
+    )
     return made

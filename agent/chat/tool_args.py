@@ -6,7 +6,7 @@ invented argument into an error the model can read and correct.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -54,12 +54,19 @@ class NoArgs(ToolArgs):
     pass
 
 
+Period = Literal["today", "yesterday", "this_week", "last_week", "week"]
+
+
 class ActivityArgs(ToolArgs):
-    period: str = Field("today", description="today, yesterday or week")
+    period: Period = Field(
+        "today", description="today, yesterday, or the last 7 days (week, this_week, last_week)"
+    )
 
 
 class AuditArgs(ToolArgs):
-    period: str = Field("today", description="today, yesterday or week")
+    period: Period = Field(
+        "today", description="today, yesterday, or the last 7 days (week, this_week, last_week)"
+    )
     change_id: str | None = Field(None, description="Only rows about this change (CR-42)")
     kind: str | None = Field(None, description="Row kind or prefix, e.g. change.* or consent.*")
 

@@ -157,6 +157,11 @@ def _brief(e: Entity) -> dict[str, Any]:
 _PERIOD_DAYS = {"today": 1, "yesterday": 2, "week": 7, "this week": 7, "last week": 7}
 
 
+def _days(period: str) -> int:
+    """Days back a period reaches (``this_week`` and ``this week`` alike)."""
+    return _PERIOD_DAYS.get(period.strip().lower().replace("_", " "), 1)
+
+
 class ToolBox:
     """The tools bound to one :class:`Operations` and one turn.
 
@@ -340,7 +345,9 @@ class ToolBox:
 
     def activity(self, period: str = "today") -> dict[str, Any]:
         """What opshand did in a period (`today`, `yesterday`, `week`): changes by state."""
-        since = utcnow() - timedelta(days=_PERIOD_DAYS.get(period.strip().lower(), 1))
+        since = utcnow() - timedelta(
+            days=_PERIOD_DAYS.get(period.strip().lower().replace("_", " "), 1)
+        )
         changes = self.ops.journal.list(since=since, limit=200)
         by_state: dict[str, int] = {}
         for c in changes:
@@ -363,7 +370,9 @@ class ToolBox:
         from agent.audit import audit_table
 
         t = audit_table.c
-        since = utcnow() - timedelta(days=_PERIOD_DAYS.get(period.strip().lower(), 1))
+        since = utcnow() - timedelta(
+            days=_PERIOD_DAYS.get(period.strip().lower().replace("_", " "), 1)
+        )
         from sqlalchemy import select
 
         q = select(t.seq, t.at, t.kind, t.actor, t.change_id).where(t.at >= since)
@@ -549,8 +558,10 @@ class ToolBox:
 
     @staticmethod
     def description(name: str) -> str:
-        """What the model reads about a tool: its docstring."""
-        return inspect.getdoc(getattr(ToolBox, name)) or name
+        """What the model reads about a tool (:data:`agent.chat.tool_specs.TOOL_DOCS`)."""
+        from agent.chat.tool_specs import TOOL_DOCS
+
+        return TOOL_DOCS.get(name) or inspect.getdoc(getattr(ToolBox, name)) or name
 
     def call(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """Run one tool call; every failure becomes a structured error for the model."""

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.cli.common import DataDir, JsonOut, SettingsFile, boot, dump, err, out
+from bot.mrkdwn import esc
 
 __all__ = ["CycleThread", "load_signal_file", "register_autonomy_commands", "runbook_app"]
 
@@ -164,17 +165,17 @@ class CycleThread:
         d = e.data
         if e.kind == "wave_done":
             counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(d["counts"].items()))
-            self._post(f"Wave {d['number']} done. So far: {counts or 'nothing yet'}.")
+            self._post(f"Wave {d['number']} done. So far: {esc(counts) or 'nothing yet'}.")
         elif e.kind == "quarantined":
-            self._post(f":warning: Quarantined {d['patch']}: it broke a service on "
-                       f"{', '.join(d['hosts'][:5])}; rolling it back.")  # fmt: skip
+            self._post(f":warning: Quarantined {esc(d['patch'])}: it broke a service on "
+                       f"{esc(', '.join(d['hosts'][:5]))}; rolling it back.")  # fmt: skip
         elif e.kind == "halted":
-            self._post(f":octagonal_sign: Halted: {d['reason']}")
+            self._post(f":octagonal_sign: Halted: {esc(d['reason'])}")
 
     def finish(self, summary: str) -> None:
         """Reply with the final report summary."""
         if self.ts is not None:
-            self._post(summary)
+            self._post(esc(summary))
 
 
 def _slack_thread(oh: Any, channel: str) -> CycleThread | None:

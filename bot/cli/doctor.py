@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -17,16 +17,24 @@ _STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
 
 
 def doctor(
-    data_dir: DataDir = None, settings_file: SettingsFile = None, json_out: JsonOut = False
+    data_dir: DataDir = None,
+    settings_file: SettingsFile = None,
+    json_out: JsonOut = False,
+    model_call: Annotated[
+        bool,
+        typer.Option(
+            "--model-call", help="Also send the model a one-token request (costs a call)."
+        ),
+    ] = False,
 ) -> None:
-    """Check settings, database, Slack, policy, runbooks and integrations (read-only).
+    """Check settings, database, Slack, policy, runbooks, integrations and the model.
 
-    Exits 1 when anything would stop opshand from working.
+    Read-only; exits 1 when anything would stop opshand from working.
     """
     over: dict[str, Any] = {}
     if data_dir is not None:
         over["data_dir"] = Path(data_dir)
-    findings = run_doctor(settings_file, overrides=over)
+    findings = run_doctor(settings_file, overrides=over, model_call=model_call)
     if json_out:
         dump([f.model_dump() for f in findings])
     else:

@@ -49,7 +49,11 @@ def ask(
     data_dir: DataDir = None,
     settings_file: SettingsFile = None,
 ) -> None:
-    """One agent turn on the data folder (auto-approved changes run right after)."""
+    """One agent turn on the data folder (auto-approved changes run right after).
+
+    Exits 1 when the model failed (the answer says what failed and whether a change was
+    recorded before it did).
+    """
     oh = boot(data_dir, settings_file)
     try:
         reply = oh.agent.ask(
@@ -70,14 +74,18 @@ def ask(
                         for c in reply.proposals
                     ],
                     "capped": reply.capped,
+                    "error": reply.error,
                 }
             )
         else:
-            out.print(reply.text)
+            out.print(reply.text, markup=False)
             for r in reports:
                 out.print(f"[dim]{oh.ops.journal.get(r.change_id).ref}: {r.final_state}[/dim]")
     finally:
         oh.close()
+    if reply.error:
+        # the model failed: a script must see it (the sentence above says what failed)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -1,7 +1,9 @@
 """What every listener module shares: the wired opshand, the Web API client, safe posting.
 
 Every message the bot posts goes through :class:`SlackOut`, so link unfurling is off, the text
-fallback and the blocks stay inside Slack's limits, and channel names resolve to ids once.
+fallback and the blocks stay inside Slack's limits and pass the settings' redactor (no secret
+reaches Slack), and channel names resolve to ids once. Replies through Bolt's ``respond`` and
+views go through :meth:`SlackOut.clean` for the same redaction.
 
 Messages posted in answer to a Slack event carry Slack message metadata naming the event
 (:func:`answer_metadata`). The durable inbox may replay an event whose answer was already posted
@@ -118,6 +120,15 @@ class SlackOut:
                     break
         return self._channels.get(name, name)
 
+    def clean(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``payload`` (keyword arguments of a post, a ``respond`` or a view) with every
+        ``text`` and ``blocks`` value redacted by the settings' redactor."""
+        r = self.oh.redactor
+        return {
+            k: (r.redact(v) if k in ("text", "blocks") and v is not None else v)
+            for k, v in payload.items()
+        }
+
     def remember_channel(self, name: str, channel_id: str) -> None:
         """Cache a channel the bot just created."""
         self._channels[name] = channel_id
@@ -143,8 +154,9 @@ class SlackOut:
         """
         resp = self.client.chat_postMessage(
             channel=self.channel_id(channel),
-            text=cut(text, MAX_TEXT),
-            blocks=limit_blocks(blocks) if blocks else None,
+            **self.clean(
+                {"text": cut(text, MAX_TEXT), "blocks": limit_blocks(blocks) if blocks else None}
+            ),
             thread_ts=thread_ts or None,
             unfurl_links=False,
             unfurl_media=False,
@@ -211,14 +223,13 @@ class SlackOut:
         self.client.chat_update(
             channel=self.channel_id(channel),
             ts=ts,
-            text=cut(text, MAX_TEXT),
-            blocks=limit_blocks(blocks),
+            **self.clean({"text": cut(text, MAX_TEXT), "blocks": limit_blocks(blocks)}),
         )
 
     def ephemeral(self, channel: str, user: str, text: str) -> None:
         """A message only ``user`` sees."""
         self.client.chat_postEphemeral(
-            channel=self.channel_id(channel), user=user, text=cut(text, MAX_TEXT)
+            channel=self.channel_id(channel), user=user, **self.clean({"text": cut(text, MAX_TEXT)})
         )
 
     def tell(self, requester: str, text: str, channel: str = "", thread_ts: str = "") -> None:

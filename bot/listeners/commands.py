@@ -8,16 +8,18 @@ are checked by the operations facade, which answers with a polite sentence.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 
 from agent.service import identity_of
 from bot.blocks import answer_blocks, ctx, decision_blocks, limit_blocks, md
 from bot.digest import digest_day, digest_for
 from bot.listeners._shared import SlackOut, team_of
 from bot.listeners.conversations import facts_of
+from bot.mrkdwn import esc, mention
 
 __all__ = ["HELP", "register_commands"]
 
@@ -38,20 +40,22 @@ def register_commands(app: App, out: SlackOut) -> None:
     ops = out.oh.ops
     default_team = out.oh.settings.slack.team_id
 
-    def ask(text: str, requester: str, respond: Respond, *, plan: bool) -> None:
+    def ask(text: str, requester: str, respond: Callable[..., Any], *, plan: bool) -> None:
         reply = out.oh.agent.ask(text, requester=requester)
         blocks = answer_blocks(reply.text, facts_of(out, reply, requester))
         for change in reply.proposals:
             blocks.extend(decision_blocks(ops.journal.get(change.id)))
         if plan and not reply.proposals:
             blocks.append(ctx("No change was proposed; say what to change and on which target."))
-        respond(text=reply.text[:3000], blocks=limit_blocks(blocks), response_type="in_channel")
+        respond(
+            text=esc(reply.text[:3000]), blocks=limit_blocks(blocks), response_type="in_channel"
+        )
 
-    def status(arg: str, respond: Respond) -> None:
+    def status(arg: str, respond: Callable[..., Any]) -> None:
         try:
             change = ops.status(arg)
         except (KeyError, ValueError) as exc:
-            respond(text=str(exc).strip("'\""), response_type="ephemeral")
+            respond(text=esc(str(exc).strip("'\"")), response_type="ephemeral")
             return
         respond(
             text=f"{change.ref}: {change.state}",
@@ -59,14 +63,15 @@ def register_commands(app: App, out: SlackOut) -> None:
             response_type="ephemeral",
         )
 
-    def pending(respond: Respond) -> None:
+    def pending(respond: Callable[..., Any]) -> None:
         waiting = ops.pending()
         if not waiting:
             respond(text="Nothing is waiting for consent.", response_type="ephemeral")
             return
         now = ops.now()
         lines = [
-            f"• *{c.ref}* {c.action} on {', '.join(t.split(':', 1)[-1] for t in c.targets[:3])}"
+            f"• *{c.ref}* {esc(c.action)} on "
+            f"{', '.join(esc(t.split(':', 1)[-1]) for t in c.targets[:3])}"
             f" — waiting {_age(now - c.updated_at)}"
             for c in waiting[:20]
         ]
@@ -76,11 +81,11 @@ def register_commands(app: App, out: SlackOut) -> None:
             response_type="ephemeral",
         )
 
-    def digest(arg: str, respond: Respond) -> None:
+    def digest(arg: str, respond: Callable[..., Any]) -> None:
         day = digest_day(out.oh, arg)
         if day is None:
             respond(
-                text=f"'{arg}' is not a day; use today, yesterday or YYYY-MM-DD.",
+                text=f"'{esc(arg)}' is not a day; use today, yesterday or YYYY-MM-DD.",
                 response_type="ephemeral",
             )
             return
@@ -88,7 +93,7 @@ def register_commands(app: App, out: SlackOut) -> None:
         respond(text=text, blocks=blocks, response_type="ephemeral")
 
     @app.command("/opshand")
-    def on_command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    def on_command(ack: Ack, body: dict[str, Any], respond: Callable[..., Any]) -> None:
         sub, _, arg = str(body.get("text", "")).strip().partition(" ")
         sub, arg = sub.lower(), arg.strip()
         requester = identity_of(team_of(body, default_team), str(body["user_id"]))
@@ -101,7 +106,7 @@ def register_commands(app: App, out: SlackOut) -> None:
             "unfreeze",
             "digest",
         ):
-            unknown = f"I don't know `{sub}`.\n" if sub not in ("", "help") else ""
+            unknown = f"I don't know `{esc(sub)}`.\n" if sub not in ("", "help") else ""
             ack(text=unknown + HELP)
             return
         if sub in ("ask", "plan", "status") and not arg:
@@ -110,24 +115,27 @@ def register_commands(app: App, out: SlackOut) -> None:
         if sub in ("freeze", "unfreeze"):
             message = ops.set_freeze(sub == "freeze", actor=requester, reason=arg)
             refused = message.startswith("Only")
-            ack(
-                response_type="ephemeral" if refused else "in_channel",
-                text=message if refused else f"<@{body['user_id']}>: {message}",
-            )
+            said = esc(message) if refused else f"{mention(str(body['user_id']))}: {esc(message)}"
+            ack(response_type="ephemeral" if refused else "in_channel", **out.clean({"text": said}))
             return
         if sub in ("ask", "plan", "digest"):
             ack(text="On it…")
         else:
             ack()
-        # After the ack: the slow part (agent turn, database reads) answers via response_url.
+
+        # After the ack: the slow part (agent turn, database reads) answers via response_url,
+        # redacted like every other post.
+        def say(**kw: Any) -> None:
+            respond(**out.clean(kw))
+
         if sub in ("ask", "plan"):
-            ask(arg, requester, respond, plan=sub == "plan")
+            ask(arg, requester, say, plan=sub == "plan")
         elif sub == "status":
-            status(arg, respond)
+            status(arg, say)
         elif sub == "pending":
-            pending(respond)
+            pending(say)
         else:
-            digest(arg, respond)
+            digest(arg, say)
 
 
 def _age(delta: timedelta) -> str:

@@ -20,6 +20,7 @@ from agent.execution import Change
 from agent.service import ChangeEvent, identity_of
 from bot.blocks import CardState, consent_card
 from bot.listeners._shared import SlackOut, team_of, user_of
+from bot.mrkdwn import esc, mention, person
 from bot.tables import cards_table
 
 __all__ = [
@@ -94,14 +95,15 @@ def remember_card(out: SlackOut, change_id: int, kind: str, channel: str, ts: st
 
 
 def _outcome_text(change: Change, card: CardState) -> str:
-    who = f" by <@{card.decided_by.split(':')[-1]}>" if ":" in card.decided_by else ""
+    decider = card.decided_by.split(":")[-1]
+    who = f" by {mention(decider)}" if ":" in card.decided_by else ""
     if card.state == "approved":
-        return f":white_check_mark: {change.ref} was approved{who}. {next_step(change)}"
+        return f":white_check_mark: {change.ref} was approved{who}. {esc(next_step(change))}"
     if card.state == "rejected":
         reasons = [r for _, v, r in card.votes if v == "reject" and r]
-        why = f" Reason: {reasons[-1]}" if reasons else ""
+        why = f" Reason: {esc(reasons[-1])}" if reasons else ""
         return f":no_entry_sign: {change.ref} was rejected{who}. It will not run.{why}"
-    return f"{change.ref}: {next_step(change)}"
+    return f"{change.ref}: {esc(next_step(change))}"
 
 
 def register_consent(app: App, out: SlackOut) -> None:
@@ -133,7 +135,11 @@ def register_consent(app: App, out: SlackOut) -> None:
         payload_id = f"{user_of(body)}:{action.get('action_ts', '')}:{action['value']}"
         result = vote(body, True, None, payload_id)
         if not result.accepted:
-            respond(text=result.message, response_type="ephemeral", replace_original=False)
+            respond(
+                **out.clean({"text": result.message}),
+                response_type="ephemeral",
+                replace_original=False,
+            )
 
     @app.action("consent_reject")
     def on_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -193,7 +199,7 @@ def register_consent(app: App, out: SlackOut) -> None:
             if card is None:
                 return
             blocks = consent_card(change, card)
-            text = f"Consent needed for {change.ref} {change.action}"
+            text = f"Consent needed for {change.ref} {esc(change.action)}"
             places = [(out.channel_id(out.oh.settings.slack.approvals_channel), "")]
             if change.channel:
                 places.append((change.channel, change.thread_ts))
@@ -209,8 +215,8 @@ def register_consent(app: App, out: SlackOut) -> None:
                 )
             else:
                 note = (
-                    f":warning: Break-glass used by {change.requester} for {change.ref}: "
-                    f"{ev.detail.get('breakglass', '')}"
+                    f":warning: Break-glass used by {person(change.requester)} for {change.ref}: "
+                    f"{esc(ev.detail.get('breakglass', ''))}"
                 )
             out.post(out.oh.settings.slack.approvals_channel, note)
         elif ev.kind in ("vote", "finished", "expired", "stale"):

@@ -25,6 +25,7 @@ from agent.service import identity_of
 from bot.blocks import answer_blocks, decision_blocks
 from bot.ingress import delivery_attempt
 from bot.listeners._shared import SlackOut
+from bot.mrkdwn import esc
 
 __all__ = [
     "FACT_TOOLS",
@@ -102,7 +103,7 @@ def converse(
         request_id=f"slack:{event_id}" if event_id else "",
     )
     blocks = answer_blocks(reply.text, facts_of(out, reply, requester))
-    out.post(channel, reply.text, blocks, thread_ts, answering=event_id)
+    out.post(channel, esc(reply.text), blocks, thread_ts, answering=event_id)
     for change in reply.proposals:
         fresh = out.oh.ops.journal.get(change.id)
         out.post(

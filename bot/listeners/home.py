@@ -22,4 +22,4 @@ def register_home(app: App, out: SlackOut) -> None:
             return  # the Messages tab needs nothing
         user = str(event["user"])
         view = home_view(out.oh.ops, context.team_id or default_team, user)
-        out.client.views_publish(user_id=user, view=view)
+        out.client.views_publish(user_id=user, view=out.clean(view))

@@ -21,6 +21,7 @@ from agent.service import ChangeEvent, Operations
 from bot.blocks import decision_blocks, thread_summary
 from bot.listeners._shared import SlackOut
 from bot.listeners.consent import card_state, cards_for, remember_card
+from bot.mrkdwn import esc, mention
 
 __all__ = [
     "IncidentRouting",
@@ -87,7 +88,7 @@ def register_incidents(out: SlackOut, routing: IncidentRouting) -> None:
             log.info("%s is tied to an incident but no channel is configured", change.ref)
             return None
         ts = out.post(
-            channel, f"{change.ref}: {change.action} ({change.state})", decision_blocks(change)
+            channel, f"{change.ref}: {esc(change.action)} ({change.state})", decision_blocks(change)
         )
         remember_card(out, change.id, "incident", out.channel_id(channel), ts)
         return out.channel_id(channel), ts
@@ -119,12 +120,12 @@ def register_incidents(out: SlackOut, routing: IncidentRouting) -> None:
                 if card is None:
                     continue
                 tally = ", ".join(
-                    f"<@{u}> {'approved' if v == 'approve' else 'rejected'}"
+                    f"{mention(u)} {'approved' if v == 'approve' else 'rejected'}"
                     for u, v, _ in card.votes
                 )
                 text = f"Consent for {change.ref}: {card.state}; votes: {tally or 'none'}."
                 if card.state != "open":
-                    text += f" {card.next_step}"
+                    text += f" {esc(card.next_step)}"
                 out.post(channel, text, None, root)
             elif ev.kind == "finished":
                 summary = thread_summary(change, audit_ref(out))

@@ -51,7 +51,11 @@ def test_loop_without_fallback_says_the_model_is_unavailable(world: OpsWorld) ->
     reply = _agent(world, ScriptedChatModel(script=["x"], fail_with="boom")).ask(
         "hi", requester=ANA
     )
-    assert reply.text == "The model is unavailable right now; please try again."
+    assert reply.error == "error"
+    assert reply.text == (
+        "I could not finish: the model (opshand-scripted) failed (RuntimeError). "
+        "Nothing was changed."
+    )
     assert reply.tool_calls == [] and reply.proposals == []
 
 

@@ -410,7 +410,7 @@ def test_model_outage_is_reported_as_nothing_proposed(world: OpsWorld) -> None:
     sw = _loop(world, SignalAgent(_agent(world, model)))
     out = sw.loop.handle(_alert("contoso-dev-app hangs"))
     assert out.status == "agent" and out.proposal is None
-    assert "model is unavailable" in sw.notes[-1].text
+    assert "could not finish: the model (opshand-scripted) failed" in sw.notes[-1].text
 
 
 # ----------------------------------------------------------------------------- policy

@@ -15,12 +15,14 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from slack_sdk import WebClient
 from sqlalchemy import select, update
 
+from agent.audit import Redactor
 from agent.chat import AgentReply
 from bot.app import build_app
 from bot.ingress import Inbox
@@ -280,7 +282,7 @@ def test_direct_message_replayed_after_its_answer_is_not_answered_again(world: W
 def test_top_level_answer_is_found_in_the_channel_history() -> None:
     with LocalSlack(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN) as slack:
         client = WebClient(token=BOT_TOKEN, base_url=slack.api_url)
-        out = SlackOut(oh=None, client=client)  # type: ignore[arg-type]
+        out = SlackOut(oh=SimpleNamespace(redactor=Redactor()), client=client)  # type: ignore[arg-type]
         channel = slack.channel_id("ops")
         asked = slack.send_message(ANA, "ops", "status?")
         assert not out.answered(channel, "Ev0TOPLEVEL1", since=asked)

@@ -82,10 +82,15 @@ class _RecordingClient:
 
 
 def test_a5_bot_posts_with_unfurling_off() -> None:
+    from types import SimpleNamespace
+
+    from agent.audit import Redactor
     from bot.listeners._shared import SlackOut
 
     client = _RecordingClient()
-    out = SlackOut(oh=None, client=client)  # type: ignore[arg-type]
+    oh = SimpleNamespace(redactor=Redactor([CANARY]))
+    out = SlackOut(oh=oh, client=client)  # type: ignore[arg-type]
     out.post("C0OPS", f"see https://evil.example/?k={CANARY}", None, "1.0")
     (kw,) = client.posts
     assert kw["unfurl_links"] is False and kw["unfurl_media"] is False
+    assert CANARY not in repr(kw)  # the post passed the redactor too

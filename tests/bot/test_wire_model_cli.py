@@ -1,0 +1,90 @@
+"""``opshand ask`` and ``opshand doctor --model-call`` against a local OpenAI-compatible server.
+
+The server is the scripted one of ``tests/agent/test_wire_failures.py``; the real
+``langchain-openai`` client talks to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.doctor_model import model_findings
+from bot.settings import Settings
+from tests.agent.test_wire_failures import _error, _Server
+
+runner = CliRunner()
+KEY = "sk-wire-cli-key-0123456789abcdef"
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    started: list[_Server] = []
+
+    def start(steps: list[dict[str, Any]]) -> _Server:
+        s = _Server(steps)
+        s.thread.start()
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.release.set()
+        s.httpd.shutdown()
+        s.httpd.server_close()
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("OPSHAND_SAMPLE_ENDPOINTS", "200")
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("OPSHAND_MODEL__PROVIDER", "openai-compatible")
+    monkeypatch.setenv("OPSHAND_MODEL__NAME", "wire-model")
+    monkeypatch.setenv("OPSHAND_MODEL__BASE_URL", url)
+    monkeypatch.setenv("OPSHAND_MODEL__API_KEY", KEY)
+
+
+def test_ask_exits_non_zero_and_says_what_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, serve: Any
+) -> None:
+    server = serve([_error(401, "invalid_api_key")])
+    _env(monkeypatch, server.url)
+    res = runner.invoke(app, ["ask", "anything new?", "--data-dir", str(tmp_path / "d")])
+    assert res.exit_code == 1, res.output
+    assert "refused the API key" in res.output and KEY not in res.output
+
+
+def test_ask_answers_and_exits_zero_when_the_model_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, serve: Any
+) -> None:
+    server = serve([{"content": "All quiet."}])
+    _env(monkeypatch, server.url)
+    res = runner.invoke(app, ["ask", "anything new?", "--data-dir", str(tmp_path / "d")])
+    assert res.exit_code == 0 and "All quiet." in res.output
+
+
+def test_doctor_model_call_reports_the_provider_answer_or_failure(
+    tmp_path: Path, serve: Any
+) -> None:
+    def settings(url: str) -> Settings:
+        return Settings(
+            data_dir=tmp_path,
+            model={"provider": "openai-compatible", "name": "wire-model", "base_url": url},
+        )
+
+    refused = serve([_error(404, "model_not_found")])
+    found = {f["check"]: f for f in model_findings(settings(refused.url), call=True)}
+    assert found["model call"]["status"] == "fail"
+    assert "does not know the model" in found["model call"]["detail"]
+    assert refused.requests[0]["max_completion_tokens"] == 1 or (
+        refused.requests[0].get("max_tokens") == 1
+    )
+    fine = serve([{"content": "ok"}])
+    found = {f["check"]: f for f in model_findings(settings(fine.url), call=True)}
+    assert found["model call"]["status"] == "ok", found["model call"]
+    res = runner.invoke(app, ["doctor", "--help"])
+    assert "--model-call" in res.output
