@@ -189,7 +189,9 @@ def record(conn: Connection, source: str, rels: Sequence[Relation], at: datetime
     kind = source_kind(source)
     keys = [(r.src, r.type.value, r.dst) for r in rels]
     old: dict[Key, tuple[datetime, datetime]] = {}
-    for part in _chunks(keys):
+    wanted = set(keys)
+    # by ``src`` (the primary key's first column), not by row value: SQLite walks the index
+    for part in _chunks(sorted({k[0] for k in keys})):
         for row in conn.execute(
             select(
                 claim_table.c.src,
@@ -197,14 +199,11 @@ def record(conn: Connection, source: str, rels: Sequence[Relation], at: datetime
                 claim_table.c.dst,
                 claim_table.c.first_seen,
                 claim_table.c.last_seen,
-            ).where(
-                and_(
-                    claim_table.c.source == source,
-                    tuple_(claim_table.c.src, claim_table.c.type, claim_table.c.dst).in_(part),
-                )
-            )
+            ).where(and_(claim_table.c.src.in_(part), claim_table.c.source == source))
         ):
-            old[(row.src, row.type, row.dst)] = (aware(row.first_seen), aware(row.last_seen))
+            k = (row.src, row.type, row.dst)
+            if k in wanted:
+                old[k] = (aware(row.first_seen), aware(row.last_seen))
     raw = RawSQL(conn)
     rows = []
     done: set[Key] = set()
