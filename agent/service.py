@@ -28,7 +28,7 @@ from agent.execution import (
     close_undecided,
 )
 from agent.incidents import IncidentBook
-from agent.policy import Decision, Policy, PolicyInput
+from agent.policy import Decision, Policy, PolicyInput, target_of
 from twin.actions import InvalidParams, get_action
 from twin.graph import TwinGraph, UnknownEntity
 from twin.model import utcnow
@@ -153,27 +153,7 @@ class Operations(AutonomyGuards):
     # ------------------------------------------------------------------ propose
     def _policy_input(self, req: ChangeRequest, plan: Plan, change_id: int) -> PolicyInput:
         g = self.graph
-        targets = []
-        for tid in plan.targets:
-            e = g.get(tid)
-            a = e.attrs
-            role = (
-                "break_glass"
-                if a.get("break_glass")
-                else ("admin" if a.get("admin") else str(a.get("role", "")))
-            )
-            targets.append(
-                {
-                    "id": e.id,
-                    "kind": e.kind.value,
-                    "name": e.name,
-                    "client": str(a.get("client", "")),
-                    "site": str(a.get("site", "")),
-                    "env": str(a.get("env", "")),
-                    "criticality": str(a.get("criticality", "")),
-                    "role": role,
-                }
-            )
+        targets = [target_of(g.get(tid)) for tid in plan.targets]
         team, _, user = req.requester.partition(":")
         roles = sorted(self.roles.roles_for(team, user)) if req.source == "person" else ["signal"]
         now = self.now()

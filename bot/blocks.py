@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.execution import Change
 from bot.mrkdwn import esc, mention, person
+from twin.plan import unknown_lines
 
 __all__ = [
     "MAX_BLOCKS",
@@ -144,6 +145,10 @@ def _plan_lines(plan: dict[str, Any]) -> list[Block]:
             + (f", *{len(crit)} critical*" if crit else "")
         )
     ]
+    unknown = unknown_lines(plan.get("uncovered") or [], plan.get("unknown_env") or [])
+    if unknown:
+        # unknown is not safe: say so before the collateral, which may be too short
+        blocks.append(md("\n".join(f":warning: *{esc(line)}*" for line in unknown)))
     if coll:
         ordered = sorted(coll, key=lambda a: CRIT_ORDER.get(str(a.get("criticality")), 9))
         lines = [

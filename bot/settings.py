@@ -185,6 +185,12 @@ class Settings(BaseSettings):
     sim_calls_file: Path | None = None
     """SQLite file for the simulated estate's call records. Replicas given the same file share
     one record of every call (and its idempotency keys); default: kept in memory."""
+    twin_learned_ttl_hours: int = Field(default=168, ge=1)
+    """How long a learned relation (from trace telemetry) lives in the twin without being seen
+    again; declared and inventory relations do not age."""
+    twin_coverage_window_hours: int = Field(default=720, ge=1)
+    """How recent a topology source's confirmation must be for an entity's dependents to count
+    as covered (older CMDB records confirm nothing)."""
     slack: SlackSettings = Field(default_factory=SlackSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     roles: RoleSettings = Field(default_factory=RoleSettings)

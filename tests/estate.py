@@ -15,6 +15,9 @@ def small_estate() -> tuple[list[Entity], list[Relation]]:
 
     def ent(kind: NodeKind, name: str, **attrs: object) -> str:
         eid = f"{kind.value}:{name}"
+        if kind in (NodeKind.HOST, NodeKind.HYPERVISOR, NodeKind.SERVICE, NodeKind.CLUSTER):
+            # a hand-made estate is its own declared topology: everything is known
+            attrs = {"coverage": "full", **attrs}
         ents.append(
             Entity(
                 id=eid,

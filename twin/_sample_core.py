@@ -23,6 +23,8 @@ _ALLOWED: frozenset[tuple[NodeKind, EdgeType, NodeKind]] = frozenset(
     for dst in dsts
 )
 
+_COVERED = frozenset({NodeKind.HOST, NodeKind.HYPERVISOR, NodeKind.SERVICE, NodeKind.CLUSTER})
+
 # The integration category that reports each kind in real life (docs/SAMPLE_ESTATE.md).
 SOURCE_BY_KIND: dict[NodeKind, str] = {
     NodeKind.CLIENT: "psa",
@@ -149,6 +151,9 @@ class Builder:
         if eid in self._kinds:
             raise ValueError(f"sample estate generated a duplicate id {eid!r}")
         self._kinds[eid] = kind
+        if kind in _COVERED:
+            # the generator is the ground truth: every dependent of every entity is known
+            attrs = {**attrs, "coverage": "full", "coverage_sources": ["sample"]}
         self.entities.append(
             Entity(
                 id=eid,

@@ -20,11 +20,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from twin.actions import ActionContext, InvalidParams, get_action
+from twin.coverage import coverage_of
 from twin.fork import AddEntity, Delta, Fork, Outage, SetAttr
 from twin.graph import TwinGraph, UnknownEntity
 from twin.invariants import CheckContext, InvariantResult, Violation, run_invariants
 from twin.invariants.safety import in_window, next_opening
-from twin.model import EdgeType, Entity, utcnow
+from twin.model import EdgeType, Entity, NodeKind, utcnow
 
 __all__ = [
     "DEFAULT_HALT_THRESHOLD",
@@ -39,6 +40,7 @@ __all__ = [
     "plan_waves",
     "rehearse",
     "stale_entities",
+    "unknown_lines",
 ]
 
 PLAN_FORMAT_VERSION = 2
@@ -46,6 +48,8 @@ DEFAULT_PLAN_TTL = timedelta(hours=2)
 DEFAULT_WAVE_PERCENT = 25
 DEFAULT_HALT_THRESHOLD = 0.34
 _RING = {"canary": 0, "early": 1, "broad": 2}
+_ENV_KINDS = frozenset({NodeKind.HOST, NodeKind.HYPERVISOR, NodeKind.SERVICE, NodeKind.CLUSTER})
+"""Kinds that live in an environment (an identity or a ticket does not)."""
 
 
 class AffectedEntity(BaseModel):
@@ -85,6 +89,12 @@ class Plan(BaseModel):
     wave_plan: list[dict[str, Any]] = Field(default_factory=list)
     """Per wave: index, size, canary, halt_threshold, clients, sites, window, opens_at."""
     halt_threshold: float = DEFAULT_HALT_THRESHOLD
+    uncovered: list[dict[str, str]] = Field(default_factory=list)
+    """Targets and collateral whose dependents no topology source fully covers: ``id``,
+    ``name``, ``coverage`` (``none`` | ``partial``) and ``role`` (``target`` | ``collateral``).
+    Their blast radius is unknown or incomplete, never "nothing"."""
+    unknown_env: list[str] = Field(default_factory=list)
+    """Names of targets whose environment no source states."""
     created_at: datetime
     expires_at: datetime
     hash: str = ""
@@ -112,7 +122,13 @@ class Plan(BaseModel):
             "by_kind": dict(Counter(a.kind for a in self.collateral)),
             "by_criticality": dict(Counter(a.criticality for a in self.collateral)),
             "critical_collateral": sum(1 for a in self.collateral if a.criticality == "critical"),
+            "unknown": sum(1 for u in self.uncovered if u["coverage"] == "none"),
+            "partial": sum(1 for u in self.uncovered if u["coverage"] == "partial"),
         }
+
+    def unknown_lines(self) -> list[str]:
+        """What the twin does not know about this change, in words (for cards and answers)."""
+        return unknown_lines(self.uncovered, self.unknown_env)
 
     def invariant_summary(self) -> dict[str, Any]:
         """Counts of failing invariants by severity, and their ids."""
@@ -123,6 +139,39 @@ class Plan(BaseModel):
             "warn": sev.get("warn", 0),
             "failed": [i["id"] for i in self.invariants if not i["passed"]],
         }
+
+
+def _names(names: list[str], limit: int = 5) -> str:
+    more = len(names) - limit
+    return ", ".join(names[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+def unknown_lines(uncovered: list[dict[str, str]], unknown_env: list[str]) -> list[str]:
+    """Sentences for a plan's unknowns, e.g. "blast radius unknown: no topology source covers
+    contoso-erp-db" (the card and the answers say them)."""
+    out = []
+    none = [u["name"] for u in uncovered if u.get("coverage") == "none"]
+    part = [u["name"] for u in uncovered if u.get("coverage") == "partial"]
+    if none:
+        out.append(f"blast radius unknown: no topology source covers {_names(none)}")
+    if part:
+        out.append(f"blast radius incomplete: only some topology sources cover {_names(part)}")
+    if unknown_env:
+        out.append(
+            f"environment unknown: no source states the environment of {_names(unknown_env)}"
+        )
+    return out
+
+
+def _uncovered(targets: list[Entity], collateral: list[Entity]) -> list[dict[str, str]]:
+    """Targets, then collateral, whose coverage is ``none`` or ``partial``."""
+    out = []
+    for role, ents in (("target", targets), ("collateral", collateral)):
+        for e in ents:
+            level = coverage_of(e)
+            if level in ("none", "partial"):
+                out.append({"id": e.id, "name": e.name, "coverage": level, "role": role})
+    return out
 
 
 # ---------------------------------------------------------------------------- waves
@@ -402,6 +451,8 @@ def rehearse(
         waves=waves,
         wave_plan=wave_plan,
         halt_threshold=halt,
+        uncovered=_uncovered(ents, [fork.entity(a.id) for a in collateral]),
+        unknown_env=[e.name for e in ents if e.kind in _ENV_KINDS and not e.attrs.get("env")],
         created_at=now,
         expires_at=now + ttl,
         reason=reason,

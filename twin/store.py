@@ -45,7 +45,15 @@ from twin._schema import (
 from twin.db import metadata
 from twin.graph import TwinGraph
 from twin.ingest import IngestBatch, Rejection, TwinEvent, iter_chunks, validate_batch
-from twin.model import Entity, NodeKind, Relation, utcnow
+from twin.model import EdgeType, Entity, NodeKind, Relation, utcnow
+from twin.provenance import (
+    DEFAULT_LEARNED_TTL,
+    Claim,
+    expired_claims,
+    record,
+    retire,
+    source_claims,
+)
 
 __all__ = [
     "DEFAULT_GRACE",
@@ -64,16 +72,23 @@ DEFAULT_GRACE = timedelta(hours=24)
 """How long an entity a full sync no longer reports keeps its observation before it goes."""
 DEFAULT_SOURCE_PRIORITY: tuple[str, ...] = (
     "sample",
+    "telemetry",
+    "netbox",
+    "vcenter",
+    "proxmox",
     "cmdb",
+    "catalog",
     "psa",
     "siem",
     "backup",
     "firewall",
     "rmm",
     "identity",
+    "topology",
 )
 """Lowest first: where two sources disagree on an attribute, the later one here wins. Sources
-not listed rank below all listed ones."""
+not listed rank below all listed ones. ``topology`` (coverage, and the cautious ``env`` where
+sources disagree: :mod:`twin.coverage`) ranks above every source it was derived from."""
 
 
 class TwinStore:
@@ -180,7 +195,7 @@ class TwinStore:
                     rel = Relation.model_validate({"source": event.source, **dict(rel)})
                 except ValueError as exc:
                     return cs.finish(0, [Rejection("unrelate event", "relation", str(exc))])
-            self._unrelate(conn, [rel], cs)
+            self._unrelate(conn, [rel], cs, source=event.source)
             return cs.finish(1, [])
 
     def _apply(
@@ -200,7 +215,7 @@ class TwinStore:
                 if progress:
                     progress(len(chunk))
             for chunk in iter_chunks(vb.relations, _CHUNK):
-                self._relate(conn, batch.source, chunk, cs)
+                self._relate(conn, batch.source, chunk, cs, batch.observed_at)
                 if progress:
                     progress(len(chunk))
             tomb = 0
@@ -319,7 +334,10 @@ class TwinStore:
         raw.execute_many("UPDATE twin_entity SET last_seen = {m} WHERE id = {m}", touch_e)
         return refused
 
-    def _relate(self, conn: Any, source: str, chunk: list[Relation], cs: Changeset) -> None:
+    def _relate(
+        self, conn: Any, source: str, chunk: list[Relation], cs: Changeset, at: datetime
+    ) -> None:
+        record(conn, source, chunk, at)  # the source's claim, whether the edge is new or not
         existing = {
             (r.src, r.type, r.dst)
             for r in conn.execute(
@@ -349,8 +367,12 @@ class TwinStore:
         if rows:
             conn.execute(relation_table.insert(), rows)
 
-    def _unrelate(self, conn: Any, rels: list[Relation], cs: Changeset) -> None:
-        keys = [(r.src, r.type.value, r.dst) for r in rels]
+    def _unrelate(
+        self, conn: Any, rels: list[Relation], cs: Changeset, *, source: str | None = None
+    ) -> None:
+        """Withdraw ``source``'s claims of ``rels`` (every claim when ``None``); an edge goes
+        only when no source claims it any more (the cautious reading, RELIABILITY G2)."""
+        keys = retire(conn, [(r.src, r.type.value, r.dst) for r in rels], source)
         for chunk in iter_chunks(keys, _CHUNK):
             cond = tuple_(relation_table.c.src, relation_table.c.type, relation_table.c.dst).in_(
                 chunk
@@ -367,18 +389,37 @@ class TwinStore:
     def _unrelate_unreported(
         self, conn: Any, source: str, reported: set[str], relations: list[Relation], cs: Changeset
     ) -> None:
-        """A full sync that reports an entity without one of its relations removes it."""
+        """A full sync that reports an entity without one of its relations withdraws its claim."""
         keep = {(r.src, r.type.value, r.dst) for r in relations}
         gone = [
-            Relation(src=r.src, type=r.type, dst=r.dst, source=source)
-            for r in conn.execute(
-                select(relation_table.c.src, relation_table.c.type, relation_table.c.dst).where(
-                    relation_table.c.source == source
-                )
-            )
-            if r.src in reported and (r.src, r.type, r.dst) not in keep
+            Relation(src=s, type=EdgeType(t), dst=d, source=source)
+            for s, t, d in source_claims(conn, source)
+            if s in reported and (s, t, d) not in keep
         ]
-        self._unrelate(conn, gone, cs)
+        self._unrelate(conn, gone, cs, source=source)
+
+    def age_learned(
+        self, *, now: datetime | None = None, ttl: timedelta = DEFAULT_LEARNED_TTL
+    ) -> list[Claim]:
+        """Drop learned claims not seen again within ``ttl`` (RELIABILITY G3).
+
+        Returns:
+            The claims aged out, for the sync to report; their edges went where no other
+            source claims them.
+        """
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            old = expired_claims(conn, now, ttl)
+            if not old:
+                return []
+            cs = Changeset(conn, actor="twin", reason=f"learned relations unseen for {ttl}")
+            by_source: dict[str, list[Relation]] = {}
+            for c in old:
+                by_source.setdefault(c.source, []).append(c.relation())
+            for src, rels in sorted(by_source.items()):
+                self._unrelate(conn, rels, cs, source=src)
+            cs.finish(len(old), [])
+        return old
 
     def _drop_observations(self, conn: Any, source: str, ids: list[str], cs: Changeset) -> int:
         """Forget ``source``'s view of ``ids``; tombstone those no source observes any more.

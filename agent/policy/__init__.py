@@ -25,6 +25,7 @@ from agent.policy.input import (
     PolicyTarget,
     Requester,
     TimeContext,
+    target_of,
 )
 from agent.policy.loader import load_policy, load_policy_text
 from agent.policy.model import (
@@ -65,6 +66,7 @@ __all__ = [
     "parse_duration",
     "render_case_results",
     "run_policy_tests",
+    "target_of",
 ]
 
 

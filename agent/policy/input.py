@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from twin.model import Criticality, NodeKind
+from twin.coverage import COVERED_KINDS, coverage_of
+from twin.model import Criticality, Entity, NodeKind
 
 __all__ = [
     "WEEKDAYS",
@@ -25,6 +26,7 @@ __all__ = [
     "PolicyTarget",
     "Requester",
     "TimeContext",
+    "target_of",
 ]
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -48,12 +50,38 @@ class PolicyTarget(_Frozen):
     """``str``: the client (tenant) the entity belongs to."""
     site: str = ""
     """``str``: the site the entity is located at."""
-    env: str = ""
-    """``str``: environment, e.g. ``prod``, ``staging``, ``dev``."""
+    env: str = "unknown"
+    """``str``: environment, e.g. ``prod``, ``staging``, ``dev``; ``unknown`` when no source
+    states it (unknown is not safe: the example policies ask a person)."""
     criticality: str = ""
     """``str``: ``low`` | ``medium`` | ``high`` | ``critical`` (empty when unknown)."""
     role: str = ""
     """``str``: the entity's role, e.g. ``web``, ``db``, ``admin``, ``break_glass``."""
+    coverage: Literal["full", "partial", "none", "n/a"] = "none"
+    """``str``: which topology sources recently confirmed what depends on the target: ``full``,
+    ``partial`` (some, not all, of what it needs), ``none`` (its blast radius is unknown), or
+    ``n/a`` for kinds topology does not describe (identities, rules, tickets)."""
+
+
+def target_of(e: Entity) -> dict[str, Any]:
+    """The policy view of one twin entity (``input.targets[]``).
+
+    Unknown is not safe: an environment no source states reads ``unknown``, never "not prod",
+    and coverage comes from :func:`twin.coverage.coverage_of`.
+    """
+    a = e.attrs
+    role = "break_glass" if a.get("break_glass") else ("admin" if a.get("admin") else "")
+    return {
+        "id": e.id,
+        "kind": e.kind.value,
+        "name": e.name,
+        "client": str(a.get("client", "")),
+        "site": str(a.get("site", "")),
+        "env": str(a.get("env") or "unknown") if e.kind in COVERED_KINDS else "n/a",
+        "criticality": str(a.get("criticality", "")),
+        "role": role or str(a.get("role", "")),
+        "coverage": coverage_of(e),
+    }
 
 
 class Requester(_Frozen):
@@ -86,6 +114,11 @@ class BlastRadiusSummary(_Frozen):
     """``dict[str, int]``: collateral per criticality; every level is present (0 if none)."""
     critical_collateral: int = Field(default=0, ge=0)
     """``int``: collateral entities whose criticality is ``critical``."""
+    unknown: int = Field(default=0, ge=0)
+    """``int``: targets and collateral whose coverage is ``none``: what depends on them is
+    unknown, so ``collateral`` may be too low."""
+    partial: int = Field(default=0, ge=0)
+    """``int``: targets and collateral only partly covered by topology sources."""
 
     @field_validator("by_kind", mode="after")
     @classmethod
@@ -239,6 +272,7 @@ class PolicyInput(_Frozen):
                     env="dev",
                     criticality="low",
                     role="probe",
+                    coverage="full",
                 )
             ],
             params={},

@@ -246,17 +246,28 @@ def twin_sync(
             "--full", help="Full sync: tombstone what a source no longer reports (after grace)."
         ),
     ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Show how each topology source's records matched the twin "
+            "(matched, new, ambiguous, unmatched).",
+        ),
+    ] = False,
     json_out: JsonOut = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Sync the twin from the integrations' inventories (the simulated estate by default).
+    """Sync the twin from the integrations' inventories, then its topology.
 
     Inventories (RMM, identity, firewall, backup) are read through ``adapters.sync``; without
-    ``--full`` every batch is an update only and nothing is tombstoned.
+    ``--full`` every batch is an update only and nothing is tombstoned. Topology comes next from
+    the topology sources (CMDB, vCenter, Proxmox, NetBox, trace telemetry; simulated from the
+    sample by default): relations with their sources, learned ones aged out, coverage redone.
     """
     from adapters.errors import AdapterError
     from adapters.inventory import known_ids
     from adapters.sync import sync_all
+    from bot.cli.topology import explain_rows, print_explain, topology_sync
     from twin.model import NodeKind
 
     failed: list[tuple[str, AdapterError]] = []
@@ -299,8 +310,29 @@ def twin_sync(
                     }
                 )
                 advance(1)
+        with _bar("Syncing topology", None):
+            topo = topology_sync(oh)
     finally:
         oh.close()
+    for r in explain_rows(topo):
+        results.append(
+            {
+                "source": r["source"],
+                "records": r["matched"] + r["new"],
+                "changed": r["changed"],
+                "tombstoned": 0,
+                "rejected": r["rejected"],
+                **(
+                    {
+                        "match": {
+                            k: v for k, v in r.items() if k not in ("source", "changed", "rejected")
+                        }
+                    }
+                    if explain
+                    else {}
+                ),
+            }
+        )
     for category, exc in failed:
         err.print(f"[red]{category} failed:[/red] {exc}")
     if json_out:
@@ -318,6 +350,8 @@ def twin_sync(
             str(len(r["rejected"])),
         )
     out.print(t)
+    if explain:
+        print_explain(topo)
 
 
 # ---------------------------------------------------------------------- reads
@@ -546,3 +580,14 @@ def twin_stale(
         )
         return
     _entity_table(rows, f"{len(rows)} not seen for {hours:g} h", limit=limit)
+
+
+@twin_app.command("conflicts")
+def twin_conflicts(limit: Limit = 50, json_out: JsonOut = False, data_dir: DataDir = None) -> None:
+    """Where sources disagree (a relation one states and another denies, an ``env`` that
+    differs): both readings are kept and shown, and decisions use the more cautious one."""
+    from bot.cli.topology import conflicts_report, print_conflicts
+
+    with _writable_store(data_dir) as store:
+        rows = conflicts_report(store.engine)
+    print_conflicts(rows, json_out=json_out, limit=limit)

@@ -415,7 +415,11 @@ def test_model_outage_is_reported_as_nothing_proposed(world: OpsWorld) -> None:
 
 # ----------------------------------------------------------------------------- policy
 def test_policy_autonomy_holds_agent_proposals_for_consent() -> None:
-    restart = {"action": "service.restart", "source": "signal", "targets": [{"env": "dev"}]}
+    restart = {
+        "action": "service.restart",
+        "source": "signal",
+        "targets": [{"env": "dev", "coverage": "full"}],
+    }
     cases = load_policy_cases_text(
         json.dumps(
             {

@@ -214,3 +214,19 @@ def test_thread_summary_reports_each_wave_and_reconciliation() -> None:
     assert "c: failed — timeout" in body
     assert "1/2 observations match" in body and "still down" in body
     assert "audit #12 abcdef" in body
+
+
+def test_g1_card_says_the_blast_radius_and_environment_are_unknown() -> None:
+    change = _change()
+    plan = {
+        **change.plan,
+        "uncovered": [
+            {"id": "service:contoso-erp-db", "name": "contoso-erp-db", "coverage": "none"}
+        ],
+        "unknown_env": ["contoso-erp-db"],
+    }
+    card = CardState(state="open", votes=[], quorum=1, approvers="approvers", expires_at="-")
+    body = _text(consent_card(_change(plan=plan), card))
+    assert "blast radius unknown: no topology source covers contoso-erp-db" in body
+    assert "environment unknown: no source states the environment of contoso-erp-db" in body
+    assert "blast radius unknown" not in _text(consent_card(change, card))

@@ -127,10 +127,35 @@ def test_sync_from_the_sim_keeps_the_seeded_view(data_dir: Path) -> None:
     assert isinstance(host, dict)
     show = _json("twin", "show", host["items"][0]["id"], "--data-dir", d)
     assert isinstance(show, dict)
-    # rmm now leads, and what only the seed knew (env, criticality) is still there
-    assert show["entity"]["source"] == "rmm"
+    # rmm's view sits beside the seed's (and the topology sources'), and what only the seed
+    # knew (env, criticality) is still there
     assert show["entity"]["attrs"]["env"] and show["entity"]["attrs"]["criticality"]
-    assert {o["source"] for o in show["observations"]} == {"rmm", "sample"}
+    assert {o["source"] for o in show["observations"]} >= {"rmm", "sample"}
+
+
+def test_sync_explain_reports_how_topology_records_matched(data_dir: Path) -> None:
+    d = str(data_dir)
+    res = _json("twin", "sync", "--explain", "--data-dir", d)
+    assert isinstance(res, list)
+    topo = {r["source"]: r["match"] for r in res if "match" in r}
+    assert set(topo) == {"vcenter", "proxmox", "netbox", "cmdb", "telemetry"}
+    for counts in topo.values():
+        assert set(counts) >= {"matched", "new", "ambiguous", "unmatched", "matched_on"}
+    assert topo["cmdb"]["matched"] > 0 and topo["cmdb"]["matched_on"]
+    code, text = _run("twin", "sync", "--explain", "--data-dir", d)
+    assert code == 0, text
+    assert "how its records matched the twin" in text and "coverage:" in text
+
+
+def test_g2_conflicts_lists_both_readings(data_dir: Path) -> None:
+    d = str(data_dir)
+    _json("twin", "sync", "--data-dir", d)
+    res = _json("twin", "conflicts", "--data-dir", d)
+    assert isinstance(res, dict)
+    # the sims' CMDB misses relations telemetry sees (and the other way round)
+    rel = [c for c in res["items"] if c["what"] == "relation"]
+    assert rel and all(len(c["sources"]) >= 2 for c in rel)
+    assert all("does not have it" in c["sources"].values() for c in rel)
 
 
 def test_load_sample_estate_into_a_fresh_data_dir(data_dir: Path) -> None:

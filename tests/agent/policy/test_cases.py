@@ -8,6 +8,7 @@ from agent.policy import (
     PolicyError,
     PolicyInput,
     default_cases_path,
+    load_policy,
     load_policy_cases,
     load_policy_cases_text,
     render_case_results,
@@ -81,18 +82,23 @@ def _decide(policy, **data):
 
 
 def test_b9_more_targets_than_the_auto_envelope_falls_back_to_consent(example_policy):
-    small = _decide(example_policy, action="service.restart", targets=[{"env": "dev"}] * 3)
+    known = {"env": "dev", "coverage": "full"}
+    small = _decide(example_policy, action="service.restart", targets=[known] * 3)
     assert small.outcome == "auto"
-    big = _decide(example_policy, action="service.restart", targets=[{"env": "dev"}] * 11)
+    big = _decide(example_policy, action="service.restart", targets=[known] * 11)
     assert big.outcome == "consent"
     assert "routine-restart-or-patch" not in big.matched
     assert big.quorum == 2  # A7: a broad selection gets the higher consent tier
 
 
 def test_b9_prod_instead_of_dev_falls_back_to_consent(example_policy):
-    dev = _decide(example_policy, action="patch.apply", targets=[{"env": "dev"}])
+    dev = _decide(
+        example_policy, action="patch.apply", targets=[{"env": "dev", "coverage": "full"}]
+    )
     assert dev.outcome == "auto"
-    prod = _decide(example_policy, action="patch.apply", targets=[{"env": "prod"}])
+    prod = _decide(
+        example_policy, action="patch.apply", targets=[{"env": "prod", "coverage": "full"}]
+    )
     assert prod.outcome == "consent"
     assert "prod-reboot-or-patch" in prod.deciding
 
@@ -126,3 +132,28 @@ def test_every_example_policy_passes_its_own_cases(name: str) -> None:
     # each rule of the policy is exercised by at least one case
     matched = {rule for r in results for rule in r.matched}
     assert {rule.id for rule in load_policy(policy_path).rules} <= matched
+
+
+@pytest.mark.parametrize("policy_file", ["policy.yaml", "policy_autonomy.yaml"])
+@pytest.mark.parametrize(
+    ("target", "blast", "rule"),
+    [
+        ({"env": "prod", "coverage": "none"}, {}, "blast-radius-unknown"),
+        ({"env": "prod", "coverage": "partial"}, {}, "blast-radius-unknown"),
+        ({"env": "prod", "coverage": "full"}, {"unknown": 1}, "blast-radius-unknown"),
+        ({"env": "unknown", "coverage": "full"}, {}, "environment-unknown"),
+        ({"coverage": "full"}, {}, "environment-unknown"),  # env left out reads as unknown
+    ],
+)
+def test_g1_unknown_coverage_or_environment_never_auto(policy_file, target, blast, rule):
+    """G1: a routine restart the example policies would run by itself asks a person as soon as
+    the target's dependents or environment are not known."""
+    policy = load_policy(EXAMPLES / policy_file)
+    base = {"kind": "service", "id": "service:contoso-erp-db"}
+    known = _decide(
+        policy, action="service.restart", targets=[{**base, "env": "prod", "coverage": "full"}]
+    )
+    assert known.outcome == "auto"  # the same change, fully known, is routine
+    d = _decide(policy, action="service.restart", targets=[{**base, **target}], blast_radius=blast)
+    assert d.outcome == "consent"
+    assert rule in d.matched

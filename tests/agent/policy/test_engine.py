@@ -194,7 +194,9 @@ def test_input_defaults_and_partial_fill():
     assert d.blast_radius.by_criticality["critical"] == 0
     p = PolicyInput.from_partial({"targets": [{"env": "prod"}, {}], "time": {"freeze": True}})
     assert p.target_count == 2
-    assert p.targets[0].env == "prod" and p.targets[1].env == ""
+    # unknown is not safe: a target with nothing said about it is of unknown env and coverage
+    assert p.targets[0].env == "prod" and p.targets[1].env == "unknown"
+    assert p.targets[1].coverage == "none"
     assert p.time.freeze and p.time.hour == 12
 
 
