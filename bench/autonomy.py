@@ -76,14 +76,14 @@ class _OneAtATime(Executor):
 
 
 def _world(
-    tmp: Path, endpoints: int, scale: float, breaker: int
-) -> tuple[Operations, SimEstate, _Clock]:
-    clock = _Clock(IN_WINDOW)
+    tmp: Path, endpoints: int, scale: float, breaker: int, clock: Any = None
+) -> tuple[Operations, SimEstate, Any]:
+    clock = clock or _Clock(IN_WINDOW)
     engine: Engine = make_engine(f"sqlite:///{tmp / 'bench.db'}")
     metadata.create_all(engine)
     store = TwinStore(engine)
     store.create()
-    est = generate_estate(endpoints=endpoints, now=IN_WINDOW - timedelta(hours=1))
+    est = generate_estate(endpoints=endpoints, now=clock.now() - timedelta(hours=1))
     store.apply(IngestBatch(source="sample", entities=list(est.entities),
                             relations=list(est.relations)))  # fmt: skip
     graph = store.load()
