@@ -155,6 +155,7 @@ class StagedCycle:
         self.peak_in_flight = 0
         self.durations: list[float] = []
         self.runs: dict[str, _Run] = {}
+        self._read: tuple[datetime, dict[str, Device]] | None = None
         self.quarantine: dict[str, set[str] | None] = {}
         """Patch -> the services/clusters whose hosts it is kept off (``None``: every host)."""
 
@@ -213,20 +214,24 @@ class StagedCycle:
     def _start(self, r: _Run, now: datetime) -> None:
         """Rehearse and ask policy about every host once; one card, at most one consent."""
         exceptions: list[StagedHost] = []
+        req = ChangeRequest(
+            action="patch.apply", targets=[], params={}, reason=f"patch cycle {r.cycle_id}",
+            requester=self.settings.requester, source="signal",
+        )  # fmt: skip
+        rehearsed = []
+        graph = self.ops.graph  # caught up once: the plan is rehearsed against one twin
         for h in r.plan.hosts:
-            req = ChangeRequest(
-                action="patch.apply", targets=[h.host_id],
-                params={"patch_ids": list(h.patch_ids), "reboot": h.reboot},
-                reason=f"patch cycle {r.cycle_id}", requester=self.settings.requester,
-                source="signal",
-            )  # fmt: skip
+            params = {"patch_ids": list(h.patch_ids), "reboot": h.reboot}
             try:
-                plan = rehearse(self.ops.graph, req.action, req.targets, req.params, now=now)
+                plan = rehearse(graph, req.action, [h.host_id], params, now=now)
             except (LookupError, ValueError) as exc:
                 self._set(r, h, "denied", f"rehearsal failed: {exc}")
                 r.blocked.add(h.host_id)
                 continue
-            decision = self.ops.policy.decide(self.ops.policy_input(req, plan))
+            rehearsed.append((h, plan))
+        inputs = self.ops.policy_inputs(req, [p for _, p in rehearsed])
+        for (h, plan), pin in zip(rehearsed, inputs, strict=True):
+            decision = self.ops.policy.decide(pin)
             if decision.outcome == "auto":
                 r.report.invariant_violations += bool(plan.invariant_summary()["deny"])
             elif decision.outcome == "deny":
@@ -566,10 +571,16 @@ class StagedCycle:
         return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
 
     def _devices(self, *, force: bool = False) -> dict[str, Device]:
-        # One bulk read per stage or soak: it always goes, whatever the budget.
+        # One bulk read per stage or soak: it always goes, whatever the budget. Clients whose
+        # stages meet at the same instant share it (one request, not one per client).
+        now = self.clock.now()
+        if self._read is not None and self._read[0] == now:
+            return self._read[1]
         self.budget.take(force=True)
         try:
-            return {d.device_id: d for d in self.rmm.list_devices()}
+            devices = {d.device_id: d for d in self.rmm.list_devices()}
+            self._read = (now, devices)
+            return devices
         except AdapterError:
             if force:
                 raise
