@@ -1,4 +1,4 @@
-"""Patch cycles: rings, windows and waves planned, run and reported."""
+"""Patch cycles: rings, windows and stages planned, run on a clock and reported."""
 
 from __future__ import annotations
 
@@ -18,10 +18,22 @@ from agent.patching.report import (
     HostOutcome,
     HostResult,
 )
+from agent.patching.staged import CycleClock, RequestBudget, StagedCycle, StagedSettings
+from agent.patching.stages import (
+    ClientPlan,
+    StagedHost,
+    StagePlan,
+    StageSettings,
+    plan_stages,
+    window_close,
+    window_opening,
+)
 
 __all__ = [
     "FINISHED_KIND",
     "OUTCOMES",
+    "ClientPlan",
+    "CycleClock",
     "CycleEvent",
     "CyclePlan",
     "CycleReport",
@@ -30,6 +42,15 @@ __all__ = [
     "HostResult",
     "PatchCycle",
     "PatchCycleSettings",
+    "RequestBudget",
+    "StagePlan",
+    "StageSettings",
+    "StagedCycle",
+    "StagedHost",
+    "StagedSettings",
     "Wave",
     "plan_cycle",
+    "plan_stages",
+    "window_close",
+    "window_opening",
 ]
