@@ -127,12 +127,15 @@ class ClientPlan:
 
 
 def window_close(window: dict[str, Any], at: datetime) -> datetime | None:
-    """When the opening of ``window`` that contains ``at`` closes (``None`` if not open)."""
+    """When the opening of ``window`` that contains ``at`` closes (``None``: not open then, or
+    open around the clock)."""
     if not in_window(window, at):
         return None
     tz = ZoneInfo(str(window.get("tz", "UTC")))
     local = at.astimezone(tz)
     start, end = _hm(str(window.get("start", "00:00"))), _hm(str(window.get("end", "00:00")))
+    if start == end and {str(d).lower()[:3] for d in window.get("days", _DAYS)} >= set(_DAYS):
+        return None  # open around the clock every day: it never closes
     day = local.date()
     if start < end or local.time() < end:
         return datetime.combine(day, end, tzinfo=tz)
