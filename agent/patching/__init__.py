@@ -11,6 +11,8 @@ from agent.patching.cycle import (
     Wave,
     plan_cycle,
 )
+from agent.patching.decide import HostDecisions, decide_hosts
+from agent.patching.flight import CycleClock, RequestBudget, StagedSettings
 from agent.patching.report import (
     OUTCOMES,
     CycleEvent,
@@ -18,7 +20,7 @@ from agent.patching.report import (
     HostOutcome,
     HostResult,
 )
-from agent.patching.staged import CycleClock, RequestBudget, StagedCycle, StagedSettings
+from agent.patching.staged import STAGE_KIND, StagedCycle
 from agent.patching.stages import (
     ClientPlan,
     StagedHost,
@@ -32,11 +34,13 @@ from agent.patching.stages import (
 __all__ = [
     "FINISHED_KIND",
     "OUTCOMES",
+    "STAGE_KIND",
     "ClientPlan",
     "CycleClock",
     "CycleEvent",
     "CyclePlan",
     "CycleReport",
+    "HostDecisions",
     "HostOutcome",
     "HostPlan",
     "HostResult",
@@ -49,6 +53,7 @@ __all__ = [
     "StagedHost",
     "StagedSettings",
     "Wave",
+    "decide_hosts",
     "plan_cycle",
     "plan_stages",
     "window_close",

@@ -20,112 +20,32 @@ of real job time in seconds.
 from __future__ import annotations
 
 import math
-from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from adapters.contracts import Device, PsaContract, RmmContract
 from adapters.errors import AdapterError
 from agent.patching.cycle import FINISHED_KIND
+from agent.patching.decide import decide_hosts
+from agent.patching.flight import (
+    ClientRun,
+    CycleClock,
+    InFlight,
+    RequestBudget,
+    StagedSettings,
+    broken_services,
+    over_background,
+    suspect_patches,
+)
 from agent.patching.report import CycleEvent, CycleReport, HostOutcome, HostResult
 from agent.patching.stages import ClientPlan, StagedHost
-from agent.service import ChangeRequest, Operations
-from twin.plan import rehearse
+from agent.service import Operations
 
-__all__ = ["CycleClock", "RequestBudget", "StagedCycle", "StagedSettings"]
+__all__ = ["STAGE_KIND", "StagedCycle"]
 
 STAGE_KIND = "patch_cycle.stage"
 """Audit kind of the row written after each stage (its calls and counts)."""
-
-
-class CycleClock(Protocol):
-    """Where the cycle reads the time and how it waits (the sim's clocks fit)."""
-
-    def now(self) -> datetime: ...
-    def sleep(self, seconds: float) -> None: ...
-
-
-@dataclass(frozen=True)
-class StagedSettings:
-    """Limits shared by every client's cycle."""
-
-    max_in_flight: int = 800
-    """Jobs running at once across all clients."""
-    rmm_per_minute: int = 600
-    """RMM requests in any 60 seconds (Datto RMM's published limit)."""
-    poll_seconds: float = 60.0
-    expected_job_seconds: float = 7 * 60
-    """A job is first polled this long after it was submitted."""
-    job_timeout_seconds: float = 60 * 60
-    background_failure_rate: float = 0.03
-    """Failures expected anyway; only a rate clearly above it halts."""
-    failure_budget: float = 0.10
-    """The cycle halts once more than this share of its hosts failed."""
-    retries: int = 1
-    requester: str = "signal:patch-cycle"
-
-
-class RequestBudget:
-    """At most ``per_minute`` requests in any 60 seconds of ``clock`` time."""
-
-    def __init__(self, per_minute: int, clock: CycleClock) -> None:
-        if per_minute < 1:
-            raise ValueError(f"rmm_per_minute must be at least 1, got {per_minute}")
-        self.per_minute, self.clock = per_minute, clock
-        self._sent: deque[datetime] = deque()
-        self.total = 0
-        self.peak = 0
-
-    def take(self, *, force: bool = False) -> bool:
-        """Spend one request if the budget allows (``force``: a health read always goes)."""
-        now = self.clock.now()
-        while self._sent and self._sent[0] <= now - timedelta(seconds=60):
-            self._sent.popleft()
-        if len(self._sent) >= self.per_minute and not force:
-            return False
-        self._sent.append(now)
-        self.total += 1
-        self.peak = max(self.peak, len(self._sent))
-        return True
-
-
-@dataclass
-class _Job:
-    host: StagedHost
-    kind: str
-    """``patch`` or ``uninstall``."""
-    patch_ids: tuple[str, ...]
-    started: datetime
-
-
-@dataclass
-class _Run:
-    plan: ClientPlan
-    report: CycleReport
-    cycle_id: str
-    phase: str = "waiting"
-    stage: int = 0
-    next_tick: datetime | None = None
-    soak_until: datetime | None = None
-    queue: list[StagedHost] = field(default_factory=list)
-    carry: list[StagedHost] = field(default_factory=list)
-    """Failed or offline hosts tried again in the next stage."""
-    jobs: dict[str, _Job] = field(default_factory=dict)
-    down: Counter[str] = field(default_factory=Counter)
-    attempts: Counter[str] = field(default_factory=Counter)
-    installed: dict[str, set[str]] = field(default_factory=dict)
-    baseline: dict[str, Device] = field(default_factory=dict)
-    blocked: set[str] = field(default_factory=set)
-    """Hosts held out by policy (denied, or consent not given)."""
-    done_ok: int = 0
-    failures: int = 0
-    stages_run: int = 0
-    posts: int = 0
-    peak_in_flight: int = 0
-    finished_at: datetime | None = None
-    stage_calls: list[dict[str, str]] = field(default_factory=list)
 
 
 class StagedCycle:
@@ -154,7 +74,7 @@ class StagedCycle:
         self.in_flight = 0
         self.peak_in_flight = 0
         self.durations: list[float] = []
-        self.runs: dict[str, _Run] = {}
+        self.runs: dict[str, ClientRun] = {}
         self._read: tuple[datetime, dict[str, Device]] | None = None
         self.quarantine: dict[str, set[str] | None] = {}
         """Patch -> the services/clusters whose hosts it is kept off (``None``: every host)."""
@@ -165,7 +85,7 @@ class StagedCycle:
         for slug, plan in plans.items():
             cid = f"{self.cycle_id}-{slug}"
             report = CycleReport(cycle_id=cid, planned=len(plan.hosts))
-            self.runs[slug] = _Run(plan, report, cid, next_tick=plan.opens_at)
+            self.runs[slug] = ClientRun(plan, report, cid, next_tick=plan.opens_at)
         while True:
             active = [r for r in self.runs.values() if r.phase != "done"]
             if not active:
@@ -179,7 +99,7 @@ class StagedCycle:
                 self.clock.sleep(max(0.0, (min(waits) - self.clock.now()).total_seconds()))
         return {slug: r.report for slug, r in self.runs.items()}
 
-    def _tick(self, r: _Run, now: datetime) -> None:
+    def _tick(self, r: ClientRun, now: datetime) -> None:
         s = self.settings
         if r.phase == "waiting":
             self._start(r, now)
@@ -202,43 +122,24 @@ class StagedCycle:
         elif r.phase == "done":
             r.next_tick = None
 
-    def _emit(self, r: _Run, kind: str, *, post: bool = False, **data: Any) -> None:
+    def _emit(self, r: ClientRun, kind: str, *, post: bool = False, **data: Any) -> None:
         r.posts += post
         if self.progress is not None:
             self.progress(CycleEvent(kind, {"client": r.plan.client, **data}))
 
-    def _set(self, r: _Run, h: StagedHost, outcome: HostOutcome, detail: str) -> None:
+    def _set(self, r: ClientRun, h: StagedHost, outcome: HostOutcome, detail: str) -> None:
         r.report.results[h.host_id] = HostResult(h.host_id, outcome, detail, h.patch_ids)
 
     # ------------------------------------------------------------------ approval
-    def _start(self, r: _Run, now: datetime) -> None:
+    def _start(self, r: ClientRun, now: datetime) -> None:
         """Rehearse and ask policy about every host once; one card, at most one consent."""
-        exceptions: list[StagedHost] = []
-        req = ChangeRequest(
-            action="patch.apply", targets=[], params={}, reason=f"patch cycle {r.cycle_id}",
-            requester=self.settings.requester, source="signal",
-        )  # fmt: skip
-        rehearsed = []
-        graph = self.ops.graph  # caught up once: the plan is rehearsed against one twin
-        for h in r.plan.hosts:
-            params = {"patch_ids": list(h.patch_ids), "reboot": h.reboot}
-            try:
-                plan = rehearse(graph, req.action, [h.host_id], params, now=now)
-            except (LookupError, ValueError) as exc:
-                self._set(r, h, "denied", f"rehearsal failed: {exc}")
-                r.blocked.add(h.host_id)
-                continue
-            rehearsed.append((h, plan))
-        inputs = self.ops.policy_inputs(req, [p for _, p in rehearsed])
-        for (h, plan), pin in zip(rehearsed, inputs, strict=True):
-            decision = self.ops.policy.decide(pin)
-            if decision.outcome == "auto":
-                r.report.invariant_violations += bool(plan.invariant_summary()["deny"])
-            elif decision.outcome == "deny":
-                self._set(r, h, "denied", "; ".join(decision.reasons.values()) or "policy")
-                r.blocked.add(h.host_id)
-            else:
-                exceptions.append(h)
+        d = decide_hosts(self.ops, r.plan.hosts, reason=f"patch cycle {r.cycle_id}",
+                         requester=self.settings.requester, now=now)  # fmt: skip
+        r.report.invariant_violations += d.violations
+        for h, why in d.denied:
+            self._set(r, h, "denied", why)
+            r.blocked.add(h.host_id)
+        exceptions = d.exceptions
         card = r.plan.card(exceptions=[h.name for h in exceptions])
         card["cycle_id"] = r.cycle_id
         granted = True
@@ -259,7 +160,7 @@ class StagedCycle:
         r.phase = "stage"
 
     # ------------------------------------------------------------------ stages
-    def _fits(self, r: _Run, now: datetime, p95: float | None = None) -> bool:
+    def _fits(self, r: ClientRun, now: datetime, p95: float | None = None) -> bool:
         close = r.plan.closes_at
         if close is None:
             return True
@@ -267,7 +168,7 @@ class StagedCycle:
         need = (p95 or self.p95()) + soak + r.plan.settings.rollback_seconds
         return now + timedelta(seconds=need) <= close
 
-    def _defer_window(self, r: _Run, hosts: list[StagedHost], now: datetime) -> None:
+    def _defer_window(self, r: ClientRun, hosts: list[StagedHost], now: datetime) -> None:
         close = r.plan.closes_at
         nxt = close and self._next_opening(r, close)
         why = (
@@ -279,12 +180,12 @@ class StagedCycle:
             self._set(r, h, "deferred_window", why)
 
     @staticmethod
-    def _next_opening(r: _Run, after: datetime) -> datetime | None:
+    def _next_opening(r: ClientRun, after: datetime) -> datetime | None:
         from twin.invariants.safety import next_opening
 
         return next_opening(r.plan.window, after) if r.plan.window else None
 
-    def _begin_stage(self, r: _Run, now: datetime) -> None:
+    def _begin_stage(self, r: ClientRun, now: datetime) -> None:
         if r.stage >= len(r.plan.stages):
             if not r.carry:
                 self._finish(r, now)
@@ -321,7 +222,7 @@ class StagedCycle:
         self._emit(r, "stage", number=r.stages_run, name=name, size=len(r.queue))
         r.phase = "running"
 
-    def _submit(self, r: _Run, now: datetime) -> None:
+    def _submit(self, r: ClientRun, now: datetime) -> None:
         s, left = self.settings, []
         p95 = self.p95()
         for i, h in enumerate(r.queue):
@@ -349,7 +250,7 @@ class StagedCycle:
             except AdapterError as exc:
                 self._failed(r, h, f"the RMM refused the job: {exc}")
                 continue
-            r.jobs[job.job_id] = _Job(h, "patch", ids, now)
+            r.jobs[job.job_id] = InFlight(h, "patch", ids, now)
             r.stage_calls.append({"host": h.host_id, "job": job.job_id, "key": key})
             for g in h.groups:
                 r.down[g] += 1
@@ -358,7 +259,7 @@ class StagedCycle:
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         r.peak_in_flight = max(r.peak_in_flight, sum(1 for _ in r.jobs))
 
-    def _poll(self, r: _Run, now: datetime) -> None:
+    def _poll(self, r: ClientRun, now: datetime) -> None:
         s = self.settings
         due = sorted(
             (j for j in r.jobs.items()
@@ -403,7 +304,7 @@ class StagedCycle:
         job = self.rmm.job_status(job_id)
         return job.state, job.detail
 
-    def _failed(self, r: _Run, h: StagedHost, why: str) -> None:
+    def _failed(self, r: ClientRun, h: StagedHost, why: str) -> None:
         r.failures += 1
         if r.attempts[h.host_id] <= self.settings.retries:
             self._set(r, h, "failed", why)
@@ -412,7 +313,7 @@ class StagedCycle:
         self._set(r, h, "escalated", f"failed {r.attempts[h.host_id]} times: {why}"
                   + self._ticket(r, h, why))  # fmt: skip
 
-    def _ticket(self, r: _Run, h: StagedHost, why: str) -> str:
+    def _ticket(self, r: ClientRun, h: StagedHost, why: str) -> str:
         if self.psa is None:
             return ""
         try:
@@ -426,7 +327,7 @@ class StagedCycle:
             return "; no ticket (PSA unavailable)"
         return f"; ticket {t.number}"
 
-    def _stage_done(self, r: _Run, now: datetime) -> None:
+    def _stage_done(self, r: ClientRun, now: datetime) -> None:
         if r.phase == "rollback":
             r.phase = "stage"
             return
@@ -438,7 +339,7 @@ class StagedCycle:
         self._emit(r, "stage_done", post=True, number=r.stages_run, counts=r.report.counts())
 
     # ------------------------------------------------------------------ evidence
-    def _after_soak(self, r: _Run, now: datetime) -> None:
+    def _after_soak(self, r: ClientRun, now: datetime) -> None:
         """Health read after the soak; a broken service or a failure spike stops what follows."""
         try:
             after = self._devices(force=True)
@@ -451,8 +352,7 @@ class StagedCycle:
         if r.report.halted:
             return
         n, p = r.done_ok + r.failures, self.settings.background_failure_rate
-        limit = n * p + 3 * math.sqrt(n * p * (1 - p)) + 1
-        if r.failures > limit:
+        if over_background(r.failures, n, p):
             self._halt(r, now, f"{r.failures} of {n} jobs failed, above the background "
                        f"rate of {p:.0%}")  # fmt: skip
         elif r.failures > self.settings.failure_budget * max(1, r.report.planned):
@@ -462,31 +362,14 @@ class StagedCycle:
         else:
             r.phase = "stage"
 
-    def _quarantine(self, r: _Run, after: dict[str, Device], now: datetime) -> None:
-        patched = {h for hs in r.installed.values() for h in hs}
+    def _quarantine(self, r: ClientRun, after: dict[str, Device], now: datetime) -> None:
         hosts = {h.host_id: h for h in r.plan.hosts}
-
-        def broken_names(hid: str) -> set[str]:
-            dev, old = after.get(hosts[hid].device_id), r.baseline.get(hosts[hid].device_id)
-            if dev is None:
-                return set()
-            before = old.services if old is not None else {}
-            return {k for k, v in dev.services.items() if v == "failed" and before.get(k) != v}
-
-        broken = {hid: b for hid in sorted(patched) if (b := broken_names(hid))}
+        patched = {h for hs in r.installed.values() for h in hs}
+        broken = broken_services(hosts, patched, r.baseline, after)
         if not broken:
             return
-        have = {hid: {kb for kb, hs in r.installed.items() if hid in hs} for hid in broken}
-        suspects = set.intersection(*have.values())
+        suspects = suspect_patches(broken, r.installed, hosts, after)
         names = set().union(*broken.values())
-        for kb in sorted(suspects):
-            # a patch also on a host where the broken service still runs is not the cause
-            for other in r.installed.get(kb, set()) - set(broken):
-                dev = after.get(hosts[other].device_id)
-                if dev is not None and any(dev.services.get(n) == "running" for n in names):
-                    if len(suspects) > 1:
-                        suspects.discard(kb)
-                    break
         if not suspects:
             self._halt(r, now, f"services broke on {len(broken)} host(s), cause not isolated")
             return
@@ -527,7 +410,7 @@ class StagedCycle:
             return f"; rejecting it in the RMM failed: {exc}"
         return "; rejected in the RMM"
 
-    def _uninstall(self, r: _Run, h: StagedHost, kb: str, now: datetime) -> None:
+    def _uninstall(self, r: ClientRun, h: StagedHost, kb: str, now: datetime) -> None:
         self.budget.take(force=True)
         try:
             job = self.rmm.run_script(h.device_id, "uninstall-patch", {"patch_id": kb},
@@ -536,10 +419,10 @@ class StagedCycle:
         except AdapterError as exc:
             self._set(r, h, "escalated", f"{kb} quarantined; uninstall refused: {exc}")
             return
-        r.jobs[job.job_id] = _Job(h, "uninstall", (kb,), now)
+        r.jobs[job.job_id] = InFlight(h, "uninstall", (kb,), now)
         self.in_flight += 1
 
-    def _uninstalled(self, r: _Run, j: _Job, ok: bool, detail: str) -> None:
+    def _uninstalled(self, r: ClientRun, j: InFlight, ok: bool, detail: str) -> None:
         kb = j.patch_ids[0]
         if ok:
             r.report.rollbacks.setdefault(kb, []).append(j.host.host_id)
@@ -547,7 +430,7 @@ class StagedCycle:
         else:
             self._set(r, j.host, "escalated", f"{kb} quarantined; uninstall failed: {detail}")
 
-    def _halt(self, r: _Run, now: datetime, why: str) -> None:
+    def _halt(self, r: ClientRun, now: datetime, why: str) -> None:
         r.report.halted = why
         self._emit(r, "halted", post=True, reason=why)
         rest = [h for st in r.plan.stages[r.stage :] for h in st.hosts] + r.carry + r.queue
@@ -591,7 +474,7 @@ class StagedCycle:
             self.ops.audit(conn, kind=kind, actor=self.settings.requester, body=body,
                            change_id=None, plan_hash=None)  # fmt: skip
 
-    def _finish(self, r: _Run, now: datetime) -> None:
+    def _finish(self, r: ClientRun, now: datetime) -> None:
         for h in r.plan.hosts:
             if h.host_id not in r.report.results:
                 self._set(r, h, "deferred_window", "not reached before the cycle ended")
