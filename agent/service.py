@@ -27,7 +27,7 @@ from agent.execution import (
     change_ref,
     close_undecided,
 )
-from agent.incidents import IncidentBook
+from agent.incidents import Incident, IncidentBook
 from agent.policy import Decision, Policy, PolicyInput, target_of
 from twin.actions import InvalidParams, get_action
 from twin.graph import TwinGraph, UnknownEntity
@@ -54,6 +54,14 @@ def _identity(key: str) -> Identity:
 def identity_of(team_id: str, user_id: str) -> str:
     """The one identity string opshand uses: ``<team_id>:<user_id>`` (from signed payloads)."""
     return f"{team_id}:{user_id}"
+
+
+def _aiops_attr(graph: TwinGraph, entity_id: str) -> dict[str, Any]:
+    try:
+        value = graph.get(entity_id).attrs.get("aiops")
+    except UnknownEntity:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -152,8 +160,14 @@ class Operations(AutonomyGuards):
 
     # ------------------------------------------------------------------ propose
     def _policy_input(self, req: ChangeRequest, plan: Plan, change_id: int) -> PolicyInput:
+        return self._policy_inputs(req, [plan], change_id)[0]
+
+    def _policy_inputs(
+        self, req: ChangeRequest, plans: list[Plan], change_id: int = 0
+    ) -> list[PolicyInput]:
+        """Inputs for plans of one request shape: what does not depend on the targets (journal
+        counts and history, roles, flags) is read once, the rest per plan."""
         g = self.graph
-        targets = [target_of(g.get(tid)) for tid in plan.targets]
         team, _, user = req.requester.partition(":")
         roles = sorted(self.roles.roles_for(team, user)) if req.source == "person" else ["signal"]
         now = self.now()
@@ -163,41 +177,68 @@ class Operations(AutonomyGuards):
             counts.get(s, 0) for s in ("reconciled", "rolled_back", "escalated", "verified")
         )
         bad = counts.get("rolled_back", 0) + counts.get("escalated", 0)
-        return PolicyInput.from_partial(
-            {
-                "action": plan.action,
-                "targets": targets,
-                "params": plan.params,
-                "requester": {"id": req.requester, "roles": roles},
-                "channel": req.channel,
-                "source": req.source,
-                "blast_radius": plan.collateral_summary(),
-                "invariants": plan.invariant_summary(),
-                "history": self.journal.history(plan.action, exclude=change_id),
-                "time": {
-                    "freeze": self.flag("freeze") is not None,
-                    "hour": now.hour,
-                    "weekday": ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[now.weekday()],
-                    "in_maintenance_window": False,
-                },
-                "recent_failure_rate": (bad / finished) if finished else 0.0,
-                "break_glass": bool(req.break_glass),
-                "incident": self._incident_context(plan.targets),
-            }
-        )
+        history: dict[str, Any] = {}
+        freeze = self.flag("freeze") is not None
+        book = IncidentBook(self.engine)
+        open_by_entity: dict[str, list[Incident]] | None = None
+        if len(plans) > 1:  # one read of the open incidents instead of one per target
+            open_by_entity = {}
+            for inc in book.all(open_only=True):
+                open_by_entity.setdefault(inc.entity_id or "", []).append(inc)
+        out = []
+        for plan in plans:
+            if plan.action not in history:
+                history[plan.action] = self.journal.history(plan.action, exclude=change_id)
+            targets = [target_of(g.get(tid)) for tid in plan.targets]
+            out.append(
+                PolicyInput.from_partial(
+                    {
+                        "action": plan.action,
+                        "targets": targets,
+                        "params": plan.params,
+                        "requester": {"id": req.requester, "roles": roles},
+                        "channel": req.channel,
+                        "source": req.source,
+                        "blast_radius": plan.collateral_summary(),
+                        "invariants": plan.invariant_summary(),
+                        "history": history[plan.action],
+                        "time": {
+                            "freeze": freeze,
+                            "hour": now.hour,
+                            "weekday": ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[
+                                now.weekday()
+                            ],
+                            "in_maintenance_window": False,
+                        },
+                        "recent_failure_rate": (bad / finished) if finished else 0.0,
+                        "break_glass": bool(req.break_glass),
+                        "incident": self._incident_context(plan.targets, g, open_by_entity),
+                    }
+                )
+            )
+        return out
 
-    def _incident_context(self, target_ids: list[str]) -> dict[str, Any]:
+    def _incident_context(
+        self,
+        target_ids: list[str],
+        graph: TwinGraph | None = None,
+        open_by_entity: dict[str, list[Incident]] | None = None,
+    ) -> dict[str, Any]:
         """``input.incident``: the most severe open incident on the targets, else their AIOps attr.
 
         The entity's ``aiops`` attribute (written by the signal loop) is the fallback so a rule
         still sees the cluster when the incident row has no labels or was already resolved.
         """
         rank = {"critical": 0, "high": 1, "warning": 2, "info": 3}
-        book = IncidentBook(self.engine)
-        found = [i for tid in target_ids for i in book.open_for_entity(tid)]
+        g = graph or self.graph
+        if open_by_entity is None:
+            book = IncidentBook(self.engine)
+            found = [i for tid in target_ids for i in book.open_for_entity(tid)]
+        else:
+            found = [i for tid in target_ids for i in open_by_entity.get(tid, [])]
         if found:
             inc = min(found, key=lambda i: (rank.get(i.severity, 4), -i.id))
-            aiops = self._aiops_attr(inc.entity_id or "")
+            aiops = _aiops_attr(g, inc.entity_id or "")
             return {
                 "open": True,
                 "aiops_cluster": inc.cluster or str(aiops.get("cluster", "")),
@@ -206,20 +247,13 @@ class Operations(AutonomyGuards):
                 "repeats": max(inc.occurrences - 1, 0) + inc.flaps,
             }
         for tid in target_ids:
-            aiops = self._aiops_attr(tid)
+            aiops = _aiops_attr(g, tid)
             if aiops:
                 return {
                     "aiops_cluster": str(aiops.get("cluster", "")),
                     "suspected_cause": str(aiops.get("suspected_cause", "")),
                 }
         return {}
-
-    def _aiops_attr(self, entity_id: str) -> dict[str, Any]:
-        try:
-            value = self.graph.get(entity_id).attrs.get("aiops")
-        except UnknownEntity:
-            return {}
-        return value if isinstance(value, dict) else {}
 
     def propose(self, req: ChangeRequest) -> ProposalResult:
         """Record, rehearse and decide a change. Never executes anything itself."""
@@ -470,6 +504,11 @@ class Operations(AutonomyGuards):
         for c in out:
             self._emit(ChangeEvent("expired", c))
         return out
+
+    def policy_inputs(self, req: ChangeRequest, plans: list[Plan]) -> list[PolicyInput]:
+        """:meth:`policy_input` for many plans of one request shape (a patch cycle's hosts),
+        with the journal, flags and open incidents read once; same inputs as one by one."""
+        return self._policy_inputs(req, plans)
 
     def policy_input(self, req: ChangeRequest, plan: Plan, change_id: int = 0) -> PolicyInput:
         """The one input policy sees for ``req`` rehearsed as ``plan`` (for previews/explain)."""

@@ -1,6 +1,12 @@
 """Benchmark: autonomy at estate scale, on the sim, without a model.
 
-1. The patch cycle for the whole sample estate (default 4,200 endpoints) with the sim's job
+1. The staged patch cycle (``agent.patching.StagedCycle``) for the whole sample estate at the
+   sim's real job times (about 7 minutes a host) on a virtual clock, so hours of jobs take
+   seconds: per client and in total the simulated hours from the window opening, stages, peak
+   jobs in flight, RMM requests per minute, consent requests, deferred hosts and invariant
+   violations; with the same injected trouble as below. ``--coincide`` starts every client at
+   the same moment (all windows at once). ``--legacy-cycle`` runs the old wave cycle instead:
+1'. The old patch cycle for the whole sample estate (default 4,200 endpoints) with the sim's job
    latencies scaled to 1% and the issue's injected trouble (3% of patch runs fail, 1% of hosts
    offline, one patch that breaks a service after install): wall time, endpoints per second,
    consent requests raised, invariant violations (auto-run plans whose rehearsal failed a deny
@@ -10,8 +16,8 @@
    throughput. Baseline: the same alerts proposed straight to ``Operations.propose`` with no
    incident/ticket bookkeeping, to show what the loop itself costs.
 
-    .venv/bin/python bench/autonomy.py [--endpoints 4200] [--alerts 1000] [--scale 0.01]
-                                       [--workers 16] [--json]
+    .venv/bin/python bench/autonomy.py [--endpoints 4200] [--alerts 1000] [--coincide]
+                                       [--legacy-cycle --scale 0.01 --workers 16] [--json]
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,11 +41,18 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine
 
 from adapters.signals import parse_generic
-from adapters.sim import FaultRule, SimEstate, SimTimings
+from adapters.sim import FaultRule, ManualClock, SimEstate, SimTimings
 from agent.approval import Guardrails
 from agent.execution import Executor
 from agent.incidents import IncidentBook
-from agent.patching import PatchCycle, PatchCycleSettings, plan_cycle
+from agent.patching import (
+    PatchCycle,
+    PatchCycleSettings,
+    StagedCycle,
+    StagedSettings,
+    plan_cycle,
+    plan_stages,
+)
 from agent.policy import load_policy
 from agent.service import ChangeRequest, Operations
 from agent.signals import SignalLoop, load_runbooks
@@ -76,14 +90,14 @@ class _OneAtATime(Executor):
 
 
 def _world(
-    tmp: Path, endpoints: int, scale: float, breaker: int
-) -> tuple[Operations, SimEstate, _Clock]:
-    clock = _Clock(IN_WINDOW)
+    tmp: Path, endpoints: int, scale: float, breaker: int, clock: Any = None
+) -> tuple[Operations, SimEstate, Any]:
+    clock = clock or _Clock(IN_WINDOW)
     engine: Engine = make_engine(f"sqlite:///{tmp / 'bench.db'}")
     metadata.create_all(engine)
     store = TwinStore(engine)
     store.create()
-    est = generate_estate(endpoints=endpoints, now=IN_WINDOW - timedelta(hours=1))
+    est = generate_estate(endpoints=endpoints, now=clock.now() - timedelta(hours=1))
     store.apply(IngestBatch(source="sample", entities=list(est.entities),
                             relations=list(est.relations)))  # fmt: skip
     graph = store.load()
@@ -198,6 +212,105 @@ def bench_cycle(endpoints: int, scale: float, workers: int) -> dict[str, Any]:
         }
 
 
+PLAN_AT = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)
+"""Saturday 11:00 UTC: before every sample client's Sat 22:00 local window opens."""
+
+
+def _rmm_per_minute(sim: SimEstate) -> int:
+    """The most RMM requests the sim saw in any minute (counted by the sim, not the cycle)."""
+    per: dict[datetime, int] = {}
+    for c in sim.calls.store.records():
+        if c.category == "rmm":
+            minute = c.at.replace(second=0, microsecond=0)
+            per[minute] = per.get(minute, 0) + 1
+    return max(per.values(), default=0)
+
+
+def bench_staged(endpoints: int, coincide: bool) -> dict[str, Any]:
+    """The staged cycle at real job times on a virtual clock, each client in its window."""
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        clock = ManualClock(PLAN_AT)
+        ops, sim, _ = _world(Path(d), endpoints, 1.0, breaker=5, clock=clock)
+        service, kb = _bad_patch(ops)
+        plans = plan_stages(ops.graph, at=clock.now())
+        if coincide:  # every client's window opens at the first opening, and stays as long
+            first = min(p.opens_at for p in plans.values())
+            plans = {c: replace(p, opens_at=first, closes_at=first + ((p.closes_at or first)
+                                - p.opens_at)) for c, p in plans.items()}  # fmt: skip
+        hosts = {h.host_id: h for p in plans.values() for h in p.hosts}
+        sim.faults.add(FaultRule(category="rmm", call="apply_patches", kind="partial_failure",
+                                 probability=0.03))  # fmt: skip
+        sim.faults.add(FaultRule(category="rmm", call="apply_patches", kind="bad_patch",
+                                 patch_id=kb, service=service))  # fmt: skip
+        for hid in sorted(hosts)[::100]:
+            sim.drift.take_offline(hosts[hid].device_id)
+        calls_before = len(sim.calls.store.records())
+        cards: list[dict[str, Any]] = []
+        cycle = StagedCycle(
+            ops,
+            rmm=sim.rmm,
+            psa=sim.psa,
+            clock=clock,
+            cycle_id="bench",
+            settings=StagedSettings(),
+            approve=lambda c: cards.append(c) or True,
+        )
+        t1 = time.perf_counter()
+        reports = cycle.run(plans)
+        wall = time.perf_counter() - t1
+        stats = cycle.stats()
+        clients: dict[str, Any] = {}
+        for slug, rep in sorted(reports.items()):
+            c = rep.counts()
+            clients[slug] = {
+                "hosts": rep.planned,
+                "simulated_hours": stats[slug]["hours_from_opening"],
+                "stages": stats[slug]["stages"],
+                "peak_in_flight": stats[slug]["peak_in_flight"],
+                "consent_requests": rep.consent_requests,
+                "deferred_hosts": sum(v for k, v in c.items() if k.startswith("deferred")),
+                "invariant_violations": rep.invariant_violations,
+                "slack_posts": stats[slug]["slack_posts"],
+                "halted": rep.halted,
+                "outcomes": c,
+            }
+        first = min(p.opens_at for p in plans.values())
+        last = max(r.finished_at or clock.now() for r in cycle.runs.values())
+        outcomes: dict[str, int] = {}
+        for rep in reports.values():
+            for k, v in rep.counts().items():
+                outcomes[k] = outcomes.get(k, 0) + v
+        quarantined = {k for rep in reports.values() for k in rep.quarantined}
+        return {
+            "endpoints": endpoints,
+            "hosts_with_patches": len(hosts),
+            "coincide": coincide,
+            "clients": clients,
+            "total": {
+                "simulated_hours": round((last - first).total_seconds() / 3600, 2),
+                "max_client_hours": max(c["simulated_hours"] for c in clients.values()),
+                "stages": sum(c["stages"] for c in clients.values()),
+                "peak_in_flight": cycle.peak_in_flight,
+                "rmm_requests": len(sim.calls.store.records()) - calls_before,
+                "rmm_requests_per_minute_peak": _rmm_per_minute(sim),
+                "rmm_budget_per_minute": cycle.settings.rmm_per_minute,
+                "consent_requests": sum(c["consent_requests"] for c in clients.values()),
+                "deferred_hosts": sum(c["deferred_hosts"] for c in clients.values()),
+                "invariant_violations": sum(c["invariant_violations"] for c in clients.values()),
+                "unaccounted": len(
+                    [h for h in hosts if not any(h in r.results for r in reports.values())]
+                ),
+                "bad_patch": kb,
+                "bad_patch_quarantined": kb in quarantined,
+                "service_after": sim.service_health(service).status,
+                "outcomes": outcomes,
+                "cycle_wall_seconds": round(wall, 2),
+                "bench_wall_seconds": round(time.perf_counter() - t0, 2),
+            },
+        }
+
+
 def _restart_targets(ops: Operations) -> list[str]:
     g = ops.graph
     out = []
@@ -255,6 +368,20 @@ def bench_alerts(alerts: int, endpoints: int) -> dict[str, Any]:
     return {"alerts": alerts, **{m: _alert_run(m, alerts, endpoints) for m in ("loop", "direct")}}
 
 
+def _print_staged(c: dict[str, Any]) -> None:
+    both = ", windows coincide" if c["coincide"] else ""
+    print(f"staged patch cycle: {c['endpoints']} endpoints, {c['hosts_with_patches']} hosts with "
+          f"patches, real job times on a virtual clock{both}")  # fmt: skip
+    cols = ("hosts", "simulated_hours", "stages", "peak_in_flight", "consent_requests",
+            "deferred_hosts", "invariant_violations", "slack_posts")  # fmt: skip
+    print(f"  {'client':<10}" + "".join(f"{k[:14]:>15}" for k in cols))
+    for slug, row in c["clients"].items():
+        print(f"  {slug:<10}" + "".join(f"{row[k]:>15}" for k in cols))
+    for k, v in c["total"].items():
+        print(f"  {k:<30} {v}")
+    print()
+
+
 def main() -> None:
     """Run both benchmarks and print a table (or JSON)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -264,16 +391,22 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.01)
     ap.add_argument("--workers", type=int, default=16)
     ap.add_argument("--skip-cycle", action="store_true")
+    ap.add_argument("--coincide", action="store_true", help="every client's window at once")
+    ap.add_argument("--legacy-cycle", action="store_true", help="the old wave-by-wave cycle")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     res: dict[str, Any] = {}
-    if not a.skip_cycle:
+    if a.legacy_cycle:
         res["patch_cycle"] = bench_cycle(a.endpoints, a.scale, a.workers)
+    elif not a.skip_cycle:
+        res["staged_cycle"] = bench_staged(a.endpoints, a.coincide)
     if a.alerts:
         res["alerts"] = bench_alerts(a.alerts, a.alert_endpoints)
     if a.json:
         print(json.dumps(res, indent=2))
         return
+    if "staged_cycle" in res:
+        _print_staged(res["staged_cycle"])
     if "patch_cycle" in res:
         c = res["patch_cycle"]
         print(

@@ -84,6 +84,8 @@ class SimCore:
         self.data_as_of: dict[str, datetime | None] = {}
         """Object name -> time its data was rolled back to (``None``: live data)."""
         self.jobs: dict[str, JobRecord] = {}
+        self.rejected_patches: dict[str, str] = {}
+        """Patch id -> why the RMM was told to reject it (no job installs it any more)."""
         self.events: list[dict[str, Any]] = []
         self._heap: list[tuple[datetime, int, Action]] = []
         self._order = itertools.count()

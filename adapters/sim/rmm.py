@@ -113,6 +113,13 @@ class SimRmm:
                     "patch_ids is empty", integration="sim-rmm", call="apply_patches"
                 )
             unknown = [p for p in patch_ids if p not in dev.patches]
+            rejected = [p for p in patch_ids if p in core.rejected_patches]
+            if rejected:
+                raise AdapterError(
+                    f"patches {', '.join(rejected)} are rejected and cannot be installed",
+                    integration="sim-rmm",
+                    call="apply_patches",
+                )
             if unknown:
                 raise NotFound(
                     f"patches {', '.join(unknown)} are not known on {device_id}",
@@ -178,6 +185,24 @@ class SimRmm:
             target=device_id,
             args={"device_id": device_id, "script_id": script_id, "params": dict(params)},
             key=idempotency_key,
+            act=act,
+        )
+
+    def reject_patch(self, patch_id: str, *, reason: str) -> None:
+        """Reject a patch estate-wide, as an RMM patch policy's "reject" (Datto RMM, NinjaOne):
+        no later job installs it, whoever asks. Not part of :class:`RmmContract`; the patch
+        cycle uses it where the RMM offers it."""
+        core = self._core
+
+        def act(_: list[FaultRule], now: datetime) -> None:
+            core.rejected_patches[patch_id] = reason
+
+        core.call(
+            "rmm",
+            "reject_patch",
+            target=None,
+            args={"patch_id": patch_id, "reason": reason},
+            key=f"reject:{patch_id}",
             act=act,
         )
 

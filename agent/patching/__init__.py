@@ -1,4 +1,4 @@
-"""Patch cycles: rings, windows and waves planned, run and reported."""
+"""Patch cycles: rings, windows and stages planned, run on a clock and reported."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from agent.patching.cycle import (
     Wave,
     plan_cycle,
 )
+from agent.patching.decide import HostDecisions, decide_hosts
+from agent.patching.flight import CycleClock, RequestBudget, StagedSettings
 from agent.patching.report import (
     OUTCOMES,
     CycleEvent,
@@ -18,18 +20,42 @@ from agent.patching.report import (
     HostOutcome,
     HostResult,
 )
+from agent.patching.staged import STAGE_KIND, StagedCycle
+from agent.patching.stages import (
+    ClientPlan,
+    StagedHost,
+    StagePlan,
+    StageSettings,
+    plan_stages,
+    window_close,
+    window_opening,
+)
 
 __all__ = [
     "FINISHED_KIND",
     "OUTCOMES",
+    "STAGE_KIND",
+    "ClientPlan",
+    "CycleClock",
     "CycleEvent",
     "CyclePlan",
     "CycleReport",
+    "HostDecisions",
     "HostOutcome",
     "HostPlan",
     "HostResult",
     "PatchCycle",
     "PatchCycleSettings",
+    "RequestBudget",
+    "StagePlan",
+    "StageSettings",
+    "StagedCycle",
+    "StagedHost",
+    "StagedSettings",
     "Wave",
+    "decide_hosts",
     "plan_cycle",
+    "plan_stages",
+    "window_close",
+    "window_opening",
 ]

@@ -151,19 +151,28 @@ class CycleThread:
                 return str(c["id"])
         return name
 
-    def start(self, cycle_id: str, waves: int, hosts: int) -> None:
+    def start(self, cycle_id: str, waves: int, hosts: int, unit: str = "wave") -> None:
         """Post the thread head."""
         self.ts = self._post(
-            f":wrench: Patch cycle {cycle_id} starting: {hosts} host(s) in {waves} wave(s). "
+            f":wrench: Patch cycle {cycle_id} starting: {hosts} host(s) in {waves} {unit}(s). "
             "Progress in this thread."
         )
 
     def on_event(self, e: Any) -> None:
         """Reply with one progress event (a :class:`agent.patching.report.CycleEvent`)."""
+        if self.ts is None and e.kind == "start" and "card" in e.data:
+            c = e.data["card"]  # the staged cycle: one thread per run, headed by the first card
+            self.start(c["cycle_id"], len(c["stages"]), c["hosts"], unit="stage")
+            return
         if self.ts is None:
             return
         d = e.data
-        if e.kind == "wave_done":
+        if e.kind == "stage_done":
+            counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(d["counts"].items()))
+            self._post(f"{d['client']}: stage {d['number']} done. So far: {counts}.")
+        elif e.kind == "done" and "client" in d:
+            self._post(d["report"].summary())
+        elif e.kind == "wave_done":
             counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(d["counts"].items()))
             self._post(f"Wave {d['number']} done. So far: {esc(counts) or 'nothing yet'}.")
         elif e.kind == "quarantined":
@@ -198,12 +207,29 @@ def patch_cycle(
         str, typer.Option("--slack-channel", help="Channel for the progress thread.")
     ] = "ops",
     no_slack: Annotated[bool, typer.Option("--no-slack", help="Do not post to Slack.")] = False,
+    staged: Annotated[
+        bool, typer.Option("--staged", help="The staged cycle: canary, soak, growing stages.")
+    ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Plan as of this time (ISO, e.g. 2026-11-28T22:30-05:00)."),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="With --staged: wait for closed windows to open.")
+    ] = False,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="With --staged: approve each client's card.")
+    ] = False,
     data_dir: DataDir = None,
     settings_file: SettingsFile = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Patch every host with pending patches: rings, maintenance windows, safe waves."""
+    """Patch every host with pending patches: rings, maintenance windows, safe waves.
+
+    ``--staged --dry-run --at TIME`` previews the staged plan any window would run.
+    """
     from agent.patching import CycleEvent, PatchCycle, PatchCycleSettings, plan_cycle
+    from bot.cli.staged import parse_at, run_staged
     from twin.model import NodeKind
 
     oh = boot(data_dir, settings_file)
@@ -217,7 +243,13 @@ def patch_cycle(
             )
             err.print(f"[red]Unknown client {client!r}.[/red] Known: {', '.join(known)}")
             raise typer.Exit(2)
-        plan = plan_cycle(oh.ops.graph, now=oh.ops.now(), client=client)
+        if staged or (at is not None and dry_run):
+            thread = None if no_slack or dry_run else _slack_thread(oh, slack_channel)
+            run_staged(oh, client=client, dry_run=dry_run, at_text=at, wait=wait,
+                       as_json=as_json, approve=approve,
+                       progress=thread.on_event if thread is not None else None)  # fmt: skip
+            return
+        plan = plan_cycle(oh.ops.graph, now=parse_at(at, oh.ops.now()), client=client)
         if dry_run or not plan.waves:
             _show_plan(plan, as_json)
             return

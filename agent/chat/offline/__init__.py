@@ -25,6 +25,7 @@ from agent.chat.offline.types import (
     ToolOutcome,
     Unresolved,
 )
+from agent.chat.offline.when import When, WhenError, parse_when, when_text
 
 __all__ = [
     "ACTION_KINDS",
@@ -46,7 +47,11 @@ __all__ = [
     "ToolOutcome",
     "TwinNameResolver",
     "Unresolved",
+    "When",
+    "WhenError",
     "compose_answer",
     "parse",
+    "parse_when",
     "unwrap_data",
+    "when_text",
 ]

@@ -101,3 +101,21 @@ def test_slack_thread_only_when_slack_is_configured() -> None:
     t = _slack_thread(_oh("local", "http://127.0.0.1:9/api/"), "ops")
     assert t is not None and t.channel == "ops"
     assert _slack_thread(_oh("socket", None), "ops") is not None
+
+
+def test_staged_cycle_posts_about_once_per_stage(slack: LocalSlack) -> None:
+    thread = CycleThread(WebClient(token=TOKEN, base_url=slack.api_url), "ops")
+    card = {"cycle_id": "pc-s-contoso", "stages": [{}, {}, {}], "hosts": 40}
+    thread.on_event(CycleEvent("start", {"client": "contoso", "card": card}))
+    for n in (1, 2, 3):
+        thread.on_event(CycleEvent("stage", {"client": "contoso", "number": n, "size": 9}))
+        thread.on_event(CycleEvent("stage_done", {"client": "contoso", "number": n,
+                                                  "counts": {"patched": 9 * n}}))  # fmt: skip
+    thread.on_event(CycleEvent("done", {"client": "contoso", "report": _report()}))
+    [head] = slack.messages("ops")
+    assert "40 host(s) in 3 stage(s)" in head["text"]
+    replies = [m["text"] for m in slack.messages("ops", thread_ts=head["ts"])][1:]
+    assert [r.split(" done.")[0] for r in replies[:3]] == [
+        "contoso: stage 1", "contoso: stage 2", "contoso: stage 3"
+    ]  # fmt: skip
+    assert replies[3].startswith("Patch cycle pc-test:") and len(replies) == 4

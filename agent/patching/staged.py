@@ -1,0 +1,498 @@
+"""The staged patch cycle: asynchronous jobs, per-window scheduling, halting on evidence.
+
+:class:`StagedCycle` runs one :class:`~agent.patching.stages.ClientPlan` per client. Each client
+starts when its window opens; clients whose windows overlap run at once and share one in-flight
+limit and one RMM request budget. Jobs are submitted and tracked in flight, and polled per client
+every ``poll_seconds`` (only those that could have finished). Before a stage, and before each
+host starts, the window must have the host's p95 job time plus the soak plus a rollback left;
+what does not fit is deferred to the next opening with the reason.
+
+The cycle is the unit of autonomy: rehearsal and the operator's policy look at every host once,
+when the client's plan starts, and the plan needs at most one approval (a card with the counts,
+stages, a sample of hosts and the production exceptions). The cycle then carries its own failure
+budget instead of the hourly cap on auto actions. After each stage's soak the health of every
+patched host is read: a service the stage broke quarantines the patch (rejected in the RMM,
+uninstalled where it went in) before the next stage, and failures above the background rate
+halt the cycle. Everything runs on an injected clock, so the sim's ``ManualClock`` plays hours
+of real job time in seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from adapters.contracts import Device, PsaContract, RmmContract
+from adapters.errors import AdapterError
+from agent.patching.cycle import FINISHED_KIND
+from agent.patching.decide import decide_hosts
+from agent.patching.flight import (
+    ClientRun,
+    CycleClock,
+    InFlight,
+    RequestBudget,
+    StagedSettings,
+    broken_services,
+    over_background,
+    suspect_patches,
+)
+from agent.patching.report import CycleEvent, CycleReport, HostOutcome, HostResult
+from agent.patching.stages import ClientPlan, StagedHost
+from agent.service import Operations
+
+__all__ = ["STAGE_KIND", "StagedCycle"]
+
+STAGE_KIND = "patch_cycle.stage"
+"""Audit kind of the row written after each stage (its calls and counts)."""
+
+
+class StagedCycle:
+    """Runs staged client plans on one clock, sharing the in-flight limit and the RMM budget."""
+
+    def __init__(
+        self,
+        ops: Operations,
+        *,
+        rmm: RmmContract,
+        clock: CycleClock,
+        psa: PsaContract | None = None,
+        settings: StagedSettings | None = None,
+        approve: Callable[[dict[str, Any]], bool] | None = None,
+        progress: Callable[[CycleEvent], None] | None = None,
+        cycle_id: str = "",
+    ) -> None:
+        self.ops, self.rmm, self.psa, self.clock = ops, rmm, psa, clock
+        self.settings = settings or StagedSettings()
+        self.approve = approve
+        """Shown a plan's card when policy wants consent for any host; ``None``: nobody answers,
+        so those hosts wait (unknown is not safe)."""
+        self.progress = progress
+        self.cycle_id = cycle_id or clock.now().strftime("pc-%Y%m%dT%H%M")
+        self.budget = RequestBudget(self.settings.rmm_per_minute, clock)
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.durations: list[float] = []
+        self.runs: dict[str, ClientRun] = {}
+        self._read: tuple[datetime, dict[str, Device]] | None = None
+        self.quarantine: dict[str, set[str] | None] = {}
+        """Patch -> the services/clusters whose hosts it is kept off (``None``: every host)."""
+
+    # ------------------------------------------------------------------ scheduling
+    def run(self, plans: dict[str, ClientPlan]) -> dict[str, CycleReport]:
+        """Run every client's plan from its window's opening to its end; returns the reports."""
+        for slug, plan in plans.items():
+            cid = f"{self.cycle_id}-{slug}"
+            report = CycleReport(cycle_id=cid, planned=len(plan.hosts))
+            self.runs[slug] = ClientRun(plan, report, cid, next_tick=plan.opens_at)
+        while True:
+            active = [r for r in self.runs.values() if r.phase != "done"]
+            if not active:
+                break
+            now = self.clock.now()
+            for r in active:
+                if r.next_tick is not None and r.next_tick <= now:
+                    self._tick(r, now)
+            waits = [r.next_tick for r in self.runs.values() if r.phase != "done" and r.next_tick]
+            if waits:
+                self.clock.sleep(max(0.0, (min(waits) - self.clock.now()).total_seconds()))
+        return {slug: r.report for slug, r in self.runs.items()}
+
+    def _tick(self, r: ClientRun, now: datetime) -> None:
+        s = self.settings
+        if r.phase == "waiting":
+            self._start(r, now)
+        if r.phase == "stage":
+            self._begin_stage(r, now)
+        if r.phase in ("running", "rollback"):
+            self._poll(r, now)
+            if r.phase == "running":
+                self._submit(r, now)
+            if not r.jobs and not r.queue:
+                self._stage_done(r, now)
+        if r.phase == "soak" and r.soak_until is not None and now >= r.soak_until:
+            self._after_soak(r, now)
+        if r.phase in ("running", "rollback"):
+            r.next_tick = now + timedelta(seconds=s.poll_seconds)
+        elif r.phase == "soak":
+            r.next_tick = r.soak_until
+        elif r.phase == "stage":
+            r.next_tick = now
+        elif r.phase == "done":
+            r.next_tick = None
+
+    def _emit(self, r: ClientRun, kind: str, *, post: bool = False, **data: Any) -> None:
+        r.posts += post
+        if self.progress is not None:
+            self.progress(CycleEvent(kind, {"client": r.plan.client, **data}))
+
+    def _set(self, r: ClientRun, h: StagedHost, outcome: HostOutcome, detail: str) -> None:
+        r.report.results[h.host_id] = HostResult(h.host_id, outcome, detail, h.patch_ids)
+
+    # ------------------------------------------------------------------ approval
+    def _start(self, r: ClientRun, now: datetime) -> None:
+        """Rehearse and ask policy about every host once; one card, at most one consent."""
+        d = decide_hosts(self.ops, r.plan.hosts, reason=f"patch cycle {r.cycle_id}",
+                         requester=self.settings.requester, now=now)  # fmt: skip
+        r.report.invariant_violations += d.violations
+        for h, why in d.denied:
+            self._set(r, h, "denied", why)
+            r.blocked.add(h.host_id)
+        exceptions = d.exceptions
+        card = r.plan.card(exceptions=[h.name for h in exceptions])
+        card["cycle_id"] = r.cycle_id
+        granted = True
+        if exceptions:
+            r.report.consent_requests += 1
+            granted = self.approve is not None and self.approve(card)
+            if not granted:
+                for h in exceptions:
+                    self._set(r, h, "awaiting_consent", "the cycle's card was not approved")
+                    r.blocked.add(h.host_id)
+        self._audit("patch_cycle.approved", {**card, "consent_given": granted})
+        try:
+            r.baseline = self._devices(force=True)
+        except AdapterError:
+            r.baseline = {}
+        self._emit(r, "start", post=True, card=card, stages=len(r.plan.stages),
+                   hosts=len(r.plan.hosts))  # fmt: skip
+        r.phase = "stage"
+
+    # ------------------------------------------------------------------ stages
+    def _fits(self, r: ClientRun, now: datetime, p95: float | None = None) -> bool:
+        close = r.plan.closes_at
+        if close is None:
+            return True
+        soak = r.plan.stages[min(r.stage, len(r.plan.stages) - 1)].soak_seconds
+        need = (p95 or self.p95()) + soak + r.plan.settings.rollback_seconds
+        return now + timedelta(seconds=need) <= close
+
+    def _defer_window(self, r: ClientRun, hosts: list[StagedHost], now: datetime) -> None:
+        close = r.plan.closes_at
+        nxt = close and self._next_opening(r, close)
+        why = (
+            f"the window closes at {close:%a %H:%M %Z} and a host needs its p95 job time "
+            f"({round(self.p95() / 60)} min) plus soak and rollback; deferred to "
+            f"{nxt.isoformat() if nxt else 'the next opening'}"
+        )
+        for h in hosts:
+            self._set(r, h, "deferred_window", why)
+
+    @staticmethod
+    def _next_opening(r: ClientRun, after: datetime) -> datetime | None:
+        from twin.invariants.safety import next_opening
+
+        return next_opening(r.plan.window, after) if r.plan.window else None
+
+    def _begin_stage(self, r: ClientRun, now: datetime) -> None:
+        if r.stage >= len(r.plan.stages):
+            if not r.carry:
+                self._finish(r, now)
+                return
+            stage_hosts, name = [], "retry"
+        else:
+            st = r.plan.stages[r.stage]
+            stage_hosts, name = list(st.hosts), st.name
+        hosts = [h for h in stage_hosts + r.carry if h.host_id not in r.blocked]
+        r.carry = []
+        if not self._fits(r, now):
+            rest = [h for st in r.plan.stages[r.stage + 1 :] for h in st.hosts]
+            self._defer_window(r, [h for h in hosts + rest if h.host_id not in r.blocked], now)
+            self._emit(r, "deferred", post=True, hosts=len(hosts) + len(rest))
+            self._finish(r, now)
+            return
+        devices = self._devices()
+        r.queue = []
+        for h in hosts:
+            ids = self._allowed(h)
+            dev = devices.get(h.device_id)
+            if not ids:
+                self._set(r, h, "held", "only quarantined patches were pending")
+            elif dev is None or not dev.online:
+                self._set(r, h, "deferred_offline", "the RMM reports the device offline")
+                if r.attempts[h.host_id + ":offline"] < 1 and r.stage < len(r.plan.stages):
+                    r.attempts[h.host_id + ":offline"] += 1
+                    r.carry.append(h)
+            else:
+                r.queue.append(h)
+        r.stage += 1
+        r.stages_run += 1
+        r.stage_calls = []
+        self._emit(r, "stage", number=r.stages_run, name=name, size=len(r.queue))
+        r.phase = "running"
+
+    def _submit(self, r: ClientRun, now: datetime) -> None:
+        s, left = self.settings, []
+        p95 = self.p95()
+        for i, h in enumerate(r.queue):
+            if self.in_flight >= s.max_in_flight:
+                left += r.queue[i:]
+                break
+            if any(r.down[g] >= r.plan.budgets.get(g, 1) for g in h.groups):
+                left.append(h)  # the group's redundancy budget is spent: wait for one to finish
+                continue
+            if not self._fits(r, now, p95):
+                self._defer_window(r, [h], now)
+                continue
+            if not self.budget.take():
+                left += r.queue[i:]
+                break
+            ids = self._allowed(h)
+            if not ids:
+                self._set(r, h, "held", "only quarantined patches were pending")
+                continue
+            r.attempts[h.host_id] += 1
+            key = f"{r.cycle_id}:{h.host_id}:{r.attempts[h.host_id]}"
+            try:
+                job = self.rmm.apply_patches(h.device_id, list(ids), reboot=h.reboot,
+                                             idempotency_key=key)  # fmt: skip
+            except AdapterError as exc:
+                self._failed(r, h, f"the RMM refused the job: {exc}")
+                continue
+            r.jobs[job.job_id] = InFlight(h, "patch", ids, now)
+            r.stage_calls.append({"host": h.host_id, "job": job.job_id, "key": key})
+            for g in h.groups:
+                r.down[g] += 1
+            self.in_flight += 1
+        r.queue = left
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        r.peak_in_flight = max(r.peak_in_flight, sum(1 for _ in r.jobs))
+
+    def _poll(self, r: ClientRun, now: datetime) -> None:
+        s = self.settings
+        due = sorted(
+            (j for j in r.jobs.items()
+             if (now - j[1].started).total_seconds() >= s.expected_job_seconds),
+            key=lambda j: j[1].started,
+        )  # fmt: skip
+        for job_id, j in due:
+            if not self.budget.take():
+                return
+            try:
+                state, detail = self._job(job_id)
+            except AdapterError:
+                state, detail = "unknown", "status unavailable"
+            age = (now - j.started).total_seconds()
+            if state in ("queued", "running", "unknown") and age < s.job_timeout_seconds:
+                continue
+            del r.jobs[job_id]
+            self.in_flight -= 1
+            if j.kind == "uninstall":
+                self._uninstalled(r, j, state == "succeeded", detail)
+                continue
+            for g in j.host.groups:
+                r.down[g] -= 1
+            if state == "succeeded":
+                r.done_ok += 1
+                self.durations.append(age)
+                self._set(r, j.host, "patched", "succeeded")
+                for kb in j.patch_ids:
+                    r.installed.setdefault(kb, set()).add(j.host.host_id)
+            else:
+                self._failed(r, j.host, detail or f"job {state}")
+
+    def _allowed(self, h: StagedHost) -> tuple[str, ...]:
+        """The host's patches less those quarantined for it (in any client of the cycle)."""
+        q = self.quarantine
+        return tuple(
+            p for p in h.patch_ids
+            if p not in q or (q[p] is not None and not set(h.groups) & (q[p] or set()))
+        )  # fmt: skip
+
+    def _job(self, job_id: str) -> tuple[str, str]:
+        job = self.rmm.job_status(job_id)
+        return job.state, job.detail
+
+    def _failed(self, r: ClientRun, h: StagedHost, why: str) -> None:
+        r.failures += 1
+        if r.attempts[h.host_id] <= self.settings.retries:
+            self._set(r, h, "failed", why)
+            r.carry.append(h)
+            return
+        self._set(r, h, "escalated", f"failed {r.attempts[h.host_id]} times: {why}"
+                  + self._ticket(r, h, why))  # fmt: skip
+
+    def _ticket(self, r: ClientRun, h: StagedHost, why: str) -> str:
+        if self.psa is None:
+            return ""
+        try:
+            t = self.psa.create_ticket(
+                f"Patching failed on {h.name}",
+                f"Patch cycle {r.cycle_id}: {', '.join(h.patch_ids)} failed ({why}).",
+                priority="medium",
+                idempotency_key=f"{r.cycle_id}:escalate:{h.host_id}",
+            )
+        except AdapterError:
+            return "; no ticket (PSA unavailable)"
+        return f"; ticket {t.number}"
+
+    def _stage_done(self, r: ClientRun, now: datetime) -> None:
+        if r.phase == "rollback":
+            r.phase = "stage"
+            return
+        soak = r.plan.stages[min(r.stage, len(r.plan.stages)) - 1].soak_seconds
+        r.soak_until = now + timedelta(seconds=soak)
+        r.phase = "soak"
+        self._audit(STAGE_KIND, {"cycle_id": r.cycle_id, "stage": r.stages_run,
+                                 "counts": r.report.counts(), "calls": r.stage_calls})  # fmt: skip
+        self._emit(r, "stage_done", post=True, number=r.stages_run, counts=r.report.counts())
+
+    # ------------------------------------------------------------------ evidence
+    def _after_soak(self, r: ClientRun, now: datetime) -> None:
+        """Health read after the soak; a broken service or a failure spike stops what follows."""
+        try:
+            after = self._devices(force=True)
+        except AdapterError:
+            after = {}
+        if r.installed and not after:
+            self._halt(r, now, "health could not be read after the soak")
+            return
+        self._quarantine(r, after, now)
+        if r.report.halted:
+            return
+        n, p = r.done_ok + r.failures, self.settings.background_failure_rate
+        if over_background(r.failures, n, p):
+            self._halt(r, now, f"{r.failures} of {n} jobs failed, above the background "
+                       f"rate of {p:.0%}")  # fmt: skip
+        elif r.failures > self.settings.failure_budget * max(1, r.report.planned):
+            self._halt(r, now, f"{r.failures} failures spent the cycle's failure budget")
+        elif r.jobs:
+            r.phase = "rollback"
+        else:
+            r.phase = "stage"
+
+    def _quarantine(self, r: ClientRun, after: dict[str, Device], now: datetime) -> None:
+        hosts = {h.host_id: h for h in r.plan.hosts}
+        patched = {h for hs in r.installed.values() for h in hs}
+        broken = broken_services(hosts, patched, r.baseline, after)
+        if not broken:
+            return
+        suspects = suspect_patches(broken, r.installed, hosts, after)
+        names = set().union(*broken.values())
+        if not suspects:
+            self._halt(r, now, f"services broke on {len(broken)} host(s), cause not isolated")
+            return
+        # One suspect is isolated: kept off every host and rejected in the RMM. Several (one
+        # broken host had them all) are kept off the hosts of the broken services only, and
+        # uninstalled where they broke something: the other hosts show them harmless.
+        groups = {g for hid in broken for g in hosts[hid].groups if g.split(":", 1)[-1] in names}
+        scope = (
+            None if len(suspects) == 1 else groups or {g for b in broken for g in hosts[b].groups}
+        )
+        for kb in sorted(suspects):
+            why = (
+                f"broke {', '.join(sorted(names))} on {len(broken)} host(s) in stage {r.stages_run}"
+            )
+            prior = self.quarantine.get(kb, set())
+            self.quarantine[kb] = None if scope is None or prior is None else prior | scope
+            if scope is None:
+                why += self._reject(kb, why)
+            else:
+                why += "; not isolated from the host's other patches, kept off those services"
+            r.report.quarantined[kb] = why
+            self._emit(r, "quarantined", post=True, patch=kb, hosts=sorted(broken))
+            where = r.installed.get(kb, set())
+            if scope is not None:
+                where = {hid for hid in where if set(hosts[hid].groups) & scope}
+            for hid in sorted(where):
+                r.installed[kb].discard(hid)
+                self._uninstall(r, hosts[hid], kb, now)
+
+    def _reject(self, kb: str, why: str) -> str:
+        reject = getattr(self.rmm, "reject_patch", None)
+        if reject is None:
+            return "; the RMM cannot reject patches, left out of every later stage"
+        try:
+            self.budget.take(force=True)
+            reject(kb, reason=why)
+        except AdapterError as exc:
+            return f"; rejecting it in the RMM failed: {exc}"
+        return "; rejected in the RMM"
+
+    def _uninstall(self, r: ClientRun, h: StagedHost, kb: str, now: datetime) -> None:
+        self.budget.take(force=True)
+        try:
+            job = self.rmm.run_script(h.device_id, "uninstall-patch", {"patch_id": kb},
+                                      idempotency_key=f"{r.cycle_id}:uninstall:{kb}:"
+                                      f"{h.host_id}")  # fmt: skip
+        except AdapterError as exc:
+            self._set(r, h, "escalated", f"{kb} quarantined; uninstall refused: {exc}")
+            return
+        r.jobs[job.job_id] = InFlight(h, "uninstall", (kb,), now)
+        self.in_flight += 1
+
+    def _uninstalled(self, r: ClientRun, j: InFlight, ok: bool, detail: str) -> None:
+        kb = j.patch_ids[0]
+        if ok:
+            r.report.rollbacks.setdefault(kb, []).append(j.host.host_id)
+            self._set(r, j.host, "rolled_back", f"{kb} quarantined; uninstalled")
+        else:
+            self._set(r, j.host, "escalated", f"{kb} quarantined; uninstall failed: {detail}")
+
+    def _halt(self, r: ClientRun, now: datetime, why: str) -> None:
+        r.report.halted = why
+        self._emit(r, "halted", post=True, reason=why)
+        rest = [h for st in r.plan.stages[r.stage :] for h in st.hosts] + r.carry + r.queue
+        for h in rest:
+            if h.host_id not in r.blocked:
+                self._set(r, h, "halted", why)
+        r.carry, r.queue = [], []
+        if r.jobs:  # uninstalls of a quarantined patch still finish before the cycle ends
+            r.phase = "rollback"
+            r.stage = len(r.plan.stages)
+            return
+        self._finish(r, now)
+
+    # ------------------------------------------------------------------ helpers
+    def p95(self) -> float:
+        """p95 of measured job times (the plan's assumption until 20 jobs finished)."""
+        runs = [r.plan.settings.p95_job_seconds for r in self.runs.values()] or [600.0]
+        if len(self.durations) < 20:
+            return max(runs)
+        ordered = sorted(self.durations)
+        return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+
+    def _devices(self, *, force: bool = False) -> dict[str, Device]:
+        # One bulk read per stage or soak: it always goes, whatever the budget. Clients whose
+        # stages meet at the same instant share it (one request, not one per client).
+        now = self.clock.now()
+        if self._read is not None and self._read[0] == now:
+            return self._read[1]
+        self.budget.take(force=True)
+        try:
+            devices = {d.device_id: d for d in self.rmm.list_devices()}
+            self._read = (now, devices)
+            return devices
+        except AdapterError:
+            if force:
+                raise
+            return {}  # nothing known online: every host waits, nothing runs blind
+
+    def _audit(self, kind: str, body: dict[str, Any]) -> None:
+        with self.ops.engine.begin() as conn:
+            self.ops.audit(conn, kind=kind, actor=self.settings.requester, body=body,
+                           change_id=None, plan_hash=None)  # fmt: skip
+
+    def _finish(self, r: ClientRun, now: datetime) -> None:
+        for h in r.plan.hosts:
+            if h.host_id not in r.report.results:
+                self._set(r, h, "deferred_window", "not reached before the cycle ended")
+        r.phase, r.finished_at = "done", now
+        self._audit(FINISHED_KIND, r.report.audit_body())
+        self._emit(r, "done", post=True, report=r.report)
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Per client: stages, peak jobs in flight, Slack posts, minutes from opening to done."""
+        out = {}
+        for slug, r in self.runs.items():
+            end = r.finished_at or self.clock.now()
+            out[slug] = {
+                "stages": r.stages_run,
+                "peak_in_flight": r.peak_in_flight,
+                "slack_posts": r.posts,
+                "hours_from_opening": round((end - r.plan.opens_at).total_seconds() / 3600, 2),
+                "opens_at": r.plan.opens_at.isoformat(),
+                "failures": r.failures,
+            }
+        return out

@@ -1,0 +1,75 @@
+"""``opshand patch-cycle --staged``: previews of any window and a real staged run (G4)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from typer.testing import CliRunner
+
+from agent.digest import PATCH_CYCLE_KIND
+from bot.cli import app
+from tests.bot.test_cli_patch_cycle import ALWAYS_OPEN, Estate, _pending_hosts, estate
+
+__all__ = ["estate"]  # the fixture, re-exported for pytest
+
+
+def test_dry_run_at_a_time_previews_that_window_and_changes_nothing(estate: Estate) -> None:
+    # Wednesday noon UTC: contoso's Sat/Sun 22:00-04:00 New York window is closed then
+    plan = estate.run("--dry-run", "--at", "2026-11-25T12:00", "--client", "contoso")
+    card = plan["clients"]["contoso"]
+    assert plan["at"] == "2026-11-25T12:00:00+00:00"
+    assert card["opens_at"] == "2026-11-28T22:00:00-05:00"
+    assert card["closes_at"] == "2026-11-29T04:00:00-05:00"
+    names = [s["name"] for s in card["stages"]]
+    assert names[0] == "canary" and len(names) <= 8
+    # inside the window, the preview starts at the given time and closes with that opening
+    inside = estate.run("--staged", "--dry-run", "--at", "2026-11-29T01:30-05:00",
+                        "--client", "contoso")["clients"]["contoso"]  # fmt: skip
+    assert inside["opens_at"] == "2026-11-29T01:30:00-05:00"
+    assert inside["closes_at"] == "2026-11-29T04:00:00-05:00"
+    with estate.boot() as oh:
+        assert oh.ops.journal.list() == []
+    assert estate.sim_calls() == []
+
+
+def test_bad_at_is_refused_with_the_format(estate: Estate) -> None:
+    res = CliRunner().invoke(app, ["patch-cycle", "--dry-run", "--at", "tonight-ish",
+                                   "--data-dir", str(estate.data_dir)])  # fmt: skip
+    assert res.exit_code == 2
+    assert "--at 'tonight-ish' is not a date-time" in " ".join(res.output.split())
+
+
+def test_staged_run_patches_an_open_window_and_records_the_cycle(estate: Estate) -> None:
+    estate.set_window("fabrikam", ALWAYS_OPEN)
+    with estate.boot() as oh:
+        pending = _pending_hosts(oh.ops.graph, "fabrikam")
+        device = {h: str(oh.ops.graph.get(h).attrs["device_id"]) for h in pending}
+    out = estate.run("--staged", "--client", "fabrikam", "--no-slack")
+    rep = out["clients"]["fabrikam"]
+    assert set(rep["hosts"]) == set(pending)
+    outcomes = {h: r["outcome"] for h, r in rep["hosts"].items()}
+    assert rep["counts"]["patched"] > len(pending) / 2 and rep["invariant_violations"] == 0
+    # nobody approved the card: the production exceptions wait, counted as one request
+    assert rep["consent_requests"] <= 1
+    applied = {r.target for r in estate.sim_calls("apply_patches") if r.outcome == "ok"}
+    assert applied == {device[h] for h, o in outcomes.items() if o == "patched"}
+    with estate.boot() as oh:
+        [row] = [r for r in oh.audit.iter_rows() if r.kind == PATCH_CYCLE_KIND]
+        assert row.body["counts"] == rep["counts"]
+        stages = [r for r in oh.audit.iter_rows() if r.kind == "patch_cycle.stage"]
+        assert len(stages) == rep["stages"]
+        calls = {c["host"] for r in stages for c in r.body["calls"]}
+        assert calls == {h for h, o in outcomes.items() if o == "patched"}
+
+
+def test_staged_run_outside_the_window_runs_nothing(estate: Estate) -> None:
+    now = datetime.now().astimezone()
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[(now.weekday() + 3) % 7]
+    estate.set_window("contoso", {"days": [day], "start": "01:00", "end": "02:00", "tz": "UTC"})
+    res = CliRunner().invoke(app, ["patch-cycle", "--staged", "--client", "contoso", "--json",
+                                   "--data-dir", str(estate.data_dir)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["clients"] == {}
+    assert "contoso: window opens" in " ".join(res.stderr.split())
+    assert estate.sim_calls("apply_patches") == []
