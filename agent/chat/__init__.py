@@ -10,6 +10,7 @@ from agent.chat.guard import (
     normalise,
     param_mentions,
 )
+from agent.chat.intent import IntentReading, read_intent
 from agent.chat.loop import (
     MEMORY_TURNS,
     SYSTEM_PROMPT,
@@ -26,6 +27,7 @@ from agent.chat.models import (
     offline_model,
     parse_model_spec,
 )
+from agent.chat.named import NamedSet, named_set
 from agent.chat.tool_args import (
     TOOL_ARGS,
     ToolArgs,
@@ -49,8 +51,10 @@ __all__ = [
     "TOOL_ARGS",
     "Agent",
     "AgentReply",
+    "IntentReading",
     "ModelSpec",
     "ModelUnavailable",
+    "NamedSet",
     "ToolArgs",
     "ToolBox",
     "TurnContext",
@@ -60,10 +64,12 @@ __all__ = [
     "may_request",
     "memory_table",
     "named_in_request",
+    "named_set",
     "normalise",
     "offline_model",
     "param_mentions",
     "parse_model_spec",
+    "read_intent",
     "tool_result",
     "wrap_data",
 ]

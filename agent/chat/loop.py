@@ -27,9 +27,8 @@ from langchain_core.tools import StructuredTool
 from sqlalchemy import Column, DateTime, Integer, String, Table, Text, select
 
 from agent.audit import Redactor
-from agent.chat.guard import MAX_TARGETS
 from agent.chat.offline import DATA_TAG, HUMAN_TAG
-from agent.chat.tool_args import TOOL_ARGS
+from agent.chat.tool_args import MAX_TARGETS, TOOL_ARGS
 from agent.chat.tools import ToolBox, TurnContext
 from agent.execution import Change
 from agent.service import Operations

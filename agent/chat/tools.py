@@ -26,13 +26,13 @@ from agent.chat.guard import (
     MAX_TARGETS,
     action_requested,
     may_request,
-    named_in_request,
-    normalise,
     param_mentions,
 )
+from agent.chat.named import NamedSet, named_set
 from agent.chat.tool_args import TOOL_ARGS
 from agent.execution import Change, parse_ref
 from agent.service import ChangeRequest, Operations
+from twin.actions import CATALOG, ActionSpec
 from twin.graph import TwinGraph, UnknownEntity
 from twin.model import Entity, NodeKind, utcnow
 from twin.queries import hosts_missing_patch, stale
@@ -142,10 +142,18 @@ class TurnContext:
     proposed: int = 0
     """Proposals that reached the core in this turn (their index is part of the request key)."""
 
+    _named: tuple[int, NamedSet] | None = field(default=None, repr=False)
+
     @property
     def trusted_texts(self) -> tuple[str, ...]:
         """The current request first, then earlier requests in the thread."""
         return (self.request_text, *self.earlier_requests)
+
+    def named(self, graph: TwinGraph) -> NamedSet:
+        """What the person named, computed once per turn (and per twin version)."""
+        if self._named is None or self._named[0] != graph.serial:
+            self._named = (graph.serial, named_set(self.trusted_texts, graph))
+        return self._named[1]
 
 
 def _brief(e: Entity) -> dict[str, Any]:
@@ -456,8 +464,22 @@ class ToolBox:
             except UnknownEntity as exc:
                 self._refuse(action, unique, str(exc))
                 raise
-        foreign = [e.name for e in resolved if not self._trusted_target(e)]
-        foreign += [m for m in param_mentions(params) if not self._trusted_mention(m)]
+        spec = CATALOG.get(action)
+        for e in resolved:
+            if ctx.source == "signal" or self._trusted_target(e, spec):
+                continue
+            unclear = ctx.named(self.g).ambiguous(e, spec.target_kinds if spec else None)
+            if unclear is not None:
+                # The person's name fits several entities: ask back, never let the model pick.
+                return self._refuse(
+                    action,
+                    [x.id for x in resolved],
+                    f"Refused: {ctx.named(self.g).question(unclear)} "
+                    "Ask the person which one they mean; do not choose.",
+                    ambiguous=[i for i, _ in unclear.candidates][:20],
+                )
+        foreign = [e.name for e in resolved if not self._trusted_target(e, spec)]
+        foreign += [m for m in param_mentions(params) if not self._trusted_mention(m, spec)]
         if isinstance(params.get("host"), str) and not foreign:
             # The rehearsal matches hosts by id: a name would silently match nothing.
             params = {**params, "host": self.g.resolve(params["host"]).id}
@@ -523,24 +545,32 @@ class ToolBox:
             return "Refused: I already proposed a change for this signal; one is the limit."
         return None
 
-    def _trusted_mention(self, mention: str) -> bool:
+    def _trusted_mention(self, mention: str, spec: ActionSpec | None) -> bool:
         """A parameter that names something (a host, an address) must come from the person."""
         # A signal turn's text is the alert's, so only the signal's own entities count there.
-        if self.ctx.source != "signal" and any(
-            normalise(mention) in normalise(x) for x in self.ctx.trusted_texts
-        ):
+        if self.ctx.source != "signal" and self.ctx.named(self.g).says(mention):
             return True
         try:
-            return self._trusted_target(self.g.resolve(mention))
+            return self._trusted_target(self.g.resolve(mention), None, groups=spec)
         except UnknownEntity:
             return False
 
-    def _trusted_target(self, e: Entity) -> bool:
+    def _trusted_target(
+        self, e: Entity, spec: ActionSpec | None, *, groups: ActionSpec | None = None
+    ) -> bool:
+        """Whether ``e`` is the one entity a mention of the person's fits (of a kind ``spec``
+        accepts), or in a group they described when the action expands groups."""
         ctx = self.ctx
         if ctx.source == "signal":
             # A signal's targets are its own fields, resolved by the runbook, never the model's.
             return e.id in ctx.signal_entities
-        return named_in_request(e, ctx.trusted_texts, self.g)
+        rule = spec or groups
+        return ctx.named(self.g).covers(
+            e,
+            self.g,
+            kinds=spec.target_kinds if spec is not None else None,
+            expands_groups=rule.expands_groups if rule is not None else False,
+        )
 
     # ------------------------------------------------------------------ dispatch
     def table(self) -> dict[str, Callable[..., dict[str, Any]]]:
