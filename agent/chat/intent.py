@@ -280,6 +280,9 @@ class IntentReading:
     quoted: tuple[str, ...]
     follow_up: bool = False
     """The message only adds a subject to the thread's last request ("and web-04 too?")."""
+    assent: bool = False
+    """The message only says yes ("yes, go ahead"): it may carry over the bot's last proposal
+    in the thread, exactly as the person saw it, and nothing else."""
 
     @property
     def mood(self) -> Mood:
@@ -287,9 +290,10 @@ class IntentReading:
         asking = [c for c in self.clauses if c.asks]
         if asking:
             return asking[0].mood
-        if self.clauses:
-            return self.clauses[0].mood
-        return "quoted" if self.quoted else "statement"
+        first = self.clauses[0].mood if self.clauses else "statement"
+        if first == "statement" and self.quoted:
+            return "quoted"  # "the ticket says: reboot X" - the only request in it is pasted
+        return first
 
     @property
     def verbs(self) -> frozenset[str]:
@@ -303,7 +307,7 @@ class IntentReading:
 
 # Greetings, mentions and padding before the request itself.
 _OPENING = re.compile(
-    r"^(?:(?:hey|hi|hello|yo|morning|good morning|dear|ok|okay|so|um|alright|right|"
+    r"^(?:(?:@[\w.-]+|hey|hi|hello|yo|morning|good morning|dear|ok|okay|so|um|alright|right|"
     r"opshand|bot|team|folks|all|there)\b[\s,!:.-]*)+"
 )
 _POLITE = re.compile(
@@ -329,6 +333,10 @@ _NEGATION = re.compile(
     r"^(?:please\s+|pls\s+|just\s+|and\s+)?(?:don't|dont|do not|never|no need to|not|"
     r"stop|avoid|let's not|lets not|we shouldn't|you shouldn't|shouldn't|mustn't|"
     r"i don't want|i do not want|we don't want|nobody|no one|no)\b|\b(?:don't|do not|never|not)\s+"
+)
+_ASSENT = re.compile(
+    r"^(?:(?:yes|yeah|yep|yup|sure|ok|okay|alright|please do|do it|go ahead|go for it|proceed|"
+    r"sounds good|lgtm|please|thanks|thank you|that's right|correct|confirmed?)[\s,.!]*)+$"
 )
 _SENTENCES = re.compile(r"(?<=[.!?;])\s+|\n+")
 _VERB_ALT = "|".join(sorted((re.escape(v.replace("-", " ")) for v in _CHANGE_VERBS), key=len)[::-1])
@@ -374,18 +382,20 @@ def _clause(text: str, sentence_mood: Mood | None) -> IntentClause:
         return IntentClause(text, "quoted" if body else "statement")
     if sentence_mood is not None:
         return IntentClause(text, sentence_mood)
-    mind = _MIND.match(body)
-    if mind:
-        return IntentClause(text, "polite", _gerund(mind.group(1)))
-    polite = _POLITE.match(body)
+    rest, polite = body, False
+    while True:  # "pls could you please reboot X", "could you please would you mind ..."
+        if (mind := _MIND.match(rest)) is not None:
+            return IntentClause(text, "polite", _gerund(mind.group(1)))
+        if (wrap := _POLITE.match(rest)) is None:
+            break
+        rest, polite = _SOFTENERS.sub("", rest[wrap.end() :]), True
     if polite:
-        rest = _SOFTENERS.sub("", body[polite.end() :])
         if _NEGATION.match(rest):
             return IntentClause(text, "negation")
         verb = _head(re.findall(r"[\w'-]+", rest))
-        return IntentClause(
-            text, "polite" if verb else "question" if text.endswith("?") else "statement", verb
-        )
+        if verb is not None:
+            return IntentClause(text, "polite", verb)
+        return IntentClause(text, "question" if text.endswith("?") else "statement")
     if _NEGATION.match(body):
         return IntentClause(text, "negation")
     if _QUESTION_WORD.match(body) or text.rstrip().endswith("?"):
@@ -401,9 +411,12 @@ def _sentence_mood(sentence: str) -> Mood | None:
     """A mood that covers a whole sentence: a question, conditional or negation at its start."""
     body = _SOFTENERS.sub("", _OPENING.sub("", sentence.strip()))
     if _CONDITION.search(body):
-        return (
-            "question" if _QUESTION_WORD.match(body) and not _POLITE.match(body) else "conditional"
-        )
+        if _clause(body, None).asks:
+            return "conditional"  # "reboot X if it hangs", "could you patch X once it is idle?"
+        asked = _THANKS.sub("", body).rstrip(" .!,").endswith("?")
+        if asked or (_QUESTION_WORD.match(body) and not _CONDITION.match(body)):
+            return "question"  # "what breaks if X reboots?"
+        return "conditional"
     if _NEGATION.match(body):
         return "negation"
     if "[quoted]" in body and not re.sub(r"\[quoted\]|[\s:,.;!?-]", "", body.split("[quoted]")[0]):
@@ -411,12 +424,16 @@ def _sentence_mood(sentence: str) -> Mood | None:
     return None
 
 
+# Padding that joins a request to a courtesy: "go ahead and reboot X" is one polite request.
+_COURTESY = re.compile(r"\b(?:go ahead and|do me a favou?r and|be so kind as to)\s+")
+
+
 def read_intent(raw: str) -> IntentReading:
     """Read one message: its clauses, how each is meant, and the change verbs it asks for."""
     cleaned = clean(raw)
     clauses: list[IntentClause] = []
     for raw_sentence in _SENTENCES.split(cleaned.text):
-        sentence = _OPENING.sub("", raw_sentence.strip())
+        sentence = _COURTESY.sub("please ", _OPENING.sub("", raw_sentence.strip()))
         if not sentence:
             continue
         mood = _sentence_mood(sentence)
@@ -424,4 +441,7 @@ def read_intent(raw: str) -> IntentReading:
             if part and part.strip():
                 clauses.append(_clause(_OPENING.sub("", part.strip()), mood))
     follow = len(clauses) == 1 and not clauses[0].asks and is_follow_up(cleaned.text) is not None
-    return IntentReading(clauses=tuple(clauses), quoted=cleaned.quoted, follow_up=follow)
+    assent = not cleaned.quoted and _ASSENT.match(_OPENING.sub("", cleaned.text)) is not None
+    return IntentReading(
+        clauses=tuple(clauses), quoted=cleaned.quoted, follow_up=follow, assent=assent
+    )
