@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from agent.approval import RoleMap
@@ -27,10 +28,13 @@ from twin.model import Entity
 
 __all__ = [
     "MAX_TARGETS",
+    "Offer",
+    "action_refusal",
     "action_requested",
     "may_request",
     "named_in_request",
     "normalise",
+    "offer_refusal",
     "param_mentions",
 ]
 
@@ -60,6 +64,71 @@ def action_requested(action: str, texts: Iterable[str]) -> bool:
         if before.verbs:
             return before.authorises(action)
     return False
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The bot's last proposal in a thread, as the person saw it on its card.
+
+    A bare "yes, go ahead" may carry over exactly this: its action, its targets and the values
+    in its parameters, and nothing else.
+    """
+
+    action: str
+    targets: tuple[str, ...]
+    """Entity ids."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The form kept in the thread's memory."""
+        return {"action": self.action, "targets": list(self.targets), "params": dict(self.params)}
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Offer | None:
+        """Read it back (``None`` for anything malformed: unknown is never an offer)."""
+        if not isinstance(raw, Mapping):
+            return None
+        action, targets, params = raw.get("action"), raw.get("targets"), raw.get("params", {})
+        if not isinstance(action, str) or not isinstance(targets, list):
+            return None
+        if not all(isinstance(t, str) for t in targets) or not isinstance(params, Mapping):
+            return None
+        return cls(action, tuple(targets), dict(params))
+
+
+def action_refusal(action: str, texts: Iterable[str], offer: Offer | None) -> str | None:
+    """Why the person's words do not authorise ``action`` (``None`` when they do).
+
+    A bare yes authorises only the action of the bot's last proposal in the thread (``offer``).
+    """
+    texts = list(texts)
+    if texts and read_intent(texts[0]).assent:
+        if offer is None:
+            return (
+                "Refused: you said yes, but I have proposed nothing in this thread it could mean."
+            )
+        if action != offer.action:
+            return (
+                f"Refused: a yes carries over only my last proposal here ('{offer.action}'), "
+                f"not '{action}'. Ask for it in words if you want it."
+            )
+        return None
+    if not action_requested(action, texts):
+        return f"Refused: you did not ask for '{action}', so I will not propose it."
+    return None
+
+
+def offer_refusal(offer: Offer, targets: Iterable[str], params: Mapping[str, Any]) -> str | None:
+    """Why a proposal made on a bare yes is not the one the person saw (``None`` when it is)."""
+    extra = [t for t in targets if t not in offer.targets]
+    seen = {fold(m) for m in param_mentions(offer.params)}
+    extra += [m for m in param_mentions(params) if fold(m) not in seen]
+    if not extra:
+        return None
+    return (
+        f"Refused: a yes carries over only what my last proposal here held; "
+        f"{', '.join(extra[:10])} {'was' if len(extra) == 1 else 'were'} not in it."
+    )
 
 
 def named_in_request(e: Entity, texts: Iterable[str], graph: TwinGraph, action: str = "") -> bool:

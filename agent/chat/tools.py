@@ -24,11 +24,14 @@ from pydantic import ValidationError
 from agent.audit import Redactor
 from agent.chat.guard import (
     MAX_TARGETS,
-    action_requested,
+    Offer,
+    action_refusal,
     may_request,
+    offer_refusal,
     param_mentions,
 )
-from agent.chat.named import NamedSet, named_set
+from agent.chat.intent import read_intent
+from agent.chat.named import Mention, NamedSet, named_set
 from agent.chat.tool_args import TOOL_ARGS
 from agent.execution import Change, parse_ref
 from agent.service import ChangeRequest, Operations
@@ -142,7 +145,14 @@ class TurnContext:
     proposed: int = 0
     """Proposals that reached the core in this turn (their index is part of the request key)."""
 
+    offer: Offer | None = None
+    """The bot's last proposal in this thread: all a bare "yes, go ahead" may authorise."""
     _named: tuple[int, NamedSet] | None = field(default=None, repr=False)
+
+    @property
+    def assent(self) -> bool:
+        """Whether the person only said yes (see :attr:`offer`)."""
+        return self.source == "person" and read_intent(self.request_text).assent
 
     @property
     def trusted_texts(self) -> tuple[str, ...]:
@@ -451,12 +461,8 @@ class ToolBox:
                 f"Refused: this would touch {len(unique)} targets; I propose at most "
                 f"{self.max_targets} at once. Narrow it down (a client, a tier or a list).",
             )
-        if ctx.source == "person" and not action_requested(action, ctx.trusted_texts):
-            return self._refuse(
-                action,
-                unique,
-                f"Refused: you did not ask for '{action}', so I will not propose it.",
-            )
+        if ctx.source == "person" and (why := action_refusal(action, ctx.trusted_texts, ctx.offer)):
+            return self._refuse(action, unique, why)
         resolved: list[Entity] = []
         for t in unique:
             try:
@@ -465,21 +471,23 @@ class ToolBox:
                 self._refuse(action, unique, str(exc))
                 raise
         spec = CATALOG.get(action)
-        for e in resolved:
-            if ctx.source == "signal" or self._trusted_target(e, spec):
-                continue
-            unclear = ctx.named(self.g).ambiguous(e, spec.target_kinds if spec else None)
-            if unclear is not None:
-                # The person's name fits several entities: ask back, never let the model pick.
-                return self._refuse(
-                    action,
-                    [x.id for x in resolved],
-                    f"Refused: {ctx.named(self.g).question(unclear)} "
-                    "Ask the person which one they mean; do not choose.",
-                    ambiguous=[i for i, _ in unclear.candidates][:20],
-                )
-        foreign = [e.name for e in resolved if not self._trusted_target(e, spec)]
-        foreign += [m for m in param_mentions(params) if not self._trusted_mention(m, spec)]
+        if ctx.assent and ctx.offer is not None:
+            why = offer_refusal(ctx.offer, [e.id for e in resolved], params)
+            if why is not None:
+                return self._refuse(action, [e.id for e in resolved], why)
+        elif (unclear := self._unclear(resolved, spec)) is not None:
+            # The person's name fits several entities: ask back, never let the model pick.
+            return self._refuse(
+                action,
+                [x.id for x in resolved],
+                f"Refused: {ctx.named(self.g).question(unclear)} "
+                "Ask the person which one they mean; do not choose.",
+                ambiguous=[i for i, _ in unclear.candidates][:20],
+            )
+        foreign: list[str] = []
+        if not ctx.assent:
+            foreign = [e.name for e in resolved if not self._trusted_target(e, spec)]
+            foreign += [m for m in param_mentions(params) if not self._trusted_mention(m, spec)]
         if isinstance(params.get("host"), str) and not foreign:
             # The rehearsal matches hosts by id: a name would silently match nothing.
             params = {**params, "host": self.g.resolve(params["host"]).id}
@@ -543,6 +551,17 @@ class ToolBox:
         if self.ctx.proposals:
             # One signal, one remediation: a second proposal would need a person anyway.
             return "Refused: I already proposed a change for this signal; one is the limit."
+        return None
+
+    def _unclear(self, resolved: list[Entity], spec: ActionSpec | None) -> Mention | None:
+        """A target the person named only by a name that fits several entities."""
+        if self.ctx.source == "signal":
+            return None
+        for e in resolved:
+            if not self._trusted_target(e, spec):
+                kinds = spec.target_kinds if spec else None
+                if (unclear := self.ctx.named(self.g).ambiguous(e, kinds)) is not None:
+                    return unclear
         return None
 
     def _trusted_mention(self, mention: str, spec: ActionSpec | None) -> bool:
