@@ -36,6 +36,7 @@ __all__ = [
     "normalise",
     "offer_refusal",
     "param_mentions",
+    "tainted_params",
 ]
 
 
@@ -165,6 +166,45 @@ def param_mentions(params: Mapping[str, Any]) -> list[str]:
 
     walk("", dict(params))
     return out
+
+
+# Values that point somewhere or reach people: links, mentions, e-mail addresses, domains.
+_RICH = re.compile(r"https?://|www\.|<[!@#]|\w@[\w-]+\.\w|\b[\w-]+\.(?:com|net|org|io|co|ru|cn)\b")
+_SPACES = re.compile(r"\s+")
+
+
+def tainted_params(
+    params: Mapping[str, Any], texts: Iterable[str], seen: Iterable[str]
+) -> list[str]:
+    """The parameters whose values came from data rather than the person's words.
+
+    A string value the person did not write (their messages, quotes included) is tainted when it
+    is free text (a comment body), points somewhere or reaches people (a link, a mention, an
+    address), or appears in what tools returned this turn (``seen``). Targets and addresses are
+    not judged here: the named set already requires the person to have named them.
+    """
+    said = _SPACES.sub(" ", fold(" \n ".join(texts)))
+    data = [_SPACES.sub(" ", fold(x)) for x in seen]
+    out: set[str] = set()
+
+    def walk(path: str, value: Any) -> None:
+        key = path.rsplit(".", 1)[-1]
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(f"{path}.{k}" if path else str(k), v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(path, v)
+        elif isinstance(value, str) and key not in _TARGET_KEYS:
+            v = _SPACES.sub(" ", fold(value)).strip()
+            if not v or v in said:
+                return
+            from_data = len(v) >= 6 and any(v in d for d in data)
+            if key in _FREE_TEXT_KEYS or _RICH.search(v) or from_data:
+                out.add(path)
+
+    walk("", dict(params))
+    return sorted(out)
 
 
 def may_request(roles: RoleMap, requester: str) -> bool:

@@ -29,6 +29,7 @@ from agent.chat.guard import (
     may_request,
     offer_refusal,
     param_mentions,
+    tainted_params,
 )
 from agent.chat.intent import read_intent
 from agent.chat.named import Mention, NamedSet, named_set
@@ -145,6 +146,8 @@ class TurnContext:
     proposed: int = 0
     """Proposals that reached the core in this turn (their index is part of the request key)."""
 
+    seen: list[str] = field(default_factory=list)
+    """What read tools returned this turn (data): a parameter value found here is tainted."""
     offer: Offer | None = None
     """The bot's last proposal in this thread: all a bare "yes, go ahead" may authorise."""
     _named: tuple[int, NamedSet] | None = field(default=None, repr=False)
@@ -500,6 +503,10 @@ class ToolBox:
                 "so I will not act on it.",
                 foreign_targets=foreign[:20],
             )
+        # Values taken from data (a ticket body, a URL from an alert) are marked: policy sees
+        # input.tainted and the card shows them, so a person reads them before they are used.
+        trusted = ctx.trusted_texts if ctx.source == "person" else ()
+        tainted = tuple(tainted_params(params, trusted, ctx.seen))
         key = f"{ctx.request_id}:{ctx.proposed}" if ctx.request_id else None
         ctx.proposed += 1
         res = self.ops.propose(
@@ -513,6 +520,7 @@ class ToolBox:
                 channel=ctx.channel,
                 thread_ts=ctx.thread_ts,
                 request_key=key,
+                tainted=tainted,
             )
         )
         if res.change is not None:
@@ -535,6 +543,7 @@ class ToolBox:
             "targets": plan.target_names if plan else [],
             "blast_radius": plan.collateral_summary() if plan else {},
             "invariants": [i["id"] for i in (plan.invariants if plan else []) if not i["passed"]],
+            "tainted": list(tainted),
         }
         status = {"auto": "success", "consent": "approval_required", "deny": "denied"}[res.status]
         return tool_result(status, data)
@@ -625,6 +634,8 @@ class ToolBox:
                 out = tool_result("error", None, str(exc).strip("'\""))
         # Secrets never leave a tool, whoever reads the result (the model, a Slack table).
         out = dict(self.redactor.redact(out))
+        if name != "propose_change":
+            self.ctx.seen.append(json.dumps(out.get("data"), default=str, ensure_ascii=False))
         self.ctx.calls.append(
             {
                 "name": name,
