@@ -83,6 +83,8 @@ class ChangeRequest:
     request_key: str | None = None
     """What asked for it (``slack:<event id>:<n>``): the same key again returns the change it
     recorded instead of proposing a second one (a Slack event replayed after a crash)."""
+    tainted: tuple[str, ...] = ()
+    """Parameters whose values came from data (tool results), not the person's words."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,7 @@ class Operations(AutonomyGuards):
                         "action": plan.action,
                         "targets": targets,
                         "params": plan.params,
+                        "tainted": list(plan.tainted),
                         "requester": {"id": req.requester, "roles": roles},
                         "channel": req.channel,
                         "source": req.source,
@@ -289,7 +292,13 @@ class Operations(AutonomyGuards):
         self._emit(ChangeEvent("proposed", change))
         try:
             plan = rehearse(
-                self.graph, req.action, req.targets, req.params, reason=req.reason, now=self.now()
+                self.graph,
+                req.action,
+                req.targets,
+                req.params,
+                reason=req.reason,
+                now=self.now(),
+                tainted=req.tainted,
             )
         except (UnknownEntity, InvalidParams) as exc:
             msg = str(exc)

@@ -158,6 +158,12 @@ def _plan_lines(plan: dict[str, Any]) -> list[Block]:
         if len(coll) > 8:
             lines.append(f"… and {len(coll) - 8} more")
         blocks.append(md("*Collateral*\n" + "\n".join(lines)))
+    tainted = [str(k) for k in plan.get("tainted") or []]
+    if tainted:
+        params = plan.get("params", {})
+        shown = [f"• `{_plain(k)}`: {_plain(cut(str(_param(params, k)), 200))}" for k in tainted]
+        head = "*From data, not from the request* (check before approving)"
+        blocks.append(md(head + "\n" + "\n".join(shown[:8])))
     inv = [i for i in plan.get("invariants", []) if not i.get("passed")]
     if inv:
         lines = []
@@ -178,6 +184,18 @@ def _plan_lines(plan: dict[str, Any]) -> list[Block]:
             )
         )
     return blocks
+
+
+def _param(params: Any, path: str) -> Any:
+    """The value at a dotted parameter path ("params.url")."""
+    for part in path.split("."):
+        params = params.get(part, "") if isinstance(params, dict) else ""
+    return params
+
+
+def _plain(text: str) -> str:
+    # Data shown as text, never as markup: no mention, link or formatting can come from it.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
 
 
 def _reasons(dec: dict[str, Any]) -> str:

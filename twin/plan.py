@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,10 +99,14 @@ class Plan(BaseModel):
     expires_at: datetime
     hash: str = ""
     reason: str = ""
+    tainted: list[str] = Field(default_factory=list)
+    """Parameters whose values came from data (a tool result), not the person's own words."""
 
     def content(self) -> dict[str, Any]:
-        """What the hash covers: every field except the hash and timestamps."""
-        return self.model_dump(mode="json", exclude={"hash", "created_at", "expires_at"})
+        """What the hash covers: every field except the hash and timestamps (and ``tainted``
+        when empty, so plans made before it existed keep their hashes)."""
+        skip = {"hash", "created_at", "expires_at"} | (set() if self.tainted else {"tainted"})
+        return self.model_dump(mode="json", exclude=skip)
 
     def compute_hash(self) -> str:
         """SHA-256 over the canonical JSON of :meth:`content`."""
@@ -372,8 +376,12 @@ def rehearse(
     ttl: timedelta = DEFAULT_PLAN_TTL,
     wave_percent: int = DEFAULT_WAVE_PERCENT,
     settings: Mapping[str, Any] | None = None,
+    tainted: Sequence[str] = (),
 ) -> Plan:
     """Rehearse ``action`` on ``targets`` against a fork of ``graph``.
+
+    ``tainted`` names the parameters whose values came from data rather than the person's words;
+    the plan (and so its hash, policy input and card) carries them.
 
     Raises ``KeyError`` for an unknown action, :class:`~twin.graph.UnknownEntity` for a target
     that does not resolve, and :class:`~twin.actions.InvalidParams` for bad parameters.
@@ -456,6 +464,7 @@ def rehearse(
         created_at=now,
         expires_at=now + ttl,
         reason=reason,
+        tainted=sorted(set(tainted)),
     )
     return plan.model_copy(update={"hash": plan.compute_hash()})
 

@@ -10,6 +10,7 @@ from agent.chat.guard import (
     normalise,
     param_mentions,
 )
+from agent.chat.intent import IntentReading, read_intent
 from agent.chat.loop import (
     MEMORY_TURNS,
     SYSTEM_PROMPT,
@@ -26,6 +27,7 @@ from agent.chat.models import (
     offline_model,
     parse_model_spec,
 )
+from agent.chat.named import NamedSet, named_set
 from agent.chat.provider import (
     ModelFailure,
     call_within,
@@ -59,9 +61,11 @@ __all__ = [
     "TOOL_DOCS",
     "Agent",
     "AgentReply",
+    "IntentReading",
     "ModelFailure",
     "ModelSpec",
     "ModelUnavailable",
+    "NamedSet",
     "ToolArgs",
     "ToolBox",
     "TurnContext",
@@ -73,10 +77,12 @@ __all__ = [
     "may_request",
     "memory_table",
     "named_in_request",
+    "named_set",
     "normalise",
     "offline_model",
     "param_mentions",
     "parse_model_spec",
+    "read_intent",
     "tool_result",
     "tool_schemas",
     "wrap_data",

@@ -28,10 +28,10 @@ from langchain_core.tools import StructuredTool
 from sqlalchemy import Column, DateTime, Integer, String, Table, Text, select
 
 from agent.audit import Redactor
-from agent.chat.guard import MAX_TARGETS
+from agent.chat.guard import Offer
 from agent.chat.offline import DATA_TAG, HUMAN_TAG
 from agent.chat.provider import ModelFailure, call_within
-from agent.chat.tool_args import TOOL_ARGS
+from agent.chat.tool_args import MAX_TARGETS, TOOL_ARGS
 from agent.chat.tool_specs import TOOL_DOCS, tool_schemas
 from agent.chat.tools import ToolBox, TurnContext
 from agent.execution import Change
@@ -202,6 +202,14 @@ class Agent:
         ]
         return tuple(reversed(said))
 
+    @staticmethod
+    def _offer(past: list[BaseMessage]) -> Offer | None:
+        """The bot's last proposal in the thread (kept on the answer that made it)."""
+        for m in reversed(past):
+            if isinstance(m, AIMessage) and "opshand_offer" in m.additional_kwargs:
+                return Offer.from_json(m.additional_kwargs["opshand_offer"])
+        return None
+
     def _remember(
         self, thread: str, human: str, answer: str, meta: dict[str, Any], *, role: str = "human"
     ) -> None:
@@ -277,6 +285,7 @@ class Agent:
             signal_actions=signal_actions,
             earlier_requests=earlier,
             request_id=request_id,
+            offer=self._offer(past),
         )
         box = ToolBox(self.ops, ctx, max_targets=self.max_targets, redactor=self.redactor)
         tools = self.tools_for(box)
@@ -370,6 +379,10 @@ class Agent:
         reply.tool_calls = ctx.calls
         reply.proposals = ctx.proposals
         reply.seconds = self.clock() - started
+        if ctx.proposals:
+            last = ctx.proposals[-1]
+            offer = Offer(last.action, tuple(last.targets), dict(last.params))
+            parse_meta = {**parse_meta, "opshand_offer": offer.to_json()}
         role = "human" if source == "person" else SIGNAL_ROLE
         self._remember(thread, text, reply.text, parse_meta, role=role)
         return reply

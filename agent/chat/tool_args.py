@@ -12,7 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from twin.model import NodeKind
 
-__all__ = ["TOOL_ARGS", "ToolArgs"]
+__all__ = ["MAX_TARGETS", "TOOL_ARGS", "ToolArgs"]
+
+MAX_TARGETS = 25
+"""The most targets one proposal may hold; policy already asks two approvers above 10."""
 
 
 class ToolArgs(BaseModel):

@@ -24,15 +24,19 @@ from pydantic import ValidationError
 from agent.audit import Redactor
 from agent.chat.guard import (
     MAX_TARGETS,
-    action_requested,
+    Offer,
+    action_refusal,
     may_request,
-    named_in_request,
-    normalise,
+    offer_refusal,
     param_mentions,
+    tainted_params,
 )
+from agent.chat.intent import read_intent
+from agent.chat.named import Mention, NamedSet, named_set
 from agent.chat.tool_args import TOOL_ARGS
 from agent.execution import Change, parse_ref
 from agent.service import ChangeRequest, Operations
+from twin.actions import CATALOG, ActionSpec
 from twin.graph import TwinGraph, UnknownEntity
 from twin.model import Entity, NodeKind, utcnow
 from twin.queries import hosts_missing_patch, stale
@@ -142,10 +146,27 @@ class TurnContext:
     proposed: int = 0
     """Proposals that reached the core in this turn (their index is part of the request key)."""
 
+    seen: list[str] = field(default_factory=list)
+    """What read tools returned this turn (data): a parameter value found here is tainted."""
+    offer: Offer | None = None
+    """The bot's last proposal in this thread: all a bare "yes, go ahead" may authorise."""
+    _named: tuple[int, NamedSet] | None = field(default=None, repr=False)
+
+    @property
+    def assent(self) -> bool:
+        """Whether the person only said yes (see :attr:`offer`)."""
+        return self.source == "person" and read_intent(self.request_text).assent
+
     @property
     def trusted_texts(self) -> tuple[str, ...]:
         """The current request first, then earlier requests in the thread."""
         return (self.request_text, *self.earlier_requests)
+
+    def named(self, graph: TwinGraph) -> NamedSet:
+        """What the person named, computed once per turn (and per twin version)."""
+        if self._named is None or self._named[0] != graph.serial:
+            self._named = (graph.serial, named_set(self.trusted_texts, graph))
+        return self._named[1]
 
 
 def _brief(e: Entity) -> dict[str, Any]:
@@ -452,12 +473,8 @@ class ToolBox:
                 f"Refused: this would touch {len(unique)} targets; I propose at most "
                 f"{self.max_targets} at once. Narrow it down (a client, a tier or a list).",
             )
-        if ctx.source == "person" and not action_requested(action, ctx.trusted_texts):
-            return self._refuse(
-                action,
-                unique,
-                f"Refused: you did not ask for '{action}', so I will not propose it.",
-            )
+        if ctx.source == "person" and (why := action_refusal(action, ctx.trusted_texts, ctx.offer)):
+            return self._refuse(action, unique, why)
         resolved: list[Entity] = []
         for t in unique:
             try:
@@ -465,8 +482,24 @@ class ToolBox:
             except UnknownEntity as exc:
                 self._refuse(action, unique, str(exc))
                 raise
-        foreign = [e.name for e in resolved if not self._trusted_target(e)]
-        foreign += [m for m in param_mentions(params) if not self._trusted_mention(m)]
+        spec = CATALOG.get(action)
+        if ctx.assent and ctx.offer is not None:
+            why = offer_refusal(ctx.offer, [e.id for e in resolved], params)
+            if why is not None:
+                return self._refuse(action, [e.id for e in resolved], why)
+        elif (unclear := self._unclear(resolved, spec)) is not None:
+            # The person's name fits several entities: ask back, never let the model pick.
+            return self._refuse(
+                action,
+                [x.id for x in resolved],
+                f"Refused: {ctx.named(self.g).question(unclear)} "
+                "Ask the person which one they mean; do not choose.",
+                ambiguous=[i for i, _ in unclear.candidates][:20],
+            )
+        foreign: list[str] = []
+        if not ctx.assent:
+            foreign = [e.name for e in resolved if not self._trusted_target(e, spec)]
+            foreign += [m for m in param_mentions(params) if not self._trusted_mention(m, spec)]
         if isinstance(params.get("host"), str) and not foreign:
             # The rehearsal matches hosts by id: a name would silently match nothing.
             params = {**params, "host": self.g.resolve(params["host"]).id}
@@ -479,6 +512,10 @@ class ToolBox:
                 "so I will not act on it.",
                 foreign_targets=foreign[:20],
             )
+        # Values taken from data (a ticket body, a URL from an alert) are marked: policy sees
+        # input.tainted and the card shows them, so a person reads them before they are used.
+        trusted = ctx.trusted_texts if ctx.source == "person" else ()
+        tainted = tuple(tainted_params(params, trusted, ctx.seen))
         key = f"{ctx.request_id}:{ctx.proposed}" if ctx.request_id else None
         ctx.proposed += 1
         res = self.ops.propose(
@@ -492,6 +529,7 @@ class ToolBox:
                 channel=ctx.channel,
                 thread_ts=ctx.thread_ts,
                 request_key=key,
+                tainted=tainted,
             )
         )
         if res.change is not None:
@@ -514,6 +552,7 @@ class ToolBox:
             "targets": plan.target_names if plan else [],
             "blast_radius": plan.collateral_summary() if plan else {},
             "invariants": [i["id"] for i in (plan.invariants if plan else []) if not i["passed"]],
+            "tainted": list(tainted),
         }
         status = {"auto": "success", "consent": "approval_required", "deny": "denied"}[res.status]
         return tool_result(status, data)
@@ -532,24 +571,43 @@ class ToolBox:
             return "Refused: I already proposed a change for this signal; one is the limit."
         return None
 
-    def _trusted_mention(self, mention: str) -> bool:
+    def _unclear(self, resolved: list[Entity], spec: ActionSpec | None) -> Mention | None:
+        """A target the person named only by a name that fits several entities."""
+        if self.ctx.source == "signal":
+            return None
+        for e in resolved:
+            if not self._trusted_target(e, spec):
+                kinds = spec.target_kinds if spec else None
+                if (unclear := self.ctx.named(self.g).ambiguous(e, kinds)) is not None:
+                    return unclear
+        return None
+
+    def _trusted_mention(self, mention: str, spec: ActionSpec | None) -> bool:
         """A parameter that names something (a host, an address) must come from the person."""
         # A signal turn's text is the alert's, so only the signal's own entities count there.
-        if self.ctx.source != "signal" and any(
-            normalise(mention) in normalise(x) for x in self.ctx.trusted_texts
-        ):
+        if self.ctx.source != "signal" and self.ctx.named(self.g).says(mention):
             return True
         try:
-            return self._trusted_target(self.g.resolve(mention))
+            return self._trusted_target(self.g.resolve(mention), None, groups=spec)
         except UnknownEntity:
             return False
 
-    def _trusted_target(self, e: Entity) -> bool:
+    def _trusted_target(
+        self, e: Entity, spec: ActionSpec | None, *, groups: ActionSpec | None = None
+    ) -> bool:
+        """Whether ``e`` is the one entity a mention of the person's fits (of a kind ``spec``
+        accepts), or in a group they described when the action expands groups."""
         ctx = self.ctx
         if ctx.source == "signal":
             # A signal's targets are its own fields, resolved by the runbook, never the model's.
             return e.id in ctx.signal_entities
-        return named_in_request(e, ctx.trusted_texts, self.g)
+        rule = spec or groups
+        return ctx.named(self.g).covers(
+            e,
+            self.g,
+            kinds=spec.target_kinds if spec is not None else None,
+            expands_groups=rule.expands_groups if rule is not None else False,
+        )
 
     # ------------------------------------------------------------------ dispatch
     def table(self) -> dict[str, Callable[..., dict[str, Any]]]:
@@ -587,6 +645,8 @@ class ToolBox:
                 out = tool_result("error", None, str(exc).strip("'\""))
         # Secrets never leave a tool, whoever reads the result (the model, a Slack table).
         out = dict(self.redactor.redact(out))
+        if name != "propose_change":
+            self.ctx.seen.append(json.dumps(out.get("data"), default=str, ensure_ascii=False))
         self.ctx.calls.append(
             {
                 "name": name,

@@ -200,6 +200,9 @@ class PolicyInput(_Frozen):
     """``int``: how many targets the change has in total."""
     params: dict[str, Any] = Field(default_factory=dict)
     """``dict``: the action's parameters as proposed (free-form per action kind)."""
+    tainted: list[str] = Field(default_factory=list)
+    """``list[str]``: parameters whose values came from data (a ticket, an alert, a tool result)
+    rather than the person's own words, e.g. ``["text"]``; empty when all came from the person."""
     requester: Requester = Field(default_factory=Requester)
     """``requester``: who asked (see ``Requester``)."""
     channel: str = ""
@@ -276,6 +279,7 @@ class PolicyInput(_Frozen):
                 )
             ],
             params={},
+            tainted=["probe"],
             requester=Requester(id="T0:U0", roles=["probe"]),
             channel="C0",
             invariants=InvariantSummary(failed=["probe"]),

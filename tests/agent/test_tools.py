@@ -187,7 +187,9 @@ def test_tools_signal_targets_only_from_the_signal(world: OpsWorld) -> None:
 )
 def test_guard_named_in_request(text: str, entity: str, named: bool) -> None:
     g = small_graph()
-    assert named_in_request(g.get(entity), [text], g) is named
+    verb = text.split(maxsplit=1)[0]
+    action = {"patch": "patch.apply", "reboot": "host.reboot", "disable": "identity.disable"}
+    assert named_in_request(g.get(entity), [text], g, action.get(verb, "service.restart")) is named
 
 
 @pytest.mark.parametrize(
@@ -200,7 +202,7 @@ def test_guard_named_in_request(text: str, entity: str, named: bool) -> None:
         ("patch.apply", "install KB5000000 on dev-01", True),
         ("siem.rule.throttle", "mute the brute force rule for 2h", True),
         ("made.up", "do made things", False),
-        ("made.up", "made up request", True),
+        ("host.reboot", "what breaks if contoso-ny-web-01 reboots?", False),
     ],
 )
 def test_guard_action_requested(action: str, text: str, asked: bool) -> None:

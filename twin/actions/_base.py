@@ -136,6 +136,9 @@ class ActionSpec:
     changes_estate: bool = True
     validate: ValidateFn | None = None
     """Extra checks on parsed parameters that need more than the model (raise ValueError)."""
+    expands_groups: bool = False
+    """Whether a group the person describes ("all contoso servers", "the web tier") may stand for
+    its members as targets; the card shows how many it expanded to."""
 
     @property
     def all_invariants(self) -> tuple[str, ...]:

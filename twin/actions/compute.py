@@ -170,6 +170,7 @@ register(
         idempotent=False,
         effects=lambda c, h, p: [Deactivate(h.id)],
         expect=_reboot_expect,
+        expands_groups=True,
         rollback=lambda c, h, p: Rollback(None, note="a reboot cannot be undone"),
     )
 )
@@ -183,6 +184,7 @@ register(
         idempotent=False,
         effects=_patch_effects,
         expect=_patch_expect,
+        expands_groups=True,
         rollback=_patch_rollback,
         invariants=(*DISRUPTIVE_INVARIANTS, "backup_ready"),
     )
@@ -216,6 +218,7 @@ register(
         expect=lambda c, s, p: [
             Expectation(s.id, "service_running", (("host", p.host),) if p.host else ())
         ],
+        expands_groups=True,
         rollback=lambda c, s, p: Rollback(None, note="a restart needs no rollback"),
         invariants=("replicas", "critical_path", "change_window"),
     )
@@ -230,6 +233,7 @@ register(
         idempotent=False,
         effects=_script_effects,
         expect=_script_expect,
+        expands_groups=True,
         rollback=lambda c, h, p: Rollback(None, note="scripts have no automatic undo"),
         invariants=(*DISRUPTIVE_INVARIANTS, "backup_ready"),
         validate=_check_script,

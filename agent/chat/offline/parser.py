@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+from agent.chat.intent import read_intent
 from agent.chat.offline.changes import CHANGE_RULES
 from agent.chat.offline.desk import comment_rule
 from agent.chat.offline.followup import answer_pending, follow_up, follow_up_phrase
@@ -79,7 +80,33 @@ def parse(
             intent=Intent.CLARIFY,
             clarification=one_request_only([r.label for r in merged]),
         )
-    return _finish(merged[0])
+    return _asked_for(_finish(merged[0]), text, context)
+
+
+def _asked_for(result: ParseResult, text: str, context: ConversationContext | None) -> ParseResult:
+    """Keep a proposal only when the message asks for it (the guard's own intent reader).
+
+    A question, conditional, negation or pasted text proposes nothing, whatever grammar rule
+    matched; a follow-up or an answer to "which one?" carries the thread's request over.
+    """
+    proposals = [c for c in result.tool_calls if c.name == "propose_change"]
+    if not proposals:
+        return result
+    reading = read_intent(text)
+    if context is not None and (reading.follow_up or context.pending is not None):
+        return result
+    refused = [
+        str(c.args.get("action", ""))
+        for c in proposals
+        if not reading.authorises(str(c.args.get("action", "")))
+    ]
+    if not refused:
+        return result
+    return ParseResult(
+        intent=Intent.CLARIFY,
+        clarification=f"I read that as a {reading.mood}, not a request, so I will not propose "
+        f"`{refused[0]}`. If you want it, ask for it plainly (for example “reboot <host>”).",
+    )
 
 
 def _names_something(word: str, resolver: EntityResolver) -> bool:

@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from agent.chat.guard import MAX_TARGETS
 from agent.chat.offline.text import QUOTE_TOKEN
 from agent.chat.offline.types import (
     ConversationContext,
@@ -21,6 +20,7 @@ from agent.chat.offline.types import (
     ToolCall,
     Unresolved,
 )
+from agent.chat.tool_args import MAX_TARGETS
 
 __all__ = [
     "Env",
