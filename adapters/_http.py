@@ -14,28 +14,25 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters._breaker import BreakerState, CircuitBreaker
+from adapters._headers import next_link, parse_retry_after
+from adapters._status import excerpt, status_error, transport_error
 from adapters.errors import (
     AdapterError,
     AmbiguousOutcome,
     AuthError,
-    CircuitOpen,
     InvalidResponse,
-    NotFound,
     RateLimited,
-    RequestRejected,
     TransientError,
 )
 
@@ -54,9 +51,6 @@ __all__ = [
 _log = logging.getLogger("opshand.adapters.http")
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_EXCERPT_CHARS = 200
-
-BreakerState = Literal["closed", "open", "half_open"]
 
 
 class ResilienceOptions(BaseModel):
@@ -69,7 +63,7 @@ class ResilienceOptions(BaseModel):
     read_timeout: float = Field(default=30.0, gt=0)
     """Seconds to wait for the answer once the request is sent."""
     max_attempts: int = Field(default=3, ge=1, le=10)
-    """Total attempts for an idempotent call (1 = no retry). Non-idempotent calls get one."""
+    """Total attempts (1 = no retry). Non-idempotent calls retry only a 429 (not processed)."""
     backoff_base: float = Field(default=0.5, ge=0)
     """First backoff ceiling in seconds; doubles per attempt (full jitter below it)."""
     backoff_max: float = Field(default=8.0, ge=0)
@@ -104,81 +98,17 @@ class HttpHooks:
     """Randomness for backoff jitter; a fresh ``random.Random`` when ``None``."""
 
 
-class CircuitBreaker:
-    """Closed / open / half-open breaker for one integration.
+class Authenticator(Protocol):
+    """Supplies auth headers for each request; may itself call the integration (token fetch).
 
-    Only failures that say the integration is unwell (transient errors, ambiguous timeouts) count;
-    a 404 or a 401 is a healthy integration giving a clear answer.
+    ``refreshable`` says whether :meth:`invalidate` leads to a different credential (an OAuth
+    token fetched again): only then is a request answered 401 sent once more.
     """
 
-    def __init__(
-        self,
-        integration: str,
-        *,
-        failure_threshold: int = 5,
-        cool_down: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.integration = integration
-        self._threshold = failure_threshold
-        self._cool_down = cool_down
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._failures = 0
-        self._opened_at = 0.0
-        self._state: BreakerState = "closed"
-        self._probe_in_flight = False
-
     @property
-    def state(self) -> BreakerState:
-        """The current state, moving open -> half-open once the cool-down has passed."""
-        with self._lock:
-            return self._current()
-
-    def _current(self) -> BreakerState:
-        if self._state == "open" and self._clock() - self._opened_at >= self._cool_down:
-            self._state = "half_open"
-            self._probe_in_flight = False
-        return self._state
-
-    def before_call(self, call: str) -> None:
-        """Raise :class:`CircuitOpen` unless a request may be sent now."""
-        with self._lock:
-            state = self._current()
-            if state == "closed":
-                return
-            if state == "half_open" and not self._probe_in_flight:
-                # One trial request at a time decides whether the integration is back.
-                self._probe_in_flight = True
-                return
-            remaining = max(0.0, self._cool_down - (self._clock() - self._opened_at))
-        raise CircuitOpen(
-            f"circuit open after repeated failures; retry in {remaining:.0f}s",
-            integration=self.integration,
-            call=call,
-        )
-
-    def record_success(self) -> None:
-        """A healthy answer closes the circuit and clears the failure count."""
-        with self._lock:
-            self._failures = 0
-            self._state = "closed"
-            self._probe_in_flight = False
-
-    def record_failure(self) -> None:
-        """Count a failure; open the circuit at the threshold or when a probe fails."""
-        with self._lock:
-            self._failures += 1
-            if self._state == "half_open" or self._failures >= self._threshold:
-                if self._state != "open":
-                    _log.warning("circuit opened for %s", self.integration)
-                self._state = "open"
-                self._opened_at = self._clock()
-                self._probe_in_flight = False
-
-
-class Authenticator(Protocol):
-    """Supplies auth headers for each request; may itself call the integration (token fetch)."""
+    def refreshable(self) -> bool:
+        """Whether a fresh credential can replace a refused one."""
+        ...
 
     def auth_headers(self, http: ResilientHttp) -> dict[str, str]:
         """Headers to add to the next request."""
@@ -196,55 +126,8 @@ class HttpResponse:
     status: int
     headers: httpx.Headers
     body: Any = field(default=None)
-
-
-def parse_retry_after(headers: Mapping[str, str], *, now: datetime, cap: float) -> float | None:
-    """Seconds to wait as the vendor said, capped; ``None`` when it did not say.
-
-    Understands ``Retry-After`` as delta-seconds or an HTTP date, and Okta-style
-    ``X-Rate-Limit-Reset`` (epoch seconds) when ``Retry-After`` is absent.
-    """
-    raw = headers.get("retry-after")
-    seconds: float | None = None
-    if raw is not None:
-        raw = raw.strip()
-        try:
-            seconds = float(raw)
-        except ValueError:
-            try:
-                when = parsedate_to_datetime(raw)
-            except (TypeError, ValueError, IndexError):
-                return None
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            seconds = (when - now).total_seconds()
-    elif (reset := headers.get("x-rate-limit-reset")) is not None:
-        try:
-            seconds = float(reset) - now.timestamp()
-        except ValueError:
-            return None
-    if seconds is None or math.isnan(seconds):  # NaN never becomes a wait
-        return None
-    return min(max(seconds, 0.0), cap)
-
-
-def next_link(headers: Mapping[str, str]) -> str | None:
-    """The ``rel="next"`` target of an RFC 8288 ``Link`` header, if any."""
-    for part in headers.get("link", "").split(","):
-        segments = [s.strip() for s in part.split(";")]
-        if len(segments) < 2 or not segments[0].startswith("<"):
-            continue
-        rels = {s.replace(" ", "") for s in segments[1:]}
-        if 'rel="next"' in rels or "rel=next" in rels:
-            return segments[0][1:-1]
-    return None
-
-
-def _excerpt(raw: bytes) -> str:
-    """A short printable excerpt of a vendor body for an error message (kept as data)."""
-    text = raw[: _EXCERPT_CHARS * 2].decode("utf-8", "replace")
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
-    return repr(text[:_EXCERPT_CHARS])
+    links: dict[str | None, dict[str, str]] = field(default_factory=dict)
+    """RFC 8288 links by ``rel`` (:attr:`httpx.Response.links`): ``links["next"]["url"]``."""
 
 
 class ResilientHttp:
@@ -336,8 +219,10 @@ class ResilientHttp:
                 f"{self.integration}.{call} changes state and needs an idempotency key"
             )
         url = self._url(path, call)
-        attempts = self.options.max_attempts if idempotent else 1
-        for attempt in range(1, attempts + 1):
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
             # Credentials first: a token fetch is its own call with its own retries, and it must
             # not find the half-open breaker's single probe slot already taken by this call.
             auth = self.auth.auth_headers(self) if authenticated and self.auth else {}
@@ -350,8 +235,14 @@ class ResilientHttp:
                 )  # fmt: skip
             except (TransientError, AmbiguousOutcome) as exc:
                 self.breaker.record_failure()
-                if not isinstance(exc, TransientError) or attempt == attempts:
+                # A 429 says the request was not processed, so a write may repeat it too;
+                # any other transient failure repeats only what is harmless to repeat.
+                retry = isinstance(exc, RateLimited) or (
+                    idempotent and isinstance(exc, TransientError)
+                )
+                if not retry or attempt >= self.options.max_attempts:
                     raise
+                assert isinstance(exc, TransientError)
                 wait = self._backoff(attempt, exc)
                 _log.info(
                     "%s.%s attempt %d failed (%s); retrying in %.2fs",
@@ -359,10 +250,18 @@ class ResilientHttp:
                 )  # fmt: skip
                 self._sleep(wait)
                 continue
-            except AuthError:
-                if authenticated and self.auth is not None:
-                    self.auth.invalidate()
+            except AuthError as exc:
                 self.breaker.record_success()
+                if not authenticated or self.auth is None:
+                    raise
+                self.auth.invalidate()
+                # A 401 refuses the request unprocessed: with a credential that can be renewed
+                # (an expired or revoked token), fetch a new one and send once more.
+                if exc.status == 401 and not refreshed and self.auth.refreshable:
+                    refreshed = True
+                    attempt -= 1
+                    _log.info("%s.%s answered 401; refreshing credentials", self.integration, call)
+                    continue
                 raise
             except AdapterError:
                 # The integration answered clearly; it is healthy even if the answer is "no".
@@ -370,7 +269,6 @@ class ResilientHttp:
                 raise
             self.breaker.record_success()
             return response
-        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def get(
         self, path: str, *, call: str, params: Mapping[str, str | int | bool] | None = None
@@ -433,7 +331,7 @@ class ResilientHttp:
         return self.base_url.join(path.lstrip("/"))
 
     def _backoff(self, attempt: int, exc: TransientError) -> float:
-        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+        if exc.retry_after is not None:  # the vendor said when (429, and 503 too)
             return exc.retry_after
         ceiling = min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
         return self._rng.uniform(0.0, ceiling)
@@ -502,50 +400,23 @@ class ResilientHttp:
     def _transport_error(
         self, exc: httpx.HTTPError, *, call: str, idempotent: bool
     ) -> AdapterError:
-        where = {"integration": self.integration, "call": call}
-        if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError | httpx.PoolTimeout):
-            # Nothing reached the integration: safe to report as transient for any call.
-            return TransientError(f"could not connect ({type(exc).__name__})", **where)
-        if isinstance(exc, httpx.DecodingError):
-            return InvalidResponse("response body could not be decoded", **where)
-        if isinstance(exc, httpx.TransportError):
-            # The request may have been received and applied; only an idempotent call may retry.
-            if idempotent:
-                return TransientError(f"no answer ({type(exc).__name__})", **where)
-            return AmbiguousOutcome(
-                f"request sent but no answer came back ({type(exc).__name__}); "
-                "read the state back before acting again",
-                **where,
-            )
-        return AdapterError(f"HTTP client error ({type(exc).__name__})", **where)
+        return transport_error(exc, integration=self.integration, call=call, idempotent=idempotent)
 
     def _check(
         self, response: httpx.Response, raw: bytes, *, call: str, idempotent: bool
     ) -> HttpResponse:
         status = response.status_code
-        where = {"integration": self.integration, "call": call}
         if 200 <= status < 300:
             return HttpResponse(
-                status=status, headers=response.headers, body=self._decode(raw, call)
+                status=status,
+                headers=response.headers,
+                body=self._decode(raw, call),
+                links=response.links,
             )
-        detail = f"HTTP {status}: {_excerpt(raw)}" if raw else f"HTTP {status}"
-        if status in (401, 403):
-            return_exc: AdapterError = AuthError(f"credentials refused ({detail})", **where)
-        elif status == 404:
-            return_exc = NotFound(f"not found ({detail})", **where)
-        elif status == 429:
-            wait = parse_retry_after(
-                response.headers, now=self._now(), cap=self.options.retry_after_cap
-            )
-            return_exc = RateLimited(f"rate limited ({detail})", retry_after=wait, **where)
-        elif status in (502, 504) and not idempotent:
-            # A gateway gave up waiting; the backend may still have applied the change.
-            return_exc = AmbiguousOutcome(f"gateway timeout after send ({detail})", **where)
-        elif status >= 500 or status == 408:
-            return_exc = TransientError(f"integration error ({detail})", **where)
-        else:
-            return_exc = RequestRejected(f"request rejected ({detail})", status=status, **where)
-        raise return_exc
+        raise status_error(
+            response, raw, integration=self.integration, call=call, idempotent=idempotent,
+            now=self._now(), retry_after_cap=self.options.retry_after_cap,
+        )  # fmt: skip
 
     def _decode(self, raw: bytes, call: str) -> Any:
         if not raw.strip():
@@ -554,5 +425,5 @@ class ResilientHttp:
             return json.loads(raw)
         except (UnicodeDecodeError, ValueError) as exc:
             raise InvalidResponse(
-                f"response is not JSON: {_excerpt(raw)}", integration=self.integration, call=call
+                f"response is not JSON: {excerpt(raw)}", integration=self.integration, call=call
             ) from exc

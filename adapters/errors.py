@@ -39,13 +39,13 @@ class AdapterError(Exception):
 
 
 class TransientError(AdapterError):
-    """Connect timeout, 5xx, connection reset: safe to retry *if* the operation is idempotent."""
+    """Connect timeout, 5xx, connection reset: safe to retry *if* the operation is idempotent.
+
+    ``retry_after`` is the wait in seconds (already capped) when the vendor said (a 503's
+    ``Retry-After``), else ``None``.
+    """
 
     retryable = True
-
-
-class RateLimited(TransientError):
-    """HTTP 429; ``retry_after`` in seconds (already capped) when the vendor said."""
 
     def __init__(
         self,
@@ -59,6 +59,13 @@ class RateLimited(TransientError):
         self.retry_after = retry_after
 
 
+class RateLimited(TransientError):
+    """HTTP 429: the vendor did not process the request, so any call, writes too, may retry.
+
+    ``retry_after`` in seconds (already capped) when the vendor said.
+    """
+
+
 class AmbiguousOutcome(AdapterError):
     """The request was sent and no answer came back (read timeout): the change may have applied.
 
@@ -67,7 +74,17 @@ class AmbiguousOutcome(AdapterError):
 
 
 class AuthError(AdapterError):
-    """401/403: bad or insufficient credentials. Never retried."""
+    """401/403: bad or insufficient credentials.
+
+    ``status`` is the HTTP status when there was one. A 401 with a refreshable credential
+    (an OAuth token) is retried once with a fresh token; otherwise never retried.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, integration: str = "", call: str = ""
+    ) -> None:
+        super().__init__(message, integration=integration, call=call)
+        self.status = status
 
 
 class NotFound(AdapterError):

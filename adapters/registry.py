@@ -100,8 +100,8 @@ VENDORS: dict[str, _VendorSpec] = {
         ServiceNowClient,
         "psa",
         (),
-        ("username", "password", "oauth_token"),
-        plain=frozenset({"username"}),
+        ("username", "password", "client_id", "client_secret", "refresh_token"),
+        plain=frozenset({"username", "client_id"}),
     ),
     "jira_sm": _VendorSpec(
         JiraServiceManagementClient, "psa", ("email", "api_token"), plain=frozenset({"email"})
@@ -249,8 +249,11 @@ class IntegrationConfig(BaseModel):
             raise ValueError(f"{self.vendor} needs credential(s) {', '.join(missing)}")
         if self.vendor == "servicenow":
             basic = {"username", "password"} <= set(self.credentials)
-            if not basic and "oauth_token" not in self.credentials:
-                raise ValueError("servicenow needs username and password, or oauth_token")
+            oauth = {"client_id", "client_secret"} <= set(self.credentials)
+            if not basic and not oauth:
+                raise ValueError(
+                    "servicenow needs username and password, or client_id and client_secret"
+                )
         allowed, needed = _options_of(spec)
         bad = sorted(set(self.options) - allowed)
         if bad:

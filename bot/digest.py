@@ -28,6 +28,7 @@ from slack_sdk import WebClient
 from agent.digest import DigestNumbers, compute_digest
 from bot.blocks import Block, ctx, header, limit_blocks, md
 from bot.bootstrap import Opshand
+from bot.digest_chart import chart_alt_text, render_chart
 from bot.jobs import JobLease, acquire_job, finish_job, job_result, release_job
 from bot.tables import prune_seen
 from twin.model import utcnow
@@ -40,8 +41,11 @@ __all__ = [
     "DigestScheduler",
     "default_day",
     "digest_blocks",
+    "digest_chart",
     "digest_config",
+    "digest_day",
     "digest_for",
+    "digest_numbers",
     "post_digest",
     "text_chart",
 ]
@@ -171,19 +175,58 @@ def default_day(oh: Opshand) -> date:
     return utcnow().astimezone(digest_config(oh).tz).date() - timedelta(days=1)
 
 
-def digest_for(oh: Opshand, day: date | None = None) -> tuple[str, list[Block]]:
-    """Render the digest of ``day`` (default: yesterday in the digest's time zone)."""
+def digest_day(oh: Opshand, word: str) -> date | None:
+    """The day a person means: "" or "today" (so far), "yesterday", or YYYY-MM-DD; else None."""
+    today = utcnow().astimezone(digest_config(oh).tz).date()
+    word = word.strip().lower()
+    if word in ("", "today"):
+        return today
+    if word == "yesterday":
+        return today - timedelta(days=1)
+    try:
+        return date.fromisoformat(word)
+    except ValueError:
+        return None
+
+
+def digest_numbers(oh: Opshand, day: date | None = None) -> DigestNumbers:
+    """The figures of ``day``'s digest (default: yesterday in the digest's time zone)."""
     cfg = digest_config(oh)
-    day = day or default_day(oh)
-    numbers = compute_digest(
+    return compute_digest(
         oh.engine,
         oh.audit,
-        day,
+        day or default_day(oh),
         cfg.tz,
         minutes_per_action=cfg.minutes_per_action,
         default_minutes=cfg.default_minutes,
     )
-    return digest_blocks(numbers, cfg)
+
+
+def digest_for(oh: Opshand, day: date | None = None) -> tuple[str, list[Block]]:
+    """Render the digest of ``day`` (default: yesterday in the digest's time zone)."""
+    return digest_blocks(digest_numbers(oh, day), digest_config(oh))
+
+
+def digest_chart(n: DigestNumbers) -> tuple[bytes, str]:
+    """The digest's 14-day chart as PNG bytes, with its alt text."""
+    title = f"opshand: changes per day to {n.day:%a %d %b}"
+    return render_chart(n.history, title=title), chart_alt_text(n.history)
+
+
+def _upload_chart(client: WebClient, channel: str, ts: str, n: DigestNumbers) -> None:
+    """Put the chart in the digest's thread; a failed upload never costs the day's digest."""
+    try:
+        png, alt = digest_chart(n)
+        client.files_upload_v2(
+            channel=channel,
+            thread_ts=ts,
+            content=png,
+            filename=f"opshand-digest-{n.day.isoformat()}.png",
+            title=f"Changes per day, 14 days to {n.day:%d %b}",
+            alt_txt=alt,
+        )
+    except Exception:
+        log.warning("could not upload the digest chart for %s", n.day, exc_info=True)
 
 
 def post_digest(
@@ -219,7 +262,8 @@ def post_digest(
         if found is not None:
             log.warning("the digest for %s was posted by an earlier attempt; recording it", day)
             return _finish(oh, lease, found, day)
-        text, blocks = digest_for(oh, day)
+        numbers = digest_numbers(oh, day)
+        text, blocks = digest_blocks(numbers, cfg)
         resp = client.chat_postMessage(
             channel=channel,
             text=text,
@@ -233,6 +277,7 @@ def post_digest(
         release_job(oh.engine, lease)
         raise
     log.info("posted the digest for %s", day)
+    _upload_chart(client, channel, str(resp["ts"]), numbers)
     return _finish(oh, lease, str(resp["ts"]), day)
 
 

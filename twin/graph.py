@@ -272,10 +272,14 @@ class TwinGraph:
         """What needs ``entity_id``: (type, source id)."""
         return [(t, src) for src, d in self.g._pred[entity_id].items() for t in sorted(d["types"])]
 
-    def resolve(self, mention: str, kinds: set[NodeKind] | None = None) -> Entity:
-        """Find one entity by id, exact name, unique suffix, or confident fuzzy match.
+    def resolve(
+        self, mention: str, kinds: set[NodeKind] | None = None, *, fuzzy: bool = True
+    ) -> Entity:
+        """Find one entity by id, exact name, unique suffix, or (``fuzzy``) confident fuzzy match.
 
-        Raises :class:`UnknownEntity` (with close names) when nothing fits well enough.
+        Raises :class:`UnknownEntity` (with close names) when nothing fits well enough. Commands
+        a person types exactly (the CLI) pass ``fuzzy=False``: a misspelling is answered with
+        "did you mean", never silently corrected.
         """
         m = mention.strip().strip("`'\"").rstrip("?.,!")
         if m in self.g:
@@ -300,7 +304,8 @@ class TwinGraph:
             return suffix[0]
         matches = self.search(m, kinds=kinds, limit=5)
         if (
-            matches
+            fuzzy
+            and matches
             and matches[0].score >= 92
             and (len(matches) == 1 or matches[0].score - matches[1].score >= 3)
             # never "correct" a number: db-prod-09 must not become db-prod-01

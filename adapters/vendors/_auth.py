@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pydantic import SecretStr
 
 from adapters._http import Authenticator, ResilientHttp
-from adapters.errors import InvalidResponse
+from adapters.errors import AuthError, InvalidResponse, RequestRejected
 
 __all__ = ["BasicAuth", "HeaderToken", "OAuth2Token", "WithHeaders"]
 
@@ -24,6 +24,8 @@ _EXPIRY_MARGIN_S = 60.0
 
 class HeaderToken:
     """A fixed token in one header, e.g. Okta ``Authorization: SSWS <token>``."""
+
+    refreshable = False
 
     def __init__(self, token: SecretStr, *, scheme: str = "Bearer", header: str = "Authorization"):
         self._token = token
@@ -45,6 +47,8 @@ class HeaderToken:
 class BasicAuth:
     """HTTP Basic with a username and a secret password or API token."""
 
+    refreshable = False
+
     def __init__(self, username: str, password: SecretStr) -> None:
         self._username = username
         self._password = password
@@ -62,7 +66,12 @@ class BasicAuth:
 
 
 class OAuth2Token:
-    """An OAuth2 token endpoint (client credentials or password grant), cached until expiry.
+    """An OAuth2 token endpoint (client credentials, password or refresh-token grant).
+
+    The token is cached until shortly before it expires and dropped on a 401. With
+    ``use_refresh`` the ``refresh_token`` a token answer carries is used for the next fetch
+    (``grant_type=refresh_token``); a refused refresh falls back to the configured grant
+    (unless that grant *is* a refresh token, which then fails as :class:`AuthError`).
 
     Args:
         token_path: Token endpoint, relative to the integration's base URL or absolute.
@@ -72,7 +81,10 @@ class OAuth2Token:
         clock: Monotonic clock for expiry.
         token_http: Sends the token request when the token endpoint is on another origin
             (Entra's login host); the integration's own :class:`ResilientHttp` otherwise.
+        use_refresh: Renew through the refresh token a token answer carries.
     """
+
+    refreshable = True
 
     def __init__(
         self,
@@ -83,6 +95,7 @@ class OAuth2Token:
         headers: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         token_http: ResilientHttp | None = None,
+        use_refresh: bool = False,
     ) -> None:
         self._path = token_path
         self._form = dict(form)
@@ -94,6 +107,8 @@ class OAuth2Token:
         self._lock = threading.RLock()
         self._token: SecretStr | None = None
         self._expires_at = 0.0
+        self._use_refresh = use_refresh
+        self._refresh: SecretStr | None = None
 
     def __repr__(self) -> str:
         return f"OAuth2Token(token_path={self._path!r}, cached={self._token is not None})"
@@ -112,7 +127,26 @@ class OAuth2Token:
             self._token = None
 
     def _fetch(self, http: ResilientHttp) -> None:
-        form = {**self._form, **{k: v.get_secret_value() for k, v in self._secret_form.items()}}
+        if self._refresh is not None:
+            refresh_form = {
+                k: v for k, v in self._form.items() if k not in ("grant_type", "username")
+            }
+            secrets = {k: v for k, v in self._secret_form.items() if k != "password"}
+            secrets["refresh_token"] = self._refresh
+            try:
+                self._take(http, {**refresh_form, "grant_type": "refresh_token"}, secrets)
+                return
+            except (AuthError, RequestRejected):
+                # An expired or revoked refresh token: start again from the configured grant.
+                self._refresh = None
+                if self._form.get("grant_type") == "refresh_token":
+                    raise
+        self._take(http, self._form, self._secret_form)
+
+    def _take(
+        self, http: ResilientHttp, form: Mapping[str, str], secret_form: Mapping[str, SecretStr]
+    ) -> None:
+        sent = {**form, **{k: v.get_secret_value() for k, v in secret_form.items()}}
         # A token request changes nothing in the estate, so it is safe to retry.
         answer = http.request(
             "POST",
@@ -120,7 +154,7 @@ class OAuth2Token:
             call="oauth_token",
             idempotent=True,
             mutating=False,
-            form=form,
+            form=sent,
             headers=self._headers,
             authenticated=False,
         )
@@ -139,6 +173,9 @@ class OAuth2Token:
             seconds = 3600.0
         self._token = SecretStr(token)
         self._expires_at = self._clock() + max(seconds - _EXPIRY_MARGIN_S, 0.0)
+        refresh = body.get("refresh_token")
+        if self._use_refresh and isinstance(refresh, str) and refresh:
+            self._refresh = SecretStr(refresh)
 
 
 class WithHeaders:
@@ -150,6 +187,11 @@ class WithHeaders:
 
     def __repr__(self) -> str:
         return f"WithHeaders({self._inner!r}, headers={sorted(self._headers)!r})"
+
+    @property
+    def refreshable(self) -> bool:
+        """As the inner authenticator."""
+        return self._inner.refreshable
 
     def auth_headers(self, http: ResilientHttp) -> dict[str, str]:
         """The fixed headers plus the inner authenticator's."""

@@ -108,7 +108,8 @@ class OktaClient:
         """One user and the names of its groups."""
         call = "get_user"
         answer = self.http.get(f"/api/v1/users/{seg(user_id)}", call=call)
-        groups = self._all(f"/api/v1/users/{seg(user_id)}/groups", call)
+        # Not paginated: the spec declares no limit/after for listUserGroups.
+        groups = self._all(f"/api/v1/users/{seg(user_id)}/groups", call, paged=False)
         with parsing(self.integration, call):
             names = [opt_str(as_dict(g.get("profile") or {}, "profile"), "name") for g in groups]
             return self._user(as_dict(answer.body, "user"), [n for n in names if n])
@@ -201,7 +202,7 @@ class OktaClient:
             idempotency_key=key,
         )
 
-    def _all(self, path: str, call: str) -> list[dict[str, Any]]:
+    def _all(self, path: str, call: str, *, paged: bool = True) -> list[dict[str, Any]]:
         def items(page: HttpResponse) -> list[Any]:
             with parsing(self.integration, call):
                 return [as_dict(x, "item") for x in as_list(page.body, "page")]
@@ -212,7 +213,7 @@ class OktaClient:
                 call=call,
                 items=items,
                 next_request=lambda page, _seen: next_link(page.headers),
-                params={"limit": self._page},
+                params={"limit": self._page} if paged else None,
             )
         )
 

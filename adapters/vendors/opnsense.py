@@ -1,8 +1,18 @@
 """OPNsense firewall client over the MVC filter API (``/api/firewall/filter/*``).
 
-Auth is HTTP Basic with an API key and secret. Every change is applied behind a *savepoint*:
-``savepoint`` -> ``apply/{revision}`` -> ``cancelRollback/{revision}``. If a change cuts this
-client off, the cancel never arrives and OPNsense rolls the change back by itself (60 s).
+Auth is HTTP Basic with an API key and secret. How a change is applied depends on the version
+(read once from ``/api/diagnostics/system/systemInformation``):
+
+* up to 26.1: behind a *savepoint*: ``savepoint`` -> ``apply/{revision}`` ->
+  ``cancelRollback/{revision}``. If a change cuts this client off, the cancel never arrives and
+  OPNsense rolls the change back by itself (60 s). ``cancelRollback`` answers an empty status
+  (configd prints nothing): that is success.
+* from 26.7: savepoint and cancelRollback are gone; ``apply`` takes no argument, so there is no
+  automatic rollback.
+
+When the version cannot be read (the key lacks the diagnostics privilege), a ``savepoint``
+answered 404 selects the 26.7 flow. Since 25.7 ``searchRule`` also lists legacy and automatic
+(plugin) rules; only MVC rules are ours to list and change.
 OPNsense has neither an idempotency header nor rule expiry, so both live in a tag in the rule
 description (``[opshand key=... expires=...]``); :meth:`add_rule` finds a rule already created
 with the same key instead of adding a second one.
@@ -11,18 +21,23 @@ with the same key instead of adding a second one.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import SecretStr
 
 from adapters._http import HttpHooks, HttpResponse, ResilienceOptions, ResilientHttp
 from adapters.contracts import FirewallRule
-from adapters.errors import IdempotencyConflict, RequestRejected
+from adapters.errors import AuthError, IdempotencyConflict, NotFound, RequestRejected
 from adapters.vendors._auth import BasicAuth
 from adapters.vendors._parse import as_dict, as_list, iso, opt_str, parsing, req_str, seg
 
 __all__ = ["OPNsenseClient"]
+
+ApplyFlow = Literal["auto", "savepoint", "plain"]
+_VERSION = re.compile(r"OPNsense\s+(?P<full>(?P<major>\d+)\.(?P<minor>\d+)[^\s-]*)")
+# The release that removed savepoint/cancelRollback (opnsense/core 17b84612eb).
+_PLAIN_APPLY_FROM = (26, 7)
 
 _TAG = re.compile(r"\s*\[opshand key=(?P<key>[^\s\]]+)(?: expires=(?P<exp>[^\s\]]+))?\]\s*$")
 
@@ -39,6 +54,7 @@ class OPNsenseClient:
         hooks: Sleep/clock/randomness (fakes in tests).
         interface: Interface new rules attach to.
         page_size: Rows per search page.
+        apply_flow: ``auto`` (by version), ``savepoint`` (up to 26.1) or ``plain`` (26.7 on).
     """
 
     integration = "opnsense"
@@ -54,6 +70,7 @@ class OPNsenseClient:
         hooks: HttpHooks | None = None,
         interface: str = "lan",
         page_size: int = 500,
+        apply_flow: ApplyFlow = "auto",
     ) -> None:
         self.http = ResilientHttp(
             http_client,
@@ -65,6 +82,9 @@ class OPNsenseClient:
         )
         self._interface = interface
         self._page = page_size
+        self._flow: ApplyFlow = apply_flow
+        self.version: str | None = None
+        """The firmware version read from the firewall (``"26.7.1"``), once known."""
 
     def __repr__(self) -> str:
         return f"OPNsenseClient(base_url={str(self.http.base_url)!r})"
@@ -152,24 +172,63 @@ class OPNsenseClient:
 
     # ------------------------------------------------------------------ helpers
     def _apply(self, call: str, key: str) -> None:
-        """savepoint -> apply with rollback revision -> cancel the rollback."""
+        """Apply the saved change the way this firewall's version supports."""
+        flow = self._apply_flow()
+        if flow == "savepoint":
+            try:
+                revision = self._savepoint(call, key)
+            except NotFound:
+                if self._flow != "auto":
+                    raise
+                # Version unknown and no savepoint endpoint: a 26.7-or-later firewall.
+                self._flow = flow = "plain"
+        if flow == "plain":
+            self._step("apply", "/api/firewall/filter/apply", call, f"{key}-apply", ("ok",))
+            return
+        rev = seg(revision)
+        self._step("apply", f"/api/firewall/filter/apply/{rev}", call, f"{key}-apply", ("ok",))
+        # cancelRollback answers configd's output, which is empty on success.
+        self._step(
+            "cancelRollback", f"/api/firewall/filter/cancelRollback/{rev}", call,
+            f"{key}-cancelRollback", ("ok", ""),
+        )  # fmt: skip
+
+    def _apply_flow(self) -> ApplyFlow:
+        if self._flow != "auto":
+            return self._flow
+        try:
+            answer = self.http.get("/api/diagnostics/system/systemInformation", call="version")
+        except (AuthError, NotFound):
+            return "savepoint"  # unknown: try the savepoint, a 404 there means 26.7 on
+        with parsing(self.integration, "version"):
+            versions = as_list(as_dict(answer.body, "body").get("versions") or [], "versions")
+            found = next((m for v in versions if (m := _VERSION.search(str(v)))), None)
+        if found is None:
+            return "savepoint"
+        self.version = found.group("full")
+        release = (int(found.group("major")), int(found.group("minor")))
+        self._flow = "plain" if release >= _PLAIN_APPLY_FROM else "savepoint"
+        return self._flow
+
+    def _savepoint(self, call: str, key: str) -> str:
         point = self.http.request(
             "POST", "/api/firewall/filter/savepoint", call=call, idempotent=False,
             json_body={}, idempotency_key=f"{key}-savepoint",
         )  # fmt: skip
         with parsing(self.integration, call):
-            revision = req_str(as_dict(point.body, "body"), "revision")
-        for step in ("apply", "cancelRollback"):
-            answer = self.http.request(
-                "POST", f"/api/firewall/filter/{step}/{seg(revision)}", call=call,
-                idempotent=True, json_body={}, idempotency_key=f"{key}-{step}",
-            )  # fmt: skip
-            with parsing(self.integration, call):
-                status = opt_str(as_dict(answer.body, "body"), "status").strip().lower()
-            if status != "ok":
-                raise RequestRejected(
-                    f"{step} answered {status!r}", integration=self.integration, call=call
-                )
+            return req_str(as_dict(point.body, "body"), "revision")
+
+    def _step(self, step: str, path: str, call: str, key: str, success: tuple[str, ...]) -> None:
+        answer = self.http.request(
+            "POST", path, call=call, idempotent=True, json_body={}, idempotency_key=key
+        )
+        with parsing(self.integration, call):
+            body = {} if answer.body is None else as_dict(answer.body, "body")
+            status = opt_str(body, "status").strip().lower()
+        if status not in success:
+            raise RequestRejected(
+                f"{step} answered {status!r}", integration=self.integration, call=call
+            )
 
     def _rows(self) -> list[dict[str, Any]]:
         call = "list_rules"
@@ -180,6 +239,11 @@ class OPNsenseClient:
                     as_dict(r, "row") for r in as_list(as_dict(page.body, "page")["rows"], "rows")
                 ]
 
+        def ours(row: dict[str, Any]) -> bool:
+            # Since 25.7 searchRule also lists legacy and plugin-generated rules; they are not
+            # MVC rules, cannot be changed through this API, and are never opshand's.
+            return not (_truthy(row.get("legacy")) or _truthy(row.get("is_automatic")))
+
         def following(page: HttpResponse, seen: int) -> dict[str, str | int | bool] | None:
             body = page.body if isinstance(page.body, dict) else {}
             total, current = body.get("total"), body.get("current")
@@ -187,15 +251,22 @@ class OPNsenseClient:
                 return {"current": current + 1}
             return None
 
-        return list(
-            self.http.paginate(
+        return [
+            row
+            for row in self.http.paginate(
                 "/api/firewall/filter/searchRule",
                 call=call,
                 items=items,
                 next_request=following,
                 params={"current": 1, "rowCount": self._page},
             )
-        )
+            if ours(row)
+        ]
+
+
+def _truthy(value: Any) -> bool:
+    """OPNsense flags come as booleans or as ``"1"``/``"0"`` strings."""
+    return value is True or value in ("1", 1, "true")
 
 
 def _same(a: FirewallRule, b: FirewallRule) -> bool:

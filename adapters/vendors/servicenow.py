@@ -1,8 +1,15 @@
 """ServiceNow PSA client over the Table API (``/api/now/table/incident``).
 
-Auth is HTTP Basic or an OAuth bearer token. ServiceNow has no idempotency header, so every
-created incident carries the idempotency key in ``correlation_id`` and :meth:`create_ticket`
-looks it up first: a retried create after an ambiguous outcome finds the first one.
+Auth is HTTP Basic or OAuth 2.0 against the instance's ``/oauth_token.do``: client credentials
+(``client_id`` + ``client_secret``; Washington DC and later, with the inbound client-credentials
+grant enabled), the password grant (client + ``username``/``password``) or a refresh token
+obtained once (client + ``refresh_token``). Access tokens live 30 minutes by default: the
+token is renewed before expiry, through the refresh token when the instance issued one, and a
+401 drops it and retries the call once with a new one.
+
+ServiceNow has no idempotency header, so every created incident carries the idempotency key
+in ``correlation_id`` and :meth:`create_ticket` looks it up first: a retried create after an
+ambiguous outcome finds the first one.
 Work notes are journal entries; they are read back from ``sys_journal_field``.
 """
 
@@ -16,7 +23,7 @@ from pydantic import SecretStr
 from adapters._http import Authenticator, HttpHooks, HttpResponse, ResilienceOptions, ResilientHttp
 from adapters.contracts import Ticket
 from adapters.errors import RequestRejected
-from adapters.vendors._auth import BasicAuth, HeaderToken
+from adapters.vendors._auth import BasicAuth, OAuth2Token
 from adapters.vendors._parse import as_dict, as_list, opt_str, parsing, req_str, seg
 
 __all__ = ["ServiceNowClient"]
@@ -51,10 +58,12 @@ class ServiceNowClient:
 
     Args:
         base_url: The instance, e.g. ``https://acme.service-now.com``.
-        username: Basic-auth user (ignored when ``oauth_token`` is given).
-        password: Basic-auth password.
+        username: Basic-auth user, or the user of the OAuth password grant.
+        password: Its password.
         http_client: Injected sync client.
-        oauth_token: A bearer token instead of Basic auth.
+        client_id: OAuth client id (Application Registry); OAuth instead of Basic when given.
+        client_secret: OAuth client secret.
+        refresh_token: A refresh token obtained once (instead of ``username``/``password``).
         options: Resilience settings.
         hooks: Sleep/clock/randomness (fakes in tests).
         close_code: Resolution code written when closing.
@@ -69,18 +78,37 @@ class ServiceNowClient:
         http_client: httpx.Client,
         username: str = "",
         password: SecretStr | None = None,
-        oauth_token: SecretStr | None = None,
+        client_id: str = "",
+        client_secret: SecretStr | None = None,
+        refresh_token: SecretStr | None = None,
         options: ResilienceOptions | None = None,
         hooks: HttpHooks | None = None,
         close_code: str = "Solution provided",
     ) -> None:
         auth: Authenticator
-        if oauth_token is not None:
-            auth = HeaderToken(oauth_token)
+        clock = (hooks or HttpHooks()).clock
+        if client_id or client_secret is not None:
+            if not client_id or client_secret is None:
+                raise ValueError("ServiceNow OAuth needs both client_id and client_secret")
+            form = {"client_id": client_id}
+            secrets = {"client_secret": client_secret}
+            if refresh_token is not None:
+                form["grant_type"] = "refresh_token"
+                secrets["refresh_token"] = refresh_token
+            elif username and password is not None:
+                form |= {"grant_type": "password", "username": username}
+                secrets["password"] = password
+            else:
+                form["grant_type"] = "client_credentials"
+            auth = OAuth2Token(
+                "/oauth_token.do", form=form, secret_form=secrets, clock=clock, use_refresh=True
+            )
         elif password is not None and username:
             auth = BasicAuth(username, password)
         else:
-            raise ValueError("ServiceNow needs username+password or an oauth_token")
+            raise ValueError(
+                "ServiceNow needs username+password, or client_id+client_secret (OAuth)"
+            )
         self.http = ResilientHttp(
             http_client,
             integration=self.integration,

@@ -1,15 +1,18 @@
-"""``opshand digest --date YYYY-MM-DD [--post]``: print or post any day's digest."""
+"""``opshand digest [--date DAY] [--chart FILE] [--post]``: print, chart or post a day's digest."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from bot.cli.common import DataDir, SettingsFile, boot, err, out
 
-__all__ = ["blocks_as_text", "register_digest_command"]
+__all__ = ["blocks_as_text", "mrkdwn_to_plain", "register_digest_command"]
 
 
 def register_digest_command(app: typer.Typer) -> None:
@@ -17,8 +20,28 @@ def register_digest_command(app: typer.Typer) -> None:
     app.command("digest")(digest)
 
 
+_LINK = re.compile(r"<([^<>|]+)\|([^<>]*)>|<([^<>]+)>")
+_EMPHASIS = re.compile(r"(?<![\w*_~])([*_~])(?=\S)([^*_~\n]+?)(?<=\S)\1(?![\w*_~])")
+
+
+def _link(m: re.Match[str]) -> str:
+    target, label, bare = m.group(1), m.group(2), m.group(3)
+    if bare is not None:
+        return bare.removeprefix("!").lstrip("@#")
+    return f"{label} ({target})" if label and label != target else target
+
+
+def mrkdwn_to_plain(text: str) -> str:
+    """Slack mrkdwn as plain text: no emphasis marks or fences, links as "label (url)"."""
+    text = text.replace("```", "")
+    text = _EMPHASIS.sub(r"\2", text)
+    text = re.sub(r"`([^`\n]+)`", r"\1", text)
+    text = _LINK.sub(_link, text)
+    return html.unescape(text)
+
+
 def blocks_as_text(blocks: list[dict[str, Any]]) -> str:
-    """Block Kit as readable text for a terminal."""
+    """Block Kit as readable plain text for a terminal."""
     lines: list[str] = []
     for b in blocks:
         t = b.get("text")
@@ -29,13 +52,17 @@ def blocks_as_text(blocks: list[dict[str, Any]]) -> str:
                 lines.append(el["text"])
         for f in b.get("fields") or []:
             lines.append(str(f.get("text", "")))
-    return "\n".join(lines)
+    return mrkdwn_to_plain("\n".join(lines))
 
 
 def digest(
     day: Annotated[
         str | None,
-        typer.Option("--date", help="The day, YYYY-MM-DD (default: yesterday)."),
+        typer.Option("--date", help="today, yesterday or YYYY-MM-DD (default: yesterday)."),
+    ] = None,
+    chart: Annotated[
+        Path | None,
+        typer.Option("--chart", help="Also write the 14-day chart to this PNG file."),
     ] = None,
     post: Annotated[
         bool, typer.Option("--post", help="Post to the digest channel (once per day).")
@@ -43,19 +70,40 @@ def digest(
     data_dir: DataDir = None,
     settings_file: SettingsFile = None,
 ) -> None:
-    """Print a day's digest, or post it to the managers' channel."""
-    from bot.digest import default_day, digest_for, post_digest
+    """Print a day's digest, write its chart, or post both to the managers' channel."""
+    from bot.digest import (
+        default_day,
+        digest_blocks,
+        digest_chart,
+        digest_config,
+        digest_day,
+        digest_numbers,
+        post_digest,
+    )
 
-    try:
-        when = date.fromisoformat(day) if day else None
-    except ValueError:
-        err.print(f"[red]--date {day!r} is not a date; use YYYY-MM-DD.[/red]")
-        raise typer.Exit(2) from None
+    if day is not None and day.strip().lower() not in ("today", "yesterday"):
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            err.print(
+                f"[red]--date {day!r} is not a date; use today, yesterday or YYYY-MM-DD.[/red]"
+            )
+            raise typer.Exit(2) from None
     oh = boot(data_dir, settings_file)
     try:
+        when = digest_day(oh, day) if day is not None else None
+        if chart is not None:
+            png, alt = digest_chart(digest_numbers(oh, when))
+            try:
+                chart.write_bytes(png)
+            except OSError as exc:
+                err.print(f"[red]Cannot write {chart}:[/red] {exc.strerror or exc}")
+                raise typer.Exit(1) from exc
+            out.print(f"Wrote {chart} ({len(png):,} bytes). {alt}", markup=False, highlight=False)
         if not post:
-            _, blocks = digest_for(oh, when)
-            out.print(blocks_as_text(blocks), markup=False, highlight=False)
+            if chart is None:
+                _, blocks = digest_blocks(digest_numbers(oh, when), digest_config(oh))
+                out.print(blocks_as_text(blocks), markup=False, highlight=False)
             return
         from slack_sdk import WebClient
 

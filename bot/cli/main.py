@@ -103,10 +103,13 @@ def plan(
     oh = boot(data_dir)
     try:
         try:
+            # Targets are taken as typed: a misspelling gets "did you mean", not a guess.
+            targets = [oh.ops.graph.resolve(t, fuzzy=False).id for t in targets]
             p = rehearse(oh.ops.graph, action, targets, params)
         except (KeyError, UnknownEntity, InvalidParams) as exc:
-            err.print(f"[red]{str(exc).strip(chr(39))}[/red]")
-            raise typer.Exit(1) from exc
+            # A misspelt action or target is a usage error (exit 2); the text names the nearest.
+            err.print(str(exc).strip(chr(39)), style="red", markup=False, highlight=False)
+            raise typer.Exit(2) from exc
         req = ChangeRequest(
             action=action,
             targets=p.targets,

@@ -82,10 +82,10 @@ def _resolve(g: TwinGraph, mention: str) -> Entity:
     from twin.graph import UnknownEntity
 
     try:
-        return g.resolve(mention)
+        return g.resolve(mention, fuzzy=False)
     except UnknownEntity as exc:
-        err.print(str(exc))
-        raise typer.Exit(1) from exc
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from exc
 
 
 def _kind(name: str) -> NodeKind:
@@ -111,7 +111,10 @@ def _brief(e: Entity) -> dict[str, Any]:
 
 def _entity_table(rows: list[Entity], title: str | None = None, *, limit: int = 50) -> None:
     t = Table(title=title)
-    for c in ("name", "kind", "client", "env", "criticality", "last seen"):
+    # Names are never cut or wrapped: people copy them back into the next command.
+    widest = max((len(e.name) for e in rows[:limit]), default=4)
+    t.add_column("name", no_wrap=True, min_width=widest)
+    for c in ("kind", "client", "env", "criticality", "last seen"):
         t.add_column(c)
     for e in rows[:limit]:
         a = e.attrs

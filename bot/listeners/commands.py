@@ -8,14 +8,14 @@ are checked by the operations facade, which answers with a polite sentence.
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
 from agent.service import identity_of
 from bot.blocks import answer_blocks, ctx, decision_blocks, limit_blocks, md
-from bot.digest import digest_for
+from bot.digest import digest_day, digest_for
 from bot.listeners._shared import SlackOut, team_of
 from bot.listeners.conversations import facts_of
 
@@ -29,7 +29,7 @@ HELP = """*opshand* — ask about the estate, propose changes, see what is waiti
 • `/opshand status CR-42` — where a change stands
 • `/opshand pending` — changes waiting for consent
 • `/opshand freeze <reason>` / `/opshand unfreeze` — stop or resume all changes (admins)
-• `/opshand digest [YYYY-MM-DD]` — the daily digest (yesterday by default), only to you
+• `/opshand digest [today|yesterday|YYYY-MM-DD]` — the digest (today so far by default), only to you
 • `/opshand help` — this text"""
 
 
@@ -77,10 +77,12 @@ def register_commands(app: App, out: SlackOut) -> None:
         )
 
     def digest(arg: str, respond: Respond) -> None:
-        try:
-            day = date.fromisoformat(arg) if arg else None
-        except ValueError:
-            respond(text=f"'{arg}' is not a date; use YYYY-MM-DD.", response_type="ephemeral")
+        day = digest_day(out.oh, arg)
+        if day is None:
+            respond(
+                text=f"'{arg}' is not a day; use today, yesterday or YYYY-MM-DD.",
+                response_type="ephemeral",
+            )
             return
         text, blocks = digest_for(out.oh, day)
         respond(text=text, blocks=blocks, response_type="ephemeral")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import mimetypes
 import re
 import time
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.localslack.directory import APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID
@@ -206,7 +207,12 @@ def get_upload_url(ctx: ApiContext, p: Params) -> JSON:
         raise ApiError("invalid_arguments")
     file_id = new_id("F0", 9)
     with ctx.workspace.lock:
-        ctx.workspace.files[file_id] = {"id": file_id, "name": filename, "size": length}
+        ctx.workspace.files[file_id] = {
+            "id": file_id,
+            "name": filename,
+            "size": length,
+            "alt_txt": p.opt("alt_txt") or "",
+        }
     return {"upload_url": f"{ctx.public_url}upload/{file_id}", "file_id": file_id}
 
 
@@ -230,6 +236,8 @@ def complete_upload(ctx: ApiContext, p: Params) -> JSON:
                     "title": item.get("title") or record["name"],
                     "user": BOT_USER_ID,
                     "size": len(record["content"]),
+                    "mimetype": _mimetype(record["name"]),
+                    "alt_txt": record.get("alt_txt", ""),
                     "url_private": f"{ctx.public_url}files/{record['id']}",
                     "permalink": f"{ctx.public_url}files/{record['id']}",
                 }
@@ -247,8 +255,12 @@ def complete_upload(ctx: ApiContext, p: Params) -> JSON:
     return {"files": shared}
 
 
+def _mimetype(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
 def upload_routes(ctx: ApiContext) -> list[Route]:
-    """The ``upload_url`` target: the raw file body is POSTed there."""
+    """The ``upload_url`` target the raw file body is POSTed to, and ``/files/{id}`` to read it."""
 
     async def receive(request: Request) -> PlainTextResponse:
         file_id = request.path_params["file_id"]
@@ -260,7 +272,26 @@ def upload_routes(ctx: ApiContext) -> list[Route]:
             record["content"] = content
         return PlainTextResponse(f"OK - {len(content)}")
 
-    return [Route("/upload/{file_id}", receive, methods=["POST"])]
+    async def serve(request: Request) -> Response:
+        with ctx.workspace.lock:
+            record = ctx.workspace.files.get(request.path_params["file_id"])
+            content = None if record is None else record.get("content")
+        if record is None or content is None:
+            return PlainTextResponse("file_not_found", status_code=404)
+        # Served as an attachment unless it is an image, so an uploaded page cannot run here.
+        kind = _mimetype(str(record["name"]))
+        inline = kind.startswith("image/") and kind != "image/svg+xml"
+        headers = {"X-Content-Type-Options": "nosniff"}
+        if not inline:
+            headers["Content-Disposition"] = "attachment"
+        return Response(
+            content, media_type=kind if inline else "application/octet-stream", headers=headers
+        )
+
+    return [
+        Route("/upload/{file_id}", receive, methods=["POST"]),
+        Route("/files/{file_id}", serve, methods=["GET"]),
+    ]
 
 
 HANDLERS: dict[str, Handler] = {

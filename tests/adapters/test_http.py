@@ -150,13 +150,110 @@ def test_e3_huge_retry_after_is_capped_and_surfaced():
     assert len(rec.requests) == 3
 
 
-def test_e3_rate_limit_on_non_idempotent_call_is_raised_without_waiting():
+def test_e3_write_answered_429_is_retried_after_retry_after_then_raised():
+    # A 429 says the request was not processed: even a non-idempotent write may repeat it.
     t = FakeTime()
     http, rec = make(lambda r: httpx.Response(429, headers={"Retry-After": "5"}), time=t)
     with pytest.raises(RateLimited) as info:
         http.request("POST", "/x", call="do_x", idempotent=False, idempotency_key="k")
     assert info.value.retry_after == 5.0
-    assert t.sleeps == []
+    assert t.sleeps == [5.0, 5.0]
+    assert len(rec.requests) == 3
+    assert {r.headers["idempotency-key"] for r in rec.requests} == {"k"}
+
+
+def test_e3_write_answered_429_once_succeeds_on_the_retry():
+    t = FakeTime()
+    answers = iter([httpx.Response(429, headers={"Retry-After": "2"}), ok({"id": 7}, 201)])
+    http, rec = make(lambda r: next(answers), time=t)
+    answer = http.request("POST", "/x", call="do_x", idempotent=False, idempotency_key="k")
+    assert answer.body == {"id": 7}
+    assert t.sleeps == [2.0]
+    assert len(rec.requests) == 2
+
+
+def test_e1_write_answered_503_is_not_repeated():
+    # 503 from a write: the change may or may not have been taken; never repeat it blindly.
+    t = FakeTime()
+    http, rec = make(lambda r: httpx.Response(503, headers={"Retry-After": "1"}), time=t)
+    with pytest.raises(TransientError):
+        http.request("POST", "/x", call="do_x", idempotent=False, idempotency_key="k")
+    assert len(rec.requests) == 1
+
+
+def test_e1_retry_after_is_honoured_on_503():
+    t = FakeTime()
+    answers = iter([httpx.Response(503, headers={"Retry-After": "7"}), ok({"a": 1})])
+    http, _ = make(lambda r: next(answers), time=t, backoff_base=0.01, backoff_max=0.01)
+    assert http.get("/x", call="read_x").body == {"a": 1}
+    assert t.sleeps == [7.0]  # the vendor's word, not the 0.01 s backoff
+
+
+def test_e1_retry_after_on_503_is_capped():
+    t = FakeTime()
+    answers = iter([httpx.Response(503, headers={"Retry-After": "86400"}), ok({})])
+    http, _ = make(lambda r: next(answers), time=t, retry_after_cap=30.0)
+    http.get("/x", call="read_x")
+    assert t.sleeps == [30.0]
+
+
+class _Rotating:
+    """An OAuth-like authenticator: each fetch yields a new token."""
+
+    refreshable = True
+
+    def __init__(self) -> None:
+        self.issued = 0
+        self.current: str | None = None
+        self.invalidated = 0
+
+    def auth_headers(self, http):
+        if self.current is None:
+            self.issued += 1
+            self.current = f"tok-{self.issued}"
+        return {"Authorization": f"Bearer {self.current}"}
+
+    def invalidate(self):
+        self.invalidated += 1
+        self.current = None
+
+
+def _make_auth(handler, auth, **opts):
+    rec = Recorder(handler)
+    http = ResilientHttp(
+        rec.client(), integration="acme", base_url=BASE, options=ResilienceOptions(**opts),
+        auth=auth, hooks=FakeTime().hooks(),
+    )  # fmt: skip
+    return http, rec
+
+
+def test_e6_401_refreshes_the_token_and_retries_once_even_a_write():
+    auth = _Rotating()
+    http, rec = _make_auth(
+        lambda r: ok({"ok": 1}) if r.headers["authorization"] == "Bearer tok-2" else
+        httpx.Response(401, json={"error": "invalid_token"}),
+        auth,
+    )  # fmt: skip
+    answer = http.request("POST", "/x", call="do_x", idempotent=False, idempotency_key="k")
+    assert answer.body == {"ok": 1}
+    assert [r.headers["authorization"] for r in rec.requests] == ["Bearer tok-1", "Bearer tok-2"]
+
+
+def test_e6_401_after_refresh_is_raised_not_looped():
+    auth = _Rotating()
+    http, rec = _make_auth(lambda r: httpx.Response(401), auth)
+    with pytest.raises(AuthError) as info:
+        http.get("/x", call="read_x")
+    assert info.value.status == 401
+    assert len(rec.requests) == 2
+    assert auth.issued == 2
+
+
+def test_e6_403_is_not_retried_even_with_a_refreshable_token():
+    auth = _Rotating()
+    http, rec = _make_auth(lambda r: httpx.Response(403), auth)
+    with pytest.raises(AuthError):
+        http.get("/x", call="read_x")
     assert len(rec.requests) == 1
 
 
@@ -255,6 +352,24 @@ def test_auth_and_not_found_do_not_open_the_breaker():
         with pytest.raises(NotFound):
             http.get("/x", call="read")
     assert http.breaker.state == "closed"
+
+
+def test_next_link_keeps_a_target_whose_query_holds_commas():
+    # Okta-style next link with a field projection: splitting the header at every comma
+    # (the old parser) cut the URL in two and lost the next page.
+    header = (
+        '<https://v.example/api/v1/users?limit=2&fields=id,status,profile>; rel="self", '
+        '<https://v.example/api/v1/users?after=00u2&limit=2&fields=id,status,profile>; rel="next"'
+    )
+    assert next_link({"link": header}) == (
+        "https://v.example/api/v1/users?after=00u2&limit=2&fields=id,status,profile"
+    )
+
+
+def test_http_response_carries_parsed_links():
+    link = '<https://vendor.example/x?after=2>; rel="next"'
+    http, _ = make(lambda r: ok([1], headers={"Link": link}))
+    assert http.get("/x", call="read").links["next"]["url"] == "https://vendor.example/x?after=2"
 
 
 def test_next_link_parses_rfc8288_header():

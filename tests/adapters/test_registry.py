@@ -119,7 +119,7 @@ def test_registry_missing_or_empty_secret_file_names_the_field(tmp_path: Path) -
             "needs option.*project_key",
         ),
         ({"vendor": "servicenow", "base_url": "https://s.example",
-          "credentials": {"username": "u"}}, "username and password, or oauth_token"),
+          "credentials": {"username": "u"}}, "or client_id and client_secret"),
         ({"vendor": "splunk", "base_url": "ftp://s.example", "credentials": {"token": "x"}},
          "https://"),
         ({"vendor": "sim", "credentials": {"token": "x"}}, "sim takes no"),

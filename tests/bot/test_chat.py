@@ -19,6 +19,7 @@ from adapters.sim import SimTimings
 from bot.bootstrap import bootstrap
 from bot.chat import ChatSession
 from bot.cli.run import DemoStack, start_stack
+from bot.digest import digest_day
 from bot.settings import Settings
 
 pytestmark = pytest.mark.timeout(180)
@@ -88,10 +89,11 @@ def test_chat_walks_the_try_this_list(chat: ChatSession, stack: DemoStack) -> No
 
     # 6. Devika opens today's digest (a slash command, answered only to her)
     chat.handle("/as devika")
-    today = stack.oh.ops.now().date()
-    chat.handle(f"/opshand digest {today.isoformat()}")
+    chat.handle("/opshand digest")  # no date: today so far
     text = chat.wait_for("digest")
     assert "(only you)" in text
+    shown = digest_day(stack.oh, "today")
+    assert shown is not None and f"opshand daily digest — {shown:%a %d %b %Y}" in text
     assert stack.oh.audit.verify().ok
 
 

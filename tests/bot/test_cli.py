@@ -60,8 +60,14 @@ def test_plan_rehearses_and_decides_without_executing(data_dir: Path) -> None:
 
 def test_plan_unknown_target_says_what_is_close(data_dir: Path) -> None:
     code, text = _run("plan", "host.reboot", "contoso-ny-bkp-prod-09", "--data-dir", str(data_dir))
-    assert code == 1
-    assert "contoso-ny-bkp-prod-0" in text
+    assert code == 2, "a misspelt target is a usage error"
+    assert "Did you mean" in text and "contoso-ny-bkp-prod-0" in text
+
+
+def test_plan_unknown_action_names_the_nearest(data_dir: Path) -> None:
+    code, text = _run("plan", "host.reboto", "contoso-ny-web-prod-01", "--data-dir", str(data_dir))
+    assert code == 2
+    assert "unknown action 'host.reboto'; did you mean 'host.reboot'?" in text
 
 
 def test_policy_test_runs_the_example_cases() -> None:

@@ -35,4 +35,4 @@ def test_digest_prints_a_day(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_digest_refuses_a_bad_date(tmp_path: Path) -> None:
     result = CliRunner().invoke(_app(), ["digest", "--date", "05/01/2026"])
     assert result.exit_code == 2
-    assert "is not a date; use YYYY-MM-DD" in result.output
+    assert "is not a date; use today, yesterday or YYYY-MM-DD" in result.output

@@ -104,7 +104,18 @@ def test_unknown_kind_and_entity_are_sentences(data_dir: Path) -> None:
     code, text = _run("twin", "search", "--kind", "spaceship", "--data-dir", d)
     assert code == 2 and "Unknown kind 'spaceship'" in text
     code, text = _run("twin", "show", "contoso-nowhere-99", "--data-dir", d)
-    assert code == 1 and "could not find" in text
+    assert code == 2 and "could not find" in text
+    code, text = _run("twin", "blast", "contoso-ny-web-prdo-01", "--data-dir", d)
+    assert code == 2 and "Did you mean" in text and "contoso-ny-web-prod-01" in text
+
+
+def test_search_shows_whole_names_on_a_narrow_terminal(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    code, text = _run("twin", "search", "contoso-ny-web-prod", "--data-dir", str(data_dir))
+    assert code == 0
+    assert "contoso-ny-web-prod-01" in text
 
 
 def test_sync_from_the_sim_keeps_the_seeded_view(data_dir: Path) -> None:

@@ -48,6 +48,15 @@ def test_resolve_by_id_name_suffix_and_typo() -> None:
     assert g.resolve("contoso-ny-dev-01?").id == "host:contoso-ny-dev-01"
 
 
+def test_resolve_without_fuzzy_asks_instead_of_correcting_a_typo() -> None:
+    g = small_graph()
+    assert g.resolve("contoso-ny-db-1O").id == "host:contoso-ny-db-01"  # chat: confident guess
+    with pytest.raises(UnknownEntity) as exc:
+        g.resolve("contoso-ny-db-1O", fuzzy=False)
+    assert "contoso-ny-db-01" in exc.value.suggestions
+    assert g.resolve("dev-01", fuzzy=False).id == "host:contoso-ny-dev-01"  # suffix is exact
+
+
 def test_resolve_unknown_names_close_matches() -> None:
     g = small_graph()
     with pytest.raises(UnknownEntity) as exc:

@@ -7,6 +7,7 @@ that call may be retried, the observed state that proves it worked and how to un
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -175,7 +176,10 @@ def get_action(kind: str) -> ActionSpec:
     try:
         return CATALOG[kind]
     except KeyError:
-        raise KeyError(f"unknown action '{kind}'; known: {', '.join(sorted(CATALOG))}") from None
+        close = difflib.get_close_matches(kind, CATALOG, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        known = ", ".join(sorted(CATALOG))
+        raise KeyError(f"unknown action '{kind}'; {hint}known: {known}") from None
 
 
 def attr_time(value: Any) -> datetime | None:

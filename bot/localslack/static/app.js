@@ -198,7 +198,15 @@
     const hasVisibleBlocks = (m.blocks || []).some((b) => b.type !== "rich_text" && b.type !== "markdown");
     if (m.text && !(hasVisibleBlocks && m.bot_id)) text.innerHTML = mrkdwn(m.text, ctx);
     body.append(text, blocks(m.blocks, { ...ctx, onAction }));
-    for (const f of m.files || []) body.append(h("div", { class: "file" }, `📄 ${f.title || f.name}`));
+    for (const f of m.files || []) {
+      if ((f.mimetype || "").startsWith("image/") && f.mimetype !== "image/svg+xml") {
+        body.append(h("figure", { class: "file image" },
+          h("img", { src: f.url_private, alt: f.alt_txt || f.title || f.name }),
+          h("figcaption", {}, f.title || f.name)));
+      } else {
+        body.append(h("div", { class: "file" }, `📄 ${f.title || f.name}`));
+      }
+    }
     const reactions = (m.reactions || []).map((r) => h("span", { class: "reaction" }, `:${r.name}: ${r.count}`));
     const footer = [];
     if (opts.showReplies && m.reply_count) {

@@ -15,6 +15,7 @@ from tests.adapters.vendors.fakes_base import INJECTED, FakeVendor
 
 # --------------------------------------------------------------------------- Okta
 class FakeOkta(FakeVendor):
+    spec = "okta"
     BASE = "https://acme.okta.example"
     PAGE = 2
 

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 import httpx
 
 from tests.adapters.vendors._fakes import FakeTime
+from tests.adapters.vendors.spec_contract import Operation, load_spec
 
 Route = Callable[..., httpx.Response]
 
@@ -31,14 +32,20 @@ class FakeVendor:
 
     ``faults`` lets a test make the next matching requests fail (E1-E7) without touching the
     fake's logic: each fault is ``(predicate, action)``; the action returns a response or raises.
+
+    ``spec`` names the vendor's spec fragment (``specs/<spec>.json``): every request the fake
+    receives is checked against it first, so a client sending something the vendor does not
+    publish fails loudly (:class:`~tests.adapters.vendors.spec_contract.SpecViolation`).
     """
 
     token_paths: tuple[str, ...] = ()
+    spec: str | None = None
 
     def __init__(self, time: FakeTime) -> None:
         self.time = time
         self.routes: list[tuple[str, re.Pattern[str], Route]] = []
         self.requests: list[httpx.Request] = []
+        self.operations: list[Operation] = []
         self.faults: list[
             tuple[Callable[[httpx.Request], bool], Callable[[httpx.Request], httpx.Response]]
         ] = []
@@ -70,6 +77,8 @@ class FakeVendor:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         request.read()
         self.requests.append(request)
+        if self.spec is not None:
+            self.operations.append(load_spec(self.spec).check(request))
         for predicate, action in self.faults:
             if predicate(request):
                 return action(request)

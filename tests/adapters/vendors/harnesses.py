@@ -29,15 +29,16 @@ from adapters.vendors import (
 )
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.fake_ad import BASE, BIND_DN, PASSWORD, directory
-from tests.adapters.vendors.fake_backup_fw import FakeOPNsense
 from tests.adapters.vendors.fake_connectwise import FakeConnectWise
 from tests.adapters.vendors.fake_datto import FakeDatto
 from tests.adapters.vendors.fake_fortigate import FakeFortiGate
 from tests.adapters.vendors.fake_graph import FakeGraph
 from tests.adapters.vendors.fake_identity import FakeOkta
+from tests.adapters.vendors.fake_jira import FakeJira
 from tests.adapters.vendors.fake_ninjaone import FakeNinjaOne
-from tests.adapters.vendors.fake_psa import FakeJira, FakeServiceNow
+from tests.adapters.vendors.fake_opnsense import FakeOPNsense
 from tests.adapters.vendors.fake_sentinel import FakeSentinel
+from tests.adapters.vendors.fake_servicenow import FakeServiceNow
 from tests.adapters.vendors.fake_splunk import FakeSplunk
 from tests.adapters.vendors.fake_veeam import FakeVeeam
 from tests.adapters.vendors.fakes_base import Harness

@@ -88,22 +88,6 @@ def test_servicenow_comment_is_a_work_note_patch_and_status_codes():
         h.client.update_status(tid, "vanished", idempotency_key="k-3")
 
 
-def test_jira_create_uses_label_adf_and_comment_is_internal():
-    h = hs.jira(FakeTime())
-    t = h.client.create_ticket(
-        "VPN", "line one\nline two", priority="critical", idempotency_key="k-9"
-    )
-    post = next(r for r in h.fake.requests if r.method == "POST")
-    fields = body_of(post)["fields"]
-    assert fields["labels"] == ["opshand-k-9"] and fields["priority"] == {"name": "Highest"}
-    assert fields["description"]["type"] == "doc" and len(fields["description"]["content"]) == 2
-    assert post.headers["authorization"] == basic("bot@acme.example", "jira-token")
-    h.client.comment(t.number, "internal note", idempotency_key="k-10")
-    comment = [r for r in h.fake.requests if r.url.path.endswith("/comment")][-1]
-    assert comment.url.path == f"/rest/servicedeskapi/request/{t.number}/comment"
-    assert body_of(comment) == {"body": "internal note", "public": False}
-
-
 def test_a2_psa_injected_description_stays_data():
     for factory in (hs.servicenow, hs.jira):
         h = factory(FakeTime())
@@ -226,34 +210,6 @@ def test_veeam_password_grant_api_version_and_restore_body():
     )
 
 
-def test_opnsense_changes_apply_behind_a_savepoint():
-    t = FakeTime()
-    h = hs.opnsense(t)
-    h.client.remove_rule(h.ids["rule"], idempotency_key="k-1")
-    paths = [r.url.path for r in h.fake.requests]
-    rev = h.fake.applied[0]
-    assert paths == [
-        f"/api/firewall/filter/delRule/{h.ids['rule']}",
-        "/api/firewall/filter/savepoint",
-        f"/api/firewall/filter/apply/{rev}",
-        f"/api/firewall/filter/cancelRollback/{rev}",
-    ]
-    assert h.fake.pending_rollback == set()
-    assert all(
-        r.headers["authorization"] == basic("opn-key", "opn-secret") for r in h.fake.requests
-    )
-
-
-def test_opnsense_validation_failure_is_rejected_and_nothing_applied():
-    from adapters.contracts import FirewallRule
-
-    h = hs.opnsense(FakeTime())
-    bad = FirewallRule(rule_id="", action="block", source="not-a-net", destination="any")
-    with pytest.raises(RequestRejected, match="source_net"):
-        h.client.add_rule(bad, idempotency_key="k-2")
-    assert h.fake.applied == []
-
-
 def test_secrets_never_appear_in_reprs():
     t = FakeTime()
     for factory in hs.ALL_FACTORIES:
@@ -298,8 +254,7 @@ def test_e7_half_open_probe_fetches_an_expired_token_first():
     assert h.client.http.breaker.state == "closed"
 
 
-def test_api_401_drops_the_cached_token_so_the_next_call_fetches_one():
-    from adapters.errors import AuthError
+def test_api_401_drops_the_cached_token_and_the_call_succeeds_with_a_new_one():
 
     t = FakeTime()
     h = hs.veeam(t)
@@ -313,7 +268,6 @@ def test_api_401_drops_the_cached_token_so_the_next_call_fetches_one():
         return True
 
     h.fake.faults.append((first_api_request, lambda r: h.fake.error(401, "token expired")))
-    with pytest.raises(AuthError):
-        h.client.list_jobs()
+    # The 401 drops the token; the same call fetches a new one and succeeds.
     h.client.list_jobs()
     assert len([r for r in h.fake.requests if h.fake.is_token(r)]) == 2
