@@ -19,16 +19,24 @@ from adapters.registry import IntegrationsConfig
 
 __all__ = [
     "DEFAULT_DATA_DIR",
+    "DEMO_ALERTMANAGER_TOKEN",
+    "DEMO_SIGNAL_SECRET",
     "AutonomySettings",
     "ModelSettings",
     "RoleSettings",
     "Settings",
+    "SignalSettings",
+    "SignalSourceSettings",
     "SlackSettings",
 ]
 
 DEFAULT_DATA_DIR = Path(".opshand")
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "examples" / "policy.yaml"
 DEFAULT_RUNBOOKS = Path(__file__).resolve().parent.parent / "examples" / "runbooks.yaml"
+DEMO_SIGNAL_SECRET = "local-signal-secret"  # noqa: S105 (public demo credential)
+"""HMAC secret of the generic webhook in local mode only (the demo's credentials)."""
+DEMO_ALERTMANAGER_TOKEN = "local-alertmanager-token"  # noqa: S105 (public demo credential)
+"""Bearer token of the Alertmanager webhook in local mode only (the demo's credentials)."""
 
 
 class _Section(BaseModel):
@@ -151,6 +159,42 @@ class InboxSettings(_Section):
         return self
 
 
+class SignalSourceSettings(_Section):
+    """How one signal source proves who it is (``signals.sources.<name>``).
+
+    ``alertmanager`` takes ``bearer_token`` (its ``http_config.authorization.credentials``) or
+    ``username``/``password`` (its ``http_config.basic_auth``); ``pagerduty`` takes ``secret``
+    (the v3 webhook subscription's signing secret); any other name is a generic sender that
+    signs with ``secret`` (HMAC-SHA256 of ``v0:<timestamp>:<body>``).
+    """
+
+    bearer_token: SecretStr | None = None
+    """Alertmanager: the token it sends as ``Authorization: Bearer ...``."""
+    username: str = ""
+    """Alertmanager: basic-auth user name (with ``password``)."""
+    password: SecretStr | None = None
+    """Alertmanager: basic-auth password."""
+    secret: SecretStr | None = None
+    """PagerDuty or a generic sender: the HMAC-SHA256 signing secret."""
+    open: bool = False
+    """Accept unauthenticated requests from this source (warned at start-up and by doctor).
+    Not for ``pagerduty``, whose webhooks are always signed and always verified."""
+    aiops_trusted: bool = False
+    """This source's AIOps labels (``aiops_cluster``, ``suspected_cause``) may reach the
+    twin and policy; from any other source they stay on the incident record only."""
+    tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    """Generic senders: how far the signed timestamp may be from now (replay window)."""
+
+
+class SignalSettings(_Section):
+    """Who may send signals. A source not listed here is refused (401)."""
+
+    sources: dict[str, SignalSourceSettings] = Field(default_factory=dict)
+    """Source name -> its credentials. In ``slack.mode: local`` an empty map means the
+    demo's credentials (``generic``: secret ``local-signal-secret``; ``alertmanager``: bearer
+    token ``local-alertmanager-token``)."""
+
+
 class Settings(BaseSettings):
     """Everything opshand reads from its environment."""
 
@@ -166,7 +210,8 @@ class Settings(BaseSettings):
     runbooks_file: Path = DEFAULT_RUNBOOKS
     """Runbooks for signals (YAML); a bad file stops start-up naming file, line and field."""
     pagerduty_secret: SecretStr | None = None
-    """Signing secret of the PagerDuty v3 webhook subscription (unsigned webhooks are refused)."""
+    """Signing secret of the PagerDuty v3 webhook subscription (unsigned webhooks are refused);
+    the same as ``signals.sources.pagerduty.secret``."""
     sample_endpoints: int = 4200
     """Size of the sample estate generated on first start."""
     sim_scale: float = 0.002
@@ -180,6 +225,7 @@ class Settings(BaseSettings):
     autonomy: AutonomySettings = Field(default_factory=AutonomySettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
     inbox: InboxSettings = Field(default_factory=InboxSettings)
+    signals: SignalSettings = Field(default_factory=SignalSettings)
     integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
     """One integration per category (``vendor: sim`` by default); see ``adapters.registry``."""
     log_format: Literal["text", "json"] = "text"
@@ -193,6 +239,20 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         """The effective database URL."""
         return self.database_url or f"sqlite:///{self.data_dir / 'opshand.db'}"
+
+    def signal_sources(self) -> dict[str, SignalSourceSettings]:
+        """The signal sources in force: the configured ones, or the demo's in local mode."""
+        sources = dict(self.signals.sources)
+        if not sources and self.slack.mode == "local":
+            sources = {
+                "generic": SignalSourceSettings(secret=SecretStr(DEMO_SIGNAL_SECRET)),
+                "alertmanager": SignalSourceSettings(
+                    bearer_token=SecretStr(DEMO_ALERTMANAGER_TOKEN)
+                ),
+            }
+        if self.pagerduty_secret is not None and "pagerduty" not in sources:
+            sources["pagerduty"] = SignalSourceSettings(secret=self.pagerduty_secret)
+        return sources
 
     @classmethod
     def settings_customise_sources(

@@ -50,11 +50,18 @@ def register_serve_command(app: typer.Typer) -> None:
 
 
 def webhook_routes_for(oh: Any) -> list[Any]:
-    """The signal webhook routes (Alertmanager, PagerDuty, generic) feeding the signal loop."""
+    """The signal webhook routes (Alertmanager, PagerDuty, generic) feeding the signal loop.
+
+    Every source must authenticate (``signals.sources``); each one opened on purpose is
+    warned about here, once per start.
+    """
     module = importlib.import_module("bot.ingress.webhooks")
-    return list(
-        module.webhook_routes(oh.signals.handle, pagerduty_secret=oh.settings.pagerduty_secret)
-    )
+    auth = importlib.import_module("bot.ingress.signal_auth")
+    sources = oh.settings.signal_sources()
+    for warning in auth.open_source_warnings(sources):
+        log.warning(warning)
+        err.print(f"[yellow]Warning: {warning}[/yellow]")
+    return list(module.webhook_routes(oh.signals.handle, gate=auth.SignalGate(sources)))
 
 
 def build_inbox(oh: Any, bolt: Any) -> Inbox:

@@ -19,6 +19,18 @@ from bot.ingress.inbox import (
     came_through_inbox,
     delivery_attempt,
 )
+from bot.ingress.limits import (
+    BodyLimit,
+    BodyTooLarge,
+    read_body,
+)
+from bot.ingress.signal_auth import (
+    SignalGate,
+    SourceIdentity,
+    Unauthenticated,
+    open_source_warnings,
+    sign_generic,
+)
 from bot.ingress.socket_mode import (
     DEFAULT_PING_INTERVAL,
     InboxSocketModeListener,
@@ -39,6 +51,8 @@ __all__ = [
     "KEEP_DEAD",
     "KEEP_DONE",
     "MAX_BODY",
+    "BodyLimit",
+    "BodyTooLarge",
     "HttpServer",
     "Inbox",
     "InboxSocketModeListener",
@@ -46,10 +60,16 @@ __all__ = [
     "InboxSweeper",
     "InboxUnavailable",
     "Receipt",
+    "SignalGate",
     "SignalHandler",
+    "SourceIdentity",
+    "Unauthenticated",
     "came_through_inbox",
     "create_http_app",
     "delivery_attempt",
+    "open_source_warnings",
+    "read_body",
+    "sign_generic",
     "socket_mode_client",
     "webhook_routes",
 ]

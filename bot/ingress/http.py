@@ -30,11 +30,13 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.ingress.inbox import Inbox, InboxUnavailable, Receipt
+from bot.ingress.limits import BodyLimit, BodyTooLarge, read_body
 
 __all__ = ["EVENT_WORKERS", "MAX_BODY", "HttpServer", "create_http_app"]
 
@@ -105,13 +107,11 @@ def create_http_app(
     auth_ok_until = [0.0]
 
     async def events(request: Request) -> Response:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > max_body:
-            log.warning("Slack request refused: body of %s bytes is over %d", declared, max_body)
-            return Response("payload too large", status_code=413)
-        body = await request.body()
-        if len(body) > max_body:
-            log.warning("Slack request refused: body of %d bytes is over %d", len(body), max_body)
+        try:
+            # Counted while it streams: a chunked body stops at the limit (C8).
+            body = await read_body(request, max_body)
+        except BodyTooLarge:
+            log.warning("Slack request refused: body over %d bytes", max_body)
             return Response("payload too large", status_code=413)
         ts = request.headers.get("x-slack-request-timestamp", "")
         sig = request.headers.get("x-slack-signature", "")
@@ -213,12 +213,14 @@ def create_http_app(
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
     return Starlette(
+        # Every route, the webhooks included, stops reading a body at the limit.
+        middleware=[Middleware(BodyLimit, limit=max_body)],
         routes=[
             *([Route(path, events, methods=["POST"])] if path else []),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *routes,
-        ]
+        ],
     )
 
 

@@ -108,10 +108,18 @@ def replica_env(cfg: ClusterConfig, *, name: str, port: int, data_dir: Path) -> 
             "OPSHAND_SLACK__API_URL": cfg.slack_api_url,
             "OPSHAND_SLACK__HOST": "127.0.0.1",
             "OPSHAND_SLACK__PORT": str(port),
+            # the one signal source the cluster takes, with the token its Alertmanager sends
+            "OPSHAND_SIGNALS__SOURCES": json.dumps(
+                {"alertmanager": {"bearer_token": ALERTMANAGER_TOKEN}}
+            ),
         }
     )
     env.update(cfg.env)
     return env
+
+
+ALERTMANAGER_TOKEN = "replica-alertmanager-token"
+"""Bearer token the cluster's Alertmanager source is configured with."""
 
 
 @dataclass
