@@ -22,6 +22,7 @@ __all__ = [
     "DEMO_ALERTMANAGER_TOKEN",
     "DEMO_SIGNAL_SECRET",
     "AutonomySettings",
+    "ManagementSettings",
     "ModelSettings",
     "RoleSettings",
     "Settings",
@@ -159,6 +160,20 @@ class InboxSettings(_Section):
         return self
 
 
+class ManagementSettings(_Section):
+    """The management listener: ``/healthz``, ``/readyz``, ``/metrics`` (``opshand serve``)."""
+
+    host: str = "127.0.0.1"
+    """Interface it listens on; keep it private (the node, the pod network)."""
+    port: int = Field(default=9090, ge=0, le=65535)
+    """Its port; ``0`` mounts the three routes on the public listener instead, which then
+    needs ``token``."""
+    token: SecretStr | None = None
+    """When set, the three routes want ``Authorization: Bearer <token>``."""
+    metrics_cache_seconds: float = Field(default=10.0, ge=0)
+    """How long one rendered ``/metrics`` page answers every scrape."""
+
+
 class SignalSourceSettings(_Section):
     """How one signal source proves who it is (``signals.sources.<name>``).
 
@@ -226,6 +241,7 @@ class Settings(BaseSettings):
     digest: DigestSettings = Field(default_factory=DigestSettings)
     inbox: InboxSettings = Field(default_factory=InboxSettings)
     signals: SignalSettings = Field(default_factory=SignalSettings)
+    management: ManagementSettings = Field(default_factory=ManagementSettings)
     integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
     """One integration per category (``vendor: sim`` by default); see ``adapters.registry``."""
     log_format: Literal["text", "json"] = "text"
@@ -234,6 +250,16 @@ class Settings(BaseSettings):
     lease_seconds: int = 60
     """How long a worker's claim on a change lasts without a heartbeat before another replica
     takes it over."""
+
+    @model_validator(mode="after")
+    def _management_not_public_without_token(self) -> Settings:
+        # Port 0 puts /metrics and /readyz on the door Slack and the webhooks use.
+        if self.management.port == 0 and self.management.token is None:
+            raise ValueError(
+                "management.port 0 serves /healthz, /readyz and /metrics on the public "
+                "listener: set management.token too, or give the management listener its own port"
+            )
+        return self
 
     @property
     def db_url(self) -> str:

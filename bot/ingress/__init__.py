@@ -1,4 +1,5 @@
-"""How requests arrive: the HTTP server, signal webhooks, Socket Mode, the durable inbox."""
+"""How requests arrive: the HTTP server, signal webhooks and who may send them, body limits, the
+management listener, Socket Mode, the durable inbox."""
 
 from __future__ import annotations
 
@@ -23,6 +24,12 @@ from bot.ingress.limits import (
     BodyLimit,
     BodyTooLarge,
     read_body,
+)
+from bot.ingress.management import (
+    SlackCheck,
+    TokenGuard,
+    health_routes,
+    management_app,
 )
 from bot.ingress.signal_auth import (
     SignalGate,
@@ -62,11 +69,15 @@ __all__ = [
     "Receipt",
     "SignalGate",
     "SignalHandler",
+    "SlackCheck",
     "SourceIdentity",
+    "TokenGuard",
     "Unauthenticated",
     "came_through_inbox",
     "create_http_app",
     "delivery_attempt",
+    "health_routes",
+    "management_app",
     "open_source_warnings",
     "read_body",
     "sign_generic",

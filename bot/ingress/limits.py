@@ -89,7 +89,12 @@ class BodyLimit:
             return
         declared = _declared(scope)
         if declared is not None and declared > self.limit:
-            log.warning("request to %s refused: Content-Length %d", scope.get("path"), declared)
+            log.warning(
+                "request to %s refused: body of %d bytes is over %d",
+                scope.get("path"),
+                declared,
+                self.limit,
+            )
             await too_large(self.limit)(scope, receive, send)
             return
         state: MutableMapping[str, Any] = {"size": 0, "over": False, "started": False}
@@ -119,6 +124,8 @@ class BodyLimit:
             if not state["over"]:
                 raise
         if state["over"]:
-            log.warning("request to %s refused: body over %d bytes", scope.get("path"), self.limit)
+            log.warning(
+                "request to %s refused: body is over %d bytes", scope.get("path"), self.limit
+            )
             if not state["started"]:
                 await too_large(self.limit)(scope, receive, send)
