@@ -76,6 +76,10 @@ class Signal(BaseModel):
     raw: dict[str, Any] = Field(default_factory=dict)
     """The source's own fields, kept verbatim as untrusted data."""
     received_at: datetime
+    aiops_trusted: bool = False
+    """Set by the receiving edge only for a source configured as trusted for AIOps output:
+    then (and only then) its ``aiops_cluster``/``suspected_cause`` labels may reach the twin and
+    policy. Parsers never set it; a payload cannot claim it."""
 
 
 # --------------------------------------------------------------------------- helpers

@@ -127,6 +127,10 @@ def _aware(dt: datetime | None) -> datetime | None:
     return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+def _trusted(signal: Signal, label: str) -> str:
+    return signal.labels.get(label, "") if signal.aiops_trusted else ""
+
+
 def _row(r: Any) -> Incident:
     d = dict(r._mapping)
     d.pop("open_key", None)  # storage for the race guard, not part of the record
@@ -305,8 +309,10 @@ class IncidentBook:
                 thread_ts="",
                 occurrences=1,
                 flaps=0,
-                cluster=signal.labels.get("aiops_cluster", "")[:128],
-                suspected_cause=signal.labels.get("suspected_cause", "")[:500],
+                # AIOps output is believed only from a source trusted for it; from any other
+                # source the labels stay data in `labels` and feed no rule.
+                cluster=_trusted(signal, "aiops_cluster")[:128],
+                suspected_cause=_trusted(signal, "suspected_cause")[:500],
                 labels=dict(signal.labels),
                 first_seen=now,
                 last_seen=now,

@@ -354,6 +354,37 @@ def _integrations(s: Settings) -> list[Finding]:
     ]
 
 
+def _signals(s: Settings) -> list[Finding]:
+    """Signal webhooks: which sources may send, and which are open to anyone."""
+    from bot.ingress.signal_auth import open_source_warnings
+
+    sources = s.signal_sources()
+    findings = [
+        Finding(
+            check="signals",
+            status="warn",
+            detail=w,
+            fix="Give that source credentials (docs/CONFIGURATION.md, signals.sources).",
+        )
+        for w in open_source_warnings(sources)
+    ]
+    if not sources:
+        findings.append(
+            Finding(
+                check="signals",
+                status="warn",
+                detail="no signal source is configured: every signal webhook answers 401",
+                fix="Add signals.sources.<name> with credentials for each alert source you use.",
+            )
+        )
+    elif not findings:
+        names = ", ".join(sorted(sources))
+        findings.append(
+            Finding(check="signals", status="ok", detail=f"authenticated sources: {names}")
+        )
+    return findings
+
+
 def _default_client(s: Settings) -> WebClient:
     return WebClient(
         token=s.slack.bot_token.get_secret_value(),
@@ -383,4 +414,5 @@ def run_doctor(
         findings.append(rb)
     findings.extend(_integrations(s))
     findings.extend(Finding(**f) for f in model_findings(s, call=model_call))
+    findings.extend(_signals(s))
     return findings

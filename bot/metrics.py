@@ -4,9 +4,12 @@ Two kinds of numbers. Events seen by *this* replica (changes decided and finishe
 latency, consent wait, Slack ack latency, errors logged) are counters and histograms fed by a
 subscriber on ``oh.ops.subscribers``, a Bolt middleware and a logging handler. State shared by
 all replicas (queue depth and age, integration calls in the ledger, the Slack inbox) and this
-replica's view of it (twin size, serial lag, circuit states) is read on each scrape by a
-collector, so it is never stale and costs nothing between scrapes. Shared numbers are the same
-on every replica: aggregate them with ``max`` rather than ``sum``.
+replica's view of it (twin size, serial lag, circuit states) is read by a collector, never with
+a scan of a whole table: the integration-call counts are kept incrementally (each scrape reads
+only the ledger rows added since the last finished one), queue depth reads the indexed waiting
+states, and the rendered page is cached for ``cache_seconds`` so a scrape storm asks the database
+once. Shared numbers are the same on every replica: aggregate them with ``max`` rather than
+``sum``. Served on the management listener (:mod:`bot.ingress.management`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -84,12 +88,54 @@ class _ErrorCounter(logging.Handler):
         self._counter.labels(logger=record.name.split(".")[0] or "root").inc()
 
 
+class _CallCounts:
+    """Integration calls by (capability, outcome), kept up to date from the ledger's new rows.
+
+    A ledger row is written ``calling`` and updated once to its outcome. Rows at or below the
+    watermark are all counted; each read takes only rows above it, counts those that finished
+    and moves the watermark up to just below the oldest still ``calling``.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+        self.watermark = 0
+        self._counted: set[int] = set()
+        self.in_flight: dict[str, int] = {}
+        self.rows_read = 0
+        """Rows read so far (what a scrape costs; tests check it stays incremental)."""
+
+    def update(self, conn: Any) -> None:
+        c = call_table
+        rows = conn.execute(
+            select(c.c.id, c.c.capability, c.c.outcome)
+            .where(c.c.id > self.watermark)
+            .order_by(c.c.id)
+        ).all()
+        self.rows_read += len(rows)
+        oldest_open: int | None = None
+        in_flight: dict[str, int] = {}
+        for row_id, cap, outcome in rows:
+            if outcome == "calling":
+                in_flight[str(cap)] = in_flight.get(str(cap), 0) + 1
+                oldest_open = row_id if oldest_open is None else oldest_open
+                continue
+            if row_id not in self._counted:
+                key = (str(cap), str(outcome))
+                self.counts[key] = self.counts.get(key, 0) + 1
+                self._counted.add(row_id)
+        if rows:
+            self.watermark = (oldest_open - 1) if oldest_open is not None else int(rows[-1][0])
+        self._counted = {i for i in self._counted if i > self.watermark}
+        self.in_flight = in_flight
+
+
 class _StateCollector(Collector):
-    """Reads shared state from the database and this replica's view of it on each scrape."""
+    """Reads shared state from the database and this replica's view of it."""
 
     def __init__(self, oh: Opshand, replica: str) -> None:
         self.oh = oh
         self.replica = replica
+        self.calls = _CallCounts()
 
     def collect(self) -> Iterator[Metric]:
         try:
@@ -127,13 +173,11 @@ class _StateCollector(Collector):
                 if oldest is not None and oldest.tzinfo is None:
                     oldest = oldest.replace(tzinfo=now.tzinfo)
                 age.add_metric([state], (now - oldest).total_seconds() if oldest else 0.0)
-            c = call_table
-            for cap, outcome, n in conn.execute(
-                select(c.c.capability, c.c.outcome, func.count()).group_by(
-                    c.c.capability, c.c.outcome
-                )
-            ).all():
-                calls.add_metric([str(cap), str(outcome)], int(n))
+            self.calls.update(conn)
+            for (cap, outcome), n in sorted(self.calls.counts.items()):
+                calls.add_metric([cap, outcome], n)
+            for cap, n in sorted(self.calls.in_flight.items()):
+                calls.add_metric([cap, "calling"], n)
         yield from _inbox_state(self.oh, now)
         _, db_serial = self.oh.store.meta()
         lag = GaugeMetricFamily(
@@ -199,10 +243,21 @@ def _inbox_state(oh: Opshand, now: datetime) -> Iterator[Metric]:
 class Metrics:
     """The metric objects of one replica, on their own registry (tests make several)."""
 
-    def __init__(self, oh: Opshand, *, replica: str | None = None) -> None:
-        """Create the metrics and register the scrape-time collector for ``oh``."""
+    def __init__(
+        self, oh: Opshand, *, replica: str | None = None, cache_seconds: float = 10.0
+    ) -> None:
+        """Create the metrics and register the scrape-time collector for ``oh``.
+
+        Args:
+            oh: The wired opshand.
+            replica: This replica's name (default :func:`replica_id`).
+            cache_seconds: How long one rendered page answers every scrape.
+        """
         self.oh = oh
         self.replica = replica or replica_id()
+        self.cache_seconds = cache_seconds
+        self._page: tuple[float, bytes] | None = None
+        self._page_lock = threading.Lock()
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.changes_decided = Counter(
@@ -253,7 +308,8 @@ class Metrics:
             "failed).",
             registry=r,
         )
-        r.register(_StateCollector(oh, self.replica))
+        self.state = _StateCollector(oh, self.replica)
+        r.register(self.state)
         self.error_handler: logging.Handler = _ErrorCounter(self.errors)
 
     def on_change(self, event: ChangeEvent) -> None:
@@ -321,8 +377,14 @@ class Metrics:
         return app
 
     def render(self) -> bytes:
-        """The exposition text of every metric."""
-        return generate_latest(self.registry)
+        """The exposition text of every metric (one page per ``cache_seconds``)."""
+        with self._page_lock:  # concurrent scrapes share one database read
+            now = time.monotonic()
+            if self._page is not None and now - self._page[0] < self.cache_seconds:
+                return self._page[1]
+            page = generate_latest(self.registry)
+            self._page = (now, page)
+            return page
 
 
 _BY_OH: dict[int, Metrics] = {}
@@ -332,7 +394,8 @@ def metrics_for(oh: Opshand) -> Metrics:
     """The one :class:`Metrics` of ``oh`` (created on first use, without any hooks)."""
     found = _BY_OH.get(id(oh))
     if found is None or found.oh is not oh:
-        found = _BY_OH[id(oh)] = Metrics(oh)
+        cache = float(oh.settings.management.metrics_cache_seconds)
+        found = _BY_OH[id(oh)] = Metrics(oh, cache_seconds=cache)
     return found
 
 

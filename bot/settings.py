@@ -19,16 +19,25 @@ from adapters.registry import IntegrationsConfig
 
 __all__ = [
     "DEFAULT_DATA_DIR",
+    "DEMO_ALERTMANAGER_TOKEN",
+    "DEMO_SIGNAL_SECRET",
     "AutonomySettings",
+    "ManagementSettings",
     "ModelSettings",
     "RoleSettings",
     "Settings",
+    "SignalSettings",
+    "SignalSourceSettings",
     "SlackSettings",
 ]
 
 DEFAULT_DATA_DIR = Path(".opshand")
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "examples" / "policy.yaml"
 DEFAULT_RUNBOOKS = Path(__file__).resolve().parent.parent / "examples" / "runbooks.yaml"
+DEMO_SIGNAL_SECRET = "local-signal-secret"  # noqa: S105 (public demo credential)
+"""HMAC secret of the generic webhook in local mode only (the demo's credentials)."""
+DEMO_ALERTMANAGER_TOKEN = "local-alertmanager-token"  # noqa: S105 (public demo credential)
+"""Bearer token of the Alertmanager webhook in local mode only (the demo's credentials)."""
 
 
 class _Section(BaseModel):
@@ -162,6 +171,56 @@ class InboxSettings(_Section):
         return self
 
 
+class ManagementSettings(_Section):
+    """The management listener: ``/healthz``, ``/readyz``, ``/metrics`` (``opshand serve``)."""
+
+    host: str = "127.0.0.1"
+    """Interface it listens on; keep it private (the node, the pod network)."""
+    port: int = Field(default=9090, ge=0, le=65535)
+    """Its port; ``0`` mounts the three routes on the public listener instead, which then
+    needs ``token``."""
+    token: SecretStr | None = None
+    """When set, the three routes want ``Authorization: Bearer <token>``."""
+    metrics_cache_seconds: float = Field(default=10.0, ge=0)
+    """How long one rendered ``/metrics`` page answers every scrape."""
+
+
+class SignalSourceSettings(_Section):
+    """How one signal source proves who it is (``signals.sources.<name>``).
+
+    ``alertmanager`` takes ``bearer_token`` (its ``http_config.authorization.credentials``) or
+    ``username``/``password`` (its ``http_config.basic_auth``); ``pagerduty`` takes ``secret``
+    (the v3 webhook subscription's signing secret); any other name is a generic sender that
+    signs with ``secret`` (HMAC-SHA256 of ``v0:<timestamp>:<body>``).
+    """
+
+    bearer_token: SecretStr | None = None
+    """Alertmanager: the token it sends as ``Authorization: Bearer ...``."""
+    username: str = ""
+    """Alertmanager: basic-auth user name (with ``password``)."""
+    password: SecretStr | None = None
+    """Alertmanager: basic-auth password."""
+    secret: SecretStr | None = None
+    """PagerDuty or a generic sender: the HMAC-SHA256 signing secret."""
+    open: bool = False
+    """Accept unauthenticated requests from this source (warned at start-up and by doctor).
+    Not for ``pagerduty``, whose webhooks are always signed and always verified."""
+    aiops_trusted: bool = False
+    """This source's AIOps labels (``aiops_cluster``, ``suspected_cause``) may reach the
+    twin and policy; from any other source they stay on the incident record only."""
+    tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    """Generic senders: how far the signed timestamp may be from now (replay window)."""
+
+
+class SignalSettings(_Section):
+    """Who may send signals. A source not listed here is refused (401)."""
+
+    sources: dict[str, SignalSourceSettings] = Field(default_factory=dict)
+    """Source name -> its credentials. In ``slack.mode: local`` an empty map means the
+    demo's credentials (``generic``: secret ``local-signal-secret``; ``alertmanager``: bearer
+    token ``local-alertmanager-token``)."""
+
+
 class Settings(BaseSettings):
     """Everything opshand reads from its environment."""
 
@@ -177,7 +236,8 @@ class Settings(BaseSettings):
     runbooks_file: Path = DEFAULT_RUNBOOKS
     """Runbooks for signals (YAML); a bad file stops start-up naming file, line and field."""
     pagerduty_secret: SecretStr | None = None
-    """Signing secret of the PagerDuty v3 webhook subscription (unsigned webhooks are refused)."""
+    """Signing secret of the PagerDuty v3 webhook subscription (unsigned webhooks are refused);
+    the same as ``signals.sources.pagerduty.secret``."""
     sample_endpoints: int = 4200
     """Size of the sample estate generated on first start."""
     sim_scale: float = 0.002
@@ -197,6 +257,8 @@ class Settings(BaseSettings):
     autonomy: AutonomySettings = Field(default_factory=AutonomySettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
     inbox: InboxSettings = Field(default_factory=InboxSettings)
+    signals: SignalSettings = Field(default_factory=SignalSettings)
+    management: ManagementSettings = Field(default_factory=ManagementSettings)
     integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
     """One integration per category (``vendor: sim`` by default); see ``adapters.registry``."""
     log_format: Literal["text", "json"] = "text"
@@ -206,10 +268,34 @@ class Settings(BaseSettings):
     """How long a worker's claim on a change lasts without a heartbeat before another replica
     takes it over."""
 
+    @model_validator(mode="after")
+    def _management_not_public_without_token(self) -> Settings:
+        # Port 0 puts /metrics and /readyz on the door Slack and the webhooks use.
+        if self.management.port == 0 and self.management.token is None:
+            raise ValueError(
+                "management.port 0 serves /healthz, /readyz and /metrics on the public "
+                "listener: set management.token too, or give the management listener its own port"
+            )
+        return self
+
     @property
     def db_url(self) -> str:
         """The effective database URL."""
         return self.database_url or f"sqlite:///{self.data_dir / 'opshand.db'}"
+
+    def signal_sources(self) -> dict[str, SignalSourceSettings]:
+        """The signal sources in force: the configured ones, or the demo's in local mode."""
+        sources = dict(self.signals.sources)
+        if not sources and self.slack.mode == "local":
+            sources = {
+                "generic": SignalSourceSettings(secret=SecretStr(DEMO_SIGNAL_SECRET)),
+                "alertmanager": SignalSourceSettings(
+                    bearer_token=SecretStr(DEMO_ALERTMANAGER_TOKEN)
+                ),
+            }
+        if self.pagerduty_secret is not None and "pagerduty" not in sources:
+            sources["pagerduty"] = SignalSourceSettings(secret=self.pagerduty_secret)
+        return sources
 
     @classmethod
     def settings_customise_sources(

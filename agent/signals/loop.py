@@ -10,9 +10,13 @@ on when settings allow it) may propose instead; the incident notes what it did, 
 that proposes nothing or fails leaves the incident to a person. When a remediation finishes, the
 incident records the outcome, its ticket gets a note and the thread gets a summary.
 
-AIOps output (labels ``aiops_cluster`` and ``suspected_cause``) is kept on the incident record and
-copied onto the twin entity the signal points at (attribute ``aiops``), so the agent's twin tools
-show it; see :meth:`SignalLoop.entity_context` for what policy can be given.
+Alert text is untrusted data: labels and annotations stay on the incident's own record. AIOps
+output (labels ``aiops_cluster`` and ``suspected_cause``) is believed only from a source configured
+as trusted for it (``Signal.aiops_trusted``, set by the webhook from ``signals.sources.<name>.
+aiops_trusted``): then it fills the incident's cluster and cause and is copied onto the twin entity
+the signal points at (attribute ``aiops``, with its provenance: source, incident, time), so the
+agent's twin tools and policy see it. From any other source nothing reaches the twin or policy;
+see :meth:`SignalLoop.entity_context` for what policy can be given.
 """
 
 from __future__ import annotations
@@ -210,7 +214,9 @@ class SignalLoop:
         return SignalOutcome(inc, "new", "agent", note, None, res)
 
     def _attach_aiops(self, signal: Signal, inc: Incident) -> None:
-        if not self.attach_aiops or not inc.entity_id or not (inc.cluster or inc.suspected_cause):
+        if not signal.aiops_trusted or not self.attach_aiops or not inc.entity_id:
+            return
+        if not (inc.cluster or inc.suspected_cause):
             return
         # Written before any proposal, so a plan's read-set already holds the new version.
         self.ops.store.set_attrs(
@@ -220,6 +226,9 @@ class SignalLoop:
                     "cluster": inc.cluster,
                     "suspected_cause": inc.suspected_cause,
                     "incident": inc.ref,
+                    # provenance: who said so and when, so a reader can weigh it
+                    "source": signal.source,
+                    "received_at": signal.received_at.isoformat(),
                 }
             },
             actor=f"signal:{signal.source}",

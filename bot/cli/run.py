@@ -17,18 +17,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from sqlalchemy.engine import make_url
 
 from bot.cli.common import DataDir, boot, err, out, settings
 from bot.localslack import DEFAULT_EVENTS, BoltServer, LocalSlack, TryStep
 
 if TYPE_CHECKING:
     from bot.bootstrap import Opshand
+    from bot.settings import Settings
 
 __all__ = [
     "DEMO_INTRO",
     "DEMO_STEPS",
     "DemoStack",
     "demo_intro",
+    "demo_refusals",
     "demo_steps",
     "register_run_commands",
     "start_stack",
@@ -210,12 +213,45 @@ def _reset(data_dir: Path) -> None:
     shutil.rmtree(data_dir)
 
 
-def _boot_stack(data_dir: Path | None, reset: bool, port: int) -> DemoStack:
+_LOCAL_DB_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
+
+
+def demo_refusals(s: Settings) -> list[str]:
+    """Why these settings are not a demo's: a database elsewhere, real Slack or integrations.
+
+    The demo lets anyone at the page act as any person, approvers included; pointed at a real
+    database or real tools, that page would change real things.
+    """
+    why: list[str] = []
+    url = make_url(s.db_url)
+    if not url.drivername.startswith("sqlite") and (url.host or "") not in _LOCAL_DB_HOSTS:
+        why.append(f"the database is on {url.host} (OPSHAND_DATABASE_URL), not on this machine")
+    if s.slack.mode != "local":
+        why.append(f"slack.mode is {s.slack.mode!r} (OPSHAND_SLACK__MODE): a real workspace")
+    real = sorted(c for c, e in s.integrations.entries().items() if e.vendor != "sim")
+    if real:
+        why.append(f"real integrations are configured: {', '.join(real)}")
+    return why
+
+
+def _boot_stack(
+    data_dir: Path | None, reset: bool, port: int, allow_real: bool = False
+) -> DemoStack:
     # bot.app registers its tables (slack_event, slack_card) on the shared metadata when it is
     # imported; it must be imported before bootstrap() creates the schema.
     import bot.app  # noqa: F401
 
     s = settings(data_dir)
+    refusals = demo_refusals(s)
+    if refusals and not allow_real:
+        err.print("[red]Not starting the demo:[/red] " + "; ".join(refusals) + ".")
+        err.print(
+            "The demo page lets anyone act as any person, approvers included. Unset those "
+            "settings, or pass --allow-real if you really mean it."
+        )
+        raise typer.Exit(2)
+    for why in refusals:
+        err.print(f"[yellow]Warning (--allow-real): {why}[/yellow]")
     if reset:
         _reset(s.data_dir)
     try:
@@ -267,13 +303,17 @@ def demo(
     open_browser: Annotated[
         bool, typer.Option("--open", help="Open the page in your web browser.")
     ] = False,
+    allow_real: Annotated[
+        bool,
+        typer.Option(help="Start even against a non-local database or real integrations."),
+    ] = False,
 ) -> None:
     """Run everything on embedded defaults and serve a local Slack workspace in your browser.
 
     SQLite in the data folder, the sample 4,200-endpoint estate, simulated integrations, the
     offline model and the bot; no accounts needed. Data is kept between runs.
     """
-    stack = _boot_stack(data_dir, reset, port)
+    stack = _boot_stack(data_dir, reset, port, allow_real)
     url = stack.slack.web_url
     out.print(f"\n[bold green]opshand is running:[/bold green] open [bold]{url}[/bold]\n")
     out.print(f"  People:   {CAST}")
@@ -302,6 +342,10 @@ def chat(
         int, typer.Option(help="Also serve the web page on this port (0: any free port).")
     ] = 0,
     as_user: Annotated[str, typer.Option("--as", help="Who you are at first.")] = "ana",
+    allow_real: Annotated[
+        bool,
+        typer.Option(help="Start even against a non-local database or real integrations."),
+    ] = False,
 ) -> None:
     """Talk to opshand in the terminal, through the same bot and local workspace as ``demo``.
 
@@ -309,7 +353,7 @@ def chat(
     """
     from bot.chat import ChatSession
 
-    stack = _boot_stack(data_dir, reset, port)
+    stack = _boot_stack(data_dir, reset, port, allow_real)
     try:
         try:
             session = ChatSession(stack.slack, out, user=as_user)

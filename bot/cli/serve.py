@@ -25,7 +25,12 @@ from bot.cli.common import DataDir, SettingsFile, boot, err, out
 if TYPE_CHECKING:
     from bot.ingress import Inbox
 
-__all__ = ["build_inbox", "register_serve_command", "webhook_routes_for"]
+__all__ = [
+    "build_inbox",
+    "management_routes_for",
+    "register_serve_command",
+    "webhook_routes_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +55,26 @@ def register_serve_command(app: typer.Typer) -> None:
 
 
 def webhook_routes_for(oh: Any) -> list[Any]:
-    """The signal webhook routes (Alertmanager, PagerDuty, generic) feeding the signal loop."""
+    """The signal webhook routes (Alertmanager, PagerDuty, generic) feeding the signal loop.
+
+    Every source must authenticate (``signals.sources``); each one opened on purpose is
+    warned about here, once per start.
+    """
     module = importlib.import_module("bot.ingress.webhooks")
-    return list(
-        module.webhook_routes(oh.signals.handle, pagerduty_secret=oh.settings.pagerduty_secret)
-    )
+    auth = importlib.import_module("bot.ingress.signal_auth")
+    sources = oh.settings.signal_sources()
+    for warning in auth.open_source_warnings(sources):
+        log.warning(warning)
+        err.print(f"[yellow]Warning: {warning}[/yellow]")
+    return list(module.webhook_routes(oh.signals.handle, gate=auth.SignalGate(sources)))
+
+
+def management_routes_for(oh: Any, bolt: Any) -> list[Any]:
+    """``/healthz`` and ``/readyz`` for ``oh`` (database, cached Slack check, circuits)."""
+    from bot.ingress.management import SlackCheck, health_routes
+
+    check = SlackCheck(bolt.client.auth_test)
+    return list(health_routes(engine=oh.engine, slack=check, circuits=oh.circuits))
 
 
 def build_inbox(oh: Any, bolt: Any) -> Inbox:
@@ -104,29 +124,52 @@ def serve(data_dir: DataDir = None, settings_file: SettingsFile = None) -> None:
     try:
         import uvicorn
 
-        from bot.ingress import InboxSweeper, create_http_app
+        from bot.ingress import HttpServer, InboxSweeper, create_http_app
+        from bot.ingress.management import TokenGuard, management_app
 
         inbox = build_inbox(oh, bolt)
         metrics.watch_inbox(inbox)
-        # Both modes serve /healthz, /readyz, /metrics and the signal webhooks over HTTP; only
-        # HTTP mode also takes Slack's requests there (Socket Mode gets them over a WebSocket).
-        asgi = create_http_app(
+        # Slack's door (HTTP mode) and the signal webhooks on slack.host:slack.port; health,
+        # readiness and metrics on the management listener (or behind its token, port 0).
+        mgmt = oh.settings.management
+        manage = [*management_routes_for(oh, bolt), *metrics_routes(oh)]
+        asgi: Any = create_http_app(
             bolt,
             engine=oh.engine,
             signing_secret=s.signing_secret.get_secret_value(),
-            routes=[*webhook_routes_for(oh), *metrics_routes(oh)],
-            circuits=oh.circuits,
+            routes=[*webhook_routes_for(oh), *(manage if mgmt.port == 0 else [])],
             inbox=inbox,
             path="/slack/events" if s.mode == "http" else None,
+            health=False,
         )
+        management: HttpServer | None = None
+        if mgmt.port == 0:
+            assert mgmt.token is not None  # the settings refuse port 0 without one
+            asgi = TokenGuard(asgi, token=mgmt.token)
+        else:
+            management = HttpServer(
+                management_app(manage, token=mgmt.token), host=mgmt.host, port=mgmt.port
+            )
         # Its first pass replays what a replica that died before this one started left behind.
         sweeper = InboxSweeper(inbox, interval=oh.settings.inbox.sweep_seconds)
         client = None
         try:
+            if management is not None:
+                try:
+                    management.start()
+                except OSError as exc:
+                    err.print(
+                        f"[red]Cannot listen on {mgmt.host}:{mgmt.port} for health and "
+                        f"metrics: {exc.strerror or exc}.[/red] Set management.port "
+                        "(OPSHAND_MANAGEMENT__PORT) to a free port."
+                    )
+                    management = None
+                    raise typer.Exit(1) from None
+                out.print(f"Health, readiness and metrics on {management.base_url}")
             if s.mode == "socket":
                 assert s.app_token is not None
                 client = _connect_socket_mode(bolt, inbox, s.app_token.get_secret_value())
-                out.print(f"Health, metrics and webhooks on http://{s.host}:{s.port}")
+                out.print(f"Signal webhooks on http://{s.host}:{s.port}")
             else:
                 out.print(f"Listening for Slack on http://{s.host}:{s.port}/slack/events")
             sweeper.start()
@@ -148,6 +191,8 @@ def serve(data_dir: DataDir = None, settings_file: SettingsFile = None) -> None:
             if client is not None:
                 client.close()
             sweeper.stop()
+            if management is not None:
+                management.stop()
     finally:
         scheduler.stop()
         oh.close()

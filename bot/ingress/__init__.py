@@ -1,4 +1,5 @@
-"""How requests arrive: the HTTP server, signal webhooks, Socket Mode, the durable inbox."""
+"""How requests arrive: the HTTP server, signal webhooks and who may send them, body limits, the
+management listener, Socket Mode, the durable inbox."""
 
 from __future__ import annotations
 
@@ -18,6 +19,24 @@ from bot.ingress.inbox import (
     Receipt,
     came_through_inbox,
     delivery_attempt,
+)
+from bot.ingress.limits import (
+    BodyLimit,
+    BodyTooLarge,
+    read_body,
+)
+from bot.ingress.management import (
+    SlackCheck,
+    TokenGuard,
+    health_routes,
+    management_app,
+)
+from bot.ingress.signal_auth import (
+    SignalGate,
+    SourceIdentity,
+    Unauthenticated,
+    open_source_warnings,
+    sign_generic,
 )
 from bot.ingress.socket_mode import (
     DEFAULT_PING_INTERVAL,
@@ -39,6 +58,8 @@ __all__ = [
     "KEEP_DEAD",
     "KEEP_DONE",
     "MAX_BODY",
+    "BodyLimit",
+    "BodyTooLarge",
     "HttpServer",
     "Inbox",
     "InboxSocketModeListener",
@@ -46,10 +67,20 @@ __all__ = [
     "InboxSweeper",
     "InboxUnavailable",
     "Receipt",
+    "SignalGate",
     "SignalHandler",
+    "SlackCheck",
+    "SourceIdentity",
+    "TokenGuard",
+    "Unauthenticated",
     "came_through_inbox",
     "create_http_app",
     "delivery_attempt",
+    "health_routes",
+    "management_app",
+    "open_source_warnings",
+    "read_body",
+    "sign_generic",
     "socket_mode_client",
     "webhook_routes",
 ]

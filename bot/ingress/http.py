@@ -2,10 +2,11 @@
 
 ``POST /slack/events`` checks size and signature itself (C1, C2, C6) before handing the request
 to Bolt in a worker thread: the Bolt app is synchronous, and running it on the event loop would
-make one slow listener hold up every other request's acknowledgement. ``GET /healthz`` says the
-process is up; ``GET /readyz`` says whether it can do its job (database, Slack ``auth.test``,
-and each integration's circuit state when given). Other routes (webhooks) are mounted through
-``routes``.
+make one slow listener hold up every other request's acknowledgement. Every body, on every
+route, stops at the size limit while it streams (:mod:`bot.ingress.limits`). ``GET /healthz``
+and ``GET /readyz`` (:mod:`bot.ingress.management`) are served here only when asked
+(``health=True``); ``opshand serve`` puts them and ``/metrics`` on the management listener.
+Other routes (webhooks) are mounted through ``routes``.
 
 Given an :class:`bot.ingress.inbox.Inbox`, each ``event_callback`` is stored in the shared database
 before it is acknowledged, so an event survives the replica dying mid-way (another replica's
@@ -25,16 +26,18 @@ from typing import Any
 
 import uvicorn
 from slack_bolt import App, BoltRequest
-from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.ingress.inbox import Inbox, InboxUnavailable, Receipt
+from bot.ingress.limits import BodyLimit, BodyTooLarge, read_body
+from bot.ingress.management import SlackCheck, health_routes
 
 __all__ = ["EVENT_WORKERS", "MAX_BODY", "HttpServer", "create_http_app"]
 
@@ -46,8 +49,6 @@ not from Slack and is refused before it is read into memory twice."""
 EVENT_WORKERS = 8
 """Threads that hand acknowledged events to Bolt. Few on purpose: listener work is Python under
 one GIL, and more threads only slow the event loop that answers Slack."""
-AUTH_TTL = 60.0
-"""Seconds a successful ``auth.test`` is trusted by ``/readyz`` (Slack rate-limits it)."""
 
 
 def _dispatch_logged(
@@ -84,6 +85,7 @@ def create_http_app(
     path: str | None = "/slack/events",
     event_workers: int = EVENT_WORKERS,
     inbox: Inbox | None = None,
+    health: bool = True,
 ) -> Starlette:
     """The ASGI app for HTTP mode.
 
@@ -99,19 +101,19 @@ def create_http_app(
         event_workers: Threads dispatching acknowledged events to Bolt.
         inbox: Store events durably before acknowledging them (production); None hands them
             to Bolt straight away, de-duplicated by its middleware only.
+        health: Also serve ``/healthz`` and ``/readyz`` here (tests, the demo); ``opshand
+            serve`` serves them on the management listener instead
+            (:mod:`bot.ingress.management`).
     """
     verifier = SignatureVerifier(signing_secret)
     background = ThreadPoolExecutor(max_workers=event_workers, thread_name_prefix="slack-event")
-    auth_ok_until = [0.0]
 
     async def events(request: Request) -> Response:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > max_body:
-            log.warning("Slack request refused: body of %s bytes is over %d", declared, max_body)
-            return Response("payload too large", status_code=413)
-        body = await request.body()
-        if len(body) > max_body:
-            log.warning("Slack request refused: body of %d bytes is over %d", len(body), max_body)
+        try:
+            # Counted while it streams: a chunked body stops at the limit (C8).
+            body = await read_body(request, max_body)
+        except BodyTooLarge:
+            log.warning("Slack request refused: body is over %d bytes", max_body)
             return Response("payload too large", status_code=413)
         ts = request.headers.get("x-slack-request-timestamp", "")
         sig = request.headers.get("x-slack-signature", "")
@@ -180,45 +182,20 @@ def create_http_app(
         background.submit(_dispatch_held, inbox, receipt, headers)
         return Response(status_code=200)
 
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": True})
-
-    def readiness() -> tuple[bool, dict[str, Any]]:
-        checks: dict[str, Any] = {}
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as exc:  # any driver error means not ready
-            checks["database"] = f"unreachable: {type(exc).__name__}"
-        if time.monotonic() < auth_ok_until[0]:
-            checks["slack"] = "ok"
-        else:
-            try:
-                bolt.client.auth_test()
-                auth_ok_until[0] = time.monotonic() + AUTH_TTL
-                checks["slack"] = "ok"
-            except SlackApiError as exc:
-                checks["slack"] = f"auth.test failed: {exc.response.get('error')}"
-            except Exception as exc:
-                checks["slack"] = f"unreachable: {type(exc).__name__}"
-        if circuits is not None:
-            # An open circuit is reported, not fatal: Slack and the other integrations work.
-            checks["circuits"] = dict(circuits())
-        ready = checks["database"] == "ok" and checks["slack"] == "ok"
-        return ready, checks
-
-    async def readyz(request: Request) -> Response:
-        ready, checks = await run_in_threadpool(readiness)
-        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
-
     return Starlette(
+        # Every route, the webhooks included, stops reading a body at the limit.
+        middleware=[Middleware(BodyLimit, limit=max_body)],
         routes=[
             *([Route(path, events, methods=["POST"])] if path else []),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
+            *(
+                health_routes(
+                    engine=engine, slack=SlackCheck(bolt.client.auth_test), circuits=circuits
+                )
+                if health
+                else []
+            ),
             *routes,
-        ]
+        ],
     )
 
 

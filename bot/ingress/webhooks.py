@@ -1,10 +1,17 @@
 """Signal webhooks: ``POST /signals/{alertmanager,pagerduty,generic}`` -> the signal loop.
 
-The HTTP server mounts :func:`webhook_routes`. Each route reads the raw body (bounded), parses it
-with :mod:`adapters.signals` and hands every :class:`~adapters.signals.Signal` to ``handler``
+The HTTP server mounts :func:`webhook_routes`. Each route first proves who sent the request
+(:class:`bot.ingress.signal_auth.SignalGate`: Alertmanager's bearer token or basic auth,
+PagerDuty's v3 signature, the generic sender's HMAC over timestamp and body), reads the body
+bounded while it streams (:func:`bot.ingress.limits.read_body`), parses it with
+:mod:`adapters.signals` and hands every :class:`~adapters.signals.Signal` to ``handler``
 (usually :meth:`agent.signals.loop.SignalLoop.handle`) in a worker thread, since everything
-behind it is synchronous. Answers: 202 accepted, 400 naming the bad field, 401 for a PagerDuty
-signature that does not verify (nothing is parsed or processed), 413 for an oversized body.
+behind it is synchronous. Answers: 202 accepted, 400 naming the bad field, 401 when the sender
+is not who it claims (nothing is parsed, stored or processed), 413 for an oversized body.
+
+Each signal carries its provenance: ``source`` is the authenticated source's name, and
+``aiops_trusted`` is set only for a source configured so (``signals.sources.<name>.
+aiops_trusted``); alert text from any other source stays data on its incident record.
 """
 
 from __future__ import annotations
@@ -14,7 +21,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -28,6 +34,8 @@ from adapters.signals import (
     parse_generic,
     parse_pagerduty,
 )
+from bot.ingress.limits import BodyTooLarge, read_body, too_large
+from bot.ingress.signal_auth import SignalGate, SourceIdentity, Unauthenticated
 
 __all__ = ["SignalHandler", "webhook_routes"]
 
@@ -44,20 +52,10 @@ def _bad(exc: SignalError) -> JSONResponse:
     return JSONResponse({"error": str(exc), "field": exc.field}, status_code=status)
 
 
-async def _body(request: Request) -> bytes | JSONResponse:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_SIGNAL_BYTES:
-        return JSONResponse(
-            {"error": f"body larger than {MAX_SIGNAL_BYTES} bytes", "field": "body"},
-            status_code=413,
-        )
-    body = await request.body()
-    if len(body) > MAX_SIGNAL_BYTES:
-        return JSONResponse(
-            {"error": f"body larger than {MAX_SIGNAL_BYTES} bytes", "field": "body"},
-            status_code=413,
-        )
-    return body
+def _refused(route: str, exc: Unauthenticated) -> JSONResponse:
+    # The reason is logged for the operator; the sender only learns it was not let in.
+    log.warning("signal webhook %s refused (401): %s", route, exc)
+    return JSONResponse({"error": "unauthenticated"}, status_code=401)
 
 
 def _accepted(results: list[Any]) -> JSONResponse:
@@ -67,53 +65,61 @@ def _accepted(results: list[Any]) -> JSONResponse:
     )
 
 
+def _provenance(signal: Signal, who: SourceIdentity) -> Signal:
+    """The signal with its provenance: the proven source's name and whether its AIOps counts."""
+    return signal.model_copy(update={"source": who.name, "aiops_trusted": who.aiops_trusted})
+
+
 def webhook_routes(
-    handler: SignalHandler, *, pagerduty_secret: SecretStr | None = None
+    handler: SignalHandler, *, gate: SignalGate, max_body: int = MAX_SIGNAL_BYTES
 ) -> list[Route]:
-    """The three signal routes, handing parsed signals to ``handler``.
+    """The three signal routes, handing authenticated, parsed signals to ``handler``.
 
     Args:
         handler: Called once per signal, in a worker thread.
-        pagerduty_secret: The webhook subscription's signing secret; without it the PagerDuty
-            route answers 503 (an unverifiable webhook is never processed).
+        gate: Who may send (``SignalGate(settings.signal_sources())``); a request it refuses
+            is answered 401 and nothing of it is parsed or handed on.
+        max_body: Largest body read, in bytes (reading stops there: 413).
     """
 
-    async def run(signals: list[Signal]) -> JSONResponse:
+    async def run(signals: list[Signal], who: SourceIdentity) -> JSONResponse:
         results = []
         for s in signals:
-            results.append(await run_in_threadpool(handler, s))
+            results.append(await run_in_threadpool(handler, _provenance(s, who)))
         return _accepted(results)
 
     async def alertmanager(request: Request) -> JSONResponse:
-        body = await _body(request)
-        if isinstance(body, JSONResponse):
-            return body
+        try:
+            # Credentials first: an anonymous sender does not even get its body read.
+            who = gate.alertmanager(request.headers)
+            body = await read_body(request, max_body)
+        except Unauthenticated as exc:
+            return _refused("alertmanager", exc)
+        except BodyTooLarge:
+            return too_large(max_body)
         try:
             signals = parse_alertmanager(body)
         except SignalError as exc:
             return _bad(exc)
-        return await run(signals)
+        return await run(signals, who)
 
     async def pagerduty(request: Request) -> JSONResponse:
-        if pagerduty_secret is None:
-            return JSONResponse(
-                {"error": "PagerDuty webhooks are not configured (no signing secret)"},
-                status_code=503,
-            )
-        body = await _body(request)
-        if isinstance(body, JSONResponse):
-            return body
+        try:
+            who, secret = gate.pagerduty()
+            body = await read_body(request, max_body)
+        except Unauthenticated as exc:
+            return _refused("pagerduty", exc)
+        except BodyTooLarge:
+            return too_large(max_body)
         try:
             signal = parse_pagerduty(
-                body,
-                signature=request.headers.get("x-pagerduty-signature"),
-                secret=pagerduty_secret,
+                body, signature=request.headers.get("x-pagerduty-signature"), secret=secret
             )
         except SignalError as exc:
             if isinstance(exc, SignatureError):
                 log.warning("PagerDuty webhook refused: %s", exc)
             return _bad(exc)
-        return await run([signal])
+        return await run([signal], who)
 
     async def generic(request: Request) -> JSONResponse:
         source = request.query_params.get("source", "generic")
@@ -123,14 +129,21 @@ def webhook_routes(
                  "field": "source"},
                 status_code=400,
             )  # fmt: skip
-        body = await _body(request)
-        if isinstance(body, JSONResponse):
-            return body
+        try:
+            body = await read_body(request, max_body)
+            who = gate.generic(source, request.headers, body)
+        except Unauthenticated as exc:
+            return _refused(f"generic?source={source}", exc)
+        except BodyTooLarge:
+            return too_large(max_body)
+        if who.replay:
+            log.info("signal webhook generic?source=%s: replayed signature ignored", source)
+            return JSONResponse({"accepted": 0, "incidents": [], "replay": True}, status_code=202)
         try:
             signal = parse_generic(body, source=source)
         except SignalError as exc:
             return _bad(exc)
-        return await run([signal])
+        return await run([signal], who)
 
     return [
         Route("/signals/alertmanager", alertmanager, methods=["POST"]),

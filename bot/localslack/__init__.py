@@ -20,6 +20,9 @@ People act through ``send_message``, ``click``, ``slash``, ``submit_view`` and `
 the web page at ``slack.web_url``); each returns once the bot answered the HTTP request.
 A Socket Mode client (``apps.connections.open`` with ``app_token``) gets them as envelopes
 over its WebSocket instead, while it is connected (``slack.socket_mode``).
+
+Only this machine's own page may drive it (:mod:`bot.localslack.guard`): other ``Host`` names
+are refused, and the page's actions need the same origin, a JSON body and the page's token.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from bot.localslack.directory import (
     DemoUser,
     DemoUserGroup,
 )
+from bot.localslack.guard import TOKEN_HEADER, LocalOnly
 from bot.localslack.guide import TryStep
 from bot.localslack.server import DEFAULT_EVENTS, ApiCall, LocalSlack
 from bot.localslack.socket_mode import DEFAULT_APP_TOKEN, SocketModeHub
@@ -44,6 +48,7 @@ __all__ = [
     "DEFAULT_EVENTS",
     "DEFAULT_USERGROUPS",
     "DEFAULT_USERS",
+    "TOKEN_HEADER",
     "ApiCall",
     "Attempt",
     "BoltServer",
@@ -51,6 +56,7 @@ __all__ = [
     "DemoChannel",
     "DemoUser",
     "DemoUserGroup",
+    "LocalOnly",
     "LocalSlack",
     "SocketModeHub",
     "TryStep",

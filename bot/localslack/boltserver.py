@@ -23,6 +23,24 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     block_on_close = True
 
 
+MAX_BODY = 1_000_000
+"""Largest request body passed to Bolt (its WSGI adapter reads ``CONTENT_LENGTH`` bytes)."""
+
+
+def _bounded(app: Any, limit: int) -> Any:
+    """Refuse a declared body over ``limit`` before Bolt reads it (wsgiref has no chunked
+    bodies: without ``Content-Length`` nothing is read)."""
+
+    def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+        declared = str(environ.get("CONTENT_LENGTH") or "0")
+        if not declared.isdigit() or int(declared) > limit:
+            start_response("413 Payload Too Large", [("Content-Type", "text/plain")])
+            return [f"body larger than {limit} bytes".encode()]
+        return app(environ, start_response)
+
+    return wrapped
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Drop the per-request access log line."""
@@ -42,7 +60,7 @@ class BoltServer:
             port: Port; 0 picks a free one.
             path: The request URL's path.
         """
-        self._handler = SlackRequestHandler(app, path=path)
+        self._handler = _bounded(SlackRequestHandler(app, path=path), MAX_BODY)
         self._host = host
         self._port = port
         self._path = path

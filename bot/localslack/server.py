@@ -7,6 +7,7 @@ the web page; uvicorn runs it in a background thread. People act through methods
 
 from __future__ import annotations
 
+import secrets
 import socket
 import threading
 import time
@@ -17,7 +18,9 @@ from typing import Any, TypeVar
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
+from bot.ingress.limits import BodyLimit
 from bot.localslack import api_chat, api_directory, api_views, payloads
 from bot.localslack.delivery import DEFAULT_ACK_TIMEOUT, DEFAULT_RETRY_DELAYS, Attempt, Deliverer
 from bot.localslack.directory import (
@@ -31,6 +34,7 @@ from bot.localslack.directory import (
     DemoUser,
     DemoUserGroup,
 )
+from bot.localslack.guard import LocalOnly
 from bot.localslack.guide import TryStep, as_steps, check_steps
 from bot.localslack.people import People
 from bot.localslack.socket_mode import DEFAULT_APP_TOKEN, SocketModeHub
@@ -49,6 +53,8 @@ DEFAULT_EVENTS: frozenset[str] = frozenset({"app_mention", "app_home_opened"})
 ``message.im`` (``message`` means both); Bolt answers 404 to events it has no listener for,
 which Slack (and LocalSlack) retries, so subscribe only to what the app handles."""
 _START_TIMEOUT = 10.0
+MAX_REQUEST_BODY = 16_000_000
+"""Largest request body (bytes) the workspace reads: uploads fit, a flood does not."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +94,7 @@ class LocalSlack:
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         trigger_ttl: float = DEFAULT_TRIGGER_TTL,
         app_token: str | None = DEFAULT_APP_TOKEN,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         """Configure the workspace; nothing listens until ``start()``.
 
@@ -110,6 +117,8 @@ class LocalSlack:
             app_token: The app-level token ``apps.connections.open`` accepts (Socket Mode);
                 ``None`` refuses every one. A connected client gets deliveries over the
                 WebSocket instead of ``bot_url``.
+            allowed_hosts: Host names besides this machine's own that requests may name
+                (every other ``Host`` is refused: DNS rebinding).
         """
         if not signing_secret:
             raise ValueError("signing_secret must not be empty")
@@ -130,6 +139,8 @@ class LocalSlack:
             (c.name for c in self.workspace.channels.values()),
         )
         self.intro = intro
+        self.ui_token = secrets.token_urlsafe(24)
+        """Written into the page; ``POST /ui/...`` must carry it (``X-Opshand-UI-Token``)."""
         self._host = host
         self._port = port
         self._ctx = ApiContext(workspace=self.workspace, trigger_ttl=trigger_ttl)
@@ -154,9 +165,19 @@ class LocalSlack:
             *self.socket_mode.routes(),  # before /api/{method}: it takes an app-level token
             *api_routes(self._ctx, handlers),
             *api_chat.upload_routes(self._ctx),
-            *ui_routes(self.people, self.try_this, intro),
+            *ui_routes(self.people, self.try_this, intro, token=self.ui_token),
         ]
-        self.app = Starlette(routes=routes)
+        # Only this machine's own page may drive it (C9); bodies stop at the limit while they
+        # stream, uploads included (C8).
+        self.app = Starlette(
+            routes=routes,
+            middleware=[
+                Middleware(
+                    LocalOnly, token=self.ui_token, bind_host=host, allowed_hosts=allowed_hosts
+                ),
+                Middleware(BodyLimit, limit=MAX_REQUEST_BODY),
+            ],
+        )
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None

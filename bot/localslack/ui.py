@@ -7,6 +7,7 @@ becomes a signed ``app_mention`` delivery and a button becomes a real ``block_ac
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -92,13 +93,33 @@ def snapshot(
         return json.loads(json.dumps(result))  # type: ignore[no-any-return]
 
 
-def ui_routes(people: People, try_this: list[TryStep], intro: str = "") -> list[BaseRoute]:
-    """Routes for the page, its actions, permalinks and ``response_url`` posts."""
+def ui_routes(
+    people: People, try_this: list[TryStep], intro: str = "", *, token: str = ""
+) -> list[BaseRoute]:
+    """Routes for the page, its actions, permalinks and ``response_url`` posts.
+
+    ``token`` is written into the page (``<meta name="opshand-ui-token">``); the page sends it
+    back with each action (:mod:`bot.localslack.guard` checks it).
+    """
     ws = people.ws
     session = new_id("W", 10)
+    page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    page = page.replace(
+        "<head>",
+        f'<head>\n  <meta name="opshand-ui-token" content="{html.escape(token, quote=True)}">',
+        1,
+    )
 
     async def index(request: Request) -> Response:
-        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+        # Not cached and not framed: the token is for this page only.
+        return HTMLResponse(
+            page,
+            headers={
+                "Cache-Control": "no-store",
+                "X-Frame-Options": "DENY",
+                "Content-Security-Policy": "frame-ancestors 'none'",
+            },
+        )
 
     async def state(request: Request) -> JSONResponse:
         user_id = request.query_params.get("user")

@@ -144,3 +144,19 @@ def test_unknown_setting_and_unreachable_slack(tmp_path: Path, slack: LocalSlack
     found = by_check([f.model_dump() for f in run_doctor(settings)])
     assert found["slack auth"]["status"] == "fail"
     assert "unreachable" in found["slack auth"]["detail"].lower()
+
+
+def test_c7_open_signal_source_is_a_warning_and_none_configured_too(
+    tmp_path: Path, slack: LocalSlack
+) -> None:
+    settings = write(tmp_path, slack, signals={"sources": {"alertmanager": {"open": True}}})
+    found = by_check([f.model_dump() for f in run_doctor(settings)])
+    assert found["signals"]["status"] == "warn"
+    assert "'alertmanager' is open" in found["signals"]["detail"]
+    settings = write(tmp_path, slack)
+    found = by_check([f.model_dump() for f in run_doctor(settings)])
+    assert found["signals"]["status"] == "warn" and "401" in found["signals"]["detail"]
+    settings = write(tmp_path, slack, signals={"sources": {"siem": {"secret": "s3cret-value"}}})
+    findings = [f.model_dump() for f in run_doctor(settings)]
+    assert by_check(findings)["signals"]["status"] == "ok"
+    assert "s3cret-value" not in json.dumps(findings)

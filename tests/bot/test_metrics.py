@@ -37,6 +37,7 @@ from twin.model import utcnow
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[World, Metrics]]:
     settings = Settings(
+        management={"metrics_cache_seconds": 0},  # each scrape reads afresh
         data_dir=tmp_path / "data",
         sample_endpoints=200,
         slack={"signing_secret": SIGNING_SECRET, "bot_token": BOT_TOKEN},
@@ -155,3 +156,16 @@ def test_decided_metrics_by_outcome_from_change_events(world: tuple[World, Metri
     assert res.change is not None
     assert m.changes_decided.labels(action="host.reboot", outcome=res.status)._value.get() == 1
     assert res.change.created_at <= utcnow()
+
+
+def test_scrapes_share_one_cached_page(world: tuple[World, Metrics]) -> None:
+    w, m = world
+    m.cache_seconds = 3600
+    first = m.render()
+    read = m.state.calls.rows_read
+    w.oh.ops.executor.breaker("rmm")  # something a fresh page would show
+    for _ in range(20):
+        assert m.render() is first  # no database read, no new page
+    assert m.state.calls.rows_read == read
+    m.cache_seconds = 0
+    assert m.render() is not first

@@ -43,6 +43,9 @@ def test_a_nested_environment_variable_keeps_the_rest_of_the_files_section(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("OPSHAND_SLACK__APP_TOKEN", "xapp-1-example")
+    monkeypatch.setenv("OPSHAND_SIGNALS__SOURCES__ALERTMANAGER__BEARER_TOKEN", "am-example")
     s = Settings.load(DOC_PATH.parent.parent / "examples" / "settings.production.yaml")
     assert s.slack.app_token is not None
     assert s.slack.mode == "socket"
+    am = s.signal_sources()["alertmanager"]
+    assert am.bearer_token is not None and am.aiops_trusted

@@ -54,7 +54,9 @@ class Replica:
     log: Path
     engine: Engine
     port: int = 0
-    """Where serve answers health, readiness, metrics and webhooks."""
+    """Where serve answers the signal webhooks."""
+    management_port: int = 0
+    """Where serve answers health, readiness and metrics."""
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
@@ -86,6 +88,7 @@ def _env(slack: LocalSlack, data_dir: Path, db_url: str, app_token: str) -> dict
             "OPSHAND_SLACK__SIGNING_SECRET": SECRET,
             "OPSHAND_SLACK__API_URL": slack.api_url,
             "OPSHAND_SLACK__PORT": str(_free_port()),
+            "OPSHAND_MANAGEMENT__PORT": str(_free_port()),
         }
     )
     return env
@@ -141,7 +144,14 @@ def replica(
     env = _env(slack, tmp / "data", db_url, APP_TOKEN)
     proc = _serve(env, log)
     engine = make_engine(db_url)
-    r = Replica(slack, proc, log, engine, int(env["OPSHAND_SLACK__PORT"]))
+    r = Replica(
+        slack,
+        proc,
+        log,
+        engine,
+        int(env["OPSHAND_SLACK__PORT"]),
+        int(env["OPSHAND_MANAGEMENT__PORT"]),
+    )
     try:
         deadline = time.monotonic() + BOOT_TIMEOUT
         while not slack.socket_mode.connected:
@@ -317,9 +327,13 @@ def test_health_metrics_and_webhooks_are_served_over_http_in_socket_mode(
     replica: Replica,
 ) -> None:
     base = f"http://127.0.0.1:{replica.port}"
-    assert httpx.get(base + "/healthz", timeout=5).json() == {"ok": True}
-    ready = httpx.get(base + "/readyz", timeout=10)
+    manage = f"http://127.0.0.1:{replica.management_port}"
+    assert httpx.get(manage + "/healthz", timeout=5).json() == {"ok": True}
+    ready = httpx.get(manage + "/readyz", timeout=10)
     assert ready.status_code == 200 and ready.json()["database"] == "ok", ready.text
-    assert "opshand_inbox_pending" in httpx.get(base + "/metrics", timeout=5).text
+    assert "opshand_inbox_pending" in httpx.get(manage + "/metrics", timeout=5).text
+    # none of the three is on the public listener (the webhooks' and Slack's door)
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert httpx.get(base + path, timeout=5).status_code == 404
     # Slack's requests never come over HTTP in Socket Mode: the route is not there
     assert httpx.post(base + "/slack/events", content=b"{}", timeout=5).status_code == 404

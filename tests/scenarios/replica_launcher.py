@@ -108,10 +108,18 @@ def replica_env(cfg: ClusterConfig, *, name: str, port: int, data_dir: Path) -> 
             "OPSHAND_SLACK__API_URL": cfg.slack_api_url,
             "OPSHAND_SLACK__HOST": "127.0.0.1",
             "OPSHAND_SLACK__PORT": str(port),
+            # the one signal source the cluster takes, with the token its Alertmanager sends
+            "OPSHAND_SIGNALS__SOURCES": json.dumps(
+                {"alertmanager": {"bearer_token": ALERTMANAGER_TOKEN}}
+            ),
         }
     )
     env.update(cfg.env)
     return env
+
+
+ALERTMANAGER_TOKEN = "replica-alertmanager-token"
+"""Bearer token the cluster's Alertmanager source is configured with."""
 
 
 @dataclass
@@ -122,6 +130,8 @@ class Replica:
     port: int
     proc: subprocess.Popen[bytes]
     log: Path
+    management_port: int = 0
+    """Where it answers ``/healthz``, ``/readyz`` and ``/metrics``."""
     dead: bool = False
     """Set when the replica was killed or stopped answering (the balancer skips it)."""
 
@@ -144,7 +154,8 @@ class Replica:
                 f"replica {self.name} exited ({self.proc.returncode}):\n{self.tail()}"
             )
         try:
-            return httpx.get(self.url + "/readyz", timeout=2).status_code == 200
+            manage = f"http://127.0.0.1:{self.management_port}"
+            return httpx.get(manage + "/readyz", timeout=2).status_code == 200
         except httpx.TransportError:
             return False
 
@@ -160,11 +171,13 @@ def start_replica(cfg: ClusterConfig, *, name: str, workdir: Path) -> Replica:
     port = free_port()
     log = workdir / f"{name}.log"
     env = replica_env(cfg, name=name, port=port, data_dir=workdir / name)
+    management_port = free_port()
+    env["OPSHAND_MANAGEMENT__PORT"] = str(management_port)
     with log.open("wb") as out:
         proc = subprocess.Popen(
             serve_command(), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
-    return Replica(name, port, proc, log)
+    return Replica(name, port, proc, log, management_port)
 
 
 def wait_ready(replicas: Iterable[Replica], timeout: float = 90.0) -> None:

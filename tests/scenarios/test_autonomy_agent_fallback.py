@@ -8,6 +8,7 @@ approved in the local Slack workspace, and the incident thread and ticket tell t
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,9 +24,9 @@ from agent.signals import SignalAgent
 from bot.app import build_app
 from bot.bootstrap import bootstrap
 from bot.cli.serve import webhook_routes_for
-from bot.ingress import HttpServer, create_http_app
+from bot.ingress import HttpServer, create_http_app, sign_generic
 from bot.localslack import LocalSlack
-from bot.settings import Settings
+from bot.settings import DEMO_SIGNAL_SECRET, Settings
 from tests.bot.world import CHLOE, World, card_of, texts, wait_text
 from tests.conftest import _drop_schema, _pg_engine
 
@@ -87,7 +88,9 @@ def _stack(tmp_path: Path, db: str, **settings: Any) -> Iterator[World]:
 
 
 def _post_alert(w: World) -> None:
-    r = httpx.post(f"{w.http.base_url}/signals/generic", json=LATENCY_ALERT, timeout=10)
+    body = json.dumps(LATENCY_ALERT).encode()
+    headers = {"Content-Type": "application/json", **sign_generic(DEMO_SIGNAL_SECRET, body)}
+    r = httpx.post(f"{w.http.base_url}/signals/generic", content=body, headers=headers, timeout=10)
     assert r.status_code == 202, r.text
 
 

@@ -107,12 +107,31 @@ def test_alert_whose_remediation_needs_consent(engine: Engine, tmp_path: Path) -
 
 def test_aiops_cluster_and_cause_attach_to_the_entity(engine: Engine, tmp_path: Path) -> None:
     w = make_auto_world(engine, tmp_path)
-    w.loop.handle(parse_generic((SIGNALS / "generic_file_down.json").read_bytes()))
+    sig = parse_generic((SIGNALS / "generic_file_down.json").read_bytes(), source="aiops")
+    w.loop.handle(sig.model_copy(update={"aiops_trusted": True}))
     ent = w.ops.graph.get("service:contoso-file")
     assert ent.attrs["aiops"]["cluster"] == "cl-file-io-7"
     assert "storage latency" in ent.attrs["aiops"]["suspected_cause"]
+    # provenance: who said so and when
+    assert ent.attrs["aiops"]["source"] == "aiops" and ent.attrs["aiops"]["received_at"]
     ctx = w.loop.entity_context("service:contoso-file")
     assert ctx["open_incidents"] == 1 and ctx["clusters"] == ["cl-file-io-7"]
+
+
+def test_untrusted_alert_labels_write_nothing_to_the_twin(engine: Engine, tmp_path: Path) -> None:
+    w = make_auto_world(engine, tmp_path)
+    before = w.ops.graph.get("service:contoso-file")
+    serial = w.ops.store.meta()
+    # a `suspected_cause` label from a source nobody made trusted for AIOps output
+    out = w.loop.handle(parse_generic((SIGNALS / "generic_file_down.json").read_bytes()))
+    ent = w.ops.graph.get("service:contoso-file")
+    assert "aiops" not in ent.attrs and ent.version == before.version
+    assert w.ops.store.meta() == serial
+    inc = w.incidents.get(out.incident.id)
+    # kept as data on the incident's own record, but not as its cluster or cause
+    assert inc.labels["suspected_cause"].startswith("storage latency")
+    assert (inc.cluster, inc.suspected_cause) == ("", "")
+    assert w.loop.entity_context("service:contoso-file")["suspected_causes"] == []
 
 
 def test_alert_with_no_runbook_waits_for_a_person(engine: Engine, tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from tests.scenarios.replica_launcher import (
+    ALERTMANAGER_TOKEN,
     BOT_TOKEN,
     SIGNING_SECRET,
     ClusterConfig,
@@ -261,7 +262,12 @@ def test_three_replicas_one_killed_every_change_once(tmp_path: Path) -> None:
                     break  # re-read the card before a second vote
 
         def alert(service: str) -> list[str]:
-            resp = httpx.post(signals_url, json=alertmanager_alert(service), timeout=30)
+            resp = httpx.post(
+                signals_url,
+                json=alertmanager_alert(service),
+                headers={"Authorization": f"Bearer {ALERTMANAGER_TOKEN}"},
+                timeout=30,
+            )
             assert resp.status_code == 202, resp.text
             return list(resp.json()["incidents"])
 

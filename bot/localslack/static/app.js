@@ -29,10 +29,14 @@
 
   // -- talking to the server ------------------------------------------------------------
 
+  // The server wrote this page's token into it; every action carries it back (a page from
+  // another site cannot read it, so it cannot act as anyone here).
+  const uiToken = (document.querySelector('meta[name="opshand-ui-token"]') || {}).content || "";
+
   async function post(action, body) {
     const response = await fetch(`/ui/${action}`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", "X-Opshand-UI-Token": uiToken },
       body: JSON.stringify({ user: view.user, ...body }),
     });
     const answer = await response.json().catch(() => ({ ok: false, error: "bad answer" }));

@@ -26,7 +26,8 @@ rules:
 def test_signal_aiops_labels_reach_the_policy_input(engine: Engine, tmp_path: Path) -> None:
     w = make_auto_world(engine, tmp_path)
     body = (SIGNALS / "generic_file_down.json").read_bytes()
-    out = w.loop.handle(parse_generic(body))
+    trusted = parse_generic(body).model_copy(update={"aiops_trusted": True})
+    out = w.loop.handle(trusted)
     assert out.proposal is not None and out.proposal.change is not None
     change = w.ops.status(out.proposal.change.ref)
     stored = (change.decision or {})["input"]
@@ -41,6 +42,18 @@ def test_signal_aiops_labels_reach_the_policy_input(engine: Engine, tmp_path: Pa
     pin = PolicyInput.from_partial(stored)
     explanation = load_policy_text(_RULE).explain(pin)
     assert explanation.decision.outcome == "deny"
+
+
+def test_untrusted_aiops_labels_never_reach_the_policy_input(
+    engine: Engine, tmp_path: Path
+) -> None:
+    w = make_auto_world(engine, tmp_path)
+    out = w.loop.handle(parse_generic((SIGNALS / "generic_file_down.json").read_bytes()))
+    assert out.proposal is not None and out.proposal.change is not None
+    stored = (w.ops.status(out.proposal.change.ref).decision or {})["input"]
+    assert stored["incident"]["open"] is True
+    assert stored["incident"]["aiops_cluster"] == ""
+    assert stored["incident"]["suspected_cause"] == ""
 
 
 def test_no_incident_leaves_the_defaults(engine: Engine, tmp_path: Path) -> None:

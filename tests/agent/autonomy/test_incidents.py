@@ -83,14 +83,29 @@ def test_incident_resolve_without_open_incident_is_harmless(engine: Engine) -> N
 
 def test_incident_keeps_aiops_cluster_and_cause(engine: Engine) -> None:
     book, _, _ = _book(engine)
+    trusted = _sig(aiops_cluster="cl-9", suspected_cause="db slow")
     inc, _ = book.record(
-        _sig(aiops_cluster="cl-9", suspected_cause="db slow"),
+        trusted.model_copy(update={"aiops_trusted": True}),
         dedupe_key="k",
         window=WINDOW,
         entity_id="host:contoso-ny-db-01",
     )
     assert (inc.cluster, inc.suspected_cause) == ("cl-9", "db slow")
     assert [i.id for i in book.open_for_entity("host:contoso-ny-db-01")] == [inc.id]
+
+
+def test_incident_from_an_untrusted_source_keeps_aiops_labels_as_data_only(
+    engine: Engine,
+) -> None:
+    book, _, _ = _book(engine)
+    inc, _ = book.record(
+        _sig(aiops_cluster="cl-9", suspected_cause="db slow"),
+        dedupe_key="k",
+        window=WINDOW,
+        entity_id="host:contoso-ny-db-01",
+    )
+    assert (inc.cluster, inc.suspected_cause) == ("", "")
+    assert inc.labels["suspected_cause"] == "db slow"
 
 
 def test_incident_long_dedupe_key_is_hashed_consistently(engine: Engine) -> None:

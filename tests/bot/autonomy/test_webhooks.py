@@ -13,10 +13,22 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from adapters.signals import Signal
-from bot.ingress import webhook_routes
+from bot.ingress import SignalGate, sign_generic, webhook_routes
+from bot.settings import SignalSourceSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 SECRET = SecretStr("pd-webhook-secret")
+GENERIC = "generic-webhook-secret"
+AM_TOKEN = "am-bearer-token"
+GATE = SignalGate(
+    {
+        "pagerduty": SignalSourceSettings(secret=SECRET),
+        "alertmanager": SignalSourceSettings(bearer_token=SecretStr(AM_TOKEN)),
+        "generic": SignalSourceSettings(secret=SecretStr(GENERIC)),
+        "siem": SignalSourceSettings(secret=SecretStr("siem-secret")),
+    }
+)
+AM = {"Authorization": f"Bearer {AM_TOKEN}"}
 PD = {
     "event": {
         "id": "01ABC",
@@ -43,7 +55,7 @@ def _client() -> tuple[TestClient, list[Signal]]:
         got.append(s)
         return None
 
-    app = Starlette(routes=webhook_routes(handler, pagerduty_secret=SECRET))
+    app = Starlette(routes=webhook_routes(handler, gate=GATE))
     return TestClient(app), got
 
 
@@ -54,18 +66,23 @@ def _sign(body: bytes) -> str:
 def test_webhook_alertmanager_accepts_and_hands_off() -> None:
     c, got = _client()
     body = (ROOT / "examples" / "signals" / "alertmanager_portal_down.json").read_bytes()
-    r = c.post("/signals/alertmanager", content=body)
+    r = c.post("/signals/alertmanager", content=body, headers=AM)
     assert r.status_code == 202 and r.json()["accepted"] == 1
     assert got[0].labels["service"] == "contoso-portal"
 
 
 def test_webhook_bad_payload_is_400_naming_the_field() -> None:
     c, got = _client()
-    r = c.post("/signals/alertmanager", content=json.dumps({"version": "4", "alerts": {}}))
+    r = c.post(
+        "/signals/alertmanager",
+        content=json.dumps({"version": "4", "alerts": {}}),
+        headers=AM,
+    )
     assert r.status_code == 400 and r.json()["field"] == "alerts"
-    r = c.post("/signals/generic", content=json.dumps({"id": "1", "status": "firing"}))
+    body = json.dumps({"id": "1", "status": "firing"}).encode()
+    r = c.post("/signals/generic", content=body, headers=sign_generic(GENERIC, body))
     assert r.status_code == 400 and r.json()["field"] == "title"
-    r = c.post("/signals/generic", content=b"not json")
+    r = c.post("/signals/generic", content=b"not json", headers=sign_generic(GENERIC, b"not json"))
     assert r.status_code == 400 and r.json()["field"] == "body"
     r = c.post("/signals/generic?source=Bad%20Name", content=b"{}")
     assert r.status_code == 400 and r.json()["field"] == "source"
@@ -87,16 +104,16 @@ def test_c1_webhook_pagerduty_bad_signature_is_401_and_not_processed() -> None:
 
 def test_webhook_generic_takes_a_source_name_and_refuses_oversize() -> None:
     c, got = _client()
+    body = json.dumps({"id": "n1", "title": "t", "status": "firing"}).encode()
     r = c.post(
-        "/signals/generic?source=siem",
-        content=json.dumps({"id": "n1", "title": "t", "status": "firing"}),
+        "/signals/generic?source=siem", content=body, headers=sign_generic("siem-secret", body)
     )
     assert r.status_code == 202 and got[0].source == "siem"
     r = c.post("/signals/generic", content=b"{" + b" " * 1_000_001 + b"}")
     assert r.status_code == 413
 
 
-def test_webhook_pagerduty_without_secret_is_503() -> None:
-    app = Starlette(routes=webhook_routes(lambda s: None))
+def test_c7_webhook_pagerduty_not_configured_is_401() -> None:
+    app = Starlette(routes=webhook_routes(lambda s: None, gate=SignalGate({})))
     r = TestClient(app).post("/signals/pagerduty", content=b"{}")
-    assert r.status_code == 503
+    assert r.status_code == 401

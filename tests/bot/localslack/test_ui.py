@@ -13,7 +13,9 @@ from tests.bot.localslack.test_bolt_flows import CARD, MODAL
 
 
 def _post(slack: LocalSlack, action: str, **body: Any) -> dict[str, Any]:
-    response = httpx.post(f"{slack.web_url}ui/{action}", json=body, timeout=10)
+    # as the page does: JSON, with the token the server wrote into the page
+    headers = {"X-Opshand-UI-Token": slack.ui_token}
+    response = httpx.post(f"{slack.web_url}ui/{action}", json=body, headers=headers, timeout=10)
     result: dict[str, Any] = response.json()
     return result
 
@@ -120,5 +122,7 @@ def test_bad_requests_name_the_problem(slack: LocalSlack) -> None:
     missing = _post(slack, "click", user=ANA)
     assert missing["ok"] is False
     assert "channel" in missing["error"]
-    response = httpx.post(f"{slack.web_url}ui/teleport", json={})
+    response = httpx.post(
+        f"{slack.web_url}ui/teleport", json={}, headers={"X-Opshand-UI-Token": slack.ui_token}
+    )
     assert response.status_code == 400
