@@ -24,6 +24,7 @@ from agent.execution import (
     ExecutionReport,
     Executor,
     Journal,
+    Refusal,
     change_ref,
     close_undecided,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "ChangeRequest",
     "Operations",
     "ProposalResult",
+    "break_glass_reason",
     "identity_of",
 ]
 
@@ -49,6 +51,12 @@ log = logging.getLogger(__name__)
 def _identity(key: str) -> Identity:
     team, _, user = key.partition(":")
     return Identity(team_id=team or "-", user_id=user or team)
+
+
+def break_glass_reason(change: Change) -> str | None:
+    """The break-glass reason a change was proposed with, or ``None`` (an ordinary change)."""
+    reason = (change.decision or {}).get("break_glass")
+    return str(reason) if reason else None
 
 
 def identity_of(team_id: str, user_id: str) -> str:
@@ -272,6 +280,8 @@ class Operations(AutonomyGuards):
             )
         except DuplicateRequest as dup:
             return self._recorded_before(dup.change)
+        if req.break_glass is not None:
+            self._break_glass_used(change, req.break_glass)
         self._emit(ChangeEvent("proposed", change))
         try:
             plan = rehearse(
@@ -310,6 +320,10 @@ class Operations(AutonomyGuards):
             "input": pin.to_cel(),
         }
         dec = {**decision.model_dump(mode="json"), "input": pin.to_cel()}
+        if req.break_glass:
+            # Carried by the change: the freeze check before every wave lets it through while
+            # its requester still holds the breakglass permission.
+            dec["break_glass"] = req.break_glass
         consent_req = None
         if decision.outcome == "deny":
             change = self.journal.move(
@@ -368,6 +382,7 @@ class Operations(AutonomyGuards):
         """The result of a request proposed again: what its change became, nothing new."""
         stored = dict(change.decision or {})
         stored.pop("input", None)
+        stored.pop("break_glass", None)
         decision = Decision.model_validate(stored) if stored else None
         plan = Plan.model_validate(change.plan) if change.plan else None
         state = change.state.replace("_", " ")
@@ -457,19 +472,29 @@ class Operations(AutonomyGuards):
             self._wake.set()
         return out
 
-    def recheck(self, change: Change) -> str | None:
-        """At execution: consent still valid (approvers still entitled)? ``None`` when fine."""
+    def recheck(self, change: Change) -> Refusal | None:
+        """Before every wave and call: consent still valid (approvers still entitled), and no
+        freeze unless the change is break-glass and its requester still holds the permission.
+        ``None`` when fine."""
         if change.decision and change.decision.get("outcome") == "consent":
             reqs = self.consent.for_change(str(change.id))
             if not reqs:
-                return "no consent request exists for this change"
+                return Refusal("consent", "no consent request exists for this change")
             detail = self.consent.recheck_detail(
                 reqs[-1].id, change.plan_hash, policy_hash=self.policy.hash
             )
             if not detail.ok:
-                return f"consent is no longer valid: {detail.reason}"
-        if self.flag("freeze") is not None:
-            return "a change freeze is in force"
+                return Refusal("consent", f"consent is no longer valid: {detail.reason}")
+        glass = break_glass_reason(change) is not None
+        if glass:
+            team, _, user = change.requester.partition(":")
+            if "breakglass" not in self.roles.roles_for(team, user):
+                return Refusal(
+                    "breakglass",
+                    f"{change.requester} no longer holds the breakglass permission",
+                )
+        if (freeze := self.flag("freeze")) is not None and not glass:
+            return Refusal("freeze", f"a change freeze is in force ({freeze})")
         return None
 
     # ------------------------------------------------------------------ execution
@@ -505,9 +530,8 @@ class Operations(AutonomyGuards):
             reports.extend(batch)
             for r in batch:
                 change = self.journal.get(r.change_id)
-                drifted = str((change.result or {}).get("message", "")).startswith(
-                    "the twin changed since rehearsal"
-                )
+                refusal = (change.result or {}).get("refusal") or {}
+                drifted = refusal.get("check") == "drift" and refusal.get("before_any_call")
                 if change.state in ("rolled_back", "escalated", "failed") and not drifted:
                     self._failed(change)
                 self._emit(ChangeEvent("finished", change, {"report": r}))
@@ -539,6 +563,7 @@ class Operations(AutonomyGuards):
                 channel=change.channel,
                 thread_ts=change.thread_ts,
                 supersedes=change.id,
+                break_glass=break_glass_reason(change),
             )
         )
         diff = diff_plans(old, res.plan).lines() if res.plan is not None else []
