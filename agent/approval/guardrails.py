@@ -210,11 +210,10 @@ class AutonomyGuards:
         A granted request is recorded by the caller once its change exists
         (:meth:`_break_glass_used`), so the audit row names the change.
         """
-        team, _, user = requester.partition(":")
-        allowed = "breakglass" in self.roles.roles_for(team, user)
-        reason = (reason or "").strip()
-        if allowed and len(reason) >= 10:
+        refusal = self.break_glass_refusal(requester, reason)
+        if refusal is None:
             return None
+        reason = (reason or "").strip()
         with self.engine.begin() as conn:
             self.audit(
                 conn,
@@ -224,9 +223,16 @@ class AutonomyGuards:
                 plan_hash=None,
                 body={"action": action, "targets": targets, "reason": reason},
             )
-        if not allowed:
+        return refusal
+
+    def break_glass_refusal(self, requester: str, reason: str | None) -> str | None:
+        """Why ``requester`` may not use break-glass with ``reason`` now (nothing recorded)."""
+        team, _, user = requester.partition(":")
+        if "breakglass" not in self.roles.roles_for(team, user):
             return "Break-glass needs the breakglass permission, which you do not have."
-        return "Break-glass needs a reason (at least a sentence) saying why."
+        if len((reason or "").strip()) < 10:
+            return "Break-glass needs a reason (at least a sentence) saying why."
+        return None
 
     def _break_glass_used(self, change: Change, reason: str, *, conn: Any = None) -> None:
         """Record that ``change`` was proposed under break-glass (the audit row names it)."""

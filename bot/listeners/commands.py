@@ -1,4 +1,4 @@
-"""``/opshand``: ask, plan, status, pending, freeze, unfreeze, digest, help.
+"""``/opshand``: ask, plan, status, pending, freeze, unfreeze, breakglass, digest, help.
 
 The command is acknowledged at once (Slack shows an error after 3 seconds); anything slow (the
 agent, the digest) runs after the ack and answers through ``respond``. Admin-only subcommands
@@ -17,6 +17,7 @@ from agent.service import identity_of
 from bot.blocks import answer_blocks, ctx, decision_blocks, limit_blocks, md
 from bot.digest import digest_for
 from bot.listeners._shared import SlackOut, team_of
+from bot.listeners.breakglass import break_glass
 from bot.listeners.conversations import facts_of
 
 __all__ = ["HELP", "register_commands"]
@@ -29,6 +30,8 @@ HELP = """*opshand* — ask about the estate, propose changes, see what is waiti
 • `/opshand status CR-42` — where a change stands
 • `/opshand pending` — changes waiting for consent
 • `/opshand freeze <reason>` / `/opshand unfreeze` — stop or resume all changes (admins)
+• `/opshand breakglass <reason> -- <action> <target> …` — act during a freeze (breakglass \
+permission; announced and audited), e.g. `breakglass portal down -- service.restart web-app`
 • `/opshand digest [YYYY-MM-DD]` — the daily digest (yesterday by default), only to you
 • `/opshand help` — this text"""
 
@@ -97,12 +100,13 @@ def register_commands(app: App, out: SlackOut) -> None:
             "pending",
             "freeze",
             "unfreeze",
+            "breakglass",
             "digest",
         ):
             unknown = f"I don't know `{sub}`.\n" if sub not in ("", "help") else ""
             ack(text=unknown + HELP)
             return
-        if sub in ("ask", "plan", "status") and not arg:
+        if sub in ("ask", "plan", "status", "breakglass") and not arg:
             ack(text=f"`/opshand {sub}` needs something after it.\n" + HELP)
             return
         if sub in ("freeze", "unfreeze"):
@@ -113,7 +117,7 @@ def register_commands(app: App, out: SlackOut) -> None:
                 text=message if refused else f"<@{body['user_id']}>: {message}",
             )
             return
-        if sub in ("ask", "plan", "digest"):
+        if sub in ("ask", "plan", "digest", "breakglass"):
             ack(text="On it…")
         else:
             ack()
@@ -124,6 +128,8 @@ def register_commands(app: App, out: SlackOut) -> None:
             status(arg, respond)
         elif sub == "pending":
             pending(respond)
+        elif sub == "breakglass":
+            break_glass(out, body, arg, respond)
         else:
             digest(arg, respond)
 
