@@ -1,9 +1,10 @@
 """The operations facade: what the bot, the CLI and the agent's tools call.
 
 ``propose`` runs the deterministic part of the loop — journal, rehearsal, policy, consent or
-queue — and nothing the model says can alter it. ``vote`` records signed consent. The worker
-(``drain``/``start_worker``) executes queued changes and reconciles them. Every state change is
-announced to subscribers (the Slack bot) as a :class:`ChangeEvent`.
+queue — and nothing the model says can alter it. ``vote`` records signed consent. The one worker
+loop (:meth:`Operations.worker`, run by ``start_worker``, ``drain`` and the crash tests) executes
+queued changes and reconciles them. Every state change is announced to subscribers (the Slack
+bot) as a :class:`ChangeEvent`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from agent.execution import (
     Executor,
     Journal,
     Refusal,
+    Worker,
     change_ref,
     close_undecided,
 )
@@ -140,7 +142,7 @@ class Operations(AutonomyGuards):
         self.subscribers: list[Callable[[ChangeEvent], None]] = []
         self.executor = executor_factory(self)
         self._worker: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._loop: Worker | None = None
         self._wake = threading.Event()
 
     # ------------------------------------------------------------------ twin
@@ -520,24 +522,40 @@ class Operations(AutonomyGuards):
         """The one input policy sees for ``req`` rehearsed as ``plan`` (for previews/explain)."""
         return self._policy_input(req, plan, change_id)
 
-    def drain(self, limit: int = 10) -> list[ExecutionReport]:
-        """Run everything queued now (tests and the CLI), ``limit`` claims at a time."""
-        reports: list[ExecutionReport] = []
+    def worker(self, *, batch: int = 10, idle_sleep: float = 1.0) -> Worker:
+        """The one worker loop: production's thread, :meth:`drain` and the crash tests run it.
+
+        Before each round it expires consents and closes changes left undecided; after each
+        change it feeds the autonomy breaker, announces the result and replans a stale plan.
+        """
+        return Worker(
+            self.executor,
+            batch=batch,
+            idle_sleep=idle_sleep,
+            before_round=self._housekeeping,
+            on_report=self._after_run,
+            wake=self._wake,
+        )
+
+    def _housekeeping(self) -> None:
         self.expire_consents()
         for closed in close_undecided(self.journal, self.now()):
             self._emit(ChangeEvent("decided", closed, {"outcome": "deny"}))
-        while batch := self.executor.work_once(limit):
-            reports.extend(batch)
-            for r in batch:
-                change = self.journal.get(r.change_id)
-                refusal = (change.result or {}).get("refusal") or {}
-                drifted = refusal.get("check") == "drift" and refusal.get("before_any_call")
-                if change.state in ("rolled_back", "escalated", "failed") and not drifted:
-                    self._failed(change)
-                self._emit(ChangeEvent("finished", change, {"report": r}))
-                if drifted:
-                    self.replan(change)
-        return reports
+
+    def _after_run(self, report: ExecutionReport) -> None:
+        change = self.journal.get(report.change_id)
+        refusal = (change.result or {}).get("refusal") or {}
+        drifted = refusal.get("check") == "drift" and refusal.get("before_any_call")
+        if change.state in ("rolled_back", "escalated", "failed") and not drifted:
+            self._failed(change)
+        self._emit(ChangeEvent("finished", change, {"report": report}))
+        if drifted:
+            self.replan(change)
+
+    def drain(self, limit: int = 10) -> list[ExecutionReport]:
+        """Run everything claimable now through the worker loop (the CLI, the patch cycle,
+        tests), ``limit`` claims per round."""
+        return self.worker(batch=limit).drain().reports or []
 
     def replan(self, change: Change) -> ProposalResult | None:
         """Re-rehearse a change whose plan went stale, as a new change that supersedes it.
@@ -591,30 +609,22 @@ class Operations(AutonomyGuards):
         self._emit(ChangeEvent("autonomy", change, {"breaker": "open"}))
 
     def start_worker(self, interval: float = 1.0) -> None:
-        """Run the executor in a background thread until :meth:`stop_worker`."""
+        """Run the worker loop (:meth:`worker`) in a background thread until :meth:`stop_worker`."""
         if self._worker is not None:
             return
-
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.drain()
-                except Exception:
-                    log.exception("executor loop failed; retrying")
-                self._wake.wait(interval)
-                self._wake.clear()
-
-        self._stop.clear()
-        self._worker = threading.Thread(target=loop, name="opshand-executor", daemon=True)
+        loop = self.worker(idle_sleep=interval)
+        self._loop = loop
+        self._worker = threading.Thread(target=loop.run, name="opshand-executor", daemon=True)
         self._worker.start()
 
     def stop_worker(self) -> None:
-        """Stop the background worker."""
-        self._stop.set()
-        self._wake.set()
+        """Stop the background worker (after the change it is running)."""
+        if self._loop is not None:
+            self._loop.stop()
         if self._worker is not None:
             self._worker.join(timeout=10)
             self._worker = None
+        self._loop = None
 
     # ------------------------------------------------------------------ reads
     def status(self, ref: str | int) -> Change:

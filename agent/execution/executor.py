@@ -293,30 +293,6 @@ class Executor:
             if res.rowcount != 1:
                 raise IllegalTransition(f"CR-{change_id}: lease lost")
 
-    def work_once(self, limit: int = 10) -> list[ExecutionReport]:
-        """Claim and run up to ``limit`` changes, one claim at a time.
-
-        Claiming a batch up front would hold leases on changes that wait, unrenewed, behind the
-        one running; with a short lease other replicas would take them over while this worker
-        still meant to run them. One at a time, idle replicas pick up the rest meanwhile.
-        """
-        reports = []
-        for _ in range(limit):
-            claimed = self.claim(1)
-            if not claimed:
-                break
-            cid, token = claimed[0]
-            self.step("claimed")
-            try:
-                reports.append(self.run(cid, token))
-            except IllegalTransition as exc:
-                if "lease lost" not in str(exc):
-                    raise
-                # Another worker took the change over (this one stalled past its lease); the
-                # journal rejected our late write, and the new holder finishes it.
-                log.warning("%s; left to the worker that took it over", exc)
-        return reports
-
     # ------------------------------------------------------------------ target rows
     def _targets(self, change_id: int) -> dict[str, Any]:
         return self.targets.rows(change_id)
