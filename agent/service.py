@@ -1,9 +1,10 @@
 """The operations facade: what the bot, the CLI and the agent's tools call.
 
 ``propose`` runs the deterministic part of the loop — journal, rehearsal, policy, consent or
-queue — and nothing the model says can alter it. ``vote`` records signed consent. The worker
-(``drain``/``start_worker``) executes queued changes and reconciles them. Every state change is
-announced to subscribers (the Slack bot) as a :class:`ChangeEvent`.
+queue — and nothing the model says can alter it. ``vote`` records signed consent. The one worker
+loop (:meth:`Operations.worker`, run by ``start_worker``, ``drain`` and the crash tests) executes
+queued changes and reconciles them. Every state change is announced to subscribers (the Slack
+bot) as a :class:`ChangeEvent`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from agent.execution import (
     ExecutionReport,
     Executor,
     Journal,
+    Refusal,
+    Worker,
     change_ref,
     close_undecided,
 )
@@ -40,6 +43,7 @@ __all__ = [
     "ChangeRequest",
     "Operations",
     "ProposalResult",
+    "break_glass_reason",
     "identity_of",
 ]
 
@@ -49,6 +53,12 @@ log = logging.getLogger(__name__)
 def _identity(key: str) -> Identity:
     team, _, user = key.partition(":")
     return Identity(team_id=team or "-", user_id=user or team)
+
+
+def break_glass_reason(change: Change) -> str | None:
+    """The break-glass reason a change was proposed with, or ``None`` (an ordinary change)."""
+    reason = (change.decision or {}).get("break_glass")
+    return str(reason) if reason else None
 
 
 def identity_of(team_id: str, user_id: str) -> str:
@@ -142,7 +152,7 @@ class Operations(AutonomyGuards):
         self.subscribers: list[Callable[[ChangeEvent], None]] = []
         self.executor = executor_factory(self)
         self._worker: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._loop: Worker | None = None
         self._wake = threading.Event()
 
     # ------------------------------------------------------------------ twin
@@ -289,6 +299,8 @@ class Operations(AutonomyGuards):
             )
         except DuplicateRequest as dup:
             return self._recorded_before(dup.change)
+        if req.break_glass is not None:
+            self._break_glass_used(change, req.break_glass)
         self._emit(ChangeEvent("proposed", change))
         try:
             plan = rehearse(
@@ -333,6 +345,10 @@ class Operations(AutonomyGuards):
             "input": pin.to_cel(),
         }
         dec = {**decision.model_dump(mode="json"), "input": pin.to_cel()}
+        if req.break_glass:
+            # Carried by the change: the freeze check before every wave lets it through while
+            # its requester still holds the breakglass permission.
+            dec["break_glass"] = req.break_glass
         consent_req = None
         if decision.outcome == "deny":
             change = self.journal.move(
@@ -391,6 +407,7 @@ class Operations(AutonomyGuards):
         """The result of a request proposed again: what its change became, nothing new."""
         stored = dict(change.decision or {})
         stored.pop("input", None)
+        stored.pop("break_glass", None)
         decision = Decision.model_validate(stored) if stored else None
         plan = Plan.model_validate(change.plan) if change.plan else None
         state = change.state.replace("_", " ")
@@ -480,19 +497,29 @@ class Operations(AutonomyGuards):
             self._wake.set()
         return out
 
-    def recheck(self, change: Change) -> str | None:
-        """At execution: consent still valid (approvers still entitled)? ``None`` when fine."""
+    def recheck(self, change: Change) -> Refusal | None:
+        """Before every wave and call: consent still valid (approvers still entitled), and no
+        freeze unless the change is break-glass and its requester still holds the permission.
+        ``None`` when fine."""
         if change.decision and change.decision.get("outcome") == "consent":
             reqs = self.consent.for_change(str(change.id))
             if not reqs:
-                return "no consent request exists for this change"
+                return Refusal("consent", "no consent request exists for this change")
             detail = self.consent.recheck_detail(
                 reqs[-1].id, change.plan_hash, policy_hash=self.policy.hash
             )
             if not detail.ok:
-                return f"consent is no longer valid: {detail.reason}"
-        if self.flag("freeze") is not None:
-            return "a change freeze is in force"
+                return Refusal("consent", f"consent is no longer valid: {detail.reason}")
+        glass = break_glass_reason(change) is not None
+        if glass:
+            team, _, user = change.requester.partition(":")
+            if "breakglass" not in self.roles.roles_for(team, user):
+                return Refusal(
+                    "breakglass",
+                    f"{change.requester} no longer holds the breakglass permission",
+                )
+        if (freeze := self.flag("freeze")) is not None and not glass:
+            return Refusal("freeze", f"a change freeze is in force ({freeze})")
         return None
 
     # ------------------------------------------------------------------ execution
@@ -523,25 +550,40 @@ class Operations(AutonomyGuards):
         """The one input policy sees for ``req`` rehearsed as ``plan`` (for previews/explain)."""
         return self._policy_input(req, plan, change_id)
 
-    def drain(self, limit: int = 10) -> list[ExecutionReport]:
-        """Run everything queued now (tests and the CLI), ``limit`` claims at a time."""
-        reports: list[ExecutionReport] = []
+    def worker(self, *, batch: int = 10, idle_sleep: float = 1.0) -> Worker:
+        """The one worker loop: production's thread, :meth:`drain` and the crash tests run it.
+
+        Before each round it expires consents and closes changes left undecided; after each
+        change it feeds the autonomy breaker, announces the result and replans a stale plan.
+        """
+        return Worker(
+            self.executor,
+            batch=batch,
+            idle_sleep=idle_sleep,
+            before_round=self._housekeeping,
+            on_report=self._after_run,
+            wake=self._wake,
+        )
+
+    def _housekeeping(self) -> None:
         self.expire_consents()
         for closed in close_undecided(self.journal, self.now()):
             self._emit(ChangeEvent("decided", closed, {"outcome": "deny"}))
-        while batch := self.executor.work_once(limit):
-            reports.extend(batch)
-            for r in batch:
-                change = self.journal.get(r.change_id)
-                drifted = str((change.result or {}).get("message", "")).startswith(
-                    "the twin changed since rehearsal"
-                )
-                if change.state in ("rolled_back", "escalated", "failed") and not drifted:
-                    self._failed(change)
-                self._emit(ChangeEvent("finished", change, {"report": r}))
-                if drifted:
-                    self.replan(change)
-        return reports
+
+    def _after_run(self, report: ExecutionReport) -> None:
+        change = self.journal.get(report.change_id)
+        refusal = (change.result or {}).get("refusal") or {}
+        drifted = refusal.get("check") == "drift" and refusal.get("before_any_call")
+        if change.state in ("rolled_back", "escalated", "failed") and not drifted:
+            self._failed(change)
+        self._emit(ChangeEvent("finished", change, {"report": report}))
+        if drifted:
+            self.replan(change)
+
+    def drain(self, limit: int = 10) -> list[ExecutionReport]:
+        """Run everything claimable now through the worker loop (the CLI, the patch cycle,
+        tests), ``limit`` claims per round."""
+        return self.worker(batch=limit).drain().reports or []
 
     def replan(self, change: Change) -> ProposalResult | None:
         """Re-rehearse a change whose plan went stale, as a new change that supersedes it.
@@ -567,6 +609,7 @@ class Operations(AutonomyGuards):
                 channel=change.channel,
                 thread_ts=change.thread_ts,
                 supersedes=change.id,
+                break_glass=break_glass_reason(change),
             )
         )
         diff = diff_plans(old, res.plan).lines() if res.plan is not None else []
@@ -594,30 +637,22 @@ class Operations(AutonomyGuards):
         self._emit(ChangeEvent("autonomy", change, {"breaker": "open"}))
 
     def start_worker(self, interval: float = 1.0) -> None:
-        """Run the executor in a background thread until :meth:`stop_worker`."""
+        """Run the worker loop (:meth:`worker`) in a background thread until :meth:`stop_worker`."""
         if self._worker is not None:
             return
-
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.drain()
-                except Exception:
-                    log.exception("executor loop failed; retrying")
-                self._wake.wait(interval)
-                self._wake.clear()
-
-        self._stop.clear()
-        self._worker = threading.Thread(target=loop, name="opshand-executor", daemon=True)
+        loop = self.worker(idle_sleep=interval)
+        self._loop = loop
+        self._worker = threading.Thread(target=loop.run, name="opshand-executor", daemon=True)
         self._worker.start()
 
     def stop_worker(self) -> None:
-        """Stop the background worker."""
-        self._stop.set()
-        self._wake.set()
+        """Stop the background worker (after the change it is running)."""
+        if self._loop is not None:
+            self._loop.stop()
         if self._worker is not None:
             self._worker.join(timeout=10)
             self._worker = None
+        self._loop = None
 
     # ------------------------------------------------------------------ reads
     def status(self, ref: str | int) -> Change:

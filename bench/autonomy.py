@@ -43,7 +43,6 @@ from sqlalchemy import Engine
 from adapters.signals import parse_generic
 from adapters.sim import FaultRule, ManualClock, SimEstate, SimTimings
 from agent.approval import Guardrails
-from agent.execution import Executor
 from agent.incidents import IncidentBook
 from agent.patching import (
     PatchCycle,
@@ -81,14 +80,6 @@ class _Clock:
         time.sleep(max(0.0, seconds))
 
 
-class _OneAtATime(Executor):
-    """Claims one change per call, so ``workers`` threads calling ``drain`` run that many
-    changes at once (the stock executor claims ten and runs them one after another)."""
-
-    def work_once(self, limit: int = 1) -> list[Any]:
-        return super().work_once(1)
-
-
 def _world(
     tmp: Path, endpoints: int, scale: float, breaker: int, clock: Any = None
 ) -> tuple[Operations, SimEstate, Any]:
@@ -111,7 +102,7 @@ def _world(
         # The hourly cap on auto actions would stop a cycle of thousands of hosts by design;
         # the failure breaker is sized for a rollout that expects ~3% failures.
         guardrails=Guardrails(max_auto_per_hour=1_000_000, breaker_failures=breaker),
-        executor_class=_OneAtATime, poll_interval=0.02, sleep=clock.sleep,
+        poll_interval=0.02, sleep=clock.sleep,
     )  # fmt: skip
     ops = core.ops
     return ops, sim, clock

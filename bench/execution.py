@@ -36,7 +36,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, text
 from adapters.sim import SimEstate, SimTimings, SqliteCallStore
 from agent.approval import ConsentBook, Guardrails, RoleMap
 from agent.audit import AuditLog, FileCheckpoint, Redactor
-from agent.execution import Adapters, Executor, Journal, Worker, journal_table
+from agent.execution import Adapters, Executor, Journal, journal_table
 from agent.policy import load_policy
 from agent.service import ChangeRequest, Operations
 from tests.estate import small_estate
@@ -273,7 +273,7 @@ def _worker(url: str, schema: str, calls: str, tmp: str, worker_id: str) -> None
     ops, _ = _world(
         engine, Path(tmp), seed=False, store=SqliteCallStore(calls), worker_id=worker_id
     )
-    Worker(ops.executor, batch=5, idle_sleep=0.05).run(until_idle=True)
+    ops.worker(batch=5, idle_sleep=0.05).run(until_idle=True)
     engine.dispose()
 
 

@@ -205,22 +205,47 @@ class AutonomyGuards:
     def _break_glass(
         self, *, requester: str, action: str, targets: list[str], reason: str | None
     ) -> str | None:
-        """Check and loudly record a break-glass request; returns a refusal or None."""
-        team, _, user = requester.partition(":")
-        allowed = "breakglass" in self.roles.roles_for(team, user)
+        """Check a break-glass request; returns a refusal (recorded loudly) or None.
+
+        A granted request is recorded by the caller once its change exists
+        (:meth:`_break_glass_used`), so the audit row names the change.
+        """
+        refusal = self.break_glass_refusal(requester, reason)
+        if refusal is None:
+            return None
         reason = (reason or "").strip()
-        ok = allowed and len(reason) >= 10
         with self.engine.begin() as conn:
             self.audit(
                 conn,
-                kind="breakglass.used" if ok else "breakglass.refused",
+                kind="breakglass.refused",
                 actor=requester,
                 change_id=None,
                 plan_hash=None,
                 body={"action": action, "targets": targets, "reason": reason},
             )
-        if not allowed:
+        return refusal
+
+    def break_glass_refusal(self, requester: str, reason: str | None) -> str | None:
+        """Why ``requester`` may not use break-glass with ``reason`` now (nothing recorded)."""
+        team, _, user = requester.partition(":")
+        if "breakglass" not in self.roles.roles_for(team, user):
             return "Break-glass needs the breakglass permission, which you do not have."
-        if not ok:
+        if len((reason or "").strip()) < 10:
             return "Break-glass needs a reason (at least a sentence) saying why."
         return None
+
+    def _break_glass_used(self, change: Change, reason: str, *, conn: Any = None) -> None:
+        """Record that ``change`` was proposed under break-glass (the audit row names it)."""
+        body = {"action": change.action, "targets": change.targets, "reason": reason.strip()}
+        if conn is not None:
+            self.audit(
+                conn,
+                kind="breakglass.used",
+                actor=change.requester,
+                change_id=str(change.id),
+                plan_hash=None,
+                body=body,
+            )
+            return
+        with self.engine.begin() as c:
+            self._break_glass_used(change, reason, conn=c)

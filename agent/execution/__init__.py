@@ -15,6 +15,12 @@ from agent.execution.capabilities import (
     CapabilityError,
     invoke,
 )
+from agent.execution.checks import (
+    CheckName,
+    Checks,
+    Recheck,
+    Refusal,
+)
 from agent.execution.executor import (
     STEPS,
     ExecutionReport,
@@ -65,6 +71,8 @@ __all__ = [
     "CapabilityError",
     "Change",
     "ChangeState",
+    "CheckName",
+    "Checks",
     "DuplicateRequest",
     "ExecutionReport",
     "Executor",
@@ -72,7 +80,9 @@ __all__ = [
     "IntegrationGuard",
     "Journal",
     "Observation",
+    "Recheck",
     "Reconciler",
+    "Refusal",
     "RetryPolicy",
     "TargetBook",
     "TargetResult",

@@ -38,6 +38,7 @@ from agent.execution.calls import (
     jobs_ended,
 )
 from agent.execution.capabilities import Adapters, CapabilityError, invoke
+from agent.execution.checks import Checks, Recheck, Refusal
 from agent.execution.journal import (
     Change,
     IllegalTransition,
@@ -50,7 +51,7 @@ from agent.execution.reconcile import Reconciler
 from twin.actions import CATALOG, ActionSpec, get_action
 from twin.graph import TwinGraph
 from twin.model import utcnow
-from twin.plan import Plan, stale_entities
+from twin.plan import Plan
 from twin.store import TwinStore
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,16 @@ STEPS = (
 )
 """Step boundaries where ``step_hook`` is called (crash tests kill the worker at each)."""
 _ENDED = ("done", "failed", "unknown", "skipped", "rolled_back")
+_CALLABLE = ("pending", "calling")
+"""Target states from which a call may still be sent (so the checks run first)."""
+
+
+def _first_open_wave(plan: Plan, rows: dict[str, Any]) -> int:
+    """The first wave with a target still pending (where a resumed change would go on)."""
+    for n, wave in enumerate(plan.waves):
+        if any(rows[t].state == "pending" for t in wave if t in rows):
+            return n
+    return max(0, len(plan.waves) - 1)
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,8 @@ class ExecutionReport:
     message: str = ""
     delays: list[dict[str, Any]] = field(default_factory=list)
     """Rate-limit waits (integration, seconds) the requester should be told about."""
+    refusal: Refusal | None = None
+    """The check that stopped the change, when one did (:mod:`agent.execution.checks`)."""
 
 
 class Executor:
@@ -111,8 +124,9 @@ class Executor:
         graph: Returns the in-memory twin, caught up with the change log.
         adapters: The integrations to act through.
         audit: ``audit(conn, *, kind, actor, body, change_id, plan_hash)``.
-        recheck: Last check before execution (consent still valid, no freeze); a sentence
-            when the change must not run.
+        recheck: The host's check of consent, roles, freeze and break-glass, run with the others
+            before every wave and call: a :class:`Refusal` (or a sentence) when the change must
+            not go on.
         now: Wall clock (aware UTC) for leases, plan expiry and the call ledger.
         sleep: How to wait (backoff, job polling); injected in tests.
         poll_interval: Seconds between job status polls.
@@ -134,7 +148,7 @@ class Executor:
         adapters: Adapters,
         *,
         audit: Callable[..., Any],
-        recheck: Callable[[Change], str | None] = lambda c: None,
+        recheck: Recheck = lambda c: None,
         now: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], None] = time.sleep,
         poll_interval: float = 0.2,
@@ -169,6 +183,8 @@ class Executor:
         )
         self.reconciler = Reconciler(self)
         self.targets = TargetBook(engine, audit, self.actor, now=now, redact=redact)
+        self.checks = Checks(engine, now=now, graph=graph, held=self.held, recheck=self.recheck)
+        """Run before every wave and every call (:mod:`agent.execution.checks`)."""
         self._beats: dict[tuple[int, str], float] = {}
 
     @property
@@ -277,30 +293,6 @@ class Executor:
             if res.rowcount != 1:
                 raise IllegalTransition(f"CR-{change_id}: lease lost")
 
-    def work_once(self, limit: int = 10) -> list[ExecutionReport]:
-        """Claim and run up to ``limit`` changes, one claim at a time.
-
-        Claiming a batch up front would hold leases on changes that wait, unrenewed, behind the
-        one running; with a short lease other replicas would take them over while this worker
-        still meant to run them. One at a time, idle replicas pick up the rest meanwhile.
-        """
-        reports = []
-        for _ in range(limit):
-            claimed = self.claim(1)
-            if not claimed:
-                break
-            cid, token = claimed[0]
-            self.step("claimed")
-            try:
-                reports.append(self.run(cid, token))
-            except IllegalTransition as exc:
-                if "lease lost" not in str(exc):
-                    raise
-                # Another worker took the change over (this one stalled past its lease); the
-                # journal rejected our late write, and the new holder finishes it.
-                log.warning("%s; left to the worker that took it over", exc)
-        return reports
-
     # ------------------------------------------------------------------ target rows
     def _targets(self, change_id: int) -> dict[str, Any]:
         return self.targets.rows(change_id)
@@ -320,65 +312,124 @@ class Executor:
         self.targets.insert(conn, change_id, waves)
 
     # ------------------------------------------------------------------ running
-    def _refusal(self, change: Change, plan: Plan) -> str | None:
-        """Last checks before touching anything: hash intact, not expired, no drift, consent."""
-        if plan.compute_hash() != plan.hash or plan.hash != change.plan_hash:
-            return "the plan's content no longer matches its hash"
-        if plan.expires_at < self.now():
-            return "the plan expired before it ran"
-        if drift := stale_entities(plan, self.graph()):
-            return f"the twin changed since rehearsal: {', '.join(sorted(drift)[:5])}"
-        return self.recheck(change)
-
     def run(self, change_id: int, token: str) -> ExecutionReport:
-        """Carry out one claimed change to a final or waiting state."""
+        """Carry out one claimed change to a final or waiting state.
+
+        :attr:`checks` run before the first call and again before every later call (so before
+        every wave), on a new change and on one resumed after a restart or an outage alike.
+        """
         change = self.journal.get(change_id)
         if change.plan is None:
             raise ValueError(f"{change.ref} is queued without a plan")
         plan = Plan.model_validate(change.plan)
         rows = self._targets(change_id)
-        # Once a call may have left, the checks no longer apply: the change must be finished.
         untouched = all(r.state == "pending" for r in rows.values())
-        problem = self._refusal(change, plan) if untouched else None
+        acted = [t for t, r in rows.items() if r.state != "pending"]
+        # Checked only while a call may still be sent: a change whose calls all went out is
+        # read back and settled whatever holds now.
+        to_call = not rows or any(r.state in _CALLABLE for r in rows.values())
+        problem = self.checks.before(change, plan, acted=acted) if to_call else None
         if problem is not None:
-            return self._refuse(change, token, problem)
+            if problem.defers:
+                return self._release(change, token, problem.reason)
+            if untouched:
+                return self._refuse(change, token, problem)
         spec = get_action(plan.action)
-        held = self.held().get(category_of(spec))
-        if held is not None and untouched:
-            return self._release(change, token, f"{category_of(spec)} integration held: {held}")
         if len(rows) < sum(len(w) for w in plan.waves):
             with self.engine.begin() as conn:
                 self._insert_targets(conn, change_id, plan.waves)
         self.step("targets_ready")
         report = ExecutionReport(change_id, "executing")
+        if problem is not None:
+            return self._stop(change, plan, token, report, problem, _first_open_wave(plan, rows))
+        fresh = True  # the checks just passed; the next call needs no second look
         for wave_no, wave in enumerate(plan.waves):
             self.heartbeat(change_id, token, force=False)
             failures = 0
             for tid in wave:
                 row = self._targets(change_id)[tid]
+                if row.state in _CALLABLE and not fresh:
+                    acted = [t for t, r in self._targets(change_id).items() if r.state != "pending"]
+                    if (problem := self.checks.before(change, plan, acted=acted)) is not None:
+                        if problem.defers:
+                            return self._release(change, token, problem.reason)
+                        return self._stop(change, plan, token, report, problem, wave_no)
                 res = self._run_target(change, plan, spec, tid, row, token, report)
                 if res is None:  # nothing was sent: the integration's circuit is open
                     return self._release(change, token, f"{category_of(spec)} circuit open")
+                fresh = fresh and row.state not in _CALLABLE
                 report.targets.append(res)
                 failures += res.state in ("failed", "unknown")
             rate = failures / max(1, len(wave))
             if failures and (rate > plan.halt_threshold or (wave_no == 0 and len(plan.waves) > 1)):
                 report.halted_at_wave = wave_no
-                for later in plan.waves[wave_no + 1 :]:
-                    for tid in later:
-                        self._set_target(
-                            change_id,
-                            tid,
-                            token,
-                            state="skipped",
-                            detail=f"halted after wave {wave_no}",
-                        )
-                        report.targets.append(TargetResult(tid, -1, "skipped", "halted"))
+                self._skip_rest(
+                    change_id, plan, token, report, wave_no + 1, f"halted after wave {wave_no}"
+                )
                 break
         self.step("before_reconcile")
         return self.reconciler.finish(change, plan, token, report)
 
-    def _refuse(self, change: Change, token: str, problem: str) -> ExecutionReport:
+    def _skip_rest(
+        self,
+        change_id: int,
+        plan: Plan,
+        token: str,
+        report: ExecutionReport,
+        from_wave: int,
+        detail: str,
+        *,
+        short: str = "halted",
+    ) -> None:
+        """Mark every target still pending from wave ``from_wave`` on as skipped."""
+        rows = self._targets(change_id)
+        for later in plan.waves[from_wave:]:
+            for tid in later:
+                if rows[tid].state != "pending":
+                    continue
+                self._set_target(change_id, tid, token, state="skipped", detail=detail)
+                report.targets.append(TargetResult(tid, -1, "skipped", short))
+
+    def _stop(
+        self,
+        change: Change,
+        plan: Plan,
+        token: str,
+        report: ExecutionReport,
+        problem: Refusal,
+        wave_no: int,
+    ) -> ExecutionReport:
+        """A check failed after calls went out: send nothing more, read back, tell people."""
+        why = f"stopped before wave {wave_no + 1} of {len(plan.waves)}: {problem.reason}"
+        spec = get_action(plan.action)
+        for tid, row in self._targets(change.id).items():
+            if row.state == "submitted":  # sent before: follow its jobs to their end
+                report.targets.append(self._follow(change, tid, row, token))
+            elif row.state == "calling":  # may have left before a restart: never re-sent now
+                detail = f"outcome unknown after a restart; not sent again ({why})"
+                self._set_target(
+                    change.id,
+                    tid,
+                    token,
+                    state="unknown",
+                    detail=detail,
+                    call={
+                        "idempotency_key": row.idempotency_key,
+                        "capability": spec.capability,
+                        "outcome": "unknown",
+                        "detail": detail,
+                        "plan_hash": change.plan_hash,
+                    },
+                )
+                report.targets.append(TargetResult(tid, row.wave, "unknown", detail))
+        self._skip_rest(change.id, plan, token, report, 0, why, short="stopped")
+        report.halted_at_wave = wave_no
+        report.refusal = problem
+        self.step("before_reconcile")
+        return self.reconciler.finish(change, plan, token, report)
+
+    def _refuse(self, change: Change, token: str, problem: Refusal) -> ExecutionReport:
+        reason = problem.reason
         for tid in self._targets(change.id):
             self._set_target(change.id, tid, token, state="skipped", detail="refused")
         with self.engine.begin() as conn:
@@ -388,20 +439,24 @@ class Executor:
                 actor=self.actor,
                 conn=conn,
                 lease_token=token,
-                body={"reason": problem, "executed": 0},
-                result={"message": problem, "stale": True},
+                body={"reason": reason, "executed": 0, "check": problem.check},
+                result={
+                    "message": reason,
+                    "stale": True,
+                    "refusal": {**problem.as_dict(), "before_any_call": True},
+                },
             )
             self.journal.move(
                 change.id,
                 "escalated",
                 actor=self.actor,
                 conn=conn,
-                body={"reason": f"refused before execution: {problem}"},
+                body={"reason": f"refused before execution: {reason}"},
             )
-        return ExecutionReport(change.id, "escalated", message=problem)
+        return ExecutionReport(change.id, "escalated", message=reason, refusal=problem)
 
     def _release(self, change: Change, token: str, why: str) -> ExecutionReport:
-        """Hand the change back to the queue untouched: its work is kept, not failed."""
+        """Hand the change back to the queue: its work is kept, not failed, and checked again."""
         self.journal.move(
             change.id,
             "queued",
@@ -490,19 +545,29 @@ class Executor:
             if state != "submitted":
                 return TargetResult(tid, row.wave, state, detail)
         else:  # submitted before a restart: follow the recorded jobs
-            try:
-                rmm = self.adapters.need("rmm")
-                jobs = [rmm.job_status(j) for j in (row.job_id or "").split(",") if j]
-            except (AdapterError, CapabilityError) as exc:
-                jobs = [
-                    Job(
-                        job_id=row.job_id or "?",
-                        state="unknown",
-                        target=tid,
-                        kind="?",
-                        detail=f"job status unavailable: {exc}",
-                    )
-                ]
+            return self._follow(change, tid, row, token)
+        return self._done(change, tid, row, token, jobs)
+
+    def _follow(self, change: Change, tid: str, row: Any, token: str) -> TargetResult:
+        """Follow the jobs a target submitted before a restart to their end."""
+        try:
+            rmm = self.adapters.need("rmm")
+            jobs = [rmm.job_status(j) for j in (row.job_id or "").split(",") if j]
+        except (AdapterError, CapabilityError) as exc:
+            jobs = [
+                Job(
+                    job_id=row.job_id or "?",
+                    state="unknown",
+                    target=tid,
+                    kind="?",
+                    detail=f"job status unavailable: {exc}",
+                )
+            ]
+        return self._done(change, tid, row, token, jobs)
+
+    def _done(
+        self, change: Change, tid: str, row: Any, token: str, jobs: list[Job]
+    ) -> TargetResult:
         state, detail = self._wait(jobs, token, change.id)
         self._set_target(change.id, tid, token, state=state, detail=detail)
         self.step("target_done")

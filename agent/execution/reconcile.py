@@ -150,7 +150,24 @@ class Reconciler:
         self.learn(change, observations)
         waited = _delay_note(report.delays)
         halted = report.halted_at_wave is not None and bool(failed)
-        if halted or (mismatched and not unknown and not failed):
+        if report.refusal is not None:
+            # A check failed after calls went out (B10): nothing more was sent and nothing is
+            # undone; what ran and what did not goes to people.
+            wave = (report.halted_at_wave or 0) + 1
+            why = (
+                f"stopped before wave {wave} of {len(plan.waves)}: {report.refusal.reason}; "
+                f"{sum(1 for s in per_target.values() if s == 'done')} of {len(rows)} target(s) "
+                f"done, {len(skipped)} not run"
+                + (f", {len(unknown)} unknown" if unknown else "")
+                + (f", {len(failed)} failed" if failed else "")
+            )
+            summary["message"] = why + waited
+            summary["refusal"] = {**report.refusal.as_dict(), "before_any_call": False}
+            body = {"reason": why, "check": report.refusal.check, **seen}
+            final = self._settle(
+                change, token, summary, [("failed", body), ("escalated", {"reason": why})]
+            )
+        elif halted or (mismatched and not unknown and not failed):
             why = (
                 f"halted in wave {report.halted_at_wave}: {len(failed) + len(unknown)} of "
                 f"{len(rows)} target(s) failed or unknown, {len(skipped)} skipped"

@@ -1,10 +1,15 @@
-"""A worker loop around the :class:`~agent.execution.executor.Executor`, for a worker process or
-thread.
+"""The one worker loop around the :class:`~agent.execution.executor.Executor`.
+
+Production (``Operations.start_worker``, a thread of ``opshand serve``), ``Operations.drain`` (the
+CLI, the patch cycle, tests) and the crash and race tests (D1/D2, which SIGKILL worker
+processes) all run this loop, built by ``Operations.worker`` with the host's housekeeping
+(consent expiry, closing undecided changes) before each round and its follow-up (the autonomy
+breaker, announcements, replanning a stale plan) after each change.
 
 Several workers (processes or replicas) may run against one PostgreSQL database: each claims
-queued changes with ``FOR UPDATE SKIP LOCKED`` and a lease token, so every change runs once; a
-worker that dies leaves its claim to expire and another takes it over. On SQLite run one worker
-per database.
+queued changes with ``FOR UPDATE SKIP LOCKED`` and a lease token, one at a time, so every change
+runs once; a worker that dies leaves its claim to expire and another takes it over. On SQLite
+run one worker per database.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class WorkerStats:
-    """What a worker did in one :meth:`Worker.run`."""
+    """What a worker did in one :meth:`Worker.run` or :meth:`Worker.drain`."""
 
     runs: int = 0
     """Changes it ran (to a final state or handed back)."""
@@ -35,17 +40,21 @@ class WorkerStats:
     """Changes it stopped because another worker took its claim over."""
     errors: int = 0
     """Unexpected errors (logged; the change's lease then expires and is taken over)."""
+    reports: list[ExecutionReport] | None = None
+    """The report of every change it ran, in order (kept by :meth:`Worker.drain` only: a
+    long-running loop keeps none)."""
 
 
 class Worker:
-    """Polls the journal and runs what it can claim.
+    """Claims and runs what it can, one change at a time, until told to stop.
 
     Args:
         executor: The executor that claims and runs changes.
-        batch: Changes claimed per round.
-        idle_sleep: Seconds to wait when nothing could be claimed.
-        on_report: Called with every execution report (to announce results).
-        sleep: Injected for tests.
+        batch: Changes claimed (one after the other) per round.
+        idle_sleep: Seconds to wait for :attr:`wake` when nothing could be claimed.
+        before_round: Housekeeping before each round (expire consents, close undecided ...).
+        on_report: Called with every execution report (breaker, announcements, replanning).
+        wake: Set to end an idle wait early (something was queued); a new event when omitted.
     """
 
     def __init__(
@@ -54,14 +63,16 @@ class Worker:
         *,
         batch: int = 1,
         idle_sleep: float = 0.2,
+        before_round: Callable[[], None] | None = None,
         on_report: Callable[[ExecutionReport], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        wake: threading.Event | None = None,
     ) -> None:
         self.executor = executor
-        self.batch = batch
+        self.batch = max(1, batch)
         self.idle_sleep = idle_sleep
+        self.before_round = before_round
         self.on_report = on_report
-        self.sleep = sleep
+        self.wake = wake if wake is not None else threading.Event()
         self.stop_event = threading.Event()
 
     def pending(self) -> int:
@@ -71,15 +82,27 @@ class Worker:
             return int(conn.execute(q).scalar_one())
 
     def round(self, stats: WorkerStats) -> int:
-        """Claim once and run what was claimed; returns how many changes were claimed."""
-        claimed = self.executor.claim(self.batch)
-        for cid, token in claimed:
+        """Housekeeping, then claim and run up to :attr:`batch` changes one claim at a time.
+
+        Claiming a batch up front would hold leases on changes that wait, unrenewed, behind the
+        one running; one at a time, idle replicas pick up the rest meanwhile. Returns how many
+        changes were claimed.
+        """
+        if self.before_round is not None:
+            self.before_round()
+        claimed = 0
+        for _ in range(self.batch):
+            got = self.executor.claim(1)
+            if not got:
+                break
+            claimed += 1
+            cid, token = got[0]
             try:
                 self.executor.step("claimed")
                 report = self.executor.run(cid, token)
             except IllegalTransition as exc:
                 # Our claim expired and was taken over: the other worker owns the change now.
-                log.warning("CR-%s: %s", cid, exc)
+                log.warning("CR-%s: %s; left to the worker that took it over", cid, exc)
                 stats.lost_leases += 1
                 continue
             except Exception:
@@ -87,12 +110,27 @@ class Worker:
                 stats.errors += 1
                 continue
             stats.runs += 1
+            if stats.reports is not None:
+                stats.reports.append(report)
             if self.on_report is not None:
-                self.on_report(report)
-        return len(claimed)
+                try:
+                    self.on_report(report)
+                except Exception:  # the change ran; a failed follow-up must not stop the loop
+                    log.exception("CR-%s: follow-up after the run failed", cid)
+                    stats.errors += 1
+        return claimed
+
+    def drain(self) -> WorkerStats:
+        """Run rounds until one claims nothing (everything claimable now has run)."""
+        stats = WorkerStats(reports=[])
+        while self.round(stats):
+            pass
+        return stats
 
     def run(self, *, until_idle: bool = False, deadline: float | None = None) -> WorkerStats:
         """Work until :meth:`stop`, or (``until_idle``) until nothing is queued or executing.
+
+        A failed round (the database away, say) is logged and tried again after the idle wait.
 
         Args:
             until_idle: Return once no change is queued or executing anywhere.
@@ -102,13 +140,19 @@ class Worker:
         while not self.stop_event.is_set():
             if deadline is not None and time.monotonic() > deadline:
                 break
-            if self.round(stats):
-                continue
-            if until_idle and self.pending() == 0:
-                break
-            self.sleep(self.idle_sleep)
+            try:
+                if self.round(stats):
+                    continue
+                if until_idle and self.pending() == 0:
+                    break
+            except Exception:
+                log.exception("worker %s: round failed; retrying", self.executor.worker_id)
+                stats.errors += 1
+            self.wake.wait(self.idle_sleep)
+            self.wake.clear()
         return stats
 
     def stop(self) -> None:
         """Ask :meth:`run` to return after the current change."""
         self.stop_event.set()
+        self.wake.set()

@@ -1,4 +1,4 @@
-"""``/opshand``: ask, plan, status, pending, freeze, unfreeze, digest, help.
+"""``/opshand``: ask, plan, status, pending, freeze, unfreeze, breakglass, digest, help.
 
 The command is acknowledged at once (Slack shows an error after 3 seconds); anything slow (the
 agent, the digest) runs after the ack and answers through ``respond``. Admin-only subcommands
@@ -18,6 +18,7 @@ from agent.service import identity_of
 from bot.blocks import answer_blocks, ctx, decision_blocks, limit_blocks, md
 from bot.digest import digest_day, digest_for
 from bot.listeners._shared import SlackOut, team_of
+from bot.listeners.breakglass import break_glass
 from bot.listeners.conversations import facts_of
 from bot.mrkdwn import esc, mention
 
@@ -31,6 +32,8 @@ HELP = """*opshand* — ask about the estate, propose changes, see what is waiti
 • `/opshand status CR-42` — where a change stands
 • `/opshand pending` — changes waiting for consent
 • `/opshand freeze <reason>` / `/opshand unfreeze` — stop or resume all changes (admins)
+• `/opshand breakglass <reason> -- <action> <target> …` — act during a freeze (breakglass \
+permission; announced and audited), e.g. `breakglass portal down -- service.restart web-app`
 • `/opshand digest [today|yesterday|YYYY-MM-DD]` — the digest (today so far by default), only to you
 • `/opshand help` — this text"""
 
@@ -104,12 +107,13 @@ def register_commands(app: App, out: SlackOut) -> None:
             "pending",
             "freeze",
             "unfreeze",
+            "breakglass",
             "digest",
         ):
             unknown = f"I don't know `{esc(sub)}`.\n" if sub not in ("", "help") else ""
             ack(text=unknown + HELP)
             return
-        if sub in ("ask", "plan", "status") and not arg:
+        if sub in ("ask", "plan", "status", "breakglass") and not arg:
             ack(text=f"`/opshand {sub}` needs something after it.\n" + HELP)
             return
         if sub in ("freeze", "unfreeze"):
@@ -118,7 +122,7 @@ def register_commands(app: App, out: SlackOut) -> None:
             said = esc(message) if refused else f"{mention(str(body['user_id']))}: {esc(message)}"
             ack(response_type="ephemeral" if refused else "in_channel", **out.clean({"text": said}))
             return
-        if sub in ("ask", "plan", "digest"):
+        if sub in ("ask", "plan", "digest", "breakglass"):
             ack(text="On it…")
         else:
             ack()
@@ -134,6 +138,8 @@ def register_commands(app: App, out: SlackOut) -> None:
             status(arg, say)
         elif sub == "pending":
             pending(say)
+        elif sub == "breakglass":
+            break_glass(out, body, arg, say)
         else:
             digest(arg, say)
 

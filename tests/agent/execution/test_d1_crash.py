@@ -126,3 +126,52 @@ def test_d1_sigkill_at_each_step_then_restart(action: str, step: str, tmp_path: 
             assert "change.unknown" in kinds and "change.verified" in kinds
     assert w.audit.verify().ok
     engine.dispose()
+
+
+def test_d1_worker_process_runs_the_production_loop(tmp_path: Path) -> None:
+    """The crash tests' worker process runs production's loop, not a bare executor loop: consent
+    expiry, closing undecided changes and the autonomy breaker all happen in it."""
+    from sqlalchemy import select
+
+    from agent.approval import autonomy_table
+    from agent.execution import INTERRUPTED
+    from agent.service import ChangeRequest
+    from tests.agent.execution import worker_main
+    from tests.agent.execution.harness import ANA, enqueue
+
+    engine, w, db = _world(tmp_path)
+    waiting = w.ops.propose(
+        ChangeRequest(
+            action="host.reboot",
+            targets=["contoso-ny-web-02"],
+            params={},
+            reason="d1",
+            requester=ANA,
+        )
+    )
+    assert waiting.status == "consent" and waiting.change is not None
+    undecided = w.ops.journal.create(
+        action="service.restart",
+        targets=["service:contoso-dev-app"],
+        params={},
+        reason="d1",
+        requester=ANA,
+        source="person",
+    )
+    queued = enqueue(w, "service.restart", ["contoso-dev-app"])
+    calls = str(tmp_path / "calls.db")
+    argv = ["--db", f"sqlite:///{db}", "--tmp", str(tmp_path), "--store", calls, "--deadline", "30"]
+    # Three days later: the consent request and the plan have expired, the proposal is stale.
+    assert worker_main.main([*argv, "--skew", str(3 * 86400)]) == 0
+    journal = w.ops.journal
+    assert journal.get(waiting.change.id).state == "expired"
+    closed = journal.get(undecided.id)
+    assert closed.state == "denied" and (closed.result or {})["message"] == INTERRUPTED
+    ran = journal.get(queued.id)
+    assert ran.state == "escalated" and (ran.result or {})["refusal"]["check"] == "expiry"
+    with engine.connect() as conn:
+        noted = conn.execute(
+            select(autonomy_table.c.change_id).where(autonomy_table.c.kind == "failure")
+        ).scalars()
+        assert list(noted) == [queued.id]  # the breaker counted the failure
+    engine.dispose()

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
 from adapters.sim import ManualClock, SimEstate, SimTimings
-from agent.execution import Worker, WorkerStats, call_table, target_table
+from agent.execution import WorkerStats, call_table, target_table
 from tests.agent.execution.harness import build, enqueue
 from tests.estate import small_estate
 from twin.model import utcnow
@@ -57,7 +57,7 @@ def test_d4_db_lost_after_estate_success_found_on_read_back_not_repeated(
     target = "contoso-dev-app" if action == "service.restart" else "contoso-ny-web-02"
     c = enqueue(a, action, [target])
     stats = WorkerStats()
-    assert Worker(a.executor, sleep=lambda s: None).round(stats) == 1
+    assert a.ops.worker(batch=1).round(stats) == 1
     assert stats.errors == 1  # the worker survived the lost connection
     assert a.ops.journal.get(c.id).state == "executing"
     method = "reboot" if action == "host.reboot" else "run_script"

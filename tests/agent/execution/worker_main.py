@@ -2,7 +2,8 @@
 
 It builds the opshand core over an existing database (never seeding it), acts either on an
 estate served by the test process (``--estate``) or on its own sim sharing a SQLite call store
-(``--store``), and works until nothing is queued or executing. ``--crash-at STEP`` makes it
+(``--store``), and runs production's worker loop (``Operations.worker``) until nothing is queued
+or executing. ``--crash-at STEP`` makes it
 SIGKILL itself at that executor step boundary (the ``--nth`` time it is reached).
 """
 
@@ -19,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from adapters.sim import SqliteCallStore
-from agent.execution import STEPS, Worker
+from agent.execution import STEPS
 from tests.agent.execution.harness import build, connect_estate, sim_for
 from tests.estate import small_estate
 from twin.db import make_engine
@@ -72,7 +73,9 @@ def main(argv: list[str]) -> int:
         checkpoint_every=0,
         now=lambda: utcnow() + timedelta(seconds=a.skew),
     )
-    stats = Worker(w.executor, batch=a.batch, idle_sleep=0.05, sleep=time.sleep).run(
+    # Production's loop (Operations.worker: consent expiry, undecided changes, the breaker,
+    # announcements and replanning around the executor), not a test double of it.
+    stats = w.ops.worker(batch=a.batch, idle_sleep=0.05).run(
         until_idle=True, deadline=time.monotonic() + a.deadline
     )
     print(
