@@ -189,7 +189,9 @@ class SignalSourceSettings(_Section):
     """How one signal source proves who it is (``signals.sources.<name>``).
 
     ``alertmanager`` takes ``bearer_token`` (its ``http_config.authorization.credentials``) or
-    ``username``/``password`` (its ``http_config.basic_auth``); ``pagerduty`` takes ``secret``
+    ``username``/``password`` (its ``http_config.basic_auth``), and so do ``opsgenie``,
+    ``datadog`` and ``zabbix`` (the ``Authorization`` header each is configured to send: Opsgenie
+    and Datadog custom headers, the Zabbix media type's script); ``pagerduty`` takes ``secret``
     (the v3 webhook subscription's signing secret); any other name is a generic sender that
     signs with ``secret`` (HMAC-SHA256 of ``v0:<timestamp>:<body>``).
     """

@@ -42,6 +42,7 @@ from bot.settings import SignalSourceSettings
 
 __all__ = [
     "DEDICATED_SOURCES",
+    "HEADER_AUTH_SOURCES",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "SignalGate",
@@ -53,7 +54,11 @@ __all__ = [
 
 TIMESTAMP_HEADER = "X-Opshand-Request-Timestamp"
 SIGNATURE_HEADER = "X-Opshand-Signature"
-DEDICATED_SOURCES = frozenset({"alertmanager", "pagerduty"})
+HEADER_AUTH_SOURCES = frozenset({"alertmanager", "opsgenie", "datadog", "zabbix"})
+"""Sources that prove themselves with an ``Authorization`` header (bearer token or basic auth):
+Alertmanager's ``http_config``, Opsgenie's outgoing-webhook custom headers, Datadog's webhook
+custom headers and the Zabbix webhook script's request header."""
+DEDICATED_SOURCES = HEADER_AUTH_SOURCES | {"pagerduty"}
 """Sources that have their own route and credentials; the generic route cannot claim them."""
 _SEEN_MAX = 10_000  # signatures remembered for replay detection (a window's worth of traffic)
 
@@ -132,13 +137,17 @@ class SignalGate:
 
     def alertmanager(self, headers: Mapping[str, str]) -> SourceIdentity:
         """Bearer token or basic auth, as ``http_config`` sends it (checked before the body)."""
-        cfg = self._configured("alertmanager")
+        return self.header_auth("alertmanager", headers)
+
+    def header_auth(self, name: str, headers: Mapping[str, str]) -> SourceIdentity:
+        """``name``'s bearer token or basic auth in ``Authorization`` (checked before the body)."""
+        cfg = self._configured(name)
         if cfg.open:
-            return self._identity("alertmanager", cfg)
+            return self._identity(name, cfg)
         scheme, _, value = (headers.get("authorization") or "").strip().partition(" ")
         value = value.strip()
         if scheme.lower() == "bearer" and _same(value, cfg.bearer_token):
-            return self._identity("alertmanager", cfg)
+            return self._identity(name, cfg)
         if scheme.lower() == "basic" and cfg.username and cfg.password is not None:
             try:
                 user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
@@ -146,10 +155,10 @@ class SignalGate:
                 raise Unauthenticated("malformed basic credentials") from None
             user_ok = hmac.compare_digest(user.encode(), cfg.username.encode())
             if sep and user_ok and _same(password, cfg.password):
-                return self._identity("alertmanager", cfg)
+                return self._identity(name, cfg)
         if not scheme:
             raise Unauthenticated("missing Authorization header")
-        raise Unauthenticated("Authorization does not match the alertmanager source")
+        raise Unauthenticated(f"Authorization does not match the {name} source")
 
     def pagerduty(self) -> tuple[SourceIdentity, SecretStr]:
         """PagerDuty's identity and signing secret (the signature is checked while parsing)."""

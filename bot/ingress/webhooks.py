@@ -1,8 +1,11 @@
-"""Signal webhooks: ``POST /signals/{alertmanager,pagerduty,generic}`` -> the signal loop.
+"""Signal webhooks: ``POST /signals/<source>`` -> the signal loop.
 
-The HTTP server mounts :func:`webhook_routes`. Each route first proves who sent the request
-(:class:`bot.ingress.signal_auth.SignalGate`: Alertmanager's bearer token or basic auth,
-PagerDuty's v3 signature, the generic sender's HMAC over timestamp and body), reads the body
+Sources: ``alertmanager``, ``pagerduty``, ``generic`` and the alert webhooks of
+:mod:`adapters.alert_webhooks` (``opsgenie``, ``datadog``, ``zabbix``). The HTTP server mounts
+:func:`webhook_routes`. Each route first proves who sent the request
+(:class:`bot.ingress.signal_auth.SignalGate`: a bearer token or basic auth in
+``Authorization`` for Alertmanager, Opsgenie, Datadog and Zabbix, PagerDuty's v3 signature,
+the generic sender's HMAC over timestamp and body), reads the body
 bounded while it streams (:func:`bot.ingress.limits.read_body`), parses it with
 :mod:`adapters.signals` and hands every :class:`~adapters.signals.Signal` to ``handler``
 (usually :meth:`agent.signals.loop.SignalLoop.handle`) in a worker thread, since everything
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from adapters.alert_webhooks import parse_datadog, parse_opsgenie, parse_zabbix
 from adapters.errors import SignalError, SignatureError
 from adapters.signals import (
     MAX_SIGNAL_BYTES,
@@ -37,7 +41,7 @@ from adapters.signals import (
 from bot.ingress.limits import BodyTooLarge, read_body, too_large
 from bot.ingress.signal_auth import SignalGate, SourceIdentity, Unauthenticated
 
-__all__ = ["SignalHandler", "webhook_routes"]
+__all__ = ["ALERT_WEBHOOKS", "SignalHandler", "webhook_routes"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,13 @@ SignalHandler = Callable[[Signal], Any]
 """Takes one parsed signal; what it returns may carry ``incident.ref`` for the answer."""
 
 _SOURCE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+ALERT_WEBHOOKS: dict[str, Callable[[bytes], Signal]] = {
+    "opsgenie": parse_opsgenie,
+    "datadog": parse_datadog,
+    "zabbix": parse_zabbix,
+}
+"""Alert webhook sources with their own route, authenticated by ``Authorization`` header."""
 
 
 def _bad(exc: SignalError) -> JSONResponse:
@@ -145,8 +156,31 @@ def webhook_routes(
             return _bad(exc)
         return await run([signal], who)
 
+    def header_authenticated(
+        name: str, parse: Callable[[bytes], Signal]
+    ) -> Callable[[Request], Awaitable[JSONResponse]]:
+        async def route(request: Request) -> JSONResponse:
+            try:
+                who = gate.header_auth(name, request.headers)
+                body = await read_body(request, max_body)
+            except Unauthenticated as exc:
+                return _refused(name, exc)
+            except BodyTooLarge:
+                return too_large(max_body)
+            try:
+                signal = parse(body)
+            except SignalError as exc:
+                return _bad(exc)
+            return await run([signal], who)
+
+        return route
+
     return [
         Route("/signals/alertmanager", alertmanager, methods=["POST"]),
         Route("/signals/pagerduty", pagerduty, methods=["POST"]),
         Route("/signals/generic", generic, methods=["POST"]),
+        *(
+            Route(f"/signals/{name}", header_authenticated(name, parse), methods=["POST"])
+            for name, parse in ALERT_WEBHOOKS.items()
+        ),
     ]
