@@ -12,7 +12,6 @@ from agent.execution.calls import (
 )
 from agent.execution.capabilities import (
     Adapters,
-    CapabilityError,
     invoke,
 )
 from agent.execution.checks import (
@@ -54,6 +53,9 @@ from agent.execution.recovery import (
     INTERRUPTED,
     UNDECIDED_AFTER,
     close_undecided,
+)
+from agent.execution.source_ids import (
+    CapabilityError,
 )
 from agent.execution.worker import (
     Worker,

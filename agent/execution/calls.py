@@ -32,7 +32,7 @@ from adapters.errors import (
     RateLimited,
     TransientError,
 )
-from agent.execution.capabilities import CapabilityError
+from agent.execution.source_ids import CapabilityError
 from twin.actions import ActionSpec
 
 __all__ = [

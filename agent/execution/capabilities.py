@@ -23,16 +23,24 @@ from adapters.contracts import (
     RmmContract,
     SiemContract,
 )
+from agent.execution.source_ids import (
+    CapabilityError,
+    backup_of,
+    credential_consumers,
+    device_id,
+    firewall_of,
+    hosts_of,
+    qualified_rule,
+    siem_rule_id,
+    ticket_id,
+    user_id,
+)
 from twin.actions import parse_duration
 from twin.actions.network import new_rule_id
 from twin.graph import TwinGraph
-from twin.model import EdgeType, Entity, NodeKind, utcnow
+from twin.model import EdgeType, Entity, utcnow
 
-__all__ = ["Adapters", "CapabilityError", "invoke"]
-
-
-class CapabilityError(RuntimeError):
-    """The capability cannot be carried out (missing adapter, missing source id ...)."""
+__all__ = ["Adapters", "invoke"]
 
 
 @dataclass(frozen=True)
@@ -54,81 +62,6 @@ class Adapters:
         return a
 
 
-# ---------------------------------------------------------------------------- source ids
-def _device(ent: Entity) -> str:
-    dev = ent.attrs.get("device_id") or ent.source_ref
-    if not dev:
-        raise CapabilityError(f"{ent.name} has no RMM device id in the twin")
-    return str(dev)
-
-
-def _user(ent: Entity) -> str:
-    return str(ent.attrs.get("user_id") or ent.source_ref or ent.name)
-
-
-def _ticket(ent: Entity) -> str:
-    return str(ent.source_ref or ent.attrs.get("number") or ent.name)
-
-
-def _siem_rule(ent: Entity) -> str:
-    return str(ent.attrs.get("rule_id") or ent.source_ref or ent.name)
-
-
-def _hosts_of(graph: TwinGraph, service: Entity, only: str | None) -> list[Entity]:
-    hosts = [graph.get(d) for t, d in graph.out_edges(service.id) if t is EdgeType.RUNS_ON]
-    if only:
-        hosts = [h for h in hosts if only in (h.id, h.name)]
-    return hosts
-
-
-def _firewall(graph: TwinGraph, target: Entity) -> Entity:
-    if target.kind is NodeKind.FIREWALL:
-        return target
-    fw = next((d for t, d in graph.out_edges(target.id) if t is EdgeType.RULE_OF), None)
-    if fw is None:
-        raise CapabilityError(f"{target.name} belongs to no firewall in the twin")
-    return graph.get(fw)
-
-
-def _qualified_rule(graph: TwinGraph, target: Entity, params: dict[str, Any]) -> str:
-    """``<firewall>/<local id>``, the form a manager-wide firewall adapter takes."""
-    fw = _firewall(graph, target)
-    local = (
-        params.get("rule_id")
-        if target.kind is NodeKind.FIREWALL
-        else (target.attrs.get("rule_id") or target.source_ref)
-    )
-    if not local:
-        raise CapabilityError(f"no rule id to act on for {target.name}")
-    return f"{fw.name}/{local}"
-
-
-def _backup_of(graph: TwinGraph, target: Entity) -> Entity:
-    if target.kind is NodeKind.BACKUP:
-        return target
-    from twin.actions.data import restore_subject
-
-    _, backups = restore_subject(graph, target)
-    if not backups:
-        raise CapabilityError(f"no backup protects {target.name} in the twin")
-    return max(backups, key=lambda b: str(b.attrs.get("last_success", "")))
-
-
-def _credential_consumers(graph: TwinGraph, cred: Entity) -> tuple[Entity, list[Entity]]:
-    from twin.actions import ActionContext
-    from twin.actions.access import consumers_of, owner_of, rotated_with
-
-    ctx = ActionContext(graph)
-    owner = owner_of(ctx, cred)
-    if owner is None:
-        raise CapabilityError(f"{cred.name} has no owning identity in the twin")
-    seen: dict[str, Entity] = {}
-    for c in rotated_with(ctx, cred):
-        for s in consumers_of(ctx, c):
-            seen.setdefault(s.id, s)
-    return owner, list(seen.values())
-
-
 # ---------------------------------------------------------------------------- invoke
 Invoker = Callable[[Adapters, TwinGraph, Entity, dict[str, Any], str, datetime], list[Job]]
 
@@ -145,7 +78,7 @@ def _apply_patches(
         ]
     return [
         a.need("rmm").apply_patches(
-            _device(t), sorted(ids), reboot=bool(p.get("reboot", True)), idempotency_key=key
+            device_id(t), sorted(ids), reboot=bool(p.get("reboot", True)), idempotency_key=key
         )
     ]
 
@@ -156,7 +89,7 @@ def _uninstall(
     rmm = a.need("rmm")
     return [
         rmm.run_script(
-            _device(t), "uninstall-patch", {"patch_id": str(pid)}, idempotency_key=f"{key}:{pid}"
+            device_id(t), "uninstall-patch", {"patch_id": str(pid)}, idempotency_key=f"{key}:{pid}"
         )
         for pid in p.get("patch_ids") or []
     ]
@@ -168,9 +101,9 @@ def _restart(
     rmm = a.need("rmm")
     return [
         rmm.run_script(
-            _device(h), "restart-service", {"service": t.name}, idempotency_key=f"{key}:{h.id}"
+            device_id(h), "restart-service", {"service": t.name}, idempotency_key=f"{key}:{h.id}"
         )
-        for h in _hosts_of(g, t, p.get("host"))
+        for h in hosts_of(g, t, p.get("host"))
     ]
 
 
@@ -185,24 +118,24 @@ def _script(
     except ValueError as exc:
         raise CapabilityError(str(exc)) from exc
     args = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in typed.items()}
-    return [a.need("rmm").run_script(_device(t), str(p["script_id"]), args, idempotency_key=key)]
+    return [a.need("rmm").run_script(device_id(t), str(p["script_id"]), args, idempotency_key=key)]
 
 
 def _rotate(
     a: Adapters, g: TwinGraph, t: Entity, p: dict[str, Any], key: str, now: datetime
 ) -> list[Job]:
-    owner, consumers = _credential_consumers(g, t)
+    owner, consumers = credential_consumers(g, t)
     a.need("identity").rotate_secret(
-        _user(owner), overlap_minutes=int(p.get("overlap_minutes", 0)), idempotency_key=key
+        user_id(owner), overlap_minutes=int(p.get("overlap_minutes", 0)), idempotency_key=key
     )
     rmm = a.need("rmm")
     jobs = []
     for svc in consumers:
-        for h in _hosts_of(g, svc, None):
+        for h in hosts_of(g, svc, None):
             if h.attrs.get("device_id"):
                 jobs.append(
                     rmm.run_script(
-                        _device(h),
+                        device_id(h),
                         "update-secret",
                         {"service": svc.name},
                         idempotency_key=f"{key}:{svc.id}:{h.id}",
@@ -217,7 +150,7 @@ def _restore(
     from twin.actions import ActionContext
     from twin.actions.data import RestoreParams, restore_as_of
 
-    backup = _backup_of(g, t)
+    backup = backup_of(g, t)
     obj = str(backup.attrs.get("object_name") or backup.name)
     rp = RestoreParams.model_validate(
         {k: v for k, v in p.items() if k in ("restore_point", "role")}
@@ -244,7 +177,7 @@ def _add_rule(
 ) -> list[Job]:
     from twin.actions.network import FirewallAddParams
 
-    fw = _firewall(g, t)
+    fw = firewall_of(g, t)
     fp = FirewallAddParams.model_validate(p)
     rule = FirewallRule(
         rule_id=f"{fw.name}/{new_rule_id(fw, fp)}",
@@ -263,7 +196,7 @@ def _add_rule(
 def _remove_rule(
     a: Adapters, g: TwinGraph, t: Entity, p: dict[str, Any], key: str, now: datetime
 ) -> list[Job]:
-    a.need("firewall").remove_rule(_qualified_rule(g, t, p), idempotency_key=key)
+    a.need("firewall").remove_rule(qualified_rule(g, t, p), idempotency_key=key)
     return []
 
 
@@ -273,7 +206,7 @@ def _throttle(
     minutes = int(p.get("minutes") or parse_duration(str(p.get("expires_in"))))
     until = now.replace(second=0, microsecond=0) + timedelta(minutes=minutes)
     fields = tuple(str(f) for f in p.get("fields") or ())
-    a.need("siem").throttle_rule(_siem_rule(t), until, idempotency_key=key, fields=fields)
+    a.need("siem").throttle_rule(siem_rule_id(t), until, idempotency_key=key, fields=fields)
     return []
 
 
@@ -281,7 +214,7 @@ def _simple(category: str, method: str, *args: str) -> Invoker:
     def run(
         a: Adapters, g: TwinGraph, t: Entity, p: dict[str, Any], key: str, now: datetime
     ) -> list[Job]:
-        ident = _ticket(t) if category == "psa" else _user(t)
+        ident = ticket_id(t) if category == "psa" else user_id(t)
         extra = [str(p.get(x, "")) for x in args]
         getattr(a.need(category), method)(ident, *extra, idempotency_key=key)
         return []
@@ -290,7 +223,7 @@ def _simple(category: str, method: str, *args: str) -> Invoker:
 
 
 _INVOKE: dict[str, Invoker] = {
-    "rmm.reboot": lambda a, g, t, p, k, n: [a.need("rmm").reboot(_device(t), idempotency_key=k)],
+    "rmm.reboot": lambda a, g, t, p, k, n: [a.need("rmm").reboot(device_id(t), idempotency_key=k)],
     "rmm.apply_patches": _apply_patches,
     "rmm.uninstall_patches": _uninstall,
     "rmm.restart_service": _restart,

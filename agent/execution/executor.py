@@ -37,7 +37,7 @@ from agent.execution.calls import (
     job_verdict,
     jobs_ended,
 )
-from agent.execution.capabilities import Adapters, CapabilityError, invoke
+from agent.execution.capabilities import Adapters, invoke
 from agent.execution.checks import Checks, Recheck, Refusal
 from agent.execution.journal import (
     Change,
@@ -48,6 +48,7 @@ from agent.execution.journal import (
 )
 from agent.execution.observe import Observation
 from agent.execution.reconcile import Reconciler
+from agent.execution.source_ids import CapabilityError
 from twin.actions import CATALOG, ActionSpec, get_action
 from twin.graph import TwinGraph
 from twin.model import utcnow

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from agent.execution.capabilities import (
-    Adapters,
-    _credential_consumers,
-    _device,
-    _firewall,
-    _hosts_of,
-    _siem_rule,
-    _ticket,
-    _user,
+from agent.execution.capabilities import Adapters
+from agent.execution.source_ids import (
+    credential_consumers,
+    device_id,
+    firewall_of,
+    hosts_of,
+    siem_rule_id,
+    ticket_id,
+    user_id,
 )
 from twin.graph import TwinGraph
 from twin.model import Entity, NodeKind
@@ -47,7 +47,7 @@ def _obs(t: Entity, check: str, ok: bool, detail: str, **facts: Any) -> Observat
 
 
 def _device_view(a: Adapters, t: Entity) -> Any:
-    return next((d for d in a.need("rmm").list_devices() if d.device_id == _device(t)), None)
+    return next((d for d in a.need("rmm").list_devices() if d.device_id == device_id(t)), None)
 
 
 def _rebooted(
@@ -86,7 +86,7 @@ def _host_online(
 
 
 def _patch_states(a: Adapters, t: Entity) -> dict[str, str]:
-    return {s.patch_id: s.status for s in a.need("rmm").patch_status(_device(t))}
+    return {s.patch_id: s.status for s in a.need("rmm").patch_status(device_id(t))}
 
 
 def _patches_installed(
@@ -120,13 +120,13 @@ def _patches_removed(
 def _service_running(
     a: Adapters, g: TwinGraph, t: Entity, p: dict[str, Any], started: datetime
 ) -> Observation:
-    hosts = _hosts_of(g, t, None) if t.kind is NodeKind.SERVICE else []
+    hosts = hosts_of(g, t, None) if t.kind is NodeKind.SERVICE else []
     if p.get("host"):
         hosts = [h for h in (hosts or [g.get(p["host"])]) if p["host"] in (h.id, h.name)]
     devices = {d.device_id: d for d in a.need("rmm").list_devices()}
     bad = []
     for h in hosts:
-        d = devices.get(_device(h))
+        d = devices.get(device_id(h))
         state = d.services.get(t.name, "unknown") if d else "unknown"
         if state != "running":
             bad.append(f"{h.name}: {state}")
@@ -137,7 +137,7 @@ def _user_status(want: str, check: str) -> Observer:
     def run(
         a: Adapters, g: TwinGraph, t: Entity, p: dict[str, Any], started: datetime
     ) -> Observation:
-        u = a.need("identity").get_user(_user(t))
+        u = a.need("identity").get_user(user_id(t))
         return _obs(t, check, u.status == want, f"status {u.status}", status=u.status)
 
     return run
@@ -146,15 +146,15 @@ def _user_status(want: str, check: str) -> Observer:
 def _sessions(
     a: Adapters, g: TwinGraph, t: Entity, p: dict[str, Any], started: datetime
 ) -> Observation:
-    u = a.need("identity").get_user(_user(t))
+    u = a.need("identity").get_user(user_id(t))
     return _obs(t, "sessions_revoked", u.sessions == 0, f"{u.sessions} session(s)")
 
 
 def _rotated(
     a: Adapters, g: TwinGraph, t: Entity, p: dict[str, Any], started: datetime
 ) -> Observation:
-    owner, _ = _credential_consumers(g, t)
-    u = a.need("identity").get_user(_user(owner))
+    owner, _ = credential_consumers(g, t)
+    u = a.need("identity").get_user(user_id(owner))
     want = int(p.get("min_version", 0))
     ok = u.secret_version >= want
     return _obs(
@@ -187,7 +187,7 @@ def _restore_point(
 
 
 def _rule(a: Adapters, g: TwinGraph, t: Entity, p: dict[str, Any]) -> Any:
-    qualified = f"{_firewall(g, t).name}/{p.get('rule_id')}"
+    qualified = f"{firewall_of(g, t).name}/{p.get('rule_id')}"
     return next((r for r in a.need("firewall").list_rules() if r.rule_id == qualified), None)
 
 
@@ -216,7 +216,7 @@ def _rule_absent(
 def _throttled(
     a: Adapters, g: TwinGraph, t: Entity, p: dict[str, Any], started: datetime
 ) -> Observation:
-    r = a.need("siem").get_rule(_siem_rule(t))
+    r = a.need("siem").get_rule(siem_rule_id(t))
     ok = r.throttled_until is not None and r.throttled_until > started
     return _obs(
         t,
@@ -233,7 +233,7 @@ def _ticket_obs(check: str) -> Observer:
     def run(
         a: Adapters, g: TwinGraph, t: Entity, p: dict[str, Any], started: datetime
     ) -> Observation:
-        tk = a.need("psa").get_ticket(_ticket(t))
+        tk = a.need("psa").get_ticket(ticket_id(t))
         ok = {
             "ticket_commented": bool(tk.comments),
             "ticket_escalated": tk.escalated,

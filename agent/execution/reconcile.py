@@ -22,9 +22,10 @@ from sqlalchemy import func, select
 
 from adapters.contracts import Job
 from adapters.errors import AdapterError
-from agent.execution.capabilities import CapabilityError, invoke
+from agent.execution.capabilities import invoke
 from agent.execution.journal import Change, call_table
 from agent.execution.observe import Observation, observe
+from agent.execution.source_ids import CapabilityError
 from twin.actions import CATALOG
 from twin.graph import TwinGraph
 from twin.plan import Plan
