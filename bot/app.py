@@ -153,19 +153,17 @@ def build_app(
     register_commands(app, out)
     register_home(app, out)
     register_fallback(app)  # last: it matches every event type
-    slack: Any = s.slack
+    slack = s.slack
     routing = IncidentRouting(
         channels=dict(
-            incident_channels
-            if incident_channels is not None
-            else getattr(slack, "incident_channels", {})
+            incident_channels if incident_channels is not None else slack.incident_channels
         ),
-        create=bool(
+        create=(
             create_incident_channels
             if create_incident_channels is not None
-            else getattr(slack, "create_incident_channels", False)
+            else slack.create_incident_channels
         ),
-        fallback=str(getattr(slack, "incident_channel", "") or ""),
+        fallback=slack.incident_channel,
     )
     register_incidents(out, routing)
     return app

@@ -63,9 +63,7 @@ class Opshand:
 
     def circuits(self) -> dict[str, str]:
         """Each integration's circuit state as the executor sees it (for ``/readyz``)."""
-        guard = getattr(self.ops.executor, "guard", None)
-        breakers = getattr(guard, "breakers", {}) if guard is not None else {}
-        return {str(c): str(getattr(b, "state", b)) for c, b in breakers.items()}
+        return {c: b.state for c, b in self.ops.executor.guard.breakers.items()}
 
     def close(self) -> None:
         """Stop background work, checkpoint the audit head and release the database."""

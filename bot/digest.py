@@ -81,16 +81,14 @@ class DigestConfig:
 
 
 def digest_config(oh: Opshand) -> DigestConfig:
-    """The digest settings: ``settings.digest`` when present, else defaults and the channel."""
+    """The digest settings; the channel defaults to ``slack.digest_channel``."""
     s = oh.settings
-    d: Any = getattr(s, "digest", None)
-    if d is None:
-        return DigestConfig(channel=s.slack.digest_channel)
-    at = d.at if isinstance(d.at, time) else time.fromisoformat(str(d.at))
+    d = s.digest
+    at = d.at
     return DigestConfig(
         at=at,
         timezone=str(d.timezone),
-        channel=str(getattr(d, "channel", "") or s.slack.digest_channel),
+        channel=d.channel or s.slack.digest_channel,
         minutes_per_action=dict(d.minutes_per_action),
         default_minutes=float(d.default_minutes),
     )

@@ -379,7 +379,9 @@ class Agent:
         reply.tool_calls = ctx.calls
         reply.proposals = ctx.proposals
         reply.seconds = self.clock() - started
-        if ctx.proposals:
+        if ctx.proposals and source == "person":
+            # Only a proposal made to a person can be carried over by their "yes, go ahead";
+            # a signal's proposal is decided on its own card, never by words in the thread.
             last = ctx.proposals[-1]
             offer = Offer(last.action, tuple(last.targets), dict(last.params))
             parse_meta = {**parse_meta, "opshand_offer": offer.to_json()}
