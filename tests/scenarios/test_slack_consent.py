@@ -163,7 +163,7 @@ def test_expired_card_closes_and_requester_is_told(world: World) -> None:
 def test_a11_hostile_reject_reason_reaches_the_channels_escaped(world: World) -> None:
     """A vote reason is free text: through the real listeners it is shown, never live."""
     hostile = "<!channel> log in at <https://evil.example|SSO login> & ping <@U0EVIL1>"
-    ts, ref, card = _consent(world, user=ANA)
+    ts, _ref, card = _consent(world, user=ANA)
     world.slack.click(CHLOE, "ops-approvals", card["ts"], "consent_reject")
     view = world.slack.wait_for(lambda: world.slack.view_for(CHLOE), timeout=10)
     world.slack.submit_view(CHLOE, view["id"], {"text": hostile})
