@@ -15,6 +15,7 @@ before the deadline, else the failure says how long the provider asked to wait.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -143,7 +144,11 @@ def _once(fn: Callable[[], Any], seconds: float, provider: str) -> Any:
 
     # A daemon thread: an abandoned call must not keep ``opshand ask`` from exiting; the
     # client's own timeout (set to the turn's budget) ends it soon after.
-    worker = threading.Thread(target=run, name="opshand-model-call", daemon=True)
+    # The caller's context goes along, so log lines keep their correlation ids.
+    context = contextvars.copy_context()
+    worker = threading.Thread(
+        target=context.run, args=(run,), name="opshand-model-call", daemon=True
+    )
     worker.start()
     worker.join(max(0.0, seconds))
     if worker.is_alive():

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.settings import Settings
@@ -39,6 +40,7 @@ def settings(data_dir: Path | None, settings_file: Path | None = None) -> Settin
 
 def boot(data_dir: Path | None, settings_file: Path | None = None, **kw: Any) -> Any:
     """Bootstrap opshand, with a progress bar when the twin is seeded for the first time."""
+    from agent.chat import ModelUnavailable
     from agent.policy import PolicyError
     from bot.bootstrap import bootstrap
 
@@ -59,6 +61,10 @@ def boot(data_dir: Path | None, settings_file: Path | None = None, **kw: Any) ->
         return bootstrap(s, **kw)
     except PolicyError as exc:
         err.print(f"[red]Policy error, not starting:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except ModelUnavailable as exc:
+        # a configuration mistake (package, key, endpoint): one sentence, not a traceback
+        err.print(f"[red]Model error, not starting:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
 
 

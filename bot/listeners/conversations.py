@@ -25,7 +25,7 @@ from agent.service import identity_of
 from bot.blocks import answer_blocks, decision_blocks
 from bot.ingress import delivery_attempt
 from bot.listeners._shared import SlackOut
-from bot.mrkdwn import esc
+from bot.mrkdwn import esc, mention
 
 __all__ = [
     "FACT_TOOLS",
@@ -182,7 +182,7 @@ def register_conversations(app: App, out: SlackOut) -> None:
                 converse(out, strip_mention(text), requester, event["channel"], thread, event_id)
             return
         thread_ts = event.get("thread_ts")
-        if not thread_ts or (context.bot_user_id and f"<@{context.bot_user_id}>" in text):
+        if not thread_ts or (context.bot_user_id and mention(context.bot_user_id) in text):
             return  # top-level chatter is not for us; mentions arrive as app_mention
         if _in_thread(out, event["channel"], thread_ts) and not already_answered(
             out, body, context, event["channel"], thread_ts

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from agent.digest import CycleSummary, DigestNumbers, Failure
@@ -265,3 +266,19 @@ def test_a11_patch_cycle_thread_escapes_patches_hosts_and_reasons() -> None:
     thread.finish(HOSTILE)
     assert len(slack.posts) == 5
     _assert_inert([{"text": p["text"]} for p in slack.posts[1:]])
+
+
+def test_a11_only_bot_mrkdwn_writes_live_slack_markup() -> None:
+    """A convention as a test: no other module of the bot spells a mention, a broadcast or a
+    link itself (each would be a place where data could become live markup). ``bot/chat.py`` is
+    exempt: it is the terminal client, typing as the person, not the bot speaking."""
+    root = Path(__file__).resolve().parents[2] / "bot"
+    live = re.compile(r"""["'][^"'\n]*<[@!#](?:\{|[A-Z!])|f["'][^"'\n]*<\{""")
+    offenders = [
+        f"{path.relative_to(root.parent)}:{n}"
+        for path in root.rglob("*.py")
+        if path.name not in ("mrkdwn.py", "chat.py") and "localslack" not in path.parts
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if live.search(line)
+    ]
+    assert not offenders, f"live Slack markup built outside bot/mrkdwn.py: {offenders}"

@@ -6,6 +6,7 @@ The server is the scripted one of ``tests/agent/test_wire_failures.py``; the rea
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,3 +89,29 @@ def test_doctor_model_call_reports_the_provider_answer_or_failure(
     assert found["model call"]["status"] == "ok", found["model call"]
     res = runner.invoke(app, ["doctor", "--help"])
     assert "--model-call" in res.output
+
+
+@pytest.mark.parametrize(
+    ("provider", "words"),
+    [
+        (
+            "anthropic",
+            "pip install langchain-anthropic"
+            if importlib.util.find_spec("langchain_anthropic") is None
+            else "ANTHROPIC_API_KEY",
+        ),
+        ("openai", "set model.api_key or OPENAI_API_KEY"),
+    ],
+)
+def test_ask_with_an_unusable_model_says_why_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str, words: str
+) -> None:
+    monkeypatch.setenv("OPSHAND_SAMPLE_ENDPOINTS", "200")
+    monkeypatch.setenv("COLUMNS", "300")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setenv("OPSHAND_MODEL__PROVIDER", provider)
+    monkeypatch.setenv("OPSHAND_MODEL__NAME", "some-model")
+    res = runner.invoke(app, ["ask", "hi", "--data-dir", str(tmp_path / "d")])
+    assert res.exit_code == 2, res.output
+    assert words in res.output and "Traceback" not in res.output

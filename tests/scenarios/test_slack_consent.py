@@ -158,3 +158,21 @@ def test_expired_card_closes_and_requester_is_told(world: World) -> None:
     )
     assert "Expired" in texts([final])
     wait_text(world, "ops", "expired", thread_ts=ts)
+
+
+def test_a11_hostile_reject_reason_reaches_the_channels_escaped(world: World) -> None:
+    """A vote reason is free text: through the real listeners it is shown, never live."""
+    hostile = "<!channel> log in at <https://evil.example|SSO login> & ping <@U0EVIL1>"
+    ts, _ref, card = _consent(world, user=ANA)
+    world.slack.click(CHLOE, "ops-approvals", card["ts"], "consent_reject")
+    view = world.slack.wait_for(lambda: world.slack.view_for(CHLOE), timeout=10)
+    world.slack.submit_view(CHLOE, view["id"], {"text": hostile})
+    told = wait_text(world, "ops", "&lt;!channel&gt;", thread_ts=ts)
+    final = world.slack.wait_for(
+        lambda: (m := message(world, "ops-approvals", card["ts"])) and not _has_buttons(m) and m,
+        timeout=10,
+    )
+    for said in (told, texts([final])):
+        assert "<!channel>" not in said and "<https://evil" not in said
+        assert "<@U0EVIL1>" not in said and "&lt;@U0EVIL1&gt;" in said
+    assert f"<@{CHLOE}>" in texts([final])  # our own mention of the person who decided
