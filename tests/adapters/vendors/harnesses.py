@@ -24,8 +24,9 @@ from adapters.vendors import (
 )
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.fake_backup_fw import FakeVeeam
-from tests.adapters.vendors.fake_identity import FakeGraph, FakeOkta
+from tests.adapters.vendors.fake_identity import FakeGraph
 from tests.adapters.vendors.fake_jira import FakeJira
+from tests.adapters.vendors.fake_okta import FakeOkta
 from tests.adapters.vendors.fake_opnsense import FakeOPNsense
 from tests.adapters.vendors.fake_rmm_siem import FakeNinjaOne, FakeSplunk
 from tests.adapters.vendors.fake_servicenow import FakeServiceNow
