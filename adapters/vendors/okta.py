@@ -67,6 +67,8 @@ class OktaClient:
     """
 
     integration = "okta"
+    API_CHECKED = "Okta Management API 2026.06.3 (okta/okta-management-openapi-spec)"
+    """The published spec this client was checked against (``opshand adapters check``)."""
 
     def __init__(
         self,
