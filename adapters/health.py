@@ -22,9 +22,20 @@ from adapters.errors import (
     NotFound,
     TransientError,
 )
-from adapters.registry import Integration
+from adapters.registry import VENDORS, Integration
+from adapters.resilient import contract_methods
 
-__all__ = ["PROBE_ID", "CheckStatus", "IntegrationCheck", "check_all", "check_integration"]
+__all__ = [
+    "PROBE_ID",
+    "CheckStatus",
+    "ClientState",
+    "IntegrationCheck",
+    "check_all",
+    "check_integration",
+    "client_states",
+]
+
+_UNCHECKED = "not yet checked against a published spec"
 
 PROBE_ID = "opshand-probe"
 """The id probes ask for; no real object has it."""
@@ -128,3 +139,40 @@ def check_integration(integration: Integration) -> IntegrationCheck:
 def check_all(integrations: Iterable[Integration]) -> list[IntegrationCheck]:
     """Check each integration in turn; one failing never stops the others."""
     return [check_integration(i) for i in integrations]
+
+
+class ClientState(BaseModel):
+    """One vendor client opshand ships: whether it is configured here and how it fared."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vendor: str
+    category: str
+    state: str
+    """``not_configured``, or the :data:`CheckStatus` of its probe (``ok`` ...)."""
+    api_checked: str
+    """The vendor API version and source the client was checked against (``API_CHECKED``)."""
+    operations: tuple[str, ...]
+    """The contract methods the client implements."""
+
+
+def client_states(results: Iterable[IntegrationCheck]) -> list[ClientState]:
+    """Every vendor client in :data:`adapters.registry.VENDORS`, configured or not.
+
+    ``results`` are the probes of the configured integrations; a vendor without one reads
+    ``not_configured``. Ordered by category, then vendor.
+    """
+    probed = {r.vendor: r for r in results}
+    rows = []
+    for vendor, spec in sorted(VENDORS.items(), key=lambda kv: (kv[1].category, kv[0])):
+        check = probed.get(vendor)
+        rows.append(
+            ClientState(
+                vendor=vendor,
+                category=spec.category,
+                state=check.status if check is not None else "not_configured",
+                api_checked=str(getattr(spec.cls, "API_CHECKED", "") or _UNCHECKED),
+                operations=tuple(contract_methods(spec.category, spec.cls)),
+            )
+        )
+    return rows

@@ -68,6 +68,8 @@ class JiraServiceManagementClient:
     """
 
     integration = "jira_sm"
+    API_CHECKED = "Jira Cloud platform REST v3 (Atlassian OpenAPI, 2025-09)"
+    """The published spec this client was checked against (``opshand adapters check``)."""
 
     def __init__(
         self,

@@ -58,6 +58,8 @@ class OPNsenseClient:
     """
 
     integration = "opnsense"
+    API_CHECKED = "OPNsense 25.1-26.7 filter API (opnsense/core controllers)"
+    """The source this client was checked against (``opshand adapters check``)."""
 
     def __init__(
         self,

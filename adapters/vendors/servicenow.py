@@ -70,6 +70,8 @@ class ServiceNowClient:
     """
 
     integration = "servicenow"
+    API_CHECKED = "Table API and OAuth /oauth_token.do (Yokohama reference)"
+    """The published reference this client was checked against (``opshand adapters check``)."""
 
     def __init__(
         self,

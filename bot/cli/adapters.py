@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from adapters.health import IntegrationCheck, check_all
+from adapters.health import ClientState, IntegrationCheck, check_all, client_states
 from adapters.registry import ConfigError, Integration, IntegrationsConfig, build_integrations
 from bot.cli.common import DataDir, JsonOut, SettingsFile, boot, dump, err, out
 
@@ -64,6 +64,23 @@ def _table(results: list[IntegrationCheck]) -> Table:
     return table
 
 
+def _clients_table(rows: list[ClientState]) -> Table:
+    table = Table(title="Vendor clients")
+    for column in ("category", "vendor", "state", "API checked", "operations"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        style = _STYLE.get(row.state, "dim" if row.state == "not_configured" else "yellow")
+        state = row.state.replace("_", " ")
+        table.add_row(
+            row.category,
+            row.vendor,
+            f"[{style}]{state}[/{style}]",
+            row.api_checked,
+            ", ".join(row.operations),
+        )
+    return table
+
+
 def register_adapters_command(app: typer.Typer, *, load: IntegrationsLoader | None = None) -> None:
     """Add ``opshand adapters check`` to ``app``.
 
@@ -79,13 +96,20 @@ def register_adapters_command(app: typer.Typer, *, load: IntegrationsLoader | No
 
     @adapters_app.command("check")
     def check(
-        data_dir: DataDir = None, settings_file: SettingsFile = None, json_out: JsonOut = False
+        data_dir: DataDir = None,
+        settings_file: SettingsFile = None,
+        json_out: JsonOut = False,
+        clients: bool = typer.Option(
+            False, "--clients", help="With --json: every vendor client and its state instead."
+        ),
     ) -> None:
-        """Probe each configured integration with one cheap read.
+        """Probe each configured integration with one cheap read; list every vendor client.
 
         Shows whether its credentials work (401/403: "credentials rejected"; no connection:
-        "unreachable"), its circuit state and the contract methods it implements. Exits 1
-        when any integration is not usable.
+        "unreachable"), its circuit state and the contract methods it implements, then every
+        vendor client opshand ships with its state here (``not configured`` or its probe's
+        result) and the API version it was checked against. Exits 1 when any configured
+        integration is not usable.
         """
         try:
             with loader(data_dir, settings_file) as integrations:
@@ -93,12 +117,16 @@ def register_adapters_command(app: typer.Typer, *, load: IntegrationsLoader | No
         except ConfigError as exc:
             err.print(f"[red]Integration settings error:[/red] {exc}")
             raise typer.Exit(2) from exc
+        catalogue = client_states(results)
         if json_out:
-            dump([r.model_dump(mode="json") for r in results])
-        elif not results:
-            out.print("No integrations are configured.")
+            rows = catalogue if clients else results
+            dump([r.model_dump(mode="json") for r in rows])
         else:
-            out.print(_table(results))
+            if results:
+                out.print(_table(results))
+            else:
+                out.print("No integrations are configured.")
+            out.print(_clients_table(catalogue))
         if any(not r.ok for r in results):
             raise typer.Exit(1)
 

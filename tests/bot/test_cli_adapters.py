@@ -12,7 +12,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from adapters.registry import ConfigError, Integration, IntegrationsConfig, build_integrations
+from adapters.registry import (
+    VENDORS,
+    ConfigError,
+    Integration,
+    IntegrationsConfig,
+    build_integrations,
+)
 from adapters.resilient import CONTRACT_METHODS
 from adapters.sim import FaultRule
 from bot.cli.adapters import IntegrationsLoader, register_adapters_command
@@ -88,6 +94,30 @@ def test_adapters_check_json() -> None:
     assert data["identity"]["capabilities"] == list(CONTRACT_METHODS["identity"])
     assert {data[c]["vendor"] for c in ("psa", "backup", "firewall")} == {"sim"}
     assert all(row["circuit"] == "closed" for row in data.values())
+    assert not any(s in res.output for s in SECRETS)
+
+
+def test_adapters_check_lists_every_vendor_client_with_its_state() -> None:
+    res = runner.invoke(_app(_fixed(_mixed())), ["adapters", "check"], env={"COLUMNS": "250"})
+    catalogue = res.output.split("Vendor clients", 1)[1].splitlines()
+
+    def row(vendor: str) -> str:
+        return next(line for line in catalogue if f" {vendor} " in line)
+
+    assert "credentials rejected" in row("ninjaone")
+    assert " ok " in row("okta") and "Okta Management API 2026.06.3" in row("okta")
+    assert "not configured" in row("servicenow") and "Table API" in row("servicenow")
+    assert all(any(f" {v} " in line for line in catalogue) for v in VENDORS)
+
+
+def test_adapters_check_json_clients_covers_every_vendor() -> None:
+    res = runner.invoke(_app(_fixed(_mixed())), ["adapters", "check", "--json", "--clients"])
+    rows = {row["vendor"]: row for row in json.loads(res.output)}
+    assert set(rows) == set(VENDORS)
+    assert rows["okta"]["state"] == "ok" and rows["ninjaone"]["state"] == "credentials_rejected"
+    assert rows["jira_sm"]["state"] == "not_configured"
+    assert rows["opnsense"]["api_checked"].startswith("OPNsense")
+    assert rows["okta"]["operations"] == list(CONTRACT_METHODS["identity"])
     assert not any(s in res.output for s in SECRETS)
 
 

@@ -33,9 +33,9 @@ from tests.adapters.vendors.fake_connectwise import FakeConnectWise
 from tests.adapters.vendors.fake_datto import FakeDatto
 from tests.adapters.vendors.fake_fortigate import FakeFortiGate
 from tests.adapters.vendors.fake_graph import FakeGraph
-from tests.adapters.vendors.fake_identity import FakeOkta
 from tests.adapters.vendors.fake_jira import FakeJira
 from tests.adapters.vendors.fake_ninjaone import FakeNinjaOne
+from tests.adapters.vendors.fake_okta import FakeOkta
 from tests.adapters.vendors.fake_opnsense import FakeOPNsense
 from tests.adapters.vendors.fake_sentinel import FakeSentinel
 from tests.adapters.vendors.fake_servicenow import FakeServiceNow

@@ -144,23 +144,6 @@ def test_a2_splunk_injected_alert_field_stays_data():
     assert alert.entity == "vpn-01"
 
 
-def test_okta_ssws_link_pages_and_lifecycle_suspend():
-    h = hs.okta(FakeTime())
-    users = h.client.list_users()
-    assert len(users) == 4
-    pages = [r for r in h.fake.requests if r.url.path == "/api/v1/users"]
-    assert len(pages) == 2 and pages[1].url.params["after"] == "00u2"
-    assert all(r.headers["authorization"] == "SSWS okta-api-token" for r in h.fake.requests)
-    h.client.disable_user("00u1", idempotency_key="k-1")
-    post = next(r for r in h.fake.requests if r.method == "POST")
-    assert post.url.path == "/api/v1/users/00u1/lifecycle/suspend"
-    h.client.revoke_sessions("00u1", idempotency_key="k-2")
-    assert any(
-        r.method == "DELETE" and r.url.path == "/api/v1/users/00u1/sessions"
-        for r in h.fake.requests
-    )
-
-
 def test_okta_rotation_refused_without_sink():
     t = FakeTime()
     h = hs.okta(t)
