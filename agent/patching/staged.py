@@ -266,13 +266,11 @@ class StagedCycle:
              if (now - j[1].started).total_seconds() >= s.expected_job_seconds),
             key=lambda j: j[1].started,
         )  # fmt: skip
+        states = self._states([job_id for job_id, _ in due])
         for job_id, j in due:
-            if not self.budget.take():
-                return
-            try:
-                state, detail = self._job(job_id)
-            except AdapterError:
-                state, detail = "unknown", "status unavailable"
+            if job_id not in states:
+                continue  # no request left in this minute's budget: next poll
+            state, detail = states[job_id]
             age = (now - j.started).total_seconds()
             if state in ("queued", "running", "unknown") and age < s.job_timeout_seconds:
                 continue
@@ -300,9 +298,24 @@ class StagedCycle:
             if p not in q or (q[p] is not None and not set(h.groups) & (q[p] or set()))
         )  # fmt: skip
 
-    def _job(self, job_id: str) -> tuple[str, str]:
-        job = self.rmm.job_status(job_id)
-        return job.state, job.detail
+    def _states(self, job_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """Job states, in bulk (one request a page) where the RMM can, else one by one; as many
+        as the request budget allows, oldest first."""
+        out: dict[str, tuple[str, str]] = {}
+        bulk = getattr(self.rmm, "jobs_status", None)
+        page = 200 if bulk is not None else 1
+        for i in range(0, len(job_ids), page):
+            ids = job_ids[i : i + page]
+            if not self.budget.take():
+                break
+            try:
+                jobs = bulk(ids) if bulk is not None else [self.rmm.job_status(ids[0])]
+            except AdapterError:
+                out.update({j: ("unknown", "status unavailable") for j in ids})
+                continue
+            found = {job.job_id: (job.state, job.detail) for job in jobs}
+            out.update({j: found.get(j, ("unknown", "the RMM does not know the job")) for j in ids})
+        return out
 
     def _failed(self, r: ClientRun, h: StagedHost, why: str) -> None:
         r.failures += 1

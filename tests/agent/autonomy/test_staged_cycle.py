@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from adapters.contracts import contract_method_names
 from adapters.sim import FaultRule, ManualClock, SimEstate, SimTimings
 from agent.approval import Guardrails
 from agent.patching import (
@@ -226,10 +227,24 @@ def test_window_closing_mid_cycle_defers_with_reason(world: World) -> None:
     assert not report.unaccounted([h.host_id for h in p.hosts])
 
 
-def test_rmm_budget_and_in_flight_limit_hold(world: World) -> None:
+class ContractOnly:
+    """The sim's RMM with only :class:`RmmContract`: no bulk job reads, no patch rejection."""
+
+    def __init__(self, rmm: Any) -> None:
+        for name in contract_method_names("rmm"):
+            setattr(self, name, getattr(rmm, name))
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_rmm_budget_and_in_flight_limit_hold(world: World, bulk: bool) -> None:
     plans = world.plan()
     cycle = world.cycle(rmm_per_minute=20, max_in_flight=15)
+    if not bulk:
+        cycle.rmm = ContractOnly(world.sim.rmm)  # type: ignore[assignment]
     report = cycle.run(plans)[CLIENT]
+    reads = ("job_status", "jobs_status")
+    polls = [c for c in world.sim.calls.store.records() if c.method in reads]
+    assert {c.method for c in polls} == {"jobs_status" if bulk else "job_status"}
     assert cycle.peak_in_flight <= 15
     per_minute: dict[datetime, int] = {}
     calls = [c for c in world.sim.calls.store.records() if c.category == "rmm"]
