@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.execution import Change
-from twin.plan import unknown_lines
+from twin.coverage import unknown_lines
 
 __all__ = [
     "MAX_BLOCKS",
