@@ -135,6 +135,9 @@ def measure(est: Any, store: TwinStore, sync: Any) -> dict[str, Any]:
         },
         "uncovered": len(uncovered),
         "uncovered_names": [twin.get(e).name for e in uncovered],
+        "partial_names": sorted(
+            twin.get(e).name for e, level in sync.coverage.items() if level == "partial"
+        ),
         "routine_requests": requests,
         "auto": auto,
         "unknown_auto": unknown_auto,
@@ -163,7 +166,8 @@ def main() -> None:
             out["nodes_100k"] = len(big.entities)
             store.engine.dispose()
     if args.json:
-        print(json.dumps({k: v for k, v in out.items() if k != "uncovered_names"}, indent=2))
+        names = ("uncovered_names", "partial_names")
+        print(json.dumps({k: v for k, v in out.items() if k not in names}, indent=2))
         return
     for key in (
         "edge_recall",

@@ -14,7 +14,7 @@ from typing import Any
 
 from agent.execution import Change
 from bot.mrkdwn import esc, mention, person
-from twin.plan import unknown_lines
+from twin.coverage import unknown_lines
 
 __all__ = [
     "MAX_BLOCKS",

@@ -73,12 +73,40 @@ class Opshand:
 
 
 def seed_sample(
-    store: TwinStore, endpoints: int, progress: Callable[[int], None] | None = None
+    store: TwinStore,
+    endpoints: int,
+    progress: Callable[[int], None] | None = None,
+    *,
+    through_sources: bool = False,
 ) -> int:
-    """Load the deterministic sample estate into an empty twin; returns entities loaded."""
+    """Load the deterministic sample estate into an empty twin; returns entities loaded.
+
+    With ``through_sources`` only what the inventories report is loaded, and topology comes
+    from a sync over the simulated topology sources (:mod:`adapters.topology.sim`), gaps and all.
+    """
     from twin.sample import generate_estate
 
     estate = generate_estate(endpoints=endpoints)
+    if through_sources:
+        from adapters.topology import sim_topology_sources, sync_topology, without_topology
+
+        ents, rels = without_topology(estate.entities, estate.relations)
+        res = store.apply(
+            IngestBatch(
+                source="inventory",
+                entities=list(ents),
+                relations=list(rels),
+                actor="opshand",
+                reason="sample estate, as the inventories report it",
+            ),
+            progress=progress,
+        )
+        if res.rejections:
+            raise RuntimeError(f"sample estate rejected: {res.rejections[0]}")
+        sync_topology(
+            store, sim_topology_sources(estate.entities, estate.relations), actor="opshand"
+        )
+        return len(ents)
     res = store.apply(
         IngestBatch(
             source="sample",
@@ -146,7 +174,12 @@ def bootstrap(
         store.create()
         _, serial = store.meta()
         if serial == 0:
-            seed_sample(store, settings.sample_endpoints, progress)
+            seed_sample(
+                store,
+                settings.sample_endpoints,
+                progress,
+                through_sources=settings.sample_topology == "sources",
+            )
     graph = store.load()
     # The twin is long-lived: move it out of the collector's generations so a full collection
     # does not walk 100k entities in the middle of a blast-radius answer.
@@ -165,9 +198,17 @@ def bootstrap(
     }
     sim: SimEstate | None = None
     if adapters is None:
+        ents: list[Any] = list(graph.entities())
+        rels: list[Any] = list(graph.relations())
+        if settings.sample_topology == "sources":
+            # the twin knows what the sources say; the simulated estate is the ground truth
+            from twin.sample import generate_estate
+
+            truth = generate_estate(endpoints=settings.sample_endpoints)
+            ents, rels = list(truth.entities), list(truth.relations)
         sim = SimEstate.from_twin(
-            list(graph.entities()),
-            list(graph.relations()),
+            ents,
+            rels,
             clock=SystemClock(),
             timings=sim_timings or SimTimings(scale=settings.sim_scale),
             # one file shared by replicas, so a call made by any of them is seen by all

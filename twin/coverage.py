@@ -49,6 +49,8 @@ __all__ = [
     "coverage_of",
     "find_conflicts",
     "refresh_coverage",
+    "uncovered_of",
+    "unknown_lines",
 ]
 
 Level = Literal["full", "partial", "none", "n/a"]
@@ -225,3 +227,36 @@ def find_conflicts(engine: Engine) -> list[Conflict]:
     with engine.connect() as conn:
         claims = claims_for(conn)
     return conflicts(claims, observers, envs)
+
+
+def _names(names: list[str], limit: int = 5) -> str:
+    more = len(names) - limit
+    return ", ".join(names[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+def unknown_lines(uncovered: list[dict[str, str]], unknown_env: list[str]) -> list[str]:
+    """Sentences for a plan's unknowns, e.g. "blast radius unknown: no topology source covers
+    contoso-erp-db" (the card and the answers say them)."""
+    out = []
+    none = [u["name"] for u in uncovered if u.get("coverage") == "none"]
+    part = [u["name"] for u in uncovered if u.get("coverage") == "partial"]
+    if none:
+        out.append(f"blast radius unknown: no topology source covers {_names(none)}")
+    if part:
+        out.append(f"blast radius incomplete: only some topology sources cover {_names(part)}")
+    if unknown_env:
+        out.append(
+            f"environment unknown: no source states the environment of {_names(unknown_env)}"
+        )
+    return out
+
+
+def uncovered_of(targets: list[Entity], collateral: list[Entity]) -> list[dict[str, str]]:
+    """Targets, then collateral, whose coverage is ``none`` or ``partial``."""
+    out = []
+    for role, ents in (("target", targets), ("collateral", collateral)):
+        for e in ents:
+            level = coverage_of(e)
+            if level in ("none", "partial"):
+                out.append({"id": e.id, "name": e.name, "coverage": level, "role": role})
+    return out

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from twin.actions import ActionContext, InvalidParams, get_action
-from twin.coverage import coverage_of
+from twin.coverage import uncovered_of, unknown_lines
 from twin.fork import AddEntity, Delta, Fork, Outage, SetAttr
 from twin.graph import TwinGraph, UnknownEntity
 from twin.invariants import CheckContext, InvariantResult, Violation, run_invariants
@@ -143,39 +143,6 @@ class Plan(BaseModel):
             "warn": sev.get("warn", 0),
             "failed": [i["id"] for i in self.invariants if not i["passed"]],
         }
-
-
-def _names(names: list[str], limit: int = 5) -> str:
-    more = len(names) - limit
-    return ", ".join(names[:limit]) + (f" and {more} more" if more > 0 else "")
-
-
-def unknown_lines(uncovered: list[dict[str, str]], unknown_env: list[str]) -> list[str]:
-    """Sentences for a plan's unknowns, e.g. "blast radius unknown: no topology source covers
-    contoso-erp-db" (the card and the answers say them)."""
-    out = []
-    none = [u["name"] for u in uncovered if u.get("coverage") == "none"]
-    part = [u["name"] for u in uncovered if u.get("coverage") == "partial"]
-    if none:
-        out.append(f"blast radius unknown: no topology source covers {_names(none)}")
-    if part:
-        out.append(f"blast radius incomplete: only some topology sources cover {_names(part)}")
-    if unknown_env:
-        out.append(
-            f"environment unknown: no source states the environment of {_names(unknown_env)}"
-        )
-    return out
-
-
-def _uncovered(targets: list[Entity], collateral: list[Entity]) -> list[dict[str, str]]:
-    """Targets, then collateral, whose coverage is ``none`` or ``partial``."""
-    out = []
-    for role, ents in (("target", targets), ("collateral", collateral)):
-        for e in ents:
-            level = coverage_of(e)
-            if level in ("none", "partial"):
-                out.append({"id": e.id, "name": e.name, "coverage": level, "role": role})
-    return out
 
 
 # ---------------------------------------------------------------------------- waves
@@ -459,7 +426,7 @@ def rehearse(
         waves=waves,
         wave_plan=wave_plan,
         halt_threshold=halt,
-        uncovered=_uncovered(ents, [fork.entity(a.id) for a in collateral]),
+        uncovered=uncovered_of(ents, [fork.entity(a.id) for a in collateral]),
         unknown_env=[e.name for e in ents if e.kind in _ENV_KINDS and not e.attrs.get("env")],
         created_at=now,
         expires_at=now + ttl,

@@ -68,6 +68,8 @@ __all__ = [
 ]
 
 _CHUNK = 2000
+_DERIVED = frozenset({"topology"})
+"""Sources whose views are derived from the others' (``twin.coverage``): they keep nothing alive."""
 DEFAULT_GRACE = timedelta(hours=24)
 """How long an entity a full sync no longer reports keeps its observation before it goes."""
 DEFAULT_SOURCE_PRIORITY: tuple[str, ...] = (
@@ -452,6 +454,9 @@ class TwinStore:
                 if old is None:
                     continue
                 left = views.get(eid)
+                if left and set(left) <= _DERIVED:
+                    # only derived views (coverage) are left: no source observes it any more
+                    left = None
                 if left:
                     new = merge_views(left, self._rank, old)
                     if same_facts(old, new):

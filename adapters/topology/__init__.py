@@ -10,13 +10,25 @@ with realistic gaps (:mod:`adapters.topology.sim`).
 
 from __future__ import annotations
 
+from adapters.topology.catalog import CatalogError, CatalogFile
 from adapters.topology.contract import TopoLink, TopologyReport, TopologySource, TopoRecord
 from adapters.topology.match import MatchReport, TwinIndex, match_report
+from adapters.topology.netbox import NetBoxTopology
+from adapters.topology.prometheus import PrometheusServiceGraph
+from adapters.topology.proxmox import ProxmoxTopology
+from adapters.topology.servicenow_cmdb import ServiceNowCmdb
 from adapters.topology.sim import SimTopology, sim_topology_sources, without_topology
 from adapters.topology.sync import TopologySync, sync_topology
+from adapters.topology.vcenter import VcenterTopology
 
 __all__ = [
+    "CatalogError",
+    "CatalogFile",
     "MatchReport",
+    "NetBoxTopology",
+    "PrometheusServiceGraph",
+    "ProxmoxTopology",
+    "ServiceNowCmdb",
     "SimTopology",
     "TopoLink",
     "TopoRecord",
@@ -24,6 +36,7 @@ __all__ = [
     "TopologySource",
     "TopologySync",
     "TwinIndex",
+    "VcenterTopology",
     "match_report",
     "sim_topology_sources",
     "sync_topology",

@@ -336,6 +336,12 @@ def twin_sync(
     for category, exc in failed:
         err.print(f"[red]{category} failed:[/red] {exc}")
     if json_out:
+        for row in results:  # G3: aged relations are reported with the source that learned them
+            row["aged"] = [
+                {"src": c.src, "type": c.type, "dst": c.dst, "last_seen": c.last_seen.isoformat()}
+                for c in topo.aged
+                if c.source == row["source"]
+            ]
         dump(results)
         return
     t = Table(title="Sync")
@@ -352,6 +358,11 @@ def twin_sync(
     out.print(t)
     if explain:
         print_explain(topo)
+    elif topo.aged:
+        # G3: a learned relation that went is said, not dropped silently
+        out.print(f"{len(topo.aged)} learned relations aged out (not seen for their time-to-live):")
+        for c in topo.aged[:10]:
+            out.print(f"  {c.src} -{c.type}-> {c.dst} ({c.source})")
 
 
 # ---------------------------------------------------------------------- reads

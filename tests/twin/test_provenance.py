@@ -143,3 +143,14 @@ def test_coverage_levels_from_the_sources_that_confirmed(engine: Engine) -> None
     serial = s.meta()[1]
     refresh_coverage(s, now=T0 + timedelta(hours=1))
     assert s.meta()[1] == serial
+
+
+def test_coverage_view_keeps_no_entity_alive(engine: Engine) -> None:
+    s = TwinStore(engine, grace=timedelta(0))
+    s.create()
+    s.apply(_batch("cmdb", [_host("old-01")], [], T0))
+    refresh_coverage(s, now=T0)
+    assert s.load().get("host:old-01").attrs["coverage"] == "full"
+    # the CMDB no longer lists it: only the derived coverage view is left, so it goes
+    s.apply(_batch("cmdb", [], [], T0 + timedelta(days=30), full=True))
+    assert not s.load().get("host:old-01").active
