@@ -168,7 +168,9 @@ class Executor:
             engine, audit, self.actor, retry=self.retry, monotonic=monotonic, rng=self.rng
         )
         self.reconciler = Reconciler(self)
-        self.targets = TargetBook(engine, audit, self.actor, now=now, redact=redact)
+        self.targets = TargetBook(
+            engine, audit, self.actor, now=now, redact=redact, installation=journal.installation
+        )
         self._beats: dict[tuple[int, str], float] = {}
 
     @property
