@@ -85,7 +85,8 @@ def build_core(
     def audit_fn(conn: Connection, **kw: Any) -> Any:
         return audit.append(conn, **kw)
 
-    journal = Journal(engine, audit_fn)
+    # Keys name this installation: the workspace and this database's twin lineage.
+    journal = Journal(engine, audit_fn, installation=f"{team_id}.{store.meta()[0][:8]}")
     if now is not None:
         executor_options.setdefault("now", now)
 

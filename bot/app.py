@@ -31,6 +31,7 @@ from bot.listeners.conversations import register_conversations
 from bot.listeners.home import register_home
 from bot.listeners.incidents import IncidentRouting, register_incidents, register_results
 from bot.listeners.middleware import register_fallback, register_middleware
+from bot.listeners.unfurl import register_quiet_links
 
 __all__ = [
     "MAX_RETRY_AFTER",
@@ -145,6 +146,7 @@ def build_app(
         ),
     )
     out = SlackOut(oh, client)
+    register_quiet_links(app)  # first: every post from here on has unfurling off
     register_middleware(app, oh.engine)
     register_conversations(app, out)
     # Result in the request's thread before the card update, so the thread reads in order.

@@ -359,7 +359,12 @@ def _signals(s: Settings) -> list[Finding]:
     from bot.ingress.signal_auth import open_source_warnings
 
     sources = s.signal_sources()
-    findings = [
+    findings: list[Finding] = []
+    if problem := s.management_problem():
+        findings.append(
+            Finding(check="management", status="fail", detail=problem, fix="Set it as said.")
+        )
+    findings += [
         Finding(
             check="signals",
             status="warn",

@@ -276,15 +276,19 @@ class Settings(BaseSettings):
     """How long a worker's claim on a change lasts without a heartbeat before another replica
     takes it over."""
 
-    @model_validator(mode="after")
-    def _management_not_public_without_token(self) -> Settings:
+    def management_problem(self) -> str:
+        """Why the management listener cannot start as configured ("" when it can).
+
+        Checked by ``opshand serve`` and ``doctor`` rather than on load, since the token may come
+        from a settings file that the environment alone does not show.
+        """
         # Port 0 puts /metrics and /readyz on the door Slack and the webhooks use.
         if self.management.port == 0 and self.management.token is None:
-            raise ValueError(
+            return (
                 "management.port 0 serves /healthz, /readyz and /metrics on the public "
                 "listener: set management.token too, or give the management listener its own port"
             )
-        return self
+        return ""
 
     @property
     def db_url(self) -> str:

@@ -210,8 +210,9 @@ def tainted_params(
 def may_request(roles: RoleMap, requester: str) -> bool:
     """Whether ``requester`` (``team:user``) may request changes.
 
-    The ``requesters`` role limits who may; an absent or empty role means every workspace member
-    (settings ``requesters: ["*"]`` becomes an empty role in bootstrap). Admins always may.
+    The ``requesters`` role limits who may; an absent or empty role means every member of our
+    own workspace (settings ``requesters: ["*"]`` becomes an empty role in bootstrap), never a
+    person from another workspace (Slack Connect, B11) unless listed. Admins always may.
     """
     team, _, user = requester.partition(":")
     if not team or not user:
@@ -219,6 +220,8 @@ def may_request(roles: RoleMap, requester: str) -> bool:
     granted = roles.roles_for(team, user)
     if granted & {"requesters", "admins"}:
         return True
+    if roles.team_id is not None and team != roles.team_id:
+        return False  # an outsider: only an explicit listing lets them ask
     spec = (roles.data or {}).get("requesters")
     if isinstance(spec, Mapping):
         return not spec.get("users") and not spec.get("usergroups")

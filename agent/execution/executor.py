@@ -183,7 +183,9 @@ class Executor:
             engine, audit, self.actor, retry=self.retry, monotonic=monotonic, rng=self.rng
         )
         self.reconciler = Reconciler(self)
-        self.targets = TargetBook(engine, audit, self.actor, now=now, redact=redact)
+        self.targets = TargetBook(
+            engine, audit, self.actor, now=now, redact=redact, installation=journal.installation
+        )
         self.checks = Checks(engine, now=now, graph=graph, held=self.held, recheck=self.recheck)
         """Run before every wave and every call (:mod:`agent.execution.checks`)."""
         self._beats: dict[tuple[int, str], float] = {}

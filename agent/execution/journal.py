@@ -16,7 +16,9 @@ States (ARCHITECTURE "Execution and audit")::
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,6 +57,7 @@ __all__ = [
     "TargetBook",
     "call_table",
     "change_ref",
+    "idempotency_key",
     "journal_table",
     "parse_ref",
     "target_table",
@@ -257,12 +260,33 @@ class DuplicateRequest(Exception):
         self.change = change
 
 
+_KEY_LENGTH = 128  # the idempotency_key columns' size
+
+
+def idempotency_key(installation: str, change_id: int, target: str) -> str:
+    """``<installation>:CR-<id>:<nonce>:<target>``, made once per target row and stored.
+
+    The installation id keeps two installations that share a vendor tenant apart; the random
+    nonce keeps a database restored from a backup apart from its own past (the change ids
+    start again from the backup's, the keys do not). Retries reuse the stored key.
+    """
+    prefix = f"{installation}:" if installation else ""
+    key = f"{prefix}CR-{change_id}:{secrets.token_hex(4)}:{target}"
+    if len(key) > _KEY_LENGTH:  # a very long target id: keep its hash, the column is bounded
+        digest = hashlib.sha256(target.encode()).hexdigest()[:24]
+        key = f"{prefix[: _KEY_LENGTH - 48]}CR-{change_id}:{secrets.token_hex(4)}:{digest}"
+    return key
+
+
 class Journal:
     """Reads and moves journal rows; each move writes its audit row in the same transaction."""
 
-    def __init__(self, engine: Engine, audit: AuditFn) -> None:
+    def __init__(self, engine: Engine, audit: AuditFn, *, installation: str = "") -> None:
         self.engine = engine
         self._audit = audit
+        self.installation = installation
+        """Prefixes every idempotency key (:func:`idempotency_key`, written by
+        :class:`TargetBook`)."""
 
     def create(
         self,
@@ -469,6 +493,7 @@ class TargetBook:
         actor: The audit actor (the worker).
         now: Wall clock (aware UTC).
         redact: Scrubs secrets from detail texts before they are stored.
+        installation: This installation's id, the first part of every idempotency key.
     """
 
     def __init__(
@@ -479,7 +504,9 @@ class TargetBook:
         *,
         now: Callable[[], datetime] = utcnow,
         redact: Callable[[str], str] = lambda text: text,
+        installation: str = "",
     ) -> None:
+        self.installation = installation
         self.engine = engine
         self._audit = audit
         self.actor = actor
@@ -595,7 +622,7 @@ class TargetBook:
                 "target": t,
                 "wave": w,
                 "state": "pending",
-                "idempotency_key": f"CR-{change_id}:{t}",
+                "idempotency_key": idempotency_key(self.installation, change_id, t),
                 "detail": "",
                 "updated_at": self.now(),
             }

@@ -129,7 +129,12 @@ class CycleThread:
             return None
         try:
             chan = self._channel_id()
-            kw: dict[str, Any] = {"channel": chan, "text": text, "unfurl_links": False}
+            kw: dict[str, Any] = {
+                "channel": chan,
+                "text": text,
+                "unfurl_links": False,
+                "unfurl_media": False,
+            }
             if self.ts is not None:
                 kw["thread_ts"] = self.ts
             resp = self.client.chat_postMessage(**kw)

@@ -112,6 +112,10 @@ def serve(data_dir: DataDir = None, settings_file: SettingsFile = None) -> None:
         )
         oh.close()
         raise typer.Exit(2)
+    if problem := oh.settings.management_problem():
+        err.print(f"[red]{problem}.[/red]")
+        oh.close()
+        raise typer.Exit(2)
     if s.mode == "socket" and s.app_token is None:
         err.print("[red]Socket Mode needs OPSHAND_SLACK__APP_TOKEN (xapp-...).[/red]")
         oh.close()
@@ -144,7 +148,7 @@ def serve(data_dir: DataDir = None, settings_file: SettingsFile = None) -> None:
         )
         management: HttpServer | None = None
         if mgmt.port == 0:
-            assert mgmt.token is not None  # the settings refuse port 0 without one
+            assert mgmt.token is not None  # management_problem() refused port 0 without one
             asgi = TokenGuard(asgi, token=mgmt.token)
         else:
             management = HttpServer(

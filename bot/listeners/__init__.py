@@ -1,4 +1,4 @@
-"""Bolt listeners, one idea per module: middleware, conversations, consent, incidents,
-commands and the Home tab. ``bot.app.build_app`` registers them in order."""
+"""Bolt listeners, one idea per module: middleware, unfurling off, conversations, consent,
+incidents, commands and the Home tab. ``bot.app.build_app`` registers them in order."""
 
 from __future__ import annotations

@@ -46,15 +46,31 @@ LOOKUP_PAGE = 200
 
 
 def team_of(body: Mapping[str, Any], default: str) -> str:
-    """The workspace id from a signed payload (``team.id``, ``team_id`` or ``user.team_id``)."""
+    """The acting user's own workspace id, from a signed payload.
+
+    In a Slack Connect channel the payload is delivered to our installation but the person may
+    belong to another organisation: interactions say so in ``user.team_id``, events in
+    ``event.user_team`` (or ``event.user_profile.team``), while ``team``/``team_id`` name the
+    installation. The person's own team comes first, so an outsider is never taken for one of
+    ours (B11); the installation's team is only the fallback.
+    """
+    user = body.get("user")
+    if isinstance(user, dict) and user.get("team_id"):
+        return str(user["team_id"])
+    event = body.get("event")
+    if isinstance(event, dict):
+        if event.get("user_team"):
+            return str(event["user_team"])
+        profile = event.get("user_profile")
+        if isinstance(profile, dict) and profile.get("team"):
+            return str(profile["team"])
+    if body.get("user_team_id"):
+        return str(body["user_team_id"])
     team = body.get("team")
     if isinstance(team, dict) and team.get("id"):
         return str(team["id"])
     if body.get("team_id"):
         return str(body["team_id"])
-    user = body.get("user")
-    if isinstance(user, dict) and user.get("team_id"):
-        return str(user["team_id"])
     return default
 
 

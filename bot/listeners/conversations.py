@@ -24,7 +24,7 @@ from agent.chat import AgentReply, ToolBox, TurnContext, memory_table
 from agent.service import identity_of
 from bot.blocks import answer_blocks, decision_blocks
 from bot.ingress import delivery_attempt
-from bot.listeners._shared import SlackOut
+from bot.listeners._shared import SlackOut, team_of
 from bot.mrkdwn import esc, mention
 
 __all__ = [
@@ -163,7 +163,7 @@ def register_conversations(app: App, out: SlackOut) -> None:
         converse(
             out,
             strip_mention(event.get("text", "")),
-            identity_of(context.team_id or default_team, event["user"]),
+            identity_of(team_of(body, context.team_id or default_team), event["user"]),
             event["channel"],
             thread_ts,
             str(body.get("event_id") or ""),
@@ -174,7 +174,7 @@ def register_conversations(app: App, out: SlackOut) -> None:
         if event.get("bot_id") or event.get("subtype") or not event.get("user"):
             return  # the bot's own posts, edits, joins: nothing to answer
         text = event.get("text", "")
-        requester = identity_of(context.team_id or default_team, event["user"])
+        requester = identity_of(team_of(body, context.team_id or default_team), event["user"])
         event_id = str(body.get("event_id") or "")
         if event.get("channel_type") == "im":
             thread = event.get("thread_ts") or event["ts"]

@@ -49,6 +49,9 @@ class DemoUser(BaseModel):
     """Workspace admin flag."""
     tz: str = "Europe/London"
     """IANA time zone name."""
+    team_id: str = ""
+    """Another organisation's team id: a Slack Connect (external) person seen in our shared
+    channels. Empty means a member of this workspace."""
 
 
 class DemoChannel(BaseModel):

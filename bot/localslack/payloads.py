@@ -47,15 +47,27 @@ def mentions(text: str) -> list[str]:
 
 
 def user_message(
-    *, user_id: str, text: str, ts: str, thread_ts: str | None, parent_user_id: str | None
+    *,
+    user_id: str,
+    text: str,
+    ts: str,
+    thread_ts: str | None,
+    parent_user_id: str | None,
+    user_team: str = TEAM_ID,
 ) -> JSON:
-    """The stored form of a message a person typed."""
+    """The stored form of a message a person typed.
+
+    ``user_team`` is the author's own team; in a Slack Connect channel an external person's
+    messages carry their organisation's (``team``/``user_team``/``source_team``, as Slack sends).
+    """
     message: JSON = {
         "type": "message",
         "user": user_id,
         "text": text,
         "ts": ts,
-        "team": TEAM_ID,
+        "team": user_team,
+        "user_team": user_team,
+        "source_team": user_team,
         "client_msg_id": str(uuid.uuid4()),
         "blocks": rich_text_blocks(text),
     }
@@ -99,7 +111,9 @@ def message_event(message: JSON, *, channel_id: str, event_type: str) -> JSON:
         "user": message["user"],
         "text": message["text"],
         "ts": message["ts"],
-        "team": TEAM_ID,
+        "team": message.get("team", TEAM_ID),
+        "user_team": message.get("user_team", TEAM_ID),
+        "source_team": message.get("source_team", TEAM_ID),
         "client_msg_id": message["client_msg_id"],
         "blocks": message["blocks"],
         "channel": channel_id,
@@ -130,7 +144,8 @@ def app_home_opened_event(*, user_id: str, dm_channel: str, view: JSON | None) -
 
 def user_ref(user: JSON) -> JSON:
     """The ``user`` object of interaction payloads."""
-    return {"id": user["id"], "username": user["name"], "name": user["name"], "team_id": TEAM_ID}
+    team = user.get("team_id") or TEAM_ID  # an external (Slack Connect) person's own team
+    return {"id": user["id"], "username": user["name"], "name": user["name"], "team_id": team}
 
 
 def team_ref() -> JSON:

@@ -89,6 +89,7 @@ class People:
             ts=self.ws.next_ts(),
             thread_ts=thread_ts,
             parent_user_id=parent_user,
+            user_team=str(user["team_id"]),
         )
         stored = self.ws.add_message(ch.id, message)
         if self.deliverer.bot_url is None or BOT_USER_ID not in ch.members:

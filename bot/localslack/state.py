@@ -249,7 +249,7 @@ class Workspace:
         email = user.email or f"{user.name}@opshand.local"
         return {
             "id": user.id,
-            "team_id": TEAM_ID,
+            "team_id": user.team_id or TEAM_ID,
             "name": user.name,
             "deleted": False,
             "real_name": user.real_name,
@@ -271,7 +271,7 @@ class Workspace:
                 "display_name": user.name,
                 "display_name_normalized": user.name,
                 "email": email,
-                "team": TEAM_ID,
+                "team": user.team_id or TEAM_ID,
                 "image_48": "",
             },
         }

@@ -161,6 +161,7 @@ def ui_routes(
             return JSONResponse({"ok": False, "error": "invalid_payload"}, status_code=400)
         if not body.get("delete_original") and not body.get("text") and not body.get("blocks"):
             return JSONResponse({"ok": False, "error": "no_text"}, status_code=400)
+        ws.record_call("response_url", body)  # tests read what the app sent (``calls()``)
         people.respond(target, body)
         return JSONResponse({"ok": True})
 

@@ -27,6 +27,17 @@ BOT_TOKEN = "xoxb-slack-world-0001"
 ANA, BEN, CHLOE, DEVIKA = "U0LOCAL01", "U0LOCAL02", "U0LOCAL03", "U0LOCAL04"
 FAKE_BEN = "U0FAKEBEN1"
 """Someone whose display name imitates Ben, the approver."""
+OUTSIDER_TEAM = "T0EXTERN1"
+OUTSIDER = "U0EXTERN01"
+"""A Slack Connect person from another organisation, listed nowhere."""
+OUTSIDER_BARE = "U0EXTERN02"
+"""An outsider whose bare user id an operator wrote into the approvers (meaning one of ours)."""
+OUTSIDER_LISTED = "U0EXTERN03"
+"""An outsider listed as an approver by team and id (``T0EXTERN1:U0EXTERN03``)."""
+OUTSIDERS = tuple(
+    DemoUser(id=uid, name=f"ext{n}", real_name=f"Partner {n}", team_id=OUTSIDER_TEAM)
+    for n, uid in enumerate((OUTSIDER, OUTSIDER_BARE, OUTSIDER_LISTED), 1)
+)
 EVENTS = ("app_mention", "app_home_opened", "message")
 
 
@@ -52,6 +63,7 @@ def slack_world(
     incident_channels: Mapping[str, str] | None = None,
     create_incident_channels: bool = False,
     start_worker: bool = True,
+    roles: Mapping[str, Any] | None = None,
 ) -> Iterator[World]:
     """Start the whole stack; stop it on exit."""
     url, schema = None, ""
@@ -65,9 +77,11 @@ def slack_world(
         database_url=url,
         sample_endpoints=200,
         slack={"signing_secret": SIGNING_SECRET, "bot_token": BOT_TOKEN},
+        **({"roles": dict(roles)} if roles is not None else {}),
     )
     oh = bootstrap(settings, sim_timings=SimTimings(scale=0), start_worker=start_worker)
-    users = (*DEFAULT_USERS, DemoUser(id=FAKE_BEN, name="ben.okafor", real_name="Ben Okafor"))
+    fake = DemoUser(id=FAKE_BEN, name="ben.okafor", real_name="Ben Okafor")
+    users = (*DEFAULT_USERS, fake, *OUTSIDERS)
     slack = LocalSlack(
         signing_secret=SIGNING_SECRET,
         bot_token=BOT_TOKEN,

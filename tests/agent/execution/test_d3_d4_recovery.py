@@ -22,12 +22,15 @@ class _Crash(BaseException):
 
 
 def test_d3_same_key_other_parameters_fails_and_executes_nothing(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w = build(engine, tmp_path)
     assert w.sim is not None
+    # Keys carry a random part so a restored database does not reissue them; pin it here to
+    # stage the collision the vendor must refuse.
+    monkeypatch.setattr("agent.execution.journal.secrets.token_hex", lambda n: "0" * (2 * n))
     c = enqueue(w, "service.restart", ["contoso-dev-app"])
-    key = f"{c.ref}:service:contoso-dev-app:host:contoso-ny-dev-01"
+    key = f"{c.ref}:00000000:service:contoso-dev-app:host:contoso-ny-dev-01"
     # Something else already used this key (say a restored database reissued CR numbers).
     w.sim.rmm.run_script("dev-dev-01", "collect-logs", {}, idempotency_key=key)
     [report] = w.ops.drain()
