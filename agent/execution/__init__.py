@@ -23,9 +23,7 @@ from agent.execution.checks import (
 )
 from agent.execution.executor import (
     STEPS,
-    ExecutionReport,
     Executor,
-    TargetResult,
 )
 from agent.execution.journal import (
     FINAL_STATES,
@@ -35,12 +33,13 @@ from agent.execution.journal import (
     DuplicateRequest,
     IllegalTransition,
     Journal,
-    TargetBook,
-    call_table,
     change_ref,
     journal_table,
     parse_ref,
-    target_table,
+)
+from agent.execution.leases import (
+    LEASE,
+    Leases,
 )
 from agent.execution.observe import (
     Observation,
@@ -55,6 +54,15 @@ from agent.execution.recovery import (
     UNDECIDED_AFTER,
     close_undecided,
 )
+from agent.execution.report import (
+    ExecutionReport,
+    TargetResult,
+)
+from agent.execution.targets import (
+    TargetBook,
+    call_table,
+    target_table,
+)
 from agent.execution.worker import (
     Worker,
     WorkerStats,
@@ -63,6 +71,7 @@ from agent.execution.worker import (
 __all__ = [
     "FINAL_STATES",
     "INTERRUPTED",
+    "LEASE",
     "STEPS",
     "TRANSITIONS",
     "UNDECIDED_AFTER",
@@ -79,6 +88,7 @@ __all__ = [
     "IllegalTransition",
     "IntegrationGuard",
     "Journal",
+    "Leases",
     "Observation",
     "Recheck",
     "Reconciler",
