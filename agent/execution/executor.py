@@ -15,7 +15,6 @@ circuit, which keeps its queued work queued while other integrations carry on.
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from collections.abc import Callable
@@ -51,8 +50,6 @@ from twin.graph import TwinGraph
 from twin.model import utcnow
 from twin.plan import Plan
 from twin.store import TwinStore
-
-log = logging.getLogger(__name__)
 
 __all__ = [
     "LEASE",
