@@ -22,9 +22,7 @@ from agent.execution.checks import (
 )
 from agent.execution.executor import (
     STEPS,
-    ExecutionReport,
     Executor,
-    TargetResult,
 )
 from agent.execution.journal import (
     FINAL_STATES,
@@ -34,13 +32,14 @@ from agent.execution.journal import (
     DuplicateRequest,
     IllegalTransition,
     Journal,
-    TargetBook,
-    call_table,
     change_ref,
     idempotency_key,
     journal_table,
     parse_ref,
-    target_table,
+)
+from agent.execution.leases import (
+    LEASE,
+    Leases,
 )
 from agent.execution.observe import (
     Observation,
@@ -55,8 +54,17 @@ from agent.execution.recovery import (
     UNDECIDED_AFTER,
     close_undecided,
 )
+from agent.execution.report import (
+    ExecutionReport,
+    TargetResult,
+)
 from agent.execution.source_ids import (
     CapabilityError,
+)
+from agent.execution.targets import (
+    TargetBook,
+    call_table,
+    target_table,
 )
 from agent.execution.worker import (
     Worker,
@@ -66,6 +74,7 @@ from agent.execution.worker import (
 __all__ = [
     "FINAL_STATES",
     "INTERRUPTED",
+    "LEASE",
     "STEPS",
     "TRANSITIONS",
     "UNDECIDED_AFTER",
@@ -82,6 +91,7 @@ __all__ = [
     "IllegalTransition",
     "IntegrationGuard",
     "Journal",
+    "Leases",
     "Observation",
     "Recheck",
     "Reconciler",

@@ -15,20 +15,16 @@ circuit, which keeps its queued work queued while other integrations carry on.
 
 from __future__ import annotations
 
-import logging
 import random
-import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine
 
 from adapters._http import CircuitBreaker
 from adapters.contracts import Job
-from adapters.errors import AdapterError
 from agent.execution.calls import (
     CallOutcome,
     IntegrationGuard,
@@ -39,33 +35,30 @@ from agent.execution.calls import (
 )
 from agent.execution.capabilities import Adapters, invoke
 from agent.execution.checks import Checks, Recheck, Refusal
+from agent.execution.endings import Endings
+from agent.execution.jobs import refresh, statuses, wait
 from agent.execution.journal import (
     Change,
-    IllegalTransition,
     Journal,
-    TargetBook,
-    journal_table,
 )
-from agent.execution.observe import Observation
+from agent.execution.leases import LEASE, Leases
 from agent.execution.reconcile import Reconciler
-from agent.execution.source_ids import CapabilityError
-from twin.actions import CATALOG, ActionSpec, get_action
+from agent.execution.report import ExecutionReport, TargetResult
+from agent.execution.targets import TargetBook
+from twin.actions import ActionSpec, get_action
 from twin.graph import TwinGraph
 from twin.model import utcnow
 from twin.plan import Plan
 from twin.store import TwinStore
 
-log = logging.getLogger(__name__)
-
 __all__ = [
+    "LEASE",
     "STEPS",
     "ExecutionReport",
     "Executor",
     "TargetResult",
 ]
 
-LEASE = timedelta(seconds=60)
-JOB_TIMEOUT = timedelta(minutes=30)
 STEPS = (
     "claimed",
     "targets_ready",
@@ -87,32 +80,6 @@ def _first_open_wave(plan: Plan, rows: dict[str, Any]) -> int:
         if any(rows[t].state == "pending" for t in wave if t in rows):
             return n
     return max(0, len(plan.waves) - 1)
-
-
-@dataclass(frozen=True)
-class TargetResult:
-    """How one target ended."""
-
-    target: str
-    wave: int
-    state: str
-    detail: str
-
-
-@dataclass
-class ExecutionReport:
-    """What one run of a change did, per target."""
-
-    change_id: int
-    final_state: str
-    targets: list[TargetResult] = field(default_factory=list)
-    observations: list[Observation] = field(default_factory=list)
-    halted_at_wave: int | None = None
-    message: str = ""
-    delays: list[dict[str, Any]] = field(default_factory=list)
-    """Rate-limit waits (integration, seconds) the requester should be told about."""
-    refusal: Refusal | None = None
-    """The check that stopped the change, when one did (:mod:`agent.execution.checks`)."""
 
 
 class Executor:
@@ -188,7 +155,18 @@ class Executor:
         )
         self.checks = Checks(engine, now=now, graph=graph, held=self.held, recheck=self.recheck)
         """Run before every wave and every call (:mod:`agent.execution.checks`)."""
-        self._beats: dict[tuple[int, str], float] = {}
+        self.endings = Endings(engine, journal, self.targets, self.actor)
+        self.leases = Leases(
+            engine,
+            journal,
+            self.targets,
+            audit,
+            actor=self.actor,
+            worker_id=worker_id,
+            lease=lease,
+            now=now,
+            monotonic=monotonic,
+        )
 
     @property
     def actor(self) -> str:
@@ -213,88 +191,17 @@ class Executor:
     def claim(self, limit: int = 1) -> list[tuple[int, str]]:
         """Claim queued changes (and executing ones whose lease expired) with a lease token.
 
-        On PostgreSQL the select takes row locks with ``FOR UPDATE SKIP LOCKED`` so concurrent
-        workers never claim the same row; on SQLite the write transaction is exclusive. Changes
-        for an integration that is held (open circuit, auth failure) stay queued.
+        Changes for an integration that is held (open circuit, auth failure) stay queued; see
+        :meth:`agent.execution.leases.Leases.claim`.
         """
-        now = self.now()
-        held = self.held()
-        blocked = [k for k, spec in CATALOG.items() if category_of(spec) in held]
-        out: list[tuple[int, str]] = []
-        with self.engine.begin() as conn:
-            q = (
-                select(journal_table.c.id, journal_table.c.state, journal_table.c.plan)
-                .where(
-                    or_(
-                        journal_table.c.state == "queued",
-                        and_(
-                            journal_table.c.state == "executing", journal_table.c.lease_until < now
-                        ),
-                    )
-                )
-                .order_by(journal_table.c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-            if blocked:
-                q = q.where(journal_table.c.action.notin_(blocked))
-            for row in conn.execute(q).all():
-                token = secrets.token_hex(8)
-                if row.state == "queued":
-                    # The target rows are created with the claim: one commit fewer per change.
-                    if row.plan:
-                        self._insert_targets(conn, int(row.id), row.plan.get("waves", []))
-                    self.journal.move(
-                        row.id,
-                        "executing",
-                        actor=self.actor,
-                        conn=conn,
-                        expect=["queued"],
-                        body={"worker": self.worker_id},
-                        new_lease=token,
-                        lease_until=now + self.lease,
-                    )
-                else:
-                    conn.execute(
-                        update(journal_table)
-                        .where(journal_table.c.id == row.id)
-                        .values(lease_token=token, lease_until=now + self.lease)
-                    )
-                    self._audit(
-                        conn,
-                        kind="change.lease_taken_over",
-                        actor=self.actor,
-                        change_id=str(row.id),
-                        plan_hash=None,
-                        body={"worker": self.worker_id},
-                    )
-                out.append((int(row.id), token))
-        # Claiming set the lease: it counts as a heartbeat. Forget leases long gone.
-        tick = self.monotonic()
-        keep = self.lease.total_seconds()
-        self._beats = {k: v for k, v in self._beats.items() if tick - v < keep}
-        self._beats.update({c: tick for c in out})
-        return out
+        return self.leases.claim(limit, self.held())
 
     def heartbeat(self, change_id: int, token: str, *, force: bool = True) -> None:
         """Extend the lease; raises :class:`IllegalTransition` if another worker took it over.
 
-        With ``force=False`` the lease is renewed only once a third of it has passed (every
-        write checks the lease anyway, so renewing more often only costs a commit).
+        With ``force=False`` the lease is renewed only once a third of it has passed.
         """
-        now = self.monotonic()
-        last = self._beats.get((change_id, token))
-        if not force and last is not None and now - last < self.lease.total_seconds() / 3:
-            return
-        self._beats[(change_id, token)] = now
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                update(journal_table)
-                .where(journal_table.c.id == change_id, journal_table.c.lease_token == token)
-                .values(lease_until=self.now() + self.lease)
-            )
-            if res.rowcount != 1:
-                raise IllegalTransition(f"CR-{change_id}: lease lost")
+        self.leases.heartbeat(change_id, token, force=force)
 
     # ------------------------------------------------------------------ target rows
     def _targets(self, change_id: int) -> dict[str, Any]:
@@ -334,9 +241,9 @@ class Executor:
         problem = self.checks.before(change, plan, acted=acted) if to_call else None
         if problem is not None:
             if problem.defers:
-                return self._release(change, token, problem.reason)
+                return self.endings.release(change, token, problem.reason)
             if untouched:
-                return self._refuse(change, token, problem)
+                return self.endings.refuse(change, token, problem)
         spec = get_action(plan.action)
         if len(rows) < sum(len(w) for w in plan.waves):
             with self.engine.begin() as conn:
@@ -355,43 +262,23 @@ class Executor:
                     acted = [t for t, r in self._targets(change_id).items() if r.state != "pending"]
                     if (problem := self.checks.before(change, plan, acted=acted)) is not None:
                         if problem.defers:
-                            return self._release(change, token, problem.reason)
+                            return self.endings.release(change, token, problem.reason)
                         return self._stop(change, plan, token, report, problem, wave_no)
                 res = self._run_target(change, plan, spec, tid, row, token, report)
                 if res is None:  # nothing was sent: the integration's circuit is open
-                    return self._release(change, token, f"{category_of(spec)} circuit open")
+                    return self.endings.release(change, token, f"{category_of(spec)} circuit open")
                 fresh = fresh and row.state not in _CALLABLE
                 report.targets.append(res)
                 failures += res.state in ("failed", "unknown")
             rate = failures / max(1, len(wave))
             if failures and (rate > plan.halt_threshold or (wave_no == 0 and len(plan.waves) > 1)):
                 report.halted_at_wave = wave_no
-                self._skip_rest(
+                self.endings.skip_rest(
                     change_id, plan, token, report, wave_no + 1, f"halted after wave {wave_no}"
                 )
                 break
         self.step("before_reconcile")
         return self.reconciler.finish(change, plan, token, report)
-
-    def _skip_rest(
-        self,
-        change_id: int,
-        plan: Plan,
-        token: str,
-        report: ExecutionReport,
-        from_wave: int,
-        detail: str,
-        *,
-        short: str = "halted",
-    ) -> None:
-        """Mark every target still pending from wave ``from_wave`` on as skipped."""
-        rows = self._targets(change_id)
-        for later in plan.waves[from_wave:]:
-            for tid in later:
-                if rows[tid].state != "pending":
-                    continue
-                self._set_target(change_id, tid, token, state="skipped", detail=detail)
-                report.targets.append(TargetResult(tid, -1, "skipped", short))
 
     def _stop(
         self,
@@ -410,66 +297,12 @@ class Executor:
                 report.targets.append(self._follow(change, tid, row, token))
             elif row.state == "calling":  # may have left before a restart: never re-sent now
                 detail = f"outcome unknown after a restart; not sent again ({why})"
-                self._set_target(
-                    change.id,
-                    tid,
-                    token,
-                    state="unknown",
-                    detail=detail,
-                    call={
-                        "idempotency_key": row.idempotency_key,
-                        "capability": spec.capability,
-                        "outcome": "unknown",
-                        "detail": detail,
-                        "plan_hash": change.plan_hash,
-                    },
-                )
-                report.targets.append(TargetResult(tid, row.wave, "unknown", detail))
-        self._skip_rest(change.id, plan, token, report, 0, why, short="stopped")
+                report.targets.append(self.endings.unknown(change, spec, tid, row, token, detail))
+        self.endings.skip_rest(change.id, plan, token, report, 0, why, short="stopped")
         report.halted_at_wave = wave_no
         report.refusal = problem
         self.step("before_reconcile")
         return self.reconciler.finish(change, plan, token, report)
-
-    def _refuse(self, change: Change, token: str, problem: Refusal) -> ExecutionReport:
-        reason = problem.reason
-        for tid in self._targets(change.id):
-            self._set_target(change.id, tid, token, state="skipped", detail="refused")
-        with self.engine.begin() as conn:
-            self.journal.move(
-                change.id,
-                "failed",
-                actor=self.actor,
-                conn=conn,
-                lease_token=token,
-                body={"reason": reason, "executed": 0, "check": problem.check},
-                result={
-                    "message": reason,
-                    "stale": True,
-                    "refusal": {**problem.as_dict(), "before_any_call": True},
-                },
-            )
-            self.journal.move(
-                change.id,
-                "escalated",
-                actor=self.actor,
-                conn=conn,
-                body={"reason": f"refused before execution: {reason}"},
-            )
-        return ExecutionReport(change.id, "escalated", message=reason, refusal=problem)
-
-    def _release(self, change: Change, token: str, why: str) -> ExecutionReport:
-        """Hand the change back to the queue: its work is kept, not failed, and checked again."""
-        self.journal.move(
-            change.id,
-            "queued",
-            actor=self.actor,
-            expect=["executing"],
-            lease_token=token,
-            body={"deferred": why},
-            lease_until=None,
-        )
-        return ExecutionReport(change.id, "queued", message=f"deferred: {why}")
 
     def _run_target(
         self,
@@ -489,21 +322,7 @@ class Executor:
             # We crashed between marking the call and recording its outcome, and the action is
             # not repeatable: never call again blindly, read the estate back (reconciliation).
             detail = "outcome unknown after a restart; reading the estate back"
-            self._set_target(
-                change.id,
-                tid,
-                token,
-                state="unknown",
-                detail=detail,
-                call={
-                    "idempotency_key": key,
-                    "capability": spec.capability,
-                    "outcome": "unknown",
-                    "detail": detail,
-                    "plan_hash": change.plan_hash,
-                },
-            )
-            return TargetResult(tid, row.wave, "unknown", detail)
+            return self.endings.unknown(change, spec, tid, row, token, detail)
         if row.state in ("pending", "calling"):
             # A repeatable call interrupted by a crash is simply sent again with the same key.
             ledger = {"idempotency_key": key, "capability": spec.capability}
@@ -526,7 +345,7 @@ class Executor:
             state, detail, jobs = out.state, out.detail, out.jobs
             if state == "submitted":
                 # Jobs that already ended are recorded as ended with the call: one commit less.
-                jobs = self._refresh(jobs)
+                jobs = refresh(self.adapters.rmm, jobs)
                 if jobs_ended(jobs):
                     state, detail = job_verdict(jobs)
             self._set_target(
@@ -553,20 +372,7 @@ class Executor:
 
     def _follow(self, change: Change, tid: str, row: Any, token: str) -> TargetResult:
         """Follow the jobs a target submitted before a restart to their end."""
-        try:
-            rmm = self.adapters.need("rmm")
-            jobs = [rmm.job_status(j) for j in (row.job_id or "").split(",") if j]
-        except (AdapterError, CapabilityError) as exc:
-            jobs = [
-                Job(
-                    job_id=row.job_id or "?",
-                    state="unknown",
-                    target=tid,
-                    kind="?",
-                    detail=f"job status unavailable: {exc}",
-                )
-            ]
-        return self._done(change, tid, row, token, jobs)
+        return self._done(change, tid, row, token, statuses(self.adapters, tid, row.job_id))
 
     def _done(
         self, change: Change, tid: str, row: Any, token: str, jobs: list[Job]
@@ -618,33 +424,13 @@ class Executor:
             left -= chunk
             self.heartbeat(change_id, token)
 
-    def _refresh(self, jobs: list[Job]) -> list[Job]:
-        """One status read of the jobs still running (errors leave them as they were)."""
-        rmm = self.adapters.rmm
-        if rmm is None or not jobs:
-            return jobs
-        try:
-            return [j if jobs_ended([j]) else rmm.job_status(j.job_id) for j in jobs]
-        except AdapterError:
-            return jobs
-
     def _wait(self, jobs: list[Job], token: str, change_id: int) -> tuple[str, str]:
-        if not jobs:
-            return "done", "applied"
-        deadline = self.now() + JOB_TIMEOUT
-        rmm = self.adapters.rmm
-        pending = list(jobs)
-        while True:
-            if jobs_ended(pending):
-                return job_verdict(pending)
-            if self.now() > deadline or rmm is None:
-                return "unknown", "jobs did not finish in time"
-            self.sleep(self.poll_interval)
-            self.heartbeat(change_id, token, force=False)
-            try:
-                pending = [
-                    rmm.job_status(j.job_id) if j.state not in ("succeeded", "failed") else j
-                    for j in pending
-                ]
-            except AdapterError as exc:
-                return "unknown", f"job status unavailable: {exc}"
+        """Poll the jobs to their end, renewing the lease (see :func:`jobs.wait`)."""
+        return wait(
+            self.adapters.rmm,
+            jobs,
+            now=self.now,
+            sleep=self.sleep,
+            poll_interval=self.poll_interval,
+            beat=lambda: self.heartbeat(change_id, token, force=False),
+        )

@@ -23,15 +23,17 @@ from sqlalchemy import func, select
 from adapters.contracts import Job
 from adapters.errors import AdapterError
 from agent.execution.capabilities import invoke
-from agent.execution.journal import Change, call_table
+from agent.execution.journal import Change
 from agent.execution.observe import Observation, observe
+from agent.execution.report import ExecutionReport
 from agent.execution.source_ids import CapabilityError
+from agent.execution.targets import call_table
 from twin.actions import CATALOG
 from twin.graph import TwinGraph
 from twin.plan import Plan
 
 if TYPE_CHECKING:
-    from agent.execution.executor import ExecutionReport, Executor
+    from agent.execution.executor import Executor
 
 __all__ = ["Reconciler", "undo"]
 

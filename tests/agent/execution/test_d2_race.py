@@ -27,6 +27,7 @@ N_WORKERS = 3
 
 
 @pytest.mark.postgres
+@pytest.mark.timeout(900)  # 3,000 journal runs on a shared machine; a bound, not a speed limit
 def test_d2_three_worker_processes_execute_each_change_once(tmp_path: Path) -> None:
     schema = f"t_{uuid.uuid4().hex[:10]}"
     engine = _pg_engine(schema)

@@ -8,6 +8,7 @@ example makes new changes on it) so 1,000 examples stay fast.
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from tests.estate import small_estate
 from twin.db import make_engine
 
 EXAMPLES = 1000
+_CHANGE_IN_KEY = re.compile(r"(?:^|:)CR-(\d+):")
 HOSTS = ("contoso-ny-web-01", "contoso-ny-web-02", "contoso-ny-web-03")
 
 
@@ -158,10 +160,11 @@ class ExecutionMachine(RuleBasedStateMachine):
     def nothing_runs_without_quorum_on_current_hash(self) -> None:
         assert self.w.sim is not None
         for call in self.w.sim.calls.filter(outcome="ok"):
-            key = call.idempotency_key
-            if not key or not key.startswith("CR-"):
+            # <installation>:CR-<id>:<nonce>:<target> (agent.execution.journal.idempotency_key)
+            found = _CHANGE_IN_KEY.search(call.idempotency_key or "")
+            if found is None:
                 continue
-            cid = int(key.split(":", 1)[0][3:])
+            cid = int(found.group(1))
             if cid in self.s.checked:
                 continue
             change = self.w.ops.journal.get(cid)
