@@ -81,10 +81,17 @@ class Offer:
     targets: tuple[str, ...]
     """Entity ids."""
     params: Mapping[str, Any] = field(default_factory=dict)
+    requester: str = ""
+    """Who asked for it: only their own yes carries it over."""
 
     def to_json(self) -> dict[str, Any]:
         """The form kept in the thread's memory."""
-        return {"action": self.action, "targets": list(self.targets), "params": dict(self.params)}
+        return {
+            "action": self.action,
+            "targets": list(self.targets),
+            "params": dict(self.params),
+            "requester": self.requester,
+        }
 
     @classmethod
     def from_json(cls, raw: Any) -> Offer | None:
@@ -92,11 +99,14 @@ class Offer:
         if not isinstance(raw, Mapping):
             return None
         action, targets, params = raw.get("action"), raw.get("targets"), raw.get("params", {})
+        requester = raw.get("requester")
         if not isinstance(action, str) or not isinstance(targets, list):
             return None
         if not all(isinstance(t, str) for t in targets) or not isinstance(params, Mapping):
             return None
-        return cls(action, tuple(targets), dict(params))
+        if not isinstance(requester, str) or not requester:
+            return None
+        return cls(action, tuple(targets), dict(params), requester)
 
 
 def action_refusal(action: str, texts: Iterable[str], offer: Offer | None) -> str | None:

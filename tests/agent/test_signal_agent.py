@@ -158,7 +158,7 @@ def test_scripted_model_proposal_is_the_one_change(world: OpsWorld) -> None:
     # the alert's words reach the model only quoted, as data on a "> " line
     request = _request_of(model)
     first, *rest = request.splitlines()
-    assert first == "restart contoso-dev-app?"
+    assert first == "restart contoso-dev-app"
     assert all(line.startswith("> ") for line in rest)
     assert "contoso-dev-app is slow" not in first
     [data] = [line for line in rest if f"<{DATA_TAG}>" in line]
@@ -349,7 +349,7 @@ def test_request_keeps_alert_text_on_quoted_lines() -> None:
     inc: Any = type("Inc", (), {"ref": "INC-1"})()
     text = build_request(sig, inc, g.get(ENTITY), ["service.restart"])
     first, *rest = text.splitlines()
-    assert first == "restart contoso-dev-app?"
+    assert first == "restart contoso-dev-app"
     assert rest and all(line.startswith("> ") for line in rest)
     assert f"</{HUMAN_TAG}>" not in text and text.count(f"</{DATA_TAG}>") == 1
     assert "jdoe" not in first and "jdoe" in text  # quoted, not dropped
