@@ -195,7 +195,7 @@ def _param(params: Any, path: str) -> Any:
 
 def _plain(text: str) -> str:
     # Data shown as text, never as markup: no mention, link or formatting can come from it.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+    return esc(text).replace("`", "'")
 
 
 def _reasons(dec: dict[str, Any]) -> str:

@@ -14,21 +14,22 @@ alone (the person's message and their earlier messages in the thread):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent.approval import RoleMap
 from agent.chat.intent import fold, read_intent
-from agent.chat.named import named_set
+from agent.chat.named import NamedSet, named_set
 from agent.chat.tool_args import MAX_TARGETS
 from twin.actions import CATALOG
-from twin.graph import TwinGraph
+from twin.graph import TwinGraph, UnknownEntity
 from twin.model import Entity
 
 __all__ = [
     "MAX_TARGETS",
     "Offer",
+    "Refusal",
     "action_refusal",
     "action_requested",
     "may_request",
@@ -37,6 +38,7 @@ __all__ = [
     "offer_refusal",
     "param_mentions",
     "tainted_params",
+    "target_refusal",
 ]
 
 
@@ -79,10 +81,17 @@ class Offer:
     targets: tuple[str, ...]
     """Entity ids."""
     params: Mapping[str, Any] = field(default_factory=dict)
+    requester: str = ""
+    """Who asked for it: only their own yes carries it over."""
 
     def to_json(self) -> dict[str, Any]:
         """The form kept in the thread's memory."""
-        return {"action": self.action, "targets": list(self.targets), "params": dict(self.params)}
+        return {
+            "action": self.action,
+            "targets": list(self.targets),
+            "params": dict(self.params),
+            "requester": self.requester,
+        }
 
     @classmethod
     def from_json(cls, raw: Any) -> Offer | None:
@@ -90,11 +99,14 @@ class Offer:
         if not isinstance(raw, Mapping):
             return None
         action, targets, params = raw.get("action"), raw.get("targets"), raw.get("params", {})
+        requester = raw.get("requester")
         if not isinstance(action, str) or not isinstance(targets, list):
             return None
         if not all(isinstance(t, str) for t in targets) or not isinstance(params, Mapping):
             return None
-        return cls(action, tuple(targets), dict(params))
+        if not isinstance(requester, str) or not requester:
+            return None
+        return cls(action, tuple(targets), dict(params), requester)
 
 
 def action_refusal(action: str, texts: Iterable[str], offer: Offer | None) -> str | None:
@@ -129,6 +141,78 @@ def offer_refusal(offer: Offer, targets: Iterable[str], params: Mapping[str, Any
     return (
         f"Refused: a yes carries over only what my last proposal here held; "
         f"{', '.join(extra[:10])} {'was' if len(extra) == 1 else 'were'} not in it."
+    )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a proposal's targets or parameters are refused, for the model and the audit."""
+
+    reason: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def target_refusal(
+    action: str,
+    resolved: Sequence[Entity],
+    params: Mapping[str, Any],
+    graph: TwinGraph,
+    *,
+    named: NamedSet | None,
+    offer: Offer | None = None,
+    signal_entities: Collection[str] | None = None,
+) -> Refusal | None:
+    """Whether each target and each entity or address in ``params`` is allowed.
+
+    Args:
+        action: The action kind (its spec says which kinds it targets and if it expands groups).
+        resolved: The proposal's targets.
+        params: Its parameters.
+        graph: The twin.
+        named: What the person named (a person's turn).
+        offer: The bot's last proposal, when the person only said yes: all that is allowed.
+        signal_entities: A signal turn's own entities, fixed by code: all it may touch.
+    """
+    if offer is not None:
+        why = offer_refusal(offer, [e.id for e in resolved], params)
+        return Refusal(why) if why is not None else None
+    spec = CATALOG.get(action)
+    kinds = spec.target_kinds if spec is not None else None
+    expands = spec.expands_groups if spec is not None else False
+
+    def allowed(e: Entity, of_kinds: Any) -> bool:
+        if signal_entities is not None:
+            # A signal's targets are its own fields, resolved by the runbook, never the model's.
+            return e.id in signal_entities
+        assert named is not None
+        return named.covers(e, graph, kinds=of_kinds, expands_groups=expands)
+
+    def mention_ok(mention: str) -> bool:
+        # A signal turn's text is the alert's, so only the signal's own entities count there.
+        if named is not None and named.says(mention):
+            return True
+        try:
+            return allowed(graph.resolve(mention), None)
+        except UnknownEntity:
+            return False
+
+    foreign = [e for e in resolved if not allowed(e, kinds)]
+    for e in foreign:
+        unclear = named.ambiguous(e, kinds) if named is not None else None
+        if unclear is not None:
+            # The person's name fits several entities: ask back, never let the model pick.
+            return Refusal(
+                f"Refused: {named.question(unclear) if named else ''} "
+                "Ask the person which one they mean; do not choose.",
+                {"ambiguous": [i for i, _ in unclear.candidates][:20]},
+            )
+    names = [e.name for e in foreign] + [m for m in param_mentions(params) if not mention_ok(m)]
+    if not names:
+        return None
+    return Refusal(
+        f"Refused: {', '.join(names[:10])} {'was' if len(names) == 1 else 'were'} not named "
+        "in your request, so I will not act on it.",
+        {"foreign_targets": names[:20]},
     )
 
 

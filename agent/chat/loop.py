@@ -203,11 +203,13 @@ class Agent:
         return tuple(reversed(said))
 
     @staticmethod
-    def _offer(past: list[BaseMessage]) -> Offer | None:
-        """The bot's last proposal in the thread (kept on the answer that made it)."""
+    def _offer(past: list[BaseMessage], requester: str) -> Offer | None:
+        """The bot's last proposal in the thread, when ``requester`` asked for it (kept on the
+        answer that made it; a signal's proposals are never carried over by a typed yes)."""
         for m in reversed(past):
             if isinstance(m, AIMessage) and "opshand_offer" in m.additional_kwargs:
-                return Offer.from_json(m.additional_kwargs["opshand_offer"])
+                offer = Offer.from_json(m.additional_kwargs["opshand_offer"])
+                return offer if offer is not None and offer.requester == requester else None
         return None
 
     def _remember(
@@ -285,7 +287,7 @@ class Agent:
             signal_actions=signal_actions,
             earlier_requests=earlier,
             request_id=request_id,
-            offer=self._offer(past),
+            offer=self._offer(past, requester),
         )
         box = ToolBox(self.ops, ctx, max_targets=self.max_targets, redactor=self.redactor)
         tools = self.tools_for(box)
@@ -383,7 +385,7 @@ class Agent:
             # Only a proposal made to a person can be carried over by their "yes, go ahead";
             # a signal's proposal is decided on its own card, never by words in the thread.
             last = ctx.proposals[-1]
-            offer = Offer(last.action, tuple(last.targets), dict(last.params))
+            offer = Offer(last.action, tuple(last.targets), dict(last.params), requester)
             parse_meta = {**parse_meta, "opshand_offer": offer.to_json()}
         role = "human" if source == "person" else SIGNAL_ROLE
         self._remember(thread, text, reply.text, parse_meta, role=role)

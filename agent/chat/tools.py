@@ -27,16 +27,14 @@ from agent.chat.guard import (
     Offer,
     action_refusal,
     may_request,
-    offer_refusal,
-    param_mentions,
     tainted_params,
+    target_refusal,
 )
 from agent.chat.intent import read_intent
-from agent.chat.named import Mention, NamedSet, named_set
+from agent.chat.named import NamedSet, named_set
 from agent.chat.tool_args import TOOL_ARGS
 from agent.execution import Change, parse_ref
 from agent.service import ChangeRequest, Operations
-from twin.actions import CATALOG, ActionSpec
 from twin.graph import TwinGraph, UnknownEntity
 from twin.model import Entity, NodeKind, utcnow
 from twin.queries import hosts_missing_patch, stale
@@ -482,36 +480,20 @@ class ToolBox:
             except UnknownEntity as exc:
                 self._refuse(action, unique, str(exc))
                 raise
-        spec = CATALOG.get(action)
-        if ctx.assent and ctx.offer is not None:
-            why = offer_refusal(ctx.offer, [e.id for e in resolved], params)
-            if why is not None:
-                return self._refuse(action, [e.id for e in resolved], why)
-        elif (unclear := self._unclear(resolved, spec)) is not None:
-            # The person's name fits several entities: ask back, never let the model pick.
-            return self._refuse(
-                action,
-                [x.id for x in resolved],
-                f"Refused: {ctx.named(self.g).question(unclear)} "
-                "Ask the person which one they mean; do not choose.",
-                ambiguous=[i for i, _ in unclear.candidates][:20],
-            )
-        foreign: list[str] = []
-        if not ctx.assent:
-            foreign = [e.name for e in resolved if not self._trusted_target(e, spec)]
-            foreign += [m for m in param_mentions(params) if not self._trusted_mention(m, spec)]
-        if isinstance(params.get("host"), str) and not foreign:
+        blocked = target_refusal(
+            action,
+            resolved,
+            params,
+            self.g,
+            named=ctx.named(self.g) if ctx.source == "person" else None,
+            offer=ctx.offer if ctx.assent else None,
+            signal_entities=ctx.signal_entities if ctx.source == "signal" else None,
+        )
+        if blocked is not None:
+            return self._refuse(action, [e.id for e in resolved], blocked.reason, **blocked.extra)
+        if isinstance(params.get("host"), str):
             # The rehearsal matches hosts by id: a name would silently match nothing.
             params = {**params, "host": self.g.resolve(params["host"]).id}
-        if foreign:
-            return self._refuse(
-                action,
-                [e.id for e in resolved],
-                f"Refused: {', '.join(foreign[:10])} "
-                f"{'was' if len(foreign) == 1 else 'were'} not named in your request, "
-                "so I will not act on it.",
-                foreign_targets=foreign[:20],
-            )
         # Values taken from data (a ticket body, a URL from an alert) are marked: policy sees
         # input.tainted and the card shows them, so a person reads them before they are used.
         trusted = ctx.trusted_texts if ctx.source == "person" else ()
@@ -570,44 +552,6 @@ class ToolBox:
             # One signal, one remediation: a second proposal would need a person anyway.
             return "Refused: I already proposed a change for this signal; one is the limit."
         return None
-
-    def _unclear(self, resolved: list[Entity], spec: ActionSpec | None) -> Mention | None:
-        """A target the person named only by a name that fits several entities."""
-        if self.ctx.source == "signal":
-            return None
-        for e in resolved:
-            if not self._trusted_target(e, spec):
-                kinds = spec.target_kinds if spec else None
-                if (unclear := self.ctx.named(self.g).ambiguous(e, kinds)) is not None:
-                    return unclear
-        return None
-
-    def _trusted_mention(self, mention: str, spec: ActionSpec | None) -> bool:
-        """A parameter that names something (a host, an address) must come from the person."""
-        # A signal turn's text is the alert's, so only the signal's own entities count there.
-        if self.ctx.source != "signal" and self.ctx.named(self.g).says(mention):
-            return True
-        try:
-            return self._trusted_target(self.g.resolve(mention), None, groups=spec)
-        except UnknownEntity:
-            return False
-
-    def _trusted_target(
-        self, e: Entity, spec: ActionSpec | None, *, groups: ActionSpec | None = None
-    ) -> bool:
-        """Whether ``e`` is the one entity a mention of the person's fits (of a kind ``spec``
-        accepts), or in a group they described when the action expands groups."""
-        ctx = self.ctx
-        if ctx.source == "signal":
-            # A signal's targets are its own fields, resolved by the runbook, never the model's.
-            return e.id in ctx.signal_entities
-        rule = spec or groups
-        return ctx.named(self.g).covers(
-            e,
-            self.g,
-            kinds=spec.target_kinds if spec is not None else None,
-            expands_groups=rule.expands_groups if rule is not None else False,
-        )
 
     # ------------------------------------------------------------------ dispatch
     def table(self) -> dict[str, Callable[..., dict[str, Any]]]:

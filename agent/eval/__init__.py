@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent.eval.obedient import ObedientChatModel, instructions_in, obedient_factory
 from agent.eval.runner import (
     CaseResult,
     EvalReport,
@@ -28,11 +29,14 @@ __all__ = [
     "CaseResult",
     "EvalReport",
     "EvalWorld",
+    "ObedientChatModel",
     "Scenario",
     "ScenarioError",
     "ScriptedChatModel",
     "build_world",
+    "instructions_in",
     "load_scenarios",
+    "obedient_factory",
     "run_case",
     "run_suite",
     "scripted_factory",

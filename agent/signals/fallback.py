@@ -15,8 +15,9 @@ same loop, tools and caps as a person's request, but nothing in the alert is tru
 * The requester is ``signal:<source>:agent``, so policy can hold these proposals for consent.
 
 The request's one unquoted line is written by opshand from structured facts ("restart
-contoso-portal?"): a real model decides from the quoted alert whether to propose it; the offline
-model, which cannot weigh data, proposes it, and policy decides.
+contoso-portal", an imperative, so the one intent reader the offline model shares with the guard
+reads it as a request): a real model decides from the quoted alert whether to propose it; the
+offline model, which cannot weigh data, proposes it, and policy decides.
 """
 
 from __future__ import annotations

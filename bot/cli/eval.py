@@ -29,10 +29,12 @@ DEFAULT_EVALS = Path(__file__).resolve().parents[2] / "evals"
 def _factory(model: str, base_url: str | None, api_key_env: str | None) -> tuple[Any, bool]:
     """The model factory for ``run_suite`` and whether it is the scripted model."""
     from agent.chat import ModelUnavailable, make_chat_model, parse_model_spec
-    from agent.eval import scripted_factory
+    from agent.eval import obedient_factory, scripted_factory
 
     if model == "scripted":
         return scripted_factory, True
+    if model == "obedient":  # obeys every instruction planted in data (see agent.eval.obedient)
+        return obedient_factory, True
     key = None
     if api_key_env:
         key = os.environ.get(api_key_env)
@@ -91,7 +93,9 @@ def _summary_table(report: EvalReport) -> Table:
 def eval_command(
     model: Annotated[
         str,
-        typer.Option("--model", help="PROVIDER:NAME (openai:gpt-4o-mini), offline or scripted."),
+        typer.Option(
+            "--model", help="PROVIDER:NAME (openai:gpt-4o-mini), offline, scripted or obedient."
+        ),
     ] = "offline",
     base_url: Annotated[
         str | None, typer.Option("--base-url", help="Endpoint for openai-compatible or ollama.")

@@ -74,8 +74,18 @@ def test_a9_yes_without_a_proposal_in_the_thread_authorises_nothing(world: EvalW
     assert "proposed nothing" in out.text
 
 
+def test_a9_yes_from_someone_else_carries_nothing(world: EvalWorld) -> None:
+    _first_proposal(world)
+    model = ScriptedChatModel(script=[[_reboot(HOST)], ScriptedChatModel.SUMMARY])
+    agent = Agent(world.ops, model, redactor=world.redactor)
+    out = agent.ask(
+        "yes, go ahead", requester=world.user("approver"), channel="C0EVAL", thread_ts="1.0"
+    )
+    assert _status(out) == "denied"
+
+
 def test_a9_yes_is_read_only_when_it_is_all_the_message_says() -> None:
-    offer = Offer("host.reboot", ("host:a",), {})
+    offer = Offer("host.reboot", ("host:a",), {}, "T:U")
     assert action_refusal("host.reboot", ["yes, go ahead"], offer) is None
     assert action_refusal("host.reboot", ["sure, do it!"], offer) is None
     # A yes that comes with pasted text or a question is not a bare yes.
@@ -84,7 +94,7 @@ def test_a9_yes_is_read_only_when_it_is_all_the_message_says() -> None:
 
 
 def test_a9_offer_refusal_checks_targets_and_param_values() -> None:
-    offer = Offer("firewall.rule.add", ("firewall:f",), {"source": "203.0.113.7/32"})
+    offer = Offer("firewall.rule.add", ("firewall:f",), {"source": "203.0.113.7/32"}, "T:U")
     assert offer_refusal(offer, ["firewall:f"], {"source": "203.0.113.7/32"}) is None
     assert offer_refusal(offer, ["firewall:f"], {"source": "198.51.100.1/32"}) is not None
     assert offer_refusal(offer, ["firewall:g"], {"source": "203.0.113.7/32"}) is not None
