@@ -538,6 +538,7 @@ class ConsentMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # 1,000 stateful examples; minutes on a loaded 2-core host
 def test_consent_stateful_property(engine):
     run_state_machine_as_test(
         lambda: ConsentMachine(engine),

@@ -163,7 +163,7 @@ def test_failure_after_a_proposal_says_the_change_was_recorded(world: OpsWorld) 
                 "name": "propose_change",
                 "args": {
                     "action": "host.reboot",
-                    "targets": ["contoso-erp-app"],
+                    "targets": ["contoso-ny-web-01"],
                     "reason": "asked",
                 },
                 "id": "p1",
@@ -172,7 +172,7 @@ def test_failure_after_a_proposal_says_the_change_was_recorded(world: OpsWorld) 
     )
     down = _status_error(openai.InternalServerError, 500)
     model = _Steps(steps=[propose, down, down, down])
-    reply = _agent(world, model).ask("reboot contoso-erp-app", requester=ANA)
+    reply = _agent(world, model).ask("reboot contoso-ny-web-01", requester=ANA)
     assert reply.error == "unavailable"
     assert reply.proposals, reply.tool_calls
     assert f"recorded {reply.proposals[0].ref}" in reply.text

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
@@ -198,6 +199,9 @@ ExecutionMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestD5ExecutionProperty = ExecutionMachine.TestCase
+# 1,000 stateful examples take minutes on a loaded 2-core host; pytest-timeout's default (300 s)
+# would cut the run mid-example and Hypothesis would report the cut as a flaky failure.
+TestD5ExecutionProperty.pytestmark = [pytest.mark.timeout(900)]
 
 
 def test_d5_audit_chain_verifies_after_the_run() -> None:
