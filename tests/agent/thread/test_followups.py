@@ -198,3 +198,25 @@ def test_a_real_model_is_given_the_threads_changes_and_entities(world: EvalWorld
     system = str(model.seen[0][0].content)
     assert change.ref in system and f"host:{WEB1}" in system
     assert "<data>" in system  # delimited as data, not instructions
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"is {WEB1} healthy?",
+        f"who owns {WEB1}?",
+        f"what changed on {WEB1}?",
+        f"when was {WEB1} last patched?",
+    ],
+)
+def test_ordinary_questions_about_one_entity(world: EvalWorld, text: str) -> None:
+    reply = Thread(world).ask(text)
+    assert _calls(reply) == [("twin_show", {"entity": f"host:{WEB1}"})], reply.text
+    assert not reply.proposals
+
+
+def test_is_it_healthy_in_a_thread_means_its_entity(world: EvalWorld) -> None:
+    thread = Thread(world)
+    thread.ask(f"tell me about {WEB1}")
+    for text in ("is it healthy?", "who owns it?"):
+        assert _calls(thread.ask(text)) == [("twin_show", {"entity": f"host:{WEB1}"})], text
