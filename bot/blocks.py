@@ -198,10 +198,26 @@ def _plain(text: str) -> str:
     return esc(text).replace("`", "'")
 
 
-def _reasons(dec: dict[str, Any]) -> str:
+def _deciding(dec: dict[str, Any]) -> list[str]:
     reasons: dict[str, str] = dec.get("reasons") or {}
-    deciding = [r for r in dec.get("deciding") or [] if r in reasons] or list(reasons)
-    return "; ".join(f"`{esc(k)}`: {esc(reasons[k])}" for k in deciding)
+    return [r for r in dec.get("deciding") or [] if r in reasons] or list(reasons)
+
+
+def _reasons(dec: dict[str, Any]) -> str:
+    """Policy's reasons as bullet lines, in words: rule ids go to :func:`_rule_ids`."""
+    reasons: dict[str, str] = dec.get("reasons") or {}
+    lines = [str(reasons[k]).strip().rstrip(".;,").strip() for k in _deciding(dec)]
+    return "\n".join(f"• {esc(line)}." for line in lines if line)
+
+
+def _rule_ids(dec: dict[str, Any]) -> str:
+    """The deciding rules' ids, for a details (context) line."""
+    ids = _deciding(dec)
+    return (
+        f" · rule{'s' if len(ids) > 1 else ''} " + ", ".join(f"`{esc(i)}`" for i in ids)
+        if ids
+        else ""
+    )
 
 
 def decision_blocks(change: Change) -> list[Block]:
@@ -216,23 +232,23 @@ def decision_blocks(change: Change) -> list[Block]:
     if change.state == "denied":
         message = (change.result or {}).get("message")
         msg = esc(message) if message else reasons
-        blocks.insert(0, md(f":no_entry: *{change.ref} refused.* {msg}"))
+        blocks.insert(0, md(f":no_entry: *{change.ref} refused.*\n{msg}"))
     elif outcome == "consent":
         blocks.insert(
             0,
             md(
                 f":raised_hand: *{change.ref} needs consent* "
-                f"({esc(dec.get('quorum'))} of {esc(dec.get('approvers'))}). {reasons}"
+                f"({esc(dec.get('quorum'))} of {esc(dec.get('approvers'))}).\n{reasons}"
             ),
         )
     elif outcome == "auto":
-        blocks.insert(0, md(f":white_check_mark: *{change.ref} runs now* — {reasons}"))
+        blocks.insert(0, md(f":white_check_mark: *{change.ref} runs now*\n{reasons}"))
     else:
         blocks.insert(0, md(f"*{change.ref}* is {change.state.replace('_', ' ')}."))
     blocks.append(
         ctx(
             f"{change.ref} · plan `{(change.plan_hash or '')[:12]}` · "
-            f"policy `{(change.policy_hash or '')[:12]}`"
+            f"policy `{(change.policy_hash or '')[:12]}`{_rule_ids(dec)}"
         )
     )
     return limit_blocks(blocks)
@@ -276,7 +292,9 @@ def consent_card(change: Change, card: CardState) -> list[Block]:
         )
     )
     blocks.extend(_plan_lines(plan))
-    blocks.append(md(f"*Why consent:* {_reasons(dec) or 'policy default (no rule allowed it)'}"))
+    blocks.append(md(f"*Why consent:*\n{_reasons(dec) or 'policy default (no rule allowed it)'}"))
+    if _rule_ids(dec):
+        blocks.append(ctx(f"Policy{_rule_ids(dec)}"))
     approvals = [v for v in card.votes if v[1] == "approve"]
     tally = (
         ", ".join(

@@ -1,4 +1,5 @@
-"""The conversation: the tool-calling loop, its tools and their guard, the chat models."""
+"""The conversation: the tool-calling loop, its tools and their guard, the chat models, and
+what a thread is about (:mod:`agent.chat.thread`)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from agent.chat.provider import (
     call_within,
     classify,
 )
+from agent.chat.thread import ThreadSubject, asks_undo
 from agent.chat.tool_args import (
     TOOL_ARGS,
     ToolArgs,
@@ -66,10 +68,12 @@ __all__ = [
     "ModelSpec",
     "ModelUnavailable",
     "NamedSet",
+    "ThreadSubject",
     "ToolArgs",
     "ToolBox",
     "TurnContext",
     "action_requested",
+    "asks_undo",
     "call_within",
     "classify",
     "estimate_tokens",

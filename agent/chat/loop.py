@@ -31,6 +31,7 @@ from agent.audit import Redactor
 from agent.chat.guard import Offer
 from agent.chat.offline import DATA_TAG, HUMAN_TAG
 from agent.chat.provider import ModelFailure, call_within
+from agent.chat.thread import ThreadSubject, subject_of_calls, thread_change_refs
 from agent.chat.tool_args import MAX_TARGETS, TOOL_ARGS
 from agent.chat.tool_specs import TOOL_DOCS, tool_schemas
 from agent.chat.tools import ToolBox, TurnContext
@@ -212,6 +213,19 @@ class Agent:
                 return offer if offer is not None and offer.requester == requester else None
         return None
 
+    def subject(self, past: list[BaseMessage], channel: str, thread_ts: str) -> ThreadSubject:
+        """What the thread is about: earlier turns' subjects (newest last in ``past``), then the
+        changes the journal records for the thread put first."""
+        subject = ThreadSubject()
+        for m in past:
+            if isinstance(m, AIMessage) and "opshand_subject" in m.additional_kwargs:
+                turn = ThreadSubject.from_json(m.additional_kwargs["opshand_subject"])
+                subject.add(changes=turn.changes, entities=turn.entities)
+        recorded = thread_change_refs(self.ops.engine, channel, thread_ts)
+        newest = [c for c in recorded if c not in subject.changes]
+        subject.add(changes=[*newest, *subject.changes][: len(newest)])
+        return subject
+
     def _remember(
         self, thread: str, human: str, answer: str, meta: dict[str, Any], *, role: str = "human"
     ) -> None:
@@ -291,8 +305,18 @@ class Agent:
         )
         box = ToolBox(self.ops, ctx, max_targets=self.max_targets, redactor=self.redactor)
         tools = self.tools_for(box)
+        subject = self.subject(past, channel, thread_ts)
+        system = f"{SYSTEM_PROMPT}\nToday is {self.ops.now():%A %d %B %Y} (UTC)."
+        if subject:
+            # What the thread is about, so "it" and "that" in a follow-up have a referent;
+            # ids from opshand's own records, still delimited as data.
+            system += (
+                "\nThis thread is about these changes and entities, newest first; a follow-up "
+                f"such as “why?”, “status?” or “undo that” refers to the first: "
+                f"{wrap_data(subject.as_data())}"
+            )
         messages: list[BaseMessage] = [
-            SystemMessage(content=f"{SYSTEM_PROMPT}\nToday is {self.ops.now():%A %d %B %Y} (UTC)."),
+            SystemMessage(content=system, additional_kwargs={"opshand_subject": subject.to_json()}),
             *past,
             HumanMessage(content=f"<{HUMAN_TAG}>{self.redactor.redact_text(text)}</{HUMAN_TAG}>"),
         ]
@@ -387,6 +411,9 @@ class Agent:
             last = ctx.proposals[-1]
             offer = Offer(last.action, tuple(last.targets), dict(last.params), requester)
             parse_meta = {**parse_meta, "opshand_offer": offer.to_json()}
+        turn = subject_of_calls(ctx.calls, ctx.proposals)
+        if turn:
+            parse_meta = {**parse_meta, "opshand_subject": turn.to_json()}
         role = "human" if source == "person" else SIGNAL_ROLE
         self._remember(thread, text, reply.text, parse_meta, role=role)
         return reply

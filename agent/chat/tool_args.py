@@ -94,5 +94,6 @@ TOOL_ARGS: dict[str, type[ToolArgs]] = {
     "activity": ActivityArgs,
     "audit_query": AuditArgs,
     "propose_change": ProposeArgs,
+    "propose_rollback": ChangeArgs,
 }
 """Tool name -> argument model: the one list of tools the model can call."""

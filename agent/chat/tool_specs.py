@@ -61,7 +61,14 @@ TOOL_DOCS: dict[str, str] = {
     ),
     "change_why": (
         "Why a change was denied or what it waits for: the policy rules that decided and their "
-        "reasons. Report them as they are."
+        "reasons, and the people's votes (who approved or rejected, when, and their reason). "
+        "When people rejected it, give their reason first and policy's reasons apart. "
+        "Report them as they are."
+    ),
+    "propose_rollback": (
+        "Propose the undo of a change that ran (`CR-42`), built from its own plan's rollback "
+        "steps; it is a new change and policy decides. Use it only when the person asks to undo, "
+        "revert or roll back a change of this thread (or names it). Returns the new proposals."
     ),
     "pending_approvals": (
         "Changes waiting for consent, newest first, with who must approve. Takes no arguments."

@@ -32,6 +32,7 @@ from agent.chat.guard import (
 )
 from agent.chat.intent import read_intent
 from agent.chat.named import NamedSet, named_set
+from agent.chat.thread import asks_undo, rollback_steps, vote_summary
 from agent.chat.tool_args import TOOL_ARGS
 from agent.execution import Change, parse_ref
 from agent.service import ChangeRequest, Operations
@@ -334,9 +335,8 @@ class ToolBox:
     def _change(self, change_id: str) -> Change:
         return self.ops.journal.get(parse_ref(change_id))
 
-    @staticmethod
-    def _change_data(c: Change) -> dict[str, Any]:
-        return {
+    def _change_data(self, c: Change) -> dict[str, Any]:
+        data = {
             "change_id": c.ref,
             "state": c.state,
             "action": c.action,
@@ -348,6 +348,15 @@ class ToolBox:
             "requested_by": c.requester,
             "updated_at": c.updated_at.isoformat(),
         }
+        requests = self.ops.consent.for_change(str(c.id))
+        if requests:
+            last = requests[-1]
+            # The people's decision (and their reasons) kept apart from policy's reasons.
+            data["votes"] = vote_summary(self.ops.consent.votes(last.id), last.decided_by)
+            data["consent_state"] = last.state
+            data["quorum"] = last.quorum
+            data["decided_at"] = last.decided_at.isoformat() if last.decided_at else None
+        return data
 
     def change_status(self, change_id: str) -> dict[str, Any]:
         """The state of a change (`CR-42`): proposed, awaiting_consent, queued, reconciled..."""
@@ -356,6 +365,80 @@ class ToolBox:
     def change_why(self, change_id: str) -> dict[str, Any]:
         """Why a change was denied, or what it is waiting for: the policy rules and reasons."""
         return tool_result("success", self._change_data(self._change(change_id)))
+
+    def propose_rollback(self, change_id: str) -> dict[str, Any]:
+        """Propose the undo of a change (its plan's rollback steps) as a new change."""
+        ctx = self.ctx
+        if ctx.source != "person":
+            return self._refuse("rollback", [], "Refused: only a person may ask for a rollback.")
+        if not may_request(self.ops.roles, ctx.requester):
+            return self._refuse("rollback", [], "Refused: you may not request changes.")
+        change = self._change(change_id)
+        if not asks_undo(ctx.request_text):
+            return self._refuse(
+                "rollback",
+                list(change.targets),
+                f"Refused: the request does not ask to undo {change.ref}; say “undo {change.ref}”.",
+            )
+        mine = change.channel == ctx.channel and change.thread_ts == ctx.thread_ts and ctx.channel
+        if not mine and change.ref.lower() not in ctx.request_text.lower().replace(" ", ""):
+            return self._refuse(
+                "rollback",
+                list(change.targets),
+                f"Refused: {change.ref} does not belong to this thread; name it to undo it.",
+            )
+        if change.state in ("proposed", "rehearsed", "awaiting_consent", "approved", "queued"):
+            return tool_result(
+                "no_data",
+                {"change_id": change.ref, "state": change.state},
+                f"{change.ref} has not run, so there is nothing to undo; reject or let it expire.",
+            )
+        if change.state in ("denied", "rejected", "expired", "stale", "rolled_back"):
+            return tool_result(
+                "no_data",
+                {"change_id": change.ref, "state": change.state},
+                f"{change.ref} is {change.state.replace('_', ' ')}; there is nothing to undo.",
+            )
+        steps, notes = rollback_steps(change)
+        if not steps:
+            why = "; ".join(notes) or "its plan has no rollback"
+            return tool_result(
+                "no_data", {"change_id": change.ref, "notes": notes}, f"{change.ref}: {why}."
+            )
+        out: list[dict[str, Any]] = []
+        for action, targets, params in steps:
+            key = f"{ctx.request_id}:{ctx.proposed}" if ctx.request_id else None
+            ctx.proposed += 1
+            # Targets and parameters come from opshand's own journal, not from the model.
+            res = self.ops.propose(
+                ChangeRequest(
+                    action=action,
+                    targets=targets,
+                    params=params,
+                    reason=f"undo {change.ref}: {ctx.request_text[:250]}",
+                    requester=ctx.requester,
+                    channel=ctx.channel,
+                    thread_ts=ctx.thread_ts,
+                    request_key=key,
+                )
+            )
+            if res.change is not None:
+                ctx.proposals.append(res.change)
+            dec = res.decision
+            out.append(
+                {
+                    "change_id": res.change.ref if res.change else None,
+                    "action": action,
+                    "targets": res.plan.target_names if res.plan else targets,
+                    "decision": res.status,
+                    "reasons": list(dec.reasons.values()) if dec else [res.message],
+                    "rules": list(dec.matched) if dec else [],
+                    "quorum": dec.quorum if dec else 0,
+                    "approvers": dec.approvers if dec else None,
+                }
+            )
+        status = "denied" if all(o["decision"] in ("deny", "error") for o in out) else "success"
+        return tool_result(status, {"undoes": change.ref, "proposals": out, "notes": notes})
 
     def pending_approvals(self) -> dict[str, Any]:
         """Changes waiting for consent, newest first."""
@@ -581,6 +664,8 @@ class ToolBox:
                 out = tool_result("error", None, f"{name}: argument '{loc}': {err['msg']}")
                 if name == "propose_change":
                     self._refuse(str(args.get("action", "")), [], out["error"] or "bad arguments")
+                elif name == "propose_rollback":
+                    self._refuse("rollback", [], out["error"] or "bad arguments")
             except UnknownEntity as exc:
                 out = tool_result(
                     "error", {"mention": exc.mention, "did_you_mean": exc.suggestions}, str(exc)

@@ -118,7 +118,10 @@ def test_open_card_shows_what_why_quorum_and_buttons() -> None:
     assert body.index("svc-0") < body.index("svc-1")  # critical first
     assert "… and 4 more" in body
     assert "replicas-kept" in body and "last replica" in body
-    assert "`prod-reboot`: Production reboots need two approvers." in body
+    # the reason in words as a bullet; the rule id only in the details (context) line
+    assert "• Production reboots need two approvers." in body
+    assert "`prod-reboot`: " not in body and "Policy · rule `prod-reboot`" in body
+    assert ".;" not in body
     assert "not deciding" not in body
     assert "Quorum 1/2 of approvers" in body and "<@U0BEN> approved" in body
     assert "expires 2026-01-01 12:00 UTC" in body
@@ -230,3 +233,46 @@ def test_g1_card_says_the_blast_radius_and_environment_are_unknown() -> None:
     assert "blast radius unknown: no topology source covers contoso-erp-db" in body
     assert "environment unknown: no source states the environment of contoso-erp-db" in body
     assert "blast radius unknown" not in _text(consent_card(change, card))
+
+
+def test_decision_reasons_are_bullets_and_rule_ids_stay_in_the_details() -> None:
+    from datetime import UTC, datetime
+
+    from agent.execution import Change
+    from bot.blocks import decision_blocks
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    change = Change(
+        id=3,
+        state="awaiting_consent",
+        action="host.reboot",
+        targets=["host:web-01"],
+        params={},
+        reason="r",
+        requester="T:U",
+        source="person",
+        channel="C",
+        thread_ts="1.0",
+        plan=None,
+        plan_hash="h" * 20,
+        policy_hash="p" * 20,
+        supersedes=None,
+        result=None,
+        decision={
+            "outcome": "consent",
+            "quorum": 1,
+            "approvers": "approvers",
+            "reasons": {
+                "prod-reboot-or-patch": "Production needs an approver.",
+                "needs_consent": "A check needs a person.",
+            },
+        },
+        created_at=now,
+        updated_at=now,
+    )
+    blocks = decision_blocks(change)
+    main = blocks[0]["text"]["text"]
+    assert ".;" not in main and "needs_consent" not in main and "prod-reboot" not in main
+    assert "\n• Production needs an approver.\n• A check needs a person." in main
+    details = blocks[-1]["elements"][0]["text"]
+    assert "`prod-reboot-or-patch`" in details and "`needs_consent`" in details

@@ -10,6 +10,13 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from agent.chat.offline.compose_changes import (
+    bullets,
+    reason_lines,
+    render_rollback,
+    render_status,
+    render_why,
+)
 from agent.chat.offline.messages import describe_unresolved
 from agent.chat.offline.types import Intent, ToolOutcome, Unresolved
 
@@ -211,20 +218,6 @@ def _reasons(data: Mapping[str, Any]) -> str:
     return text
 
 
-def _status(o: ToolOutcome) -> str:
-    state = str(o.data.get("state") or "unknown").replace("_", " ")
-    text = f"{_change_line(o.data)} is {state}."
-    reasons = _reasons(o.data)
-    return text + (f" {reasons[0].upper()}{reasons[1:]}." if reasons else "")
-
-
-def _why(o: ToolOutcome) -> str:
-    state = str(o.data.get("state") or o.data.get("decision") or "").replace("_", " ")
-    reasons = _reasons(o.data)
-    head = f"{_change_line(o.data)} is {state}" if state else _change_line(o.data)
-    return f"{head}: {reasons}." if reasons else f"{head}. No reason was recorded."
-
-
 def _approvals(o: ToolOutcome) -> str:
     items = [i for i in _items(o.data, "items", "changes") if isinstance(i, Mapping)]
     if not items:
@@ -273,6 +266,9 @@ def _proposal(o: ToolOutcome) -> str:
     decision = data.get("decision")
     reasons = _reasons(data)
     if o.status == "denied" or decision == "deny":
+        lines = reason_lines(data)
+        if lines:
+            return f"{cid} ({summary}) was refused:\n{bullets(lines)}"
         return f"{cid} ({summary}) was refused: {reasons or 'policy denies it'}."
     if o.status == "approval_required" or decision == "consent":
         quorum = data.get("quorum")
@@ -283,7 +279,8 @@ def _proposal(o: ToolOutcome) -> str:
             else " It needs approval"
         )
         need += f" from {who}." if who else "."
-        why = f" Why: {reasons}." if reasons else ""
+        lines = reason_lines(data)
+        why = f"\n{bullets(lines)}" if lines else ""
         return f"{cid} ({summary}) is waiting for consent.{need}{why}"
     blast = data.get("blast_radius")
     impact = ""
@@ -300,8 +297,9 @@ _RENDERERS: dict[str, Callable[[ToolOutcome], str]] = {
     "twin_search": _search,
     "twin_path": _path,
     "twin_stale": _stale,
-    "change_status": _status,
-    "change_why": _why,
+    "change_status": render_status,
+    "change_why": render_why,
+    "propose_rollback": render_rollback,
     "pending_approvals": _approvals,
     "activity": _activity,
     "propose_change": _proposal,
@@ -311,6 +309,8 @@ _RENDERERS: dict[str, Callable[[ToolOutcome], str]] = {
 def _one(outcome: ToolOutcome) -> str:
     if outcome.status == "error":
         return f"That did not work: {outcome.error or 'the tool failed without saying why'}."
+    if outcome.status == "no_data" and outcome.tool == "propose_rollback":
+        return outcome.error or "There is nothing to undo."
     if outcome.status == "no_data" and outcome.tool != "pending_approvals":
         what = _subject(outcome) if outcome.tool != "twin_search" else "that search"
         return f"I found nothing for {what}." + (f" {outcome.error}" if outcome.error else "")

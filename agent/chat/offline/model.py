@@ -14,7 +14,13 @@ from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
@@ -68,7 +74,16 @@ class OfflineChatModel(BaseChatModel):
         return self
 
     def _context(self, messages: list[BaseMessage]) -> ConversationContext | None:
-        # The previous turn's parse is stored on its first AI message.
+        # The thread's subject rides on the system message (opshand's own records); the
+        # previous turn's parse is stored on its first AI message.
+        subject: dict[str, Any] = {}
+        for m in messages:
+            if isinstance(m, SystemMessage) and m.additional_kwargs.get("opshand_subject"):
+                subject = dict(m.additional_kwargs["opshand_subject"])
+        about = {
+            "changes": [str(c) for c in subject.get("changes") or []],
+            "entities": [str(e) for e in subject.get("entities") or []],
+        }
         for m in reversed(messages[:-1]):
             if isinstance(m, AIMessage) and m.additional_kwargs.get("opshand_parse"):
                 p = m.additional_kwargs["opshand_parse"]
@@ -76,8 +91,9 @@ class OfflineChatModel(BaseChatModel):
                     last_intent=Intent(p["intent"]),
                     last_tool_calls=[ToolCall(**c) for c in p["calls"]],
                     last_targets=p["targets"],
+                    **about,
                 )
-        return None
+        return ConversationContext(**about) if about["changes"] or about["entities"] else None
 
     def _generate(
         self,

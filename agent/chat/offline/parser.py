@@ -25,6 +25,7 @@ from agent.chat.offline.messages import (
 from agent.chat.offline.proposal import MULTI_TARGET_ACTIONS
 from agent.chat.offline.queries import QUERY_RULES_AFTER_CHANGES, QUERY_RULES_BEFORE_CHANGES
 from agent.chat.offline.slots import Env, Reading
+from agent.chat.offline.subject import SUBJECT_RULES, with_subject
 from agent.chat.offline.text import QUOTE_TOKEN, prepare, strip_politeness
 from agent.chat.offline.types import (
     ConversationContext,
@@ -115,6 +116,24 @@ def _names_something(word: str, resolver: EntityResolver) -> bool:
 
 
 def _read_clause(clause: str, env: Env) -> Reading | None:
+    for rule in SUBJECT_RULES:
+        reading = rule(clause, env)
+        if reading is not None:
+            return reading
+    reading = _read_plain(clause, env)
+    if reading is not None and reading.calls and not reading.unresolved:
+        return reading
+    # "is it healthy?", "who owns it?": "it" is the thread's newest entity.
+    resolved = with_subject(clause, env)
+    if resolved is not None:
+        again = _read_plain(resolved, env)
+        if again is not None and again.calls and not again.unresolved:
+            again.label = clause
+            return again
+    return reading
+
+
+def _read_plain(clause: str, env: Env) -> Reading | None:
     for rule in (*QUERY_RULES_BEFORE_CHANGES, *CHANGE_RULES):
         reading = rule(clause, env)
         if reading is not None:

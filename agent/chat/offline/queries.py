@@ -244,6 +244,33 @@ def _deps(clause: str, env: Env) -> Reading | None:
     return reading
 
 
+_OVERVIEW = [
+    re.compile(p, _I)
+    for p in (
+        r"^(?:is|are)\s+(?P<e>.+?)\s+(?:healthy|ok|okay|fine|up|alive|running|online|"
+        r"in\s+good\s+shape|doing\s+(?:ok|okay|well|fine))$",
+        r"^(?:what(?:'s|\s+is)\s+the\s+)?(?:health|state)\s+of\s+(?P<e>.+)$",
+        r"^who\s+(?:owns|is\s+(?:the\s+)?(?:owner\s+of|responsible\s+for)|looks\s+after|"
+        r"manages|runs)\s+(?P<e>.+)$",
+        r"^who(?:'s|\s+is)\s+(?:the\s+)?owner\s+of\s+(?P<e>.+)$",
+        r"^what\s+(?:has\s+)?changed\s+(?:on|in|for|with)\s+(?P<e>.+?)(?:\s+recently|\s+lately)?$",
+        r"^when\s+(?:was|were|did)\s+(?P<e>.+?)\s+(?:last\s+)?(?:patched|updated|rebooted|seen|"
+        r"patch|update|reboot)(?:\s+last)?$",
+    )
+]
+
+
+def _overview(clause: str, env: Env) -> Reading | None:
+    """ "is X healthy?", "who owns X?", "what changed on X?", "when was X last patched?": the
+    entity's overview (state, owner, provenance, last seen) answers each."""
+    phrase = _first_match(_OVERVIEW, clause)
+    if phrase is None:
+        return None
+    reading = entity_reading(env, Intent.SHOW, "twin_show", phrase)
+    reading.label = clause
+    return reading
+
+
 def _show(clause: str, env: Env) -> Reading | None:
     match = _SHOW.match(clause)
     phrase = match.group("e") if match else None
@@ -271,7 +298,7 @@ QUERY_RULES_BEFORE_CHANGES: tuple[Rule, ...] = (
 )
 """Question rules tried before the change grammar ("impact of rebooting X" is a question)."""
 
-QUERY_RULES_AFTER_CHANGES: tuple[Rule, ...] = (listing_rule, _show)
+QUERY_RULES_AFTER_CHANGES: tuple[Rule, ...] = (listing_rule, _overview, _show)
 """Catch-all question rules tried last."""
 
 QUERY_RULES = QUERY_RULES_BEFORE_CHANGES + QUERY_RULES_AFTER_CHANGES

@@ -41,6 +41,7 @@ class Intent(StrEnum):
     PENDING_APPROVALS = "pending_approvals"
     ACTIVITY = "activity"
     PROPOSE_CHANGE = "propose_change"
+    ROLLBACK = "rollback"
     HELP = "help"
     CLARIFY = "clarify"
     """The request holds several different requests (or is otherwise unclear): ask, never guess."""
@@ -190,6 +191,10 @@ class ConversationContext(_Frozen):
     """A call left waiting for "which one did you mean?" (see :attr:`ParseResult.pending`)."""
     candidates: list[Candidate] = Field(default_factory=list)
     """The names offered in that question, so "the second one" can be answered."""
+    changes: list[str] = Field(default_factory=list)
+    """The thread's changes (``CR-n``), newest first: what "it" means in "why was it denied?"."""
+    entities: list[str] = Field(default_factory=list)
+    """The thread's entities, newest first: what "its" means in "and its backups?"."""
 
     @classmethod
     def from_result(cls, result: ParseResult) -> ConversationContext:

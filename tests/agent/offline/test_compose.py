@@ -151,7 +151,7 @@ def test_proposal_auto_consent_deny() -> None:
     )
     assert consent == (
         "CR-7 (reboot contoso-ny-web-02) is waiting for consent. It needs 2 approvals from "
-        "ops-leads. Why: touches a critical host (rule r-crit)."
+        "ops-leads.\n• touches a critical host."
     )
     deny = compose_answer(
         [
@@ -163,7 +163,8 @@ def test_proposal_auto_consent_deny() -> None:
         ],
         Intent.PROPOSE_CHANGE,
     )
-    assert deny == "CR-7 (reboot contoso-ny-web-02) was refused: change freeze (rule r-auto)."
+    # reasons as bullets; rule ids stay out of the words (the card's details show them)
+    assert deny == "CR-7 (reboot contoso-ny-web-02) was refused:\n• change freeze."
 
 
 def test_status_and_why() -> None:
@@ -175,7 +176,7 @@ def test_status_and_why() -> None:
         "reasons": ["critical target"],
     }
     assert compose_answer([outcome("change_status", data)], "") == (
-        "CR-42 (host.reboot on contoso-ny-web-02) is awaiting consent. Critical target."
+        "CR-42 (host.reboot on contoso-ny-web-02) is waiting for consent.\n• critical target."
     )
     why = {
         "change_id": "CR-42",
@@ -184,7 +185,7 @@ def test_status_and_why() -> None:
         "rules": [{"id": "freeze"}],
     }
     assert compose_answer([outcome("change_why", why)], "") == (
-        "CR-42 is denied: freeze until Monday (rule freeze)."
+        "CR-42 was denied by policy:\n• freeze until Monday."
     )
 
 
