@@ -20,7 +20,7 @@ from agent.patching.report import (
     HostOutcome,
     HostResult,
 )
-from agent.patching.staged import STAGE_KIND, StagedCycle
+from agent.patching.staged import CALL_KIND, JOB_KIND, STAGE_KIND, StagedCycle
 from agent.patching.stages import (
     ClientPlan,
     StagedHost,
@@ -32,7 +32,9 @@ from agent.patching.stages import (
 )
 
 __all__ = [
+    "CALL_KIND",
     "FINISHED_KIND",
+    "JOB_KIND",
     "OUTCOMES",
     "STAGE_KIND",
     "ClientPlan",

@@ -59,8 +59,15 @@ def test_staged_run_patches_an_open_window_and_records_the_cycle(estate: Estate)
         assert row.body["counts"] == rep["counts"]
         stages = [r for r in oh.audit.iter_rows() if r.kind == "patch_cycle.stage"]
         assert len(stages) == rep["stages"]
-        calls = {c["host"] for r in stages for c in r.body["calls"]}
-        assert calls == {h for h, o in outcomes.items() if o == "patched"}
+        # one row per job submitted, naming its host, job and key; the stages tally them
+        calls = [r.body for r in oh.audit.iter_rows() if r.kind == "integration.call"]
+        patched = {h for h, o in outcomes.items() if o == "patched"}
+        assert patched <= {c["target"] for c in calls}
+        assert {outcomes[c["target"]] for c in calls} <= {"patched", "failed", "escalated"}
+        assert all(c["job_id"] and c["idempotency_key"] for c in calls)
+        tally = sum(sum(r.body["calls"].values()) for r in stages)
+        assert tally == len(calls)
+        assert oh.audit.verify().ok
 
 
 def test_staged_run_outside_the_window_runs_nothing(estate: Estate) -> None:
