@@ -533,7 +533,8 @@ class StagedCycle:
             if h.host_id not in r.report.results:
                 self._set(r, h, "deferred_window", "not reached before the cycle ended")
         r.phase, r.finished_at = "done", now
-        self._audit(r, FINISHED_KIND, r.report.audit_body())
+        body = {**r.report.audit_body(), "run_id": self.cycle_id, "client": r.plan.client}
+        self._audit(r, FINISHED_KIND, body)
         self._emit(r, "done", post=True, report=r.report)
 
     def stats(self) -> dict[str, dict[str, Any]]:
