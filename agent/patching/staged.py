@@ -39,7 +39,7 @@ from agent.patching.flight import (
     suspect_patches,
 )
 from agent.patching.report import CycleEvent, CycleReport, HostOutcome, HostResult
-from agent.patching.stages import ClientPlan, StagedHost
+from agent.patching.stages import ClientPlan, StagedHost, plan_drift
 from agent.service import Operations
 
 __all__ = ["CALL_KIND", "JOB_KIND", "STAGE_KIND", "StagedCycle"]
@@ -146,16 +146,24 @@ class StagedCycle:
         for h, why in d.denied:
             self._set(r, h, "denied", why)
             r.blocked.add(h.host_id)
-        exceptions = d.exceptions
+        # G4: a plan made before its window whose hosts drifted since goes back to a person
+        drift = plan_drift(self.ops.graph, r.plan)
+        moved = [h for h in d.auto if h.host_id in drift]
+        exceptions = d.exceptions + moved
         card = r.plan.card(exceptions=[h.name for h in exceptions])
         card["cycle_id"] = r.cycle_id
+        if drift:
+            names = {h.host_id: h.name for h in r.plan.hosts}
+            card["drifted"] = {names[k]: v for k, v in sorted(drift.items())}
         granted = True
         if exceptions:
             r.report.consent_requests += 1
             granted = self.approve is not None and self.approve(card)
             if not granted:
                 for h in exceptions:
-                    self._set(r, h, "awaiting_consent", "the cycle's card was not approved")
+                    why = "; ".join(drift.get(h.host_id, []))
+                    why = f" (the twin drifted since planning: {why})" if why else ""
+                    self._set(r, h, "awaiting_consent", "the cycle's card was not approved" + why)
                     r.blocked.add(h.host_id)
         self._audit(r, "patch_cycle.approved", {**card, "consent_given": granted})
         try:
