@@ -70,6 +70,9 @@ def test_staged_run_patches_an_open_window_and_records_the_cycle(estate: Estate)
         tally = sum(sum(r.body["calls"].values()) for r in stages)
         assert tally == len(calls)
         assert oh.audit.verify().ok
+    res = CliRunner().invoke(app, ["audit", "verify", "--json", "--data-dir", str(estate.data_dir)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["ok"] is True
 
 
 def test_staged_run_outside_the_window_runs_nothing(estate: Estate) -> None:
