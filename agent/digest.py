@@ -41,7 +41,8 @@ OUTCOMES: dict[str, str] = {
 }
 """Audit kinds counted as an outcome, and the outcome's name in the digest."""
 PATCH_CYCLE_KIND = "patch_cycle.finished"
-"""Audit kind written by :class:`agent.patching.cycle.PatchCycle` when a cycle ends."""
+"""Audit kind written when a patch cycle ends (:mod:`agent.patching`; a staged run writes one
+per client, each with the run's ``run_id``)."""
 _DECIDED = ("change.approved", "change.rejected", "change.expired", "change.stale")
 _RULE_KINDS = ("change.awaiting_consent", "change.denied", "change.auto_approved")
 _AGE_BUCKETS = (
@@ -147,17 +148,21 @@ def compute_digest(
     first, _ = _day_bounds(day - timedelta(days=HISTORY_DAYS - 1), tz)
     rows: list[AuditRow] = []
     cycle: CycleSummary | None = None
+    run: list[AuditRow] = []
     for row in audit.iter_rows(since=first - timedelta(days=7)):
         if row.at >= end:
             break
         if row.kind.startswith("change.") and row.change_id is not None:
             rows.append(row)
         elif row.kind == PATCH_CYCLE_KIND and row.at >= first:
-            # Rows come in chain order, so the last one seen is the latest cycle.
+            # Rows come in chain order, so the last one seen is the latest cycle. A staged run
+            # writes one row per client, all with the run's id: the cycle is all of them.
+            rid = row.body.get("run_id")
+            run = [*run, row] if rid and run and run[-1].body.get("run_id") == rid else [row]
             cycle = CycleSummary(
-                cycle_id=str(row.body.get("cycle_id", "")),
+                cycle_id=str(rid or row.body.get("cycle_id", "")),
                 at=row.at,
-                summary=str(row.body.get("summary", "")),
+                summary=" ".join(str(r.body.get("summary", "")) for r in run),
             )
     today = [r for r in rows if start <= r.at < end]
     actions = _actions(engine, {int(r.change_id or 0) for r in today})

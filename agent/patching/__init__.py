@@ -20,19 +20,22 @@ from agent.patching.report import (
     HostOutcome,
     HostResult,
 )
-from agent.patching.staged import STAGE_KIND, StagedCycle
+from agent.patching.staged import CALL_KIND, JOB_KIND, STAGE_KIND, StagedCycle
 from agent.patching.stages import (
     ClientPlan,
     StagedHost,
     StagePlan,
     StageSettings,
+    plan_drift,
     plan_stages,
     window_close,
     window_opening,
 )
 
 __all__ = [
+    "CALL_KIND",
     "FINISHED_KIND",
+    "JOB_KIND",
     "OUTCOMES",
     "STAGE_KIND",
     "ClientPlan",
@@ -55,6 +58,7 @@ __all__ = [
     "Wave",
     "decide_hosts",
     "plan_cycle",
+    "plan_drift",
     "plan_stages",
     "window_close",
     "window_opening",

@@ -7,7 +7,7 @@ import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from adapters.contracts import Device
 from agent.patching.report import CycleReport
@@ -83,6 +83,8 @@ class InFlight:
     """``patch`` or ``uninstall``."""
     patch_ids: tuple[str, ...]
     started: datetime
+    key: str = ""
+    """The idempotency key the job was submitted with."""
 
 
 @dataclass
@@ -110,7 +112,11 @@ class ClientRun:
     posts: int = 0
     peak_in_flight: int = 0
     finished_at: datetime | None = None
-    stage_calls: list[dict[str, str]] = field(default_factory=list)
+    pending_audit: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Audit rows (kind, body) of this tick's integration calls and job results, written
+    together at the end of the tick."""
+    stage_calls: Counter[str] = field(default_factory=Counter)
+    """``capability:outcome`` -> calls made in the current stage (its summary row's tally)."""
 
 
 def over_background(failures: int, done: int, rate: float) -> bool:

@@ -39,13 +39,18 @@ from agent.patching.flight import (
     suspect_patches,
 )
 from agent.patching.report import CycleEvent, CycleReport, HostOutcome, HostResult
-from agent.patching.stages import ClientPlan, StagedHost
+from agent.patching.stages import ClientPlan, StagedHost, plan_drift
 from agent.service import Operations
 
-__all__ = ["STAGE_KIND", "StagedCycle"]
+__all__ = ["CALL_KIND", "JOB_KIND", "STAGE_KIND", "StagedCycle"]
 
 STAGE_KIND = "patch_cycle.stage"
-"""Audit kind of the row written after each stage (its calls and counts)."""
+"""Audit kind of the summary row written after each stage (its counts and a tally of calls)."""
+CALL_KIND = "integration.call"
+"""Audit kind of the row written for each change the cycle asks of an integration (a job
+submitted, a patch rejected, a ticket opened): host, job id, idempotency key and outcome."""
+JOB_KIND = "patch_cycle.job"
+"""Audit kind of the row written when a submitted job ends (its host, job id, key and state)."""
 
 
 class StagedCycle:
@@ -121,6 +126,8 @@ class StagedCycle:
             r.next_tick = now
         elif r.phase == "done":
             r.next_tick = None
+        if r.pending_audit:
+            self._audit(r)
 
     def _emit(self, r: ClientRun, kind: str, *, post: bool = False, **data: Any) -> None:
         r.posts += post
@@ -139,18 +146,26 @@ class StagedCycle:
         for h, why in d.denied:
             self._set(r, h, "denied", why)
             r.blocked.add(h.host_id)
-        exceptions = d.exceptions
+        # G4: a plan made before its window whose hosts drifted since goes back to a person
+        drift = plan_drift(self.ops.graph, r.plan)
+        moved = [h for h in d.auto if h.host_id in drift]
+        exceptions = d.exceptions + moved
         card = r.plan.card(exceptions=[h.name for h in exceptions])
         card["cycle_id"] = r.cycle_id
+        if drift:
+            names = {h.host_id: h.name for h in r.plan.hosts}
+            card["drifted"] = {names[k]: v for k, v in sorted(drift.items())}
         granted = True
         if exceptions:
             r.report.consent_requests += 1
             granted = self.approve is not None and self.approve(card)
             if not granted:
                 for h in exceptions:
-                    self._set(r, h, "awaiting_consent", "the cycle's card was not approved")
+                    why = "; ".join(drift.get(h.host_id, []))
+                    why = f" (the twin drifted since planning: {why})" if why else ""
+                    self._set(r, h, "awaiting_consent", "the cycle's card was not approved" + why)
                     r.blocked.add(h.host_id)
-        self._audit("patch_cycle.approved", {**card, "consent_given": granted})
+        self._audit(r, "patch_cycle.approved", {**card, "consent_given": granted})
         try:
             r.baseline = self._devices(force=True)
         except AdapterError:
@@ -218,7 +233,7 @@ class StagedCycle:
                 r.queue.append(h)
         r.stage += 1
         r.stages_run += 1
-        r.stage_calls = []
+        r.stage_calls.clear()
         self._emit(r, "stage", number=r.stages_run, name=name, size=len(r.queue))
         r.phase = "running"
 
@@ -248,10 +263,11 @@ class StagedCycle:
                 job = self.rmm.apply_patches(h.device_id, list(ids), reboot=h.reboot,
                                              idempotency_key=key)  # fmt: skip
             except AdapterError as exc:
+                self._call(r, "rmm.apply_patches", h, key, "refused", detail=str(exc), patches=ids)
                 self._failed(r, h, f"the RMM refused the job: {exc}")
                 continue
-            r.jobs[job.job_id] = InFlight(h, "patch", ids, now)
-            r.stage_calls.append({"host": h.host_id, "job": job.job_id, "key": key})
+            self._call(r, "rmm.apply_patches", h, key, "submitted", job=job.job_id, patches=ids)
+            r.jobs[job.job_id] = InFlight(h, "patch", ids, now, key)
             for g in h.groups:
                 r.down[g] += 1
             self.in_flight += 1
@@ -276,6 +292,13 @@ class StagedCycle:
                 continue
             del r.jobs[job_id]
             self.in_flight -= 1
+            end = state if state in ("succeeded", "failed") else f"timed_out ({state})"
+            r.pending_audit.append((JOB_KIND, {
+                "cycle_id": r.cycle_id, "kind": j.kind, "target": j.host.host_id,
+                "device_id": j.host.device_id, "job_id": job_id, "idempotency_key": j.key,
+                "patch_ids": list(j.patch_ids), "outcome": end, "detail": detail,
+                "minutes": round(age / 60, 1),
+            }))  # fmt: skip
             if j.kind == "uninstall":
                 self._uninstalled(r, j, state == "succeeded", detail)
                 continue
@@ -329,15 +352,18 @@ class StagedCycle:
     def _ticket(self, r: ClientRun, h: StagedHost, why: str) -> str:
         if self.psa is None:
             return ""
+        key = f"{r.cycle_id}:escalate:{h.host_id}"
         try:
             t = self.psa.create_ticket(
                 f"Patching failed on {h.name}",
                 f"Patch cycle {r.cycle_id}: {', '.join(h.patch_ids)} failed ({why}).",
                 priority="medium",
-                idempotency_key=f"{r.cycle_id}:escalate:{h.host_id}",
+                idempotency_key=key,
             )
-        except AdapterError:
+        except AdapterError as exc:
+            self._call(r, "psa.create_ticket", h, key, "failed", detail=str(exc))
             return "; no ticket (PSA unavailable)"
+        self._call(r, "psa.create_ticket", h, key, "succeeded", detail=f"ticket {t.number}")
         return f"; ticket {t.number}"
 
     def _stage_done(self, r: ClientRun, now: datetime) -> None:
@@ -347,8 +373,9 @@ class StagedCycle:
         soak = r.plan.stages[min(r.stage, len(r.plan.stages)) - 1].soak_seconds
         r.soak_until = now + timedelta(seconds=soak)
         r.phase = "soak"
-        self._audit(STAGE_KIND, {"cycle_id": r.cycle_id, "stage": r.stages_run,
-                                 "counts": r.report.counts(), "calls": r.stage_calls})  # fmt: skip
+        self._audit(r, STAGE_KIND, {"cycle_id": r.cycle_id, "stage": r.stages_run,
+                                    "counts": r.report.counts(),
+                                    "calls": dict(sorted(r.stage_calls.items()))})  # fmt: skip
         self._emit(r, "stage_done", post=True, number=r.stages_run, counts=r.report.counts())
 
     # ------------------------------------------------------------------ evidence
@@ -400,7 +427,7 @@ class StagedCycle:
             prior = self.quarantine.get(kb, set())
             self.quarantine[kb] = None if scope is None or prior is None else prior | scope
             if scope is None:
-                why += self._reject(kb, why)
+                why += self._reject(r, kb, why)
             else:
                 why += "; not isolated from the host's other patches, kept off those services"
             r.report.quarantined[kb] = why
@@ -412,7 +439,7 @@ class StagedCycle:
                 r.installed[kb].discard(hid)
                 self._uninstall(r, hosts[hid], kb, now)
 
-    def _reject(self, kb: str, why: str) -> str:
+    def _reject(self, r: ClientRun, kb: str, why: str) -> str:
         reject = getattr(self.rmm, "reject_patch", None)
         if reject is None:
             return "; the RMM cannot reject patches, left out of every later stage"
@@ -420,19 +447,23 @@ class StagedCycle:
             self.budget.take(force=True)
             reject(kb, reason=why)
         except AdapterError as exc:
+            self._call(r, "rmm.reject_patch", None, "", "failed", detail=str(exc), patches=(kb,))
             return f"; rejecting it in the RMM failed: {exc}"
+        self._call(r, "rmm.reject_patch", None, "", "succeeded", detail=why, patches=(kb,))
         return "; rejected in the RMM"
 
     def _uninstall(self, r: ClientRun, h: StagedHost, kb: str, now: datetime) -> None:
         self.budget.take(force=True)
+        key = f"{r.cycle_id}:uninstall:{kb}:{h.host_id}"
         try:
             job = self.rmm.run_script(h.device_id, "uninstall-patch", {"patch_id": kb},
-                                      idempotency_key=f"{r.cycle_id}:uninstall:{kb}:"
-                                      f"{h.host_id}")  # fmt: skip
+                                      idempotency_key=key)  # fmt: skip
         except AdapterError as exc:
+            self._call(r, "rmm.run_script", h, key, "refused", detail=str(exc), patches=(kb,))
             self._set(r, h, "escalated", f"{kb} quarantined; uninstall refused: {exc}")
             return
-        r.jobs[job.job_id] = InFlight(h, "uninstall", (kb,), now)
+        self._call(r, "rmm.run_script", h, key, "submitted", job=job.job_id, patches=(kb,))
+        r.jobs[job.job_id] = InFlight(h, "uninstall", (kb,), now, key)
         self.in_flight += 1
 
     def _uninstalled(self, r: ClientRun, j: InFlight, ok: bool, detail: str) -> None:
@@ -482,17 +513,36 @@ class StagedCycle:
                 raise
             return {}  # nothing known online: every host waits, nothing runs blind
 
-    def _audit(self, kind: str, body: dict[str, Any]) -> None:
+    def _call(
+        self, r: ClientRun, capability: str, h: StagedHost | None, key: str, outcome: str, *,
+        job: str = "", detail: str = "", patches: tuple[str, ...] = (),
+    ) -> None:  # fmt: skip
+        """Queue the audit row of one integration call (written at the end of the tick)."""
+        r.stage_calls[f"{capability}:{outcome}"] += 1
+        r.pending_audit.append((CALL_KIND, {
+            "cycle_id": r.cycle_id, "capability": capability,
+            "target": h.host_id if h is not None else "", "device_id": h.device_id if h else "",
+            "job_id": job, "idempotency_key": key, "patch_ids": list(patches),
+            "outcome": outcome, "detail": detail,
+        }))  # fmt: skip
+
+    def _audit(self, r: ClientRun, kind: str = "", body: dict[str, Any] | None = None) -> None:
+        """Write ``r``'s queued call rows and then (if given) one ``kind`` row, together."""
+        rows, r.pending_audit = [*r.pending_audit, *([(kind, body or {})] if kind else [])], []
+        if not rows:
+            return
         with self.ops.engine.begin() as conn:
-            self.ops.audit(conn, kind=kind, actor=self.settings.requester, body=body,
-                           change_id=None, plan_hash=None)  # fmt: skip
+            for k, b in rows:
+                self.ops.audit(conn, kind=k, actor=self.settings.requester, body=b,
+                               change_id=None, plan_hash=None)  # fmt: skip
 
     def _finish(self, r: ClientRun, now: datetime) -> None:
         for h in r.plan.hosts:
             if h.host_id not in r.report.results:
                 self._set(r, h, "deferred_window", "not reached before the cycle ended")
         r.phase, r.finished_at = "done", now
-        self._audit(FINISHED_KIND, r.report.audit_body())
+        body = {**r.report.audit_body(), "run_id": self.cycle_id, "client": r.plan.client}
+        self._audit(r, FINISHED_KIND, body)
         self._emit(r, "done", post=True, report=r.report)
 
     def stats(self) -> dict[str, dict[str, Any]]:

@@ -28,6 +28,7 @@ __all__ = [
     "StagePlan",
     "StageSettings",
     "StagedHost",
+    "plan_drift",
     "plan_stages",
     "window_close",
     "window_opening",
@@ -214,6 +215,54 @@ def _stages(hosts: list[StagedHost], s: StageSettings) -> list[StagePlan]:
     return [StagePlan(i + 1, n, tuple(hs), soak) for i, (n, hs, soak) in enumerate(plans)]
 
 
+def _staged_host(graph: TwinGraph, host_id: str, ids: tuple[str, ...], reboot: bool) -> StagedHost:
+    host = graph.get(host_id)
+    return StagedHost(
+        host_id=host.id,
+        name=host.name,
+        client=str(host.attrs.get("client", "")),
+        ring=str(host.attrs.get("patch_ring", "broad")),
+        device_id=str(host.attrs.get("device_id") or host.source_ref),
+        patch_ids=ids,
+        reboot=reboot,
+        blast=len(graph.blast_radius(host.id).items),
+        groups=_groups(graph, host.id),
+        environment=str(host.attrs.get("env", "")),
+    )
+
+
+_DRIFT_FIELDS = ("device_id", "patch_ids", "reboot", "blast", "groups", "environment")
+
+
+def plan_drift(graph: TwinGraph, plan: ClientPlan) -> dict[str, list[str]]:
+    """Host id -> how the twin now differs from what ``plan`` was made from (RELIABILITY G4).
+
+    A cycle planned ahead of its window re-reads its hosts when it starts; a host whose
+    patches, reboot, dependents, services or clusters, environment or device changed goes back
+    to a person with these differences. A host that left the twin is not listed here: its
+    rehearsal fails and policy refuses it.
+    """
+    out: dict[str, list[str]] = {}
+    for h in plan.hosts:
+        if h.host_id not in graph or not graph.get(h.host_id).active:
+            continue
+        now = _staged_host(graph, h.host_id, *_pending(graph, h.host_id))
+        diffs = [
+            f"{f}: {_show(getattr(h, f))} -> {_show(getattr(now, f))}"
+            for f in _DRIFT_FIELDS
+            if getattr(h, f) != getattr(now, f)
+        ]
+        if diffs:
+            out[h.host_id] = diffs
+    return out
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value)) or "none"
+    return str(value) or "none"
+
+
 def plan_stages(
     graph: TwinGraph,
     *,
@@ -233,20 +282,7 @@ def plan_stages(
         ids, reboot = _pending(graph, host.id)
         if not ids:
             continue
-        by_client.setdefault(slug, []).append(
-            StagedHost(
-                host_id=host.id,
-                name=host.name,
-                client=slug,
-                ring=str(host.attrs.get("patch_ring", "broad")),
-                device_id=str(host.attrs.get("device_id") or host.source_ref),
-                patch_ids=ids,
-                reboot=reboot,
-                blast=len(graph.blast_radius(host.id).items),
-                groups=_groups(graph, host.id),
-                environment=str(host.attrs.get("env", "")),
-            )
-        )
+        by_client.setdefault(slug, []).append(_staged_host(graph, host.id, ids, reboot))
     plans = {}
     for slug, hosts in sorted(by_client.items()):
         cid = f"client:{slug}"

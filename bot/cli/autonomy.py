@@ -207,36 +207,41 @@ def _slack_thread(oh: Any, channel: str) -> CycleThread | None:
 def patch_cycle(
     client: Annotated[str | None, typer.Option("--client", help="Only this client.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; change nothing.")] = False,
-    workers: Annotated[int, typer.Option(help="Threads executing changes.")] = 4,
+    workers: Annotated[int, typer.Option(help="With --legacy: threads executing changes.")] = 4,
     slack_channel: Annotated[
         str, typer.Option("--slack-channel", help="Channel for the progress thread.")
     ] = "ops",
     no_slack: Annotated[bool, typer.Option("--no-slack", help="Do not post to Slack.")] = False,
     staged: Annotated[
-        bool, typer.Option("--staged", help="The staged cycle: canary, soak, growing stages.")
+        bool, typer.Option("--staged", help="The staged cycle (the default; kept for scripts).")
+    ] = False,
+    legacy: Annotated[
+        bool,
+        typer.Option("--legacy", help="The old wave-by-wave cycle (kept for one release)."),
     ] = False,
     at: Annotated[
         str | None,
         typer.Option("--at", help="Plan as of this time (ISO, e.g. 2026-11-28T22:30-05:00)."),
     ] = None,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="With --staged: wait for closed windows to open.")
-    ] = False,
-    approve: Annotated[
-        bool, typer.Option("--approve", help="With --staged: approve each client's card.")
-    ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for closed windows to open.")] = False,
+    approve: Annotated[bool, typer.Option("--approve", help="Approve each client's card.")] = False,
     data_dir: DataDir = None,
     settings_file: SettingsFile = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Patch every host with pending patches: rings, maintenance windows, safe waves.
+    """Patch every host with pending patches: canary, soak and growing stages per window.
 
-    ``--staged --dry-run --at TIME`` previews the staged plan any window would run.
+    ``--dry-run --at TIME`` previews the plan any window would run. ``--legacy`` runs the old
+    wave-by-wave cycle (one change per host through the journal) for one more release.
     """
     from agent.patching import CycleEvent, PatchCycle, PatchCycleSettings, plan_cycle
     from bot.cli.staged import parse_at, run_staged
     from twin.model import NodeKind
 
+    if legacy and (staged or wait or approve):
+        err.print("[red]--legacy runs the old wave cycle:[/red] it takes no --staged, --wait "
+                  "or --approve.")  # fmt: skip
+        raise typer.Exit(2)
     oh = boot(data_dir, settings_file)
     try:
         # A mistyped client would otherwise plan nothing and exit as if all were patched.
@@ -248,7 +253,7 @@ def patch_cycle(
             )
             err.print(f"[red]Unknown client {client!r}.[/red] Known: {', '.join(known)}")
             raise typer.Exit(2)
-        if staged or (at is not None and dry_run):
+        if not legacy:
             thread = None if no_slack or dry_run else _slack_thread(oh, slack_channel)
             run_staged(oh, client=client, dry_run=dry_run, at_text=at, wait=wait,
                        as_json=as_json, approve=approve,

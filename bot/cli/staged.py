@@ -1,4 +1,4 @@
-"""``opshand patch-cycle --staged``: the staged cycle from the command line.
+"""``opshand patch-cycle``: the staged cycle (the command's default) from the command line.
 
 ``--dry-run --at TIME`` previews the plan any window would run (each client's opening after
 ``TIME``, its stages, its card); a real run patches the clients whose window is open now and

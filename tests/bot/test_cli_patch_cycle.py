@@ -1,4 +1,6 @@
-"""``opshand patch-cycle`` end to end: the real command, a fresh data dir, the sim estate.
+"""``opshand patch-cycle --legacy`` end to end: the old wave cycle (kept for one release), the
+real command, a fresh data dir, the sim estate. The staged default is in
+``test_cli_patch_cycle_staged.py``.
 
 Whether the cycle finds waves depends on the wall clock being inside each client's maintenance
 window, so every test first sets the window it needs in the twin (through the store, as an
@@ -133,7 +135,7 @@ def test_dry_run_lists_ring_ordered_waves_and_changes_nothing(estate: Estate) ->
     estate.set_window("contoso", ALWAYS_OPEN)
     with estate.boot() as oh:
         pending = _pending_hosts(oh.ops.graph, "contoso")
-    plan = estate.run("--dry-run", "--client", "contoso")
+    plan = estate.run("--legacy", "--dry-run", "--client", "contoso")
 
     assert plan["windows"] == {"contoso": "open"} and plan["deferred"] == {}
     rings = [w["ring"] for w in plan["waves"]]
@@ -160,7 +162,7 @@ def test_real_run_accounts_for_every_host_and_asks_only_where_policy_does(estate
         pending = _pending_hosts(graph, "fabrikam")
         role = {h: graph.get(h).attrs["role"] for h in pending}
         device = {h: str(graph.get(h).attrs["device_id"]) for h in pending}
-    report = estate.run("--client", "fabrikam", "--no-slack")
+    report = estate.run("--legacy", "--client", "fabrikam", "--no-slack")
 
     # every fabrikam host with pending patches, once, and nothing else
     assert set(report["hosts"]) == set(pending)
@@ -212,7 +214,7 @@ def test_closed_window_defers_every_host_and_names_the_next_opening(estate: Esta
     estate.set_window("contoso", {"days": [day], "start": "01:00", "end": "02:00", "tz": "UTC"})
     with estate.boot() as oh:
         pending = _pending_hosts(oh.ops.graph, "contoso")
-    out = estate.run("--client", "contoso", "--no-slack")
+    out = estate.run("--legacy", "--client", "contoso", "--no-slack")
 
     assert out["windows"] == {"contoso": f"opens {opening.isoformat()}"}
     assert out["waves"] == []
@@ -230,8 +232,8 @@ def test_real_run_posts_progress_and_summary_to_a_slack_thread(
     with LocalSlack(signing_secret="patch-cycle-cli-secret", bot_token=TOKEN) as slack:
         monkeypatch.setenv("OPSHAND_SLACK__API_URL", slack.api_url)
         monkeypatch.setenv("OPSHAND_SLACK__BOT_TOKEN", TOKEN)
-        plan_waves = len(estate.run("--dry-run", "--client", "northwind")["waves"])
-        report = estate.run("--client", "northwind")
+        plan_waves = len(estate.run("--legacy", "--dry-run", "--client", "northwind")["waves"])
+        report = estate.run("--legacy", "--client", "northwind")
         [head] = slack.messages("ops")
         thread = [m["text"] for m in slack.messages("ops", thread_ts=head["ts"])]
     n = report["planned"]

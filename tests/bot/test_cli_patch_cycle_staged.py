@@ -1,13 +1,15 @@
-"""``opshand patch-cycle --staged``: previews of any window and a real staged run (G4)."""
+"""``opshand patch-cycle`` (the staged cycle, its default): previews of any window, real runs,
+the digest's last cycle, and ``--legacy`` for the old wave cycle (G4)."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from typer.testing import CliRunner
 
-from agent.digest import PATCH_CYCLE_KIND
+from agent.digest import PATCH_CYCLE_KIND, compute_digest
 from bot.cli import app
 from tests.bot.test_cli_patch_cycle import ALWAYS_OPEN, Estate, _pending_hosts, estate
 
@@ -59,8 +61,18 @@ def test_staged_run_patches_an_open_window_and_records_the_cycle(estate: Estate)
         assert row.body["counts"] == rep["counts"]
         stages = [r for r in oh.audit.iter_rows() if r.kind == "patch_cycle.stage"]
         assert len(stages) == rep["stages"]
-        calls = {c["host"] for r in stages for c in r.body["calls"]}
-        assert calls == {h for h, o in outcomes.items() if o == "patched"}
+        # one row per job submitted, naming its host, job and key; the stages tally them
+        calls = [r.body for r in oh.audit.iter_rows() if r.kind == "integration.call"]
+        patched = {h for h, o in outcomes.items() if o == "patched"}
+        assert patched <= {c["target"] for c in calls}
+        assert {outcomes[c["target"]] for c in calls} <= {"patched", "failed", "escalated"}
+        assert all(c["job_id"] and c["idempotency_key"] for c in calls)
+        tally = sum(sum(r.body["calls"].values()) for r in stages)
+        assert tally == len(calls)
+        assert oh.audit.verify().ok
+    res = CliRunner().invoke(app, ["audit", "verify", "--json", "--data-dir", str(estate.data_dir)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["ok"] is True
 
 
 def test_staged_run_outside_the_window_runs_nothing(estate: Estate) -> None:
@@ -73,3 +85,43 @@ def test_staged_run_outside_the_window_runs_nothing(estate: Estate) -> None:
     assert json.loads(res.stdout)["clients"] == {}
     assert "contoso: window opens" in " ".join(res.stderr.split())
     assert estate.sim_calls("apply_patches") == []
+
+
+def test_staged_is_the_default_one_card_per_client_not_one_change_per_host(estate: Estate) -> None:
+    for c in ("fabrikam", "northwind"):
+        estate.set_window(c, ALWAYS_OPEN)
+    with estate.boot() as oh:
+        pending = {**_pending_hosts(oh.ops.graph, "fabrikam"),
+                   **_pending_hosts(oh.ops.graph, "northwind")}  # fmt: skip
+    out = estate.run("--no-slack")  # no --staged: the staged cycle is the default
+    ran = out["clients"]
+    assert {"fabrikam", "northwind"} <= set(ran)
+    hosts = {h for c in ("fabrikam", "northwind") for h in ran[c]["hosts"]}
+    assert hosts == set(pending)
+    assert all(ran[c]["consent_requests"] <= 1 and ran[c]["stages"] <= 8 for c in ran)
+    with estate.boot() as oh:
+        # the cycle is the unit of autonomy: no journal change per host, its own audit rows
+        assert oh.ops.journal.list(limit=1000) == []
+        rows = [r for r in oh.audit.iter_rows() if r.kind == PATCH_CYCLE_KIND]
+        assert {r.body["client"] for r in rows} == set(ran)
+        assert len({r.body["run_id"] for r in rows}) == 1
+        day = rows[-1].at.astimezone(UTC).date()  # the audit stamps rows with the wall clock
+        numbers = compute_digest(
+            oh.engine, oh.audit, day, ZoneInfo("UTC"), minutes_per_action={}, default_minutes=15
+        )
+    # the digest's last patch cycle is the whole run: every client's summary, not the last one
+    last = numbers.patch_cycle
+    assert last is not None and last.cycle_id == rows[0].body["run_id"]
+    for r in rows:
+        assert r.body["summary"] in last.summary
+
+
+def test_legacy_runs_the_wave_cycle_and_refuses_staged_options(estate: Estate) -> None:
+    estate.set_window("contoso", ALWAYS_OPEN)
+    plan = estate.run("--legacy", "--dry-run", "--client", "contoso")
+    assert plan["waves"] and "clients" not in plan
+    for extra in ("--staged", "--approve", "--wait"):
+        res = CliRunner().invoke(app, ["patch-cycle", "--legacy", extra, "--dry-run",
+                                       "--data-dir", str(estate.data_dir)])  # fmt: skip
+        assert res.exit_code == 2, extra
+        assert "--legacy runs the old wave cycle" in " ".join(res.output.split())

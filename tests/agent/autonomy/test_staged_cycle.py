@@ -64,6 +64,7 @@ class World:
             poll_interval=0.0, sleep=self.clock.sleep,
         )  # fmt: skip
         self.ops: Operations = core.ops
+        self.audit = core.audit
         self.events: list[CycleEvent] = []
         self.cards: list[dict[str, Any]] = []
 

@@ -75,8 +75,7 @@ def test_cli_patch_cycle_dry_run_plans_without_changing(cli: tuple[typer.Typer, 
         app, ["patch-cycle", "--dry-run", "--client", "contoso", "--json", *dd]
     )
     assert res.exit_code == 0, res.output
-    plan = json.loads(res.stdout)
-    names = [h for w in plan["waves"] for h in w["hosts"]]
-    hosts = names + list(plan["deferred"])
-    assert hosts and all(h.startswith("contoso") or h.startswith("host:contoso") for h in hosts)
-    assert set(plan["windows"]) == {"contoso"}
+    plan = json.loads(res.stdout)  # the staged cycle's preview (the default)
+    assert set(plan["clients"]) == {"contoso"}
+    hosts = [h for st in plan["clients"]["contoso"]["stages"] for h in st["hosts"]]
+    assert hosts and all(h.startswith("contoso") for h in hosts)
