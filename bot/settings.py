@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from adapters.registry import IntegrationsConfig
+from adapters.topology.config import TopologyConfig
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -269,6 +270,10 @@ class Settings(BaseSettings):
     management: ManagementSettings = Field(default_factory=ManagementSettings)
     integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
     """One integration per category (``vendor: sim`` by default); see ``adapters.registry``."""
+    topology: TopologyConfig = Field(default_factory=TopologyConfig)
+    """Real topology sources (CMDB, vCenter, Proxmox, Prometheus, NetBox, catalog files) read
+    by ``opshand twin sync``; none listed means the simulated ones. See
+    ``adapters.topology.config``."""
     log_format: Literal["text", "json"] = "text"
     replica_id: str = ""
     """Name of this replica in the audit and metrics (default host:pid)."""
