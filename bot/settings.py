@@ -243,12 +243,12 @@ class Settings(BaseSettings):
     the same as ``signals.sources.pagerduty.secret``."""
     sample_endpoints: int = 4200
     """Size of the sample estate generated on first start."""
-    sample_topology: Literal["ground_truth", "sources"] = "ground_truth"
-    """How the sample twin gets its topology on first start: ``ground_truth`` loads the
-    generator's relations (everything known, full coverage); ``sources`` loads only what the
-    inventories report and syncs topology from the simulated CMDB, vCenter, Proxmox, NetBox and
-    telemetry with their gaps, as a real installation would (partly covered entities then go to
-    consent). The simulated estate is the ground truth either way."""
+    sample_topology: Literal["ground_truth", "sources"] = "sources"
+    """How the sample twin gets its topology on first start: ``sources`` (the default) loads only
+    what the inventories report and syncs topology from the simulated CMDB, vCenter, Proxmox,
+    NetBox and telemetry with their gaps, as a real installation would (partly covered entities
+    then go to consent); ``ground_truth`` loads the generator's relations (everything known, full
+    coverage). The simulated estate is the ground truth either way."""
     sim_scale: float = 0.002
     """Sim durations are multiplied by this (a 10-minute reboot takes ~1 s at 0.002)."""
     sim_calls_file: Path | None = None

@@ -64,6 +64,7 @@ def slack_world(
         data_dir=tmp_path / "data",
         database_url=url,
         sample_endpoints=200,
+        sample_topology="ground_truth",  # the Slack flows run on the generator's full twin
         slack={"signing_secret": SIGNING_SECRET, "bot_token": BOT_TOKEN},
     )
     oh = bootstrap(settings, sim_timings=SimTimings(scale=0), start_worker=start_worker)
