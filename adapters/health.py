@@ -32,7 +32,9 @@ __all__ = [
     "IntegrationCheck",
     "check_all",
     "check_integration",
+    "classify",
     "client_states",
+    "sentence",
 ]
 
 _UNCHECKED = "not yet checked against a published spec"
@@ -93,7 +95,8 @@ class IntegrationCheck(BaseModel):
         return self.status == "ok"
 
 
-def _classify(exc: AdapterError) -> CheckStatus:
+def classify(exc: AdapterError) -> CheckStatus:
+    """The operator's reading of a failed probe."""
     if isinstance(exc, AuthError):
         return "credentials_rejected"
     if isinstance(exc, CircuitOpen):
@@ -107,6 +110,11 @@ def _classify(exc: AdapterError) -> CheckStatus:
     return "error"
 
 
+def sentence(status: CheckStatus) -> str:
+    """One sentence for the operator about a probe's status."""
+    return _SENTENCES[status]
+
+
 def check_integration(integration: Integration) -> IntegrationCheck:
     """Probe one integration with a cheap read and say what came of it."""
     probe, call = _PROBES[integration.category]
@@ -117,7 +125,7 @@ def check_integration(integration: Integration) -> IntegrationCheck:
     except NotFound:
         pass  # the probe id does not exist: the credentials were accepted to learn that
     except AdapterError as exc:
-        status = _classify(exc)
+        status = classify(exc)
         error = type(exc).__name__
     return IntegrationCheck(
         category=integration.category,
@@ -128,7 +136,7 @@ def check_integration(integration: Integration) -> IntegrationCheck:
         # The sim has no credentials to accept; say that it answers instead.
         summary="answers (simulated, no credentials)"
         if status == "ok" and integration.vendor == "sim"
-        else _SENTENCES[status],
+        else sentence(status),
         probe=probe,
         error=error,
         circuit=integration.circuit,

@@ -354,6 +354,42 @@ def _integrations(s: Settings) -> list[Finding]:
     ]
 
 
+def _topology(s: Settings) -> list[Finding]:
+    """Topology sources: each configured one read once; none means the simulated ones."""
+    from adapters.registry import ConfigError
+    from adapters.topology import TopologyConfig, build_topology_sources, check_topology_source
+
+    config = getattr(s, "topology", None)
+    if not isinstance(config, TopologyConfig) or not config.sources:
+        return [
+            Finding(
+                check="topology",
+                status="warn",
+                detail="no topology sources: twin sync uses the simulated ones",
+                fix="List your CMDB, vCenter, Proxmox, NetBox, Prometheus or catalog files "
+                "under topology.sources before going live.",
+            )
+        ]
+    try:
+        built = build_topology_sources(config)
+    except ConfigError as exc:
+        return [Finding(check="topology", status="fail", detail=str(exc), fix="Fix that entry.")]
+    try:
+        results = [check_topology_source(b) for b in built]
+    finally:
+        for b in built:
+            b.close()
+    return [
+        Finding(
+            check=f"topology {r.vendor}",
+            status="ok" if r.ok else "fail",
+            detail=f"{r.base_url}: {r.summary}" + (f" ({r.error})" if r.error else ""),
+            fix="" if r.ok else f"Check the {r.vendor} source's URL and credentials.",
+        )
+        for r in results
+    ]
+
+
 def _signals(s: Settings) -> list[Finding]:
     """Signal webhooks: which sources may send, and which are open to anyone."""
     from bot.ingress.signal_auth import open_source_warnings
@@ -418,6 +454,7 @@ def run_doctor(
     if (rb := _runbooks(s)) is not None:
         findings.append(rb)
     findings.extend(_integrations(s))
+    findings.extend(_topology(s))
     findings.extend(Finding(**f) for f in model_findings(s, call=model_call))
     findings.extend(_signals(s))
     return findings

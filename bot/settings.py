@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from adapters.registry import IntegrationsConfig
+from adapters.topology.config import TopologyConfig
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -242,12 +243,12 @@ class Settings(BaseSettings):
     the same as ``signals.sources.pagerduty.secret``."""
     sample_endpoints: int = 4200
     """Size of the sample estate generated on first start."""
-    sample_topology: Literal["ground_truth", "sources"] = "ground_truth"
-    """How the sample twin gets its topology on first start: ``ground_truth`` loads the
-    generator's relations (everything known, full coverage); ``sources`` loads only what the
-    inventories report and syncs topology from the simulated CMDB, vCenter, Proxmox, NetBox and
-    telemetry with their gaps, as a real installation would (partly covered entities then go to
-    consent). The simulated estate is the ground truth either way."""
+    sample_topology: Literal["ground_truth", "sources"] = "sources"
+    """How the sample twin gets its topology on first start: ``sources`` (the default) loads only
+    what the inventories report and syncs topology from the simulated CMDB, vCenter, Proxmox,
+    NetBox and telemetry with their gaps, as a real installation would (partly covered entities
+    then go to consent); ``ground_truth`` loads the generator's relations (everything known, full
+    coverage). The simulated estate is the ground truth either way."""
     sim_scale: float = 0.002
     """Sim durations are multiplied by this (a 10-minute reboot takes ~1 s at 0.002)."""
     sim_calls_file: Path | None = None
@@ -269,6 +270,10 @@ class Settings(BaseSettings):
     management: ManagementSettings = Field(default_factory=ManagementSettings)
     integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
     """One integration per category (``vendor: sim`` by default); see ``adapters.registry``."""
+    topology: TopologyConfig = Field(default_factory=TopologyConfig)
+    """Real topology sources (CMDB, vCenter, Proxmox, Prometheus, NetBox, catalog files) read
+    by ``opshand twin sync``; none listed means the simulated ones. See
+    ``adapters.topology.config``."""
     log_format: Literal["text", "json"] = "text"
     replica_id: str = ""
     """Name of this replica in the audit and metrics (default host:pid)."""

@@ -11,6 +11,14 @@ with realistic gaps (:mod:`adapters.topology.sim`).
 from __future__ import annotations
 
 from adapters.topology.catalog import CatalogError, CatalogFile
+from adapters.topology.config import (
+    TOPOLOGY_VENDORS,
+    BuiltTopologySource,
+    TopologyConfig,
+    TopologySourceConfig,
+    build_topology_sources,
+    check_topology_source,
+)
 from adapters.topology.contract import TopoLink, TopologyReport, TopologySource, TopoRecord
 from adapters.topology.match import MatchReport, TwinIndex, match_report
 from adapters.topology.netbox import NetBoxTopology
@@ -22,6 +30,8 @@ from adapters.topology.sync import TopologySync, sync_topology
 from adapters.topology.vcenter import VcenterTopology
 
 __all__ = [
+    "TOPOLOGY_VENDORS",
+    "BuiltTopologySource",
     "CatalogError",
     "CatalogFile",
     "MatchReport",
@@ -32,11 +42,15 @@ __all__ = [
     "SimTopology",
     "TopoLink",
     "TopoRecord",
+    "TopologyConfig",
     "TopologyReport",
     "TopologySource",
+    "TopologySourceConfig",
     "TopologySync",
     "TwinIndex",
     "VcenterTopology",
+    "build_topology_sources",
+    "check_topology_source",
     "match_report",
     "sim_topology_sources",
     "sync_topology",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from adapters.errors import AdapterError
+from adapters.topology.catalog import CatalogError
 from adapters.topology.contract import TopologySource
 from adapters.topology.match import MatchReport, TwinIndex, match_report
 from twin.coverage import DEFAULT_COVERAGE_WINDOW, Level, refresh_coverage
@@ -49,7 +50,7 @@ def sync_topology(
     learned_ttl: timedelta = DEFAULT_LEARNED_TTL,
     window: timedelta = DEFAULT_COVERAGE_WINDOW,
     actor: str = "sync",
-    on_error: Callable[[str, AdapterError], None] | None = None,
+    on_error: Callable[[str, AdapterError | CatalogError], None] | None = None,
 ) -> TopologySync:
     """Sync the twin's topology from ``sources``.
 
@@ -60,11 +61,13 @@ def sync_topology(
         learned_ttl: how long a learned relation lives unseen (``twin_learned_ttl_hours``).
         window: how recent a confirmation must be to count for coverage.
         actor: recorded on every change-set.
-        on_error: called with (source, error) when a source fails; the others still sync.
-            Without it the first failure is raised.
+        on_error: called with (source, error) when a source fails (an adapter error, or a
+            catalog file unreadable or wrong); the others still sync. Without it the first
+            failure is raised.
 
     Raises:
         AdapterError: a source failed and no ``on_error`` was given.
+        CatalogError: a catalog file failed and no ``on_error`` was given.
     """
     now = now or utcnow()
     out = TopologySync()
@@ -72,7 +75,7 @@ def sync_topology(
     for src in sources:
         try:
             report = src.read_topology()
-        except AdapterError as exc:
+        except (AdapterError, CatalogError) as exc:  # a catalog file gone or broken, too
             if on_error is None:
                 raise
             on_error(src.source, exc)

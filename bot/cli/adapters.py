@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
@@ -11,14 +11,25 @@ from rich.table import Table
 
 from adapters.health import ClientState, IntegrationCheck, check_all, client_states
 from adapters.registry import ConfigError, Integration, IntegrationsConfig, build_integrations
-from bot.cli.common import DataDir, JsonOut, SettingsFile, boot, dump, err, out
+from adapters.topology import (
+    BuiltTopologySource,
+    TopologyConfig,
+    build_topology_sources,
+    check_topology_source,
+)
+from bot.cli.common import DataDir, JsonOut, SettingsFile, boot, dump, err, out, settings
 
-__all__ = ["IntegrationsLoader", "register_adapters_command"]
+__all__ = ["IntegrationsLoader", "TopologyLoader", "register_adapters_command"]
 
 IntegrationsLoader = Callable[
     [Path | None, Path | None], AbstractContextManager[Mapping[str, Integration]]
 ]
 """(data dir, settings file) -> a context holding the built integrations, closed afterwards."""
+
+TopologyLoader = Callable[
+    [Path | None, Path | None], AbstractContextManager[Sequence[BuiltTopologySource]]
+]
+"""(data dir, settings file) -> a context holding the built topology sources, closed afterwards."""
 
 _STYLE = {"ok": "green", "credentials_rejected": "red", "unreachable": "red"}
 
@@ -41,6 +52,20 @@ def _from_settings(
         for integration in built.values():
             integration.close()
         oh.close()
+
+
+@contextmanager
+def _topology_from_settings(
+    data_dir: Path | None, settings_file: Path | None
+) -> Iterator[list[BuiltTopologySource]]:
+    """The settings' ``topology.sources``, built (none: the simulated ones, not listed)."""
+    config = getattr(settings(data_dir, settings_file), "topology", None)
+    built = build_topology_sources(config) if isinstance(config, TopologyConfig) else []
+    try:
+        yield built
+    finally:
+        for source in built:
+            source.close()
 
 
 def _table(results: list[IntegrationCheck]) -> Table:
@@ -81,18 +106,26 @@ def _clients_table(rows: list[ClientState]) -> Table:
     return table
 
 
-def register_adapters_command(app: typer.Typer, *, load: IntegrationsLoader | None = None) -> None:
+def register_adapters_command(
+    app: typer.Typer,
+    *,
+    load: IntegrationsLoader | None = None,
+    load_topology: TopologyLoader | None = None,
+) -> None:
     """Add ``opshand adapters check`` to ``app``.
 
     Args:
         app: the root typer app.
         load: where the integrations come from (default: settings + bootstrap's sim); tests
             pass integrations over ``httpx.MockTransport`` fakes.
+        load_topology: where the topology sources come from (default: settings'
+            ``topology.sources``).
     """
     adapters_app = typer.Typer(
         help="Inspect the integrations opshand acts through.", no_args_is_help=True
     )
     loader = load or _from_settings
+    topo_loader = load_topology or _topology_from_settings
 
     @adapters_app.command("check")
     def check(
@@ -108,12 +141,15 @@ def register_adapters_command(app: typer.Typer, *, load: IntegrationsLoader | No
         Shows whether its credentials work (401/403: "credentials rejected"; no connection:
         "unreachable"), its circuit state and the contract methods it implements, then every
         vendor client opshand ships with its state here (``not configured`` or its probe's
-        result) and the API version it was checked against. Exits 1 when any configured
+        result) and the API version it was checked against. Configured topology sources
+        (category ``topology``) are read once each. Exits 1 when any configured
         integration is not usable.
         """
         try:
             with loader(data_dir, settings_file) as integrations:
                 results = check_all(integrations.values())
+            with topo_loader(data_dir, settings_file) as sources:
+                results += [check_topology_source(s) for s in sources]
         except ConfigError as exc:
             err.print(f"[red]Integration settings error:[/red] {exc}")
             raise typer.Exit(2) from exc

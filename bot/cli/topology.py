@@ -1,8 +1,9 @@
 """The topology half of ``opshand twin sync`` and ``opshand twin conflicts``.
 
-``twin sync`` reads the topology sources after the inventories: in the demo and on the sim, the
-simulated CMDB, vCenter, Proxmox, NetBox and trace telemetry derived from the sample's ground
-truth (:mod:`adapters.topology.sim`). ``--explain`` shows what matching made of each source's
+``twin sync`` reads the topology sources after the inventories: the settings' ``topology.sources``
+when configured (:mod:`adapters.topology.config`), otherwise (the demo) the simulated CMDB,
+vCenter, Proxmox, NetBox and trace telemetry derived from the sample's ground truth
+(:mod:`adapters.topology.sim`). ``--explain`` shows what matching made of each source's
 records: matched (and on which identifier), new, ambiguous (left out, never guessed) and
 unmatched twin entities. ``twin conflicts`` lists where sources disagree, both readings kept.
 """
@@ -21,22 +22,49 @@ __all__ = ["conflicts_report", "print_conflicts", "print_explain", "topology_syn
 _SHOW = 10
 
 
-def topology_sync(oh: Any) -> Any:
-    """Sync topology from the simulated sources into ``oh``'s twin; returns the sync result."""
-    from adapters.topology import sim_topology_sources, sync_topology
-    from twin.sample import generate_estate
+def topology_sync(oh: Any, *, transport: Any = None) -> Any:
+    """Sync topology into ``oh``'s twin; returns the sync result.
+
+    The sources are the settings' ``topology.sources`` when any is listed (the real CMDB,
+    vCenter ...), else the simulated ones derived from the sample. A source that fails is
+    reported in the result's ``failed`` and its claims stay as they were.
+
+    Raises:
+        adapters.registry.ConfigError: a configured source cannot be built.
+    """
+    from adapters.topology import (
+        TopologyConfig,
+        build_topology_sources,
+        sim_topology_sources,
+        sync_topology,
+    )
 
     s = oh.settings
-    truth = generate_estate(endpoints=s.sample_endpoints)
-    sources = sim_topology_sources(truth.entities, truth.relations)
-    return sync_topology(
-        oh.store,
-        sources,
-        learned_ttl=timedelta(hours=s.twin_learned_ttl_hours),
-        window=timedelta(hours=s.twin_coverage_window_hours),
-        actor="cli",
-        on_error=lambda *_: None,
+    config = getattr(s, "topology", None)
+    built = (
+        build_topology_sources(config, transport=transport)
+        if isinstance(config, TopologyConfig) and config.sources
+        else []
     )
+    try:
+        if built:
+            sources: list[Any] = [b.client for b in built]
+        else:
+            from twin.sample import generate_estate
+
+            truth = generate_estate(endpoints=s.sample_endpoints)
+            sources = list(sim_topology_sources(truth.entities, truth.relations))
+        return sync_topology(
+            oh.store,
+            sources,
+            learned_ttl=timedelta(hours=s.twin_learned_ttl_hours),
+            window=timedelta(hours=s.twin_coverage_window_hours),
+            actor="cli",
+            on_error=lambda *_: None,
+        )
+    finally:
+        for b in built:
+            b.close()
 
 
 def explain_rows(result: Any) -> list[dict[str, Any]]:

@@ -266,6 +266,7 @@ def twin_sync(
     """
     from adapters.errors import AdapterError
     from adapters.inventory import known_ids
+    from adapters.registry import ConfigError
     from adapters.sync import sync_all
     from bot.cli.topology import explain_rows, print_explain, topology_sync
     from twin.model import NodeKind
@@ -311,7 +312,11 @@ def twin_sync(
                 )
                 advance(1)
         with _bar("Syncing topology", None):
-            topo = topology_sync(oh)
+            try:
+                topo = topology_sync(oh)
+            except ConfigError as bad:
+                err.print(f"[red]Topology settings error:[/red] {bad}")
+                raise typer.Exit(2) from bad
     finally:
         oh.close()
     for r in explain_rows(topo):
@@ -335,6 +340,8 @@ def twin_sync(
         )
     for category, exc in failed:
         err.print(f"[red]{category} failed:[/red] {exc}")
+    for source, why in topo.failed:  # its claims stay as they were
+        err.print(f"[red]topology source {source} failed:[/red] {why}")
     if json_out:
         for row in results:  # G3: aged relations are reported with the source that learned them
             row["aged"] = [

@@ -86,6 +86,9 @@ def estate(
 ) -> Iterator[Estate]:
     """A seeded data dir; SQLite unless a test asks for ``postgres`` (indirect parameter)."""
     monkeypatch.setenv("OPSHAND_SAMPLE_ENDPOINTS", "200")
+    # the cycle's accounting on the generator's full twin (the sources' gaps send hosts whose
+    # dependents no source covers to consent: tests/scenarios/test_topology_from_sources.py)
+    monkeypatch.setenv("OPSHAND_SAMPLE_TOPOLOGY", "ground_truth")
     monkeypatch.setenv("OPSHAND_SIM_SCALE", "0")
     # The unattended policy: routine hosts patch themselves, production databases and
     # anything the rehearsal flags ask a person.

@@ -25,7 +25,7 @@ def test_demo_refusals_name_each_real_thing(tmp_path: Path) -> None:
             "psa": {
                 "vendor": "servicenow",
                 "base_url": "https://x.service-now.com",
-                "credentials": {"oauth_token": "t"},
+                "credentials": {"client_id": "opshand-demo", "client_secret": "sn-secret-0001"},
             }
         },
     )

@@ -76,6 +76,7 @@ def slack_world(
         data_dir=tmp_path / "data",
         database_url=url,
         sample_endpoints=200,
+        sample_topology="ground_truth",  # the Slack flows run on the generator's full twin
         slack={"signing_secret": SIGNING_SECRET, "bot_token": BOT_TOKEN},
         **({"roles": dict(roles)} if roles is not None else {}),
     )

@@ -17,6 +17,8 @@ runner = CliRunner()
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("OPSHAND_SAMPLE_ENDPOINTS", "200")
+    # these read the seed's own view ("sample" observations); the sources' twin: test_topology*
+    monkeypatch.setenv("OPSHAND_SAMPLE_TOPOLOGY", "ground_truth")
     monkeypatch.setenv("COLUMNS", "200")
     return tmp_path / "data"
 
