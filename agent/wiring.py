@@ -62,6 +62,8 @@ def build_core(
     redactor: Redactor | None = None,
     guardrails: Guardrails | None = None,
     now: Callable[[], datetime] | None = None,
+    checkpoint_every: int = 100,
+    audit_class: type[AuditLog] = AuditLog,
     executor_class: type[Executor] = Executor,
     **executor_options: Any,
 ) -> Core:
@@ -74,12 +76,17 @@ def build_core(
         team_id: The Slack workspace whose users the roles name.
         checkpoint: The file holding the audit chain's external checkpoint.
         redactor: Secrets to keep out of the audit (a fresh one when omitted).
+        checkpoint_every: Record the audit checkpoint after this many appends (0: only on
+            request), see :class:`~agent.audit.AuditLog`.
+        audit_class: A subclass of :class:`~agent.audit.AuditLog` (tests inject faults with one).
         executor_class: A subclass of :class:`Executor` (benchmarks use one).
         executor_options: Go to the executor (``poll_interval``, ``sleep``, ``worker_id``,
             ``lease``, ``redact`` ...); ``now`` drives the facade, consent and the executor.
     """
     redactor = redactor if redactor is not None else Redactor()
-    audit = AuditLog(engine, redactor, FileCheckpoint(checkpoint))
+    audit = audit_class(
+        engine, redactor, FileCheckpoint(checkpoint), checkpoint_every=checkpoint_every
+    )
     roles = RoleMap(dict(members), team_id=team_id)
 
     def audit_fn(conn: Connection, **kw: Any) -> Any:

@@ -31,14 +31,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Connection, Engine, func, insert, select, text
+from sqlalchemy import Engine, func, insert, select, text
 
 from adapters.sim import SimEstate, SimTimings, SqliteCallStore
-from agent.approval import ConsentBook, Guardrails, RoleMap
-from agent.audit import AuditLog, FileCheckpoint, Redactor
-from agent.execution import Adapters, Executor, Journal, journal_table
+from agent.approval import Guardrails
+from agent.execution import Adapters, journal_table
 from agent.policy import load_policy
 from agent.service import ChangeRequest, Operations
+from agent.wiring import build_core
 from tests.estate import small_estate
 from twin.db import make_engine
 from twin.ingest import IngestBatch
@@ -92,40 +92,20 @@ def _world(
     sim = SimEstate.from_twin(ents, rels, timings=SimTimings(scale=0), store=store)
     raw = {c: getattr(sim, c) for c in ("rmm", "psa", "siem", "identity", "backup", "firewall")}
     adapters = Adapters(**{c: _Timed(a, spent) if spent else a for c, a in raw.items()})
-    audit = AuditLog(engine, Redactor(), FileCheckpoint(tmp / f"{worker_id}.checkpoint"))
-
-    def audit_fn(conn: Connection, **kw: Any) -> Any:
-        return audit.append(conn, **kw)
-
-    roles = RoleMap({"approvers": ["U0BEN"], "admins": ["U0BEN"]}, team_id="T0BENCH")
-    journal = Journal(engine, audit_fn)
-
-    def make_executor(ops: Operations) -> Executor:
-        return Executor(
-            engine,
-            journal,
-            twin,
-            lambda: ops.graph,
-            adapters,
-            audit=audit_fn,
-            recheck=ops.recheck,
-            poll_interval=0.0,
-            worker_id=worker_id,
-        )
-
-    ops = Operations(
+    core = build_core(
         engine=engine,
         store=twin,
         graph=twin.load(),
-        journal=journal,
+        adapters=adapters,
         policy=load_policy(ROOT / "examples" / "policy.yaml"),
-        consent=ConsentBook(engine, roles),
-        roles=roles,
-        executor_factory=make_executor,
-        audit=audit_fn,
+        members={"approvers": ["U0BEN"], "admins": ["U0BEN"]},
         team_id="T0BENCH",
+        checkpoint=tmp / f"{worker_id}.checkpoint",
         guardrails=Guardrails(max_auto_per_hour=10**9, breaker_failures=10**9),
+        poll_interval=0.0,
+        worker_id=worker_id,
     )
+    ops = core.ops
     return ops, sim
 
 

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, select
 
-from twin._changeset import aware
+from twin._entities import aware
 from twin._schema import entity_table, observation_table
 from twin.ingest import IngestBatch
 from twin.model import EdgeType, Entity, NodeKind, utcnow
@@ -123,7 +123,7 @@ def _gather(
     engine: Engine, cutoff: datetime
 ) -> tuple[dict[str, Entity], dict[str, set[str]], dict[str, dict[str, str]], dict[str, set[str]]]:
     """Entities of covered kinds; confirming sources; env per source; topology observers."""
-    from twin._changeset import row_ent
+    from twin._entities import row_ent
 
     ents: dict[str, Entity] = {}
     confirming: dict[str, set[str]] = defaultdict(set)

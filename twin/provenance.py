@@ -165,7 +165,7 @@ class Claim:
 
 
 def _claim(row: Any) -> Claim:
-    from twin._changeset import aware
+    from twin._entities import aware
 
     return Claim(
         src=row.src,
@@ -184,7 +184,8 @@ def record(conn: Connection, source: str, rels: Sequence[Relation], at: datetime
     """Upsert ``source``'s claims of ``rels`` seen at ``at`` (first seen kept, never moved back)."""
     if not rels:
         return
-    from twin._changeset import RawSQL, aware
+    from twin._entities import aware
+    from twin._rawsql import RawSQL
 
     kind = source_kind(source)
     keys = [(r.src, r.type.value, r.dst) for r in rels]

@@ -15,15 +15,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from bot.cli.common import DataDir, JsonOut, boot, dump, err, out, settings
+from bot.cli.twin_view import (
+    brief,
+    parse_kind,
+    print_applied,
+    print_blast,
+    print_deps,
+    print_entities,
+    print_entity,
+    print_sample,
+    print_sync,
+    progress,
+    resolve,
+)
 
 if TYPE_CHECKING:
     from twin.graph import TwinGraph
-    from twin.model import Entity, NodeKind
-    from twin.store import ApplyResult, TwinStore
+    from twin.store import TwinStore
 
 __all__ = ["twin_app"]
 
@@ -32,22 +42,6 @@ twin_app = typer.Typer(
 )
 
 Limit = Annotated[int, typer.Option(help="At most this many rows.")]
-
-
-# ---------------------------------------------------------------------- helpers
-@contextmanager
-def _bar(description: str, total: int | None) -> Iterator[Any]:
-    """A progress bar on stderr; yields a callback taking a count of records done."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
 
 
 @contextmanager
@@ -78,80 +72,6 @@ def _graph(data_dir: Path | None) -> Iterator[tuple[TwinGraph, TwinStore]]:
         oh.close()
 
 
-def _resolve(g: TwinGraph, mention: str) -> Entity:
-    from twin.graph import UnknownEntity
-
-    try:
-        return g.resolve(mention, fuzzy=False)
-    except UnknownEntity as exc:
-        err.print(str(exc), markup=False, highlight=False)
-        raise typer.Exit(2) from exc
-
-
-def _kind(name: str) -> NodeKind:
-    from twin.model import NodeKind
-
-    try:
-        return NodeKind(name)
-    except ValueError as exc:
-        err.print(f"Unknown kind '{name}'; kinds are {', '.join(k.value for k in NodeKind)}.")
-        raise typer.Exit(2) from exc
-
-
-def _brief(e: Entity) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "name": e.name,
-        "kind": e.kind.value,
-        "client": e.attrs.get("client"),
-        "criticality": e.attrs.get("criticality"),
-        "active": e.active,
-    }
-
-
-def _entity_table(rows: list[Entity], title: str | None = None, *, limit: int = 50) -> None:
-    t = Table(title=title)
-    # Names are never cut or wrapped: people copy them back into the next command.
-    widest = max((len(e.name) for e in rows[:limit]), default=4)
-    t.add_column("name", no_wrap=True, min_width=widest)
-    for c in ("kind", "client", "env", "criticality", "last seen"):
-        t.add_column(c)
-    for e in rows[:limit]:
-        a = e.attrs
-        t.add_row(
-            e.name,
-            e.kind.value,
-            str(a.get("client", "")),
-            str(a.get("env", "")),
-            str(a.get("criticality", "")),
-            f"{e.last_seen:%Y-%m-%d %H:%M}",
-        )
-    out.print(t)
-    if len(rows) > limit:
-        out.print(f"... and {len(rows) - limit} more (--limit, or --json for all)")
-
-
-def _report(res: ApplyResult, json_out: bool, what: str) -> None:
-    data = {
-        "serial": res.serial,
-        "changed": res.changed,
-        "records": res.touched,
-        "tombstoned": res.tombstoned,
-        "rejected": [str(r) for r in res.rejections],
-    }
-    if json_out:
-        dump(data)
-        return
-    out.print(
-        f"{what}: {res.touched:,} records, {res.changed:,} changes, "
-        f"{res.tombstoned} tombstoned, serial now {res.serial}."
-    )
-    for r in res.rejections[:20]:
-        err.print(f"[yellow]rejected[/yellow] {r}")
-    if len(res.rejections) > 20:
-        err.print(f"... and {len(res.rejections) - 20} more rejections (--json lists all)")
-
-
 # ---------------------------------------------------------------------- writes
 @twin_app.command("sample")
 def twin_sample(
@@ -167,13 +87,7 @@ def twin_sample(
     if json_out:
         dump({"entities": len(est.entities), "relations": len(est.relations), "by_kind": summary})
         return
-    t = Table(title=f"Sample estate ({endpoints} endpoints, seed {seed})")
-    t.add_column("kind")
-    t.add_column("count", justify="right")
-    for k, n in summary.items():
-        t.add_row(k, str(n))
-    t.add_row("[bold]relations[/bold]", str(len(est.relations)))
-    out.print(t)
+    print_sample(summary, len(est.relations), endpoints, seed)
 
 
 @twin_app.command("load")
@@ -222,7 +136,7 @@ def twin_load(
     else:
         from twin.sample import generate_estate
 
-        with _bar("Generating the sample estate", None):
+        with progress("Generating the sample estate", None):
             est = generate_estate(target_nodes=max(sample or 0, 2_000), seed=seed)
         batch = IngestBatch(
             source="sample",
@@ -233,9 +147,9 @@ def twin_load(
         )
     with _writable_store(data_dir) as store:
         total = len(batch.entities) + len(batch.relations)
-        with _bar("Loading into the twin", total) as advance:
+        with progress("Loading into the twin", total) as advance:
             res = store.apply(batch, progress=advance)
-    _report(res, json_out, "Loaded")
+    print_applied(res, json_out, "Loaded")
 
 
 @twin_app.command("sync")
@@ -268,7 +182,7 @@ def twin_sync(
     from adapters.inventory import known_ids
     from adapters.registry import ConfigError
     from adapters.sync import sync_all
-    from bot.cli.topology import explain_rows, print_explain, topology_sync
+    from bot.cli.topology import topology_sync
     from twin.model import NodeKind
 
     failed: list[tuple[str, AdapterError]] = []
@@ -288,7 +202,7 @@ def twin_sync(
             "psa": sim.psa,
             "siem": sim.siem,
         }
-        with _bar("Reading the integrations", None):
+        with progress("Reading the integrations", None):
             batches = sync_all(
                 adapters,
                 known=known_ids(graph.entities()),
@@ -296,7 +210,7 @@ def twin_sync(
                 on_error=lambda c, e: failed.append((c, e)),
             )
         results = []
-        with _bar("Syncing", len(batches)) as advance:
+        with progress("Syncing", len(batches)) as advance:
             for b in batches:
                 if not full:
                     b = replace(b, full_sync=False)  # noqa: PLW2901
@@ -311,7 +225,7 @@ def twin_sync(
                     }
                 )
                 advance(1)
-        with _bar("Syncing topology", None):
+        with progress("Syncing topology", None):
             try:
                 topo = topology_sync(oh)
             except ConfigError as bad:
@@ -319,57 +233,7 @@ def twin_sync(
                 raise typer.Exit(2) from bad
     finally:
         oh.close()
-    for r in explain_rows(topo):
-        results.append(
-            {
-                "source": r["source"],
-                "records": r["matched"] + r["new"],
-                "changed": r["changed"],
-                "tombstoned": 0,
-                "rejected": r["rejected"],
-                **(
-                    {
-                        "match": {
-                            k: v for k, v in r.items() if k not in ("source", "changed", "rejected")
-                        }
-                    }
-                    if explain
-                    else {}
-                ),
-            }
-        )
-    for category, exc in failed:
-        err.print(f"[red]{category} failed:[/red] {exc}")
-    for source, why in topo.failed:  # its claims stay as they were
-        err.print(f"[red]topology source {source} failed:[/red] {why}")
-    if json_out:
-        for row in results:  # G3: aged relations are reported with the source that learned them
-            row["aged"] = [
-                {"src": c.src, "type": c.type, "dst": c.dst, "last_seen": c.last_seen.isoformat()}
-                for c in topo.aged
-                if c.source == row["source"]
-            ]
-        dump(results)
-        return
-    t = Table(title="Sync")
-    for c in ("source", "records", "changed", "tombstoned", "rejected"):
-        t.add_column(c, justify="right" if c != "source" else "left")
-    for r in results:
-        t.add_row(
-            r["source"],
-            str(r["records"]),
-            str(r["changed"]),
-            str(r["tombstoned"]),
-            str(len(r["rejected"])),
-        )
-    out.print(t)
-    if explain:
-        print_explain(topo)
-    elif topo.aged:
-        # G3: a learned relation that went is said, not dropped silently
-        out.print(f"{len(topo.aged)} learned relations aged out (not seen for their time-to-live):")
-        for c in topo.aged[:10]:
-            out.print(f"  {c.src} -{c.type}-> {c.dst} ({c.source})")
+    print_sync(results, topo, failed, explain=explain, json_out=json_out)
 
 
 # ---------------------------------------------------------------------- reads
@@ -408,7 +272,7 @@ def twin_search(
             conds[key] = json.loads(value)
         except ValueError:
             conds[key] = value
-    kinds = {_kind(kind)} if kind else None
+    kinds = {parse_kind(kind)} if kind else None
     with _graph(data_dir) as (g, _):
         if missing_patch:
             rows = queries.hosts_missing_patch(g, missing_patch, client)
@@ -424,12 +288,12 @@ def twin_search(
             {
                 "total": len(rows),
                 "items": [
-                    {**_brief(e), "score": s} for e, s in zip(rows[:limit], scores, strict=False)
+                    {**brief(e), "score": s} for e, s in zip(rows[:limit], scores, strict=False)
                 ],
             }
         )
         return
-    _entity_table(rows, f"{len(rows)} found", limit=limit)
+    print_entities(rows, f"{len(rows)} found", limit=limit)
 
 
 @twin_app.command("show")
@@ -438,7 +302,7 @@ def twin_show(entity: str, json_out: JsonOut = False, data_dir: DataDir = None) 
     from twin.queries import entity_detail
 
     with _graph(data_dir) as (g, store):
-        e = _resolve(g, entity)
+        e = resolve(g, entity)
         data = entity_detail(g, e.id)
         data["observations"] = [
             {
@@ -452,22 +316,7 @@ def twin_show(entity: str, json_out: JsonOut = False, data_dir: DataDir = None) 
     if json_out:
         dump(data)
         return
-    out.print(
-        f"[bold]{e.name}[/bold] ({e.kind.value}, {'active' if e.active else 'tombstoned'}) "
-        f"— source {e.source}, version {e.version}, last seen {e.last_seen:%Y-%m-%d %H:%M}"
-    )
-    for k, v in sorted(e.attrs.items()):
-        out.print(f"  {k}: {v}")
-    if len(data["observations"]) > 1:
-        out.print("observed by: " + ", ".join(o["source"] for o in data["observations"]))
-    t = Table()
-    for c in ("direction", "type", "name", "kind"):
-        t.add_column(c)
-    for n in data["needs"][:30]:
-        t.add_row("needs", n["type"], n["name"], n["kind"])
-    for n in data["needed_by"][:30]:
-        t.add_row("needed by", n["type"], n["name"], n["kind"])
-    out.print(t)
+    print_entity(e, data)
 
 
 @twin_app.command("blast")
@@ -476,41 +325,9 @@ def twin_blast(
 ) -> None:
     """What needs ENTITY, transitively (what breaks if it goes down), by kind and criticality."""
     with _graph(data_dir) as (g, _):
-        e = _resolve(g, entity)
+        e = resolve(g, entity)
         br = g.blast_radius(e.id)
-    groups = br.grouped()
-    if json_out:
-        dump(
-            {
-                "entity": e.id,
-                "total": len(br.items),
-                "by_kind": br.by_kind,
-                "by_criticality": br.by_criticality,
-                "groups": {
-                    k: {
-                        c: [{"id": i.entity.id, "path": list(i.path)} for i in items]
-                        for c, items in by_crit.items()
-                    }
-                    for k, by_crit in groups.items()
-                },
-            }
-        )
-        return
-    out.print(f"[bold]{len(br.items)}[/bold] entities need {e.name}: {br.by_kind}")
-    t = Table()
-    for c in ("kind", "criticality", "name", "via"):
-        t.add_column(c)
-    shown = 0
-    for kind, by_crit in groups.items():
-        for crit, items in by_crit.items():
-            for i in items:
-                if shown >= limit:
-                    break
-                t.add_row(
-                    kind, crit, i.entity.name, " -> ".join(p.split(":", 1)[-1] for p in i.path[1:])
-                )
-                shown += 1
-    out.print(t)
+    print_blast(e, br, limit=limit, json_out=json_out)
 
 
 @twin_app.command("deps")
@@ -519,29 +336,9 @@ def twin_deps(
 ) -> None:
     """What ENTITY needs, transitively (its dependency chain)."""
     with _graph(data_dir) as (g, _):
-        e = _resolve(g, entity)
+        e = resolve(g, entity)
         deps = g.dependencies(e.id)
-    if json_out:
-        dump(
-            {
-                "entity": e.id,
-                "total": len(deps),
-                "items": [{**_brief(i.entity), "path": list(i.path)} for i in deps],
-            }
-        )
-        return
-    out.print(f"{e.name} needs [bold]{len(deps)}[/bold] entities")
-    t = Table()
-    for c in ("depth", "name", "kind", "via"):
-        t.add_column(c)
-    for i in deps[:limit]:
-        t.add_row(
-            str(len(i.path) - 1),
-            i.entity.name,
-            i.entity.kind.value,
-            " -> ".join(p.split(":", 1)[-1] for p in i.path[1:-1]) or "-",
-        )
-    out.print(t)
+    print_deps(e, deps, limit=limit, json_out=json_out)
 
 
 @twin_app.command("path")
@@ -550,7 +347,7 @@ def twin_path(
 ) -> None:
     """How SOURCE and TARGET are connected (shortest path, any direction)."""
     with _graph(data_dir) as (g, _):
-        a, b = _resolve(g, source), _resolve(g, target)
+        a, b = resolve(g, source), resolve(g, target)
         p = g.path(a.id, b.id)
         hops = []
         for x, y in zip(p or [], (p or [])[1:], strict=False):
@@ -585,7 +382,7 @@ def twin_stale(
     """Facts no source has confirmed recently (oldest first)."""
     from twin.queries import stale
 
-    kinds = [_kind(kind)] if kind else None
+    kinds = [parse_kind(kind)] if kind else None
     with _graph(data_dir) as (g, _):
         rows = stale(g, timedelta(hours=hours), scope, kinds=kinds)
     if json_out:
@@ -593,11 +390,11 @@ def twin_stale(
             {
                 "total": len(rows),
                 "hours": hours,
-                "items": [{**_brief(e), "last_seen": e.last_seen.isoformat()} for e in rows],
+                "items": [{**brief(e), "last_seen": e.last_seen.isoformat()} for e in rows],
             }
         )
         return
-    _entity_table(rows, f"{len(rows)} not seen for {hours:g} h", limit=limit)
+    print_entities(rows, f"{len(rows)} not seen for {hours:g} h", limit=limit)
 
 
 @twin_app.command("conflicts")

@@ -16,12 +16,12 @@ from twin.plan import (
     PLAN_FORMAT_VERSION,
     Plan,
     diff_plans,
-    plan_waves,
     rehearse,
     stale_entities,
 )
 from twin.render import RENDER_FORMAT_VERSION, render_diff, render_json, render_text
 from twin.sample import REFERENCE_NOW, generate_estate
+from twin.waves import plan_waves
 
 
 def _bump(g: TwinGraph, eid: str, **attrs: object) -> None:

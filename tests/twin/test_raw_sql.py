@@ -1,4 +1,4 @@
-"""The ingest hot path (``twin._changeset.RawSQL``) writes what SQLAlchemy would have written."""
+"""The ingest hot path (``twin._rawsql.RawSQL``) writes what SQLAlchemy would have written."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from sqlalchemy import Engine, select
 
 from tests.estate import small_estate
-from twin._changeset import ENTITY_COLS, LOG_COLS, OBS_COLS, RawSQL, make_entity
+from twin._entities import make_entity
+from twin._rawsql import ENTITY_COLS, LOG_COLS, OBS_COLS, RawSQL
 from twin._schema import change_log, entity_table, observation_table
 from twin.ingest import IngestBatch
 from twin.model import Entity, NodeKind

@@ -18,13 +18,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from adapters.sim import SimEstate, SimTimings, SystemClock
-from agent.approval import ConsentBook, Guardrails, RoleMap
-from agent.audit import AuditLog, FileCheckpoint, Redactor
-from agent.execution import Adapters, Change, Executor, Journal, RetryPolicy
+from agent.approval import Guardrails, RoleMap
+from agent.audit import AuditLog, Redactor
+from agent.execution import Adapters, Change, Executor, RetryPolicy
 from agent.execution.executor import LEASE
 from agent.policy import load_policy, load_policy_text
 from agent.service import Operations
-from agent.wiring import sim_adapters
+from agent.wiring import build_core, sim_adapters
 from tests.estate import small_estate
 from twin.ingest import IngestBatch
 from twin.model import Entity, Relation, utcnow
@@ -101,62 +101,46 @@ def build(
         sim = sim or sim_for(ents, rels)
         adapters = sim_adapters(sim)
     redactor = Redactor([CANARY])
-    audit = AuditLog(
-        engine,
-        redactor,
-        FileCheckpoint(tmp / "audit.checkpoint"),
-        checkpoint_every=checkpoint_every,
-    )
-
-    def audit_fn(conn: Connection, **kw: Any) -> Any:
-        if audit_hook is not None:
-            audit_hook(kw["kind"])
-        return audit.append(conn, **kw)
-
-    roles = RoleMap({"approvers": ["U0BEN", "U0CHLOE"], "admins": ["U0BEN"]}, team_id=TEAM)
     policy = (
         load_policy_text(policy_text)
         if policy_text
         else load_policy(ROOT / "examples" / "policy.yaml")
     )
-    journal = Journal(engine, audit_fn)
-    acts = adapters
-
-    def make_executor(ops: Operations) -> Executor:
-        return Executor(
-            engine,
-            journal,
-            store,
-            lambda: ops.graph,
-            acts,
-            audit=audit_fn,
-            recheck=ops.recheck,
-            poll_interval=0.0,
-            sleep=sleep,
-            now=now,
-            worker_id=worker_id,
-            lease=lease,
-            retry=retry,
-            monotonic=monotonic,
-            step_hook=step_hook,
-            redact=redactor.redact_text,
-        )
-
-    ops = Operations(
+    core = build_core(
         engine=engine,
         store=store,
         graph=graph,
-        journal=journal,
+        adapters=adapters,
         policy=policy,
-        consent=ConsentBook(engine, roles, clock=now),
-        roles=roles,
-        executor_factory=make_executor,
-        audit=audit_fn,
+        members={"approvers": ["U0BEN", "U0CHLOE"], "admins": ["U0BEN"]},
         team_id=TEAM,
-        now=now,
+        checkpoint=tmp / "audit.checkpoint",
+        redactor=redactor,
         guardrails=guardrails,
+        now=now,
+        checkpoint_every=checkpoint_every,
+        audit_class=_hooked(audit_hook) if audit_hook is not None else AuditLog,
+        poll_interval=0.0,
+        sleep=sleep,
+        worker_id=worker_id,
+        lease=lease,
+        retry=retry,
+        monotonic=monotonic,
+        step_hook=step_hook,
+        redact=redactor.redact_text,
     )
-    return World(ops, audit, roles, sim)
+    return World(core.ops, core.audit, core.roles, sim)
+
+
+def _hooked(hook: Callable[[str], None]) -> type[AuditLog]:
+    """An audit log that calls ``hook`` with each row's kind before appending it."""
+
+    class _Hooked(AuditLog):
+        def append(self, conn: Connection, **kw: Any) -> Any:
+            hook(kw["kind"])
+            return super().append(conn, **kw)
+
+    return _Hooked
 
 
 def enqueue(
