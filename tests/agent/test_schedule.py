@@ -158,3 +158,46 @@ def test_naive_not_before_is_refused(engine: Engine, tmp_path: Path) -> None:
         )
     )
     assert res.status == "error" and "time zone" in res.message
+
+
+def test_offline_model_fills_not_before_and_window() -> None:
+    from agent.chat.offline import parse
+    from tests.agent.offline.estate import make_resolver
+
+    resolver = make_resolver()
+    [call] = parse("reboot web-02 tonight", resolver, now=T0, tz="America/New_York").tool_calls
+    assert call.args["not_before"] == "2026-12-04T03:00:00+00:00"
+    [call] = parse(
+        "reboot web-02 in the next maintenance window", resolver, now=T0, tz="America/New_York"
+    ).tool_calls
+    assert call.args["window"] == "next" and "not_before" not in call.args
+    [call] = parse("reboot web-02 now", resolver, now=T0).tool_calls
+    assert "not_before" not in call.args and "window" not in call.args
+    bad = parse("reboot web-02 at 25:00", resolver, now=T0)
+    assert not bad.tool_calls and "25:00" in (bad.clarification or "")
+
+
+def test_propose_change_tool_stores_not_before(engine: Engine, tmp_path: Path) -> None:
+    from agent.chat import ToolBox, TurnContext
+
+    clock = Clock(T0)
+    w = make_world(engine, tmp_path, now=clock)
+    text = "restart contoso-dev-app tonight"
+    box = ToolBox(w.ops, TurnContext(requester=ANA, request_text=text))
+    out = box.call(
+        "propose_change",
+        {
+            "action": "service.restart",
+            "targets": ["contoso-dev-app"],
+            "not_before": "2026-12-03T22:00:00-05:00",
+        },
+    )
+    assert out["status"] == "success", out
+    assert out["data"]["scheduled"] is True
+    [change] = w.ops.scheduled()
+    assert change.not_before == datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+    naive = box.call(
+        "propose_change",
+        {"action": "service.restart", "targets": ["contoso-dev-app"], "not_before": "22:00"},
+    )
+    assert naive["status"] == "error" and "not_before" in naive["error"]
