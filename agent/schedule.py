@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from agent.approval import ConsentBook, Identity
+from agent.approval import ConsentBook, Identity, RoleMap
 from agent.execution import Change, IllegalTransition, Journal, journal_table, parse_ref
 from agent.policy import Decision, PolicyInput
 from twin.graph import TwinGraph, UnknownEntity
@@ -90,6 +90,7 @@ class Scheduling:
     engine: Engine
     journal: Journal
     consent: ConsentBook
+    roles: RoleMap
     now: Callable[[], datetime]
 
     @property
@@ -257,12 +258,20 @@ class Scheduling:
         Raises:
             KeyError: no such change.
             IllegalTransition: it is running or finished (nothing to cancel).
+            PermissionError: ``actor`` is neither its requester nor an approver or admin.
         """
         change = self.journal.get(ref if isinstance(ref, int) else parse_ref(ref))
         if change.state != "scheduled":
             raise IllegalTransition(
                 f"{change.ref} is {change.state.replace('_', ' ')}; only a scheduled change can "
                 "be cancelled (reject one waiting for consent on its card)"
+            )
+        team, _, user = actor.partition(":")
+        if actor != change.requester and not (
+            {"approvers", "admins"} & set(self.roles.roles_for(team, user))
+        ):
+            raise PermissionError(
+                f"only the requester of {change.ref} or an approver can cancel it"
             )
         why = reason.strip() or "no reason given"
         moved = self.journal.move(

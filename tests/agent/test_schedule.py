@@ -201,3 +201,15 @@ def test_propose_change_tool_stores_not_before(engine: Engine, tmp_path: Path) -
         {"action": "service.restart", "targets": ["contoso-dev-app"], "not_before": "22:00"},
     )
     assert naive["status"] == "error" and "not_before" in naive["error"]
+
+
+def test_only_the_requester_or_an_approver_may_cancel(engine: Engine, tmp_path: Path) -> None:
+    from tests.agent.ops_world import TEAM
+
+    clock = Clock(T0)
+    w = make_world(engine, tmp_path, now=clock)
+    res = _ask(w, "service.restart", "contoso-dev-app", "restart contoso-dev-app tonight", clock)
+    with pytest.raises(PermissionError, match="requester"):
+        w.ops.cancel(res.change.ref, f"{TEAM}:U0NOBODY")
+    assert w.ops.journal.get(res.change.id).state == "scheduled"
+    assert w.ops.cancel(res.change.ref, ANA).state == "stale"  # the requester may
