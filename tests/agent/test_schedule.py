@@ -213,3 +213,15 @@ def test_only_the_requester_or_an_approver_may_cancel(engine: Engine, tmp_path: 
         w.ops.cancel(res.change.ref, f"{TEAM}:U0NOBODY")
     assert w.ops.journal.get(res.change.id).state == "scheduled"
     assert w.ops.cancel(res.change.ref, ANA).state == "stale"  # the requester may
+
+
+def test_the_thread_says_when_it_runs_in_the_readers_zone(engine: Engine, tmp_path: Path) -> None:
+    from bot.blocks import decision_blocks
+
+    clock = Clock(T0)
+    w = make_world(engine, tmp_path, now=clock)
+    res = _ask(w, "service.restart", "contoso-dev-app", "restart contoso-dev-app tonight", clock)
+    blocks = decision_blocks(w.ops.journal.get(res.change.id), tz="America/New_York", now=T0)
+    text = str(blocks)
+    assert "runs Thu 22:00 EST, in 14 h" in text and "runs now" not in text
+    assert "/opshand cancel" in text
