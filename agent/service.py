@@ -32,6 +32,7 @@ from agent.execution import (
 )
 from agent.incidents import Incident, IncidentBook
 from agent.policy import Decision, Policy, PolicyInput, target_of
+from agent.schedule import Scheduling, window_start
 from twin.actions import InvalidParams, get_action
 from twin.graph import TwinGraph, UnknownEntity
 from twin.model import utcnow
@@ -95,6 +96,10 @@ class ChangeRequest:
     recorded instead of proposing a second one (a Slack event replayed after a crash)."""
     tainted: tuple[str, ...] = ()
     """Parameters whose values came from data (tool results), not the person's words."""
+    not_before: datetime | None = None
+    """Not to run before this time (aware): once approved it waits as ``scheduled``."""
+    window: Literal["next"] | None = None
+    """``"next"``: not before the targets' next maintenance window opens (resolved here)."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,7 @@ class ChangeEvent:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-class Operations(AutonomyGuards):
+class Operations(AutonomyGuards, Scheduling):
     """The deterministic core of opshand (its guard rails come from :class:`AutonomyGuards`)."""
 
     def __init__(
@@ -284,6 +289,15 @@ class Operations(AutonomyGuards):
             )
         ):
             return ProposalResult("error", refusal)
+        not_before = req.not_before
+        if not_before is not None and not_before.tzinfo is None:
+            return ProposalResult("error", "not_before must carry a time zone (ISO 8601, e.g. Z)")
+        if req.window == "next":
+            try:
+                start = window_start(self.graph, req.targets, self.now())
+            except ValueError as exc:
+                return ProposalResult("error", str(exc))
+            not_before = max(start, not_before) if not_before is not None else start
         try:
             change = self.journal.create(
                 action=req.action,
@@ -296,6 +310,7 @@ class Operations(AutonomyGuards):
                 thread_ts=req.thread_ts,
                 supersedes=req.supersedes,
                 request_key=req.request_key,
+                not_before=not_before,
             )
         except DuplicateRequest as dup:
             return self._recorded_before(dup.change)
@@ -372,7 +387,11 @@ class Operations(AutonomyGuards):
                     policy_hash=decision.policy_hash,
                 )
                 consent_req = self.consent.open(
-                    str(change.id), plan.hash, _identity(req.requester), decision, conn=conn
+                    str(change.id),
+                    plan.hash,
+                    _identity(req.requester),
+                    self._consent_terms(decision, change),
+                    conn=conn,
                 )
         else:
             with self.engine.begin() as conn:
@@ -385,9 +404,10 @@ class Operations(AutonomyGuards):
                     conn=conn,
                     policy_hash=decision.policy_hash,
                 )
-                change = self.journal.move(change.id, "queued", actor="system:policy", conn=conn)
+                change = self._queue_or_schedule(change.id, "system:policy", conn)
             self._note("auto", change)
-            self._wake.set()
+            if change.state == "queued":
+                self._wake.set()
         if req.break_glass:
             self._emit(ChangeEvent("autonomy", change, {"breakglass": req.break_glass}))
         self._emit(
@@ -399,7 +419,9 @@ class Operations(AutonomyGuards):
         message = {
             "deny": "Refused by policy: " + "; ".join(decision.reasons.values()),
             "consent": f"Needs consent: {decision.quorum} of {decision.approvers}.",
-            "auto": "Policy allows it to run now.",
+            "auto": "Policy allows it to run now."
+            if change.state != "scheduled"
+            else "Policy allows it; it waits for its scheduled time.",
         }[status]
         return ProposalResult(status, message, change, plan, decision, consent_req)
 
@@ -428,6 +450,29 @@ class Operations(AutonomyGuards):
             plan,
             decision,
         )
+
+    # ------------------------------------------------------------------ scheduling hooks
+    def _reask(self, change: Change, plan: Plan) -> tuple[Decision, PolicyInput]:
+        req = ChangeRequest(
+            action=change.action,
+            targets=list(plan.targets),
+            params=change.params,
+            reason=change.reason,
+            requester=change.requester,
+            source="signal" if change.source == "signal" else "person",
+            channel=change.channel,
+            thread_ts=change.thread_ts,
+            break_glass=break_glass_reason(change),
+            tainted=tuple(plan.tainted),
+        )
+        pin = self._policy_input(req, plan, change.id)
+        return self._guard(self.policy.decide(pin), change.action), pin
+
+    def _announce(self, kind: str, change: Change, detail: dict[str, Any]) -> None:
+        self._emit(ChangeEvent(kind, change, detail))  # type: ignore[arg-type]
+
+    def _wake_worker(self) -> None:
+        self._wake.set()
 
     # ------------------------------------------------------------------ consent
     def vote(
@@ -464,7 +509,7 @@ class Operations(AutonomyGuards):
                 self.journal.move(
                     change_id, "approved", actor=voter, conn=conn, body={"votes": out.message}
                 )
-                self.journal.move(change_id, "queued", actor="system:consent", conn=conn)
+                self._queue_or_schedule(change_id, "system:consent", conn)
             elif out.accepted and out.state == "rejected":
                 self.journal.move(
                     change_id,
@@ -567,6 +612,7 @@ class Operations(AutonomyGuards):
 
     def _housekeeping(self) -> None:
         self.expire_consents()
+        self.release_due()
         for closed in close_undecided(self.journal, self.now()):
             self._emit(ChangeEvent("decided", closed, {"outcome": "deny"}))
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from agent.chat.offline import when_text
 from agent.execution import Change
 from bot.mrkdwn import esc, mention, person
 from twin.coverage import unknown_lines
+from twin.model import utcnow
 
 __all__ = [
     "MAX_BLOCKS",
@@ -220,8 +223,10 @@ def _rule_ids(dec: dict[str, Any]) -> str:
     )
 
 
-def decision_blocks(change: Change) -> list[Block]:
-    """What happened to a proposal: plan summary and decision, for the requester's thread."""
+def decision_blocks(change: Change, *, tz: str = "UTC", now: datetime | None = None) -> list[Block]:
+    """What happened to a proposal: plan summary and decision, for the requester's thread.
+
+    A change with a ``not_before`` says when it runs, in the reader's zone ``tz``."""
     plan = change.plan or {}
     dec = change.decision or {}
     blocks: list[Block] = []
@@ -241,10 +246,16 @@ def decision_blocks(change: Change) -> list[Block]:
                 f"({esc(dec.get('quorum'))} of {esc(dec.get('approvers'))}).\n{reasons}"
             ),
         )
+    elif outcome == "auto" and change.state == "scheduled" and change.not_before:
+        at = when_text(change.not_before, now=now or utcnow(), tz=tz)
+        blocks.insert(0, md(f":alarm_clock: *{change.ref} runs {esc(at)}* — {reasons}"))
     elif outcome == "auto":
         blocks.insert(0, md(f":white_check_mark: *{change.ref} runs now*\n{reasons}"))
     else:
         blocks.insert(0, md(f"*{change.ref}* is {change.state.replace('_', ' ')}."))
+    if change.not_before is not None and change.state in ("awaiting_consent", "scheduled"):
+        at = when_text(change.not_before, now=now or utcnow(), tz=tz)
+        blocks.append(ctx(f"Not before {esc(at)}; `/opshand cancel {change.ref}` stops it."))
     blocks.append(
         ctx(
             f"{change.ref} · plan `{(change.plan_hash or '')[:12]}` · "

@@ -79,6 +79,16 @@ class ProposeArgs(ToolArgs):
     targets: list[str] = Field(min_length=1, description="Entity ids or names the person named")
     params: dict[str, Any] = Field(default_factory=dict, description="The action's parameters")
     reason: str = Field("", max_length=1000, description="Why, in the person's words")
+    not_before: str | None = Field(
+        None,
+        max_length=40,
+        description="Only if the person said when: not to run before this time, ISO 8601 with "
+        "its offset (e.g. 2026-12-05T22:00:00-05:00). Omit to run once approved.",
+    )
+    window: Literal["next"] | None = Field(
+        None,
+        description="'next' if the person asked for the next maintenance window of the targets",
+    )
 
 
 TOOL_ARGS: dict[str, type[ToolArgs]] = {

@@ -16,7 +16,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -47,6 +47,7 @@ __all__ = [
     "ToolBox",
     "TurnContext",
     "estimate_tokens",
+    "parse_not_before",
     "tool_result",
 ]
 
@@ -115,6 +116,25 @@ def tool_result(status: str, data: Any = None, error: str | None = None) -> dict
         if _size(cut) <= MAX_RESULT_CHARS:
             return cut
         keep = keep * 3 // 4
+
+
+def parse_not_before(text: str | None) -> datetime | None:
+    """``propose_change``'s ``not_before``: an ISO 8601 time with its offset, or ``None``.
+
+    Raises:
+        ValueError: not a time, or one without an offset (whose zone would be a guess).
+    """
+    if text is None or not text.strip():
+        return None
+    try:
+        at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"not_before {text!r} is not an ISO 8601 time (e.g. 2026-12-05T22:00:00-05:00)"
+        ) from None
+    if at.tzinfo is None:
+        raise ValueError(f"not_before {text!r} has no UTC offset; add one (e.g. -05:00 or Z)")
+    return at.astimezone(UTC)
 
 
 @dataclass
@@ -530,6 +550,8 @@ class ToolBox:
         targets: list[str],
         params: dict[str, Any] | None = None,
         reason: str = "",
+        not_before: str | None = None,
+        window: str | None = None,
     ) -> dict[str, Any]:
         """Propose a change: it is rehearsed on a fork of the twin and policy decides (auto,
         consent or deny). Nothing runs from this call. Use only the action and the targets the
@@ -537,6 +559,10 @@ class ToolBox:
         actions and the entity opshand names are allowed, and one proposal at most."""
         params = params or {}
         ctx = self.ctx
+        try:
+            at = parse_not_before(not_before)
+        except ValueError as exc:
+            return tool_result("error", {"not_before": not_before}, str(exc))
         if ctx.source == "person" and not may_request(self.ops.roles, ctx.requester):
             return self._refuse(action, targets, "Refused: you may not request changes.")
         if ctx.source == "signal" and (refusal := self._signal_refusal(action)):
@@ -595,6 +621,8 @@ class ToolBox:
                 thread_ts=ctx.thread_ts,
                 request_key=key,
                 tainted=tainted,
+                not_before=at,
+                window="next" if window == "next" else None,
             )
         )
         if res.change is not None:
@@ -619,6 +647,9 @@ class ToolBox:
             "invariants": [i["id"] for i in (plan.invariants if plan else []) if not i["passed"]],
             "tainted": list(tainted),
         }
+        if res.change is not None and res.change.not_before is not None:
+            data["not_before"] = res.change.not_before.isoformat()
+            data["scheduled"] = res.change.state == "scheduled"
         status = {"auto": "success", "consent": "approval_required", "deny": "denied"}[res.status]
         return tool_result(status, data)
 

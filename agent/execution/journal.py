@@ -9,6 +9,7 @@ States (ARCHITECTURE "Execution and audit")::
     proposed -> rehearsed -> denied
                           -> awaiting_consent -> approved | rejected | expired | stale
                           -> auto_approved
+    approved | auto_approved -> scheduled -> queued | awaiting_consent | denied | stale
     approved | auto_approved -> queued -> executing -> succeeded -> reconciled
                                                     -> failed -> rolled_back
                                                     -> unknown -> verified | escalated
@@ -69,6 +70,7 @@ ChangeState = Literal[
     "expired",
     "stale",
     "auto_approved",
+    "scheduled",
     "queued",
     "executing",
     "succeeded",
@@ -84,8 +86,12 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "proposed": frozenset({"rehearsed", "denied"}),
     "rehearsed": frozenset({"denied", "awaiting_consent", "auto_approved"}),
     "awaiting_consent": frozenset({"approved", "rejected", "expired", "stale"}),
-    "approved": frozenset({"queued", "stale"}),
-    "auto_approved": frozenset({"queued", "stale"}),
+    "approved": frozenset({"queued", "scheduled", "stale"}),
+    "auto_approved": frozenset({"queued", "scheduled", "stale"}),
+    # scheduled: approved, waiting for ``not_before``. When due it is re-rehearsed and policy
+    # asked again: the same decision queues it, drift sends it back to consent, a denial denies
+    # it; ``stale`` is a cancel (or a replacement after drift).
+    "scheduled": frozenset({"queued", "awaiting_consent", "denied", "stale"}),
     "queued": frozenset({"executing", "stale", "denied"}),
     # executing -> queued: a worker hands the change back untouched (its integration's circuit
     # is open), so queued work is kept rather than failed.
@@ -122,6 +128,8 @@ journal_table = Table(
     # change instead of making a second one. NULLs are distinct, so most rows leave it empty.
     Column("request_key", String(160)),
     Column("lease_token", String(64)),
+    # Not to run before this time (a scheduled change waits in ``scheduled``); NULL = at once.
+    Column("not_before", DateTime(timezone=True), index=True),
     Column("lease_until", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
@@ -168,6 +176,8 @@ class Change:
     supersedes: int | None
     created_at: datetime
     updated_at: datetime
+    not_before: datetime | None = None
+    """Not to run before this time (aware UTC); ``None`` = as soon as approved."""
 
     @property
     def ref(self) -> str:
@@ -205,6 +215,7 @@ def _row(r: Any) -> Change:
         supersedes=r.supersedes,
         created_at=aware(r.created_at),
         updated_at=aware(r.updated_at),
+        not_before=aware(r.not_before) if r.not_before is not None else None,
     )
 
 
@@ -261,8 +272,9 @@ class Journal:
         thread_ts: str = "",
         supersedes: int | None = None,
         request_key: str | None = None,
+        not_before: datetime | None = None,
     ) -> Change:
-        """Record a new change in ``proposed``.
+        """Record a new change in ``proposed`` (``not_before``: not to run before then).
 
         Raises:
             DuplicateRequest: ``request_key`` already names a change (a replayed request).
@@ -284,6 +296,7 @@ class Journal:
                         channel=channel,
                         thread_ts=thread_ts,
                         supersedes=supersedes,
+                        not_before=not_before,
                         created_at=now,
                         updated_at=now,
                     )
@@ -303,6 +316,7 @@ class Journal:
                         "source": source,
                         "channel": channel,
                         "supersedes": supersedes,
+                        **({"not_before": not_before.isoformat()} if not_before else {}),
                     },
                 )
         except IntegrityError:

@@ -14,6 +14,8 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from agent.chat.offline import when_text
+from agent.execution import IllegalTransition
 from agent.service import identity_of
 from bot.blocks import answer_blocks, ctx, decision_blocks, limit_blocks, md
 from bot.digest import digest_day, digest_for
@@ -30,7 +32,8 @@ HELP = """*opshand* — ask about the estate, propose changes, see what is waiti
 • `/opshand ask <question>` — e.g. `ask what depends on db-prod-01?`
 • `/opshand plan <change>` — rehearse a change and ask policy, e.g. `plan reboot web-04`
 • `/opshand status CR-42` — where a change stands
-• `/opshand pending` — changes waiting for consent
+• `/opshand pending` — changes waiting for consent, and scheduled ones
+• `/opshand cancel CR-42 [reason]` — cancel a scheduled change (its requester or an approver)
 • `/opshand freeze <reason>` / `/opshand unfreeze` — stop or resume all changes (admins)
 • `/opshand breakglass <reason> -- <action> <target> …` — act during a freeze (breakglass \
 permission; announced and audited), e.g. `breakglass portal down -- service.restart web-app`
@@ -68,6 +71,20 @@ def register_commands(app: App, out: SlackOut) -> None:
 
     def pending(respond: Callable[..., Any]) -> None:
         waiting = ops.pending()
+        later = ops.scheduled()
+        if later:
+            now = ops.now()
+            lines = [
+                f"• *{c.ref}* {esc(c.action)} on "
+                f"{', '.join(esc(t.split(':', 1)[-1]) for t in c.targets[:3])}"
+                f" — runs {when_text(c.not_before, now=now) if c.not_before else 'when due'}"
+                for c in later[:20]
+            ]
+            respond(
+                text=f"{len(later)} scheduled",
+                blocks=[md("*Scheduled*\n" + "\n".join(lines))],
+                response_type="ephemeral",
+            )
         if not waiting:
             respond(text="Nothing is waiting for consent.", response_type="ephemeral")
             return
@@ -82,6 +99,18 @@ def register_commands(app: App, out: SlackOut) -> None:
             text=f"{len(waiting)} waiting for consent",
             blocks=[md("\n".join(lines))],
             response_type="ephemeral",
+        )
+
+    def cancel(arg: str, requester: str, respond: Callable[..., Any]) -> None:
+        ref, _, reason = arg.partition(" ")
+        try:
+            change = ops.cancel(ref, requester, reason)
+        except (KeyError, ValueError, PermissionError, IllegalTransition) as exc:
+            respond(text=esc(str(exc).strip("'\"")), response_type="ephemeral")
+            return
+        respond(
+            text=f"{change.ref} cancelled; it will not run.",
+            response_type="in_channel",
         )
 
     def digest(arg: str, respond: Callable[..., Any]) -> None:
@@ -109,11 +138,12 @@ def register_commands(app: App, out: SlackOut) -> None:
             "unfreeze",
             "breakglass",
             "digest",
+            "cancel",
         ):
             unknown = f"I don't know `{esc(sub)}`.\n" if sub not in ("", "help") else ""
             ack(text=unknown + HELP)
             return
-        if sub in ("ask", "plan", "status", "breakglass") and not arg:
+        if sub in ("ask", "plan", "status", "breakglass", "cancel") and not arg:
             ack(text=f"`/opshand {sub}` needs something after it.\n" + HELP)
             return
         if sub in ("freeze", "unfreeze"):
@@ -140,6 +170,8 @@ def register_commands(app: App, out: SlackOut) -> None:
             pending(say)
         elif sub == "breakglass":
             break_glass(out, body, arg, say)
+        elif sub == "cancel":
+            cancel(arg, requester, say)
         else:
             digest(arg, say)
 

@@ -91,6 +91,7 @@ def answer_pending(clause: str, env: Env) -> Reading | None:
             dict(args.get("params", {})),
             clause,
             reason=str(args["reason"]) if args.get("reason") else None,
+            carried=args,
         )
     elif pending.name in ENTITY_TOOLS:
         reading = Reading(
@@ -118,7 +119,7 @@ def follow_up(phrase: str, clause: str, env: Env) -> Reading:
         targets = resolve_targets(
             env, phrase, ACTION_KINDS.get(action), allow_tier=action in MULTI_TARGET_ACTIONS
         )
-        reading = propose(env, action, targets, dict(args.get("params", {})), clause)
+        reading = propose(env, action, targets, dict(args.get("params", {})), clause, carried=args)
     elif tool in ("change_status", "change_why") and change_id(phrase):
         intent = Intent.CHANGE_WHY if tool == "change_why" else Intent.CHANGE_STATUS
         reading = Reading(

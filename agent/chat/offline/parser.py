@@ -11,6 +11,7 @@ previous turn's :class:`ConversationContext`; see :mod:`agent.chat.offline.follo
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from agent.chat.intent import read_intent
 from agent.chat.offline.changes import CHANGE_RULES
@@ -42,7 +43,12 @@ MAX_REQUEST_CHARS = 2000
 
 
 def parse(
-    text: str, resolver: EntityResolver, *, context: ConversationContext | None = None
+    text: str,
+    resolver: EntityResolver,
+    *,
+    context: ConversationContext | None = None,
+    now: datetime | None = None,
+    tz: str = "UTC",
 ) -> ParseResult:
     """Read one chat message into tool calls, a question back, or the help text.
 
@@ -50,6 +56,9 @@ def parse(
         text: The person's message exactly as Slack delivered it (mentions and markup included).
         resolver: Resolves entity mentions against the twin.
         context: The previous turn, for follow-ups such as "and web-04 too?".
+        now: When the message was read (aware UTC; the wall clock when omitted): "tonight"
+            and "at 02:00" become a ``not_before`` from it.
+        tz: The requester's time zone, for those times.
 
     Raises:
         TypeError: When ``text`` is not a string.
@@ -58,7 +67,14 @@ def parse(
         raise TypeError(f"parse() takes the message text as a str, not {type(text).__name__}")
     prepared = prepare(text, is_name=lambda word: _names_something(word, resolver))
     request = QUOTE_TOKEN.sub("[quoted]", prepared.text).strip()
-    env = Env(resolver=resolver, context=context, quoted=prepared.quoted, request=request)
+    env = Env(
+        resolver=resolver,
+        context=context,
+        quoted=prepared.quoted,
+        request=request,
+        now=now,
+        tz=tz,
+    )
     if not prepared.clauses:
         return ParseResult(intent=Intent.UNKNOWN, clarification=NOT_UNDERSTOOD)
     if len(prepared.text) > MAX_REQUEST_CHARS:

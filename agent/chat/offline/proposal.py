@@ -13,6 +13,8 @@ from typing import Any
 
 from agent.chat.offline.slots import HOST_KINDS, Env, Reading, Targets
 from agent.chat.offline.types import Intent, ToolCall
+from agent.chat.offline.when import WhenError, parse_when
+from twin.model import utcnow
 
 __all__ = [
     "ACTION_KINDS",
@@ -85,12 +87,31 @@ def propose(
     label: str,
     *,
     reason: str | None = None,
+    carried: dict[str, Any] | None = None,
 ) -> Reading:
     """The reading for ``action`` on resolved ``targets``; no call if any target failed.
 
-    ``reason`` defaults to the request's own words (see :func:`_reason`).
+    ``reason`` defaults to the request's own words (see :func:`_reason`). The time the request
+    asks for becomes ``not_before`` (or ``window: next``); a follow-up that names no time keeps
+    the one of the call it continues (``carried``).
     """
     reason = reason or _reason(env)
+    when: dict[str, Any] = {}
+    try:
+        asked = parse_when(env.request, now=env.now or utcnow(), tz=env.tz)
+    except WhenError as exc:
+        return Reading(
+            intent=Intent.PROPOSE_CHANGE,
+            clarification=f"When should it run? {exc}.",
+            label=label,
+            action=action,
+        )
+    if asked.not_before is not None:
+        when["not_before"] = asked.not_before.isoformat()
+    elif asked.window:
+        when["window"] = "next"
+    elif carried and not asked.phrase:
+        when = {k: carried[k] for k in ("not_before", "window") if k in carried}
     reading = Reading(
         intent=Intent.PROPOSE_CHANGE,
         unresolved=list(targets.unresolved),
@@ -114,6 +135,7 @@ def propose(
                     "targets": list(targets.ids),
                     "params": params,
                     "reason": reason,
+                    **when,
                 },
             )
         ]
@@ -125,6 +147,7 @@ def propose(
             "targets": list(targets.ids),
             "params": params,
             "reason": reason,
+            **when,
         }
         reading.pending = ToolCall(name="propose_change", args=partial)
     return reading

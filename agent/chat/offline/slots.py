@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from agent.chat.offline.text import QUOTE_TOKEN
 from agent.chat.offline.types import (
@@ -89,6 +89,10 @@ class Env:
     quoted: list[str]
     request: str
     """The whole cleaned request, quoted blocks shown as ``[quoted]``; used as the reason."""
+    now: datetime | None = None
+    """When the request was read (aware); ``None``: the wall clock. Times are resolved from it."""
+    tz: str = "UTC"
+    """The requester's time zone: "tonight" and "at 02:00" are read in it."""
 
 
 @dataclass

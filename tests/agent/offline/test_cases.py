@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,14 +43,18 @@ def test_cases_file_is_well_formed() -> None:
         assert {"id", "category", "text", "intent", "calls"} <= set(case), case["id"]
 
 
+NOW = datetime(2026, 12, 3, 13, 0, tzinfo=UTC)
+"""When the cases are read: "tonight" is 22:00 UTC that day."""
+
+
 @pytest.mark.parametrize("case", CASES, ids=[f"{c['category']}-{c['id']}" for c in CASES])
 def test_parse_case(case: dict[str, Any], resolver: TwinNameResolver) -> None:
     context = None
     if "after" in case:
-        earlier = parse(case["after"], resolver)
+        earlier = parse(case["after"], resolver, now=NOW)
         assert earlier.tool_calls or earlier.pending, f"the earlier message failed: {earlier.text}"
         context = ConversationContext.from_result(earlier)
-    result = parse(case["text"], resolver, context=context)
+    result = parse(case["text"], resolver, context=context, now=NOW)
 
     assert result.intent.value == case["intent"], result.text
     got = [(c.name, {k: v for k, v in c.args.items() if k != "reason"}) for c in result.tool_calls]
@@ -93,8 +98,8 @@ def test_parse_case_with_polite_wrapping(
     case: dict[str, Any], prefix: str, suffix: str, resolver: TwinNameResolver
 ) -> None:
     # Every case must read the same when someone @-mentions the bot and adds pleasantries.
-    plain = parse(case["text"], resolver)
-    wrapped = parse(prefix + case["text"].rstrip("?") + suffix, resolver)
+    plain = parse(case["text"], resolver, now=NOW)
+    wrapped = parse(prefix + case["text"].rstrip("?") + suffix, resolver, now=NOW)
     assert wrapped.intent == plain.intent
     assert [
         (c.name, {k: v for k, v in c.args.items() if k != "reason"}) for c in wrapped.tool_calls
