@@ -198,7 +198,7 @@ def test_database_down_at_ack_time_answers_503_and_slacks_retry_is_handled(
 
 def test_event_of_a_dead_replica_is_replayed_and_counted(tmp_path: Path) -> None:
     with inbox_world(tmp_path, "sqlite") as w:
-        metrics = Metrics(w.oh, replica="replica-a")
+        metrics = Metrics(w.oh, replica="replica-a", cache_seconds=0)  # every render reads anew
         metrics.watch_inbox(w.inbox)
         w.slack.bot_url = None  # a replica that stores and acks, then dies before Bolt runs
         ts = w.slack.send_message(ANA, "ops", f"<@{w.slack.bot_user_id}> {QUESTION}")

@@ -30,7 +30,9 @@ def test_d3_same_key_other_parameters_fails_and_executes_nothing(
     # stage the collision the vendor must refuse.
     monkeypatch.setattr("agent.execution.journal.secrets.token_hex", lambda n: "0" * (2 * n))
     c = enqueue(w, "service.restart", ["contoso-dev-app"])
-    key = f"{c.ref}:00000000:service:contoso-dev-app:host:contoso-ny-dev-01"
+    installation = w.ops.journal.installation
+    prefix = f"{installation}:" if installation else ""
+    key = f"{prefix}{c.ref}:00000000:service:contoso-dev-app:host:contoso-ny-dev-01"
     # Something else already used this key (say a restored database reissued CR numbers).
     w.sim.rmm.run_script("dev-dev-01", "collect-logs", {}, idempotency_key=key)
     [report] = w.ops.drain()
