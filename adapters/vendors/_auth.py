@@ -11,10 +11,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+import httpx
 from pydantic import SecretStr
 
-from adapters._http import Authenticator, ResilientHttp
+from adapters._http import Authenticator, HttpHooks, ResilienceOptions, ResilientHttp
 from adapters.errors import AuthError, InvalidResponse, RequestRejected
+from adapters.vendors._parse import seg
 
 __all__ = ["BasicAuth", "HeaderToken", "OAuth2Token", "WithHeaders"]
 
@@ -200,3 +202,46 @@ class WithHeaders:
     def invalidate(self) -> None:
         """Forward to the inner authenticator."""
         self._inner.invalidate()
+
+
+MICROSOFT_LOGIN = "https://login.microsoftonline.com"
+"""The Microsoft identity platform, which issues tokens for Graph and Azure Resource Manager."""
+
+
+def microsoft_app_http(
+    http_client: httpx.Client,
+    *,
+    integration: str,
+    base_url: str,
+    tenant_id: str,
+    client_id: str,
+    client_secret: SecretStr,
+    token_base_url: str = MICROSOFT_LOGIN,
+    options: ResilienceOptions | None = None,
+    hooks: HttpHooks | None = None,
+) -> ResilientHttp:
+    """HTTP to a Microsoft API (Graph, ARM) as an app: client-credentials tokens for
+    ``<base_url>/.default`` from the tenant's v2.0 token endpoint, renewed before they expire."""
+    hooks = hooks or HttpHooks()
+    token_http = ResilientHttp(
+        http_client, integration=integration, base_url=token_base_url, options=options, hooks=hooks
+    )
+    auth = OAuth2Token(
+        f"/{seg(tenant_id)}/oauth2/v2.0/token",
+        form={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "scope": f"{base_url.rstrip('/')}/.default",
+        },
+        secret_form={"client_secret": client_secret},
+        clock=hooks.clock,
+        token_http=token_http,
+    )
+    return ResilientHttp(
+        http_client,
+        integration=integration,
+        base_url=base_url,
+        options=options,
+        auth=auth,
+        hooks=hooks,
+    )

@@ -25,17 +25,16 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from adapters._http import HttpHooks, HttpResponse, ResilienceOptions, ResilientHttp
+from adapters._http import HttpHooks, HttpResponse, ResilienceOptions
 from adapters.contracts import IdentityGroup, IdentityUser, SecretRotation
 from adapters.errors import RequestRejected
-from adapters.vendors._auth import OAuth2Token
+from adapters.vendors._auth import MICROSOFT_LOGIN, microsoft_app_http
 from adapters.vendors._parse import as_dict, as_list, opt_str, parsing, req_str, seg
 from adapters.vendors.okta import SecretSink
 
 __all__ = ["EntraClient"]
 
 _USER_FIELDS = "id,userPrincipalName,displayName,accountEnabled,userType"
-_LOGIN_HOST = "https://login.microsoftonline.com"
 GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
 """Template id of the Global Administrator role (the same in every tenant)."""
 PRIVILEGED_ROLE_ADMINISTRATOR = "e8611ab8-c189-46e8-94e1-60213ab1f814"
@@ -71,7 +70,7 @@ class EntraClient:
         client_secret: SecretStr,
         http_client: httpx.Client,
         base_url: str = "https://graph.microsoft.com",
-        token_base_url: str = _LOGIN_HOST,
+        token_base_url: str = MICROSOFT_LOGIN,
         options: ResilienceOptions | None = None,
         hooks: HttpHooks | None = None,
         admin_roles: Iterable[str] = (GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR),
@@ -79,31 +78,15 @@ class EntraClient:
         service_account_prefix: str = "svc-",
         secret_sink: SecretSink | None = None,
     ) -> None:
-        hooks = hooks or HttpHooks()
-        token_http = ResilientHttp(
-            http_client,
-            integration=self.integration,
-            base_url=token_base_url,
-            options=options,
-            hooks=hooks,
-        )
-        auth = OAuth2Token(
-            f"/{seg(tenant_id)}/oauth2/v2.0/token",
-            form={
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "scope": f"{base_url.rstrip('/')}/.default",
-            },
-            secret_form={"client_secret": client_secret},
-            clock=hooks.clock,
-            token_http=token_http,
-        )
-        self.http = ResilientHttp(
+        self.http = microsoft_app_http(
             http_client,
             integration=self.integration,
             base_url=base_url,
+            tenant_id=tenant_id,
+            client_id=client_id,
+            client_secret=client_secret,
+            token_base_url=token_base_url,
             options=options,
-            auth=auth,
             hooks=hooks,
         )
         self._admin_roles = tuple(admin_roles)

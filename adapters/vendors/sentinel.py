@@ -29,15 +29,14 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from adapters._http import HttpHooks, HttpResponse, ResilienceOptions, ResilientHttp
+from adapters._http import HttpHooks, HttpResponse, ResilienceOptions
 from adapters.contracts import Alert, SiemRule
 from adapters.errors import RequestRejected
-from adapters.vendors._auth import OAuth2Token
+from adapters.vendors._auth import MICROSOFT_LOGIN, microsoft_app_http
 from adapters.vendors._parse import as_dict, as_list, iso, opt_str, parsing, req_str, seg
 
 __all__ = ["SentinelClient"]
 
-_LOGIN_HOST = "https://login.microsoftonline.com"
 _ARM = "https://management.azure.com"
 _DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$")
 _MIN_SUPPRESSION = timedelta(minutes=5)
@@ -77,37 +76,21 @@ class SentinelClient:
         workspace: str,
         http_client: httpx.Client,
         base_url: str = _ARM,
-        token_base_url: str = _LOGIN_HOST,
+        token_base_url: str = MICROSOFT_LOGIN,
         options: ResilienceOptions | None = None,
         hooks: HttpHooks | None = None,
         api_version: str = "2024-03-01",
         query_api_version: str = "2017-10-01",
     ) -> None:
-        hooks = hooks or HttpHooks()
-        token_http = ResilientHttp(
-            http_client,
-            integration=self.integration,
-            base_url=token_base_url,
-            options=options,
-            hooks=hooks,
-        )
-        auth = OAuth2Token(
-            f"/{seg(tenant_id)}/oauth2/v2.0/token",
-            form={
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "scope": f"{base_url.rstrip('/')}/.default",
-            },
-            secret_form={"client_secret": client_secret},
-            clock=hooks.clock,
-            token_http=token_http,
-        )
-        self.http = ResilientHttp(
+        self.http = microsoft_app_http(
             http_client,
             integration=self.integration,
             base_url=base_url,
+            tenant_id=tenant_id,
+            client_id=client_id,
+            client_secret=client_secret,
+            token_base_url=token_base_url,
             options=options,
-            auth=auth,
             hooks=hooks,
         )
         self._workspace = (
