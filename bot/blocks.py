@@ -16,6 +16,7 @@ from typing import Any
 from agent.chat.offline import when_text
 from agent.execution import Change
 from bot.mrkdwn import esc, mention, person
+from bot.slack_tables import CRIT_ORDER, breakdown_fields, entity_table
 from twin.coverage import unknown_lines
 from twin.model import utcnow
 
@@ -28,7 +29,6 @@ __all__ = [
     "ctx",
     "cut",
     "decision_blocks",
-    "entity_table",
     "header",
     "limit_blocks",
     "md",
@@ -39,7 +39,6 @@ MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_FIELDS = 10
 Block = dict[str, Any]
-CRIT_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
 def cut(text: str, limit: int) -> str:
@@ -75,43 +74,14 @@ def limit_blocks(blocks: list[Block]) -> list[Block]:
 
 
 # ---------------------------------------------------------------------- answers
-def entity_table(items: Sequence[dict[str, Any]], *, title: str, total: int | None = None) -> Block:
-    """Entities as a fixed-width table (name, kind, criticality, client) in a code block.
-
-    Cells are estate data: escaped (Slack parses ``<…>`` even inside code blocks).
-    """
-    rows = [("name", "kind", "criticality", "client")]
-    for i in items[:25]:
-        rows.append(
-            (
-                str(i.get("name", i.get("id", "")))[:40],
-                str(i.get("kind", "")),
-                str(i.get("criticality", "-") or "-"),
-                str(i.get("client", "-") or "-"),
-            )
-        )
-    widths = [max(len(r[c]) for r in rows) for c in range(4)]
-    lines = ["  ".join(esc(v.ljust(widths[c])) for c, v in enumerate(r)).rstrip() for r in rows]
-    shown = len(rows) - 1
-    more = (total if total is not None else len(items)) - shown
-    tail = f"\n… and {more} more" if more > 0 else ""
-    return md(f"*{esc(title)}*\n```" + "\n".join(lines) + "```" + tail)
-
-
-def _grouped(by_kind: dict[str, int], by_crit: dict[str, int]) -> Block:
-    kinds = sorted(by_kind.items(), key=lambda kv: -kv[1])
-    crits = sorted(by_crit.items(), key=lambda kv: CRIT_ORDER.get(kv[0], 9))
-    fields = [{"type": "mrkdwn", "text": f"*{esc(k)}*\n{esc(n)}"} for k, n in kinds[:5]]
-    fields += [{"type": "mrkdwn", "text": f"*{esc(c)}*\n{esc(n)}"} for c, n in crits[:5]]
-    return {"type": "section", "fields": fields[:MAX_FIELDS]}
-
-
 def answer_blocks(text: str, facts: Sequence[tuple[str, dict[str, Any]]] = ()) -> list[Block]:
     """An agent answer: the sentence first, then the facts its read tools found.
 
     ``facts`` are (tool name, tool ``data``) pairs from read-only tools; blast radius is grouped
-    by kind and criticality, entity lists become tables. The answer is a model's text: escaped,
-    so its Slack formatting (bold, code) shows but no mention or link it wrote is live.
+    by kind and criticality (two columns), entity lists become tables of name, kind and
+    criticality with a "showing 20 of 262" line (:mod:`bot.slack_tables`). The answer is a
+    model's text: escaped, so its Slack formatting (bold, code) shows but no mention or link it
+    wrote is live.
     """
     blocks = [md(esc(text) if text else "_(no answer)_")]
     for name, data in facts:
@@ -122,11 +92,13 @@ def answer_blocks(text: str, facts: Sequence[tuple[str, dict[str, Any]]] = ()) -
             who = (data.get("entity") or {}).get("name", "it")
             total = data.get("total", len(items))
             blocks.append(ctx(f"Blast radius of *{esc(who)}*: {esc(total)} entities"))
-            blocks.append(_grouped(data.get("by_kind") or {}, data.get("by_criticality") or {}))
-            blocks.append(entity_table(items, title="Most critical first", total=data.get("total")))
+            blocks.append(
+                breakdown_fields(data.get("by_kind") or {}, data.get("by_criticality") or {})
+            )
+            blocks += entity_table(items, title="Most critical first", total=total)
         elif isinstance(items, list) and items and isinstance(items[0], dict):
             title = {"twin_search": "Matches", "twin_deps": "Depends on"}.get(name, name)
-            blocks.append(entity_table(items, title=title, total=data.get("total")))
+            blocks += entity_table(items, title=title, total=data.get("total"))
     return limit_blocks(blocks)
 
 

@@ -31,6 +31,7 @@ from bot.bootstrap import Opshand
 from bot.digest_chart import chart_alt_text, render_chart
 from bot.jobs import JobLease, acquire_job, finish_job, job_result, release_job
 from bot.mrkdwn import esc
+from bot.slack_tables import list_block
 from bot.tables import prune_seen
 from twin.model import utcnow
 
@@ -120,10 +121,10 @@ def digest_blocks(n: DigestNumbers, cfg: DigestConfig) -> tuple[str, list[Block]
     blocks: list[Block] = [header(f"opshand daily digest — {n.day:%a %d %b %Y}"), md(outcome_line)]
     if n.by_kind:
         rows = [
-            esc(f"{kind:<24} " + ", ".join(f"{o} {c}" for o, c in sorted(counts.items())))
+            f"*{esc(kind)}*: " + ", ".join(f"{esc(o)} {c}" for o, c in sorted(counts.items()))
             for kind, counts in n.by_kind.items()
         ]
-        blocks.append(md("*By kind*\n```" + "\n".join(rows[:20]) + "```"))
+        blocks += list_block("By kind", rows, noun="kinds")
     if n.consent_median is not None and n.consent_slowest is not None:
         ref, slow = n.consent_slowest
         blocks.append(

@@ -13,6 +13,7 @@ from agent.execution import Change
 from agent.service import Operations
 from bot.blocks import Block, ctx, header, limit_blocks, md
 from bot.mrkdwn import esc
+from bot.slack_tables import count_line
 
 __all__ = ["home_view", "waiting_for"]
 
@@ -75,6 +76,8 @@ def home_view(ops: Operations, team: str, user: str) -> dict[str, Any]:
     blocks.append(header(f"Waiting for your vote ({len(waiting)})"))
     if waiting:
         blocks.append(md("\n".join(_line(c) for c in waiting[:10])))
+        if len(waiting) > 10:
+            blocks.append(ctx(count_line(10, len(waiting), "changes")))
         blocks.append(ctx("Vote on the cards in the approvals channel."))
     else:
         blocks.append(ctx("Nothing needs your vote."))

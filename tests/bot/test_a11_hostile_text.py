@@ -21,7 +21,6 @@ from bot.blocks import (
     answer_blocks,
     consent_card,
     decision_blocks,
-    entity_table,
     thread_summary,
 )
 from bot.cli.autonomy import CycleThread
@@ -29,6 +28,7 @@ from bot.digest import DigestConfig, digest_blocks
 from bot.home import home_view
 from bot.listeners.consent import _outcome_text
 from bot.mrkdwn import esc, link, mention, person
+from bot.slack_tables import breakdown_fields, entity_table, list_block
 
 HOSTILE = "<!channel> <!here> <https://evil.example/login|SSO login> <@U123> <#C999> &amp; x"
 OURS = {"U0ANA", "U0BEN"}
@@ -165,7 +165,9 @@ def test_a11_answer_blocks_escape_the_model_answer_and_tool_facts() -> None:
     blocks = answer_blocks(f"*Done.* {HOSTILE}", facts)
     _assert_inert(blocks)
     assert "*Done.*" in _mrkdwn(blocks, [])[0]  # the model's own formatting still shows
-    _assert_inert([entity_table([item], title=HOSTILE)])
+    _assert_inert(entity_table([item], title=HOSTILE))
+    _assert_inert([breakdown_fields({HOSTILE: 1}, {HOSTILE: 2})])
+    _assert_inert(list_block(HOSTILE, [esc(HOSTILE)]))
 
 
 def test_a11_decision_blocks_escape_plans_reasons_and_results_in_every_state() -> None:

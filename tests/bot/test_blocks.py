@@ -187,13 +187,13 @@ def test_answer_blocks_group_blast_radius_and_table_entities() -> None:
     body = _text(blocks)
     assert body.startswith("30 things depend on db-01.")
     fields = next(b for b in blocks if b.get("fields"))["fields"]
-    assert [f["text"].split("\n")[0] for f in fields] == [
-        "*service*",
-        "*host*",
-        "*critical*",
-        "*low*",
+    # kinds in one column, criticality in the other, never interleaved
+    assert [f["text"].split("\n") for f in fields] == [
+        ["*By kind*", "service: 20", "host: 10"],
+        ["*By criticality*", "critical: 25", "low: 5"],
     ]
-    assert "```" in body and "svc-24" in body and "svc-25" not in body and "… and 5 more" in body
+    assert "```" in body and "svc-19" in body and "svc-20" not in body
+    assert "showing 20 of 30 entities" in body
 
 
 def test_thread_summary_reports_each_wave_and_reconciliation() -> None:

@@ -25,6 +25,7 @@ __all__ = ["compose_answer", "label"]
 _LIST_LIMIT = 5
 _CRIT_ORDER = ("critical", "high", "medium", "low")
 _PLURALS = {
+    "entity": "entities",
     "identity": "identities",
     "policy": "policies",
     "siem_rule": "SIEM rules",
@@ -47,9 +48,11 @@ def _plural(kind: str, count: int) -> str:
     return _PLURALS.get(kind, kind.replace("_", " ") + "s")
 
 
-def _names(items: Sequence[Any], limit: int = _LIST_LIMIT) -> str:
+def _names(items: Sequence[Any], limit: int = _LIST_LIMIT, *, total: int | None = None) -> str:
+    """Up to ``limit`` names, then "and N more" counted from ``total`` (all there are) when the
+    items are only the first page of them."""
     names = [label(i) for i in items[:limit]]
-    more = len(items) - limit
+    more = max(len(items), total or 0) - len(names)
     return ", ".join(names) + (f" and {more} more" if more > 0 else "")
 
 
@@ -100,7 +103,8 @@ def _blast(o: ToolOutcome) -> str:
         text += f" By criticality: {', '.join(ranked)}." if ranked else ""
     critical = [i for i in items if i.get("criticality") == "critical"]
     if critical:
-        text += f" Critical: {_names(critical)}."
+        all_critical = int(by_crit.get("critical", 0) or 0)
+        text += f" Critical: {_names(critical, total=all_critical)}."
     if data.get("truncated"):
         text += " (The list is cut short; the counts cover everything.)"
     return text
@@ -140,7 +144,7 @@ def _deps(o: ToolOutcome) -> str:
     if not items:
         return f"{name} needs nothing else that the twin knows of."
     total = int(o.data.get("total", len(items)))
-    return f"{name} needs {total} thing{'s' if total != 1 else ''}: {_names(items)}."
+    return f"{name} needs {total} thing{'s' if total != 1 else ''}: {_names(items, total=total)}."
 
 
 def _search(o: ToolOutcome) -> str:
@@ -159,7 +163,7 @@ def _search(o: ToolOutcome) -> str:
         condition = "match" if total != 1 else "matches"
     if total == 0:
         return f"No {_plural(kind, 2)}{scope} {condition.replace('is ', 'are ', 1)}."
-    shown = f": {_names(items)}" if items else ""
+    shown = f": {_names(items, total=total)}" if items else ""
     return f"{total} {what}{scope} {condition}{shown}."
 
 

@@ -290,3 +290,18 @@ def test_from_result_rejects_unknown_status() -> None:
 
 def test_nothing_to_say() -> None:
     assert "nothing to report" in compose_answer([], Intent.SHOW)
+
+
+def test_search_more_counts_every_match_not_only_the_page() -> None:
+    items = [{"name": f"h{i}"} for i in range(20)]
+    text = compose_answer(
+        [outcome("twin_search", {"items": items, "total": 90}, kind="host", client="contoso")],
+        "",
+    )
+    assert text == "90 hosts of contoso match: h0, h1, h2, h3, h4 and 85 more."
+
+
+def test_search_without_a_kind_says_entities() -> None:
+    items = [{"name": f"e{i}"} for i in range(2)]
+    text = compose_answer([outcome("twin_search", {"items": items, "total": 2})], "")
+    assert text == "2 entities match: e0, e1."
