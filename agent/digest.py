@@ -95,6 +95,8 @@ class DigestNumbers:
     minutes_saved: float
     history: list[tuple[date, int, int]] = field(default_factory=list)
     """(day, changes that ran, changes that failed) for the last :data:`HISTORY_DAYS` days."""
+    outcome_history: list[tuple[date, dict[str, int]]] = field(default_factory=list)
+    """(day, count per outcome name) for the last :data:`HISTORY_DAYS` days, oldest first."""
     patch_cycle: CycleSummary | None = None
     """The latest patch cycle finished within the history period, or None."""
 
@@ -208,9 +210,15 @@ def compute_digest(
             per_day[d][0] += 1
         elif r.kind == "change.failed":
             per_day[d][1] += 1
+    by_outcome: dict[date, Counter[str]] = defaultdict(Counter)
+    for r in rows:
+        if r.kind in OUTCOMES:
+            by_outcome[r.at.astimezone(tz).date()][OUTCOMES[r.kind]] += 1
+    outcome_history: list[tuple[date, dict[str, int]]] = []
     for i in range(HISTORY_DAYS - 1, -1, -1):
         d = day - timedelta(days=i)
         history.append((d, per_day[d][0], per_day[d][1]))
+        outcome_history.append((d, dict(by_outcome[d])))
 
     saved = sum(n * minutes_per_action.get(k, default_minutes) for k, n in succeeded.items())
     return DigestNumbers(
@@ -231,5 +239,6 @@ def compute_digest(
         succeeded=dict(succeeded),
         minutes_saved=saved,
         history=history,
+        outcome_history=outcome_history,
         patch_cycle=cycle,
     )

@@ -7,8 +7,9 @@ replicas each run the thread). Posting first leases ``digest:<date>`` in ``slack
 that dies mid-post loses its lease when it expires and another replica takes the day over; a
 failed post releases the lease at once. A takeover first looks in the channel for the day's
 digest (tagged with message metadata), because a post whose response was lost did happen: so
-the day is posted once, neither skipped nor doubled. The 14-day chart is a text bar chart in a code
-block: matplotlib is not a dependency, and a text chart needs no file upload scope.
+the day is posted once, neither skipped nor doubled. The 14-day chart is a PNG by outcome
+(:mod:`bot.digest_chart`) uploaded in the digest's thread with alt text; the message itself keeps
+a one-line text chart, so the digest reads whole even where images are not shown.
 """
 
 from __future__ import annotations
@@ -215,8 +216,8 @@ def digest_for(oh: Opshand, day: date | None = None) -> tuple[str, list[Block]]:
 
 def digest_chart(n: DigestNumbers) -> tuple[bytes, str]:
     """The digest's 14-day chart as PNG bytes, with its alt text."""
-    title = f"opshand: changes per day to {n.day:%a %d %b}"
-    return render_chart(n.history, title=title), chart_alt_text(n.history)
+    title = f"opshand: changes per day by outcome to {n.day:%a %d %b}"
+    return render_chart(n.outcome_history, title=title), chart_alt_text(n.outcome_history)
 
 
 def _upload_chart(client: WebClient, channel: str, ts: str, n: DigestNumbers) -> None:

@@ -58,7 +58,11 @@ def blocks_as_text(blocks: list[dict[str, Any]]) -> str:
 def digest(
     day: Annotated[
         str | None,
-        typer.Option("--date", help="today, yesterday or YYYY-MM-DD (default: yesterday)."),
+        typer.Option(
+            "--date",
+            help="today, yesterday or YYYY-MM-DD (default: today so far; with --post, "
+            "yesterday, the last whole day).",
+        ),
     ] = None,
     chart: Annotated[
         Path | None,
@@ -91,7 +95,9 @@ def digest(
             raise typer.Exit(2) from None
     oh = boot(data_dir, settings_file)
     try:
-        when = digest_day(oh, day) if day is not None else None
+        # Printing and charting default to today, as `/opshand digest` does; posting to the
+        # managers' channel defaults to the last whole day, as the daily scheduler does.
+        when = digest_day(oh, day or ("yesterday" if post else "today"))
         if chart is not None:
             png, alt = digest_chart(digest_numbers(oh, when))
             try:

@@ -24,6 +24,7 @@ from bot.localslack import DEFAULT_EVENTS, BoltServer, LocalSlack, TryStep
 
 if TYPE_CHECKING:
     from bot.bootstrap import Opshand
+    from bot.digest import DigestScheduler
     from bot.settings import Settings
 
 __all__ = [
@@ -137,9 +138,13 @@ class DemoStack:
     """The local Slack workspace (page at ``slack.web_url``)."""
     bolt: BoltServer
     """The Bolt app's HTTP server; ``slack`` delivers to ``bolt.url``."""
+    digest: DigestScheduler | None = None
+    """Posts each day's digest to ``#ops-digest`` at the configured local time, as ``serve``."""
 
     def close(self) -> None:
-        """Stop the bot, then the workspace, then opshand (waits for their threads)."""
+        """Stop the digest and the bot, then the workspace, then opshand (waits for threads)."""
+        if self.digest is not None:
+            self.digest.stop()
         self.bolt.stop()
         self.slack.stop()
         self.oh.close()
@@ -152,6 +157,7 @@ def start_stack(
     host: str = "127.0.0.1",
     steps: tuple[TryStep, ...] = DEMO_STEPS,
     intro: str = DEMO_INTRO,
+    digest_tick: float | None = 30.0,
 ) -> DemoStack:
     """Start LocalSlack on ``host:port`` and the Bolt app, and connect them.
 
@@ -161,6 +167,7 @@ def start_stack(
         host: Interface to listen on.
         steps: The page's "try this" list.
         intro: The page's welcome text.
+        digest_tick: Seconds between the digest scheduler's checks; None runs no scheduler.
 
     Raises:
         OSError: if the port is taken.
@@ -189,7 +196,13 @@ def start_stack(
         slack.stop()
         raise
     slack.bot_url = bolt.url
-    return DemoStack(oh=oh, slack=slack, bolt=bolt)
+    digest = None
+    if digest_tick is not None:
+        from bot.digest import DigestScheduler
+
+        digest = DigestScheduler(oh, client, tick=digest_tick)
+        digest.start()
+    return DemoStack(oh=oh, slack=slack, bolt=bolt, digest=digest)
 
 
 def wait_for_ctrl_c() -> None:

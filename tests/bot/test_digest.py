@@ -87,6 +87,10 @@ def test_digest_counts_outcomes_kinds_consent_time_rules_and_time_saved(oh: Opsh
     assert n.succeeded == {"host.reboot": 1, "ticket.comment": 1}
     assert n.minutes_saved == 30 + 10
     assert len(n.history) == 14 and n.history[-1] == (_today(), 2, 0)
+    # the chart's days: the same outcomes as the day's counts, and the 13 days before it empty
+    assert [d for d, _ in n.outcome_history] == [d for d, _, _ in n.history]
+    assert n.outcome_history[-1][1] == n.outcomes
+    assert all(counts == {} for _, counts in n.outcome_history[:-1])
     assert n.waiting == {}
 
 

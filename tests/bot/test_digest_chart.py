@@ -19,7 +19,7 @@ from adapters.sim import SimTimings
 from bot.bootstrap import Opshand, bootstrap
 from bot.cli.digest import blocks_as_text, mrkdwn_to_plain, register_digest_command
 from bot.digest import digest_config, digest_day, post_digest
-from bot.digest_chart import chart_alt_text, render_chart, week_over_week
+from bot.digest_chart import OUTCOME_COLOURS, chart_alt_text, render_chart, week_over_week
 from bot.localslack import LocalSlack
 from bot.settings import Settings
 from twin.model import utcnow
@@ -27,11 +27,15 @@ from twin.model import utcnow
 _PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def _history() -> list[tuple[date, int, int]]:
+def _history() -> list[tuple[date, dict[str, int]]]:
     start = date(2026, 11, 20)
-    # last week: 2 a day; this week: 5 a day with one failure on the busiest day (9)
+    # last week: 2 a day; this week: 5 a day, the busiest day (9) with a failure and a denial
     runs = [2] * 7 + [5, 5, 9, 5, 5, 5, 5]
-    return [(start + timedelta(days=i), r, 1 if r == 9 else 0) for i, r in enumerate(runs)]
+    days = []
+    for i, r in enumerate(runs):
+        counts = {"auto": r - 3, "consented": 1, "failed": 1, "denied": 1} if r == 9 else {}
+        days.append((start + timedelta(days=i), counts or {"auto": r - 1, "consented": 1}))
+    return days
 
 
 @pytest.fixture
@@ -48,16 +52,25 @@ def test_chart_is_a_png_of_the_set_size() -> None:
     assert png.startswith(_PNG)
     pixels = imread(io.BytesIO(png), format="png")
     assert pixels.shape[:2] == (300, 800)
-    # not a blank canvas: bars in Slack green and red are drawn
-    colours = {tuple(round(float(c) * 255) for c in px[:3]) for row in pixels for px in row[::4]}
-    assert (0x2E, 0xB6, 0x7D) in colours and (0xE0, 0x1E, 0x5A) in colours
+    # not a blank canvas: one colour per outcome that happened, none for one that did not
+    colours = {tuple(round(float(c) * 255) for c in px[:3]) for row in pixels for px in row}
+    for outcome in ("auto", "consented", "denied", "failed"):
+        rgb = tuple(int(OUTCOME_COLOURS[outcome][i : i + 2], 16) for i in (1, 3, 5))
+        assert rgb in colours, outcome
+    assert (0x4A, 0x15, 0x4B) not in colours  # nothing was rolled back
 
 
-def test_alt_text_says_totals_busiest_day_and_week_over_week() -> None:
+def test_chart_of_a_quiet_fortnight_is_still_a_png() -> None:
+    quiet = [(date(2026, 11, 20) + timedelta(days=i), {}) for i in range(14)]
+    assert render_chart(quiet, title="changes").startswith(_PNG)
+    assert "0 in all (none)" in chart_alt_text(quiet)
+
+
+def test_alt_text_says_totals_by_outcome_busiest_day_and_week_over_week() -> None:
     h = _history()
     assert week_over_week(h) == (39, 14)
     alt = chart_alt_text(h)
-    assert "53 run, 1 failed" in alt
+    assert "53 in all (37 auto, 14 consented, 1 denied, 1 failed)" in alt
     assert "busiest day Sun 29 Nov with 9" in alt
     assert "39 this week, 14 the week before (up 179%)" in alt
     assert chart_alt_text([]) == "No changes in the period."
@@ -74,7 +87,7 @@ def test_posted_digest_carries_its_chart_in_the_thread(oh: Opshand) -> None:
         assert len(files) == 1
         f = files[0]
         assert f["mimetype"] == "image/png" and f["name"].endswith(f"{day.isoformat()}.png")
-        assert f["alt_txt"].startswith("Changes per day from")
+        assert f["alt_txt"].startswith("Changes per day by outcome from")
         served = httpx.get(f["url_private"])
         assert served.status_code == 200
         assert served.headers["content-type"] == "image/png"
@@ -144,7 +157,7 @@ def test_cli_prints_plain_text_and_writes_the_chart(
     res = CliRunner().invoke(_app(), ["digest", "--chart", str(png), *dd])
     assert res.exit_code == 0, res.output
     assert png.read_bytes().startswith(_PNG)
-    assert "Changes per day from" in res.output
+    assert "Changes per day by outcome from" in res.output
     bad = CliRunner().invoke(_app(), ["digest", "--chart", str(tmp_path / "no" / "x.png"), *dd])
     assert bad.exit_code == 1 and "Cannot write" in bad.output
 
