@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.cli.common import DataDir, JsonOut, SettingsFile, boot, dump, err, out
+from bot.cli.twin_view import check_scope
 from bot.mrkdwn import esc
 
 __all__ = ["CycleThread", "load_signal_file", "register_autonomy_commands", "runbook_app"]
@@ -236,7 +237,6 @@ def patch_cycle(
     """
     from agent.patching import CycleEvent, PatchCycle, PatchCycleSettings, plan_cycle
     from bot.cli.staged import parse_at, run_staged
-    from twin.model import NodeKind
 
     if legacy and (staged or wait or approve):
         err.print("[red]--legacy runs the old wave cycle:[/red] it takes no --staged, --wait "
@@ -245,14 +245,7 @@ def patch_cycle(
     oh = boot(data_dir, settings_file)
     try:
         # A mistyped client would otherwise plan nothing and exit as if all were patched.
-        if client is not None and f"client:{client}" not in oh.ops.graph:
-            known = sorted(
-                e.id.removeprefix("client:")
-                for e in oh.ops.graph.entities()
-                if e.kind is NodeKind.CLIENT
-            )
-            err.print(f"[red]Unknown client {client!r}.[/red] Known: {', '.join(known)}")
-            raise typer.Exit(2)
+        check_scope(oh.ops.graph, client, sites=False)
         if not legacy:
             thread = None if no_slack or dry_run else _slack_thread(oh, slack_channel)
             run_staged(oh, client=client, dry_run=dry_run, at_text=at, wait=wait,

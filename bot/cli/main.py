@@ -116,7 +116,9 @@ def plan(
             p = rehearse(oh.ops.graph, action, targets, params)
         except (KeyError, UnknownEntity, InvalidParams) as exc:
             # A misspelt action or target is a usage error (exit 2); the text names the nearest.
-            err.print(str(exc).strip(chr(39)), style="red", markup=False, highlight=False)
+            # str() of a KeyError is the repr of its message: quoted; print the message itself
+            why = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+            err.print(why, style="red", markup=False, highlight=False)
             raise typer.Exit(2) from exc
         req = ChangeRequest(
             action=action,

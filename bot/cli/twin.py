@@ -19,6 +19,7 @@ import typer
 from bot.cli.common import DataDir, JsonOut, boot, dump, err, out, settings
 from bot.cli.twin_view import (
     brief,
+    check_scope,
     parse_kind,
     print_applied,
     print_blast,
@@ -274,6 +275,7 @@ def twin_search(
             conds[key] = value
     kinds = {parse_kind(kind)} if kind else None
     with _graph(data_dir) as (g, _):
+        check_scope(g, client, sites=False)
         if missing_patch:
             rows = queries.hosts_missing_patch(g, missing_patch, client)
             scores = [100.0] * len(rows)
@@ -384,6 +386,7 @@ def twin_stale(
 
     kinds = [parse_kind(kind)] if kind else None
     with _graph(data_dir) as (g, _):
+        check_scope(g, scope)
         rows = stale(g, timedelta(hours=hours), scope, kinds=kinds)
     if json_out:
         dump(

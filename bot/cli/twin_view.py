@@ -3,7 +3,8 @@ readable or ``--json`` output. The commands themselves are in :mod:`bot.cli.twin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import difflib
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "brief",
+    "check_scope",
+    "nearest",
     "parse_kind",
     "print_applied",
     "print_blast",
@@ -60,15 +63,50 @@ def resolve(g: TwinGraph, mention: str) -> Entity:
         raise typer.Exit(2) from exc
 
 
+def nearest(word: str, choices: Iterable[str]) -> str:
+    """ " Did you mean x?" for the closest of ``choices`` to ``word``, or "" when none is close."""
+    close = difflib.get_close_matches(word.lower(), sorted(set(choices)), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]}?" if close else ""
+
+
 def parse_kind(name: str) -> NodeKind:
-    """A node kind by name; exit 2 listing the kinds when it is none of them."""
+    """A node kind by name; exit 2 naming the nearest and listing the kinds when it is none."""
     from twin.model import NodeKind
 
     try:
         return NodeKind(name)
     except ValueError as exc:
-        err.print(f"Unknown kind '{name}'; kinds are {', '.join(k.value for k in NodeKind)}.")
+        kinds = [k.value for k in NodeKind]
+        err.print(
+            f"Unknown kind '{name}'.{nearest(name, kinds)} Kinds are {', '.join(kinds)}.",
+            markup=False,
+            highlight=False,
+        )
         raise typer.Exit(2) from exc
+
+
+def check_scope(g: TwinGraph, scope: str | None, *, sites: bool = True) -> None:
+    """Exit 2 with "did you mean" when ``scope`` names no client (or site) of the twin.
+
+    A misspelt client would otherwise match nothing, and "0 found" reads as an answer.
+    """
+    from twin.model import NodeKind
+
+    if not scope:
+        return
+    kinds = (NodeKind.CLIENT, NodeKind.SITE) if sites else (NodeKind.CLIENT,)
+    known = sorted(e.id.split(":", 1)[1] for k in kinds for e in g.entities(k))
+    wanted = scope.split(":", 1)[1] if scope.startswith(("client:", "site:")) else scope
+    # A scope (client or site) matches in any case; a client filter is an exact attribute match.
+    if wanted in known or (sites and wanted.lower() in {k.lower() for k in known}):
+        return
+    what = "client or site" if sites else "client"
+    err.print(
+        f"Unknown {what} '{scope}'.{nearest(wanted, known)} Known: {', '.join(known)}.",
+        markup=False,
+        highlight=False,
+    )
+    raise typer.Exit(2)
 
 
 def brief(e: Entity) -> dict[str, Any]:
