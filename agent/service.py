@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from agent.approval import AutonomyGuards, ConsentBook, Guardrails, Identity, RoleMap
 from agent.execution import (
@@ -27,8 +27,10 @@ from agent.execution import (
     Journal,
     Refusal,
     Worker,
+    call_table,
     change_ref,
     close_undecided,
+    journal_table,
 )
 from agent.incidents import Incident, IncidentBook
 from agent.policy import Decision, Policy, PolicyInput, target_of
@@ -167,6 +169,41 @@ class Operations(AutonomyGuards, Scheduling):
         with self._graph_lock:
             self.store.catch_up(self._graph)
             return self._graph
+
+    @property
+    def held_graph(self) -> TwinGraph:
+        """The in-memory twin as this replica holds it, without catching up (metrics read its
+        serial against the store's to report the lag, which catching up would hide)."""
+        return self._graph
+
+    # ------------------------------------------------------------------ what metrics read
+    def circuit_states(self) -> dict[str, str]:
+        """Each integration category's circuit as this replica sees it (closed, half_open,
+        open); categories not called yet are absent."""
+        return {c: b.state for c, b in self.executor.guard.breakers.items()}
+
+    def queue_by_state(self, states: Iterable[str]) -> dict[str, tuple[int, datetime | None]]:
+        """Changes in each of ``states``: how many, and when the oldest last moved."""
+        j = journal_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(j.c.state, func.count(), func.min(j.c.updated_at))
+                .where(j.c.state.in_(list(states)))
+                .group_by(j.c.state)
+            ).all()
+        return {str(state): (int(n), oldest) for state, n, oldest in rows}
+
+    def calls_after(self, watermark: int) -> list[tuple[int, str, str]]:
+        """(row id, capability, outcome) of the integration call ledger above ``watermark``,
+        in id order: metrics count calls incrementally from it."""
+        c = call_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(c.c.id, c.c.capability, c.c.outcome)
+                .where(c.c.id > watermark)
+                .order_by(c.c.id)
+            ).all()
+        return [(int(i), str(cap), str(outcome)) for i, cap, outcome in rows]
 
     def _emit(self, event: ChangeEvent) -> None:
         for fn in list(self.subscribers):

@@ -288,16 +288,14 @@ def _policy(s: Settings) -> Finding:
             detail=f"policy does not load: {exc}",
             fix="Fix the rule named above, then run `opshand policy test`.",
         )
-    rules = len(getattr(policy, "rules", ()) or ())
+    rules = len(policy.rules)
     return Finding(check="policy", status="ok", detail=f"{s.policy_file} loads ({rules} rules)")
 
 
-def _runbooks(s: Settings) -> Finding | None:
+def _runbooks(s: Settings) -> Finding:
     from agent.signals import RunbookError, load_runbooks
 
-    path = getattr(s, "runbooks_file", None)
-    if path is None:
-        return None
+    path = s.runbooks_file
     if not Path(path).exists():
         return Finding(
             check="runbooks",
@@ -316,10 +314,9 @@ def _runbooks(s: Settings) -> Finding | None:
 
 def _integrations(s: Settings) -> list[Finding]:
     from adapters.health import check_all
-    from adapters.registry import ConfigError, IntegrationsConfig, build_integrations
+    from adapters.registry import ConfigError, build_integrations
 
-    config = getattr(s, "integrations", None)
-    entries = config.entries() if isinstance(config, IntegrationsConfig) else {}
+    entries = s.integrations.entries()
     real = {c: e for c, e in entries.items() if e.vendor != "sim"}
     if not real:
         return [
@@ -357,10 +354,10 @@ def _integrations(s: Settings) -> list[Finding]:
 def _topology(s: Settings) -> list[Finding]:
     """Topology sources: each configured one read once; none means the simulated ones."""
     from adapters.registry import ConfigError
-    from adapters.topology import TopologyConfig, build_topology_sources, check_topology_source
+    from adapters.topology import build_topology_sources, check_topology_source
 
-    config = getattr(s, "topology", None)
-    if not isinstance(config, TopologyConfig) or not config.sources:
+    config = s.topology
+    if not config.sources:
         return [
             Finding(
                 check="topology",
@@ -450,9 +447,7 @@ def run_doctor(
     s, first = check_settings(file, dict(overrides or {}))
     if s is None:
         return [first]
-    findings = [first, *_database(s), *_slack(s, slack_client), _policy(s)]
-    if (rb := _runbooks(s)) is not None:
-        findings.append(rb)
+    findings = [first, *_database(s), *_slack(s, slack_client), _policy(s), _runbooks(s)]
     findings.extend(_integrations(s))
     findings.extend(_topology(s))
     findings.extend(Finding(**f) for f in model_findings(s, call=model_call))

@@ -35,8 +35,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent.execution import call_table, journal_table
-from agent.service import ChangeEvent
+from agent.service import ChangeEvent, Operations
 from bot.bootstrap import Opshand
 from bot.ingress import Inbox
 from bot.tables import inbox_table
@@ -104,13 +103,9 @@ class _CallCounts:
         self.rows_read = 0
         """Rows read so far (what a scrape costs; tests check it stays incremental)."""
 
-    def update(self, conn: Any) -> None:
-        c = call_table
-        rows = conn.execute(
-            select(c.c.id, c.c.capability, c.c.outcome)
-            .where(c.c.id > self.watermark)
-            .order_by(c.c.id)
-        ).all()
+    def update(self, ops: Operations) -> None:
+        """Count the ledger's rows above the watermark (read through the facade)."""
+        rows = ops.calls_after(self.watermark)
         self.rows_read += len(rows)
         oldest_open: int | None = None
         in_flight: dict[str, int] = {}
@@ -145,7 +140,6 @@ class _StateCollector(Collector):
         yield from self._local()
 
     def _database(self) -> Iterator[Metric]:
-        j = journal_table
         now = utcnow()
         depth = GaugeMetricFamily(
             "opshand_queue_depth", "Changes waiting or in progress, by state.", labels=["state"]
@@ -160,24 +154,18 @@ class _StateCollector(Collector):
             "Integration calls in the shared call ledger, by capability and outcome.",
             labels=["capability", "outcome"],
         )
-        with self.oh.engine.connect() as conn:
-            rows = conn.execute(
-                select(j.c.state, func.count(), func.min(j.c.updated_at))
-                .where(j.c.state.in_(QUEUE_STATES))
-                .group_by(j.c.state)
-            ).all()
-            found = {r[0]: (int(r[1]), r[2]) for r in rows}
-            for state in QUEUE_STATES:
-                n, oldest = found.get(state, (0, None))
-                depth.add_metric([state], n)
-                if oldest is not None and oldest.tzinfo is None:
-                    oldest = oldest.replace(tzinfo=now.tzinfo)
-                age.add_metric([state], (now - oldest).total_seconds() if oldest else 0.0)
-            self.calls.update(conn)
-            for (cap, outcome), n in sorted(self.calls.counts.items()):
-                calls.add_metric([cap, outcome], n)
-            for cap, n in sorted(self.calls.in_flight.items()):
-                calls.add_metric([cap, "calling"], n)
+        found = self.oh.ops.queue_by_state(QUEUE_STATES)
+        for state in QUEUE_STATES:
+            n, oldest = found.get(state, (0, None))
+            depth.add_metric([state], n)
+            if oldest is not None and oldest.tzinfo is None:
+                oldest = oldest.replace(tzinfo=now.tzinfo)
+            age.add_metric([state], (now - oldest).total_seconds() if oldest else 0.0)
+        self.calls.update(self.oh.ops)
+        for (cap, outcome), n in sorted(self.calls.counts.items()):
+            calls.add_metric([cap, outcome], n)
+        for cap, n in sorted(self.calls.in_flight.items()):
+            calls.add_metric([cap, "calling"], n)
         yield from _inbox_state(self.oh, now)
         _, db_serial = self.oh.store.meta()
         lag = GaugeMetricFamily(
@@ -186,8 +174,7 @@ class _StateCollector(Collector):
             labels=["replica"],
         )
         # Read the graph without catching up (ops.graph would), or the lag would always be 0.
-        graph = getattr(self.oh.ops, "_graph", None)
-        local_serial = int(getattr(graph, "serial", db_serial))
+        local_serial = self.oh.ops.held_graph.serial
         lag.add_metric([self.replica], max(0, db_serial - local_serial))
         yield from (depth, age, calls, lag)
 
@@ -198,18 +185,16 @@ class _StateCollector(Collector):
         serial = GaugeMetricFamily(
             "opshand_twin_serial", "Serial of this replica's twin.", labels=["replica"]
         )
-        graph = getattr(self.oh.ops, "_graph", None)
-        if graph is not None:
-            size.add_metric([self.replica], len(graph))
-            serial.add_metric([self.replica], int(graph.serial))
+        graph = self.oh.ops.held_graph
+        size.add_metric([self.replica], len(graph))
+        serial.add_metric([self.replica], int(graph.serial))
         circuits = GaugeMetricFamily(
             "opshand_circuit_state",
             "Circuit of each integration as seen by this replica: 0 closed, 1 half-open, 2 open.",
             labels=["replica", "category"],
         )
-        breakers = getattr(self.oh.ops.executor.guard, "breakers", {})
-        for category, breaker in sorted(breakers.items()):
-            circuits.add_metric([self.replica, category], CIRCUIT_VALUES.get(breaker.state, 2.0))
+        for category, state in sorted(self.oh.ops.circuit_states().items()):
+            circuits.add_metric([self.replica, category], CIRCUIT_VALUES.get(state, 2.0))
         yield from (size, serial, circuits)
 
 

@@ -169,6 +169,14 @@ class Agent:
         self.sleep = sleep
 
     # ------------------------------------------------------------------ memory
+    def remembers(self, thread: str) -> bool:
+        """Whether any turn of ``thread`` (``channel:thread_ts``) is kept: opshand spoke there."""
+        with self.ops.engine.connect() as conn:
+            row = conn.execute(
+                select(memory_table.c.id).where(memory_table.c.thread == thread).limit(1)
+            ).first()
+        return row is not None
+
     def history(self, thread: str) -> list[BaseMessage]:
         """The thread's earlier turns, oldest first (the person's words and the answers)."""
         if not thread:

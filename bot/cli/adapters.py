@@ -10,10 +10,9 @@ import typer
 from rich.table import Table
 
 from adapters.health import ClientState, IntegrationCheck, check_all, client_states
-from adapters.registry import ConfigError, Integration, IntegrationsConfig, build_integrations
+from adapters.registry import ConfigError, Integration, build_integrations
 from adapters.topology import (
     BuiltTopologySource,
-    TopologyConfig,
     build_topology_sources,
     check_topology_source,
 )
@@ -43,10 +42,7 @@ def _from_settings(
     oh = boot(data_dir, settings_file)
     built: dict[str, Integration] = {}
     try:
-        config = getattr(oh.settings, "integrations", None)
-        if not isinstance(config, IntegrationsConfig):
-            config = IntegrationsConfig()
-        built = build_integrations(config, sim=oh.sim)
+        built = build_integrations(oh.settings.integrations, sim=oh.sim)
         yield built
     finally:
         for integration in built.values():
@@ -59,8 +55,7 @@ def _topology_from_settings(
     data_dir: Path | None, settings_file: Path | None
 ) -> Iterator[list[BuiltTopologySource]]:
     """The settings' ``topology.sources``, built (none: the simulated ones, not listed)."""
-    config = getattr(settings(data_dir, settings_file), "topology", None)
-    built = build_topology_sources(config) if isinstance(config, TopologyConfig) else []
+    built = build_topology_sources(settings(data_dir, settings_file).topology)
     try:
         yield built
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -12,6 +12,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Opshand
 
 __all__ = ["DataDir", "JsonOut", "SettingsFile", "boot", "dump", "err", "out", "settings"]
 
@@ -38,7 +41,7 @@ def settings(data_dir: Path | None, settings_file: Path | None = None) -> Settin
         raise typer.Exit(2) from exc
 
 
-def boot(data_dir: Path | None, settings_file: Path | None = None, **kw: Any) -> Any:
+def boot(data_dir: Path | None, settings_file: Path | None = None, **kw: Any) -> Opshand:
     """Bootstrap opshand, with a progress bar when the twin is seeded for the first time."""
     from agent.chat import ModelUnavailable
     from agent.policy import PolicyError

@@ -200,9 +200,10 @@ def policy_explain(
         if json_out:
             dump(explanation.model_dump(mode="json"))
             return
+        decision = c.decision or {}
         out.print(
-            f"[bold]{c.ref}[/bold] {c.action} — decided {c.decision.get('outcome')} "
-            f"under policy {str(c.decision.get('policy_hash', ''))[:12]}; "
+            f"[bold]{c.ref}[/bold] {c.action} — decided {decision.get('outcome')} "
+            f"under policy {str(decision.get('policy_hash', ''))[:12]}; "
             f"the policy in force now is {oh.policy.hash[:12]}"
         )
         out.print("[bold]Input[/bold] (what every rule sees as `input`):")

@@ -33,19 +33,14 @@ def topology_sync(oh: Any, *, transport: Any = None) -> Any:
         adapters.registry.ConfigError: a configured source cannot be built.
     """
     from adapters.topology import (
-        TopologyConfig,
         build_topology_sources,
         sim_topology_sources,
         sync_topology,
     )
 
     s = oh.settings
-    config = getattr(s, "topology", None)
-    built = (
-        build_topology_sources(config, transport=transport)
-        if isinstance(config, TopologyConfig) and config.sources
-        else []
-    )
+    config = s.topology
+    built = build_topology_sources(config, transport=transport) if config.sources else []
     try:
         if built:
             sources: list[Any] = [b.client for b in built]

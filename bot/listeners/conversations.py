@@ -18,9 +18,8 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select
 
-from agent.chat import AgentReply, ToolBox, TurnContext, memory_table
+from agent.chat import AgentReply, ToolBox, TurnContext
 from agent.service import identity_of
 from bot.blocks import answer_blocks, decision_blocks
 from bot.ingress import delivery_attempt
@@ -72,13 +71,7 @@ def facts_of(out: SlackOut, reply: AgentReply, requester: str) -> list[tuple[str
 
 def _in_thread(out: SlackOut, channel: str, thread_ts: str) -> bool:
     """Whether the bot has spoken in this thread (the agent remembers it)."""
-    with out.oh.engine.connect() as conn:
-        row = conn.execute(
-            select(memory_table.c.id)
-            .where(memory_table.c.thread == f"{channel}:{thread_ts}")
-            .limit(1)
-        ).first()
-    return row is not None
+    return out.oh.agent.remembers(f"{channel}:{thread_ts}")
 
 
 def converse(
