@@ -98,7 +98,8 @@ def answer_blocks(text: str, facts: Sequence[tuple[str, dict[str, Any]]] = ()) -
             blocks += entity_table(items, title="Most critical first", total=total)
         elif isinstance(items, list) and items and isinstance(items[0], dict):
             title = {"twin_search": "Matches", "twin_deps": "Depends on"}.get(name, name)
-            blocks += entity_table(items, title=title, total=data.get("total"))
+            closest = bool(data.get("closest"))
+            blocks += entity_table(items, title=title, total=data.get("total"), closest=closest)
     return limit_blocks(blocks)
 
 

@@ -94,9 +94,17 @@ def fixed_table(
 
 
 def entity_table(
-    items: Sequence[Mapping[str, Any]], *, title: str, total: int | None = None
+    items: Sequence[Mapping[str, Any]],
+    *,
+    title: str,
+    total: int | None = None,
+    closest: bool = False,
 ) -> list[Block]:
-    """Entities as name, kind and criticality (each in its own column), with a count line."""
+    """Entities as name, kind and criticality (each in its own column), with a count line.
+
+    ``closest`` marks a fuzzy search cut at its limit: the rows are the closest names, and the
+    count line says so instead of "all 20 shown".
+    """
     rows = [
         (
             str(i.get("name", i.get("id", ""))),
@@ -105,7 +113,11 @@ def entity_table(
         )
         for i in items
     ]
-    return fixed_table(title, ("name", "kind", "criticality"), rows, total=total, noun="entities")
+    blocks = fixed_table(title, ("name", "kind", "criticality"), rows, total=total, noun="entities")
+    if closest:
+        shown = min(len(rows), MAX_ROWS)
+        blocks[-1] = _context(f"the {shown} closest names; more are alike (narrow the search)")
+    return blocks
 
 
 def _breakdown(title: str, counts: Sequence[tuple[str, Any]]) -> Block:

@@ -264,8 +264,13 @@ class ToolBox:
         else:
             if kinds is None and (where or not query):
                 kinds = {NodeKind.HOST}
-            pool = g.search(query, kinds=kinds, where=where, limit=limit if query else 100_000)
+            # A fuzzy search ranks every name a little like the query; one more than the
+            # limit tells whether the list was cut (then it is "the closest", not "all").
+            pool = g.search(query, kinds=kinds, where=where, limit=limit + 1 if query else 100_000)
             items = [m.entity for m in pool]
+            if query and len(items) > limit:
+                shown = [_brief(e) for e in items[:limit]]
+                return tool_result("success", {"items": shown, "total": limit, "closest": True})
         return tool_result(
             "success" if items else "no_data",
             {"items": [_brief(e) for e in items[:limit]], "total": len(items)},

@@ -44,13 +44,15 @@ def _tables(blocks: list[dict[str, Any]]) -> list[tuple[list[str], str]]:
     return found
 
 
-def _assert_fits(lines: list[str], count: str, total: int) -> None:
+def _assert_fits(lines: list[str], count: str, total: int, *, closest: bool = False) -> None:
     head, rows = lines[0], lines[1:]
     assert len(head.split()) <= MAX_COLUMNS, head
     assert head.split()[:3] == ["name", "kind", "criticality"]
     assert all(len(line) <= _WIDEST for line in lines), max(lines, key=len)
     assert len(rows) <= MAX_ROWS
-    if len(rows) < total:
+    if closest:  # a fuzzy search cut at its limit: never "all 20 shown"
+        assert count == f"the {len(rows)} closest names; more are alike (narrow the search)"
+    elif len(rows) < total:
         assert count == f"showing {len(rows)} of {total} entities"
     else:
         assert count == f"all {total} entities shown" if total != 1 else "1 entities shown"
@@ -76,6 +78,15 @@ def test_entity_table_keeps_kind_and_criticality_apart_and_cuts_long_names() -> 
     assert "contoso" not in "\n".join(lines)  # the fourth column is gone
     assert count == "showing 20 of 262 entities"
     _assert_fits(lines, count, 262)
+
+
+def test_a_fuzzy_search_cut_at_its_limit_says_closest_not_all(oh: Opshand) -> None:
+    reply = oh.agent.ask("search web", requester="T1:U0LOCAL01")
+    assert reply.text.startswith("The 20 closest entities by name: ")
+    facts = facts_of(SlackOut(oh=oh, client=WebClient()), reply, "T1:U0LOCAL01")
+    [(lines, count)] = _tables(answer_blocks(reply.text, facts))
+    assert count == "the 20 closest names; more are alike (narrow the search)"
+    assert len(lines) == 21
 
 
 def test_breakdown_is_two_fields_kinds_then_criticality() -> None:
@@ -128,7 +139,7 @@ def test_every_table_answer_in_the_sample_estate_fits_and_counts(
     tables = _tables(blocks)
     assert len(tables) == len(facts)
     for (lines, count), (_, data) in zip(tables, facts, strict=True):
-        _assert_fits(lines, count, int(data["total"]))
+        _assert_fits(lines, count, int(data["total"]), closest=bool(data.get("closest")))
 
 
 def test_every_blast_radius_in_the_sample_estate_fits(oh: Opshand) -> None:

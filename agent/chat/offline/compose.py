@@ -163,6 +163,8 @@ def _search(o: ToolOutcome) -> str:
         condition = "match" if total != 1 else "matches"
     if total == 0:
         return f"No {_plural(kind, 2)}{scope} {condition.replace('is ', 'are ', 1)}."
+    if o.data.get("closest"):
+        return f"The {total} closest {_plural(kind, total)}{scope} by name: {_names(items)}."
     shown = f": {_names(items, total=total)}" if items else ""
     return f"{total} {what}{scope} {condition}{shown}."
 

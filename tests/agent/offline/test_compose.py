@@ -305,3 +305,10 @@ def test_search_without_a_kind_says_entities() -> None:
     items = [{"name": f"e{i}"} for i in range(2)]
     text = compose_answer([outcome("twin_search", {"items": items, "total": 2})], "")
     assert text == "2 entities match: e0, e1."
+
+
+def test_search_cut_at_its_limit_names_the_closest_not_a_count() -> None:
+    items = [{"name": f"web-{i}"} for i in range(20)]
+    data = {"items": items, "total": 20, "closest": True}
+    text = compose_answer([outcome("twin_search", data, query="web")], "")
+    assert text == "The 20 closest entities by name: web-0, web-1, web-2, web-3, web-4 and 15 more."
