@@ -107,7 +107,8 @@ DEMO_STEPS: tuple[TryStep, ...] = (
 def demo_steps(today: date) -> tuple[TryStep, ...]:
     """The "try this" list with the last step opening ``today``'s digest (``/opshand digest``).
 
-    The digest command shows yesterday by default, which is empty on a first run.
+    The step names the day although the command defaults to today, so the page says which day
+    the digest covers.
     """
     digest = TryStep(
         title="Open the digest",
