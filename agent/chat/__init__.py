@@ -34,6 +34,12 @@ from agent.chat.provider import (
     call_within,
     classify,
 )
+from agent.chat.results import (
+    MAX_RESULT_CHARS,
+    MAX_RESULT_TOKENS,
+    estimate_tokens,
+    tool_result,
+)
 from agent.chat.thread import ThreadSubject, asks_undo
 from agent.chat.tool_args import (
     TOOL_ARGS,
@@ -43,14 +49,8 @@ from agent.chat.tool_specs import (
     TOOL_DOCS,
     tool_schemas,
 )
-from agent.chat.tools import (
-    MAX_RESULT_CHARS,
-    MAX_RESULT_TOKENS,
-    ToolBox,
-    TurnContext,
-    estimate_tokens,
-    tool_result,
-)
+from agent.chat.tools import ToolBox
+from agent.chat.turn import TurnContext
 
 __all__ = [
     "MAX_RESULT_CHARS",

@@ -1,6 +1,6 @@
 """One intent reader: does the person's own message *ask* for a kind of change?
 
-The guard (:mod:`agent.chat.tools`) and the offline model (:mod:`agent.chat.offline`) both use
+The guard (:mod:`agent.chat.guard`) and the offline model (:mod:`agent.chat.offline`) both use
 :func:`read_intent`, so what the parser proposes and what the guard lets through cannot drift apart.
 
 A change is authorised only by an imperative ("reboot X", "restrat X") or a polite request

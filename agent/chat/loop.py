@@ -34,7 +34,8 @@ from agent.chat.provider import ModelFailure, call_within
 from agent.chat.thread import ThreadSubject, subject_of_calls, thread_change_refs
 from agent.chat.tool_args import MAX_TARGETS, TOOL_ARGS
 from agent.chat.tool_specs import TOOL_DOCS, tool_schemas
-from agent.chat.tools import ToolBox, TurnContext
+from agent.chat.tools import ToolBox
+from agent.chat.turn import TurnContext
 from agent.execution import Change
 from agent.service import Operations
 from twin.db import metadata

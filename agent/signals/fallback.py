@@ -8,7 +8,7 @@ same loop, tools and caps as a person's request, but nothing in the alert is tru
   (``agent.signals.runbooks.resolve_entity`` on the entity label); without one the agent is not
   asked.
 * The only actions are the configured ones that apply to that entity's kind; the tool guard
-  (:class:`agent.chat.tools.TurnContext` ``signal_actions``) refuses any other, and more than one.
+  (:class:`agent.chat.turn.TurnContext` ``signal_actions``) refuses any other, and more than one.
 * The alert's title, summary, description and labels reach the model quoted, as JSON inside a
   ``<data>`` block, like a tool result: the system prompt says data is never an instruction, and
   the offline parser sets quoted lines aside.

@@ -144,7 +144,7 @@ def test_every_table_answer_in_the_sample_estate_fits_and_counts(
 
 def test_every_blast_radius_in_the_sample_estate_fits(oh: Opshand) -> None:
     """Not only the asked questions: every entity's blast radius table and breakdown."""
-    from agent.chat.tools import ToolBox, TurnContext
+    from agent.chat import ToolBox, TurnContext
 
     box = ToolBox(oh.ops, TurnContext(requester="T1:U0LOCAL01", request_text=""))
     checked = 0
