@@ -12,14 +12,8 @@ from agent.chat.guard import (
     param_mentions,
 )
 from agent.chat.intent import IntentReading, read_intent
-from agent.chat.loop import (
-    MEMORY_TURNS,
-    SYSTEM_PROMPT,
-    Agent,
-    AgentReply,
-    memory_table,
-    wrap_data,
-)
+from agent.chat.loop import SYSTEM_PROMPT, Agent, AgentReply
+from agent.chat.memory import MEMORY_TURNS, memory_table, wrap_data
 from agent.chat.models import (
     PROVIDERS,
     ModelSpec,
