@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from agent.approval.consent import (
-    ConsentBook,
-    ConsentError,
-)
+from agent.approval.consent import ConsentBook
 from agent.approval.guardrails import (
     AutonomyGuards,
     Guardrails,
@@ -34,6 +31,7 @@ from agent.approval.roles import (
     RoleMapError,
     UsergroupMembers,
 )
+from agent.approval.terms import ConsentError
 
 __all__ = [
     "FINAL_STATES",

@@ -14,8 +14,8 @@ Modelled on the approval systems people trust (Teleport access requests, protect
 
 Every method takes an optional SQLAlchemy ``Connection`` so the caller can run it inside its own
 transaction and write the audit row for the returned ``StateChange`` records alongside.
-
-The tables and records live in :mod:`agent.approval.records`; their names are re-exported here.
+The tables and records live in :mod:`agent.approval.records`, the request terms in
+:mod:`agent.approval.terms`, votes and their rules in :mod:`agent.approval.voting`.
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -34,31 +33,23 @@ from agent.approval.records import (
     ConsentState,
     ConsentVote,
     RecheckResult,
-    Refusal,
     ReplanOutcome,
     StateChange,
-    VoteKind,
-    VoteOutcome,
     consent_request_table,
     consent_vote_table,
     request_from_row,
     vote_from_row,
 )
 from agent.approval.roles import Identity, RoleMap
+from agent.approval.terms import ConsentError, Terms, terms_of_decision, terms_of_request
+from agent.approval.voting import Voting
 from agent.policy import Decision
 from twin.model import utcnow
 
-__all__ = [
-    "ConsentBook",
-    "ConsentError",
-]
+__all__ = ["ConsentBook"]
 
 
-class ConsentError(Exception):
-    """A caller mistake with the book (no such request, opening twice, replan of a final one)."""
-
-
-class ConsentBook:
+class ConsentBook(Voting):
     """Persisted consent requests and votes.
 
     Args:
@@ -123,7 +114,7 @@ class ConsentBook:
             ConsentError: the decision is not ``consent``, or the change already has an open
                 request (use ``replan`` when the plan changed).
         """
-        terms = _terms(decision)
+        terms = terms_of_decision(decision)
         with self._tx(conn) as c:
             t = consent_request_table
             if c.execute(
@@ -163,7 +154,9 @@ class ConsentBook:
                 raise ConsentError(f"change {change_id} was {current.state}; it cannot re-plan")
             if current.plan_hash == new_plan_hash:
                 raise ConsentError(f"change {change_id}: the plan hash did not change")
-            terms = _terms(decision) if decision is not None else _terms_of(current)
+            terms = (
+                terms_of_decision(decision) if decision is not None else terms_of_request(current)
+            )
             changes: list[StateChange] = []
             stale: ConsentRequest | None = None
             if current.state == "open":
@@ -199,7 +192,7 @@ class ConsentBook:
         return [ch for ch in changes if ch is not None]
 
     def _insert(
-        self, c: Connection, change_id: str, plan_hash: str, requester: Identity, terms: _Terms
+        self, c: Connection, change_id: str, plan_hash: str, requester: Identity, terms: Terms
     ) -> ConsentRequest:
         now = self._clock()
         t = consent_request_table
@@ -247,141 +240,6 @@ class ConsentBook:
             at=now,
             by=by,
         )
-
-    # ------------------------------------------------------------------ voting
-
-    def vote(
-        self,
-        request_id: int,
-        voter: Identity,
-        vote: VoteKind,
-        plan_hash: str,
-        payload_id: str,
-        reason: str | None = None,
-        *,
-        conn: Connection | None = None,
-    ) -> VoteOutcome:
-        """Record ``voter``'s vote, if the rules allow it, and settle the request.
-
-        ``voter`` must come from the signed Slack payload; ``plan_hash`` is the hash shown on
-        the card the voter clicked; ``payload_id`` identifies the click (Slack retries reuse it).
-        Refusals are returned, not raised: ``accepted`` is false and ``message`` says why.
-        """
-        if vote not in ("approve", "reject"):
-            raise ConsentError(f"vote must be 'approve' or 'reject', not {vote!r}")
-        with self._tx(conn) as c:
-            t = consent_request_table
-            # Lock the request row (Postgres; SQLite's BEGIN IMMEDIATE already serialises
-            # writers) so two concurrent votes cannot both see "one short of quorum".
-            row = c.execute(select(t).where(t.c.id == request_id).with_for_update()).first()
-            if row is None:
-                return VoteOutcome(
-                    accepted=False,
-                    state=None,
-                    message=_REFUSALS["not_found"],
-                    refusal="not_found",
-                )
-            req = request_from_row(row)
-            refusal = self._refusal(c, req, voter, vote, plan_hash, payload_id)
-            if refusal is not None:
-                code, changes = refusal
-                state = changes[-1].to_state if changes else req.state
-                message = _REFUSALS[code].format(state=state, role=req.approvers)
-                return self._outcome(c, req, state, message, code, changes)
-            try:
-                # A savepoint, so a lost race on the unique constraints leaves the caller's
-                # transaction usable (Postgres would abort all of it otherwise).
-                with c.begin_nested():
-                    c.execute(
-                        insert(consent_vote_table).values(
-                            request_id=req.id,
-                            voter_team=voter.team_id,
-                            voter_user=voter.user_id,
-                            vote=vote,
-                            plan_hash=plan_hash,
-                            reason=reason,
-                            at=self._clock(),
-                            payload_id=payload_id,
-                        )
-                    )
-            except IntegrityError:
-                message = _REFUSALS["duplicate"]
-                return self._outcome(c, req, req.state, message, "duplicate", ())
-            if vote == "reject":
-                change = self._move(c, req, "rejected", voter.key)
-                who = "the requester" if voter == req.requester else f"<@{voter.user_id}>"
-                message = f"Rejected by {who}; the change will not run."
-                return self._outcome(c, req, "rejected", message, None, _one(change))
-            approvals = self._approvals(c, req)
-            if approvals >= req.quorum:
-                change = self._move(c, req, "approved", voter.key)
-                message = f"Approved: {approvals} of {req.quorum} approvals reached."
-                return self._outcome(c, req, "approved", message, None, _one(change))
-            message = f"Approval recorded ({approvals} of {req.quorum})."
-            return self._outcome(c, req, "open", message, None, ())
-
-    def _refusal(
-        self,
-        c: Connection,
-        req: ConsentRequest,
-        voter: Identity,
-        vote: VoteKind,
-        plan_hash: str,
-        payload_id: str,
-    ) -> tuple[Refusal, tuple[StateChange, ...]] | None:
-        v = consent_vote_table
-        # Order matters: a replayed click reports "already counted" even after it settled the
-        # request, and a final request never reports anything but its final state.
-        if c.execute(select(v.c.id).where(v.c.payload_id == payload_id)).first():
-            return "duplicate", ()
-        if req.final:
-            return "final", ()
-        if self._clock() >= req.expires_at:
-            return "expired", _one(self._move(c, req, "expired", "system:expiry"))
-        is_requester = voter == req.requester
-        if vote == "approve" and is_requester:
-            return "self_approval", ()
-        # The requester may reject (withdraw) their own request without the approver role.
-        if not is_requester and not self._roles.has_role(
-            voter.team_id, voter.user_id, req.approvers
-        ):
-            return "not_approver", ()
-        if plan_hash != req.plan_hash:
-            return "plan_changed", ()
-        mine = (v.c.request_id == req.id, v.c.voter_team == voter.team_id)
-        if c.execute(select(v.c.id).where(*mine, v.c.voter_user == voter.user_id)).first():
-            return "already_voted", ()
-        return None
-
-    def _outcome(
-        self,
-        c: Connection,
-        req: ConsentRequest,
-        state: ConsentState,
-        message: str,
-        refusal: Refusal | None,
-        changes: tuple[StateChange, ...],
-    ) -> VoteOutcome:
-        return VoteOutcome(
-            accepted=refusal is None,
-            state=state,
-            message=message,
-            refusal=refusal,
-            approvals=self._approvals(c, req),
-            quorum=req.quorum,
-            changes=changes,
-        )
-
-    def _approvals(self, c: Connection, req: ConsentRequest) -> int:
-        v = consent_vote_table
-        voters = c.execute(
-            select(v.c.voter_team, v.c.voter_user)
-            .where(v.c.request_id == req.id, v.c.vote == "approve", v.c.plan_hash == req.plan_hash)
-            .distinct()
-        ).all()
-        # Never the requester (belt and braces: their approval is refused before it is stored).
-        requester = (req.requester.team_id, req.requester.user_id)
-        return sum(1 for team, user in voters if (team, user) != requester)
 
     # ------------------------------------------------------------------ execution-time check
 
@@ -445,54 +303,3 @@ class ConsentBook:
         if len(approvers) < req.quorum:
             return no("fewer approvals than the quorum")
         return RecheckResult(ok=True, reason="approved; every approver still holds the role")
-
-
-_REFUSALS: dict[Refusal, str] = {
-    "not_found": "I can't find that consent request.",
-    "duplicate": "This vote was already counted; nothing changed.",
-    "already_voted": "You have already voted on this request.",
-    "final": "This request is already {state}; votes no longer change it.",
-    "expired": "This request has expired, so votes no longer count; ask for a new one.",
-    "self_approval": "You asked for this change, so you can't approve it yourself; "
-    "another approver needs to.",
-    "not_approver": "Sorry, only members of the '{role}' role can vote on this request.",
-    "plan_changed": "The plan changed after this card was posted, so this vote was not "
-    "counted; please review the new card.",
-}
-"""The polite sentence shown in Slack for each refusal."""
-
-
-def _one(change: StateChange | None) -> tuple[StateChange, ...]:
-    return (change,) if change is not None else ()
-
-
-class _Terms(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    approvers: str
-    quorum: int
-    policy_hash: str
-    rules: tuple[str, ...]
-    lifetime: timedelta
-
-
-def _terms(decision: Decision) -> _Terms:
-    if decision.outcome != "consent" or decision.approvers is None or decision.expires_in is None:
-        raise ConsentError(f"policy decided {decision.outcome}; only consent opens a request")
-    return _Terms(
-        approvers=decision.approvers,
-        quorum=decision.quorum,
-        policy_hash=decision.policy_hash,
-        rules=decision.deciding,
-        lifetime=decision.expires_in,
-    )
-
-
-def _terms_of(req: ConsentRequest) -> _Terms:
-    return _Terms(
-        approvers=req.approvers,
-        quorum=req.quorum,
-        policy_hash=req.policy_hash,
-        rules=req.rules,
-        lifetime=req.expires_at - req.created_at,
-    )
