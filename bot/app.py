@@ -116,6 +116,7 @@ def build_app(
     client: WebClient | None = None,
     incident_channels: Mapping[str, str] | None = None,
     create_incident_channels: bool | None = None,
+    incident_channel: str | None = None,
 ) -> App:
     """The Bolt app wired to ``oh``; installs its change-event subscribers on ``oh.ops``.
 
@@ -125,6 +126,8 @@ def build_app(
         incident_channels: Client or entity id -> channel for incident threads (default:
             ``settings.slack.incident_channels`` when that setting exists).
         create_incident_channels: Create ``#inc-cr-<n>`` when nothing is configured.
+        incident_channel: The fallback channel for incident threads (default:
+            ``settings.slack.incident_channel``).
     """
     s = oh.settings
     client = client or WebClient(
@@ -165,7 +168,7 @@ def build_app(
             if create_incident_channels is not None
             else slack.create_incident_channels
         ),
-        fallback=slack.incident_channel,
+        fallback=slack.incident_channel if incident_channel is None else incident_channel,
     )
     register_incidents(out, routing)
     return app

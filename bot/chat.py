@@ -29,9 +29,10 @@ HELP = """\
 [bold]Type a message[/bold] to ask opshand (it is sent as an @opshand mention in the channel).
   [cyan]1[/cyan], [cyan]2[/cyan] …     press a numbered button, e.g. Approve
   [cyan]/as NAME[/cyan]      act as someone else: ana (on-call), ben or chloe (approvers), devika
-  [cyan]/in CHANNEL[/cyan]   post in another channel (ops, ops-approvals, ops-digest)
+  [cyan]/in CHANNEL[/cyan]   post in another channel (ops, ops-approvals, ops-digest, incidents)
   [cyan]/reply TEXT[/cyan]   answer in the thread of your last message
   [cyan]/home[/cyan]         open opshand's Home tab
+  [cyan]/run ACTION[/cyan]   run a demo step's action, e.g. /run fire-alert
   [cyan]/wait TEXT[/cyan]    wait until TEXT shows up (for scripts)
   [cyan]/help[/cyan], [cyan]/quit[/cyan]
 Other /commands are sent to the bot as Slack slash commands."""
@@ -314,6 +315,7 @@ class ChatSession:
             "/reply": self._reply,
             "/home": self._home,
             "/wait": self._wait,
+            "/run": self._run_step,
         }.get(word)
         if command is not None:
             return command(rest) is not False
@@ -370,6 +372,13 @@ class ChatSession:
             self.say("  " + line)
         if rendered.buttons:
             self.say("  " + self._buttons(rendered.buttons, view_id=home["id"]))
+
+    def _run_step(self, name: str) -> None:
+        if not name:
+            raise ValueError("/run needs an action, e.g. /run fire-alert")
+        self._since_action = len(self.transcript)
+        self.say(escape(self.slack.run_step(name)))
+        self.settle()
 
     def _wait(self, needle: str) -> None:
         if not needle:

@@ -20,7 +20,8 @@ import typer
 from sqlalchemy.engine import make_url
 
 from bot.cli.common import DataDir, boot, err, out, settings
-from bot.localslack import DEFAULT_EVENTS, BoltServer, LocalSlack, TryStep
+from bot.cli.demo_alert import ALERT_STEP, FIRE_ALERT, INCIDENTS_CHANNEL, curl_example, fire_alert
+from bot.localslack import DEFAULT_CHANNELS, DEFAULT_EVENTS, BoltServer, LocalSlack, TryStep
 
 if TYPE_CHECKING:
     from bot.bootstrap import Opshand
@@ -92,6 +93,7 @@ DEMO_STEPS: tuple[TryStep, ...] = (
         open_thread="reboot",
         hint="Back as Ana: what ran, whether it reconciled, and its audit entry.",
     ),
+    ALERT_STEP,
     TryStep(
         title="Open the digest",
         say="@opshand what did you do today?",
@@ -155,6 +157,10 @@ def start_stack(
 ) -> DemoStack:
     """Start LocalSlack on ``host:port`` and the Bolt app, and connect them.
 
+    The same port serves the signal webhooks (``/signals/*``, with the credentials of
+    ``signals.sources``) and the ``fire-alert`` step action; incident threads go to
+    ``#incidents``.
+
     Args:
         oh: A bootstrapped opshand (its slack settings give the token and signing secret).
         port: The page's port; 0 picks a free one.
@@ -168,8 +174,10 @@ def start_stack(
     from slack_sdk import WebClient
 
     from bot.app import build_app
+    from bot.cli.serve import webhook_routes_for
 
     token = oh.settings.slack.bot_token.get_secret_value()
+    alertmanager = oh.settings.signal_sources().get("alertmanager")
     slack = LocalSlack(
         signing_secret=oh.settings.slack.signing_secret.get_secret_value(),
         bot_token=token,
@@ -179,11 +187,15 @@ def start_stack(
         intro=intro,
         # thread follow-ups and DMs reach the bot as `message` events
         events=DEFAULT_EVENTS | {"message"},
+        channels=(*DEFAULT_CHANNELS, INCIDENTS_CHANNEL),
+        routes=webhook_routes_for(oh),
+        step_actions={FIRE_ALERT: lambda: fire_alert(slack.base_url, alertmanager)},
     )
     slack.start()
     try:
         client = WebClient(token=token, base_url=slack.api_url)
-        bolt = BoltServer(build_app(oh, client=client), host=host)
+        app = build_app(oh, client=client, incident_channel=INCIDENTS_CHANNEL.name)
+        bolt = BoltServer(app, host=host)
         bolt.start()
     except BaseException:
         slack.stop()
@@ -288,6 +300,8 @@ def _steps_as_text(steps: tuple[TryStep, ...], first_user: str) -> list[str]:
         current = step.user or current
         if step.say:
             what = f"{who}type: {step.say.removeprefix('@opshand ')}"
+        elif step.run:
+            what = f"{who}type: /run {step.run}"
         elif step.open_thread:
             what = f"{who}read the summary printed under “{step.open_thread}”"
         else:
@@ -319,7 +333,9 @@ def demo(
     out.print(f"  People:   {CAST}")
     out.print("  Start:    follow the numbered steps at the top of the page")
     out.print(f"  Data:     {stack.oh.settings.data_dir} (kept between runs; --reset starts over)")
-    out.print("  Terminal: opshand chat runs the same loop without a browser\n")
+    out.print("  Terminal: opshand chat runs the same loop without a browser")
+    alertmanager = stack.oh.settings.signal_sources().get("alertmanager")
+    out.print("  Signals:  " + curl_example(url, alertmanager) + "\n", markup=False, soft_wrap=True)
     out.print("Press Ctrl-C to stop.")
     if open_browser:
         import webbrowser

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
 
 from bot.ingress.limits import BodyLimit
 from bot.localslack import api_chat, api_directory, api_views, payloads
@@ -95,6 +96,8 @@ class LocalSlack:
         trigger_ttl: float = DEFAULT_TRIGGER_TTL,
         app_token: str | None = DEFAULT_APP_TOKEN,
         allowed_hosts: Iterable[str] = (),
+        routes: Sequence[BaseRoute] = (),
+        step_actions: Mapping[str, Callable[[], str]] | None = None,
     ) -> None:
         """Configure the workspace; nothing listens until ``start()``.
 
@@ -119,6 +122,9 @@ class LocalSlack:
                 WebSocket instead of ``bot_url``.
             allowed_hosts: Host names besides this machine's own that requests may name
                 (every other ``Host`` is refused: DNS rebinding).
+            routes: More routes served on the same port (e.g. the demo's signal webhooks).
+            step_actions: Name -> what a "try this" step with ``run=name`` does on the server;
+                returns one sentence for the visitor.
         """
         if not signing_secret:
             raise ValueError("signing_secret must not be empty")
@@ -133,10 +139,12 @@ class LocalSlack:
             users=users, channels=channels, usergroups=usergroups, bot_token=bot_token
         )
         self.try_this = as_steps(try_this)
+        self.step_actions = dict(step_actions or {})
         check_steps(
             self.try_this,
             (u.name for u in self.workspace.users.values()),
             (c.name for c in self.workspace.channels.values()),
+            self.step_actions,
         )
         self.intro = intro
         self.ui_token = secrets.token_urlsafe(24)
@@ -165,7 +173,10 @@ class LocalSlack:
             *self.socket_mode.routes(),  # before /api/{method}: it takes an app-level token
             *api_routes(self._ctx, handlers),
             *api_chat.upload_routes(self._ctx),
-            *ui_routes(self.people, self.try_this, intro, token=self.ui_token),
+            *routes,
+            *ui_routes(
+                self.people, self.try_this, intro, token=self.ui_token, actions=self.step_actions
+            ),
         ]
         # Only this machine's own page may drive it (C9); bodies stop at the limit while they
         # stream, uploads included (C8).
@@ -332,6 +343,17 @@ class LocalSlack:
     def open_home(self, user_id: str) -> int:
         """Open the App Home tab; returns the bot's HTTP status (0 if not subscribed)."""
         return self.people.open_home(user_id)
+
+    def run_step(self, name: str) -> str:
+        """Run the step action ``name`` (as the page's step does); its sentence for the visitor.
+
+        Raises:
+            ValueError: if there is no such step action.
+        """
+        action = self.step_actions.get(name)
+        if action is None:
+            raise ValueError(f"no step action {name!r}; known: {sorted(self.step_actions)}")
+        return action()
 
     def send_event(self, event: Mapping[str, Any]) -> int:
         """Deliver any inner event (e.g. an unknown type) in an ``event_callback`` envelope.

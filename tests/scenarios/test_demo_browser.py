@@ -172,7 +172,7 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo) -> None:
                 cast = page.inner_text("#cast")
                 for who in ("Ana", "Ben", "Chloe", "Devika", "approver", "manager"):
                     assert who.lower() in cast.lower()
-                assert page.locator("#try-this .step").count() == 6
+                assert page.locator("#try-this .step").count() == 7
                 assert page.input_value("#user-select") == ANA
                 _shot(page, "00-welcome")
 
@@ -229,8 +229,8 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo) -> None:
                 assert "audit" in body.lower()
                 _shot(page, "05-thread-summary")
 
-                # 6. Devika, the manager, opens today's digest (answered only to her).
-                _step(page, 6)
+                # 7. Devika, the manager, opens today's digest (answered only to her).
+                _step(page, 7)
                 assert page.input_value("#user-select") == DEVIKA
                 command = page.input_value("#message-input")
                 assert command.startswith("/opshand digest ")
