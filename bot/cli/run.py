@@ -41,6 +41,8 @@ __all__ = [
 
 DEFAULT_PORT = 8765
 """Where the demo's page listens unless ``--port`` says otherwise."""
+HISTORY_FILE = "workspace.json"
+"""The local workspace's channel history, in the data folder (kept between runs)."""
 
 
 def demo_intro(endpoints: int = 4200) -> str:
@@ -154,6 +156,7 @@ def start_stack(
     host: str = "127.0.0.1",
     steps: tuple[TryStep, ...] = DEMO_STEPS,
     intro: str = DEMO_INTRO,
+    history: Path | None = None,
 ) -> DemoStack:
     """Start LocalSlack on ``host:port`` and the Bolt app, and connect them.
 
@@ -167,6 +170,7 @@ def start_stack(
         host: Interface to listen on.
         steps: The page's "try this" list.
         intro: The page's welcome text.
+        history: Where the channels' messages are kept between runs (``None``: nowhere).
 
     Raises:
         OSError: if the port is taken.
@@ -190,6 +194,7 @@ def start_stack(
         channels=(*DEFAULT_CHANNELS, INCIDENTS_CHANNEL),
         routes=webhook_routes_for(oh),
         step_actions={FIRE_ALERT: lambda: fire_alert(slack.base_url, alertmanager)},
+        history=history,
     )
     slack.start()
     try:
@@ -280,6 +285,7 @@ def _boot_stack(
             port=port,
             steps=demo_steps(default_day(oh) + timedelta(days=1)),
             intro=demo_intro(oh.settings.sample_endpoints),
+            history=oh.settings.data_dir / HISTORY_FILE,
         )
     except OSError as exc:
         oh.close()

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -37,6 +38,7 @@ from bot.localslack.directory import (
 )
 from bot.localslack.guard import LocalOnly
 from bot.localslack.guide import TryStep, as_steps, check_steps
+from bot.localslack.history import History
 from bot.localslack.people import People
 from bot.localslack.socket_mode import DEFAULT_APP_TOKEN, SocketModeHub
 from bot.localslack.state import JSON, Workspace, new_id
@@ -98,6 +100,7 @@ class LocalSlack:
         allowed_hosts: Iterable[str] = (),
         routes: Sequence[BaseRoute] = (),
         step_actions: Mapping[str, Callable[[], str]] | None = None,
+        history: Path | None = None,
     ) -> None:
         """Configure the workspace; nothing listens until ``start()``.
 
@@ -125,6 +128,8 @@ class LocalSlack:
             routes: More routes served on the same port (e.g. the demo's signal webhooks).
             step_actions: Name -> what a "try this" step with ``run=name`` does on the server;
                 returns one sentence for the visitor.
+            history: A JSON file keeping the channels' messages between runs
+                (:mod:`bot.localslack.history`); ``None`` keeps nothing.
         """
         if not signing_secret:
             raise ValueError("signing_secret must not be empty")
@@ -147,6 +152,8 @@ class LocalSlack:
             self.step_actions,
         )
         self.intro = intro
+        self.history = History(self.workspace, history) if history is not None else None
+        """Channel history kept between runs, if a file was given."""
         self.ui_token = secrets.token_urlsafe(24)
         """Written into the page; ``POST /ui/...`` must carry it (``X-Opshand-UI-Token``)."""
         self._host = host
@@ -199,6 +206,8 @@ class LocalSlack:
         """Bind the port and serve in a background thread; returns once it accepts requests."""
         if self._server is not None:
             raise RuntimeError("LocalSlack is already started")
+        if self.history is not None:
+            self.history.load()
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
@@ -228,6 +237,8 @@ class LocalSlack:
                 self.stop()
                 raise RuntimeError(f"LocalSlack could not start on {self._ctx.public_url}")
             time.sleep(0.01)
+        if self.history is not None:
+            self.history.start()
 
     def stop(self) -> None:
         """Stop serving and release the port and connections. Safe to call twice."""
@@ -239,6 +250,8 @@ class LocalSlack:
             self._socket.close()
         self._server = self._thread = self._socket = None
         self._deliverer.close()
+        if self.history is not None:
+            self.history.stop()
 
     def __enter__(self) -> LocalSlack:
         """Start on entry."""

@@ -54,7 +54,7 @@ def snapshot(
     """Everything the page shows, for one viewing user.
 
     ``session`` changes each time a workspace is created, so the page forgets which guide
-    steps were done in an earlier run (the messages of that run are gone too).
+    steps were done in an earlier run.
     """
     ws = people.ws
     with ws.lock:
