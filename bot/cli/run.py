@@ -205,7 +205,9 @@ def start_stack(
     slack.start()
     try:
         client = WebClient(token=token, base_url=slack.api_url)
-        app = build_app(oh, client=client, incident_channel=INCIDENTS_CHANNEL.name)
+        app = build_app(
+            oh, client=client, incident_channel=INCIDENTS_CHANNEL.name, incident_notes=True
+        )
         bolt = BoltServer(app, host=host)
         bolt.start()
     except BaseException:

@@ -117,8 +117,12 @@ def test_fire_alert_step_shows_the_incident_thread_end_to_end(stack: DemoStack) 
     slack, oh = stack.slack, stack.oh
     said = slack.run_step(FIRE_ALERT)
     assert "HTTP 202" in said and "incident" in said and "#incidents" in said
-    thread = _incident_thread(slack, "reconciled")
+    thread = _incident_thread(slack, "reconciled.")
     assert "service.restart" in thread and "CR-" in thread
+    # the story starts in the same thread: the alert, the incident, the runbook, the end
+    assert "critical alert from alertmanager: INC-" in thread
+    assert "runbook restart-down-service -&gt; CR-" in thread or "restart-down-service" in thread
+    assert thread.index("alert from alertmanager") < thread.rindex("reconciled.")
     # the incident record was opened by the signal and closed by the change's outcome
     sim = oh.sim
     assert sim is not None and sim.effects("rmm", "run_script") >= 1
