@@ -13,6 +13,7 @@ With ``CI=true`` a missing Chromium or Playwright fails the test instead of skip
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -284,6 +285,10 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo, shots: Path) -> 
     )
     assert httpx.post(demo.url + "signals/alertmanager", content=b"{}").status_code == 401
 
+    # While it runs, its address is in the data folder for `opshand chat` to join.
+    running = json.loads((demo.data / "demo.json").read_text())
+    assert running["url"] == demo.url
+
     # Ctrl-C stops it cleanly and keeps the data.
     demo.proc.send_signal(signal.SIGINT)
     assert demo.proc.wait(timeout=30) == 0, demo.output()
@@ -291,3 +296,6 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo, shots: Path) -> 
     assert "Traceback" not in output
     assert "Stopped. Your data is kept in" in output
     assert (demo.data / "opshand.db").exists()
+    # the channel history is kept for the next start; the address file is gone
+    assert "CR-" in (demo.data / "workspace.json").read_text()
+    assert not (demo.data / "demo.json").exists()
