@@ -19,6 +19,9 @@ from bot.mrkdwn import esc
 
 __all__ = ["incident_notes"]
 
+_HELD_MAX = 100
+"""Incidents whose notes wait for their change's thread, at most."""
+
 
 def _opened(note: IncidentNote) -> str:
     inc = note.incident
@@ -42,6 +45,8 @@ def incident_notes(out: SlackOut) -> Callable[[IncidentNote], None]:
             lines = [*held.pop(inc.id, []), line]
             if not threads:
                 held[inc.id] = lines[-5:]  # until the change's thread exists
+                while len(held) > _HELD_MAX:  # incidents whose change never gets a thread
+                    held.pop(next(iter(held)))
                 return
         for channel, root in threads:
             out.post(channel, "\n".join(lines), None, root)
