@@ -133,6 +133,7 @@ def test_opshand_chat_joins_the_demo_running_on_its_data_folder(stack: DemoStack
     assert result.exit_code == 0, result.output
     assert f"Joined the running demo at {stack.slack.web_url}" in result.output
     assert "contoso-erp-db" in result.output
+    assert "Fire an alert — type: /run fire-alert" in result.output
     # it did not start a second opshand on the same data folder
     assert "Stopped. Your data is kept" not in result.output
     assert stack.slack.find_message("ops", text="what depends on") is not None
