@@ -197,6 +197,17 @@ class Workspace:
             self._last_ts = now
             return f"{now:.6f}"
 
+    @property
+    def last_ts(self) -> float:
+        """The newest timestamp handed out so far."""
+        with self.lock:
+            return self._last_ts
+
+    def advance_ts(self, ts: float) -> None:
+        """Hand out only timestamps after ``ts`` from now on (restored history)."""
+        with self.lock:
+            self._last_ts = max(self._last_ts, ts)
+
     def touch(self) -> None:
         """Mark a change so the web page's poll picks it up."""
         with self.lock:
