@@ -109,7 +109,7 @@ def converse(
         out.post(
             channel,
             f"{fresh.ref}: {fresh.state}",
-            decision_blocks(fresh),
+            decision_blocks(fresh, tz=out.tz_of(requester)),  # the requester's thread
             thread_ts,
             answering=event_id,
         )
