@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 
 from agent.audit import AuditLog, AuditRow
 from agent.execution import change_ref, journal_table
+from agent.schedule import Upcoming
 
 __all__ = [
     "HISTORY_DAYS",
@@ -97,6 +98,10 @@ class DigestNumbers:
     """(day, changes that ran, changes that failed) for the last :data:`HISTORY_DAYS` days."""
     patch_cycle: CycleSummary | None = None
     """The latest patch cycle finished within the history period, or None."""
+    coming_up: list[Upcoming] = field(default_factory=list)
+    """Scheduled changes when the digest was made, soonest first."""
+    as_of: datetime | None = None
+    """When it was made (what "in 2 days" of ``coming_up`` counts from)."""
 
 
 def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -133,6 +138,8 @@ def compute_digest(
     *,
     minutes_per_action: Mapping[str, float],
     default_minutes: float,
+    coming_up: list[Upcoming] | None = None,
+    as_of: datetime | None = None,
 ) -> DigestNumbers:
     """The figures for calendar ``day`` in ``tz``.
 
@@ -143,6 +150,8 @@ def compute_digest(
         tz: The digest's time zone (days start at local midnight).
         minutes_per_action: Estimated minutes a person spends on one action of a kind.
         default_minutes: The estimate for kinds not listed.
+        coming_up: Scheduled changes to list (now, whatever ``day`` is).
+        as_of: When the digest is made.
     """
     start, end = _day_bounds(day, tz)
     first, _ = _day_bounds(day - timedelta(days=HISTORY_DAYS - 1), tz)
@@ -232,4 +241,6 @@ def compute_digest(
         minutes_saved=saved,
         history=history,
         patch_cycle=cycle,
+        coming_up=list(coming_up or []),
+        as_of=as_of,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +29,7 @@ from twin.graph import TwinGraph, UnknownEntity
 from twin.invariants.safety import in_window, next_opening
 from twin.plan import Plan, PlanDiff, diff_plans, rehearse
 
-__all__ = ["Scheduling", "drifted", "window_flagged", "window_start"]
+__all__ = ["Scheduling", "Upcoming", "coming_up", "drifted", "window_flagged", "window_start"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,46 @@ def window_start(graph: TwinGraph, targets: list[str], now: datetime) -> datetim
         start = max(start, nxt)
     # In UTC: the window's own zone would be lost on a database that stores naive times.
     return start.astimezone(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Upcoming:
+    """A scheduled change as App Home and the digest list it ("coming up")."""
+
+    ref: str
+    action: str
+    targets: tuple[str, ...]
+    not_before: datetime
+    approved_by: tuple[str, ...]
+    """``team:user`` of each approving vote, or ``policy`` when it needed nobody's consent."""
+
+
+def coming_up(journal: Journal, consent: ConsentBook, *, limit: int = 20) -> list[Upcoming]:
+    """Changes waiting for their time, soonest first, with who approved them."""
+    rows = [c for c in journal.list(states=["scheduled"], limit=500) if c.not_before]
+    rows.sort(key=lambda c: c.not_before or datetime.max.replace(tzinfo=UTC))
+    out: list[Upcoming] = []
+    for c in rows[:limit]:
+        reqs = consent.for_change(str(c.id))
+        who: tuple[str, ...] = ("policy",)
+        if reqs and reqs[-1].state == "approved":
+            req = reqs[-1]
+            who = tuple(
+                f"{v.voter.team_id}:{v.voter.user_id}"
+                for v in consent.votes(req.id)
+                if v.vote == "approve" and v.plan_hash == req.plan_hash
+            )
+        assert c.not_before is not None
+        out.append(
+            Upcoming(
+                ref=c.ref,
+                action=c.action,
+                targets=tuple(c.targets),
+                not_before=c.not_before,
+                approved_by=who,
+            )
+        )
+    return out
 
 
 def window_flagged(plan: Mapping[str, Any] | None) -> bool:
@@ -231,6 +272,10 @@ class Scheduling:
         rows = self.journal.list(states=["scheduled"], limit=500)
         far = datetime.max.replace(tzinfo=self.now().tzinfo)
         return sorted(rows, key=lambda c: c.not_before or far)
+
+    def coming_up(self, limit: int = 20) -> list[Upcoming]:
+        """Scheduled changes, soonest first, with who approved them (App Home, the digest)."""
+        return coming_up(self.journal, self.consent, limit=limit)
 
     def release_due(self) -> list[Change]:
         """Re-rehearse and re-decide every scheduled change whose time has come."""

@@ -3,13 +3,14 @@ the usual checks and held until its targets' maintenance window opens."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from agent.schedule import window_flagged
+from agent.service import ChangeRequest
 from tests.agent.ops_world import ANA, BEN, CHLOE, TEAM, OpsWorld, make_world
 from twin.ingest import IngestBatch
 
@@ -109,8 +110,6 @@ def test_a_change_not_flagged_by_the_window_check_has_no_window_approval(
 
 def test_window_next_is_stored_as_the_opening_in_utc(engine: Engine, tmp_path: Path) -> None:
     # The opening is computed in the window's zone; SQLite keeps no offset, so it must be UTC.
-    from agent.service import ChangeRequest
-
     clock = Clock(T0)
     w, _ = _flagged_reboot(engine, tmp_path, clock)
     res = w.ops.propose(
@@ -124,3 +123,52 @@ def test_window_next_is_stored_as_the_opening_in_utc(engine: Engine, tmp_path: P
         )
     )
     assert w.ops.journal.get(res.change.id).not_before == OPENS
+
+
+def test_app_home_and_the_digest_list_what_is_coming_up(engine: Engine, tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    from agent.digest import compute_digest
+    from bot.digest import DigestConfig, digest_blocks
+    from bot.home import home_view
+
+    clock = Clock(T0)
+    w = make_world(engine, tmp_path, now=clock)
+    assert w.ops.coming_up() == []
+    auto = w.ops.propose(
+        ChangeRequest(
+            action="service.restart",
+            targets=["contoso-dev-app"],
+            params={},
+            reason="tonight",
+            requester=ANA,
+            not_before=OPENS + timedelta(hours=1),
+        )
+    )
+    assert auto.status == "auto", auto.message
+    _window(w, {**WINDOW, "end": "04:00", "tz": "America/New_York"})
+    res = w.request("host.reboot", ["host:contoso-ny-web-02"])
+    w.ops.approve_for_window(res.change.id, BEN, plan_hash=res.plan.hash, payload_id="p1")
+    [first, second] = w.ops.coming_up()
+    assert (first.ref, first.action, first.not_before) == (res.change.ref, "host.reboot", OPENS)
+    assert first.targets == ("host:contoso-ny-web-02",) and first.approved_by == (BEN,)
+    assert second.ref == auto.change.ref and second.approved_by == ("policy",)
+
+    home = str(home_view(w.ops, TEAM, "U0ANA", tz="America/New_York"))
+    assert "Coming up (2)" in home
+    assert f"*{res.change.ref}* host.reboot on contoso-ny-web-02 — Tue 22:00 EST, in 14 h" in home
+    assert "approved by <@U0BEN>" in home and "policy (no consent needed)" in home
+
+    numbers = compute_digest(
+        engine,
+        w.audit,
+        T0.date(),
+        ZoneInfo("Europe/London"),
+        minutes_per_action={},
+        default_minutes=15,
+        coming_up=w.ops.coming_up(),
+        as_of=T0,
+    )
+    _, blocks = digest_blocks(numbers, DigestConfig(timezone="Europe/London"))
+    body = str(blocks)
+    assert "*Coming up* (2 scheduled)" in body and "Wed 03:00 GMT, in 14 h" in body
