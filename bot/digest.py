@@ -173,8 +173,8 @@ def digest_blocks(n: DigestNumbers, cfg: DigestConfig) -> tuple[str, list[Block]
         blocks.append(md(f"*Last patch cycle* ({when:%a %d %b %H:%M}): {summary}"))
     if n.coming_up:
         now = n.as_of or n.coming_up[0].not_before
-        lines = "\n".join(upcoming_line(u, n.timezone, now) for u in n.coming_up[:10])
-        blocks.append(md(f"*Coming up* ({len(n.coming_up)} scheduled)\n{lines}"))
+        soon = "\n".join(upcoming_line(u, n.timezone, now) for u in n.coming_up[:10])
+        blocks.append(md(f"*Coming up* ({len(n.coming_up)} scheduled)\n{soon}"))
     blocks.append(md("*Last 14 days*\n```" + text_chart(n.history) + "```"))
     blocks.append(ctx(f"Days are {n.timezone} calendar days."))
     return text, limit_blocks(blocks)
