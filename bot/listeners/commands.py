@@ -47,7 +47,7 @@ def register_commands(app: App, out: SlackOut) -> None:
     default_team = out.oh.settings.slack.team_id
 
     def ask(text: str, requester: str, respond: Callable[..., Any], *, plan: bool) -> None:
-        reply = out.oh.agent.ask(text, requester=requester)
+        reply = out.oh.agent.ask(text, requester=requester, tz=out.tz_of(requester))
         blocks = answer_blocks(reply.text, facts_of(out, reply, requester))
         for change in reply.proposals:
             # in_channel: many read it, so the display zone (named in every time shown)

@@ -101,6 +101,7 @@ def converse(
         channel=channel,
         thread_ts=thread_ts,
         request_id=f"slack:{event_id}" if event_id else "",
+        tz=out.tz_of(requester),
     )
     blocks = answer_blocks(reply.text, facts_of(out, reply, requester))
     out.post(channel, esc(reply.text), blocks, thread_ts, answering=event_id)

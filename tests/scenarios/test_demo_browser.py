@@ -1,7 +1,7 @@
 """``opshand demo`` as a first-time visitor sees it: Debian's Chromium walks the "try this" list.
 
 The demo runs as the real command in a subprocess (small estate, instant sim), Playwright drives
-the page through the six steps, checks what the page shows after each, and saves a screenshot
+the page through the eight steps, checks what the page shows after each, and saves a screenshot
 per step under ``test-artifacts/demo-browser/``. Then Ctrl-C must stop it cleanly.
 With ``CI=true`` a missing Chromium or Playwright fails the test instead of skipping it
 (``.ci/install-browser`` installs Chromium).
@@ -166,13 +166,13 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo) -> None:
             page.goto(demo.url)
 
             try:
-                # The intro says who is who and lists six numbered steps.
+                # The intro says who is who and lists eight numbered steps.
                 page.wait_for_selector("#try-this .step")
                 assert "Welcome to opshand" in page.inner_text("#intro")
                 cast = page.inner_text("#cast")
                 for who in ("Ana", "Ben", "Chloe", "Devika", "approver", "manager"):
                     assert who.lower() in cast.lower()
-                assert page.locator("#try-this .step").count() == 6
+                assert page.locator("#try-this .step").count() == 8
                 assert page.input_value("#user-select") == ANA
                 _shot(page, "00-welcome")
 
@@ -210,7 +210,9 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo) -> None:
                 assert page.input_value("#user-select") == BEN
                 assert page.inner_text("#channel-title") == "# ops-approvals"
                 card = page.locator("#messages article", has_text=ref).last
-                card.locator("button:has-text('Approve')").click()
+                # by its action id: a card outside the window also has "Approve for the next
+                # window"
+                card.locator("button[data-action-id='consent_approve']").click()
                 page.wait_for_function(
                     """ref => [...document.querySelectorAll('#messages article')]
                         .filter(a => a.innerText.includes(ref))
@@ -229,8 +231,34 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo) -> None:
                 assert "audit" in body.lower()
                 _shot(page, "05-thread-summary")
 
-                # 6. Devika, the manager, opens today's digest (answered only to her).
+                # 6. A change for tonight: the thread says when it runs, in Ana's zone.
                 _step(page, 6)
+                assert "tonight" in page.input_value("#message-input")
+                page.press("#message-input", "Enter")
+                _open_thread(page, "patch contoso-ny-web-prod-01 tonight")
+                body = _thread_has(page, "Not before")
+                found = re.search(r"CR-\d+", body)
+                assert found, body
+                tonight = found.group(0)
+                _shot(page, "06-tonight")
+
+                # 7. Ben approves it: it waits as scheduled, and the card says until when.
+                _step(page, 7)
+                assert page.input_value("#user-select") == BEN
+                card = page.locator("#messages article", has_text=tonight).last
+                card.locator("button[data-action-id='consent_approve']").click()
+                page.wait_for_function(
+                    """ref => [...document.querySelectorAll('#messages article')]
+                        .filter(a => a.innerText.includes(ref))
+                        .some(a => !a.querySelector('[data-action-id]')
+                                   && /waits for its time/i.test(a.innerText))""",
+                    arg=tonight,
+                    timeout=STEP_WAIT_MS,
+                )
+                _shot(page, "07-scheduled")
+
+                # 8. Devika, the manager, opens today's digest (answered only to her).
+                _step(page, 8)
                 assert page.input_value("#user-select") == DEVIKA
                 command = page.input_value("#message-input")
                 assert command.startswith("/opshand digest ")
@@ -239,10 +267,10 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo) -> None:
                 digest.wait_for(timeout=STEP_WAIT_MS)
                 assert "Only visible to you" in digest.inner_text()
                 assert "reconciled" in digest.inner_text().lower()
-                _shot(page, "06-digest")
+                _shot(page, "08-digest")
 
                 # Every step is ticked off.
-                assert page.locator("#try-this .step.done").count() == 6
+                assert page.locator("#try-this .step.done").count() == 8
                 assert errors == []
             except Exception:
                 _shot(page, "failed")  # what the page showed when a step failed

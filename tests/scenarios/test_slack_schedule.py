@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -122,3 +123,25 @@ def test_cancel_a_scheduled_change_with_the_slash_command(world: World) -> None:
     assert change.state == "stale" and change.result and change.result["cancelled"]
     rows = w.oh.audit.query(change_id=str(change.id), limit=50)
     assert any(r.kind == "change.stale" and r.actor.endswith(ANA) for r in rows)
+
+
+def test_the_demo_step_ends_in_a_scheduled_change_with_its_time(world: World) -> None:
+    from bot.cli.run import DEMO_STEPS
+
+    w = world
+    [step] = [s for s in DEMO_STEPS if s.title == "Ask for a change tonight"]
+    assert step.say is not None and step.user == "ana"
+    ts = w.slack.send_message(ANA, "ops", step.say.replace("@opshand", f"<@{w.bot}>"))
+    ref = ref_in(wait_text(w, "ops", "needs consent", thread_ts=ts))
+    change = w.oh.ops.status(ref)
+    assert change.action == "patch.apply" and change.not_before is not None
+    # "tonight" is Ana's night: 22:00 in New York
+    assert when_text(change.not_before, now=w.oh.ops.now(), tz="America/New_York").startswith(
+        f"{change.not_before.astimezone(ZoneInfo('America/New_York')):%a} 22:00 E"
+    )
+    wait_text(w, "ops", "Not before", thread_ts=ts)
+    card = card_of(w, ref)
+    assert "Runs not before" in texts([card])
+    assert w.slack.click(BEN, "ops-approvals", card["ts"], "consent_approve") == 200
+    w.slack.wait_for(lambda: w.oh.ops.status(ref).state == "scheduled" or None, timeout=20)
+    wait_text(w, "ops", "waits for its time: not before", thread_ts=ts)
