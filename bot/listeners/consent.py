@@ -171,7 +171,7 @@ def register_consent(app: App, out: SlackOut) -> None:
             at = when_text(change.not_before, now=ops.now(), tz=out.tz_of(user_of(body)))
             text = f"{change.ref} approved for the next window: not before {at}."
         else:
-            text = result.message
+            text = esc(result.message)  # names twin entities: data
         respond(**out.clean({"text": text}), response_type="ephemeral", replace_original=False)
 
     @app.action("consent_reject")
