@@ -521,8 +521,10 @@ class Operations(AutonomyGuards, Scheduling):
         plan_hash: str,
         payload_id: str,
         reason: str | None = None,
+        not_before: datetime | None = None,
     ) -> Any:
-        """Record one signed vote; on quorum the change is queued for execution."""
+        """Record one signed vote; on quorum the change is queued for execution (or scheduled,
+        when it has a ``not_before`` ahead; an approve vote's ``not_before`` holds it later)."""
         reqs = self.consent.for_change(str(change_id))
         if not reqs:
             from agent.approval import VoteOutcome
@@ -542,6 +544,8 @@ class Operations(AutonomyGuards, Scheduling):
                 reason,
                 conn=conn,
             )
+            if out.accepted and approve and not_before is not None:
+                self._hold_until(change_id, not_before, voter, conn)
             if out.accepted and out.state == "approved":
                 self.journal.move(
                     change_id, "approved", actor=voter, conn=conn, body={"votes": out.message}

@@ -104,6 +104,21 @@ DEMO_STEPS: tuple[TryStep, ...] = (
     ),
     ALERT_STEP,
     TryStep(
+        title="Ask for a change tonight",
+        say="@opshand patch contoso-ny-web-prod-01 tonight",
+        user="ana",
+        channel="ops",
+        hint="A production patch for tonight: the thread and the card say when it runs, in "
+        "your time zone.",
+    ),
+    TryStep(
+        title="Approve it for tonight",
+        user="ben",
+        channel="ops-approvals",
+        hint="As Ben, press Approve on the patch card: it waits as scheduled until tonight "
+        "(`/opshand pending` lists it, `/opshand cancel CR-…` stops it).",
+    ),
+    TryStep(
         title="Open the digest",
         say="@opshand what did you do today?",
         user="devika",

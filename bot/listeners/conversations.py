@@ -94,6 +94,7 @@ def converse(
         channel=channel,
         thread_ts=thread_ts,
         request_id=f"slack:{event_id}" if event_id else "",
+        tz=out.tz_of(requester),
     )
     blocks = answer_blocks(reply.text, facts_of(out, reply, requester))
     out.post(channel, esc(reply.text), blocks, thread_ts, answering=event_id)
@@ -102,7 +103,7 @@ def converse(
         out.post(
             channel,
             f"{fresh.ref}: {fresh.state}",
-            decision_blocks(fresh),
+            decision_blocks(fresh, tz=out.tz_of(requester)),  # the requester's thread
             thread_ts,
             answering=event_id,
         )

@@ -25,6 +25,7 @@ from bot.localslack.directory import (
     DemoChannel,
     DemoUser,
     DemoUserGroup,
+    zone_fields,
 )
 
 JSON = dict[str, Any]
@@ -264,9 +265,7 @@ class Workspace:
             "name": user.name,
             "deleted": False,
             "real_name": user.real_name,
-            "tz": user.tz,
-            "tz_label": user.tz,
-            "tz_offset": 0,
+            **zone_fields(user.tz),
             "is_admin": user.is_admin,
             "is_owner": False,
             "is_primary_owner": False,

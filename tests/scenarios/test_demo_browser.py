@@ -3,7 +3,7 @@
 The demo runs as the real command in a subprocess (small estate, instant sim), Playwright drives
 the page through the steps (a question, a routine change, a change needing consent approved in
 the browser, the thread's outcome, an alert fired at the demo's own signal webhook and its
-incident thread, the digest), checks what the page shows after each, and saves a PNG per step
+incident thread, a change for tonight approved to wait as scheduled, the digest), checks what the page shows after each, and saves a PNG per step
 in ``$OPSHAND_SCREENSHOTS`` (default: the test's temporary folder; ``docs/screenshots/`` holds
 a set made by running it with ``OPSHAND_SCREENSHOTS=docs/screenshots``). Then Ctrl-C must stop
 it cleanly.
@@ -178,13 +178,13 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo, shots: Path) -> 
             page.goto(demo.url)
 
             try:
-                # The intro says who is who and lists six numbered steps.
+                # The intro says who is who and lists eight numbered steps.
                 page.wait_for_selector("#try-this .step")
                 assert "Welcome to opshand" in page.inner_text("#intro")
                 cast = page.inner_text("#cast")
                 for who in ("Ana", "Ben", "Chloe", "Devika", "approver", "manager"):
                     assert who.lower() in cast.lower()
-                assert page.locator("#try-this .step").count() == 7
+                assert page.locator("#try-this .step").count() == 9
                 assert page.input_value("#user-select") == ANA
                 _shot(page, shots, "00-welcome")
 
@@ -222,7 +222,9 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo, shots: Path) -> 
                 assert page.input_value("#user-select") == BEN
                 assert page.inner_text("#channel-title") == "# ops-approvals"
                 card = page.locator("#messages article", has_text=ref).last
-                card.locator("button:has-text('Approve')").click()
+                # by its action id: a card outside the window also has "Approve for the next
+                # window"
+                card.locator("button[data-action-id='consent_approve']").click()
                 page.wait_for_function(
                     """ref => [...document.querySelectorAll('#messages article')]
                         .filter(a => a.innerText.includes(ref))
@@ -257,8 +259,34 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo, shots: Path) -> 
                 assert "runbook restart-down-service" in body
                 _shot(page, shots, "07-incident-thread")
 
-                # 7. Devika, the manager, opens today's digest (answered only to her).
+                # 7. A change for tonight: the thread says when it runs, in Ana's zone.
                 _step(page, 7)
+                assert "tonight" in page.input_value("#message-input")
+                page.press("#message-input", "Enter")
+                _open_thread(page, "patch contoso-ny-web-prod-01 tonight")
+                body = _thread_has(page, "Not before")
+                found = re.search(r"CR-\d+", body)
+                assert found, body
+                tonight = found.group(0)
+                _shot(page, shots, "08-tonight")
+
+                # 8. Ben approves it: it waits as scheduled, and the card says until when.
+                _step(page, 8)
+                assert page.input_value("#user-select") == BEN
+                card = page.locator("#messages article", has_text=tonight).last
+                card.locator("button[data-action-id='consent_approve']").click()
+                page.wait_for_function(
+                    """ref => [...document.querySelectorAll('#messages article')]
+                        .filter(a => a.innerText.includes(ref))
+                        .some(a => !a.querySelector('[data-action-id]')
+                                   && /waits for its time/i.test(a.innerText))""",
+                    arg=tonight,
+                    timeout=STEP_WAIT_MS,
+                )
+                _shot(page, shots, "09-scheduled")
+
+                # 9. Devika, the manager, opens today's digest (answered only to her).
+                _step(page, 9)
                 assert page.input_value("#user-select") == DEVIKA
                 command = page.input_value("#message-input")
                 assert command.startswith("/opshand digest ")
@@ -267,10 +295,10 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo, shots: Path) -> 
                 digest.wait_for(timeout=STEP_WAIT_MS)
                 assert "Only visible to you" in digest.inner_text()
                 assert "reconciled" in digest.inner_text().lower()
-                _shot(page, shots, "08-digest")
+                _shot(page, shots, "10-digest")
 
                 # Every step is ticked off.
-                assert page.locator("#try-this .step.done").count() == 7
+                assert page.locator("#try-this .step.done").count() == 9
                 assert errors == []
             except Exception:
                 _shot(page, shots, "failed")  # what the page showed when a step failed
