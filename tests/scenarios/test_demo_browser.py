@@ -3,10 +3,10 @@
 The demo runs as the real command in a subprocess (small estate, instant sim), Playwright drives
 the page through the steps (a question, a routine change, a change needing consent approved in
 the browser, the thread's outcome, an alert fired at the demo's own signal webhook and its
-incident thread, a change for tonight approved to wait as scheduled, the digest), checks what the page shows after each, and saves a PNG per step
-in ``$OPSHAND_SCREENSHOTS`` (default: the test's temporary folder; ``docs/screenshots/`` holds
-a set made by running it with ``OPSHAND_SCREENSHOTS=docs/screenshots``). Then Ctrl-C must stop
-it cleanly.
+incident thread, a change for tonight approved to wait as scheduled, the digest), checks what
+the page shows after each, and saves a PNG per step in ``$OPSHAND_SCREENSHOTS`` (default: the
+test's temporary folder; ``docs/screenshots/`` holds a set made by running it with
+``OPSHAND_SCREENSHOTS=docs/screenshots``). Then Ctrl-C must stop it cleanly.
 With ``CI=true`` a missing Chromium or Playwright fails the test instead of skipping it
 (``.ci/install-browser`` installs Chromium).
 """
