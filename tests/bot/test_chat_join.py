@@ -80,7 +80,7 @@ def test_a_change_asked_in_the_terminal_is_approved_there_as_someone_else(
     chat = _chat(remote)
     chat.handle("reboot contoso-ny-bkp-prod-01")
     text = chat.wait_for("Approve")
-    approve = int(re.findall(r"\[(\d+)\] Approve", text)[-1])
+    approve = int(re.findall(r"\[(\d+)\] Approve(?! for)", text)[-1])
     chat.handle("/as ben")
     chat.handle(str(approve))
     chat.wait_for("reconciled")

@@ -89,10 +89,12 @@ def test_curl_example_shows_only_the_public_demo_token() -> None:
     assert "s3cret-real" not in curl_example("http://x/", real)
 
 
-def test_the_alert_step_comes_before_the_digest() -> None:
+def test_the_alert_step_comes_after_the_thread_summary_and_before_the_digest() -> None:
     titles = [s.title for s in DEMO_STEPS]
-    assert titles.index("Fire an alert") == len(titles) - 2
-    assert DEMO_STEPS[-2].run == FIRE_ALERT and DEMO_STEPS[-2].channel == "incidents"
+    at = titles.index("Fire an alert")
+    assert titles[at - 1] == "Read the thread summary"
+    assert at < titles.index("Open the digest") == len(titles) - 1
+    assert DEMO_STEPS[at].run == FIRE_ALERT and DEMO_STEPS[at].channel == "incidents"
 
 
 def test_a_step_running_an_unknown_action_is_refused_early() -> None:
