@@ -207,8 +207,7 @@ class _StateCollector(Collector):
             "Circuit of each integration as seen by this replica: 0 closed, 1 half-open, 2 open.",
             labels=["replica", "category"],
         )
-        breakers = getattr(self.oh.ops.executor.guard, "breakers", {})
-        for category, breaker in sorted(breakers.items()):
+        for category, breaker in sorted(self.oh.ops.executor.breakers().items()):
             circuits.add_metric([self.replica, category], CIRCUIT_VALUES.get(breaker.state, 2.0))
         yield from (size, serial, circuits)
 
