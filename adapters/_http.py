@@ -25,7 +25,7 @@ import httpx
 
 from adapters._breaker import BreakerState, CircuitBreaker
 from adapters._headers import next_link, parse_retry_after
-from adapters._retry import HttpHooks, ResilienceOptions, call_with_retries
+from adapters._retry import HttpHooks, ResilienceOptions, breaker_for, call_with_retries
 from adapters._status import excerpt, status_error, transport_error
 from adapters.errors import AdapterError, AuthError, InvalidResponse
 
@@ -113,12 +113,7 @@ class ResilientHttp:
         self._now = self.hooks.now
         self._rng = self.hooks.rng or random.Random()
         self.idempotency_header = idempotency_header
-        self.breaker = breaker or CircuitBreaker(
-            integration,
-            failure_threshold=self.options.failure_threshold,
-            cool_down=self.options.cool_down,
-            clock=self.hooks.clock,
-        )
+        self.breaker = breaker or breaker_for(integration, self.options, self.hooks)
 
     def __repr__(self) -> str:
         return f"ResilientHttp(integration={self.integration!r}, base_url={str(self.base_url)!r})"

@@ -43,6 +43,7 @@ __all__ = [
     "CallScope",
     "HttpHooks",
     "ResilienceOptions",
+    "breaker_for",
     "breaker_of",
     "call_scope",
     "call_with_retries",
@@ -251,6 +252,16 @@ def call_with_retries(
 
 class _GaveUp(TransientError):
     """The last failure of a call whose own failures opened the circuit (not retried)."""
+
+
+def breaker_for(integration: str, options: ResilienceOptions, hooks: HttpHooks) -> CircuitBreaker:
+    """A new breaker for one integration, with its threshold and cool-down and the hooks' clock."""
+    return CircuitBreaker(
+        integration,
+        failure_threshold=options.failure_threshold,
+        cool_down=options.cool_down,
+        clock=hooks.clock,
+    )
 
 
 def breaker_of(client: object) -> CircuitBreaker | None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters._breaker import CircuitBreaker
-from adapters._retry import HttpHooks, ResilienceOptions, call_with_retries
+from adapters._retry import HttpHooks, ResilienceOptions, breaker_for, call_with_retries
 from adapters.contracts import CATEGORIES, contract_method_names
 from adapters.errors import AdapterError, RateLimited
 
@@ -80,12 +80,7 @@ class Resilient:
         self.options = options or ResilienceOptions()
         self.hooks = hooks or HttpHooks()
         self._rng = self.hooks.rng or random.Random()
-        self.breaker = breaker or CircuitBreaker(
-            integration,
-            failure_threshold=self.options.failure_threshold,
-            cool_down=self.options.cool_down,
-            clock=self.hooks.clock,
-        )
+        self.breaker = breaker or breaker_for(integration, self.options, self.hooks)
 
     def __repr__(self) -> str:
         return f"Resilient({self.inner!r}, integration={self.integration!r})"

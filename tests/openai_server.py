@@ -19,7 +19,12 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["OpenAIServer", "Serve", "completion", "error_step", "serving"]
+from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
+
+from agent.chat import ModelSpec, make_chat_model
+
+__all__ = ["OpenAIServer", "Serve", "chat_model", "completion", "error_step", "serving"]
 
 
 class OpenAIServer:
@@ -132,3 +137,16 @@ def serving() -> Iterator[Serve]:
     yield start
     for server in started:
         server.stop()
+
+
+def chat_model(server: OpenAIServer, api_key: str) -> BaseChatModel:
+    """The real ``langchain-openai`` client pointed at ``server`` (model ``wire-model``)."""
+    return make_chat_model(
+        ModelSpec(
+            provider="openai-compatible",
+            name="wire-model",
+            base_url=server.url,
+            api_key=SecretStr(api_key),
+            timeout=10,
+        )
+    )

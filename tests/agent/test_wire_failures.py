@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from agent.audit import Redactor
-from agent.chat import Agent, ModelSpec, make_chat_model
+from agent.chat import Agent
 from tests.agent.ops_world import ANA, OpsWorld, make_world
-from tests.openai_server import OpenAIServer, Serve, error_step, serving
+from tests.openai_server import OpenAIServer, Serve, chat_model, error_step, serving
 from twin.actions import CATALOG
 
 API_KEY = "sk-wire-failures-key-0123456789abcdef"
@@ -37,16 +36,7 @@ def world(engine: Engine, tmp_path: Path) -> OpsWorld:
 
 
 def _agent(w: OpsWorld, server: OpenAIServer, **kw: Any) -> Agent:
-    model = make_chat_model(
-        ModelSpec(
-            provider="openai-compatible",
-            name="wire-model",
-            base_url=server.url,
-            api_key=SecretStr(API_KEY),
-            timeout=10,
-        )
-    )
-    return Agent(w.ops, model, redactor=Redactor([API_KEY]), **kw)
+    return Agent(w.ops, chat_model(server, API_KEY), redactor=Redactor([API_KEY]), **kw)
 
 
 def test_wire_tool_schemas_reach_the_provider_closed(world: OpsWorld, serve: Any) -> None:

@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from agent.audit import Redactor
-from agent.chat import Agent, ModelSpec, make_chat_model
+from agent.chat import Agent
 from tests.agent.ops_world import ANA, make_world
-from tests.openai_server import OpenAIServer
+from tests.openai_server import OpenAIServer, chat_model
 
 API_KEY = "sk-wire-test-key-0123456789abcdef"
 
@@ -40,16 +39,7 @@ def test_wire_openai_client_runs_the_whole_loop(
     server: OpenAIServer, engine: Engine, tmp_path: Path
 ) -> None:
     w = make_world(engine, tmp_path)
-    model = make_chat_model(
-        ModelSpec(
-            provider="openai-compatible",
-            name="wire-model",
-            base_url=server.url,
-            api_key=SecretStr(API_KEY),
-            timeout=10,
-        )
-    )
-    agent = Agent(w.ops, model, redactor=Redactor([API_KEY]))
+    agent = Agent(w.ops, chat_model(server, API_KEY), redactor=Redactor([API_KEY]))
     reply = agent.ask("what depends on contoso-ny-db-01?", requester=ANA)
 
     assert reply.text == "contoso-erp-db and contoso-erp-app depend on contoso-ny-db-01."
