@@ -31,7 +31,11 @@ from bot.listeners.conversations import register_conversations
 from bot.listeners.home import register_home
 from bot.listeners.incident_notes import incident_notes as signal_notes
 from bot.listeners.incidents import IncidentRouting, register_incidents, register_results
-from bot.listeners.middleware import register_fallback, register_middleware
+from bot.listeners.middleware import (
+    register_fallback,
+    register_middleware,
+    register_replay_check,
+)
 from bot.listeners.unfurl import register_quiet_links
 
 __all__ = [
@@ -155,6 +159,7 @@ def build_app(
     out = SlackOut(oh, client)
     register_quiet_links(app)  # first: every post from here on has unfurling off
     register_middleware(app, oh.engine)
+    register_replay_check(app, out)  # before any listener: a replay answered before ends here
     register_conversations(app, out)
     # Result in the request's thread before the card update, so the thread reads in order.
     register_results(out)

@@ -1,15 +1,14 @@
 """``LocalSlack``: a local workspace that is Slack for the bot, for tests and offline demos.
 
 One Starlette app serves the Web API (``/api/…``), ``response_url`` targets, file uploads and
-the web page; uvicorn runs it in a background thread. People act through methods such as
-``send_message`` and ``click``, which deliver signed requests to the bot's request URL.
+the web page; uvicorn runs it in a background thread (:mod:`bot.ingress.threaded`). People
+act through methods such as ``send_message`` and ``click``, which deliver signed requests to the
+bot's request URL.
 """
 
 from __future__ import annotations
 
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,12 +16,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from bot.ingress.limits import BodyLimit
+from bot.ingress.threaded import ThreadedServer
 from bot.localslack import api_chat, api_directory, api_views, payloads
 from bot.localslack.delivery import DEFAULT_ACK_TIMEOUT, DEFAULT_RETRY_DELAYS, Attempt, Deliverer
 from bot.localslack.directory import (
@@ -196,59 +195,39 @@ class LocalSlack:
                 Middleware(BodyLimit, limit=MAX_REQUEST_BODY),
             ],
         )
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
+        self._serving = ThreadedServer(
+            self.app,
+            host=host,
+            port=self._port,
+            name="localslack",
+            start_timeout=_START_TIMEOUT,
+            timeout_keep_alive=2,
+        )
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
         """Bind the port and serve in a background thread; returns once it accepts requests."""
-        if self._server is not None:
+        if self._serving.started:
             raise RuntimeError("LocalSlack is already started")
         if self.history is not None:
             self.history.load()
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self._host, self._port))
-        except OSError:
-            sock.close()
-            raise
-        self._socket = sock
-        port = sock.getsockname()[1]
+        port = self._serving.bind()
         shown = "127.0.0.1" if self._host in ("0.0.0.0", "") else self._host  # noqa: S104
         if ":" in shown:
             shown = f"[{shown}]"
         self._ctx.public_url = f"http://{shown}:{port}/"
         self.socket_mode.base_url = self._ctx.public_url
-        config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=2
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="localslack", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"LocalSlack could not start on {self._ctx.public_url}")
-            time.sleep(0.01)
+        try:
+            self._serving.start()
+        except RuntimeError as exc:
+            raise RuntimeError(f"LocalSlack could not start on {self._ctx.public_url}") from exc
         if self.history is not None:
             self.history.start()
 
     def stop(self) -> None:
         """Stop serving and release the port and connections. Safe to call twice."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
+        self._serving.stop()
         self._deliverer.close()
         if self.history is not None:
             self.history.stop()
