@@ -4,14 +4,16 @@ One small contract per category (:mod:`adapters.contracts`), one error tree
 (:mod:`adapters.errors`), real vendor clients over httpx (:mod:`adapters.vendors`), the simulated
 estate (:mod:`adapters.sim`), inventory-to-twin mapping (:mod:`adapters.inventory`), one sync over
 every integration (:mod:`adapters.sync`), integrations built from settings
-(:mod:`adapters.registry`), their health probes (:mod:`adapters.health`), the resilience policy
-for non-HTTP adapters (:mod:`adapters.resilient`) and webhook signal parsers
+(:mod:`adapters.registry`), their health probes (:mod:`adapters.health`), the one retry and
+circuit-breaker layer every client sends through (:mod:`adapters._retry`; :mod:`adapters.resilient`
+for non-HTTP adapters) and webhook signal parsers
 (:mod:`adapters.signals`, :mod:`adapters.alert_webhooks`).
 """
 
 from __future__ import annotations
 
-from adapters._http import HttpHooks, ResilienceOptions
+from adapters._breaker import CircuitBreaker
+from adapters._retry import HttpHooks, ResilienceOptions, breaker_of, call_scope
 from adapters.alert_webhooks import parse_datadog, parse_opsgenie, parse_zabbix
 from adapters.contracts import (
     BackupContract,
@@ -39,6 +41,7 @@ __all__ = [
     "AmbiguousOutcome",
     "AuthError",
     "BackupContract",
+    "CircuitBreaker",
     "CircuitOpen",
     "FirewallContract",
     "HttpHooks",
@@ -53,6 +56,8 @@ __all__ = [
     "SiemContract",
     "Signal",
     "TransientError",
+    "breaker_of",
+    "call_scope",
     "parse_alertmanager",
     "parse_datadog",
     "parse_generic",

@@ -48,6 +48,12 @@ class CircuitBreaker:
         with self._lock:
             return self._current()
 
+    @property
+    def failures(self) -> int:
+        """Failures counted since the last healthy answer."""
+        with self._lock:
+            return self._failures
+
     def _current(self) -> BreakerState:
         if self._state == "open" and self._clock() - self._opened_at >= self._cool_down:
             self._state = "half_open"

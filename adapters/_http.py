@@ -1,10 +1,12 @@
 """The resilient HTTP layer every vendor client sends through.
 
 One :class:`ResilientHttp` per integration wraps an injected :class:`httpx.Client` and owns the
-integration's :class:`CircuitBreaker`. It decides, per call, what may be retried: only calls the
-client marks ``idempotent`` are retried (bounded, jittered exponential backoff, ``Retry-After``
-honoured up to a cap). Every failure leaves as an :mod:`adapters.errors` type; no httpx exception
-escapes. Sleep, clock and randomness are injected so tests never really wait.
+integration's :class:`CircuitBreaker`. Attempts go through the one retry layer
+(:func:`adapters._retry.call_with_retries`): only calls the client marks ``idempotent`` (or a
+caller's :func:`~adapters._retry.call_scope` vouches for) are retried on a transient failure, a
+429 on any call (bounded, jittered exponential backoff, ``Retry-After`` honoured up to a cap).
+Every failure leaves as an :mod:`adapters.errors` type; no httpx exception escapes. Sleep, clock
+and randomness are injected so tests never really wait.
 
 Mutating calls carry an ``Idempotency-Key`` header; vendors that ignore it get a
 vendor-appropriate field as well (set by the vendor client, e.g. ServiceNow ``correlation_id``).
@@ -15,26 +17,17 @@ from __future__ import annotations
 import json
 import logging
 import random
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
 
 from adapters._breaker import BreakerState, CircuitBreaker
 from adapters._headers import next_link, parse_retry_after
+from adapters._retry import HttpHooks, ResilienceOptions, breaker_for, call_with_retries
 from adapters._status import excerpt, status_error, transport_error
-from adapters.errors import (
-    AdapterError,
-    AmbiguousOutcome,
-    AuthError,
-    InvalidResponse,
-    RateLimited,
-    TransientError,
-)
+from adapters.errors import AdapterError, AuthError, InvalidResponse
 
 __all__ = [
     "Authenticator",
@@ -51,51 +44,6 @@ __all__ = [
 _log = logging.getLogger("opshand.adapters.http")
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class ResilienceOptions(BaseModel):
-    """How hard one integration is pushed and how long it is trusted to answer."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    connect_timeout: float = Field(default=5.0, gt=0)
-    """Seconds to open a connection; failing here means nothing was sent."""
-    read_timeout: float = Field(default=30.0, gt=0)
-    """Seconds to wait for the answer once the request is sent."""
-    max_attempts: int = Field(default=3, ge=1, le=10)
-    """Total attempts (1 = no retry). Non-idempotent calls retry only a 429 (not processed)."""
-    backoff_base: float = Field(default=0.5, ge=0)
-    """First backoff ceiling in seconds; doubles per attempt (full jitter below it)."""
-    backoff_max: float = Field(default=8.0, ge=0)
-    """Upper bound of any single backoff."""
-    retry_after_cap: float = Field(default=60.0, ge=0)
-    """A vendor's ``Retry-After`` is honoured up to this many seconds, never more."""
-    max_body_bytes: int = Field(default=5_000_000, ge=1)
-    """A response body larger than this is rejected as :class:`InvalidResponse`."""
-    failure_threshold: int = Field(default=5, ge=1)
-    """Consecutive failures that open the circuit."""
-    cool_down: float = Field(default=30.0, ge=0)
-    """Seconds the circuit stays open before one trial call is let through."""
-    max_pages: int = Field(default=1000, ge=1)
-    """Pagination stops with an error past this many pages (a vendor looping forever)."""
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class HttpHooks:
-    """The side effects a resilient call needs, injectable so tests never really wait."""
-
-    sleep: Callable[[float], None] = time.sleep
-    """Called with the seconds to wait between attempts."""
-    clock: Callable[[], float] = time.monotonic
-    """Monotonic seconds, for the breaker's cool-down and token expiry."""
-    now: Callable[[], datetime] = _utcnow
-    """Aware UTC wall clock, for HTTP-date ``Retry-After`` values and job timestamps."""
-    rng: random.Random | None = None
-    """Randomness for backoff jitter; a fresh ``random.Random`` when ``None``."""
 
 
 class Authenticator(Protocol):
@@ -162,16 +110,10 @@ class ResilientHttp:
         self.options = options or ResilienceOptions()
         self.auth = auth
         self.hooks = hooks or HttpHooks()
-        self._sleep = self.hooks.sleep
         self._now = self.hooks.now
         self._rng = self.hooks.rng or random.Random()
         self.idempotency_header = idempotency_header
-        self.breaker = breaker or CircuitBreaker(
-            integration,
-            failure_threshold=self.options.failure_threshold,
-            cool_down=self.options.cool_down,
-            clock=self.hooks.clock,
-        )
+        self.breaker = breaker or breaker_for(integration, self.options, self.hooks)
 
     def __repr__(self) -> str:
         return f"ResilientHttp(integration={self.integration!r}, base_url={str(self.base_url)!r})"
@@ -219,56 +161,43 @@ class ResilientHttp:
                 f"{self.integration}.{call} changes state and needs an idempotency key"
             )
         url = self._url(path, call)
-        refreshed = False
-        attempt = 0
-        while True:
-            attempt += 1
-            # Credentials first: a token fetch is its own call with its own retries, and it must
-            # not find the half-open breaker's single probe slot already taken by this call.
-            auth = self.auth.auth_headers(self) if authenticated and self.auth else {}
-            self.breaker.before_call(call)
-            try:
-                response = self._attempt(
-                    method, url, call=call, idempotent=idempotent, params=params,
-                    json_body=json_body, form=form, headers={**(headers or {}), **auth},
-                    idempotency_key=idempotency_key if is_mutating else None, timeout=timeout,
-                )  # fmt: skip
-            except (TransientError, AmbiguousOutcome) as exc:
-                self.breaker.record_failure()
-                # A 429 says the request was not processed, so a write may repeat it too;
-                # any other transient failure repeats only what is harmless to repeat.
-                retry = isinstance(exc, RateLimited) or (
-                    idempotent and isinstance(exc, TransientError)
-                )
-                if not retry or attempt >= self.options.max_attempts:
-                    raise
-                assert isinstance(exc, TransientError)
-                wait = self._backoff(attempt, exc)
-                _log.info(
-                    "%s.%s attempt %d failed (%s); retrying in %.2fs",
-                    self.integration, call, attempt, type(exc).__name__, wait,
-                )  # fmt: skip
-                self._sleep(wait)
-                continue
-            except AuthError as exc:
-                self.breaker.record_success()
-                if not authenticated or self.auth is None:
-                    raise
-                self.auth.invalidate()
-                # A 401 refuses the request unprocessed: with a credential that can be renewed
-                # (an expired or revoked token), fetch a new one and send once more.
-                if exc.status == 401 and not refreshed and self.auth.refreshable:
-                    refreshed = True
-                    attempt -= 1
-                    _log.info("%s.%s answered 401; refreshing credentials", self.integration, call)
-                    continue
-                raise
-            except AdapterError:
-                # The integration answered clearly; it is healthy even if the answer is "no".
-                self.breaker.record_success()
-                raise
-            self.breaker.record_success()
-            return response
+        auth: dict[str, str] = {}
+
+        def credentials() -> None:
+            # A token fetch is its own call with its own retries and breaker slot.
+            auth.clear()
+            if authenticated and self.auth is not None:
+                auth.update(self.auth.auth_headers(self))
+
+        def refused(exc: AdapterError) -> bool:
+            if not isinstance(exc, AuthError) or not authenticated or self.auth is None:
+                return False
+            self.auth.invalidate()
+            # A 401 refuses the request unprocessed: with a credential that can be renewed
+            # (an expired or revoked token), fetch a new one and send once more.
+            if exc.status == 401 and self.auth.refreshable:
+                _log.info("%s.%s answered 401; refreshing credentials", self.integration, call)
+                return True
+            return False
+
+        def send() -> HttpResponse:
+            return self._attempt(
+                method, url, call=call, idempotent=idempotent, params=params,
+                json_body=json_body, form=form, headers={**(headers or {}), **auth},
+                idempotency_key=idempotency_key if is_mutating else None, timeout=timeout,
+            )  # fmt: skip
+
+        return call_with_retries(
+            send,
+            call=call,
+            idempotent=idempotent,
+            breaker=self.breaker,
+            options=self.options,
+            hooks=self.hooks,
+            rng=self._rng,
+            prepare=credentials,
+            resend_at_once=refused,
+        )
 
     def get(
         self, path: str, *, call: str, params: Mapping[str, str | int | bool] | None = None
@@ -329,12 +258,6 @@ class ResilientHttp:
                 )
             return url
         return self.base_url.join(path.lstrip("/"))
-
-    def _backoff(self, attempt: int, exc: TransientError) -> float:
-        if exc.retry_after is not None:  # the vendor said when (429, and 503 too)
-            return exc.retry_after
-        ceiling = min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
-        return self._rng.uniform(0.0, ceiling)
 
     def _attempt(
         self,

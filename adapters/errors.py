@@ -26,6 +26,8 @@ class AdapterError(Exception):
     """Base of every integration error. ``integration`` names the vendor/sim, ``call`` the call."""
 
     retryable: bool = False
+    attempts: int = 1
+    """How many attempts the call made before failing so (set by :mod:`adapters._retry`)."""
 
     def __init__(self, message: str, *, integration: str = "", call: str = "") -> None:
         super().__init__(message)

@@ -3,28 +3,28 @@
 Vendor clients get retries, ``Retry-After`` handling and a circuit breaker from
 :class:`adapters._http.ResilientHttp`. The simulated estate raises the same errors (its fault
 rules stand in for a vendor's 503, 429 or 401) but sends nothing over a wire, so
-:class:`Resilient` wraps a whole contract object with the same policy: reads (methods without an
-``idempotency_key``) are retried with bounded jittered backoff, ``Retry-After`` is honoured up to
-the cap, changes are tried once, auth errors are never retried, and one breaker per integration
-opens after repeated failures. The demo and the tests then meet the sim exactly as they would
-meet a vendor.
+:class:`Resilient` wraps a whole contract object with the same policy, the one retry layer of
+:func:`adapters._retry.call_with_retries`: reads (methods without an ``idempotency_key``) are
+retried with bounded jittered backoff, a 429 is retried on any call with ``Retry-After`` honoured
+up to the cap, other failures of changes are tried once (unless the caller's
+:func:`~adapters._retry.call_scope` says the change is idempotent), auth errors are never
+retried, and one breaker per integration opens after repeated failures. The demo and the tests
+then meet the sim exactly as they would meet a vendor.
 """
 
 from __future__ import annotations
 
 import inspect
-import logging
 import random
 from collections.abc import Callable
 from typing import Any
 
-from adapters._http import CircuitBreaker, HttpHooks, ResilienceOptions
+from adapters._breaker import CircuitBreaker
+from adapters._retry import HttpHooks, ResilienceOptions, breaker_for, call_with_retries
 from adapters.contracts import CATEGORIES, contract_method_names
-from adapters.errors import AdapterError, AmbiguousOutcome, RateLimited, TransientError
+from adapters.errors import AdapterError, RateLimited
 
 __all__ = ["Resilient", "contract_methods"]
-
-_log = logging.getLogger("opshand.adapters.resilient")
 
 # Every method a contract Protocol declares, by category.
 CONTRACT_METHODS: dict[str, tuple[str, ...]] = {c: contract_method_names(c) for c in CATEGORIES}
@@ -80,12 +80,7 @@ class Resilient:
         self.options = options or ResilienceOptions()
         self.hooks = hooks or HttpHooks()
         self._rng = self.hooks.rng or random.Random()
-        self.breaker = breaker or CircuitBreaker(
-            integration,
-            failure_threshold=self.options.failure_threshold,
-            cool_down=self.options.cool_down,
-            clock=self.hooks.clock,
-        )
+        self.breaker = breaker or breaker_for(integration, self.options, self.hooks)
 
     def __repr__(self) -> str:
         return f"Resilient({self.inner!r}, integration={self.integration!r})"
@@ -112,32 +107,22 @@ class Resilient:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        attempts = self.options.max_attempts if retryable else 1
-        for attempt in range(1, attempts + 1):
-            self.breaker.before_call(name)
-            try:
-                result = target(*args, **kwargs)
-            except (TransientError, AmbiguousOutcome) as exc:
-                self.breaker.record_failure()
-                capped = self._capped(exc)
-                if not isinstance(capped, TransientError) or attempt == attempts:
-                    if capped is exc:
-                        raise
-                    raise capped from exc
-                wait = self._backoff(attempt, capped)
-                _log.info(
-                    "%s.%s attempt %d failed (%s); retrying in %.2fs",
-                    self.integration, name, attempt, type(exc).__name__, wait,
-                )  # fmt: skip
-                self.hooks.sleep(wait)
-                continue
-            except AdapterError:
-                # A clear answer (not found, auth refused, conflict): the integration is healthy.
-                self.breaker.record_success()
+        try:
+            return call_with_retries(
+                lambda: target(*args, **kwargs),
+                call=name,
+                idempotent=retryable,
+                breaker=self.breaker,
+                options=self.options,
+                hooks=self.hooks,
+                rng=self._rng,
+            )
+        except RateLimited as exc:
+            capped = self._capped(exc)
+            if capped is exc:
                 raise
-            self.breaker.record_success()
-            return result
-        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+            capped.attempts = exc.attempts
+            raise capped from exc
 
     def _capped(self, exc: AdapterError) -> AdapterError:
         """The same error with any ``retry_after`` held to the cap."""
@@ -152,9 +137,3 @@ class Resilient:
             integration=exc.integration,
             call=exc.call,
         )
-
-    def _backoff(self, attempt: int, exc: TransientError) -> float:
-        if isinstance(exc, RateLimited) and exc.retry_after is not None:
-            return exc.retry_after
-        ceiling = min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
-        return self._rng.uniform(0.0, ceiling)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 
 from agent.audit import AuditLog, AuditRow
 from agent.execution import change_ref, journal_table
+from agent.schedule import Upcoming
 
 __all__ = [
     "HISTORY_DAYS",
@@ -99,6 +100,10 @@ class DigestNumbers:
     """(day, count per outcome name) for the last :data:`HISTORY_DAYS` days, oldest first."""
     patch_cycle: CycleSummary | None = None
     """The latest patch cycle finished within the history period, or None."""
+    coming_up: list[Upcoming] = field(default_factory=list)
+    """Scheduled changes when the digest was made, soonest first."""
+    as_of: datetime | None = None
+    """When it was made (what "in 2 days" of ``coming_up`` counts from)."""
 
 
 def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -135,6 +140,8 @@ def compute_digest(
     *,
     minutes_per_action: Mapping[str, float],
     default_minutes: float,
+    coming_up: list[Upcoming] | None = None,
+    as_of: datetime | None = None,
 ) -> DigestNumbers:
     """The figures for calendar ``day`` in ``tz``.
 
@@ -145,6 +152,8 @@ def compute_digest(
         tz: The digest's time zone (days start at local midnight).
         minutes_per_action: Estimated minutes a person spends on one action of a kind.
         default_minutes: The estimate for kinds not listed.
+        coming_up: Scheduled changes to list (now, whatever ``day`` is).
+        as_of: When the digest is made.
     """
     start, end = _day_bounds(day, tz)
     first, _ = _day_bounds(day - timedelta(days=HISTORY_DAYS - 1), tz)
@@ -241,4 +250,6 @@ def compute_digest(
         history=history,
         outcome_history=outcome_history,
         patch_cycle=cycle,
+        coming_up=list(coming_up or []),
+        as_of=as_of,
     )

@@ -15,20 +15,21 @@ Replicas release due changes with compare-and-set moves, so each change is relea
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, or_, select, update
 
-from agent.approval import ConsentBook, Identity, RoleMap
+from agent.approval import ConsentBook, Identity, RoleMap, VoteOutcome, consent_request_table
 from agent.execution import Change, IllegalTransition, Journal, journal_table, parse_ref
 from agent.policy import Decision, PolicyInput
 from twin.graph import TwinGraph, UnknownEntity
 from twin.invariants.safety import in_window, next_opening
 from twin.plan import Plan, PlanDiff, diff_plans, rehearse
 
-__all__ = ["Scheduling", "drifted", "window_start"]
+__all__ = ["Scheduling", "Upcoming", "coming_up", "drifted", "window_flagged", "window_start"]
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,57 @@ def window_start(graph: TwinGraph, targets: list[str], now: datetime) -> datetim
         if nxt is None:
             raise ValueError(f"the maintenance window of {client} never opens")
         start = max(start, nxt)
-    return start
+    # In UTC: the window's own zone would be lost on a database that stores naive times.
+    return start.astimezone(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Upcoming:
+    """A scheduled change as App Home and the digest list it ("coming up")."""
+
+    ref: str
+    action: str
+    targets: tuple[str, ...]
+    not_before: datetime
+    approved_by: tuple[str, ...]
+    """``team:user`` of each approving vote, or ``policy`` when it needed nobody's consent."""
+
+
+def coming_up(journal: Journal, consent: ConsentBook, *, limit: int = 20) -> list[Upcoming]:
+    """Changes waiting for their time, soonest first, with who approved them."""
+    rows = [c for c in journal.list(states=["scheduled"], limit=500) if c.not_before]
+    rows.sort(key=lambda c: c.not_before or datetime.max.replace(tzinfo=UTC))
+    out: list[Upcoming] = []
+    for c in rows[:limit]:
+        reqs = consent.for_change(str(c.id))
+        who: tuple[str, ...] = ("policy",)
+        if reqs and reqs[-1].state == "approved":
+            req = reqs[-1]
+            who = tuple(
+                f"{v.voter.team_id}:{v.voter.user_id}"
+                for v in consent.votes(req.id)
+                if v.vote == "approve" and v.plan_hash == req.plan_hash
+            )
+        assert c.not_before is not None
+        out.append(
+            Upcoming(
+                ref=c.ref,
+                action=c.action,
+                targets=tuple(c.targets),
+                not_before=c.not_before,
+                approved_by=who,
+            )
+        )
+    return out
+
+
+def window_flagged(plan: Mapping[str, Any] | None) -> bool:
+    """Whether the change-window check flagged ``plan`` as outside a maintenance window (and
+    only that: a freeze in force is a refusal, not something a later time fixes)."""
+    for inv in (plan or {}).get("invariants", ()):
+        if inv.get("id") == "change_window" and not inv.get("passed", True):
+            return {v.get("severity") for v in inv.get("violations", ())} == {"needs_consent"}
+    return False
 
 
 def drifted(diff: PlanDiff) -> bool:
@@ -92,6 +143,7 @@ class Scheduling:
     consent: ConsentBook
     roles: RoleMap
     now: Callable[[], datetime]
+    audit: Callable[..., Any]
 
     @property
     def graph(self) -> TwinGraph:  # pragma: no cover - the host's property
@@ -109,6 +161,86 @@ class Scheduling:
         """End the worker's idle wait (something was queued)."""
         raise NotImplementedError  # pragma: no cover - the host implements it
 
+    def vote(
+        self,
+        change_id: int,
+        voter: str,
+        approve: bool,
+        *,
+        plan_hash: str,
+        payload_id: str,
+        reason: str | None = None,
+        not_before: datetime | None = None,
+    ) -> Any:
+        """Record one signed vote (the host implements it)."""
+        raise NotImplementedError  # pragma: no cover - the host implements it
+
+    def next_window(self, change: Change) -> datetime:
+        """When the next maintenance window of ``change``'s targets opens (``now`` if open).
+
+        Raises:
+            ValueError: the change-window check did not flag it, or a target's window is
+                unknown (an unknown window is not a safe time to run a change).
+        """
+        if not window_flagged(change.plan):
+            raise ValueError(
+                f"{change.ref} was not flagged by the change-window check; use Approve"
+            )
+        targets = list((change.plan or {}).get("targets") or change.targets)
+        try:
+            return window_start(self.graph, targets, self.now())
+        except ValueError as exc:
+            raise ValueError(
+                f"{change.ref} cannot be approved for the next window: {exc}. An unknown "
+                "window is not a safe time; approve it now or ask again with a time"
+            ) from exc
+
+    def approve_for_window(
+        self, change_id: int, voter: str, *, plan_hash: str, payload_id: str
+    ) -> Any:
+        """An approve vote (the same checks: role, plan hash, self-approval, quorum) that also
+        holds the change until the next opening of its targets' maintenance window."""
+        try:
+            change = self.journal.get(change_id)
+            start = self.next_window(change)
+        except (KeyError, ValueError) as exc:
+            return VoteOutcome(accepted=False, state=None, message=f"{str(exc).strip(chr(39))}.")
+        return self.vote(
+            change_id, voter, True, plan_hash=plan_hash, payload_id=payload_id, not_before=start
+        )
+
+    def _hold_until(self, change_id: int, at: datetime, actor: str, conn: Connection) -> None:
+        """Move ``not_before`` later to ``at`` (never earlier), audited; the consent request's
+        lifetime then counts from ``at``, as :meth:`_consent_terms` does for a time asked up
+        front (an approval for Saturday's window must still hold on Saturday)."""
+        t = consent_request_table
+        req = conn.execute(
+            select(t.c.id, t.c.created_at, t.c.expires_at)
+            .where(t.c.change_id == str(change_id))
+            .order_by(t.c.id.desc())
+            .limit(1)
+        ).first()
+        if req is not None:
+            created, expires = (_aware(req.created_at), _aware(req.expires_at))
+            until = max(expires, at + (expires - created))
+            conn.execute(update(t).where(t.c.id == req.id).values(expires_at=until))
+        res = conn.execute(
+            update(journal_table)
+            .where(
+                journal_table.c.id == change_id,
+                or_(journal_table.c.not_before.is_(None), journal_table.c.not_before < at),
+            )
+            .values(not_before=at)
+        )
+        if res.rowcount:
+            self.audit(
+                conn,
+                kind="change.not_before",
+                actor=actor,
+                change_id=str(change_id),
+                body={"not_before": at.isoformat(), "why": "approved for the next window"},
+            )
+
     def _queue_or_schedule(self, change_id: int, actor: str, conn: Connection) -> Change:
         """Move an approved change on: ``scheduled`` if its ``not_before`` is still ahead,
         else ``queued``."""
@@ -116,7 +248,7 @@ class Scheduling:
             select(journal_table.c.not_before).where(journal_table.c.id == change_id)
         ).scalar_one()
         if nb is not None:
-            nb = nb if nb.tzinfo else nb.replace(tzinfo=UTC)
+            nb = _aware(nb)
             if nb > self.now():
                 return self.journal.move(
                     change_id,
@@ -140,6 +272,10 @@ class Scheduling:
         rows = self.journal.list(states=["scheduled"], limit=500)
         far = datetime.max.replace(tzinfo=self.now().tzinfo)
         return sorted(rows, key=lambda c: c.not_before or far)
+
+    def coming_up(self, limit: int = 20) -> list[Upcoming]:
+        """Scheduled changes, soonest first, with who approved them (App Home, the digest)."""
+        return coming_up(self.journal, self.consent, limit=limit)
 
     def release_due(self) -> list[Change]:
         """Re-rehearse and re-decide every scheduled change whose time has come."""
@@ -284,6 +420,10 @@ class Scheduling:
         )
         self._announce("stale", moved, {"cancelled": True, "actor": actor})
         return moved
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _requester(key: str) -> Identity:

@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from adapters import HttpHooks, ResilienceOptions
+from adapters.resilient import Resilient
 from adapters.sim import SimEstate
 from agent.approval import ConsentBook, Guardrails, RoleMap
 from agent.audit import AuditLog, FileCheckpoint, Redactor
@@ -27,15 +29,28 @@ from twin.store import TwinStore
 __all__ = ["Core", "build_core", "sim_adapters"]
 
 
-def sim_adapters(sim: SimEstate) -> Adapters:
-    """The simulated estate behind every category."""
+def sim_adapters(
+    sim: SimEstate, *, options: ResilienceOptions | None = None, hooks: HttpHooks | None = None
+) -> Adapters:
+    """The simulated estate behind every category, each through the one retry layer.
+
+    Each category is wrapped as :func:`adapters.registry.build_integration` wraps it (retries,
+    ``Retry-After`` cap, one circuit breaker per integration), so test worlds and benchmarks
+    meet the sim as the running bot does.
+    """
+
+    def wrap(category: str) -> Any:
+        return Resilient(
+            getattr(sim, category), integration=f"sim-{category}", options=options, hooks=hooks
+        )
+
     return Adapters(
-        rmm=sim.rmm,
-        psa=sim.psa,
-        siem=sim.siem,
-        identity=sim.identity,
-        backup=sim.backup,
-        firewall=sim.firewall,
+        rmm=wrap("rmm"),
+        psa=wrap("psa"),
+        siem=wrap("siem"),
+        identity=wrap("identity"),
+        backup=wrap("backup"),
+        firewall=wrap("firewall"),
     )
 
 

@@ -29,8 +29,13 @@ from bot.listeners.commands import register_commands
 from bot.listeners.consent import register_consent
 from bot.listeners.conversations import register_conversations
 from bot.listeners.home import register_home
+from bot.listeners.incident_notes import incident_notes as signal_notes
 from bot.listeners.incidents import IncidentRouting, register_incidents, register_results
-from bot.listeners.middleware import register_fallback, register_middleware
+from bot.listeners.middleware import (
+    register_fallback,
+    register_middleware,
+    register_replay_check,
+)
 from bot.listeners.unfurl import register_quiet_links
 
 __all__ = [
@@ -116,6 +121,8 @@ def build_app(
     client: WebClient | None = None,
     incident_channels: Mapping[str, str] | None = None,
     create_incident_channels: bool | None = None,
+    incident_channel: str | None = None,
+    incident_notes: bool = False,
 ) -> App:
     """The Bolt app wired to ``oh``; installs its change-event subscribers on ``oh.ops``.
 
@@ -125,6 +132,10 @@ def build_app(
         incident_channels: Client or entity id -> channel for incident threads (default:
             ``settings.slack.incident_channels`` when that setting exists).
         create_incident_channels: Create ``#inc-cr-<n>`` when nothing is configured.
+        incident_channel: The fallback channel for incident threads (default:
+            ``settings.slack.incident_channel``).
+        incident_notes: Post the signal loop's notes (the alert, the incident, the runbook,
+            the outcome) in the incident threads, unless something else already takes them.
     """
     s = oh.settings
     client = client or WebClient(
@@ -148,6 +159,7 @@ def build_app(
     out = SlackOut(oh, client)
     register_quiet_links(app)  # first: every post from here on has unfurling off
     register_middleware(app, oh.engine)
+    register_replay_check(app, out)  # before any listener: a replay answered before ends here
     register_conversations(app, out)
     # Result in the request's thread before the card update, so the thread reads in order.
     register_results(out)
@@ -165,7 +177,9 @@ def build_app(
             if create_incident_channels is not None
             else slack.create_incident_channels
         ),
-        fallback=slack.incident_channel,
+        fallback=slack.incident_channel if incident_channel is None else incident_channel,
     )
     register_incidents(out, routing)
+    if incident_notes and oh.signals.notify is None:
+        oh.signals.notify = signal_notes(out)
     return app

@@ -15,6 +15,7 @@ from typing import Any
 
 from agent.chat.offline import when_text
 from agent.execution import Change
+from agent.schedule import window_flagged
 from bot.mrkdwn import esc, mention, person
 from bot.slack_tables import CRIT_ORDER, breakdown_fields, entity_table
 from twin.coverage import unknown_lines
@@ -29,10 +30,13 @@ __all__ = [
     "ctx",
     "cut",
     "decision_blocks",
+    "drift_lines",
     "header",
     "limit_blocks",
     "md",
     "thread_summary",
+    "when_line",
+    "window_button",
 ]
 
 MAX_BLOCKS = 50
@@ -264,8 +268,11 @@ _FINAL_ICON = {
 }
 
 
-def consent_card(change: Change, card: CardState) -> list[Block]:
-    """The approver's card: what, why, blast radius, quorum, expiry; buttons only while open."""
+def consent_card(
+    change: Change, card: CardState, *, tz: str = "UTC", now: datetime | None = None
+) -> list[Block]:
+    """The approver's card: what, why, blast radius, quorum, expiry; buttons only while open.
+    A change asked for a later time says when (in zone ``tz``, named)."""
     plan = change.plan or {}
     dec = change.decision or {}
     blocks: list[Block] = [header(f"Consent needed: {change.ref} {plan.get('action', '')}")]
@@ -277,6 +284,8 @@ def consent_card(change: Change, card: CardState) -> list[Block]:
     )
     blocks.extend(_plan_lines(plan))
     blocks.append(md(f"*Why consent:*\n{_reasons(dec) or 'policy default (no rule allowed it)'}"))
+    blocks.extend(drift_lines(dec))
+    blocks.extend(when_line(change, tz, now))
     if _rule_ids(dec):
         blocks.append(ctx(f"Policy{_rule_ids(dec)}"))
     approvals = [v for v in card.votes if v[1] == "approve"]
@@ -308,6 +317,7 @@ def consent_card(change: Change, card: CardState) -> list[Block]:
                         "text": {"type": "plain_text", "text": "Approve"},
                         "value": value,
                     },
+                    *window_button(change),
                     {
                         "type": "button",
                         "action_id": "consent_reject",
@@ -323,6 +333,39 @@ def consent_card(change: Change, card: CardState) -> list[Block]:
         icon = _FINAL_ICON.get(card.state, "")
         blocks.append(md(f"{icon} *{card.state.capitalize()}{who}.* {esc(card.next_step)}".strip()))
     return limit_blocks(blocks)
+
+
+def when_line(change: Change, tz: str, now: datetime | None) -> list[Block]:
+    """When a change with a ``not_before`` runs once approved, in zone ``tz``."""
+    if change.not_before is None:
+        return []
+    at = when_text(change.not_before, now=now or utcnow(), tz=tz)
+    return [md(f":alarm_clock: *Runs not before {esc(at)}* once approved")]
+
+
+def window_button(change: Change) -> list[Block]:
+    """ "Approve for the next window" beside Approve, on a card the change-window check flagged
+    (the change is approved and held until its targets' window next opens)."""
+    if not window_flagged(change.plan):
+        return []
+    return [
+        {
+            "type": "button",
+            "action_id": "consent_approve_window",
+            "text": {"type": "plain_text", "text": "Approve for the next window"},
+            "value": f"{change.id}|{change.plan_hash}",
+        }
+    ]
+
+
+def drift_lines(dec: dict[str, Any]) -> list[Block]:
+    """What changed between approval and a scheduled change's start, when it drifted."""
+    drift = [str(d) for d in dec.get("drift") or []]
+    if not drift:
+        return []
+    lines = "\n".join(f"• {esc(cut(d, 250))}" for d in drift[:10])
+    more = f"\n… and {len(drift) - 10} more" if len(drift) > 10 else ""
+    return [md(f"*Changed since it was approved:*\n{lines}{more}")]
 
 
 # ---------------------------------------------------------------------- after execution

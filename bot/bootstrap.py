@@ -62,8 +62,8 @@ class Opshand:
     """Signals in: incident records, runbooks, proposals (webhooks hand signals here)."""
 
     def circuits(self) -> dict[str, str]:
-        """Each integration's circuit state as the executor sees it (for ``/readyz``)."""
-        return {c: b.state for c, b in self.ops.executor.guard.breakers.items()}
+        """Each integration's circuit state (its client's breaker, for ``/readyz``)."""
+        return {c: b.state for c, b in self.ops.executor.breakers().items()}
 
     def close(self) -> None:
         """Stop background work, checkpoint the audit head and release the database."""
@@ -214,19 +214,10 @@ def bootstrap(
             # one file shared by replicas, so a call made by any of them is seen by all
             store=SqliteCallStore(settings.sim_calls_file) if settings.sim_calls_file else None,
         )
-        cfg = settings.integrations
-        vendors = {
-            c: getattr(cfg, c)
-            for c in CATEGORIES
-            if getattr(cfg, c) is None or getattr(cfg, c).vendor != "sim"
-        }
-        clients: dict[str, Any] = {c: getattr(sim, c) for c in CATEGORIES}
-        if vendors:
-            # real vendors where configured (None switches a category off), the sim elsewhere
-            built = build_integrations(cfg, sim=sim)
-            for c in vendors:
-                clients[c] = built[c].client if c in built else None
-        adapters = Adapters(**clients)
+        # Every category through the one retry layer (adapters._retry): the sim or a real vendor
+        # as configured; None switches a category off.
+        built = build_integrations(settings.integrations, sim=sim)
+        adapters = Adapters(**{c: built[c].client if c in built else None for c in CATEGORIES})
     a = settings.autonomy
     core = build_core(
         engine=engine,

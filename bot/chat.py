@@ -4,6 +4,8 @@ The terminal is one more client of ``LocalSlack``, next to the web page: what yo
 signed ``app_mention`` delivered to the real Bolt app, a numbered choice becomes a real
 ``block_actions`` click, and the bot's answers are read back from the workspace and printed with
 their Block Kit rendered as text. So the terminal takes the same path through the bot as Slack.
+Beside a running ``opshand demo`` it joins that demo's workspace over the page's own endpoints
+(:class:`bot.localslack.remote.RemoteSlack`): the browser and the terminal see the same threads.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from rich.text import Text
 
 from bot.localslack import LocalSlack
 from bot.localslack.blocktext import Button, mrkdwn_to_markup, render_blocks
+from bot.localslack.remote import RemoteSlack
 from bot.localslack.ui import encode_mentions
 
 __all__ = ["HELP", "ChatSession"]
@@ -29,9 +32,10 @@ HELP = """\
 [bold]Type a message[/bold] to ask opshand (it is sent as an @opshand mention in the channel).
   [cyan]1[/cyan], [cyan]2[/cyan] …     press a numbered button, e.g. Approve
   [cyan]/as NAME[/cyan]      act as someone else: ana (on-call), ben or chloe (approvers), devika
-  [cyan]/in CHANNEL[/cyan]   post in another channel (ops, ops-approvals, ops-digest)
+  [cyan]/in CHANNEL[/cyan]   post in another channel (ops, ops-approvals, ops-digest, incidents)
   [cyan]/reply TEXT[/cyan]   answer in the thread of your last message
   [cyan]/home[/cyan]         open opshand's Home tab
+  [cyan]/run ACTION[/cyan]   run a demo step's action, e.g. /run fire-alert
   [cyan]/wait TEXT[/cyan]    wait until TEXT shows up (for scripts)
   [cyan]/help[/cyan], [cyan]/quit[/cyan]
 Other /commands are sent to the bot as Slack slash commands."""
@@ -58,7 +62,7 @@ class ChatSession:
 
     def __init__(
         self,
-        slack: LocalSlack,
+        slack: LocalSlack | RemoteSlack,
         console: Console,
         *,
         user: str = "ana",
@@ -69,7 +73,8 @@ class ChatSession:
         """Attach to ``slack`` (started, with the bot's URL set) and print to ``console``.
 
         Args:
-            slack: The workspace the bot is connected to.
+            slack: The workspace the bot is connected to: in this process, or a running
+                demo's (``RemoteSlack``).
             console: Where to print.
             user: Handle or id of the person to start as.
             channel: Channel name to post in.
@@ -133,7 +138,13 @@ class ChatSession:
         """Everything printed so far, as plain text."""
         return "\n".join(self.transcript)
 
+    def _sync(self) -> None:
+        """Read a running demo's workspace again (in-process, it is always current)."""
+        if isinstance(self.slack, RemoteSlack):
+            self.slack.refresh(self.user_id)
+
     def _mark_all_seen(self) -> None:
+        self._sync()
         ws = self.slack.workspace
         with ws.lock:
             for cid, messages in ws.messages.items():
@@ -193,6 +204,7 @@ class ChatSession:
             return self._pump()
 
     def _pump(self) -> int:
+        self._sync()
         ws = self.slack.workspace
         news: list[tuple[str, str, dict[str, Any], bool]] = []
         with ws.lock:
@@ -314,6 +326,7 @@ class ChatSession:
             "/reply": self._reply,
             "/home": self._home,
             "/wait": self._wait,
+            "/run": self._run_step,
         }.get(word)
         if command is not None:
             return command(rest) is not False
@@ -370,6 +383,13 @@ class ChatSession:
             self.say("  " + line)
         if rendered.buttons:
             self.say("  " + self._buttons(rendered.buttons, view_id=home["id"]))
+
+    def _run_step(self, name: str) -> None:
+        if not name:
+            raise ValueError("/run needs an action, e.g. /run fire-alert")
+        self._since_action = len(self.transcript)
+        self.say(escape(self.slack.run_step(name)))
+        self.settle()
 
     def _wait(self, needle: str) -> None:
         if not needle:

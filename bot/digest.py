@@ -30,6 +30,7 @@ from agent.digest import DigestNumbers, compute_digest
 from bot.blocks import Block, ctx, header, limit_blocks, md
 from bot.bootstrap import Opshand
 from bot.digest_chart import chart_alt_text, render_chart
+from bot.home import upcoming_line
 from bot.jobs import JobLease, acquire_job, finish_job, job_result, release_job
 from bot.mrkdwn import esc
 from bot.slack_tables import list_block
@@ -172,6 +173,10 @@ def digest_blocks(n: DigestNumbers, cfg: DigestConfig) -> tuple[str, list[Block]
         when = n.patch_cycle.at.astimezone(cfg.tz)
         summary = esc(n.patch_cycle.summary)
         blocks.append(md(f"*Last patch cycle* ({when:%a %d %b %H:%M}): {summary}"))
+    if n.coming_up:
+        now = n.as_of or n.coming_up[0].not_before
+        soon = "\n".join(upcoming_line(u, n.timezone, now) for u in n.coming_up[:10])
+        blocks.append(md(f"*Coming up* ({len(n.coming_up)} scheduled)\n{soon}"))
     blocks.append(md("*Last 14 days*\n```" + text_chart(n.history) + "```"))
     blocks.append(ctx(f"Days are {n.timezone} calendar days."))
     return text, limit_blocks(blocks)
@@ -206,6 +211,8 @@ def digest_numbers(oh: Opshand, day: date | None = None) -> DigestNumbers:
         cfg.tz,
         minutes_per_action=cfg.minutes_per_action,
         default_minutes=cfg.default_minutes,
+        coming_up=oh.ops.coming_up(),
+        as_of=oh.ops.now(),
     )
 
 

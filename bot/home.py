@@ -1,21 +1,25 @@
 """The App Home tab: what this viewer should look at, and how much autonomy opshand has now.
 
 Sections: changes waiting for the viewer's vote (they hold the approver role, did not ask for
-the change and have not voted yet), their recent requests, recent actions by anyone, and the
-autonomy status (freeze, circuit breaker, rate limit).
+the change and have not voted yet), scheduled changes coming up (in the viewer's zone), their
+recent requests, recent actions by anyone, and the autonomy status (freeze, circuit breaker,
+rate limit).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from agent.chat.offline import when_text
 from agent.execution import Change
+from agent.schedule import Upcoming
 from agent.service import Operations
 from bot.blocks import Block, ctx, header, limit_blocks, md
-from bot.mrkdwn import esc
+from bot.mrkdwn import esc, person
 from bot.slack_tables import count_line
 
-__all__ = ["home_view", "waiting_for"]
+__all__ = ["coming_up_blocks", "home_view", "upcoming_line", "waiting_for"]
 
 _RECENT = 5
 _STATE_ICON = {
@@ -57,6 +61,30 @@ def _line(c: Change) -> str:
     return f"{icon} *{c.ref}* {esc(c.action)} on {names}{more} — {state} ({when})"
 
 
+def upcoming_line(u: Upcoming, tz: str, now: datetime) -> str:
+    """One scheduled change: ref, action, targets, when (in ``tz``, named), who approved."""
+    names = ", ".join(esc(t.split(":", 1)[-1]) for t in u.targets[:3])
+    more = f" +{len(u.targets) - 3}" if len(u.targets) > 3 else ""
+    who = ", ".join(
+        person(a) if a != "policy" else "policy (no consent needed)" for a in u.approved_by
+    )
+    at = when_text(u.not_before, now=now, tz=tz)
+    return (
+        f":alarm_clock: *{esc(u.ref)}* {esc(u.action)} on {names}{more} — {esc(at)}"
+        f" · approved by {who or 'nobody yet'}"
+    )
+
+
+def coming_up_blocks(items: list[Upcoming], tz: str, now: datetime) -> list[Block]:
+    """The "Coming up" section: scheduled changes, soonest first."""
+    blocks: list[Block] = [header(f"Coming up ({len(items)})")]
+    if not items:
+        return [*blocks, ctx("No scheduled changes.")]
+    blocks.append(md("\n".join(upcoming_line(u, tz, now) for u in items[:10])))
+    blocks.append(ctx("`/opshand cancel CR-n` cancels one (its requester or an approver)."))
+    return blocks
+
+
 def _autonomy(status: dict[str, Any]) -> Block:
     freeze = status.get("freeze")
     fields = [
@@ -69,8 +97,8 @@ def _autonomy(status: dict[str, Any]) -> Block:
     return {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]}
 
 
-def home_view(ops: Operations, team: str, user: str) -> dict[str, Any]:
-    """The ``home`` view published for ``team:user``."""
+def home_view(ops: Operations, team: str, user: str, tz: str = "UTC") -> dict[str, Any]:
+    """The ``home`` view published for ``team:user`` (times in their zone ``tz``)."""
     blocks: list[Block] = [header("opshand"), _autonomy(ops.autonomy_status())]
     waiting = waiting_for(ops, team, user)
     blocks.append(header(f"Waiting for your vote ({len(waiting)})"))
@@ -81,6 +109,7 @@ def home_view(ops: Operations, team: str, user: str) -> dict[str, Any]:
         blocks.append(ctx("Vote on the cards in the approvals channel."))
     else:
         blocks.append(ctx("Nothing needs your vote."))
+    blocks.extend(coming_up_blocks(ops.coming_up(), tz, ops.now()))
     mine = ops.journal.list(requester=f"{team}:{user}", limit=_RECENT)
     blocks.append(header("Your recent requests"))
     blocks.append(md("\n".join(_line(c) for c in mine)) if mine else ctx("None yet."))

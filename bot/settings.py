@@ -74,6 +74,9 @@ class SlackSettings(_Section):
     """Create ``#inc-...`` channels for incidents that have none configured."""
     incident_channel: str = ""
     """Fallback channel for incident summaries."""
+    display_timezone: str = "UTC"
+    """IANA zone of times in channel posts many people read (consent cards, App Home, the
+    digest's list); a time shown to one person is in their own Slack zone (``users.info``)."""
 
 
 class DigestSettings(_Section):

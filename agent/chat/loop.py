@@ -153,8 +153,11 @@ class Agent(ThreadMemory):
         signal_entities: tuple[str, ...] = (),
         signal_actions: tuple[str, ...] = (),
         request_id: str = "",
+        tz: str = "UTC",
     ) -> AgentReply:
         """One turn: the model chooses tools, the tools run, the model answers.
+
+        ``tz`` is the requester's time zone (IANA): "tonight" and "at 02:00" are read in it.
 
         A signal's turn (``source="signal"``) may only target ``signal_entities`` and only
         propose ``signal_actions`` (none when empty); its text is remembered as data.
@@ -181,6 +184,11 @@ class Agent(ThreadMemory):
         tools = self.tools_for(box)
         subject = self.subject(past, channel, thread_ts)
         system = f"{SYSTEM_PROMPT}\nToday is {self.ops.now():%A %d %B %Y} (UTC)."
+        if tz != "UTC":
+            system += (
+                f" The person's time zone is {tz}: times they give (“tonight”, “at 02:00”) "
+                "are in it; pass not_before with its UTC offset."
+            )
         if subject:
             # What the thread is about, so "it" and "that" in a follow-up have a referent;
             # ids from opshand's own records, still delimited as data.
@@ -190,7 +198,10 @@ class Agent(ThreadMemory):
                 f"{wrap_data(subject.as_data())}"
             )
         messages: list[BaseMessage] = [
-            SystemMessage(content=system, additional_kwargs={"opshand_subject": subject.to_json()}),
+            SystemMessage(
+                content=system,
+                additional_kwargs={"opshand_subject": subject.to_json(), "opshand_tz": tz},
+            ),
             *past,
             HumanMessage(content=f"<{HUMAN_TAG}>{self.redactor.redact_text(text)}</{HUMAN_TAG}>"),
         ]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from agent.execution.calls import (
     CallOutcome,
+    HoldPolicy,
     IntegrationGuard,
-    RetryPolicy,
     category_of,
     job_verdict,
     jobs_ended,
@@ -88,6 +88,7 @@ __all__ = [
     "DuplicateRequest",
     "ExecutionReport",
     "Executor",
+    "HoldPolicy",
     "IllegalTransition",
     "IntegrationGuard",
     "Journal",
@@ -96,7 +97,6 @@ __all__ = [
     "Recheck",
     "Reconciler",
     "Refusal",
-    "RetryPolicy",
     "TargetBook",
     "TargetResult",
     "Worker",

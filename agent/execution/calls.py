@@ -1,27 +1,29 @@
-"""How the executor makes one integration call: retries, backoff, circuits, auth holds.
+"""How the executor makes one integration call and classifies how it ended.
 
-RELIABILITY E1-E7 in one place:
+RELIABILITY E1-E7. The integration clients are the one retry layer
+(:func:`adapters._retry.call_with_retries`: bounded full-jitter backoff, ``Retry-After`` up to a
+cap, one circuit breaker per integration); the executor does not retry again. It tells the
+client what it knows through a :func:`~adapters._retry.call_scope` and reads the outcome:
 
-- only idempotent capabilities are retried, a bounded number of times, with full-jitter
-  exponential backoff; a vendor's ``Retry-After`` is honoured up to a cap and the wait is audited
-  at once (``integration.rate_limited``) so the requester can be told;
-- an ambiguous outcome (timeout after send) is never retried: the target goes ``unknown``;
+- an idempotent capability may be repeated on a transient failure (the scope says so); a vendor's
+  ``Retry-After`` wait is audited at once (``integration.rate_limited``) so the requester can be
+  told, and the wait keeps the worker's claim alive;
+- an ambiguous outcome (timeout after send) is never repeated: the target goes ``unknown``;
 - 401/403 are never retried; the integration's queued work is held for a while and operators are
   alerted (``integration.auth_failed``);
-- consecutive transient failures open the integration's circuit: its queued work stays queued
-  while other integrations carry on; after the cool-down one probe decides.
+- when the client's circuit is open nothing is sent: the integration's queued work stays queued
+  while other integrations carry on, until the hold ends and the breaker lets a probe through.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 
-from adapters._http import CircuitBreaker
+from adapters import call_scope
 from adapters.contracts import Job
 from adapters.errors import (
     AdapterError,
@@ -37,8 +39,8 @@ from twin.actions import ActionSpec
 
 __all__ = [
     "CallOutcome",
+    "HoldPolicy",
     "IntegrationGuard",
-    "RetryPolicy",
     "category_of",
     "job_verdict",
     "jobs_ended",
@@ -48,28 +50,18 @@ _ENDED_JOB = ("succeeded", "failed", "unknown")
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How integration calls are retried and when an integration is held off."""
+class HoldPolicy:
+    """How long an integration's queued work is held off after it refused or went down."""
 
-    attempts: int = 3
-    """Tries per idempotent call (non-idempotent calls are tried once)."""
-    base_delay: float = 0.5
-    """First backoff ceiling in seconds; doubles per attempt, full jitter."""
-    max_delay: float = 20.0
-    """Backoff ceiling in seconds."""
-    max_retry_after: float = 300.0
-    """A vendor's ``Retry-After`` is honoured up to this many seconds."""
-    circuit_threshold: int = 5
-    """Consecutive transient failures of one integration that open its circuit."""
-    circuit_cool_down: float = 60.0
-    """Seconds an open circuit stays open before one probe is let through."""
+    circuit_hold: float = 60.0
+    """Seconds queued work waits after the integration client's circuit was found open."""
     auth_hold: float = 300.0
     """Seconds an integration's queued work waits after a 401/403 (operators alerted)."""
 
 
 @dataclass(frozen=True)
 class CallOutcome:
-    """How one call (with its retries) ended."""
+    """How one call (with the client's retries) ended."""
 
     state: str
     """Target state: ``submitted``, ``failed``, ``unknown`` or ``deferred`` (nothing sent)."""
@@ -102,15 +94,14 @@ def jobs_ended(jobs: list[Job]) -> bool:
 
 
 class IntegrationGuard:
-    """Per-integration circuits and auth holds, and the retry loop around one call.
+    """Per-integration holds, and the classification of one call's outcome.
 
     Args:
         engine: Where the audit rows (rate limits, auth alerts) are written.
         audit: ``audit(conn, *, kind, actor, body, change_id, plan_hash)``.
         actor: The audit actor (the worker).
-        retry: The retry, circuit and hold settings.
-        monotonic: Clock for circuits and holds.
-        rng: Randomness for the backoff jitter.
+        holds: How long integrations are held off.
+        monotonic: Clock for holds.
     """
 
     def __init__(
@@ -119,40 +110,22 @@ class IntegrationGuard:
         audit: Callable[..., Any],
         actor: str,
         *,
-        retry: RetryPolicy,
+        holds: HoldPolicy,
         monotonic: Callable[[], float],
-        rng: random.Random,
     ) -> None:
         self.engine = engine
         self._audit = audit
         self.actor = actor
-        self.retry = retry
+        self.policy = holds
         self.monotonic = monotonic
-        self.rng = rng
-        self.breakers: dict[str, CircuitBreaker] = {}
         self.holds: dict[str, tuple[str, float]] = {}
         """Integration -> (reason, monotonic time the hold ends): after a 401/403, or while
-        the integration client's own circuit is open."""
-
-    def breaker(self, category: str) -> CircuitBreaker:
-        """The circuit breaker of one integration category (created on first use)."""
-        if category not in self.breakers:
-            self.breakers[category] = CircuitBreaker(
-                category,
-                failure_threshold=self.retry.circuit_threshold,
-                cool_down=self.retry.circuit_cool_down,
-                clock=self.monotonic,
-            )
-        return self.breakers[category]
+        the integration client's circuit is open."""
 
     def held(self) -> dict[str, str]:
         """Integrations whose work is held now, with the reason (open circuit or auth failure)."""
-        out = {c: "circuit open" for c, b in self.breakers.items() if b.state == "open"}
         now = self.monotonic()
-        for cat, (why, until) in self.holds.items():
-            if until > now:
-                out[cat] = why
-        return out
+        return {cat: why for cat, (why, until) in self.holds.items() if until > now}
 
     def call(
         self,
@@ -164,10 +137,10 @@ class IntegrationGuard:
         pause: Callable[[float], None],
         delays: list[dict[str, Any]],
     ) -> CallOutcome:
-        """Send one call with its retries.
+        """Send one call (the client retries what may be retried) and classify how it ended.
 
         Args:
-            send: Makes the call once (with the idempotency key) and returns its jobs.
+            send: Makes the call (with the idempotency key) and returns its jobs.
             spec: The action, for idempotency and the integration category.
             key: The idempotency key (for messages).
             where: ``change_id``, ``plan_hash`` and ``target`` for audit rows.
@@ -175,85 +148,71 @@ class IntegrationGuard:
             delays: Rate-limit waits are appended here for the requester.
         """
         category = category_of(spec)
-        breaker = self.breaker(category)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                breaker.before_call(spec.capability)
-            except CircuitOpen as exc:
-                return self._not_sent(attempt, exc)
-            try:
+        waits: list[float] = []
+
+        def waiting(exc: TransientError, seconds: float) -> None:
+            waits.append(seconds)
+            if isinstance(exc, RateLimited) and exc.retry_after is not None:
+                self._rate_limited(exc, seconds, where, delays)
+
+        try:
+            with call_scope(idempotent=spec.idempotent, sleep=pause, on_wait=waiting):
                 jobs = send()
-            except CircuitOpen as exc:
-                # The integration client's own breaker: hold its queue as if ours were open.
-                until = self.monotonic() + self.retry.circuit_cool_down
-                self.holds[category] = (f"circuit open: {exc}", until)
-                return self._not_sent(attempt, exc)
-            except AuthError as exc:
-                # A clear answer from a healthy integration: never retried, operators alerted.
-                self._auth_failed(category, spec.capability, where, exc)
-                return CallOutcome("failed", [], f"not authorised: {exc}", "auth", attempt)
-            except IdempotencyConflict as exc:
-                why = f"idempotency key {key} was already used with other parameters: {exc}"
-                return CallOutcome("failed", [], f"{why}; nothing was executed", "conflict", 1)
-            except AmbiguousOutcome as exc:
-                breaker.record_failure()
-                why = f"no answer after the request was sent ({exc}); reading the estate back"
-                return CallOutcome("unknown", [], why, "ambiguous", attempt)
-            except TransientError as exc:
-                breaker.record_failure()
-                if not spec.idempotent:
-                    why = f"{exc}; not retried because {spec.kind} is not idempotent"
-                    return CallOutcome("failed", [], why, "error", attempt)
-                if attempt >= self.retry.attempts:
-                    why = f"gave up after {attempt} attempts: {exc}"
-                    return CallOutcome("failed", [], why, "error", attempt)
-                pause(self._backoff(attempt, exc, where, delays))
-                continue
-            except (AdapterError, CapabilityError) as exc:
-                return CallOutcome("failed", [], str(exc), "error", attempt)
-            breaker.record_success()
-            sent = ", ".join(f"{j.job_id}:{j.state}" for j in jobs) or "applied"
-            return CallOutcome("submitted", jobs, sent, "sent", attempt)
+        except CircuitOpen as exc:
+            # Nothing was sent: hold the integration's queue while its circuit is open.
+            self.holds[category] = (
+                f"circuit open: {exc}",
+                self.monotonic() + self.policy.circuit_hold,
+            )
+            return CallOutcome("deferred", [], str(exc), "deferred", 0)
+        except AuthError as exc:
+            # A clear answer from a healthy integration: never retried, operators alerted.
+            self._auth_failed(category, spec.capability, where, exc)
+            return CallOutcome("failed", [], f"not authorised: {exc}", "auth", exc.attempts)
+        except IdempotencyConflict as exc:
+            why = f"idempotency key {key} was already used with other parameters: {exc}"
+            return CallOutcome("failed", [], f"{why}; nothing was executed", "conflict", 1)
+        except AmbiguousOutcome as exc:
+            why = f"no answer after the request was sent ({exc}); reading the estate back"
+            return CallOutcome("unknown", [], why, "ambiguous", exc.attempts)
+        except TransientError as exc:
+            if exc.attempts == 1 and not spec.idempotent:
+                why = f"{exc}; not retried because {spec.kind} is not idempotent"
+            else:
+                why = f"gave up after {exc.attempts} attempts: {exc}"
+            return CallOutcome("failed", [], why, "error", exc.attempts)
+        except AdapterError as exc:
+            return CallOutcome("failed", [], str(exc), "error", exc.attempts)
+        except CapabilityError as exc:
+            return CallOutcome("failed", [], str(exc), "error", 1)
+        sent = ", ".join(f"{j.job_id}:{j.state}" for j in jobs) or "applied"
+        return CallOutcome("submitted", jobs, sent, "sent", 1 + len(waits))
 
-    @staticmethod
-    def _not_sent(attempt: int, exc: CircuitOpen) -> CallOutcome:
-        if attempt > 1:
-            # This call's own failures opened the circuit: the call has had its tries.
-            why = f"gave up after {attempt - 1} attempts: {exc}"
-            return CallOutcome("failed", [], why, "error", attempt - 1)
-        return CallOutcome("deferred", [], str(exc), "deferred", 0)
-
-    def _backoff(
+    def _rate_limited(
         self,
-        attempt: int,
-        exc: TransientError,
+        exc: RateLimited,
+        wait: float,
         where: dict[str, Any],
         delays: list[dict[str, Any]],
-    ) -> float:
-        """Seconds to wait before the next attempt: capped Retry-After, else full jitter."""
-        if isinstance(exc, RateLimited) and exc.retry_after is not None:
-            wait = min(max(0.0, exc.retry_after), self.retry.max_retry_after)
-            delay = {
-                "integration": exc.integration,
-                "call": exc.call,
-                "target": where["target"],
-                "retry_after": exc.retry_after,
-                "waited": wait,
-                "capped": wait < exc.retry_after,
-            }
-            delays.append(delay)
-            # Audited at once so the requester can be told while the change is still waiting.
-            self._write("integration.rate_limited", where, delay)
-            return wait
-        ceiling = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
-        return self.rng.uniform(0.0, ceiling)
+    ) -> None:
+        """Record a ``Retry-After`` wait for the requester, audited at once."""
+        asked = exc.retry_after if exc.retry_after is not None else wait
+        delay = {
+            "integration": exc.integration,
+            "call": exc.call,
+            "target": where["target"],
+            "retry_after": asked,
+            "waited": wait,
+            "capped": wait < asked,
+        }
+        delays.append(delay)
+        # Audited at once so the requester can be told while the change is still waiting.
+        self._write("integration.rate_limited", where, delay)
 
     def _auth_failed(
         self, category: str, capability: str, where: dict[str, Any], exc: AuthError
     ) -> None:
-        hold = self.retry.auth_hold
+        hold = self.policy.auth_hold
         self.holds[category] = (f"authorisation failed: {exc}", self.monotonic() + hold)
         body = {
             "integration": exc.integration or category,

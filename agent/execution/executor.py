@@ -15,7 +15,6 @@ circuit, which keeps its queued work queued while other integrations carry on.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -23,12 +22,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from adapters._http import CircuitBreaker
-from adapters.contracts import Job
+from adapters import CircuitBreaker, breaker_of
+from adapters.contracts import CATEGORIES, Job
 from agent.execution.calls import (
     CallOutcome,
+    HoldPolicy,
     IntegrationGuard,
-    RetryPolicy,
     category_of,
     job_verdict,
     jobs_ended,
@@ -100,9 +99,8 @@ class Executor:
         poll_interval: Seconds between job status polls.
         worker_id: Names this worker in audit rows and leases.
         lease: How long a claim holds without a heartbeat.
-        retry: Retry, circuit and auth-hold settings.
-        monotonic: Clock for circuits and holds.
-        rng: Randomness for backoff jitter.
+        holds: How long an integration is held off (open circuit, auth failure).
+        monotonic: Clock for holds.
         step_hook: Called with each step boundary name (:data:`STEPS`); crash tests use it.
         redact: Scrubs secrets from detail texts before they are stored.
     """
@@ -122,9 +120,8 @@ class Executor:
         poll_interval: float = 0.2,
         worker_id: str = "worker",
         lease: timedelta = LEASE,
-        retry: RetryPolicy | None = None,
+        holds: HoldPolicy | None = None,
         monotonic: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
         step_hook: Callable[[str], None] | None = None,
         redact: Callable[[str], str] = lambda text: text,
     ) -> None:
@@ -140,14 +137,12 @@ class Executor:
         self.poll_interval = poll_interval
         self.worker_id = worker_id
         self.lease = lease
-        self.retry = retry or RetryPolicy()
         self.monotonic = monotonic
-        self.rng = rng or random.Random()
         self.step_hook = step_hook
         self.redact = redact
         """Scrubs secrets from every detail text stored (journal, targets, call ledger)."""
         self.guard = IntegrationGuard(
-            engine, audit, self.actor, retry=self.retry, monotonic=monotonic, rng=self.rng
+            engine, audit, self.actor, holds=holds or HoldPolicy(), monotonic=monotonic
         )
         self.reconciler = Reconciler(self)
         self.targets = TargetBook(
@@ -179,9 +174,21 @@ class Executor:
             self.step_hook(name)
 
     # ------------------------------------------------------------------ integration health
+    def breakers(self) -> dict[str, CircuitBreaker]:
+        """Each integration's circuit breaker (the client's own: the one retry layer's)."""
+        found = {cat: breaker_of(getattr(self.adapters, cat)) for cat in CATEGORIES}
+        return {cat: b for cat, b in found.items() if b is not None}
+
     def breaker(self, category: str) -> CircuitBreaker:
-        """The circuit breaker of one integration category (created on first use)."""
-        return self.guard.breaker(category)
+        """The circuit breaker of one integration's client.
+
+        Raises:
+            LookupError: That client sends through no breaker (a bare test double).
+        """
+        try:
+            return self.breakers()[category]
+        except KeyError:
+            raise LookupError(f"the {category} client has no circuit breaker") from None
 
     def held(self) -> dict[str, str]:
         """Integrations whose work is held now, with the reason (open circuit or auth failure)."""

@@ -4,6 +4,7 @@ the expiry of consent requests past their time."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from agent.approval import VoteOutcome
@@ -26,8 +27,10 @@ class Consenting(OperationsCore):
         plan_hash: str,
         payload_id: str,
         reason: str | None = None,
+        not_before: datetime | None = None,
     ) -> Any:
-        """Record one signed vote; on quorum the change is queued for execution."""
+        """Record one signed vote; on quorum the change is queued for execution (or scheduled,
+        when it has a ``not_before`` ahead; an approve vote's ``not_before`` holds it later)."""
         reqs = self.consent.for_change(str(change_id))
         if not reqs:
             return VoteOutcome(
@@ -45,6 +48,8 @@ class Consenting(OperationsCore):
                 reason,
                 conn=conn,
             )
+            if out.accepted and approve and not_before is not None:
+                self._hold_until(change_id, not_before, voter, conn)
             if out.accepted and out.state == "approved":
                 self.journal.move(
                     change_id, "approved", actor=voter, conn=conn, body={"votes": out.message}

@@ -29,8 +29,8 @@ class Operations(Running):
     # ------------------------------------------------------------------ what metrics read
     def circuit_states(self) -> dict[str, str]:
         """Each integration category's circuit as this replica sees it (closed, half_open,
-        open); categories not called yet are absent."""
-        return {c: b.state for c, b in self.executor.guard.breakers.items()}
+        open): the breaker of each client (the one retry layer's)."""
+        return {c: b.state for c, b in self.executor.breakers().items()}
 
     def queue_by_state(self, states: Iterable[str]) -> dict[str, tuple[int, datetime | None]]:
         """Changes in each of ``states``: how many, and when the oldest last moved."""

@@ -70,6 +70,9 @@ AgentFallback = Callable[[Signal, Incident], AgentAttempt | None]
 """Asked to propose for a signal no runbook matches; ``None`` means it did not ask the agent
 (no entity to confine it to). The signal's text is untrusted data."""
 
+_ENDINGS = frozenset({"reconciled", "rolled_back", "escalated", "rejected", "expired"})
+"""Change states that end an incident's change (as the change events report them)."""
+
 NoteKind = Literal["opened", "proposed", "finished", "resolved", "needs_person"]
 Status = Literal["proposed", "grouped", "resolved", "no_runbook", "refused", "agent"]
 
@@ -115,6 +118,7 @@ class SignalLoop:
         self.notify = notify
         self.attach_aiops = attach_aiops
         self._lock = threading.Lock()
+        self._end_lock = threading.Lock()
         ops.subscribers.append(self._on_change)
 
     # ------------------------------------------------------------------ intake
@@ -174,6 +178,12 @@ class SignalLoop:
         ref = res.change.ref if res.change else "no change"
         self.incidents.note(inc, f"Runbook {rb.id} proposed {ref}: {res.message}", "proposed")
         self._say(inc, "proposed", f"{inc.ref}: runbook {rb.id} -> {ref} ({res.status}).")
+        if res.change is not None:
+            # A routine change can end before the incident was tied to it: its event then
+            # found no incident, so the ending is recorded here.
+            now = self.ops.journal.get(res.change.id)
+            if now.state in _ENDINGS:
+                self._ended(now)
         return SignalOutcome(inc, disp, "proposed", res.message, rb.id, res)
 
     def _no_runbook(self, signal: Signal, inc: Incident) -> SignalOutcome:
@@ -245,13 +255,18 @@ class SignalLoop:
         )
         if not ended:
             return
-        inc = self.incidents.for_change(event.change.id)
-        if inc is None:
-            return
-        state = event.change.state
-        inc = self.incidents.update(inc.id, outcome=state)
-        self.incidents.note(inc, f"{event.change.ref} ended {state}.", f"done:{state}")
-        self._say(inc, "finished", f"{inc.ref}: {event.change.ref} {state}.")
+        self._ended(event.change)
+
+    def _ended(self, change: Change) -> None:
+        """Record how the incident's change ended, once (the event, or the proposer's check)."""
+        with self._end_lock:
+            inc = self.incidents.for_change(change.id)
+            state = change.state
+            if inc is None or inc.outcome == state:
+                return
+            inc = self.incidents.update(inc.id, outcome=state)
+        self.incidents.note(inc, f"{change.ref} ended {state}.", f"done:{state}")
+        self._say(inc, "finished", f"{inc.ref}: {change.ref} {state}.")
 
     def _say(self, inc: Incident, kind: NoteKind, text: str) -> None:
         if self.notify is None:

@@ -7,6 +7,8 @@ workspace, and the real Bolt app served over HTTP, which LocalSlack delivers sig
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import signal
 import sys
@@ -20,11 +22,13 @@ import typer
 from sqlalchemy.engine import make_url
 
 from bot.cli.common import DataDir, boot, err, out, settings
-from bot.localslack import DEFAULT_EVENTS, BoltServer, LocalSlack, TryStep
+from bot.cli.demo_alert import ALERT_STEP, FIRE_ALERT, INCIDENTS_CHANNEL, curl_example, fire_alert
+from bot.localslack import DEFAULT_CHANNELS, DEFAULT_EVENTS, BoltServer, LocalSlack, TryStep
 
 if TYPE_CHECKING:
     from bot.bootstrap import Opshand
     from bot.digest import DigestScheduler
+    from bot.localslack.remote import RemoteSlack
     from bot.settings import Settings
 
 __all__ = [
@@ -35,12 +39,17 @@ __all__ = [
     "demo_refusals",
     "demo_steps",
     "register_run_commands",
+    "running_demo",
     "start_stack",
     "wait_for_ctrl_c",
 ]
 
 DEFAULT_PORT = 8765
 """Where the demo's page listens unless ``--port`` says otherwise."""
+HISTORY_FILE = "workspace.json"
+"""The local workspace's channel history, in the data folder (kept between runs)."""
+RUNNING_FILE = "demo.json"
+"""Written in the data folder while a demo runs: its page's address, for ``opshand chat``."""
 
 
 def demo_intro(endpoints: int = 4200) -> str:
@@ -92,6 +101,22 @@ DEMO_STEPS: tuple[TryStep, ...] = (
         channel="ops",
         open_thread="reboot",
         hint="Back as Ana: what ran, whether it reconciled, and its audit entry.",
+    ),
+    ALERT_STEP,
+    TryStep(
+        title="Ask for a change tonight",
+        say="@opshand patch contoso-ny-web-prod-01 tonight",
+        user="ana",
+        channel="ops",
+        hint="A production patch for tonight: the thread and the card say when it runs, in "
+        "your time zone.",
+    ),
+    TryStep(
+        title="Approve it for tonight",
+        user="ben",
+        channel="ops-approvals",
+        hint="As Ben, press Approve on the patch card: it waits as scheduled until tonight "
+        "(`/opshand pending` lists it, `/opshand cancel CR-…` stops it).",
     ),
     TryStep(
         title="Open the digest",
@@ -159,8 +184,13 @@ def start_stack(
     steps: tuple[TryStep, ...] = DEMO_STEPS,
     intro: str = DEMO_INTRO,
     digest_tick: float | None = 30.0,
+    history: Path | None = None,
 ) -> DemoStack:
     """Start LocalSlack on ``host:port`` and the Bolt app, and connect them.
+
+    The same port serves the signal webhooks (``/signals/*``, with the credentials of
+    ``signals.sources``) and the ``fire-alert`` step action; incident threads go to
+    ``#incidents``.
 
     Args:
         oh: A bootstrapped opshand (its slack settings give the token and signing secret).
@@ -169,6 +199,7 @@ def start_stack(
         steps: The page's "try this" list.
         intro: The page's welcome text.
         digest_tick: Seconds between the digest scheduler's checks; None runs no scheduler.
+        history: Where the channels' messages are kept between runs (``None``: nowhere).
 
     Raises:
         OSError: if the port is taken.
@@ -176,8 +207,10 @@ def start_stack(
     from slack_sdk import WebClient
 
     from bot.app import build_app
+    from bot.cli.serve import webhook_routes_for
 
     token = oh.settings.slack.bot_token.get_secret_value()
+    alertmanager = oh.settings.signal_sources().get("alertmanager")
     slack = LocalSlack(
         signing_secret=oh.settings.slack.signing_secret.get_secret_value(),
         bot_token=token,
@@ -187,11 +220,18 @@ def start_stack(
         intro=intro,
         # thread follow-ups and DMs reach the bot as `message` events
         events=DEFAULT_EVENTS | {"message"},
+        channels=(*DEFAULT_CHANNELS, INCIDENTS_CHANNEL),
+        routes=webhook_routes_for(oh),
+        step_actions={FIRE_ALERT: lambda: fire_alert(slack.base_url, alertmanager)},
+        history=history,
     )
     slack.start()
     try:
         client = WebClient(token=token, base_url=slack.api_url)
-        bolt = BoltServer(build_app(oh, client=client), host=host)
+        app = build_app(
+            oh, client=client, incident_channel=INCIDENTS_CHANNEL.name, incident_notes=True
+        )
+        bolt = BoltServer(app, host=host)
         bolt.start()
     except BaseException:
         slack.stop()
@@ -282,6 +322,7 @@ def _boot_stack(
             port=port,
             steps=demo_steps(default_day(oh) + timedelta(days=1)),
             intro=demo_intro(oh.settings.sample_endpoints),
+            history=oh.settings.data_dir / HISTORY_FILE,
         )
     except OSError as exc:
         oh.close()
@@ -302,12 +343,24 @@ def _steps_as_text(steps: tuple[TryStep, ...], first_user: str) -> list[str]:
         current = step.user or current
         if step.say:
             what = f"{who}type: {step.say.removeprefix('@opshand ')}"
+        elif step.run:
+            what = f"{who}type: /run {step.run}"
         elif step.open_thread:
             what = f"{who}read the summary printed under “{step.open_thread}”"
         else:
             what = f"{who}press the number shown next to Approve"
         lines.append(f"  {n}. {step.title} — {what}")
     return lines
+
+
+def running_demo(data_dir: Path) -> str | None:
+    """The page of the demo running on ``data_dir``, if its address file is there."""
+    try:
+        found = json.loads((data_dir / RUNNING_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    url = found.get("url") if isinstance(found, dict) else None
+    return url if isinstance(url, str) and url.startswith("http://") else None
 
 
 def demo(
@@ -333,15 +386,20 @@ def demo(
     out.print(f"  People:   {CAST}")
     out.print("  Start:    follow the numbered steps at the top of the page")
     out.print(f"  Data:     {stack.oh.settings.data_dir} (kept between runs; --reset starts over)")
-    out.print("  Terminal: opshand chat runs the same loop without a browser\n")
+    out.print("  Terminal: opshand chat joins this workspace from another terminal")
+    alertmanager = stack.oh.settings.signal_sources().get("alertmanager")
+    out.print("  Signals:  " + curl_example(url, alertmanager) + "\n", markup=False, soft_wrap=True)
     out.print("Press Ctrl-C to stop.")
     if open_browser:
         import webbrowser
 
         webbrowser.open(url)
+    running = stack.oh.settings.data_dir / RUNNING_FILE
+    running.write_text(json.dumps({"url": url, "pid": os.getpid()}), encoding="utf-8")
     try:
         wait_for_ctrl_c()
     finally:
+        running.unlink(missing_ok=True)
         out.print("Stopping…")
         stack.close()
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -356,6 +414,13 @@ def chat(
         int, typer.Option(help="Also serve the web page on this port (0: any free port).")
     ] = 0,
     as_user: Annotated[str, typer.Option("--as", help="Who you are at first.")] = "ana",
+    join: Annotated[
+        str | None,
+        typer.Option(
+            help="The page of a running demo to join (default: the demo running on this data "
+            "folder, if one is)."
+        ),
+    ] = None,
     allow_real: Annotated[
         bool,
         typer.Option(help="Start even against a non-local database or real integrations."),
@@ -363,28 +428,56 @@ def chat(
 ) -> None:
     """Talk to opshand in the terminal, through the same bot and local workspace as ``demo``.
 
-    Block Kit is shown as text, buttons as numbered choices; /as NAME switches person.
+    Beside a running ``opshand demo`` it joins that demo's workspace (the browser shows what
+    you do here, and the other way round); otherwise it starts its own. Block Kit is shown as
+    text, buttons as numbered choices; /as NAME switches person.
     """
-    from bot.chat import ChatSession
+    from bot.localslack.remote import RemoteSlack, RemoteUnavailable
 
+    url = join or running_demo(settings(data_dir).data_dir)
+    if url is not None:
+        try:
+            remote = RemoteSlack(url)
+        except RemoteUnavailable as exc:
+            if join is not None:
+                err.print(f"[red]Cannot join {join}:[/red] {exc}.")
+                raise typer.Exit(1) from exc
+        else:
+            if reset:
+                remote.close()
+                err.print(f"[red]A demo is running at {url}:[/red] stop it before --reset.")
+                raise typer.Exit(2)
+            try:
+                out.print(f"Joined the running demo at {remote.web_url}")
+                _talk(remote, as_user)
+            finally:
+                remote.close()
+            return
     stack = _boot_stack(data_dir, reset, port, allow_real)
     try:
-        try:
-            session = ChatSession(stack.slack, out, user=as_user)
-        except ValueError as exc:
-            err.print(f"[red]--as {as_user}:[/red] {exc}")
-            raise typer.Exit(2) from exc
-        out.print(f"People: {CAST}. The same workspace is at {stack.slack.web_url}")
-        out.print("Try this:", highlight=False)
-        for line in _steps_as_text(tuple(stack.slack.try_this), as_user):
-            out.print(line, highlight=False, markup=False)
-        try:
-            if sys.stdin.isatty():
-                session.run(follow=True)
-            else:  # piped: echo each line after its prompt so the output reads as a chat
-                session.run((line.rstrip("\n") for line in sys.stdin), follow=False)
-        except KeyboardInterrupt:
-            out.print()
+        _talk(stack.slack, as_user)
     finally:
         stack.close()
         out.print(f"[dim]Stopped. Your data is kept in {stack.oh.settings.data_dir}[/dim]")
+
+
+def _talk(slack: LocalSlack | RemoteSlack, as_user: str) -> None:
+    """Run a terminal session on ``slack`` until /quit, end of input or Ctrl-C."""
+    from bot.chat import ChatSession
+
+    try:
+        session = ChatSession(slack, out, user=as_user)
+    except ValueError as exc:
+        err.print(f"[red]--as {as_user}:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    out.print(f"People: {CAST}. The same workspace is at {slack.web_url}")
+    out.print("Try this:", highlight=False)
+    for line in _steps_as_text(tuple(slack.try_this), as_user):
+        out.print(line, highlight=False, markup=False)
+    try:
+        if sys.stdin.isatty():
+            session.run(follow=True)
+        else:  # piped: echo each line after its prompt so the output reads as a chat
+            session.run((line.rstrip("\n") for line in sys.stdin), follow=False)
+    except KeyboardInterrupt:
+        out.print()

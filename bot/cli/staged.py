@@ -62,7 +62,7 @@ def _preview(plans: dict[str, Any], at: datetime) -> dict[str, Any]:
 def _show(preview: dict[str, Any]) -> None:
     t = Table(title=f"Staged patch cycle as planned at {preview['at']}")
     for col in ("client", "window opens", "closes", "hosts", "stages", "exceptions"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")  # a cut time ("2026-12-05T2…") says nothing
     for slug, c in preview["clients"].items():
         stages = " -> ".join(f"{s['name']} ({len(s['hosts'])})" for s in c["stages"])
         t.add_row(slug, c["opens_at"], c["closes_at"] or "-", str(c["hosts"]), stages,

@@ -46,6 +46,9 @@ from bot.ingress.socket_mode import (
 from bot.ingress.sweeper import (
     InboxSweeper,
 )
+from bot.ingress.threaded import (
+    ThreadedServer,
+)
 from bot.ingress.webhooks import (
     SignalHandler,
     webhook_routes,
@@ -71,6 +74,7 @@ __all__ = [
     "SignalHandler",
     "SlackCheck",
     "SourceIdentity",
+    "ThreadedServer",
     "TokenGuard",
     "Unauthenticated",
     "came_through_inbox",

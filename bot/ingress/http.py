@@ -17,14 +17,11 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import uvicorn
 from slack_bolt import App, BoltRequest
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine
@@ -38,6 +35,7 @@ from starlette.routing import BaseRoute, Route
 from bot.ingress.inbox import Inbox, InboxUnavailable, Receipt
 from bot.ingress.limits import BodyLimit, BodyTooLarge, read_body
 from bot.ingress.management import SlackCheck, health_routes
+from bot.ingress.threaded import ThreadedServer
 
 __all__ = ["EVENT_WORKERS", "MAX_BODY", "HttpServer", "create_http_app"]
 
@@ -200,22 +198,23 @@ def create_http_app(
 
 
 class HttpServer:
-    """uvicorn serving an ASGI app in a background thread (tests, benchmarks, the demo)."""
+    """An ASGI app served in a background thread (tests, benchmarks, the demo).
+
+    Serves through :class:`bot.ingress.threaded.ThreadedServer`, the one threaded-server helper.
+    """
 
     def __init__(self, app: Starlette, *, host: str = "127.0.0.1", port: int = 0) -> None:
         """Prepare; ``start()`` binds ``host:port`` (0 picks a free port)."""
         self.app = app
-        self._host, self._port = host, port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
+        self._host = host
+        self._serving = ThreadedServer(app, host=host, port=port, name="opshand-http")
 
     @property
     def base_url(self) -> str:
         """``http://host:port``."""
-        if self._socket is None:
+        if not self._serving.started:
             raise RuntimeError("HttpServer is not started")
-        return f"http://{self._host}:{self._socket.getsockname()[1]}"
+        return f"http://{self._host}:{self._serving.port}"
 
     @property
     def url(self) -> str:
@@ -224,29 +223,8 @@ class HttpServer:
 
     def start(self) -> None:
         """Bind and serve; returns once requests are accepted."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, self._port))
-        self._socket = sock
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="opshand-http", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the HTTP server could not start")
-            time.sleep(0.01)
+        self._serving.start()
 
     def stop(self) -> None:
         """Stop serving and release the port."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
+        self._serving.stop()

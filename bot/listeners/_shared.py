@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks import Block, cut, limit_blocks
 from bot.bootstrap import Opshand
+from bot.usertz import UserZones
 
 __all__ = [
     "ANSWER_EVENT_TYPE",
@@ -114,6 +115,22 @@ class SlackOut:
     oh: Opshand
     client: WebClient
     _channels: dict[str, str] = field(default_factory=dict)
+    _zones: UserZones | None = None
+
+    def tz_of(self, user_id: str) -> str:
+        """The IANA zone to show ``user_id`` times in: their Slack zone (``users.info``,
+        cached), else ``slack.display_timezone``. ``team:user`` identities work too."""
+        if self._zones is None:
+            self._zones = UserZones(self.client, self.oh.settings.slack.display_timezone)
+        user = user_id.split(":", 1)[1] if ":" in user_id else user_id
+        if user_id.startswith(("signal:", "system:")):
+            return self._zones.default
+        return self._zones.of(user)
+
+    @property
+    def display_tz(self) -> str:
+        """The zone of posts many people read (``slack.display_timezone``)."""
+        return self.tz_of("")
 
     def channel_id(self, name: str) -> str:
         """A channel id for ``name`` (``ops``, ``#ops`` or already an id)."""

@@ -131,7 +131,7 @@ def break_glass(
     if res.change is None:
         respond(text=esc(res.message), response_type="ephemeral")
         return
-    blocks = decision_blocks(ops.journal.get(res.change.id))
+    blocks = decision_blocks(ops.journal.get(res.change.id), tz=out.display_tz)
     text_out = f"{res.change.ref}: {esc(res.message)}"
     if channel and change.thread_ts:
         out.post(channel, text_out, blocks, change.thread_ts)

@@ -47,17 +47,18 @@ def register_commands(app: App, out: SlackOut) -> None:
     default_team = out.oh.settings.slack.team_id
 
     def ask(text: str, requester: str, respond: Callable[..., Any], *, plan: bool) -> None:
-        reply = out.oh.agent.ask(text, requester=requester)
+        reply = out.oh.agent.ask(text, requester=requester, tz=out.tz_of(requester))
         blocks = answer_blocks(reply.text, facts_of(out, reply, requester))
         for change in reply.proposals:
-            blocks.extend(decision_blocks(ops.journal.get(change.id)))
+            # in_channel: many read it, so the display zone (named in every time shown)
+            blocks.extend(decision_blocks(ops.journal.get(change.id), tz=out.display_tz))
         if plan and not reply.proposals:
             blocks.append(ctx("No change was proposed; say what to change and on which target."))
         respond(
             text=esc(reply.text[:3000]), blocks=limit_blocks(blocks), response_type="in_channel"
         )
 
-    def status(arg: str, respond: Callable[..., Any]) -> None:
+    def status(arg: str, respond: Callable[..., Any], tz: str) -> None:
         try:
             change = ops.status(arg)
         except (KeyError, ValueError) as exc:
@@ -65,11 +66,11 @@ def register_commands(app: App, out: SlackOut) -> None:
             return
         respond(
             text=f"{change.ref}: {change.state}",
-            blocks=decision_blocks(change),
+            blocks=decision_blocks(change, tz=tz),
             response_type="ephemeral",
         )
 
-    def pending(respond: Callable[..., Any]) -> None:
+    def pending(respond: Callable[..., Any], tz: str) -> None:
         waiting = ops.pending()
         later = ops.scheduled()
         if later:
@@ -77,7 +78,7 @@ def register_commands(app: App, out: SlackOut) -> None:
             lines = [
                 f"• *{c.ref}* {esc(c.action)} on "
                 f"{', '.join(esc(t.split(':', 1)[-1]) for t in c.targets[:3])}"
-                f" — runs {when_text(c.not_before, now=now) if c.not_before else 'when due'}"
+                f" — runs {when_text(c.not_before, now=now, tz=tz) if c.not_before else 'when due'}"
                 for c in later[:20]
             ]
             respond(
@@ -165,9 +166,9 @@ def register_commands(app: App, out: SlackOut) -> None:
         if sub in ("ask", "plan"):
             ask(arg, requester, say, plan=sub == "plan")
         elif sub == "status":
-            status(arg, say)
+            status(arg, say, out.tz_of(str(body["user_id"])))
         elif sub == "pending":
-            pending(say)
+            pending(say, out.tz_of(str(body["user_id"])))
         elif sub == "breakglass":
             break_glass(out, body, arg, say)
         elif sub == "cancel":

@@ -1,5 +1,8 @@
 """Consent: Approve / Reject buttons, the reject-reason modal, and the cards' life cycle.
 
+A card the change-window check flagged also offers "Approve for the next window": the same vote,
+and the change waits (``scheduled``) until its targets' maintenance window next opens.
+
 Cards are driven by the operations facade's change events, so every path that asks for consent
 (agent, slash command, signal runbook) gets one. A card is posted to the approvers' channel and
 to the request's thread, updated in place after every vote, and closed (buttons gone, who
@@ -10,18 +13,21 @@ requester is told the outcome. Votes carry only the signed payload's team and us
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from sqlalchemy import select
 
+from agent.chat.offline import when_text
 from agent.execution import Change
 from agent.service import ChangeEvent, identity_of
 from bot.blocks import CardState, consent_card
 from bot.listeners._shared import SlackOut, team_of, user_of
 from bot.mrkdwn import esc, mention, person
 from bot.tables import cards_table
+from twin.model import utcnow
 
 __all__ = [
     "card_state",
@@ -46,8 +52,12 @@ _NEXT = {
 }
 
 
-def next_step(change: Change) -> str:
-    """What happens (or happened) after the decision, in one sentence."""
+def next_step(change: Change, tz: str = "UTC", now: datetime | None = None) -> str:
+    """What happens (or happened) after the decision, in one sentence (a scheduled change's
+    time in zone ``tz``)."""
+    if change.state == "scheduled" and change.not_before is not None:
+        at = when_text(change.not_before, now=now or utcnow(), tz=tz)
+        return f"Approved; it waits for its time: not before {at}."
     if change.state in _NEXT:
         return _NEXT[change.state]
     msg = (change.result or {}).get("message")
@@ -57,13 +67,14 @@ def next_step(change: Change) -> str:
 
 def card_state(out: SlackOut, change: Change) -> CardState | None:
     """The current consent request of ``change`` as a :class:`CardState`, or ``None``."""
-    reqs = out.oh.ops.consent.for_change(str(change.id))
+    ops = out.oh.ops
+    reqs = ops.consent.for_change(str(change.id))
     if not reqs:
         return None
     req = reqs[-1]
     votes = [
         (v.voter.user_id, v.vote, v.reason or "")
-        for v in out.oh.ops.consent.votes(req.id)
+        for v in ops.consent.votes(req.id)
         if v.plan_hash == req.plan_hash
     ]
     return CardState(
@@ -73,7 +84,7 @@ def card_state(out: SlackOut, change: Change) -> CardState | None:
         approvers=req.approvers,
         expires_at=req.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
         decided_by=req.decided_by or "",
-        next_step="" if req.state == "open" else next_step(change),
+        next_step="" if req.state == "open" else next_step(change, out.display_tz, ops.now()),
     )
 
 
@@ -94,16 +105,20 @@ def remember_card(out: SlackOut, change_id: int, kind: str, channel: str, ts: st
         )
 
 
-def _outcome_text(change: Change, card: CardState) -> str:
+def _outcome_text(
+    change: Change, card: CardState, tz: str = "UTC", now: datetime | None = None
+) -> str:
     decider = card.decided_by.split(":")[-1]
     who = f" by {mention(decider)}" if ":" in card.decided_by else ""
     if card.state == "approved":
-        return f":white_check_mark: {change.ref} was approved{who}. {esc(next_step(change))}"
+        return (
+            f":white_check_mark: {change.ref} was approved{who}. {esc(next_step(change, tz, now))}"
+        )
     if card.state == "rejected":
         reasons = [r for _, v, r in card.votes if v == "reject" and r]
         why = f" Reason: {esc(reasons[-1])}" if reasons else ""
         return f":no_entry_sign: {change.ref} was rejected{who}. It will not run.{why}"
-    return f"{change.ref}: {esc(next_step(change))}"
+    return f"{change.ref}: {esc(next_step(change, tz, now))}"
 
 
 def register_consent(app: App, out: SlackOut) -> None:
@@ -140,6 +155,24 @@ def register_consent(app: App, out: SlackOut) -> None:
                 response_type="ephemeral",
                 replace_original=False,
             )
+
+    @app.action("consent_approve_window")
+    def on_approve_window(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        action = body["actions"][0]
+        payload_id = f"{user_of(body)}:{action.get('action_ts', '')}:{action['value']}"
+        change_id, plan_hash = str(action["value"]).split("|")[:2]
+        voter = identity_of(team_of(body, default_team), user_of(body))
+        result = ops.approve_for_window(
+            int(change_id), voter, plan_hash=plan_hash, payload_id=payload_id
+        )
+        change = ops.journal.get(int(change_id))
+        if result.accepted and change.not_before is not None:
+            at = when_text(change.not_before, now=ops.now(), tz=out.tz_of(user_of(body)))
+            text = f"{change.ref} approved for the next window: not before {at}."
+        else:
+            text = esc(result.message)  # names twin entities: data
+        respond(**out.clean({"text": text}), response_type="ephemeral", replace_original=False)
 
     @app.action("consent_reject")
     def on_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -187,7 +220,7 @@ def register_consent(app: App, out: SlackOut) -> None:
         card = card_state(out, change)
         if card is None:
             return None
-        blocks = consent_card(change, card)
+        blocks = consent_card(change, card, tz=out.display_tz, now=ops.now())
         for channel, ts in cards_for(out, change.id, "consent"):
             out.update(channel, ts, f"{change.ref}: {card.state}", blocks)
         return card
@@ -198,7 +231,7 @@ def register_consent(app: App, out: SlackOut) -> None:
             card = card_state(out, change)
             if card is None:
                 return
-            blocks = consent_card(change, card)
+            blocks = consent_card(change, card, tz=out.display_tz, now=ops.now())
             text = f"Consent needed for {change.ref} {esc(change.action)}"
             places = [(out.channel_id(out.oh.settings.slack.approvals_channel), "")]
             if change.channel:
@@ -227,8 +260,7 @@ def register_consent(app: App, out: SlackOut) -> None:
                 ev.kind == "vote" and bool(getattr(ev.detail.get("outcome"), "changes", ()))
             )
             if card is not None and settled and card.state != "open":
-                out.tell(
-                    change.requester, _outcome_text(change, card), change.channel, change.thread_ts
-                )
+                said = _outcome_text(change, card, out.tz_of(change.requester), ops.now())
+                out.tell(change.requester, said, change.channel, change.thread_ts)
 
     ops.subscribers.append(on_change)

@@ -6,8 +6,9 @@ tables, re-read from the twin (the tools are deterministic and read-only, so re-
 gives the facts the model saw without trusting the model to repeat them).
 
 Each message posted in answer carries the event's id as Slack message metadata. When the durable
-inbox replays an event (its first holder died before marking it done), the thread is read first
-and an answer already there is not posted again; first deliveries skip that read.
+inbox replays an event (its first holder died before marking it done), the replay check in
+:mod:`bot.listeners.middleware` reads the thread first and an answer already there is not posted
+again; first deliveries skip that read.
 """
 
 from __future__ import annotations
@@ -17,19 +18,15 @@ import re
 from typing import Any
 
 from slack_bolt import App, BoltContext
-from slack_sdk.errors import SlackApiError
 
 from agent.chat import AgentReply, ToolBox, TurnContext
 from agent.service import identity_of
 from bot.blocks import answer_blocks, decision_blocks
-from bot.ingress import delivery_attempt
 from bot.listeners._shared import SlackOut, team_of
 from bot.mrkdwn import esc, mention
 
 __all__ = [
     "FACT_TOOLS",
-    "UNREADABLE",
-    "already_answered",
     "converse",
     "facts_of",
     "register_conversations",
@@ -40,8 +37,6 @@ log = logging.getLogger(__name__)
 
 FACT_TOOLS = frozenset({"twin_search", "twin_deps", "twin_blast_radius"})
 """Read-only tools whose results are shown as tables under the answer."""
-UNREADABLE = frozenset({"missing_scope", "not_in_channel", "channel_not_found", "thread_not_found"})
-"""Slack errors that asking again will not cure: answer rather than leave the event unanswered."""
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 
 
@@ -94,6 +89,7 @@ def converse(
         channel=channel,
         thread_ts=thread_ts,
         request_id=f"slack:{event_id}" if event_id else "",
+        tz=out.tz_of(requester),
     )
     blocks = answer_blocks(reply.text, facts_of(out, reply, requester))
     out.post(channel, esc(reply.text), blocks, thread_ts, answering=event_id)
@@ -102,46 +98,10 @@ def converse(
         out.post(
             channel,
             f"{fresh.ref}: {fresh.state}",
-            decision_blocks(fresh),
+            decision_blocks(fresh, tz=out.tz_of(requester)),  # the requester's thread
             thread_ts,
             answering=event_id,
         )
-
-
-def already_answered(
-    out: SlackOut, body: dict[str, Any], context: BoltContext, channel: str, thread_ts: str
-) -> bool:
-    """On a replay by the inbox: whether the answer to this event is already in the thread.
-
-    A first delivery returns ``False`` without asking Slack (no extra call on the hot path).
-    When Slack refuses the read for good (:data:`UNREADABLE`: a private channel without
-    ``groups:history``, a deleted thread), the event is answered: at least once rather than
-    never. Other errors (rate limits, outages) propagate, and the inbox tries again later.
-    """
-    event_id = str(body.get("event_id") or "")
-    attempt = delivery_attempt(context)
-    if attempt <= 1 or not event_id:
-        return False
-    try:
-        found = out.answered(
-            channel, event_id, thread_ts=thread_ts, bot_user_id=context.bot_user_id or ""
-        )
-    except SlackApiError as exc:
-        if exc.response.get("error") not in UNREADABLE:
-            raise
-        log.warning(
-            "could not look for an earlier answer to Slack event %s (%s); answering",
-            event_id,
-            exc.response.get("error"),
-        )
-        return False
-    if found:
-        log.info(
-            "Slack event %s (attempt %d) was answered before; not posting it again",
-            event_id,
-            attempt,
-        )
-    return found
 
 
 def register_conversations(app: App, out: SlackOut) -> None:
@@ -151,8 +111,6 @@ def register_conversations(app: App, out: SlackOut) -> None:
     @app.event("app_mention")
     def on_mention(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
         thread_ts = event.get("thread_ts") or event["ts"]
-        if already_answered(out, body, context, event["channel"], thread_ts):
-            return
         converse(
             out,
             strip_mention(event.get("text", "")),
@@ -171,13 +129,10 @@ def register_conversations(app: App, out: SlackOut) -> None:
         event_id = str(body.get("event_id") or "")
         if event.get("channel_type") == "im":
             thread = event.get("thread_ts") or event["ts"]
-            if not already_answered(out, body, context, event["channel"], thread):
-                converse(out, strip_mention(text), requester, event["channel"], thread, event_id)
+            converse(out, strip_mention(text), requester, event["channel"], thread, event_id)
             return
         thread_ts = event.get("thread_ts")
         if not thread_ts or (context.bot_user_id and mention(context.bot_user_id) in text):
             return  # top-level chatter is not for us; mentions arrive as app_mention
-        if _in_thread(out, event["channel"], thread_ts) and not already_answered(
-            out, body, context, event["channel"], thread_ts
-        ):
+        if _in_thread(out, event["channel"], thread_ts):
             converse(out, strip_mention(text), requester, event["channel"], thread_ts, event_id)

@@ -21,5 +21,6 @@ def register_home(app: App, out: SlackOut) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab needs nothing
         user = str(event["user"])
-        view = home_view(out.oh.ops, context.team_id or default_team, user)
+        team = context.team_id or default_team
+        view = home_view(out.oh.ops, team, user, out.tz_of(user))
         out.client.views_publish(user_id=user, view=out.clean(view))

@@ -88,7 +88,9 @@ def register_incidents(out: SlackOut, routing: IncidentRouting) -> None:
             log.info("%s is tied to an incident but no channel is configured", change.ref)
             return None
         ts = out.post(
-            channel, f"{change.ref}: {esc(change.action)} ({change.state})", decision_blocks(change)
+            channel,
+            f"{change.ref}: {esc(change.action)} ({change.state})",
+            decision_blocks(change, tz=out.display_tz),
         )
         remember_card(out, change.id, "incident", out.channel_id(channel), ts)
         return out.channel_id(channel), ts

@@ -1,4 +1,5 @@
-"""Cross-cutting request handling: de-duplication shared through the database, unknown events.
+"""Cross-cutting request handling: de-duplication shared through the database, the replay check,
+unknown events.
 
 Slack redelivers an event when the first answer was late or failed (``X-Slack-Retry-Num``), and
 an attacker may replay a captured request byte for byte inside the 5-minute signature window.
@@ -11,6 +12,10 @@ the
 inbox's own insert de-duplicated them on arrival, and a replay after a replica died must run
 although that replica may have claimed the id already. The inbox marks its requests in Bolt's
 context, which only this process can set, never in a header an outsider could send.
+
+The replay check (:func:`register_replay_check`) is the one place a conversation event the inbox
+dispatches again (its first holder died before marking it done) is compared with the thread: an
+answer already posted for the event id (Slack message metadata) ends it before any listener runs.
 """
 
 from __future__ import annotations
@@ -21,18 +26,26 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
-from bot.ingress import came_through_inbox
+from bot.ingress import came_through_inbox, delivery_attempt
+from bot.listeners._shared import SlackOut
 from bot.tables import claim_key
 
 __all__ = [
+    "UNREADABLE",
     "register_fallback",
     "register_middleware",
+    "register_replay_check",
+    "replayed_thread",
 ]
 
 log = logging.getLogger(__name__)
+
+UNREADABLE = frozenset({"missing_scope", "not_in_channel", "channel_not_found", "thread_not_found"})
+"""Slack errors that asking again will not cure: answer rather than leave the event unanswered."""
 
 
 def _header(req: BoltRequest, name: str) -> str:
@@ -63,6 +76,66 @@ def register_middleware(app: App, engine: Engine) -> None:
             log.info("duplicate Slack event %s ignored (retry %s)", event_id, retry)
             return BoltResponse(status=200, body="")
         return next()
+
+
+def replayed_thread(body: dict[str, Any]) -> tuple[str, str] | None:
+    """``(channel, thread_ts)`` a conversation event would be answered in, else ``None``.
+
+    Mentions and direct messages are answered in their thread (the message itself when it starts
+    one); other messages only inside a thread.
+    """
+    event = body.get("event")
+    if body.get("type") != "event_callback" or not isinstance(event, dict):
+        return None
+    kind, channel = event.get("type"), event.get("channel")
+    if kind not in ("app_mention", "message") or not isinstance(channel, str):
+        return None
+    own_thread = kind == "app_mention" or event.get("channel_type") == "im"
+    thread = event.get("thread_ts") or (event.get("ts") if own_thread else None)
+    return (channel, str(thread)) if thread else None
+
+
+def register_replay_check(app: App, out: SlackOut) -> None:
+    """Install the replay check: a conversation event answered before is not answered again.
+
+    A first delivery passes without asking Slack (no extra call on the hot path). On a replay by
+    the inbox the thread is read; when Slack refuses the read for good (:data:`UNREADABLE`: a
+    private channel without ``groups:history``, a deleted thread) the event is answered: at
+    least once rather than never. Other errors (rate limits, outages) propagate, and the inbox
+    tries again later.
+    """
+
+    @app.middleware
+    def skip_answered(
+        body: dict[str, Any], context: BoltContext, next: Callable[[], BoltResponse]
+    ) -> Any:
+        event_id = str(body.get("event_id") or "")
+        attempt = delivery_attempt(context)
+        where = replayed_thread(body) if attempt > 1 and event_id else None
+        if where is None:
+            return next()
+        channel, thread_ts = where
+        try:
+            found = out.answered(
+                channel, event_id, thread_ts=thread_ts, bot_user_id=context.bot_user_id or ""
+            )
+        except SlackApiError as exc:
+            if exc.response.get("error") not in UNREADABLE:
+                raise
+            log.warning(
+                "could not look for an earlier answer to Slack event %s (%s); answering",
+                event_id,
+                exc.response.get("error"),
+            )
+            return next()
+        if not found:
+            return next()
+        log.info(
+            "Slack event %s (attempt %d) was answered before; not posting it again",
+            event_id,
+            attempt,
+        )
+        return BoltResponse(status=200, body="")
 
 
 def register_fallback(app: App) -> None:

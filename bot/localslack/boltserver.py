@@ -1,49 +1,53 @@
 """Serve a sync Bolt ``App`` over HTTP on localhost, in a background thread.
 
 Slack's HTTP mode needs the app reachable at a request URL. Bolt's own development server
-cannot be stopped from another thread, so this wraps Bolt's WSGI adapter in a threading
-``wsgiref`` server that starts on a free port and stops cleanly (tests, the offline demo).
+cannot be stopped from another thread, so this serves the app through the one threaded-server
+helper (:class:`bot.ingress.threaded.ThreadedServer`): it starts on a free port and stops
+cleanly (tests, the offline demo). Bodies stop at :data:`MAX_BODY` while they stream, and each
+request is dispatched to Bolt in a worker thread, so a slow listener does not hold up Slack's
+retry.
 """
 
 from __future__ import annotations
 
-import threading
-from socketserver import ThreadingMixIn
 from types import TracebackType
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
+from bot.ingress.limits import BodyLimit, BodyTooLarge, read_body
+from bot.ingress.threaded import ThreadedServer
 
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    # Each request gets a thread, so a slow listener does not hold up Slack's retry.
-    daemon_threads = False
-    block_on_close = True
-
+__all__ = ["MAX_BODY", "BoltServer"]
 
 MAX_BODY = 1_000_000
-"""Largest request body passed to Bolt (its WSGI adapter reads ``CONTENT_LENGTH`` bytes)."""
+"""Largest request body passed to Bolt (bytes); a larger one is answered 413."""
 
 
-def _bounded(app: Any, limit: int) -> Any:
-    """Refuse a declared body over ``limit`` before Bolt reads it (wsgiref has no chunked
-    bodies: without ``Content-Length`` nothing is read)."""
+def _bolt_app(app: App, path: str) -> Starlette:
+    """An ASGI app handing ``POST path`` to the sync Bolt app in a worker thread."""
 
-    def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
-        declared = str(environ.get("CONTENT_LENGTH") or "0")
-        if not declared.isdigit() or int(declared) > limit:
-            start_response("413 Payload Too Large", [("Content-Type", "text/plain")])
-            return [f"body larger than {limit} bytes".encode()]
-        return app(environ, start_response)
+    async def slack_events(request: Request) -> Response:
+        try:
+            body = await read_body(request, MAX_BODY)
+        except BodyTooLarge:
+            return Response(f"body larger than {MAX_BODY} bytes", status_code=413)
+        try:
+            bolt_request = to_bolt_request(request, body)
+        except UnicodeDecodeError:
+            return Response("body is not UTF-8", status_code=400)
+        return to_starlette_response(await run_in_threadpool(app.dispatch, bolt_request))
 
-    return wrapped
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """Drop the per-request access log line."""
+    return Starlette(
+        routes=[Route(path, slack_events, methods=["POST"])],
+        middleware=[Middleware(BodyLimit, limit=MAX_BODY)],
+    )
 
 
 class BoltServer:
@@ -60,45 +64,26 @@ class BoltServer:
             port: Port; 0 picks a free one.
             path: The request URL's path.
         """
-        self._handler = _bounded(SlackRequestHandler(app, path=path), MAX_BODY)
         self._host = host
-        self._port = port
         self._path = path
-        self._server: _ThreadingWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = ThreadedServer(_bolt_app(app, path), host=host, port=port, name="bolt-http")
 
     def start(self) -> None:
         """Bind and serve in a background thread."""
-        if self._server is not None:
+        if self._serving.started:
             raise RuntimeError("BoltServer is already started")
-        self._server = make_server(
-            self._host,
-            self._port,
-            self._handler,
-            server_class=_ThreadingWSGIServer,
-            handler_class=_QuietHandler,
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="bolt-http"
-        )
-        self._thread.start()
+        self._serving.start()
 
     @property
     def url(self) -> str:
         """The request URL to give Slack (``LocalSlack(bot_url=...)``)."""
-        if self._server is None:
+        if not self._serving.started:
             raise RuntimeError("BoltServer is not started")
-        return f"http://{self._host}:{self._server.server_port}{self._path}"
+        return f"http://{self._host}:{self._serving.port}{self._path}"
 
     def stop(self) -> None:
-        """Stop serving, wait for in-flight requests and close the socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
+        """Stop serving, let in-flight requests finish and close the socket."""
+        self._serving.stop()
 
     def __enter__(self) -> BoltServer:
         """Start on entry."""

@@ -6,6 +6,10 @@ The ids follow Slack's shapes (``T…`` team, ``U…`` user, ``C…`` channel, `
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from pydantic import BaseModel, ConfigDict, Field
 
 TEAM_ID = "T0LOCAL01"
@@ -22,6 +26,39 @@ BOT_USER_ID = "U0BOTLOCAL"
 """The bot's user id (what ``<@…>`` mentions of the bot carry)."""
 BOT_NAME = "opshand"
 """The bot's user name."""
+
+_LABELS = {
+    "EST": "Eastern Standard Time",
+    "EDT": "Eastern Daylight Time",
+    "CST": "Central Standard Time",
+    "CDT": "Central Daylight Time",
+    "PST": "Pacific Standard Time",
+    "PDT": "Pacific Daylight Time",
+    "GMT": "Greenwich Mean Time",
+    "BST": "British Summer Time",
+    "CET": "Central European Time",
+    "CEST": "Central European Summer Time",
+    "UTC": "Coordinated Universal Time",
+}
+
+
+def zone_fields(tz: str, at: datetime | None = None) -> dict[str, Any]:
+    """``tz``, ``tz_label`` and ``tz_offset`` of a user object as Slack's ``users.info`` gives
+    them (``America/New_York``, ``Eastern Standard Time``, ``-18000`` seconds from UTC), at
+    ``at`` (default now, so daylight saving moves them as it does on Slack)."""
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):  # a made-up zone in a test's user list
+        return {"tz": tz, "tz_label": tz, "tz_offset": 0}
+    local = (at or datetime.now(UTC)).astimezone(zone)
+    offset = local.utcoffset()
+    abbr = local.tzname() or tz
+    return {
+        "tz": tz,
+        "tz_label": _LABELS.get(abbr, abbr),
+        "tz_offset": int(offset.total_seconds()) if offset is not None else 0,
+    }
+
 
 _USER_ID = r"^[UW][A-Z0-9]{6,14}$"
 _CHANNEL_ID = r"^[CG][A-Z0-9]{6,14}$"
@@ -91,7 +128,13 @@ class DemoUserGroup(BaseModel):
 
 
 DEFAULT_USERS: tuple[DemoUser, ...] = (
-    DemoUser(id="U0LOCAL01", name="ana", real_name="Ana Ortiz", title="On-call engineer"),
+    DemoUser(
+        id="U0LOCAL01",
+        name="ana",
+        real_name="Ana Ortiz",
+        title="On-call engineer",
+        tz="America/New_York",
+    ),
     DemoUser(
         id="U0LOCAL02", name="ben", real_name="Ben Okafor", title="Infrastructure lead (approver)"
     ),
@@ -100,6 +143,7 @@ DEFAULT_USERS: tuple[DemoUser, ...] = (
         name="chloe",
         real_name="Chloe Martin",
         title="Security engineer (approver)",
+        tz="Europe/Paris",
     ),
     DemoUser(
         id="U0LOCAL04",
@@ -107,6 +151,7 @@ DEFAULT_USERS: tuple[DemoUser, ...] = (
         real_name="Devika Rao",
         title="Engineering manager",
         is_admin=True,
+        tz="America/Chicago",
     ),
 )
 """The demo people: an on-call engineer, two approvers and a manager."""

@@ -30,6 +30,9 @@ class TryStep(BaseModel):
     """Channel name to show (e.g. ``ops-approvals``); ``None`` keeps the current."""
     open_thread: str | None = None
     """Open the newest thread whose first message contains this text (e.g. ``reboot``)."""
+    run: str | None = None
+    """A step action the page runs on the server when the step is clicked (e.g. ``fire-alert``:
+    one of ``LocalSlack(step_actions=...)``); its answer is shown to the visitor."""
     hint: str = ""
     """One sentence on what to do or what to look for."""
 
@@ -51,15 +54,22 @@ def as_steps(items: Iterable[str | TryStep]) -> list[TryStep]:
     return steps
 
 
-def check_steps(steps: Sequence[TryStep], users: Iterable[str], channels: Iterable[str]) -> None:
-    """Fail early when a step names a person or channel the workspace does not have.
+def check_steps(
+    steps: Sequence[TryStep],
+    users: Iterable[str],
+    channels: Iterable[str],
+    actions: Iterable[str] = (),
+) -> None:
+    """Fail early when a step names a person, channel or step action the workspace lacks.
 
     Raises:
-        ValueError: naming the step and the unknown handle or channel.
+        ValueError: naming the step and the unknown handle, channel or action.
     """
-    handles, names = set(users), set(channels)
+    handles, names, runs = set(users), set(channels), set(actions)
     for n, step in enumerate(steps, 1):
         if step.user is not None and step.user not in handles:
             raise ValueError(f"try-this step {n} acts as unknown user {step.user!r}")
         if step.channel is not None and step.channel not in names:
             raise ValueError(f"try-this step {n} shows unknown channel {step.channel!r}")
+        if step.run is not None and step.run not in runs:
+            raise ValueError(f"try-this step {n} runs unknown step action {step.run!r}")

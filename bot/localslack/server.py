@@ -1,26 +1,27 @@
 """``LocalSlack``: a local workspace that is Slack for the bot, for tests and offline demos.
 
 One Starlette app serves the Web API (``/api/…``), ``response_url`` targets, file uploads and
-the web page; uvicorn runs it in a background thread. People act through methods such as
-``send_message`` and ``click``, which deliver signed requests to the bot's request URL.
+the web page; uvicorn runs it in a background thread (:mod:`bot.ingress.threaded`). People
+act through methods such as ``send_message`` and ``click``, which deliver signed requests to the
+bot's request URL.
 """
 
 from __future__ import annotations
 
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
 
 from bot.ingress.limits import BodyLimit
+from bot.ingress.threaded import ThreadedServer
 from bot.localslack import api_chat, api_directory, api_views, payloads
 from bot.localslack.delivery import DEFAULT_ACK_TIMEOUT, DEFAULT_RETRY_DELAYS, Attempt, Deliverer
 from bot.localslack.directory import (
@@ -36,6 +37,7 @@ from bot.localslack.directory import (
 )
 from bot.localslack.guard import LocalOnly
 from bot.localslack.guide import TryStep, as_steps, check_steps
+from bot.localslack.history import History
 from bot.localslack.people import People
 from bot.localslack.socket_mode import DEFAULT_APP_TOKEN, SocketModeHub
 from bot.localslack.state import JSON, Workspace, new_id
@@ -95,6 +97,9 @@ class LocalSlack:
         trigger_ttl: float = DEFAULT_TRIGGER_TTL,
         app_token: str | None = DEFAULT_APP_TOKEN,
         allowed_hosts: Iterable[str] = (),
+        routes: Sequence[BaseRoute] = (),
+        step_actions: Mapping[str, Callable[[], str]] | None = None,
+        history: Path | None = None,
     ) -> None:
         """Configure the workspace; nothing listens until ``start()``.
 
@@ -119,6 +124,11 @@ class LocalSlack:
                 WebSocket instead of ``bot_url``.
             allowed_hosts: Host names besides this machine's own that requests may name
                 (every other ``Host`` is refused: DNS rebinding).
+            routes: More routes served on the same port (e.g. the demo's signal webhooks).
+            step_actions: Name -> what a "try this" step with ``run=name`` does on the server;
+                returns one sentence for the visitor.
+            history: A JSON file keeping the channels' messages between runs
+                (:mod:`bot.localslack.history`); ``None`` keeps nothing.
         """
         if not signing_secret:
             raise ValueError("signing_secret must not be empty")
@@ -133,12 +143,16 @@ class LocalSlack:
             users=users, channels=channels, usergroups=usergroups, bot_token=bot_token
         )
         self.try_this = as_steps(try_this)
+        self.step_actions = dict(step_actions or {})
         check_steps(
             self.try_this,
             (u.name for u in self.workspace.users.values()),
             (c.name for c in self.workspace.channels.values()),
+            self.step_actions,
         )
         self.intro = intro
+        self.history = History(self.workspace, history) if history is not None else None
+        """Channel history kept between runs, if a file was given."""
         self.ui_token = secrets.token_urlsafe(24)
         """Written into the page; ``POST /ui/...`` must carry it (``X-Opshand-UI-Token``)."""
         self._host = host
@@ -165,7 +179,10 @@ class LocalSlack:
             *self.socket_mode.routes(),  # before /api/{method}: it takes an app-level token
             *api_routes(self._ctx, handlers),
             *api_chat.upload_routes(self._ctx),
-            *ui_routes(self.people, self.try_this, intro, token=self.ui_token),
+            *routes,
+            *ui_routes(
+                self.people, self.try_this, intro, token=self.ui_token, actions=self.step_actions
+            ),
         ]
         # Only this machine's own page may drive it (C9); bodies stop at the limit while they
         # stream, uploads included (C8).
@@ -178,56 +195,42 @@ class LocalSlack:
                 Middleware(BodyLimit, limit=MAX_REQUEST_BODY),
             ],
         )
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
+        self._serving = ThreadedServer(
+            self.app,
+            host=host,
+            port=self._port,
+            name="localslack",
+            start_timeout=_START_TIMEOUT,
+            timeout_keep_alive=2,
+        )
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
         """Bind the port and serve in a background thread; returns once it accepts requests."""
-        if self._server is not None:
+        if self._serving.started:
             raise RuntimeError("LocalSlack is already started")
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self._host, self._port))
-        except OSError:
-            sock.close()
-            raise
-        self._socket = sock
-        port = sock.getsockname()[1]
+        if self.history is not None:
+            self.history.load()
+        port = self._serving.bind()
         shown = "127.0.0.1" if self._host in ("0.0.0.0", "") else self._host  # noqa: S104
         if ":" in shown:
             shown = f"[{shown}]"
         self._ctx.public_url = f"http://{shown}:{port}/"
         self.socket_mode.base_url = self._ctx.public_url
-        config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=2
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="localslack", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"LocalSlack could not start on {self._ctx.public_url}")
-            time.sleep(0.01)
+        try:
+            self._serving.start()
+        except RuntimeError as exc:
+            raise RuntimeError(f"LocalSlack could not start on {self._ctx.public_url}") from exc
+        if self.history is not None:
+            self.history.start()
 
     def stop(self) -> None:
         """Stop serving and release the port and connections. Safe to call twice."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
+        self._serving.stop()
         self._deliverer.close()
+        if self.history is not None:
+            self.history.stop()
 
     def __enter__(self) -> LocalSlack:
         """Start on entry."""
@@ -332,6 +335,17 @@ class LocalSlack:
     def open_home(self, user_id: str) -> int:
         """Open the App Home tab; returns the bot's HTTP status (0 if not subscribed)."""
         return self.people.open_home(user_id)
+
+    def run_step(self, name: str) -> str:
+        """Run the step action ``name`` (as the page's step does); its sentence for the visitor.
+
+        Raises:
+            ValueError: if there is no such step action.
+        """
+        action = self.step_actions.get(name)
+        if action is None:
+            raise ValueError(f"no step action {name!r}; known: {sorted(self.step_actions)}")
+        return action()
 
     def send_event(self, event: Mapping[str, Any]) -> int:
         """Deliver any inner event (e.g. an unknown type) in an ``event_callback`` envelope.

@@ -25,6 +25,7 @@ from bot.localslack.directory import (
     DemoChannel,
     DemoUser,
     DemoUserGroup,
+    zone_fields,
 )
 
 JSON = dict[str, Any]
@@ -197,6 +198,17 @@ class Workspace:
             self._last_ts = now
             return f"{now:.6f}"
 
+    @property
+    def last_ts(self) -> float:
+        """The newest timestamp handed out so far."""
+        with self.lock:
+            return self._last_ts
+
+    def advance_ts(self, ts: float) -> None:
+        """Hand out only timestamps after ``ts`` from now on (restored history)."""
+        with self.lock:
+            self._last_ts = max(self._last_ts, ts)
+
     def touch(self) -> None:
         """Mark a change so the web page's poll picks it up."""
         with self.lock:
@@ -253,9 +265,7 @@ class Workspace:
             "name": user.name,
             "deleted": False,
             "real_name": user.real_name,
-            "tz": user.tz,
-            "tz_label": user.tz,
-            "tz_offset": 0,
+            **zone_fields(user.tz),
             "is_admin": user.is_admin,
             "is_owner": False,
             "is_primary_owner": False,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ def snapshot(
     """Everything the page shows, for one viewing user.
 
     ``session`` changes each time a workspace is created, so the page forgets which guide
-    steps were done in an earlier run (the messages of that run are gone too).
+    steps were done in an earlier run.
     """
     ws = people.ws
     with ws.lock:
@@ -94,13 +95,20 @@ def snapshot(
 
 
 def ui_routes(
-    people: People, try_this: list[TryStep], intro: str = "", *, token: str = ""
+    people: People,
+    try_this: list[TryStep],
+    intro: str = "",
+    *,
+    token: str = "",
+    actions: Mapping[str, Callable[[], str]] | None = None,
 ) -> list[BaseRoute]:
     """Routes for the page, its actions, permalinks and ``response_url`` posts.
 
     ``token`` is written into the page (``<meta name="opshand-ui-token">``); the page sends it
-    back with each action (:mod:`bot.localslack.guard` checks it).
+    back with each action (:mod:`bot.localslack.guard` checks it). ``actions`` are the step
+    actions ``POST /ui/step`` runs by name (``{"name": ...}``), answering ``{"text": ...}``.
     """
+    steps = dict(actions or {})
     ws = people.ws
     session = new_id("W", 10)
     page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
@@ -134,6 +142,11 @@ def ui_routes(
             body = await request.json()
         except ValueError:
             return JSONResponse({"ok": False, "error": "the body must be JSON"}, status_code=400)
+        if action == "step" and isinstance(body, dict):
+            run = steps.get(str(body.get("name")))
+            if run is None:
+                return JSONResponse({"ok": False, "error": "unknown step action"}, 400)
+            return JSONResponse({"ok": True, "text": await run_in_threadpool(run)})
         if not isinstance(body, dict) or action not in _ACTIONS:
             return JSONResponse({"ok": False, "error": f"unknown action {action!r}"}, 400)
         try:

@@ -1,6 +1,6 @@
 """The wire test: the real ``langchain-openai`` client against a local OpenAI-compatible server.
 
-The server (``http.server`` in a thread) speaks the ``/v1/chat/completions`` JSON shapes: first it
+The server (:mod:`tests.openai_server`) speaks the ``/v1/chat/completions`` JSON shapes: first it
 answers with a tool call, then with a final message. The whole ``Agent.ask`` loop runs through it,
 and the requests it received are checked: the tools' schemas, the delimited request, and the tool
 result sent back as a ``role: tool`` message bound to the call id.
@@ -9,111 +9,37 @@ result sent back as a ``role: tool`` message bound to the call id.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from agent.audit import Redactor
-from agent.chat import Agent, ModelSpec, make_chat_model
+from agent.chat import Agent
 from tests.agent.ops_world import ANA, make_world
+from tests.openai_server import OpenAIServer, chat_model
 
 API_KEY = "sk-wire-test-key-0123456789abcdef"
 
 
-class _Server:
-    def __init__(self, replies: list[dict[str, Any]]) -> None:
-        self.replies = replies
-        self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append(body)
-                outer.headers.append({k.lower(): v for k, v in self.headers.items()})
-                if self.path != "/v1/chat/completions":
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                n = len(outer.requests) - 1
-                reply = outer.replies[min(n, len(outer.replies) - 1)]
-                raw = json.dumps(_completion(reply, n)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args: Any) -> None:  # keep test output clean
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-
-def _completion(reply: dict[str, Any], n: int) -> dict[str, Any]:
-    """An OpenAI chat.completion object (tool calls carry their arguments as a JSON string)."""
-    message: dict[str, Any] = {"role": "assistant", "content": reply.get("content")}
-    finish = "stop"
-    if "tool_calls" in reply:
-        finish = "tool_calls"
-        message["tool_calls"] = [
-            {
-                "id": f"call_{n}_{i}",
-                "type": "function",
-                "function": {"name": c["name"], "arguments": json.dumps(c["args"])},
-            }
-            for i, c in enumerate(reply["tool_calls"])
-        ]
-    return {
-        "id": f"chatcmpl-{n}",
-        "object": "chat.completion",
-        "created": 1_700_000_000 + n,
-        "model": "wire-model",
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-        "usage": {"prompt_tokens": 100 + n, "completion_tokens": 20, "total_tokens": 120 + n},
-    }
-
-
 @pytest.fixture
-def server() -> Iterator[_Server]:
-    s = _Server(
+def server() -> Iterator[OpenAIServer]:
+    s = OpenAIServer(
         [
             {"tool_calls": [{"name": "twin_blast_radius", "args": {"entity": "contoso-ny-db-01"}}]},
             {"content": "contoso-erp-db and contoso-erp-app depend on contoso-ny-db-01."},
         ]
     )
-    s.thread.start()
-    yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
+    yield s.start()
+    s.stop()
 
 
 def test_wire_openai_client_runs_the_whole_loop(
-    server: _Server, engine: Engine, tmp_path: Path
+    server: OpenAIServer, engine: Engine, tmp_path: Path
 ) -> None:
     w = make_world(engine, tmp_path)
-    model = make_chat_model(
-        ModelSpec(
-            provider="openai-compatible",
-            name="wire-model",
-            base_url=server.url,
-            api_key=SecretStr(API_KEY),
-            timeout=10,
-        )
-    )
-    agent = Agent(w.ops, model, redactor=Redactor([API_KEY]))
+    agent = Agent(w.ops, chat_model(server, API_KEY), redactor=Redactor([API_KEY]))
     reply = agent.ask("what depends on contoso-ny-db-01?", requester=ANA)
 
     assert reply.text == "contoso-erp-db and contoso-erp-app depend on contoso-ny-db-01."

@@ -16,6 +16,7 @@ from typing import Any
 
 from agent.digest import CycleSummary, DigestNumbers, Failure
 from agent.execution import Change
+from agent.schedule import Upcoming
 from bot.blocks import (
     CardState,
     answer_blocks,
@@ -215,9 +216,21 @@ def test_a11_digest_escapes_kinds_failures_and_the_patch_cycle_summary() -> None
         patch_cycle=CycleSummary(
             cycle_id="c1", at=datetime(2026, 1, 1, tzinfo=UTC), summary=HOSTILE
         ),
+        coming_up=[_upcoming()],
+        as_of=datetime(2026, 1, 1, tzinfo=UTC),
     )
     text, blocks = digest_blocks(numbers, DigestConfig(minutes_per_action={HOSTILE: 3.0}))
     _assert_inert({"text": text, "blocks": blocks})
+
+
+def _upcoming() -> Upcoming:
+    return Upcoming(
+        ref=HOSTILE,
+        action=HOSTILE,
+        targets=(f"host:{HOSTILE}",),
+        not_before=datetime(2026, 1, 3, 3, tzinfo=UTC),
+        approved_by=(f"T1:{HOSTILE}", "policy"),
+    )
 
 
 class _Ops:
@@ -235,6 +248,12 @@ class _Ops:
 
     def pending(self) -> list[Change]:
         return []
+
+    def coming_up(self) -> list[Upcoming]:
+        return [_upcoming()]
+
+    def now(self) -> datetime:
+        return datetime(2026, 1, 1, tzinfo=UTC)
 
     def autonomy_status(self) -> dict[str, Any]:
         return {"freeze": HOSTILE, "auto_last_hour": HOSTILE, "auto_limit_per_hour": HOSTILE}

@@ -156,7 +156,7 @@ def test_replay_after_the_answer_was_posted_is_not_answered_again(
     orphan(world, event_id)  # died after posting, before marking the row done
 
     replica = second_replica(world)
-    with caplog.at_level(logging.INFO, logger="bot.listeners.conversations"):
+    with caplog.at_level(logging.INFO, logger="bot.listeners.middleware"):
         assert replica.sweep() == 1
         final = wait_done(world, event_id)
     assert final.attempts == 2 and final.owner == "replica-b"
@@ -232,7 +232,7 @@ def test_replay_whose_thread_cannot_be_read_answers_and_warns(
     # the mention was deleted: conversations.replies answers thread_not_found
     world.slack.workspace.delete_message(world.slack.channel_id("ops"), ts)
     orphan(world, event_id)
-    with caplog.at_level(logging.WARNING, logger="bot.listeners.conversations"):
+    with caplog.at_level(logging.WARNING, logger="bot.listeners.middleware"):
         assert second_replica(world).sweep() == 1
         wait_done(world, event_id)
     assert len(turns.texts) == 2

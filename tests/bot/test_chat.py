@@ -44,7 +44,8 @@ def chat(stack: DemoStack) -> ChatSession:
 
 def _button(text: str, label: str) -> int:
     """The number of the last ``[n] label`` choice printed."""
-    found = re.findall(rf"\[(\d+)\] {label}", text)
+    # "Approve" is not "Approve for the next window" (a card outside the window has both)
+    found = re.findall(rf"\[(\d+)\] {label}(?! for the next window)", text)
     assert found, f"no {label} button in:\n{text}"
     return int(found[-1])
 
@@ -159,3 +160,4 @@ def test_demo_steps_end_with_todays_digest() -> None:
     assert steps[-1].say == "/opshand digest 2026-03-04"
     assert [s.title for s in steps[:-1]] == [s.title for s in DEMO_STEPS[:-1]]
     assert steps[3].user == "ben" and steps[3].say is None
+    assert steps[6].user == "ben" and steps[6].say is None  # approves the change for tonight

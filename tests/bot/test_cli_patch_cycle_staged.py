@@ -35,6 +35,17 @@ def test_dry_run_at_a_time_previews_that_window_and_changes_nothing(estate: Esta
     assert estate.sim_calls() == []
 
 
+def test_dry_run_table_shows_the_whole_opening_time(estate: Estate) -> None:
+    # The terminal table is 80 columns here: the times fold instead of being cut to "2026-…".
+    args = ["patch-cycle", "--dry-run", "--at", "2026-11-25T12:00", "--client", "contoso"]
+    res = CliRunner().invoke(app, [*args, "--data-dir", str(estate.data_dir)])
+    assert res.exit_code == 0, res.output
+    rows = [line.split("│") for line in res.output.splitlines() if line.count("│") > 5]
+    opens = "".join(r[2].strip() for r in rows)
+    closes = "".join(r[3].strip() for r in rows)
+    assert opens == "2026-11-28T22:00:00-05:00" and closes == "2026-11-29T04:00:00-05:00"
+
+
 def test_bad_at_is_refused_with_the_format(estate: Estate) -> None:
     res = CliRunner().invoke(app, ["patch-cycle", "--dry-run", "--at", "tonight-ish",
                                    "--data-dir", str(estate.data_dir)])  # fmt: skip

@@ -157,4 +157,4 @@ def test_c8_local_workspace_and_bolt_server_are_bounded_too() -> None:
             sock.sendall(
                 f"POST {url.path} HTTP/1.1\r\nHost: x\r\nContent-Length: {HUGE}\r\n\r\n".encode()
             )
-            assert sock.recv(4096).startswith(b"HTTP/1.0 413")
+            assert sock.recv(4096).split(b"\r\n", 1)[0].split()[1] == b"413"

@@ -35,3 +35,30 @@ def test_prune_forgets_old_keys_but_keeps_digest_leases(engine: Engine) -> None:
     with engine.connect() as conn:
         left = sorted(r[0] for r in conn.execute(select(seen_events.c.event_id)))
     assert left == ["Ev0NEW", "digest:2026-01-01"]
+
+
+def test_replay_check_finds_the_thread_of_every_conversation_event() -> None:
+    from bot.listeners.middleware import replayed_thread
+
+    def body(**event: str) -> dict[str, object]:
+        return {"type": "event_callback", "event_id": "Ev1", "event": event}
+
+    mention = body(type="app_mention", channel="C1", ts="1.0")
+    assert replayed_thread(mention) == ("C1", "1.0")
+    reply = body(type="app_mention", channel="C1", ts="2.0", thread_ts="1.0")
+    assert replayed_thread(reply) == ("C1", "1.0")
+    assert replayed_thread(body(type="message", channel="D1", channel_type="im", ts="3.0")) == (
+        "D1",
+        "3.0",
+    )
+    follow_up = body(
+        type="message", channel="C1", channel_type="channel", ts="4.0", thread_ts="1.0"
+    )
+    assert replayed_thread(follow_up) == ("C1", "1.0")
+    # Top-level channel chatter is never answered; other events are not conversations.
+    assert (
+        replayed_thread(body(type="message", channel="C1", channel_type="channel", ts="5.0"))
+        is None
+    )
+    assert replayed_thread(body(type="reaction_added", channel="C1", ts="6.0")) is None
+    assert replayed_thread({"type": "block_actions", "actions": []}) is None

@@ -17,27 +17,15 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.doctor_model import model_findings
 from bot.settings import Settings
-from tests.agent.test_wire_failures import _error, _Server
+from tests.openai_server import Serve, error_step, serving
 
 runner = CliRunner()
 KEY = "sk-wire-cli-key-0123456789abcdef"
 
 
 @pytest.fixture
-def serve() -> Iterator[Any]:
-    started: list[_Server] = []
-
-    def start(steps: list[dict[str, Any]]) -> _Server:
-        s = _Server(steps)
-        s.thread.start()
-        started.append(s)
-        return s
-
-    yield start
-    for s in started:
-        s.release.set()
-        s.httpd.shutdown()
-        s.httpd.server_close()
+def serve() -> Iterator[Serve]:
+    yield from serving()
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
@@ -52,7 +40,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
 def test_ask_exits_non_zero_and_says_what_failed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, serve: Any
 ) -> None:
-    server = serve([_error(401, "invalid_api_key")])
+    server = serve([error_step(401, "invalid_api_key")])
     _env(monkeypatch, server.url)
     res = runner.invoke(app, ["ask", "anything new?", "--data-dir", str(tmp_path / "d")])
     assert res.exit_code == 1, res.output
@@ -77,7 +65,7 @@ def test_doctor_model_call_reports_the_provider_answer_or_failure(
             model={"provider": "openai-compatible", "name": "wire-model", "base_url": url},
         )
 
-    refused = serve([_error(404, "model_not_found")])
+    refused = serve([error_step(404, "model_not_found")])
     found = {f["check"]: f for f in model_findings(settings(refused.url), call=True)}
     assert found["model call"]["status"] == "fail"
     assert "does not know the model" in found["model call"]["detail"]

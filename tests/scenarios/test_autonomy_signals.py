@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 
 from adapters.signals import parse_alertmanager, parse_generic
@@ -166,3 +168,26 @@ def test_rejected_remediation_is_recorded_on_the_incident(engine: Engine, tmp_pa
     inc = w.incidents.get(out.incident.id)
     assert inc.outcome == "rejected"
     assert w.ops.drain() == [] and w.sim.effects("rmm", "run_script") == 0
+
+
+def test_a_change_that_ends_before_its_incident_is_tied_to_it_still_closes_it(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = make_auto_world(engine, tmp_path)
+    propose = w.ops.propose
+
+    def propose_and_run(request: Any) -> Any:
+        result = propose(request)
+        w.ops.drain()  # a fast worker: the change reconciles before propose's caller continues
+        return result
+
+    monkeypatch.setattr(w.ops, "propose", propose_and_run)
+    out = w.loop.handle(parse_alertmanager(_portal_alert())[0])
+    assert out.proposal is not None and out.proposal.status == "auto"
+    inc = w.incidents.get(out.incident.id)
+    assert inc.outcome == "reconciled"
+    assert [n.kind for n in w.notes] == ["opened", "proposed", "finished"]
+    # told once, however many times the ending is seen
+    change = w.ops.journal.get(inc.change_id or 0)
+    w.loop._ended(change)
+    assert [n.kind for n in w.notes].count("finished") == 1

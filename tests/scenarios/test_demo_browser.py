@@ -1,14 +1,19 @@
 """``opshand demo`` as a first-time visitor sees it: Debian's Chromium walks the "try this" list.
 
 The demo runs as the real command in a subprocess (small estate, instant sim), Playwright drives
-the page through the six steps, checks what the page shows after each, and saves a screenshot
-per step under ``test-artifacts/demo-browser/``. Then Ctrl-C must stop it cleanly.
+the page through the steps (a question, a routine change, a change needing consent approved in
+the browser, the thread's outcome, an alert fired at the demo's own signal webhook and its
+incident thread, a change for tonight approved to wait as scheduled, the digest), checks what
+the page shows after each, and saves a PNG per step in ``$OPSHAND_SCREENSHOTS`` (default: the
+test's temporary folder; ``docs/screenshots/`` holds a set made by running it with
+``OPSHAND_SCREENSHOTS=docs/screenshots``). Then Ctrl-C must stop it cleanly.
 With ``CI=true`` a missing Chromium or Playwright fails the test instead of skipping it
 (``.ci/install-browser`` installs Chromium).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -24,8 +29,6 @@ from typing import Any
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "demo-browser"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -35,6 +38,8 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+SCREENSHOTS = os.environ.get("OPSHAND_SCREENSHOTS", "")
+"""Read at import: the autouse fixture in tests/conftest.py hides OPSHAND_* from tests."""
 BEN = "U0LOCAL02"
 DEVIKA = "U0LOCAL04"
 ANA = "U0LOCAL01"
@@ -127,9 +132,16 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
                     proc.wait()
 
 
-def _shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where the screenshots go: ``$OPSHAND_SCREENSHOTS``, or the test's temporary folder."""
+    folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _shot(page: Any, folder: Path, name: str) -> None:
+    page.screenshot(path=str(folder / f"{name}.png"))
 
 
 def _step(page: Any, number: int) -> None:
@@ -154,7 +166,7 @@ def _thread_has(page: Any, pattern: str) -> str:
     return str(page.inner_text("#thread-messages"))
 
 
-def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo) -> None:
+def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo, shots: Path) -> None:
     chromium = _chromium()
     sync_api = _sync_api()
     with sync_api.sync_playwright() as pw:
@@ -166,15 +178,15 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo) -> None:
             page.goto(demo.url)
 
             try:
-                # The intro says who is who and lists six numbered steps.
+                # The intro says who is who and lists eight numbered steps.
                 page.wait_for_selector("#try-this .step")
                 assert "Welcome to opshand" in page.inner_text("#intro")
                 cast = page.inner_text("#cast")
                 for who in ("Ana", "Ben", "Chloe", "Devika", "approver", "manager"):
                     assert who.lower() in cast.lower()
-                assert page.locator("#try-this .step").count() == 6
+                assert page.locator("#try-this .step").count() == 9
                 assert page.input_value("#user-select") == ANA
-                _shot(page, "00-welcome")
+                _shot(page, shots, "00-welcome")
 
                 # 1. A blast-radius question, answered in the thread.
                 _step(page, 1)
@@ -183,7 +195,7 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo) -> None:
                 _open_thread(page, "what depends on")
                 body = _thread_has(page, "depend")
                 assert "contoso-erp-db" in body
-                _shot(page, "01-blast-radius")
+                _shot(page, shots, "01-blast-radius")
 
                 # 2. A routine change runs by itself and reconciles.
                 _step(page, 2)
@@ -192,7 +204,7 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo) -> None:
                 body = _thread_has(page, "reconciled")
                 assert "CR-" in body
                 assert page.locator("#thread button:has-text('Approve')").count() == 0
-                _shot(page, "02-routine-change")
+                _shot(page, shots, "02-routine-change")
 
                 # 3. A risky change waits for consent, with Approve / Reject on its card.
                 _step(page, 3)
@@ -203,14 +215,16 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo) -> None:
                 assert found, body
                 ref = found.group(0)
                 assert "reconciled" not in body.lower()
-                _shot(page, "03-consent-needed")
+                _shot(page, shots, "03-consent-needed")
 
                 # 4. Ben, an approver, approves the card in #ops-approvals.
                 _step(page, 4)
                 assert page.input_value("#user-select") == BEN
                 assert page.inner_text("#channel-title") == "# ops-approvals"
                 card = page.locator("#messages article", has_text=ref).last
-                card.locator("button:has-text('Approve')").click()
+                # by its action id: a card outside the window also has "Approve for the next
+                # window"
+                card.locator("button[data-action-id='consent_approve']").click()
                 page.wait_for_function(
                     """ref => [...document.querySelectorAll('#messages article')]
                         .filter(a => a.innerText.includes(ref))
@@ -219,7 +233,7 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo) -> None:
                     arg=ref,
                     timeout=STEP_WAIT_MS,
                 )
-                _shot(page, "04-approved")
+                _shot(page, shots, "04-approved")
 
                 # 5. Back as Ana, the thread summary says it reconciled, with its audit entry.
                 _step(page, 5)
@@ -227,10 +241,52 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo) -> None:
                 body = _thread_has(page, "reconciled")
                 assert ref in body
                 assert "audit" in body.lower()
-                _shot(page, "05-thread-summary")
+                _shot(page, shots, "05-thread-summary")
 
-                # 6. Devika, the manager, opens today's digest (answered only to her).
+                # 6. An alert fired at the demo's own /signals/alertmanager (with the demo's
+                # credentials) opens an incident thread in #incidents that ends reconciled.
                 _step(page, 6)
+                assert page.inner_text("#channel-title") == "# incidents"
+                page.wait_for_function(
+                    "() => /HTTP 202/.test(document.querySelector('#toast').innerText)",
+                    timeout=STEP_WAIT_MS,
+                )
+                _shot(page, shots, "06-alert-fired")
+                _open_thread(page, "CR-")
+                body = _thread_has(page, "INC-\\d+: CR-\\d+ reconciled")
+                assert "service.restart" in body
+                assert "critical alert from alertmanager" in body
+                assert "runbook restart-down-service" in body
+                _shot(page, shots, "07-incident-thread")
+
+                # 7. A change for tonight: the thread says when it runs, in Ana's zone.
+                _step(page, 7)
+                assert "tonight" in page.input_value("#message-input")
+                page.press("#message-input", "Enter")
+                _open_thread(page, "patch contoso-ny-web-prod-01 tonight")
+                body = _thread_has(page, "Not before")
+                found = re.search(r"CR-\d+", body)
+                assert found, body
+                tonight = found.group(0)
+                _shot(page, shots, "08-tonight")
+
+                # 8. Ben approves it: it waits as scheduled, and the card says until when.
+                _step(page, 8)
+                assert page.input_value("#user-select") == BEN
+                card = page.locator("#messages article", has_text=tonight).last
+                card.locator("button[data-action-id='consent_approve']").click()
+                page.wait_for_function(
+                    """ref => [...document.querySelectorAll('#messages article')]
+                        .filter(a => a.innerText.includes(ref))
+                        .some(a => !a.querySelector('[data-action-id]')
+                                   && /waits for its time/i.test(a.innerText))""",
+                    arg=tonight,
+                    timeout=STEP_WAIT_MS,
+                )
+                _shot(page, shots, "09-scheduled")
+
+                # 9. Devika, the manager, opens today's digest (answered only to her).
+                _step(page, 9)
                 assert page.input_value("#user-select") == DEVIKA
                 command = page.input_value("#message-input")
                 assert command.startswith("/opshand digest ")
@@ -239,16 +295,27 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo) -> None:
                 digest.wait_for(timeout=STEP_WAIT_MS)
                 assert "Only visible to you" in digest.inner_text()
                 assert "reconciled" in digest.inner_text().lower()
-                _shot(page, "06-digest")
+                _shot(page, shots, "10-digest")
 
                 # Every step is ticked off.
-                assert page.locator("#try-this .step.done").count() == 6
+                assert page.locator("#try-this .step.done").count() == 9
                 assert errors == []
             except Exception:
-                _shot(page, "failed")  # what the page showed when a step failed
+                _shot(page, shots, "failed")  # what the page showed when a step failed
                 raise
         finally:
             browser.close()
+
+    # The demo printed how to send an alert yourself, with its own credentials; without them
+    # its signal webhook refuses.
+    assert "/signals/alertmanager -H 'Authorization: Bearer local-alertmanager-token'" in (
+        demo.output()
+    )
+    assert httpx.post(demo.url + "signals/alertmanager", content=b"{}").status_code == 401
+
+    # While it runs, its address is in the data folder for `opshand chat` to join.
+    running = json.loads((demo.data / "demo.json").read_text())
+    assert running["url"] == demo.url
 
     # Ctrl-C stops it cleanly and keeps the data.
     demo.proc.send_signal(signal.SIGINT)
@@ -257,3 +324,6 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo) -> None:
     assert "Traceback" not in output
     assert "Stopped. Your data is kept in" in output
     assert (demo.data / "opshand.db").exists()
+    # the channel history is kept for the next start; the address file is gone
+    assert "CR-" in (demo.data / "workspace.json").read_text()
+    assert not (demo.data / "demo.json").exists()

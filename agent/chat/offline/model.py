@@ -107,7 +107,16 @@ class OfflineChatModel(BaseChatModel):
             return self._answer(messages)
         human = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
         text = _human_text(human) if human is not None else ""
-        result = parse(text, self.resolver_factory(), context=self._context(messages))
+        # The requester's zone rides on the system message, so "tonight" is their night.
+        tz = next(
+            (
+                str(m.additional_kwargs["opshand_tz"])
+                for m in messages
+                if isinstance(m, SystemMessage) and m.additional_kwargs.get("opshand_tz")
+            ),
+            "UTC",
+        )
+        result = parse(text, self.resolver_factory(), context=self._context(messages), tz=tz)
         if not result.tool_calls:
             reply = result.text or "I did not understand that. Say `help` to see what I can do."
             return ChatResult(generations=[ChatGeneration(message=AIMessage(content=reply))])

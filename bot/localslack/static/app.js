@@ -175,6 +175,10 @@
       if (parents.length) view.thread = parents[parents.length - 1].ts;
       else toast(`No thread mentioning “${step.open_thread}” here yet.`, true);
     }
+    if (step.run) {
+      // A step action runs on the server (e.g. an alert sent to the signal webhook).
+      post("step", { name: step.run }).then((answer) => { if (answer.ok) toast(answer.text); });
+    }
     done.add(index);
     localStorage.setItem("localslack.done", JSON.stringify({ session: doneSession, steps: [...done] }));
     render();

@@ -8,10 +8,11 @@ sim holds, same keys as below, ``fake=None``). ``ALL_FACTORIES`` is the vendor c
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from pydantic import SecretStr
 
-from adapters._http import ResilienceOptions
+from adapters import ResilienceOptions
 from adapters.vendors import (
     ActiveDirectoryClient,
     ConnectWiseClient,
@@ -41,7 +42,7 @@ from tests.adapters.vendors.fake_sentinel import FakeSentinel
 from tests.adapters.vendors.fake_servicenow import FakeServiceNow
 from tests.adapters.vendors.fake_splunk import FakeSplunk
 from tests.adapters.vendors.fake_veeam import FakeVeeam
-from tests.adapters.vendors.fakes_base import Harness
+from tests.adapters.vendors.fakes_base import FakeVendor, Harness
 from tests.adapters.vendors.sim_harness import (
     sim_backup,
     sim_firewall,
@@ -58,222 +59,161 @@ OPTIONS = ResilienceOptions(
 )
 
 
-def ninjaone(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
-    fake = FakeNinjaOne(t)
-    client = NinjaOneClient(
-        "https://eu.ninjarmm.example",
-        client_id="ninja-client",
-        client_secret=SecretStr("ninja-secret"),
-        http_client=fake.client(),
-        options=options,
-        hooks=t.hooks(),
-        page_size=2,
+def _over_http(
+    name: str,
+    fake: FakeVendor,
+    client_cls: Callable[..., Any],
+    t: FakeTime,
+    options: ResilienceOptions,
+    ids: dict[str, str],
+    *args: Any,
+    sink: bool = False,
+    **kwargs: Any,
+) -> Harness:
+    """A vendor client over its fake, with the test clock and options (and a secret sink)."""
+    extra: dict[str, Any] = {}
+    if sink:
+        secrets: dict[str, SecretStr] = {}
+        kwargs["secret_sink"] = secrets.__setitem__
+        extra["sink"] = secrets
+    client = client_cls(
+        *args, http_client=fake.client(), options=options, hooks=t.hooks(), **kwargs
     )
-    ids = {
-        "device": "1",
+    return Harness(name, client, ids, fake, extra)
+
+
+def _identity_ids(active: str, disabled: str, glass: str, app: str, missing: str) -> dict[str, str]:
+    return {
+        "active_user": active,
+        "disabled_user": disabled,
+        "break_glass_user": glass,
+        "service_app": app,
+        "missing_user": missing,
+        "admin_user": active,
+    }
+
+
+def _rmm_ids(device: str, missing: str, script: str) -> dict[str, str]:
+    return {
+        "device": device,
         "patch": "KB5034441",
         "installed_patch": "KB5031539",
-        "missing_device": "999",
-        "script": "42",
+        "missing_device": missing,
+        "script": script,
     }
-    return Harness("ninjaone", client, ids, fake)
+
+
+def ninjaone(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
+    return _over_http(
+        "ninjaone", FakeNinjaOne(t), NinjaOneClient, t, options, _rmm_ids("1", "999", "42"),
+        "https://eu.ninjarmm.example", client_id="ninja-client",
+        client_secret=SecretStr("ninja-secret"), page_size=2,
+    )  # fmt: skip
 
 
 def servicenow(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
-    fake = FakeServiceNow(t)
-    client = ServiceNowClient(
-        "https://acme.service-now.example",
-        username="opshand",
-        password=SecretStr("sn-pass"),
-        http_client=fake.client(),
-        options=options,
-        hooks=t.hooks(),
-    )
-    return Harness(
-        "servicenow", client, {"ticket": f"{1:032x}", "missing_ticket": f"{999:032x}"}, fake
-    )
+    ids = {"ticket": f"{1:032x}", "missing_ticket": f"{999:032x}"}
+    return _over_http(
+        "servicenow", FakeServiceNow(t), ServiceNowClient, t, options, ids,
+        "https://acme.service-now.example", username="opshand", password=SecretStr("sn-pass"),
+    )  # fmt: skip
 
 
 def jira(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
-    fake = FakeJira(t)
-    client = JiraServiceManagementClient(
-        "https://acme.atlassian.example",
-        email="bot@acme.example",
-        api_token=SecretStr("jira-token"),
-        http_client=fake.client(),
-        project_key="OPS",
-        options=options,
-        hooks=t.hooks(),
-    )
-    return Harness("jira_sm", client, {"ticket": "OPS-1", "missing_ticket": "OPS-999"}, fake)
+    return _over_http(
+        "jira_sm", FakeJira(t), JiraServiceManagementClient, t, options,
+        {"ticket": "OPS-1", "missing_ticket": "OPS-999"},
+        "https://acme.atlassian.example", email="bot@acme.example",
+        api_token=SecretStr("jira-token"), project_key="OPS",
+    )  # fmt: skip
 
 
 def splunk(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
-    fake = FakeSplunk(t)
-    client = SplunkClient(
-        "https://splunk.example:8089",
-        token=SecretStr("splunk-token"),
-        http_client=fake.client(),
-        options=options,
-        hooks=t.hooks(),
-    )
     ids = {
         "alert": "A1B2C3@@notable@@1a2b",
         "rule": "Access - Brute Force - Rule",
         "missing_rule": "No Such Rule",
         "suppress_field": "dest",
     }
-    return Harness("splunk", client, ids, fake)
+    return _over_http(
+        "splunk", FakeSplunk(t), SplunkClient, t, options, ids,
+        "https://splunk.example:8089", token=SecretStr("splunk-token"),
+    )  # fmt: skip
 
 
 def okta(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
-    fake = FakeOkta(t)
-    sink: dict[str, SecretStr] = {}
-    client = OktaClient(
-        FakeOkta.BASE,
-        api_token=SecretStr("okta-api-token"),
-        http_client=fake.client(),
-        options=options,
-        hooks=t.hooks(),
-        break_glass_logins=["breakglass@acme.example"],
-        secret_sink=sink.__setitem__,
-    )
-    ids = {
-        "active_user": "00u1",
-        "disabled_user": "00u2",
-        "break_glass_user": "00u3",
-        "service_app": "0oa1",
-        "missing_user": "00u999",
-        "admin_user": "00u1",
-    }
-    return Harness("okta", client, ids, fake, {"sink": sink})
+    return _over_http(
+        "okta", FakeOkta(t), OktaClient, t, options,
+        _identity_ids("00u1", "00u2", "00u3", "0oa1", "00u999"),
+        FakeOkta.BASE, api_token=SecretStr("okta-api-token"),
+        break_glass_logins=["breakglass@acme.example"], sink=True,
+    )  # fmt: skip
 
 
 def entra(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
-    fake = FakeGraph(t)
-    sink: dict[str, SecretStr] = {}
-    client = EntraClient(
-        tenant_id="tenant-1",
-        client_id="app-client",
-        client_secret=SecretStr("graph-secret"),
-        http_client=fake.client(),
-        options=options,
-        hooks=t.hooks(),
-        break_glass_upns=["breakglass@acme.example"],
-        secret_sink=sink.__setitem__,
-    )
-    ids = {
-        "active_user": "u-1",
-        "disabled_user": "u-2",
-        "break_glass_user": "u-3",
-        "service_app": "app-1",
-        "missing_user": "u-999",
-        "admin_user": "u-1",
-    }
-    return Harness("entra", client, ids, fake, {"sink": sink})
+    return _over_http(
+        "entra", FakeGraph(t), EntraClient, t, options,
+        _identity_ids("u-1", "u-2", "u-3", "app-1", "u-999"),
+        tenant_id="tenant-1", client_id="app-client", client_secret=SecretStr("graph-secret"),
+        break_glass_upns=["breakglass@acme.example"], sink=True,
+    )  # fmt: skip
 
 
 def veeam(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
-    fake = FakeVeeam(t)
-    client = VeeamClient(
-        "https://vbr.example:9419",
-        username="svc-opshand",
-        password=SecretStr("veeam-pass"),
-        http_client=fake.client(),
-        options=options,
-        hooks=t.hooks(),
+    return _over_http(
+        "veeam", FakeVeeam(t), VeeamClient, t, options,
+        {"object": "db-prod-01", "point": "rp-2", "missing_point": "rp-404"},
+        "https://vbr.example:9419", username="svc-opshand", password=SecretStr("veeam-pass"),
         page_size=2,
-    )
-    return Harness(
-        "veeam", client, {"object": "db-prod-01", "point": "rp-2", "missing_point": "rp-404"}, fake
-    )
+    )  # fmt: skip
 
 
 def opnsense(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
-    fake = FakeOPNsense(t)
-    client = OPNsenseClient(
-        "https://fw.example",
-        api_key="opn-key",
-        api_secret=SecretStr("opn-secret"),
-        http_client=fake.client(),
-        options=options,
-        hooks=t.hooks(),
-        page_size=2,
-    )
-    return Harness("opnsense", client, {"rule": "00000000-aaaa-bbbb-cccc-dddddddddddd"}, fake)
+    return _over_http(
+        "opnsense", FakeOPNsense(t), OPNsenseClient, t, options,
+        {"rule": "00000000-aaaa-bbbb-cccc-dddddddddddd"},
+        "https://fw.example", api_key="opn-key", api_secret=SecretStr("opn-secret"), page_size=2,
+    )  # fmt: skip
 
 
 def fortigate(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
-    fake = FakeFortiGate(t)
-    client = FortiGateClient(
-        "https://fgt.example",
-        api_token=SecretStr("forti-token"),
-        http_client=fake.client(),
-        options=options,
-        hooks=t.hooks(),
-    )
-    return Harness("fortigate", client, {"rule": "1"}, fake)
+    return _over_http(
+        "fortigate", FakeFortiGate(t), FortiGateClient, t, options, {"rule": "1"},
+        "https://fgt.example", api_token=SecretStr("forti-token"),
+    )  # fmt: skip
 
 
 def datto_rmm(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
-    fake = FakeDatto(t)
-    client = DattoRmmClient(
-        "https://merlot-api.example",
-        api_key="datto-key",
-        api_secret=SecretStr("datto-secret"),
-        http_client=fake.client(),
-        options=options,
-        hooks=t.hooks(),
-        patch_component_uid="cmp-patch",
-        reboot_component_uid="cmp-reboot",
-    )
-    ids = {
-        "device": "dev-1",
-        "patch": "KB5034441",
-        "installed_patch": "KB5031539",
-        "missing_device": "dev-999",
-        "script": "cmp-42",
-    }
-    return Harness("datto_rmm", client, ids, fake)
+    return _over_http(
+        "datto_rmm", FakeDatto(t), DattoRmmClient, t, options,
+        _rmm_ids("dev-1", "dev-999", "cmp-42"),
+        "https://merlot-api.example", api_key="datto-key", api_secret=SecretStr("datto-secret"),
+        patch_component_uid="cmp-patch", reboot_component_uid="cmp-reboot",
+    )  # fmt: skip
 
 
 def connectwise(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
-    fake = FakeConnectWise(t)
-    client = ConnectWiseClient(
-        "https://api-na.myconnectwise.example",
-        company_id="acme",
-        public_key="pub-key",
-        private_key=SecretStr("cw-private"),
-        client_id="11111111-2222-3333-4444-555555555555",
-        http_client=fake.client(),
-        board_id=1,
-        customer_company_id=250,
-        options=options,
-        hooks=t.hooks(),
-    )
-    return Harness("connectwise", client, {"ticket": "1001", "missing_ticket": "9999"}, fake)
+    return _over_http(
+        "connectwise", FakeConnectWise(t), ConnectWiseClient, t, options,
+        {"ticket": "1001", "missing_ticket": "9999"},
+        "https://api-na.myconnectwise.example", company_id="acme", public_key="pub-key",
+        private_key=SecretStr("cw-private"), client_id="11111111-2222-3333-4444-555555555555",
+        board_id=1, customer_company_id=250,
+    )  # fmt: skip
 
 
 def sentinel(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
-    fake = FakeSentinel(t)
-    client = SentinelClient(
-        tenant_id="tenant-1",
-        client_id="arm-client",
-        client_secret=SecretStr("arm-secret"),
-        subscription_id="sub-1",
-        resource_group="rg-sec",
-        workspace="law-sec",
-        http_client=fake.client(),
-        options=options,
-        hooks=t.hooks(),
-    )
     ids = {
         "alert": "inc-1",
         "rule": "7f2c1e1a-0000-4000-8000-000000000001",
         "missing_rule": "no-such-rule",
         "suppress_field": "",  # Sentinel suppresses whole rules, never per field
     }
-    return Harness("sentinel", client, ids, fake)
+    return _over_http(
+        "sentinel", FakeSentinel(t), SentinelClient, t, options, ids,
+        tenant_id="tenant-1", client_id="arm-client", client_secret=SecretStr("arm-secret"),
+        subscription_id="sub-1", resource_group="rg-sec", workspace="law-sec",
+    )  # fmt: skip
 
 
 def active_directory(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harness:
@@ -289,14 +229,7 @@ def active_directory(t: FakeTime, options: ResilienceOptions = OPTIONS) -> Harne
         secret_sink=sink.__setitem__,
         connection=directory(),
     )
-    ids = {
-        "active_user": "ada",
-        "disabled_user": "bob",
-        "break_glass_user": "breakglass",
-        "service_app": "svc-backup",
-        "missing_user": "nobody",
-        "admin_user": "ada",
-    }
+    ids = _identity_ids("ada", "bob", "breakglass", "svc-backup", "nobody")
     # AD refuses these by design (no LDAP session revocation, no password overlap).
     extra = {"sink": sink, "refuses": {"revoke_sessions", "rotate_secret_with_overlap"}}
     return Harness("active_directory", client, ids, None, extra)

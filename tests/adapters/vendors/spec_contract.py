@@ -11,7 +11,8 @@ parameter names. A request matches when
 
 :class:`tests.adapters.vendors.fakes_base.FakeVendor` checks every request it receives against
 ``spec`` (the fake's class attribute), so a client that drifts from the vendor's API fails the
-test that made the call, with a message naming the request and the spec file.
+test that made the call, with a message naming the request and the spec file; a test holding a
+client's recorded requests checks them all at once with :func:`assert_in_spec`.
 
 Plugging a new vendor in (see also ``README.md`` in this folder):
 
@@ -70,9 +71,14 @@ class Spec:
                 return op
         return None
 
-    def check(self, request: httpx.Request) -> Operation:
-        """The matching operation, or :class:`SpecViolation` naming what did not match."""
+    def check(self, request: httpx.Request, *, prefix: str = "") -> Operation:
+        """The matching operation, or :class:`SpecViolation` naming what did not match.
+
+        ``prefix`` is left off the request's path first (an API root the spec omits).
+        """
         path = request.url.raw_path.split(b"?", 1)[0].decode("ascii")
+        if prefix and path.startswith(prefix):
+            path = path[len(prefix) :]
         op = self.match(request.method, path)
         if op is None:
             known = sorted({f"{o.method} {o.template}" for o in self.operations})
@@ -165,6 +171,18 @@ def _compact(name: str, path: Path, doc: dict[str, Any]) -> Spec:
         source={"url": urls[0] if urls else "", "text": source},
         operations=tuple(ops),
     )
+
+
+def assert_in_spec(name: str, requests: list[httpx.Request], *, prefix: str = "") -> None:
+    """Fail naming every request that ``specs/<name>.json`` does not describe."""
+    spec = load_spec(name)
+    bad: list[str] = []
+    for request in requests:
+        try:
+            spec.check(request, prefix=prefix)
+        except SpecViolation as exc:
+            bad.append(str(exc))
+    assert not bad, "\n".join(bad)
 
 
 def available_specs() -> list[str]:

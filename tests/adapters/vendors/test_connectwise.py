@@ -8,7 +8,7 @@ import pytest
 from adapters.errors import AmbiguousOutcome, NotFound, RequestRejected
 from tests.adapters.vendors import harnesses as hs
 from tests.adapters.vendors._fakes import FakeTime, body_of
-from tests.adapters.vendors.specmatch import assert_in_spec
+from tests.adapters.vendors.spec_contract import assert_in_spec
 
 
 def test_connectwise_create_retried_after_a_lost_answer_makes_one_ticket():

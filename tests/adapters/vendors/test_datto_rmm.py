@@ -11,7 +11,7 @@ from adapters.vendors.datto_rmm import RequestBudget
 from tests.adapters.vendors import harnesses as hs
 from tests.adapters.vendors._fakes import FakeTime, body_of
 from tests.adapters.vendors.fake_datto import FakeDatto
-from tests.adapters.vendors.specmatch import assert_in_spec
+from tests.adapters.vendors.spec_contract import assert_in_spec
 
 
 def test_datto_patch_apply_runs_the_component_with_exactly_those_kbs():

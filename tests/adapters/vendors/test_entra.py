@@ -11,7 +11,7 @@ from adapters.vendors import EntraClient
 from tests.adapters.vendors import harnesses as hs
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.fake_graph import FakeGraph
-from tests.adapters.vendors.specmatch import assert_in_spec
+from tests.adapters.vendors.spec_contract import assert_in_spec
 
 
 def test_entra_admins_are_global_administrator_role_holders_not_group_members():

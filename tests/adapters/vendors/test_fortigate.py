@@ -10,7 +10,7 @@ from adapters.contracts import FirewallRule
 from adapters.errors import RequestRejected
 from tests.adapters.vendors import harnesses as hs
 from tests.adapters.vendors._fakes import FakeTime, body_of
-from tests.adapters.vendors.specmatch import assert_in_spec
+from tests.adapters.vendors.spec_contract import assert_in_spec
 
 
 def _rule(t: FakeTime, **change) -> FirewallRule:

@@ -7,7 +7,7 @@ import pytest
 from adapters.errors import RequestRejected
 from tests.adapters.vendors import harnesses as hs
 from tests.adapters.vendors._fakes import FakeTime
-from tests.adapters.vendors.specmatch import assert_in_spec
+from tests.adapters.vendors.spec_contract import assert_in_spec
 
 
 @pytest.mark.parametrize("result", ["FAILURE", "UNSUPPORTED", "UNCOMPLETED", "CANCELLED"])

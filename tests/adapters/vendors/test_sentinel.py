@@ -10,7 +10,7 @@ from adapters.errors import AdapterError, RequestRejected
 from tests.adapters.vendors import harnesses as hs
 from tests.adapters.vendors._fakes import FakeTime, body_of
 from tests.adapters.vendors.fake_sentinel import RULE
-from tests.adapters.vendors.specmatch import assert_in_spec
+from tests.adapters.vendors.spec_contract import assert_in_spec
 
 
 def test_sentinel_acknowledge_puts_active_with_the_incident_etag():

@@ -9,14 +9,14 @@ from tests.adapters.vendors import harnesses as hs
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.spec_contract import (
     SpecViolation,
+    assert_in_spec,
     available_specs,
     load_spec,
 )
 
-# Clients whose requests are checked by the per-vendor tests with ``specmatch`` (the second
-# spec-fragment format, from the same round): each test_<vendor>.py asserts every request it
-# made is in specs/<vendor>.json. Moving them onto ``spec_contract`` is one format for both;
-# until then they are listed here so neither check is silently skipped.
+# Clients whose fakes name no spec: their per-vendor tests check every request they made
+# against specs/<vendor>.json afterwards, with ``spec_contract.assert_in_spec`` (the same check
+# as the fakes'). Listed so neither way is silently skipped.
 AWAITING_SPEC = {
     "ninjaone",
     "datto_rmm",
@@ -110,3 +110,12 @@ def test_spec_path_parameter_is_one_segment():
     with pytest.raises(SpecViolation):
         okta.check(_req("GET", "https://o.example/api/v1/users/00u1/extra/groups"))
     okta.check(_req("GET", "https://o.example/api/v1/users/a%2Fb"))
+
+
+def test_assert_in_spec_reads_the_written_down_fragments_too():
+    ok = _req("GET", "https://n.example/api/v2/devices-detailed?pageSize=10&after=5")
+    assert_in_spec("ninjaone", [ok], prefix="/api")
+    with pytest.raises(AssertionError, match=r"POST /v2/devices-detailed is not in specs/ninjaone"):
+        assert_in_spec("ninjaone", [ok, _req("POST", "https://n.example/v2/devices-detailed")])
+    with pytest.raises(AssertionError, match=r"\['sort'\]"):
+        assert_in_spec("ninjaone", [_req("GET", "https://n.example/v2/devices-detailed?sort=x")])

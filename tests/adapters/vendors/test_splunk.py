@@ -11,7 +11,7 @@ from adapters.errors import AdapterError, RequestRejected
 from tests.adapters.vendors import harnesses as hs
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.fakes_base import form_of
-from tests.adapters.vendors.specmatch import assert_in_spec
+from tests.adapters.vendors.spec_contract import assert_in_spec
 
 RULE = "Access - Brute Force - Rule"
 

@@ -10,7 +10,7 @@ from adapters.vendors import VeeamClient
 from tests.adapters.vendors import harnesses as hs
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.fake_veeam import FakeVeeam
-from tests.adapters.vendors.specmatch import assert_in_spec
+from tests.adapters.vendors.spec_contract import assert_in_spec
 
 
 def _client(t: FakeTime, fake: FakeVeeam, mode: str) -> VeeamClient:

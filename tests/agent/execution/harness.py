@@ -17,10 +17,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from adapters import HttpHooks, ResilienceOptions
 from adapters.sim import SimEstate, SimTimings, SystemClock
 from agent.approval import Guardrails, RoleMap
 from agent.audit import AuditLog, Redactor
-from agent.execution import Adapters, Change, Executor, RetryPolicy
+from agent.execution import Adapters, Change, Executor, HoldPolicy
 from agent.execution.executor import LEASE
 from agent.policy import load_policy, load_policy_text
 from agent.service import Operations
@@ -82,7 +83,8 @@ def build(
     worker_id: str = "worker",
     step_hook: Callable[[str], None] | None = None,
     lease: timedelta = LEASE,
-    retry: RetryPolicy | None = None,
+    holds: HoldPolicy | None = None,
+    resilience: ResilienceOptions | None = None,
     now: Callable[[], datetime] = utcnow,
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = lambda s: None,
@@ -99,7 +101,9 @@ def build(
     graph = store.load()
     if adapters is None:
         sim = sim or sim_for(ents, rels)
-        adapters = sim_adapters(sim)
+        adapters = sim_adapters(
+            sim, options=resilience, hooks=HttpHooks(sleep=sleep, clock=monotonic)
+        )
     redactor = Redactor([CANARY])
     policy = (
         load_policy_text(policy_text)
@@ -124,7 +128,7 @@ def build(
         sleep=sleep,
         worker_id=worker_id,
         lease=lease,
-        retry=retry,
+        holds=holds,
         monotonic=monotonic,
         step_hook=step_hook,
         redact=redactor.redact_text,

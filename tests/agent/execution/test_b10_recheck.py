@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select, update
 
 from adapters.errors import CircuitOpen
-from agent.execution import Adapters, RetryPolicy, journal_table, target_table
+from agent.execution import Adapters, HoldPolicy, journal_table, target_table
 from agent.service import ChangeEvent, ChangeRequest
 from tests.agent.execution.harness import (
     ANA,
@@ -100,7 +100,7 @@ def _targets(engine: Engine, cid: int) -> dict[str, tuple[str, str]]:
 
 def _resume(w: World, rmm: _FlakyRmm, tick: list[float]) -> None:
     rmm.down = False
-    tick[0] += RetryPolicy().circuit_cool_down + 1
+    tick[0] += HoldPolicy().circuit_hold + 1
     w.ops.drain()
 
 

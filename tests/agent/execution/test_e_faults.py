@@ -6,9 +6,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from adapters.errors import CircuitOpen
+from adapters import CircuitOpen, ResilienceOptions
 from adapters.sim import FaultRule
-from agent.execution import Adapters, RetryPolicy, call_table, target_table
+from agent.execution import Adapters, HoldPolicy, call_table, target_table
 from tests.agent.execution.harness import World, build, enqueue, sim_adapters, sim_for
 from tests.estate import small_estate
 from twin.model import Entity, NodeKind, Relation
@@ -104,7 +104,9 @@ def test_e3_retry_after_honoured_and_requester_told(engine: Engine, tmp_path: Pa
 
 def test_e3_huge_retry_after_is_capped(engine: Engine, tmp_path: Path) -> None:
     waits: list[float] = []
-    w = build(engine, tmp_path, sleep=waits.append, retry=RetryPolicy(max_retry_after=120))
+    w = build(
+        engine, tmp_path, sleep=waits.append, resilience=ResilienceOptions(retry_after_cap=120)
+    )
     assert w.sim is not None
     w.sim.faults.add(
         FaultRule(category="rmm", call="run_script", kind="rate_limit", retry_after=86_400, times=1)
@@ -215,7 +217,7 @@ def test_e6_auth_failure_not_retried_alerts_and_holds_the_integration(
     assert w.ops.journal.get(second.id).state == "queued"  # kept, not failed
     assert w.ops.journal.get(other.id).state == "reconciled"  # other integrations carry on
     w.sim.faults.remove(rule)
-    tick[0] += RetryPolicy().auth_hold + 1
+    tick[0] += HoldPolicy().auth_hold + 1
     w.ops.drain()
     assert w.ops.journal.get(second.id).state == "reconciled"
 
@@ -241,7 +243,7 @@ def test_e7_integration_down_opens_circuit_keeps_queue_and_resumes(
     assert sent == 5  # the circuit opened at 5 failures: nothing more was sent
     assert w.ops.drain() == []  # while open, the queue is kept as it is
     w.sim.faults.remove(down)
-    tick[0] += RetryPolicy().circuit_cool_down + 1
+    tick[0] += HoldPolicy().circuit_hold + 1
     w.ops.drain()
     assert w.ops.journal.get(restarts[2].id).state == "reconciled"
     assert w.sim.effects("rmm", "run_script") == 1
@@ -288,7 +290,7 @@ def test_e7_adapter_circuit_open_hands_the_change_back_untouched(
         assert conn.execute(select(call_table.c.outcome)).scalar_one() == "not_sent"
     assert w.ops.drain() == []  # held while the client's circuit is open
     rmm.open = False
-    tick[0] += RetryPolicy().circuit_cool_down + 1
+    tick[0] += HoldPolicy().circuit_hold + 1
     w.ops.drain()
     assert w.ops.journal.get(c.id).state == "reconciled"
     assert sim.effects("rmm", "run_script") == 1
