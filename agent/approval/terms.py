@@ -8,9 +8,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from agent.approval.records import (
-    ConsentRequest,
-)
+from agent.approval.records import ConsentRequest
 from agent.policy import Decision
 
 __all__ = ["ConsentError", "Terms", "terms_of_decision", "terms_of_request"]

@@ -45,6 +45,7 @@ REFUSALS: dict[Refusal, str] = {
 
 
 def one_change(change: StateChange | None) -> tuple[StateChange, ...]:
+    """A move that happened as a one-item tuple, one that did not as an empty one."""
     return (change,) if change is not None else ()
 
 

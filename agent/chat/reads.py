@@ -7,9 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from agent.audit import Redactor
-from agent.chat.guard import (
-    MAX_TARGETS,
-)
+from agent.chat.guard import MAX_TARGETS
 from agent.chat.results import tool_result
 from agent.chat.thread import vote_summary
 from agent.chat.turn import TurnContext

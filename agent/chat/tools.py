@@ -27,7 +27,9 @@ __all__ = ["ToolBox"]
 
 
 class ToolBox(ProposalTools):
-    """The tools bound to one :class:`Operations` and one turn.
+    """The tools bound to one :class:`~agent.service.Operations` and one turn: the read tools
+    (:class:`~agent.chat.reads.ReadTools`), the proposing ones
+    (:class:`~agent.chat.proposals.ProposalTools`) and the dispatch of a tool call.
 
     Args:
         ops: The operations facade.

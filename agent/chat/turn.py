@@ -6,9 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.chat.guard import (
-    Offer,
-)
+from agent.chat.guard import Offer
 from agent.chat.intent import read_intent
 from agent.chat.named import NamedSet, named_set
 from agent.execution import Change
