@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from agent.chat import AgentReply, ToolBox, TurnContext, memory_table
 from agent.service import identity_of
-from bot.blocks import answer_blocks, decision_blocks
+from bot.blocks import answer_blocks, decision_blocks, state_words
 from bot.ingress import delivery_attempt
 from bot.listeners._shared import SlackOut, team_of
 from bot.mrkdwn import esc, mention
@@ -106,9 +106,11 @@ def converse(
     out.post(channel, esc(reply.text), blocks, thread_ts, answering=event_id)
     for change in reply.proposals:
         fresh = out.oh.ops.journal.get(change.id)
+        if fresh.state == "awaiting_consent":
+            continue  # the consent listener said so in one line, with a link to the card
         out.post(
             channel,
-            f"{fresh.ref}: {fresh.state}",
+            f"{fresh.ref}: {state_words(fresh.state)}",
             decision_blocks(fresh),
             thread_ts,
             answering=event_id,
