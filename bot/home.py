@@ -7,11 +7,13 @@ autonomy status (freeze, circuit breaker, rate limit).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from agent.execution import Change
+from agent.humantime import when_text
 from agent.service import Operations
-from bot.blocks import Block, ctx, header, limit_blocks, md
+from bot.blocks import Block, ctx, header, limit_blocks, md, state_words
 from bot.mrkdwn import esc
 
 __all__ = ["home_view", "waiting_for"]
@@ -47,13 +49,12 @@ def waiting_for(ops: Operations, team: str, user: str) -> list[Change]:
     return out
 
 
-def _line(c: Change) -> str:
+def _line(c: Change, now: datetime) -> str:
     icon = _STATE_ICON.get(c.state, ":small_blue_diamond:")
     names = ", ".join(esc(t.split(":", 1)[-1]) for t in c.targets[:3])
     more = f" +{len(c.targets) - 3}" if len(c.targets) > 3 else ""
-    when = c.updated_at.strftime("%d %b %H:%M")
-    state = c.state.replace("_", " ")
-    return f"{icon} *{c.ref}* {esc(c.action)} on {names}{more} — {state} ({when})"
+    when = when_text(c.updated_at, now=now)
+    return f"{icon} *{c.ref}* {esc(c.action)} on {names}{more} — {state_words(c.state)} ({when})"
 
 
 def _autonomy(status: dict[str, Any]) -> Block:
@@ -71,17 +72,18 @@ def _autonomy(status: dict[str, Any]) -> Block:
 def home_view(ops: Operations, team: str, user: str) -> dict[str, Any]:
     """The ``home`` view published for ``team:user``."""
     blocks: list[Block] = [header("opshand"), _autonomy(ops.autonomy_status())]
+    now = ops.now()
     waiting = waiting_for(ops, team, user)
     blocks.append(header(f"Waiting for your vote ({len(waiting)})"))
     if waiting:
-        blocks.append(md("\n".join(_line(c) for c in waiting[:10])))
+        blocks.append(md("\n".join(_line(c, now) for c in waiting[:10])))
         blocks.append(ctx("Vote on the cards in the approvals channel."))
     else:
         blocks.append(ctx("Nothing needs your vote."))
     mine = ops.journal.list(requester=f"{team}:{user}", limit=_RECENT)
     blocks.append(header("Your recent requests"))
-    blocks.append(md("\n".join(_line(c) for c in mine)) if mine else ctx("None yet."))
+    blocks.append(md("\n".join(_line(c, now) for c in mine)) if mine else ctx("None yet."))
     recent = ops.journal.list(limit=_RECENT)
     blocks.append(header("Recent actions"))
-    blocks.append(md("\n".join(_line(c) for c in recent)) if recent else ctx("None yet."))
+    blocks.append(md("\n".join(_line(c, now) for c in recent)) if recent else ctx("None yet."))
     return {"type": "home", "blocks": limit_blocks(blocks)}

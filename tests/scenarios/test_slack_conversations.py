@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,6 +120,11 @@ def test_app_home_shows_waiting_votes_requests_and_autonomy(world: World) -> Non
     mine = texts([world.slack.wait_for(lambda: world.slack.home_for(ANA), timeout=10)])
     assert "Waiting for your vote (0)" in mine
     assert "Your recent requests" in mine and ref in mine
+    # words and human times, not state names and stamps
+    assert re.search(
+        rf"{ref}\* host\.reboot on .* — waiting for consent \(\w{{3}} \d\d:\d\d UTC, ", mine
+    )
+    assert "awaiting_consent" not in mine
     world.slack.open_home(DEVIKA)  # not an approver
     other = world.slack.wait_for(lambda: world.slack.home_for(DEVIKA), timeout=10)
     assert "Waiting for your vote (0)" in texts([other])
