@@ -245,6 +245,9 @@ class _Ops:
     def autonomy_status(self) -> dict[str, Any]:
         return {"freeze": HOSTILE, "auto_last_hour": HOSTILE, "auto_limit_per_hour": HOSTILE}
 
+    def now(self) -> datetime:
+        return datetime(2026, 1, 2, tzinfo=UTC)
+
 
 def test_a11_home_tab_escapes_changes_and_the_freeze_reason() -> None:
     _assert_inert(home_view(_Ops(), "T1", "U0ANA"))  # type: ignore[arg-type]
