@@ -196,7 +196,8 @@ def _tally(card: CardState) -> str:
     return line
 
 
-def _decision_line(change: Change, card: CardState, look: Look) -> str:
+def _decision_line(change: Change, card: CardState) -> str:
+    look = LOOKS.get(card.state, LOOKS["stale"])  # the decision's icon, not the run's
     who = f" by {person(card.decided_by)}" if card.decided_by else ""
     at = when_text(card.decided_at, now=card.now, tz=card.tz) if card.decided_at else ""
     word = _DECIDED.get(card.state, card.state.capitalize())
@@ -222,7 +223,7 @@ def consent_card(change: Change, card: CardState) -> Card:
         )
     ]
     if card.state != "open":
-        body.append(md(_decision_line(change, card, look)))
+        body.append(md(_decision_line(change, card)))
     body.extend(plan_lines(plan))
     body.append(
         md(f"*Why consent:*\n{reason_bullets(dec) or 'policy default (no rule allowed it)'}")

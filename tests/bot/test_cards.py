@@ -90,6 +90,12 @@ def test_decision_line_says_who_and_when_and_a_schedule_says_when_it_runs() -> N
     body = _text(consent_card(_change(state="queued"), card).all_blocks)
     assert "*Approved by <@U0CHLOE>* · Thu 14:55 UTC, 5 min ago. It is queued to run." in body
     assert "expires" not in body  # a decided request has no deadline left
+    running = consent_card(
+        _change(state="executing"), replace(card, next_step="It is running now.")
+    )
+    assert running.blocks[0]["text"]["text"].startswith(":arrows_counterclockwise: Running:")
+    # the decision keeps its own icon while the header follows the run
+    assert ":white_check_mark: *Approved by <@U0CHLOE>*" in _text(running.all_blocks)
     sat = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)
     later = consent_card(
         _change(state="scheduled", not_before=sat), replace(card, tz="America/New_York")
