@@ -120,7 +120,9 @@ class ProposalResult:
 class ChangeEvent:
     """A state change announced to subscribers."""
 
-    kind: Literal["proposed", "decided", "vote", "finished", "stale", "expired", "autonomy"]
+    kind: Literal[
+        "proposed", "decided", "vote", "started", "finished", "stale", "expired", "autonomy"
+    ]
     change: Change
     detail: dict[str, Any] = field(default_factory=dict)
 
@@ -648,8 +650,13 @@ class Operations(AutonomyGuards, Scheduling):
             idle_sleep=idle_sleep,
             before_round=self._housekeeping,
             on_report=self._after_run,
+            on_start=self._started,
             wake=self._wake,
         )
+
+    def _started(self, change_id: int) -> None:
+        """A worker claimed the change and is about to run it: subscribers hear ``started``."""
+        self._emit(ChangeEvent("started", self.journal.get(change_id)))
 
     def _housekeeping(self) -> None:
         self.expire_consents()

@@ -62,7 +62,7 @@ class SlackSettings(_Section):
     team_id: str = "T0LOCAL01"
     """The workspace id; identities are ``team_id:user_id``."""
     approvals_channel: str = "ops-approvals"
-    """Where consent cards go (besides the request's thread)."""
+    """Where consent cards go (the request's thread gets one line linking the card)."""
     digest_channel: str = "ops-digest"
     """Where the daily digest is posted."""
     host: str = "127.0.0.1"
