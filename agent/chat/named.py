@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from agent.chat.intent import clean, fold
 from agent.chat.offline.resolver import TwinNameResolver
 from agent.chat.scope import Vocabulary, in_scope
+from agent.chat.siblings import expand_siblings
 from twin.graph import TwinGraph
 from twin.model import Entity, NodeKind
 
@@ -269,7 +270,8 @@ def named_set(texts: Iterable[str], graph: TwinGraph) -> NamedSet:
     phrases: list[str] = []
     folded: list[str] = []
     exact: set[str] = set()
-    for raw in texts:
+    for text in texts:
+        raw = expand_siblings(text)  # "web-prod-01 and -02" names web-prod-02, as the parser reads
         cleaned = clean(raw)
         folded.append(cleaned.text)
         phrases += _phrases(cleaned.text)

@@ -201,22 +201,23 @@ def test_a_real_model_is_given_the_threads_changes_and_entities(world: EvalWorld
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "aspect"),
     [
-        f"is {WEB1} healthy?",
-        f"who owns {WEB1}?",
-        f"what changed on {WEB1}?",
-        f"when was {WEB1} last patched?",
+        (f"is {WEB1} healthy?", "health"),
+        (f"who owns {WEB1}?", "owner"),
+        (f"what changed on {WEB1}?", "changes"),
+        (f"when was {WEB1} last patched?", "patch"),
     ],
 )
-def test_ordinary_questions_about_one_entity(world: EvalWorld, text: str) -> None:
+def test_ordinary_questions_about_one_entity(world: EvalWorld, text: str, aspect: str) -> None:
     reply = Thread(world).ask(text)
-    assert _calls(reply) == [("twin_show", {"entity": f"host:{WEB1}"})], reply.text
+    assert _calls(reply) == [("twin_show", {"entity": f"host:{WEB1}", "aspect": aspect})]
     assert not reply.proposals
 
 
 def test_is_it_healthy_in_a_thread_means_its_entity(world: EvalWorld) -> None:
     thread = Thread(world)
     thread.ask(f"tell me about {WEB1}")
-    for text in ("is it healthy?", "who owns it?"):
-        assert _calls(thread.ask(text)) == [("twin_show", {"entity": f"host:{WEB1}"})], text
+    for text, aspect in (("is it healthy?", "health"), ("who owns it?", "owner")):
+        want = [("twin_show", {"entity": f"host:{WEB1}", "aspect": aspect})]
+        assert _calls(thread.ask(text)) == want, text
