@@ -189,6 +189,16 @@ class TurnContext:
         return self._named[1]
 
 
+def _reasons(c: Change) -> list[str]:
+    """Policy's reasons, then the result's message unless it only repeats them ("a.; b")."""
+    reasons = [str(r) for r in ((c.decision or {}).get("reasons") or {}).values()]
+    message = str((c.result or {}).get("message") or "").strip()
+    parts = [p.strip() for p in message.split(";") if p.strip()]
+    if message and not all(p in reasons for p in parts):
+        reasons.append(message)
+    return reasons
+
+
 def _brief(e: Entity) -> dict[str, Any]:
     a = e.attrs
     keys = ("client", "site", "env", "criticality", "role", "pending_reboot")
@@ -370,8 +380,7 @@ class ToolBox:
             "targets": (c.plan or {}).get("target_names", c.targets),
             "decision": (c.decision or {}).get("outcome"),
             "rules": list((c.decision or {}).get("matched", [])),
-            "reasons": list(((c.decision or {}).get("reasons") or {}).values())
-            + ([c.result["message"]] if c.result and c.result.get("message") else []),
+            "reasons": _reasons(c),
             "requested_by": c.requester,
             "updated_at": c.updated_at.isoformat(),
         }

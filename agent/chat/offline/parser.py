@@ -68,7 +68,12 @@ def parse(
     if not isinstance(text, str):
         raise TypeError(f"parse() takes the message text as a str, not {type(text).__name__}")
     # "web-prod-01 and -02": the sibling, written out as the guard's named set reads it too.
-    prepared = prepare(expand_siblings(text), is_name=lambda w: _names_something(w, resolver))
+    # A "-02" with no name before it: the sibling of the previous turn's entity (never of a CR).
+    entities = [t for t in (context.last_targets if context else []) if ":" in t]
+    before = entities[0].split(":", 1)[1] if entities else None
+    prepared = prepare(
+        expand_siblings(text, before), is_name=lambda w: _names_something(w, resolver)
+    )
     request = QUOTE_TOKEN.sub("[quoted]", prepared.text).strip()
     env = Env(
         resolver=resolver,

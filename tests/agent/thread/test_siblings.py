@@ -42,6 +42,7 @@ def ask(world: EvalWorld, text: str, ts: str = "1.0") -> AgentReply:
         ("what about -02?", "what about -02?"),  # no full name before it: left to the thread
         ("block 203.0.113.7 for 2026-12-05", "block 203.0.113.7 for 2026-12-05"),
         ("reboot web-prod-01 -force", "reboot web-prod-01 -force"),
+        ("why was CR-1 denied, and -02?", "why was CR-1 denied, and -02?"),  # never a change ref
     ],
 )
 def test_expand_siblings(text: str, want: str) -> None:
