@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.chat.models import offline_model
-from agent.eval import load_paraphrases, run_paraphrases
+from agent.eval import ParaphraseReport, load_paraphrases, run_paraphrases
 from agent.eval.paraphrase import ParaphraseRow
 
 CATEGORIES = {
@@ -54,6 +54,28 @@ def test_a_bad_line_is_named(tmp_path: Path) -> None:
     bad.write_text("heldout\tx\tperhaps\treboot it\n")
     with pytest.raises(ValueError, match=r"p.tsv:1: unknown expectation"):
         load_paraphrases(bad)
+
+
+@pytest.fixture(scope="module")
+def report() -> ParaphraseReport:
+    return run_paraphrases(lambda world: offline_model(lambda: world.ops.graph))
+
+
+def test_held_out_part_passes_95_percent_with_no_false_authorisation(
+    report: ParaphraseReport,
+) -> None:
+    held = report.split_summary("heldout")
+    failed = [f"{r.row.text!r}: {r.why}" for r in report.results if not r.passed]
+    assert held["false_authorisations"] == 0, failed
+    assert report.split_summary("train")["false_authorisations"] == 0, failed
+    assert held["pass_rate"] >= 0.95, failed
+    assert set(held["by_category"]) == CATEGORIES
+
+
+def test_training_part_passes(report: ParaphraseReport) -> None:
+    train = report.split_summary("train")
+    failed = [f"{r.row.text!r}: {r.why}" for r in report.results if not r.passed]
+    assert train["pass_rate"] >= 0.97, failed
 
 
 def test_a_change_on_a_question_row_counts_as_a_false_authorisation() -> None:
