@@ -34,7 +34,9 @@ TOOL_DOCS: dict[str, str] = {
     ),
     "twin_show": (
         "One entity by exact id or name: attributes, provenance, what it needs and what needs "
-        "it. Use it when the person asks about one thing. Returns `status: not_found` for an "
+        "it. Use it when the person asks about one thing. With `aspect` it adds the facts for "
+        "'is X healthy' (health), 'what changed on X' (changes, from the journal), 'when was X "
+        "last patched' (patch) or 'who owns X' (owner). Returns `status: not_found` for an "
         "unknown name (search instead). " + _DATA
     ),
     "twin_deps": (
@@ -72,6 +74,10 @@ TOOL_DOCS: dict[str, str] = {
     ),
     "pending_approvals": (
         "Changes waiting for consent, newest first, with who must approve. Takes no arguments."
+    ),
+    "scheduled_changes": (
+        "Changes approved and waiting for their time (`scheduled`), soonest first: 'what is "
+        "scheduled tonight / this week'. Returns `items` with `not_before` and `total`."
     ),
     "activity": (
         "What opshand did in a period: changes by state and the latest items. Use it for "
