@@ -3,8 +3,9 @@
 One small contract per category (:mod:`adapters.contracts`), one error tree
 (:mod:`adapters.errors`), real vendor clients over httpx (:mod:`adapters.vendors`), the simulated
 estate (:mod:`adapters.sim`), inventory-to-twin mapping (:mod:`adapters.inventory`), one sync over
-every integration (:mod:`adapters.sync`), integrations built from settings
-(:mod:`adapters.registry`), their health probes (:mod:`adapters.health`), the resilience policy
+every integration (:mod:`adapters.sync`), the ``integrations`` settings section
+(:mod:`adapters.integration_config`), integrations built from it (:mod:`adapters.registry`),
+their health probes (:mod:`adapters.health`), the resilience policy
 for non-HTTP adapters (:mod:`adapters.resilient`) and webhook signal parsers
 (:mod:`adapters.signals`, :mod:`adapters.alert_webhooks`).
 """

@@ -316,7 +316,8 @@ def _runbooks(s: Settings) -> Finding | None:
 
 def _integrations(s: Settings) -> list[Finding]:
     from adapters.health import check_all
-    from adapters.registry import ConfigError, IntegrationsConfig, build_integrations
+    from adapters.integration_config import ConfigError, IntegrationsConfig
+    from adapters.registry import build_integrations
 
     config = getattr(s, "integrations", None)
     entries = config.entries() if isinstance(config, IntegrationsConfig) else {}
@@ -356,7 +357,7 @@ def _integrations(s: Settings) -> list[Finding]:
 
 def _topology(s: Settings) -> list[Finding]:
     """Topology sources: each configured one read once; none means the simulated ones."""
-    from adapters.registry import ConfigError
+    from adapters.integration_config import ConfigError
     from adapters.topology import TopologyConfig, build_topology_sources, check_topology_source
 
     config = getattr(s, "topology", None)

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from adapters.health import ClientState, IntegrationCheck, check_all, client_states
-from adapters.registry import ConfigError, Integration, IntegrationsConfig, build_integrations
+from adapters.integration_config import ConfigError, IntegrationsConfig
+from adapters.registry import Integration, build_integrations
 from adapters.topology import (
     BuiltTopologySource,
     TopologyConfig,
