@@ -269,7 +269,7 @@ class Settings(BaseSettings):
     signals: SignalSettings = Field(default_factory=SignalSettings)
     management: ManagementSettings = Field(default_factory=ManagementSettings)
     integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
-    """One integration per category (``vendor: sim`` by default); see ``adapters.integration_config``."""
+    """One integration per category (``vendor: sim`` by default); see ``integration_config``."""
     topology: TopologyConfig = Field(default_factory=TopologyConfig)
     """Real topology sources (CMDB, vCenter, Proxmox, Prometheus, NetBox, catalog files) read
     by ``opshand twin sync``; none listed means the simulated ones. See

@@ -1,7 +1,8 @@
 """Real topology sources from settings: the ``topology:`` section and the clients it builds.
 
-Like ``integrations`` (:mod:`adapters.integration_config`), each source names a vendor, where it is and
-its credentials (``SecretStr`` or ``{file: path}``); unknown names are refused with the field.
+Like ``integrations`` (:mod:`adapters.integration_config`), each source names a vendor, where
+it is and its credentials (``SecretStr`` or ``{file: path}``); unknown names are refused with
+the field.
 With no source listed, ``opshand twin sync`` uses the simulated sources (the demo). Example::
 
     topology:
