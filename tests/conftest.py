@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
 from sqlalchemy import Engine, text
 
+import tests.profiles  # noqa: F401  (registers and loads the Hypothesis profiles)
 from twin.db import make_engine, metadata
 
 # pytest-xdist workers inherit the controller's COLUMNS/LINES; rich would fix its consoles'
@@ -21,14 +21,6 @@ for _var in ("COLUMNS", "LINES"):
 PG_ENV = "OPSHAND_TEST_POSTGRES_URL"
 _PG_URL = os.environ.get(PG_ENV, "")
 _IN_CI = os.environ.get("CI", "").lower() == "true"
-
-# Hypothesis profiles (HYPOTHESIS_PROFILE picks one). "ci" is derandomised, so a red CI run is
-# reproduced by running it again; "dev" explores new examples each run; "thorough" runs ten times
-# the examples of each property for a deliberate hunt. A test's own @settings still wins.
-settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
-settings.register_profile("dev", deadline=None, print_blob=True)
-settings.register_profile("thorough", deadline=None, print_blob=True, max_examples=1000)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if _IN_CI else "dev"))
 
 
 @pytest.fixture(autouse=True)
