@@ -12,7 +12,7 @@ import os
 
 from hypothesis import settings
 
-__all__ = ["PROFILE", "stateful_examples"]
+__all__ = ["PROFILE", "budget"]
 
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None, print_blob=True)
@@ -24,8 +24,8 @@ PROFILE = os.environ.get(
 settings.load_profile(PROFILE)
 
 
-def stateful_examples(full: int, *, routine: int) -> int:
-    """Examples for a stateful property whose examples each cost a database world.
+def budget(full: int, *, routine: int) -> int:
+    """How many examples (or raced changes) an expensive test runs: each costs a database world.
 
     ``full`` under the ``thorough`` profile, ``routine`` under ``ci`` and ``dev``: a
     derandomised CI run replays the same examples every time, so beyond a few hundred they only

@@ -19,7 +19,7 @@ from agent.approval import (
     consent_vote_table,
 )
 from agent.policy import Decision, PolicyInput, load_policy_text
-from tests.profiles import stateful_examples
+from tests.profiles import budget
 
 POLICY = load_policy_text(
     "version: 1\n"
@@ -553,7 +553,7 @@ def test_consent_stateful_property(engine):
     run_state_machine_as_test(
         lambda: ConsentMachine(engine),
         settings=settings(
-            max_examples=stateful_examples(full, routine=routine),
+            max_examples=budget(full, routine=routine),
             stateful_step_count=15,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],

@@ -25,14 +25,14 @@ from agent.execution import STEPS
 from agent.service import ChangeRequest
 from tests.agent.execution.harness import ANA, BEN, CHLOE, World, build
 from tests.estate import small_estate
-from tests.profiles import stateful_examples
+from tests.profiles import budget
 from twin.db import make_engine
 
 # D5's 1,000 examples run under the ``thorough`` profile (the nightly run). Each example drives
 # a real propose / vote / crash / retry sequence through the core (~90 ms); the routine ``ci``
 # and ``dev`` runs take 300: derandomised CI replays the same ones each time, and 300 x 6 steps
 # reach every rule, both decision kinds and a crash at each step kind many times over.
-EXAMPLES = stateful_examples(1000, routine=300)
+EXAMPLES = budget(1000, routine=300)
 _CHANGE_IN_KEY = re.compile(r"(?:^|:)CR-(\d+):")
 HOSTS = ("contoso-ny-web-01", "contoso-ny-web-02", "contoso-ny-web-03")
 
