@@ -199,9 +199,12 @@ class TwinGraph:
     def relations(self) -> Iterator[Relation]:
         """All relations (one per type per pair)."""
         make = Relation.model_construct  # the graph only holds valid edges: skip validation
+        # Every field given: pydantic's model_construct inspects the signature of a default
+        # factory on each call otherwise, most of what listing 100,000 relations costs.
+        given = {"src", "type", "dst"}
         for src, dst, types in self.g.edges(data="types"):
             for t in sorted(types):
-                yield make(src=src, type=t, dst=dst)
+                yield make(given, src=src, type=t, dst=dst, attrs={}, source="sample")
 
     def out_edges(self, entity_id: str) -> list[tuple[EdgeType, str]]:
         """What ``entity_id`` needs: (type, target id)."""
