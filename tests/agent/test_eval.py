@@ -19,10 +19,6 @@ from agent.eval import (
     scripted_factory,
 )
 
-# One xdist worker runs this module (``--dist loadgroup``): each report runs the whole suite,
-# and spread over workers each of them would build both reports again.
-pytestmark = pytest.mark.xdist_group("eval")
-
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 SCENARIOS = load_scenarios(EVALS)
 
