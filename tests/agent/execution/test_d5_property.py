@@ -201,9 +201,8 @@ ExecutionMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestD5ExecutionProperty = ExecutionMachine.TestCase
-# 1,000 stateful examples take minutes on a loaded 2-core host; pytest-timeout's
-# default (300 s) would cut the run mid-example and Hypothesis would report the cut as a flaky
-# failure.
+# 1,000 stateful examples take minutes on a loaded 2-core host; pytest-timeout's default (300 s)
+# would cut the run mid-example and Hypothesis would report the cut as a flaky failure.
 TestD5ExecutionProperty.pytestmark = [pytest.mark.timeout(900)]
 
 
