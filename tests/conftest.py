@@ -30,6 +30,7 @@ _PG_URL = os.environ.get(PG_ENV, "")
 _IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Load scheduling with the modules of :data:`ONE_WORKER_MODULES` kept on one worker."""
     from xdist.scheduler import LoadScopeScheduling
