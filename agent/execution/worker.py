@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from agent.execution.change import IllegalTransition
 from agent.execution.executor import Executor
-from agent.execution.journal import IllegalTransition, journal_table
+from agent.execution.journal import journal_table
 from agent.execution.report import ExecutionReport
 
 __all__ = ["Worker", "WorkerStats"]
