@@ -149,6 +149,7 @@ def _measure(url: str, slack: LocalSlack, concurrency: int, rounds: int) -> dict
 def _serve(kind: str, api_url: str, port_out: Any, stop: Any) -> None:
     """Child process: serve one app until ``stop`` is set (own process, own GIL)."""
     client = WebClient(token=TOKEN, base_url=api_url)
+
     with tempfile.TemporaryDirectory() as tmp:
         oh = None
         if kind == "baseline":
@@ -209,11 +210,15 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--only", choices=("baseline", "opshand"))
     args = ap.parse_args()
     results: dict[str, Any] = {}
     with LocalSlack(signing_secret=SECRET, bot_token=TOKEN) as slack:
-        for kind in ("baseline", "opshand"):
+        for kind in (args.only,) if args.only else ("baseline", "opshand"):
             results[kind] = _run(kind, slack, args.concurrency, args.rounds)
+    if args.only:
+        print(json.dumps(results, indent=2))
+        return
     ratio = results["opshand"]["p99_ms"] / max(results["baseline"]["p99_ms"], 1e-9)
     results["p99_ratio"] = ratio
     if args.json:
