@@ -54,19 +54,24 @@ class InboxUnavailable(Exception):
 _Item = tuple[dict[str, Any], "Future[bool]"]
 
 
+_INSERTS = {
+    dialect: insert(inbox_table)
+    .on_conflict_do_nothing(index_elements=[inbox_table.c.event_id])
+    .returning(inbox_table.c.event_id)
+    for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+"""One statement per dialect, built once: executed with a list of rows it stays in
+SQLAlchemy's compiled cache (``insertmanyvalues`` batches the rows into multi-row INSERTs),
+where a ``.values(rows)`` statement is compiled again for every batch size, which measured
+ten times slower under load."""
+
+
 def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
     """Insert the rows whose event id is not stored yet; returns the ids inserted now."""
-    dialect = conn.dialect.name
-    if dialect not in ("postgresql", "sqlite"):
-        raise RuntimeError(f"the Slack inbox does not support {dialect}")
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(inbox_table)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[inbox_table.c.event_id])
-        .returning(inbox_table.c.event_id)
-    )
-    return {str(r.event_id) for r in conn.execute(stmt)}
+    stmt = _INSERTS.get(conn.dialect.name)
+    if stmt is None:
+        raise RuntimeError(f"the Slack inbox does not support {conn.dialect.name}")
+    return {str(r.event_id) for r in conn.execute(stmt, rows)}
 
 
 class GroupWriter:
