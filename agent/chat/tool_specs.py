@@ -135,6 +135,31 @@ def attribute_values(graph: TwinGraph | None, name: str) -> list[str]:
     return _VALUES[key]
 
 
+_BUILT: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
+"""The schemas without the twin's values, keyed by what they are built from (the tool models
+and the catalog). Building them (pydantic schema generation) was most of an agent turn's CPU
+under a burst of mentions, and that CPU competes with the acknowledgements for the GIL."""
+
+
+def _base_schemas() -> dict[str, dict[str, Any]]:
+    """Tool name -> its schema before the twin's enums; a fresh copy the caller may change."""
+    key = (
+        tuple((name, id(model)) for name, model in TOOL_ARGS.items()),
+        tuple((k, id(a.params), a.summary) for k, a in sorted(CATALOG.items())),
+    )
+    built = _BUILT.get(key)
+    if built is None:
+        built = {
+            name: propose_schema()
+            if name == "propose_change"
+            else _inline(model.model_json_schema())
+            for name, model in TOOL_ARGS.items()
+        }
+        _BUILT.clear()
+        _BUILT[key] = built
+    return copy.deepcopy(built)
+
+
 def propose_schema() -> dict[str, Any]:
     """``propose_change``'s arguments: the action an enum of the catalog, ``params`` one of
     the actions' own parameter schemas (each titled with its action kind)."""
@@ -169,10 +194,7 @@ def tool_schemas(graph: TwinGraph | None = None) -> dict[str, dict[str, Any]]:
             those stay free text.
     """
     out: dict[str, dict[str, Any]] = {}
-    for name, model in TOOL_ARGS.items():
-        schema = (
-            propose_schema() if name == "propose_change" else _inline(model.model_json_schema())
-        )
+    for name, schema in _base_schemas().items():
         schema["additionalProperties"] = False
         props = schema.get("properties", {})
         if "period" in props:
