@@ -13,17 +13,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.listener.listener_completion_handler import ListenerCompletionHandler
 from slack_bolt.listener.listener_error_handler import ListenerErrorHandler
 
-if TYPE_CHECKING:
-    from bot.ingress.inbox import Inbox
-
 __all__ = [
     "CONTEXT_KEY",
+    "Outcomes",
     "Receipt",
     "Ticket",
     "came_through_inbox",
@@ -73,11 +71,18 @@ def event_type(payload: Mapping[str, Any]) -> str:
     return str(kind or "unknown")[:64]
 
 
+class Outcomes(Protocol):
+    """Where a settled ticket goes (the :class:`~bot.ingress.inbox.Inbox` that dispatched it)."""
+
+    def record_outcome(self, ticket: Ticket, error: BaseException | None) -> None:
+        """Mark the event done, or record its error."""
+
+
 @dataclass(eq=False)
 class Ticket:
     """One dispatch in flight; settled once, by whichever of Bolt's paths ends it."""
 
-    inbox: Inbox
+    inbox: Outcomes
     receipt: Receipt
     error: BaseException | None = None
     _settled: bool = False
