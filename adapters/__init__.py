@@ -3,10 +3,11 @@
 One small contract per category (:mod:`adapters.contracts`), one error tree
 (:mod:`adapters.errors`), real vendor clients over httpx (:mod:`adapters.vendors`), the simulated
 estate (:mod:`adapters.sim`), inventory-to-twin mapping (:mod:`adapters.inventory`), one sync over
-every integration (:mod:`adapters.sync`), integrations built from settings
-(:mod:`adapters.registry`), their health probes (:mod:`adapters.health`), the one retry and
-circuit-breaker layer every client sends through (:mod:`adapters._retry`; :mod:`adapters.resilient`
-for non-HTTP adapters) and webhook signal parsers
+every integration (:mod:`adapters.sync`), the ``integrations`` settings section
+(:mod:`adapters.integration_config`), integrations built from it (:mod:`adapters.registry`),
+their health probes (:mod:`adapters.health`), the one retry and circuit-breaker layer every client
+sends through (:mod:`adapters._retry`; :mod:`adapters.resilient` for non-HTTP adapters) and
+webhook signal parsers
 (:mod:`adapters.signals`, :mod:`adapters.alert_webhooks`).
 """
 

@@ -22,7 +22,8 @@ from adapters.errors import (
     NotFound,
     TransientError,
 )
-from adapters.registry import VENDORS, Integration
+from adapters.integration_config import VENDORS
+from adapters.registry import Integration
 from adapters.resilient import contract_methods
 
 __all__ = [
@@ -165,7 +166,7 @@ class ClientState(BaseModel):
 
 
 def client_states(results: Iterable[IntegrationCheck]) -> list[ClientState]:
-    """Every vendor client in :data:`adapters.registry.VENDORS`, configured or not.
+    """Every vendor client in :data:`adapters.integration_config.VENDORS`, configured or not.
 
     ``results`` are the probes of the configured integrations; a vendor without one reads
     ``not_configured``. Ordered by category, then vendor.

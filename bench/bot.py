@@ -5,14 +5,16 @@ Fires rounds of 50 concurrent, signed ``app_mention`` events at two apps served 
 Slack-compatible server:
 
 * **opshand** — ``bot.app.build_app`` on a bootstrapped opshand (SQLite, sample estate, offline
-  model): de-duplication middleware writing to the database, then the agent answering each
-  mention after the ack (that work competes for the same process while later acks are timed);
+  model): each event stored in the durable inbox (group commit) before its 200, then the agent
+  answering each mention after the ack (that work competes for the same process while later
+  acks are timed);
 * **baseline** — a bare Bolt ``App`` with a no-op ``app_mention`` listener.
 
-Latency is measured by the sender, from request start to the HTTP answer. Targets (issue 9):
-opshand p99 <= 100 ms and p99 ratio to the baseline <= 2.
+Latency is measured by the sender, from request start to the HTTP answer. Targets (issue 18):
+opshand p99 <= 100 ms (on an idle machine) and p99 ratio to the baseline <= 2 in the same run.
+The machine's load average is printed with the figures: on a shared machine they move with it.
 
-    .venv/bin/python bench/bot.py [--concurrency 50] [--rounds 4] [--json]
+    .venv/bin/python bench/bot.py [--concurrency 50] [--rounds 4] [--json] [--only APP]
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
+import platform
 import statistics
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,19 +52,33 @@ from bot.localslack import LocalSlack, sign
 from bot.settings import Settings
 from twin.db import make_engine
 
+APPS = ("baseline", "opshand")
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"
 USER = "U0LOCAL01"
 
 
-def _envelope(slack: LocalSlack, text: str) -> bytes:
+@dataclass(frozen=True)
+class _Workspace:
+    """What the senders need of the local workspace (picklable, for their own process)."""
+
+    team_id: str
+    bot_user_id: str
+    channel: str
+
+    @classmethod
+    def of(cls, slack: LocalSlack) -> _Workspace:
+        return cls(slack.team_id, slack.bot_user_id, slack.channel_id("ops"))
+
+
+def _envelope(slack: _Workspace, text: str) -> bytes:
     ts = f"{time.time():.6f}"
     event = {
         "type": "app_mention",
         "user": USER,
         "text": f"<@{slack.bot_user_id}> {text}",
         "ts": ts,
-        "channel": slack.channel_id("ops"),
+        "channel": slack.channel,
         "event_ts": ts,
     }
     return json.dumps(
@@ -87,7 +106,7 @@ class _Senders:
         for c in self.clients:
             c.close()
 
-    def round(self, url: str, slack: LocalSlack) -> tuple[list[float], int]:
+    def round(self, url: str, slack: _Workspace) -> tuple[list[float], int]:
         n = len(self.clients)
         bodies = [_envelope(slack, f"what depends on contoso-erp-db? #{i}") for i in range(n)]
         lat: list[float] = []
@@ -122,7 +141,7 @@ class _Senders:
         return lat, bad
 
 
-def _measure(url: str, slack: LocalSlack, concurrency: int, rounds: int) -> dict[str, Any]:
+def _measure(url: str, slack: _Workspace, concurrency: int, rounds: int) -> dict[str, Any]:
     senders = _Senders(concurrency)
     try:
         senders.round(url, slack)  # warm-up: connections, caches, auth.test
@@ -141,9 +160,15 @@ def _measure(url: str, slack: LocalSlack, concurrency: int, rounds: int) -> dict
         "n": len(lat),
         "errors": bad,
         "p50_ms": statistics.median(lat),
-        "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+        "p95_ms": _quantile(lat, 0.95),
+        "p99_ms": _quantile(lat, 0.99),
         "max_ms": lat[-1],
     }
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """The nearest-rank quantile of sorted values."""
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 def _serve(kind: str, api_url: str, port_out: Any, stop: Any) -> None:
@@ -180,9 +205,20 @@ def _serve(kind: str, api_url: str, port_out: Any, stop: Any) -> None:
         port_out.put(server.url)
         stop.wait()
         server.stop()
+        if inbox is not None:
+            # Let every stored event's listener finish before its database goes away.
+            deadline = time.monotonic() + 120
+            while inbox.held() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            inbox.close()
         if oh is not None:
             oh.close()
         engine.dispose()
+
+
+def _send(url: str, slack: _Workspace, concurrency: int, rounds: int, out: Any) -> None:
+    """Child process: measure, and put the figures on ``out``."""
+    out.put(_measure(url, slack, concurrency, rounds))
 
 
 def _run(kind: str, slack: LocalSlack, concurrency: int, rounds: int) -> dict[str, Any]:
@@ -192,7 +228,15 @@ def _run(kind: str, slack: LocalSlack, concurrency: int, rounds: int) -> dict[st
     proc.start()
     try:
         url = urls.get(timeout=120)
-        result = _measure(url, slack, concurrency, rounds)
+        # The senders get a process of their own: in this one, the local Slack server answers
+        # opshand's Web API calls, and would slow the clock-keeping senders down with them.
+        results = mp.Queue()
+        sender = mp.Process(
+            target=_send, args=(url, _Workspace.of(slack), concurrency, rounds, results)
+        )
+        sender.start()
+        result: dict[str, Any] = results.get(timeout=600)
+        sender.join(timeout=30)
         # Let the answers finish before the workspace goes away.
         seen = -1
         while seen != (seen := len(slack.calls("chat.postMessage"))):
@@ -200,7 +244,12 @@ def _run(kind: str, slack: LocalSlack, concurrency: int, rounds: int) -> dict[st
         return result
     finally:
         stop.set()
-        proc.join(timeout=30)
+        proc.join(timeout=150)
+
+
+def _load() -> list[float]:
+    """The 1, 5 and 15-minute load averages (what else the machine was doing)."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def main() -> None:
@@ -209,30 +258,50 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--only", choices=APPS, help="measure one app (profiling)")
     args = ap.parse_args()
-    results: dict[str, Any] = {}
+    apps = (args.only,) if args.only else APPS
+    results: dict[str, Any] = {
+        "concurrency": args.concurrency,
+        "rounds": args.rounds,
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+        ),
+        "load_before": _load(),
+    }
     with LocalSlack(signing_secret=SECRET, bot_token=TOKEN) as slack:
-        for kind in ("baseline", "opshand"):
+        for kind in apps:
             results[kind] = _run(kind, slack, args.concurrency, args.rounds)
-    ratio = results["opshand"]["p99_ms"] / max(results["baseline"]["p99_ms"], 1e-9)
-    results["p99_ratio"] = ratio
+    results["load_after"] = _load()
+    if len(apps) == len(APPS):
+        results["p99_ratio"] = results["opshand"]["p99_ms"] / max(
+            results["baseline"]["p99_ms"], 1e-9
+        )
+        results["targets_met"] = results["opshand"]["p99_ms"] <= 100 and results["p99_ratio"] <= 2
     if args.json:
         print(json.dumps(results, indent=2))
         return
     print(f"Ack latency, {args.concurrency} concurrent app_mention events x {args.rounds} rounds")
-    print("(each app in its own process; senders and the local Slack server in this one)")
-    print(f"{'app':<10} {'n':>5} {'errors':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-    for name in ("baseline", "opshand"):
+    print("(each app, the senders and the local Slack server in processes of their own)")
+    print(
+        f"machine: {results['machine']}; load average before {results['load_before']}, "
+        f"after {results['load_after']}"
+    )
+    print(
+        f"{'app':<10} {'n':>5} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+        f"{'max ms':>8}"
+    )
+    for name in apps:
         r = results[name]
         print(
-            f"{name:<10} {r['n']:>5} {r['errors']:>6} {r['p50_ms']:>8.1f} "
+            f"{name:<10} {r['n']:>5} {r['errors']:>6} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
             f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f}"
         )
-    ok = results["opshand"]["p99_ms"] <= 100 and ratio <= 2
-    print(
-        f"p99 ratio opshand/baseline: {ratio:.2f} (targets p99 <= 100 ms and ratio <= 2: "
-        f"{'met' if ok else 'NOT met'})"
-    )
+    if "p99_ratio" in results:
+        print(
+            f"p99 ratio opshand/baseline: {results['p99_ratio']:.2f} (targets p99 <= 100 ms and "
+            f"ratio <= 2: {'met' if results['targets_met'] else 'NOT met'})"
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Block Kit rendering: answers, plans, consent cards and incident-thread summaries.
+"""Block Kit rendering: answers, plans, decisions and incident-thread summaries (consent cards
+are in :mod:`bot.cards`).
 
 Every message has a plain-text fallback (``text``) and stays inside Slack's limits (50 blocks a
 message, 3000 characters a section, 10 fields a section, 150 characters of plain_text in a
@@ -9,40 +10,57 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from agent.chat.offline import when_text
 from agent.execution import Change
-from agent.schedule import window_flagged
-from bot.mrkdwn import esc, mention, person
+from agent.humantime import when_text
+from bot.mrkdwn import esc
 from bot.slack_tables import CRIT_ORDER, breakdown_fields, entity_table
 from twin.coverage import unknown_lines
 from twin.model import utcnow
 
 __all__ = [
+    "CRIT_ORDER",
     "MAX_BLOCKS",
     "Block",
-    "CardState",
     "answer_blocks",
-    "consent_card",
     "ctx",
     "cut",
     "decision_blocks",
-    "drift_lines",
     "header",
     "limit_blocks",
     "md",
+    "plan_lines",
+    "reason_bullets",
+    "rule_ids",
+    "state_words",
     "thread_summary",
-    "when_line",
-    "window_button",
 ]
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_FIELDS = 10
 Block = dict[str, Any]
+
+
+_STATE_WORDS = {
+    "awaiting_consent": "waiting for consent",
+    "auto_approved": "approved by policy",
+    "executing": "running",
+    "rolled_back": "rolled back",
+    "stale": "no longer valid",
+}
+_SEVERITY_WORDS = {
+    "deny": "blocks the change",
+    "needs_consent": "needs an approver",
+    "warn": "worth a look",
+}
+
+
+def state_words(state: str) -> str:
+    """A change's journal state as people say it ("waiting for consent", "rolled back")."""
+    return _STATE_WORDS.get(state, state.replace("_", " "))
 
 
 def cut(text: str, limit: int) -> str:
@@ -108,7 +126,7 @@ def answer_blocks(text: str, facts: Sequence[tuple[str, dict[str, Any]]] = ()) -
 
 
 # ---------------------------------------------------------------------- plans
-def _plan_lines(plan: dict[str, Any]) -> list[Block]:
+def plan_lines(plan: dict[str, Any]) -> list[Block]:
     coll = plan.get("collateral", [])
     by_kind = Counter(str(a["kind"]) for a in coll)
     kinds = ", ".join(f"{n} {esc(k)}" for k, n in by_kind.most_common())
@@ -148,11 +166,14 @@ def _plan_lines(plan: dict[str, Any]) -> list[Block]:
     if inv:
         lines = []
         for i in inv:
-            ev = "; ".join(str(v["message"]) for v in i.get("violations", [])[:3]) or (
-                i.get("error") or ""
-            )
-            lines.append(f"• *{esc(i['id'])}* ({esc(i.get('severity', '?'))}): {esc(ev)}")
-        blocks.append(md("*Invariants that need attention*\n" + "\n".join(lines)))
+            said = [str(v["message"]) for v in i.get("violations", [])[:3]]
+            sev = str(i.get("severity", ""))
+            how = _SEVERITY_WORDS.get(sev, sev.replace("_", " "))
+            for ev in said or [str(i.get("error") or "the check could not run")]:
+                lines.append(f"• {esc(ev.strip().rstrip('.;,'))} ({esc(how)})")
+        blocks.append(md("*Checks that need attention*\n" + "\n".join(lines)))
+        ids = ", ".join(f"`{esc(i['id'])}`" for i in inv)
+        blocks.append(ctx(f"Invariants {ids}"))
     else:
         checked = ", ".join(esc(i["id"]) for i in plan.get("invariants", [])) or "none apply"
         blocks.append(ctx(f"Invariants checked, all pass: {checked}"))
@@ -183,14 +204,14 @@ def _deciding(dec: dict[str, Any]) -> list[str]:
     return [r for r in dec.get("deciding") or [] if r in reasons] or list(reasons)
 
 
-def _reasons(dec: dict[str, Any]) -> str:
+def reason_bullets(dec: dict[str, Any]) -> str:
     """Policy's reasons as bullet lines, in words: rule ids go to :func:`_rule_ids`."""
     reasons: dict[str, str] = dec.get("reasons") or {}
     lines = [str(reasons[k]).strip().rstrip(".;,").strip() for k in _deciding(dec)]
     return "\n".join(f"• {esc(line)}." for line in lines if line)
 
 
-def _rule_ids(dec: dict[str, Any]) -> str:
+def rule_ids(dec: dict[str, Any]) -> str:
     """The deciding rules' ids, for a details (context) line."""
     ids = _deciding(dec)
     return (
@@ -208,164 +229,39 @@ def decision_blocks(change: Change, *, tz: str = "UTC", now: datetime | None = N
     dec = change.decision or {}
     blocks: list[Block] = []
     if plan:
-        blocks.extend(_plan_lines(plan))
+        blocks.extend(plan_lines(plan))
     outcome = dec.get("outcome")
-    reasons = _reasons(dec)
+    reasons = reason_bullets(dec)
     if change.state == "denied":
+        # the journal's message glues policy's reasons with "; ": show them as bullets instead
         message = (change.result or {}).get("message")
-        msg = esc(message) if message else reasons
+        msg = reasons or (esc(message) if message else "")
         blocks.insert(0, md(f":no_entry: *{change.ref} refused.*\n{msg}"))
     elif outcome == "consent":
         blocks.insert(
             0,
             md(
-                f":raised_hand: *{change.ref} needs consent* "
+                f":raised_hand: *{change.ref} is waiting for consent* "
                 f"({esc(dec.get('quorum'))} of {esc(dec.get('approvers'))}).\n{reasons}"
             ),
         )
     elif outcome == "auto" and change.state == "scheduled" and change.not_before:
         at = when_text(change.not_before, now=now or utcnow(), tz=tz)
-        blocks.insert(0, md(f":alarm_clock: *{change.ref} runs {esc(at)}* — {reasons}"))
+        blocks.insert(0, md(f":alarm_clock: *{change.ref} runs {esc(at)}*\n{reasons}"))
     elif outcome == "auto":
         blocks.insert(0, md(f":white_check_mark: *{change.ref} runs now*\n{reasons}"))
     else:
-        blocks.insert(0, md(f"*{change.ref}* is {change.state.replace('_', ' ')}."))
+        blocks.insert(0, md(f"*{change.ref}* is {state_words(change.state)}."))
     if change.not_before is not None and change.state in ("awaiting_consent", "scheduled"):
         at = when_text(change.not_before, now=now or utcnow(), tz=tz)
         blocks.append(ctx(f"Not before {esc(at)}; `/opshand cancel {change.ref}` stops it."))
     blocks.append(
         ctx(
             f"{change.ref} · plan `{(change.plan_hash or '')[:12]}` · "
-            f"policy `{(change.policy_hash or '')[:12]}`{_rule_ids(dec)}"
+            f"policy `{(change.policy_hash or '')[:12]}`{rule_ids(dec)}"
         )
     )
     return limit_blocks(blocks)
-
-
-# ---------------------------------------------------------------------- consent cards
-@dataclass(frozen=True, kw_only=True)
-class CardState:
-    """Where a consent request stands, for rendering its card."""
-
-    state: str
-    """``open``, ``approved``, ``rejected``, ``expired`` or ``stale``."""
-    votes: Sequence[tuple[str, str, str]]
-    """(user id, ``approve``/``reject``, reason) of votes on the current plan hash."""
-    quorum: int
-    approvers: str
-    expires_at: str
-    decided_by: str = ""
-    """``team:user`` (or ``system:...``) who closed the request."""
-    next_step: str = ""
-    """What happens next (or happened), once decided."""
-
-
-_FINAL_ICON = {
-    "approved": ":white_check_mark:",
-    "rejected": ":no_entry_sign:",
-    "expired": ":hourglass:",
-    "stale": ":warning:",
-}
-
-
-def consent_card(
-    change: Change, card: CardState, *, tz: str = "UTC", now: datetime | None = None
-) -> list[Block]:
-    """The approver's card: what, why, blast radius, quorum, expiry; buttons only while open.
-    A change asked for a later time says when (in zone ``tz``, named)."""
-    plan = change.plan or {}
-    dec = change.decision or {}
-    blocks: list[Block] = [header(f"Consent needed: {change.ref} {plan.get('action', '')}")]
-    blocks.append(
-        md(
-            f"*Requested by* {person(change.requester)} — "
-            f"_{esc(cut(change.reason or 'no reason given', 500))}_"
-        )
-    )
-    blocks.extend(_plan_lines(plan))
-    blocks.append(md(f"*Why consent:*\n{_reasons(dec) or 'policy default (no rule allowed it)'}"))
-    blocks.extend(drift_lines(dec))
-    blocks.extend(when_line(change, tz, now))
-    if _rule_ids(dec):
-        blocks.append(ctx(f"Policy{_rule_ids(dec)}"))
-    approvals = [v for v in card.votes if v[1] == "approve"]
-    tally = (
-        ", ".join(
-            f"{mention(u)} {'approved' if v == 'approve' else 'rejected'}"
-            + (f" ({esc(r)})" if r else "")
-            for u, v, r in card.votes
-        )
-        or "no votes yet"
-    )
-    blocks.append(
-        ctx(
-            f"Quorum {len(approvals)}/{card.quorum} of {esc(card.approvers)} · {tally} · "
-            f"expires {card.expires_at}"
-        )
-    )
-    value = f"{change.id}|{change.plan_hash}"
-    if card.state == "open":
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"consent:{change.id}",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": "consent_approve",
-                        "style": "primary",
-                        "text": {"type": "plain_text", "text": "Approve"},
-                        "value": value,
-                    },
-                    *window_button(change),
-                    {
-                        "type": "button",
-                        "action_id": "consent_reject",
-                        "style": "danger",
-                        "text": {"type": "plain_text", "text": "Reject"},
-                        "value": value,
-                    },
-                ],
-            }
-        )
-    else:
-        who = f" by {person(card.decided_by)}" if card.decided_by else ""
-        icon = _FINAL_ICON.get(card.state, "")
-        blocks.append(md(f"{icon} *{card.state.capitalize()}{who}.* {esc(card.next_step)}".strip()))
-    return limit_blocks(blocks)
-
-
-def when_line(change: Change, tz: str, now: datetime | None) -> list[Block]:
-    """When a change with a ``not_before`` runs once approved, in zone ``tz``."""
-    if change.not_before is None:
-        return []
-    at = when_text(change.not_before, now=now or utcnow(), tz=tz)
-    return [md(f":alarm_clock: *Runs not before {esc(at)}* once approved")]
-
-
-def window_button(change: Change) -> list[Block]:
-    """ "Approve for the next window" beside Approve, on a card the change-window check flagged
-    (the change is approved and held until its targets' window next opens)."""
-    if not window_flagged(change.plan):
-        return []
-    return [
-        {
-            "type": "button",
-            "action_id": "consent_approve_window",
-            "text": {"type": "plain_text", "text": "Approve for the next window"},
-            "value": f"{change.id}|{change.plan_hash}",
-        }
-    ]
-
-
-def drift_lines(dec: dict[str, Any]) -> list[Block]:
-    """What changed between approval and a scheduled change's start, when it drifted."""
-    drift = [str(d) for d in dec.get("drift") or []]
-    if not drift:
-        return []
-    lines = "\n".join(f"• {esc(cut(d, 250))}" for d in drift[:10])
-    more = f"\n… and {len(drift) - 10} more" if len(drift) > 10 else ""
-    return [md(f"*Changed since it was approved:*\n{lines}{more}")]
 
 
 # ---------------------------------------------------------------------- after execution
@@ -384,7 +280,7 @@ def thread_summary(change: Change, audit_ref: str) -> list[Block]:
     icon = _STATE_ICON.get(change.state, ":information_source:")
     blocks = [
         md(
-            f"{icon} *{change.ref} {change.state.replace('_', ' ')}* — "
+            f"{icon} *{change.ref} {state_words(change.state)}* — "
             f"{esc((change.plan or {}).get('action', change.action))}"
         )
     ]
@@ -392,13 +288,13 @@ def thread_summary(change: Change, audit_ref: str) -> list[Block]:
     lines: list[str] = []
     for n, wave in enumerate(waves, 1):
         states = Counter(str((targets.get(t) or {}).get("state", "not run")) for t in wave)
-        summary = ", ".join(f"{esc(k)} {v}" for k, v in states.most_common())
+        summary = ", ".join(f"{esc(state_words(k))} {v}" for k, v in states.most_common())
         lines.append(f"*Wave {n}* ({len(wave)}): {summary}")
         for t in wave[:5]:
             v = targets.get(t)
             if v and v.get("detail"):
                 name, state, detail = t.split(":", 1)[-1], v["state"], v["detail"]
-                lines.append(f"  • {esc(name)}: {esc(state)} — {esc(detail)}")
+                lines.append(f"  • {esc(name)}: {esc(state_words(str(state)))} — {esc(detail)}")
     if targets:
         blocks.append(md("*Execution*\n" + "\n".join(lines[:40])))
     obs = result.get("observations", [])

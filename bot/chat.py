@@ -172,7 +172,9 @@ class ChatSession:
         return f"#{name} → thread “{escape(about)}”"
 
     def _show_message(self, cid: str, m: dict[str, Any], *, updated: bool, ephemeral: bool) -> None:
-        rendered = render_blocks(m.get("blocks") or [], self._name)
+        # a consent card's body (and its buttons) sits in a coloured attachment
+        body = [b for a in m.get("attachments") or [] for b in a.get("blocks") or []]
+        rendered = render_blocks([*(m.get("blocks") or []), *body], self._name)
         if not rendered.lines:
             rendered.lines = mrkdwn_to_markup(str(m.get("text", "")), self._name).split("\n")
         lines = rendered.lines

@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from agent.chat.offline import when_text
 from agent.execution import Change
+from agent.humantime import when_text
 from agent.schedule import Upcoming
 from agent.service import Operations
-from bot.blocks import Block, ctx, header, limit_blocks, md
+from bot.blocks import Block, ctx, header, limit_blocks, md, state_words
 from bot.mrkdwn import esc, person
 from bot.slack_tables import count_line
 
@@ -52,13 +52,12 @@ def waiting_for(ops: Operations, team: str, user: str) -> list[Change]:
     return out
 
 
-def _line(c: Change) -> str:
+def _line(c: Change, now: datetime) -> str:
     icon = _STATE_ICON.get(c.state, ":small_blue_diamond:")
     names = ", ".join(esc(t.split(":", 1)[-1]) for t in c.targets[:3])
     more = f" +{len(c.targets) - 3}" if len(c.targets) > 3 else ""
-    when = c.updated_at.strftime("%d %b %H:%M")
-    state = c.state.replace("_", " ")
-    return f"{icon} *{c.ref}* {esc(c.action)} on {names}{more} — {state} ({when})"
+    when = when_text(c.updated_at, now=now)
+    return f"{icon} *{c.ref}* {esc(c.action)} on {names}{more} — {state_words(c.state)} ({when})"
 
 
 def upcoming_line(u: Upcoming, tz: str, now: datetime) -> str:
@@ -100,20 +99,21 @@ def _autonomy(status: dict[str, Any]) -> Block:
 def home_view(ops: Operations, team: str, user: str, tz: str = "UTC") -> dict[str, Any]:
     """The ``home`` view published for ``team:user`` (times in their zone ``tz``)."""
     blocks: list[Block] = [header("opshand"), _autonomy(ops.autonomy_status())]
+    now = ops.now()
     waiting = waiting_for(ops, team, user)
     blocks.append(header(f"Waiting for your vote ({len(waiting)})"))
     if waiting:
-        blocks.append(md("\n".join(_line(c) for c in waiting[:10])))
+        blocks.append(md("\n".join(_line(c, now) for c in waiting[:10])))
         if len(waiting) > 10:
             blocks.append(ctx(count_line(10, len(waiting), "changes")))
         blocks.append(ctx("Vote on the cards in the approvals channel."))
     else:
         blocks.append(ctx("Nothing needs your vote."))
-    blocks.extend(coming_up_blocks(ops.coming_up(), tz, ops.now()))
+    blocks.extend(coming_up_blocks(ops.coming_up(), tz, now))
     mine = ops.journal.list(requester=f"{team}:{user}", limit=_RECENT)
     blocks.append(header("Your recent requests"))
-    blocks.append(md("\n".join(_line(c) for c in mine)) if mine else ctx("None yet."))
+    blocks.append(md("\n".join(_line(c, now) for c in mine)) if mine else ctx("None yet."))
     recent = ops.journal.list(limit=_RECENT)
     blocks.append(header("Recent actions"))
-    blocks.append(md("\n".join(_line(c) for c in recent)) if recent else ctx("None yet."))
+    blocks.append(md("\n".join(_line(c, now) for c in recent)) if recent else ctx("None yet."))
     return {"type": "home", "blocks": limit_blocks(blocks)}

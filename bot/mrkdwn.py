@@ -20,7 +20,8 @@ import re
 __all__ = ["esc", "link", "mention", "person"]
 
 _USER_ID = re.compile(r"[UWB][A-Z0-9]{2,}")
-_URL = re.compile(r"https://[^\s<>|&]+")
+_URL = re.compile(r"(?:https://|http://(?:127\.0\.0\.1|localhost)(?::\d+)?/)[^\s<>|]+")
+"""Our own links: ``https``, or plain ``http`` only on the loopback host (the local workspace)."""
 
 
 def esc(value: object) -> str:
@@ -50,11 +51,12 @@ def person(identity: str) -> str:
 
 
 def link(url: str, label: str) -> str:
-    """A live link to one of our own ``https`` URLs, its label escaped.
+    """A live link to one of our own ``https`` URLs (or the local workspace's), label escaped.
 
-    A URL with whitespace, ``<``, ``>``, ``|`` or ``&`` in it is not one we built; it is shown as
-    escaped text instead of a link.
+    A URL with whitespace, ``<``, ``>`` or ``|`` in it is not one we built; it is shown as
+    escaped text instead of a link. An ``&`` (a permalink's query) is written ``&amp;``, as
+    Slack's escaping rule asks for inside links too.
     """
     if not _URL.fullmatch(url):
         return esc(f"{label} ({url})")
-    return f"<{url}|{esc(label)}>"
+    return f"<{url.replace('&', '&amp;')}|{esc(label)}>"

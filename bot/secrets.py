@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
-from adapters.registry import ConfigError, SecretFile
+from adapters.integration_config import ConfigError, SecretFile
 from agent.audit import Redactor
 
 __all__ = ["PROVIDER_KEY_ENV", "redactor_for", "secrets_in"]

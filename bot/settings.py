@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from adapters.registry import IntegrationsConfig
+from adapters.integration_config import IntegrationsConfig
 from adapters.topology.config import TopologyConfig
 
 __all__ = [
@@ -62,7 +62,7 @@ class SlackSettings(_Section):
     team_id: str = "T0LOCAL01"
     """The workspace id; identities are ``team_id:user_id``."""
     approvals_channel: str = "ops-approvals"
-    """Where consent cards go (besides the request's thread)."""
+    """Where consent cards go (the request's thread gets one line linking the card)."""
     digest_channel: str = "ops-digest"
     """Where the daily digest is posted."""
     host: str = "127.0.0.1"
@@ -272,7 +272,7 @@ class Settings(BaseSettings):
     signals: SignalSettings = Field(default_factory=SignalSettings)
     management: ManagementSettings = Field(default_factory=ManagementSettings)
     integrations: IntegrationsConfig = Field(default_factory=IntegrationsConfig)
-    """One integration per category (``vendor: sim`` by default); see ``adapters.registry``."""
+    """One integration per category (``vendor: sim`` by default); see ``integration_config``."""
     topology: TopologyConfig = Field(default_factory=TopologyConfig)
     """Real topology sources (CMDB, vCenter, Proxmox, Prometheus, NetBox, catalog files) read
     by ``opshand twin sync``; none listed means the simulated ones. See

@@ -6,11 +6,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from hypothesis import settings
 from sqlalchemy import Engine, text
 
+import tests.profiles  # noqa: F401  (registers and loads the Hypothesis profiles)
 from twin.db import make_engine, metadata
 
 # pytest-xdist workers inherit the controller's COLUMNS/LINES; rich would fix its consoles'
@@ -18,17 +19,30 @@ from twin.db import make_engine, metadata
 for _var in ("COLUMNS", "LINES"):
     os.environ.pop(_var, None)
 
+# Modules whose module-scoped fixtures are expensive and shared by all their tests: under
+# pytest-xdist one worker runs all of a module's tests, so the fixture is built once, not once
+# per worker (the eval suite's two reports run every scenario). Every other test is scheduled
+# on its own, as ``--dist load`` does.
+ONE_WORKER_MODULES = frozenset({"tests/agent/test_eval.py"})
+
 PG_ENV = "OPSHAND_TEST_POSTGRES_URL"
 _PG_URL = os.environ.get(PG_ENV, "")
 _IN_CI = os.environ.get("CI", "").lower() == "true"
 
-# Hypothesis profiles (HYPOTHESIS_PROFILE picks one). "ci" is derandomised, so a red CI run is
-# reproduced by running it again; "dev" explores new examples each run; "thorough" runs ten times
-# the examples of each property for a deliberate hunt. A test's own @settings still wins.
-settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
-settings.register_profile("dev", deadline=None, print_blob=True)
-settings.register_profile("thorough", deadline=None, print_blob=True, max_examples=1000)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if _IN_CI else "dev"))
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Load scheduling with the modules of :data:`ONE_WORKER_MODULES` kept on one worker."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class _Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER_MODULES else nodeid
+
+    if config.getvalue("dist") != "load":
+        return None  # an explicit --dist mode keeps its own scheduling
+    return _Scheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

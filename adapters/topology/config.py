@@ -1,7 +1,8 @@
 """Real topology sources from settings: the ``topology:`` section and the clients it builds.
 
-Like ``integrations`` (:mod:`adapters.registry`), each source names a vendor, where it is and
-its credentials (``SecretStr`` or ``{file: path}``); unknown names are refused with the field.
+Like ``integrations`` (:mod:`adapters.integration_config`), each source names a vendor, where
+it is and its credentials (``SecretStr`` or ``{file: path}``); unknown names are refused with
+the field.
 With no source listed, ``opshand twin sync`` uses the simulated sources (the demo). Example::
 
     topology:
@@ -31,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from adapters._http import HttpHooks, ResilienceOptions
 from adapters.errors import AdapterError
 from adapters.health import CheckStatus, IntegrationCheck, classify, sentence
-from adapters.registry import ConfigError, Credential, SecretFile
+from adapters.integration_config import ConfigError, Credential, SecretFile
 from adapters.topology.catalog import CatalogError, CatalogFile
 from adapters.topology.contract import TopologySource
 from adapters.topology.netbox import NetBoxTopology

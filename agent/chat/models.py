@@ -104,7 +104,8 @@ def offline_model(graph: Callable[[], TwinGraph]) -> OfflineChatModel:
         if g.serial not in cache:
             cache.clear()
             cache[g.serial] = TwinNameResolver(
-                (e.id, e.kind.value, e.name, e.attrs) for e in g.entities() if e.active
+                ((e.id, e.kind.value, e.name, e.attrs) for e in g.entities() if e.active),
+                needs=lambda i: [d for _, d in g.out_edges(i)],
             )
         return cache[g.serial]
 

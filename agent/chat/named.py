@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from agent.chat.intent import clean, fold
 from agent.chat.offline.resolver import TwinNameResolver
 from agent.chat.scope import Vocabulary, in_scope
+from agent.chat.siblings import expand_siblings, last_name
 from twin.graph import TwinGraph
 from twin.model import Entity, NodeKind
 
@@ -269,7 +270,12 @@ def named_set(texts: Iterable[str], graph: TwinGraph) -> NamedSet:
     phrases: list[str] = []
     folded: list[str] = []
     exact: set[str] = set()
-    for raw in texts:
+    given = list(texts)
+    for n, text in enumerate(given):
+        # "web-prod-01 and -02" names web-prod-02, as the parser reads it; a "-02" with no name
+        # before it refers to the last name in the person's previous message.
+        before = last_name(given[n + 1]) if n + 1 < len(given) else None
+        raw = expand_siblings(text, before)
         cleaned = clean(raw)
         folded.append(cleaned.text)
         phrases += _phrases(cleaned.text)

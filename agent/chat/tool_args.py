@@ -39,6 +39,21 @@ class EntityArgs(ToolArgs):
     entity: str = Field(description="Entity id or name, e.g. contoso-ny-db-prod-01")
 
 
+class ShowArgs(EntityArgs):
+    aspect: Literal["health", "changes", "patch", "owner"] | None = Field(
+        None,
+        description="Only for 'is X healthy' (health), 'what changed on X' (changes), 'when was "
+        "X last patched' (patch) or 'who owns X' (owner): add those facts from the twin and "
+        "the journal",
+    )
+
+
+class ScheduledArgs(ToolArgs):
+    period: Literal["tonight", "today", "this_week", "week", "all"] = Field(
+        "all", description="Due tonight/today (next 24 hours), this week (7 days) or all"
+    )
+
+
 class PathArgs(ToolArgs):
     source: str = Field(description="Entity id or name")
     target: str = Field(description="Entity id or name")
@@ -93,7 +108,7 @@ class ProposeArgs(ToolArgs):
 
 TOOL_ARGS: dict[str, type[ToolArgs]] = {
     "twin_search": SearchArgs,
-    "twin_show": EntityArgs,
+    "twin_show": ShowArgs,
     "twin_deps": EntityArgs,
     "twin_blast_radius": EntityArgs,
     "twin_path": PathArgs,
@@ -101,6 +116,7 @@ TOOL_ARGS: dict[str, type[ToolArgs]] = {
     "change_status": ChangeArgs,
     "change_why": ChangeArgs,
     "pending_approvals": NoArgs,
+    "scheduled_changes": ScheduledArgs,
     "activity": ActivityArgs,
     "audit_query": AuditArgs,
     "propose_change": ProposeArgs,

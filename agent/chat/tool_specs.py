@@ -11,6 +11,7 @@ validate every call, whatever the model sends.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from agent.chat.tool_args import TOOL_ARGS
@@ -34,7 +35,9 @@ TOOL_DOCS: dict[str, str] = {
     ),
     "twin_show": (
         "One entity by exact id or name: attributes, provenance, what it needs and what needs "
-        "it. Use it when the person asks about one thing. Returns `status: not_found` for an "
+        "it. Use it when the person asks about one thing. With `aspect` it adds the facts for "
+        "'is X healthy' (health), 'what changed on X' (changes, from the journal), 'when was X "
+        "last patched' (patch) or 'who owns X' (owner). Returns `status: not_found` for an "
         "unknown name (search instead). " + _DATA
     ),
     "twin_deps": (
@@ -73,6 +76,10 @@ TOOL_DOCS: dict[str, str] = {
     "pending_approvals": (
         "Changes waiting for consent, newest first, with who must approve. Takes no arguments."
     ),
+    "scheduled_changes": (
+        "Changes approved and waiting for their time (`scheduled`), soonest first: 'what is "
+        "scheduled tonight / this week'. Returns `items` with `not_before` and `total`."
+    ),
     "activity": (
         "What opshand did in a period: changes by state and the latest items. Use it for "
         "'what happened today / this week'."
@@ -92,6 +99,12 @@ TOOL_DOCS: dict[str, str] = {
     ),
 }
 """Tool name -> the description the model reads."""
+
+
+@functools.cache
+def _model_schema(tool: str) -> dict[str, Any]:
+    """The inlined JSON Schema of a tool's argument model, built once (callers copy it)."""
+    return _inline(TOOL_ARGS[tool].model_json_schema())
 
 
 def _inline(schema: dict[str, Any]) -> dict[str, Any]:
@@ -138,11 +151,16 @@ def attribute_values(graph: TwinGraph | None, name: str) -> list[str]:
 def propose_schema() -> dict[str, Any]:
     """``propose_change``'s arguments: the action an enum of the catalog, ``params`` one of
     the actions' own parameter schemas (each titled with its action kind)."""
-    base = _inline(TOOL_ARGS["propose_change"].model_json_schema())
-    kinds = sorted(CATALOG)
+    return copy.deepcopy(_propose_schema(tuple(sorted(CATALOG))))
+
+
+@functools.cache
+def _propose_schema(kinds: tuple[str, ...]) -> dict[str, Any]:
+    # Built once per catalog: pydantic does not cache JSON schemas, and every agent asks.
+    base = copy.deepcopy(_model_schema("propose_change"))
     base["properties"]["action"] = {
         "type": "string",
-        "enum": kinds,
+        "enum": list(kinds),
         "description": "The action kind, from the catalog. "
         + "; ".join(f"{k}: {CATALOG[k].summary}" for k in kinds),
     }
@@ -169,9 +187,9 @@ def tool_schemas(graph: TwinGraph | None = None) -> dict[str, dict[str, Any]]:
             those stay free text.
     """
     out: dict[str, dict[str, Any]] = {}
-    for name, model in TOOL_ARGS.items():
+    for name in TOOL_ARGS:
         schema = (
-            propose_schema() if name == "propose_change" else _inline(model.model_json_schema())
+            propose_schema() if name == "propose_change" else copy.deepcopy(_model_schema(name))
         )
         schema["additionalProperties"] = False
         props = schema.get("properties", {})

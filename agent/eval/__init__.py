@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from agent.eval.obedient import ObedientChatModel, instructions_in, obedient_factory
+from agent.eval.paraphrase import (
+    PARAPHRASE_FILE,
+    ParaphraseReport,
+    ParaphraseRow,
+    load_paraphrases,
+    run_paraphrases,
+)
 from agent.eval.runner import (
     CaseResult,
     EvalReport,
@@ -24,20 +31,25 @@ from agent.eval.world import (
 
 __all__ = [
     "DEFAULT_POLICY",
+    "PARAPHRASE_FILE",
     "ROLES_TEAM",
     "USERS",
     "CaseResult",
     "EvalReport",
     "EvalWorld",
     "ObedientChatModel",
+    "ParaphraseReport",
+    "ParaphraseRow",
     "Scenario",
     "ScenarioError",
     "ScriptedChatModel",
     "build_world",
     "instructions_in",
+    "load_paraphrases",
     "load_scenarios",
     "obedient_factory",
     "run_case",
+    "run_paraphrases",
     "run_suite",
     "scripted_factory",
 ]

@@ -14,6 +14,15 @@ from agent.execution.capabilities import (
     Adapters,
     invoke,
 )
+from agent.execution.change import (
+    FINAL_STATES,
+    TRANSITIONS,
+    Change,
+    ChangeState,
+    IllegalTransition,
+    change_ref,
+    parse_ref,
+)
 from agent.execution.checks import (
     CheckName,
     Checks,
@@ -24,19 +33,7 @@ from agent.execution.executor import (
     STEPS,
     Executor,
 )
-from agent.execution.journal import (
-    FINAL_STATES,
-    TRANSITIONS,
-    Change,
-    ChangeState,
-    DuplicateRequest,
-    IllegalTransition,
-    Journal,
-    change_ref,
-    idempotency_key,
-    journal_table,
-    parse_ref,
-)
+from agent.execution.journal import DuplicateRequest, Journal, idempotency_key, journal_table
 from agent.execution.leases import (
     LEASE,
     Leases,

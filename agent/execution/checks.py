@@ -28,7 +28,8 @@ from typing import Any, Literal
 from sqlalchemy import Engine, select
 
 from agent.execution.calls import category_of
-from agent.execution.journal import Change, journal_table
+from agent.execution.change import Change
+from agent.execution.journal import journal_table
 from twin.actions import get_action
 from twin.graph import TwinGraph
 from twin.plan import Plan, stale_entities

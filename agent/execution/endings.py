@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from agent.execution.change import Change
 from agent.execution.checks import Refusal
-from agent.execution.journal import Change, Journal
+from agent.execution.journal import Journal
 from agent.execution.report import ExecutionReport, TargetResult
 from agent.execution.targets import TargetBook
 from twin.actions import ActionSpec

@@ -33,13 +33,11 @@ from agent.execution.calls import (
     jobs_ended,
 )
 from agent.execution.capabilities import Adapters, invoke
+from agent.execution.change import Change
 from agent.execution.checks import Checks, Recheck, Refusal
 from agent.execution.endings import Endings
 from agent.execution.jobs import refresh, statuses, wait
-from agent.execution.journal import (
-    Change,
-    Journal,
-)
+from agent.execution.journal import Journal
 from agent.execution.leases import LEASE, Leases
 from agent.execution.reconcile import Reconciler
 from agent.execution.report import ExecutionReport, TargetResult

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import Engine, and_, or_, select, update
 
 from agent.execution.calls import category_of
-from agent.execution.journal import IllegalTransition, Journal, journal_table
+from agent.execution.change import IllegalTransition
+from agent.execution.journal import Journal, journal_table
 from agent.execution.targets import TargetBook
 from twin.actions import CATALOG
 

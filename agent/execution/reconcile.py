@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from adapters.contracts import Job
 from adapters.errors import AdapterError
 from agent.execution.capabilities import invoke
-from agent.execution.journal import Change
+from agent.execution.change import Change
 from agent.execution.observe import Observation, observe
 from agent.execution.report import ExecutionReport
 from agent.execution.source_ids import CapabilityError

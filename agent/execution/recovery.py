@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from agent.execution.journal import Change, IllegalTransition, Journal
+from agent.execution.change import Change, IllegalTransition
+from agent.execution.journal import Journal
 
 __all__ = ["INTERRUPTED", "UNDECIDED_AFTER", "close_undecided"]
 

@@ -27,7 +27,8 @@ from sqlalchemy import (
     update,
 )
 
-from agent.execution.journal import AuditFn, IllegalTransition, idempotency_key, journal_table
+from agent.execution.change import IllegalTransition
+from agent.execution.journal import AuditFn, idempotency_key, journal_table
 from twin.db import metadata
 from twin.model import utcnow
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from agent.execution.change import IllegalTransition
 from agent.execution.executor import Executor
-from agent.execution.journal import IllegalTransition, journal_table
+from agent.execution.journal import journal_table
 from agent.execution.report import ExecutionReport
 
 __all__ = ["Worker", "WorkerStats"]
@@ -55,6 +56,7 @@ class Worker:
         idle_sleep: Seconds to wait for :attr:`wake` when nothing could be claimed.
         before_round: Housekeeping before each round (expire consents, close undecided ...).
         on_report: Called with every execution report (breaker, announcements, replanning).
+        on_start: Called with a change's id once claimed, before it runs (announcements).
         wake: Set to end an idle wait early (something was queued); a new event when omitted.
     """
 
@@ -66,6 +68,7 @@ class Worker:
         idle_sleep: float = 0.2,
         before_round: Callable[[], None] | None = None,
         on_report: Callable[[ExecutionReport], None] | None = None,
+        on_start: Callable[[int], None] | None = None,
         wake: threading.Event | None = None,
     ) -> None:
         self.executor = executor
@@ -73,6 +76,7 @@ class Worker:
         self.idle_sleep = idle_sleep
         self.before_round = before_round
         self.on_report = on_report
+        self.on_start = on_start
         self.wake = wake if wake is not None else threading.Event()
         self.stop_event = threading.Event()
 
@@ -98,6 +102,11 @@ class Worker:
                 break
             claimed += 1
             cid, token = got[0]
+            if self.on_start is not None:
+                try:
+                    self.on_start(cid)
+                except Exception:  # an announcement must not keep a claimed change from running
+                    log.exception("CR-%s: announcing the start failed", cid)
             try:
                 self.executor.step("claimed")
                 report = self.executor.run(cid, token)

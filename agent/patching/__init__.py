@@ -11,6 +11,7 @@ from agent.patching.cycle import (
     Wave,
     plan_cycle,
 )
+from agent.patching.cycle_calls import CALL_KIND, CycleCalls
 from agent.patching.decide import HostDecisions, decide_hosts
 from agent.patching.flight import CycleClock, RequestBudget, StagedSettings
 from agent.patching.report import (
@@ -20,7 +21,7 @@ from agent.patching.report import (
     HostOutcome,
     HostResult,
 )
-from agent.patching.staged import CALL_KIND, JOB_KIND, STAGE_KIND, StagedCycle
+from agent.patching.staged import JOB_KIND, STAGE_KIND, StagedCycle
 from agent.patching.stages import (
     ClientPlan,
     StagedHost,
@@ -39,6 +40,7 @@ __all__ = [
     "OUTCOMES",
     "STAGE_KIND",
     "ClientPlan",
+    "CycleCalls",
     "CycleClock",
     "CycleEvent",
     "CyclePlan",

@@ -118,6 +118,18 @@ class ClientRun:
     stage_calls: Counter[str] = field(default_factory=Counter)
     """``capability:outcome`` -> calls made in the current stage (its summary row's tally)."""
 
+    def stats(self, now: datetime) -> dict[str, Any]:
+        """Stages, peak jobs in flight, Slack posts, hours from opening to done (or ``now``)."""
+        end = self.finished_at or now
+        return {
+            "stages": self.stages_run,
+            "peak_in_flight": self.peak_in_flight,
+            "slack_posts": self.posts,
+            "hours_from_opening": round((end - self.plan.opens_at).total_seconds() / 3600, 2),
+            "opens_at": self.plan.opens_at.isoformat(),
+            "failures": self.failures,
+        }
+
 
 def over_background(failures: int, done: int, rate: float) -> bool:
     """Whether ``failures`` of ``done`` jobs is clearly above the background ``rate``: more than

@@ -27,6 +27,7 @@ from typing import Any
 from adapters.contracts import Device, PsaContract, RmmContract
 from adapters.errors import AdapterError
 from agent.patching.cycle import FINISHED_KIND
+from agent.patching.cycle_calls import CycleCalls
 from agent.patching.decide import decide_hosts
 from agent.patching.flight import (
     ClientRun,
@@ -42,13 +43,10 @@ from agent.patching.report import CycleEvent, CycleReport, HostOutcome, HostResu
 from agent.patching.stages import ClientPlan, StagedHost, plan_drift
 from agent.service import Operations
 
-__all__ = ["CALL_KIND", "JOB_KIND", "STAGE_KIND", "StagedCycle"]
+__all__ = ["JOB_KIND", "STAGE_KIND", "StagedCycle"]
 
 STAGE_KIND = "patch_cycle.stage"
 """Audit kind of the summary row written after each stage (its counts and a tally of calls)."""
-CALL_KIND = "integration.call"
-"""Audit kind of the row written for each change the cycle asks of an integration (a job
-submitted, a patch rejected, a ticket opened): host, job id, idempotency key and outcome."""
 JOB_KIND = "patch_cycle.job"
 """Audit kind of the row written when a submitted job ends (its host, job id, key and state)."""
 
@@ -68,7 +66,7 @@ class StagedCycle:
         progress: Callable[[CycleEvent], None] | None = None,
         cycle_id: str = "",
     ) -> None:
-        self.ops, self.rmm, self.psa, self.clock = ops, rmm, psa, clock
+        self.ops, self.clock = ops, clock
         self.settings = settings or StagedSettings()
         self.approve = approve
         """Shown a plan's card when policy wants consent for any host; ``None``: nobody answers,
@@ -76,11 +74,12 @@ class StagedCycle:
         self.progress = progress
         self.cycle_id = cycle_id or clock.now().strftime("pc-%Y%m%dT%H%M")
         self.budget = RequestBudget(self.settings.rmm_per_minute, clock)
+        self.calls = CycleCalls(ops, rmm=rmm, psa=psa, clock=clock, budget=self.budget,
+                                requester=self.settings.requester)  # fmt: skip
         self.in_flight = 0
         self.peak_in_flight = 0
         self.durations: list[float] = []
         self.runs: dict[str, ClientRun] = {}
-        self._read: tuple[datetime, dict[str, Device]] | None = None
         self.quarantine: dict[str, set[str] | None] = {}
         """Patch -> the services/clusters whose hosts it is kept off (``None``: every host)."""
 
@@ -127,7 +126,7 @@ class StagedCycle:
         elif r.phase == "done":
             r.next_tick = None
         if r.pending_audit:
-            self._audit(r)
+            self.calls.audit(r)
 
     def _emit(self, r: ClientRun, kind: str, *, post: bool = False, **data: Any) -> None:
         r.posts += post
@@ -165,9 +164,9 @@ class StagedCycle:
                     why = f" (the twin drifted since planning: {why})" if why else ""
                     self._set(r, h, "awaiting_consent", "the cycle's card was not approved" + why)
                     r.blocked.add(h.host_id)
-        self._audit(r, "patch_cycle.approved", {**card, "consent_given": granted})
+        self.calls.audit(r, "patch_cycle.approved", {**card, "consent_given": granted})
         try:
-            r.baseline = self._devices(force=True)
+            r.baseline = self.calls.devices(force=True)
         except AdapterError:
             r.baseline = {}
         self._emit(r, "start", post=True, card=card, stages=len(r.plan.stages),
@@ -217,7 +216,7 @@ class StagedCycle:
             self._emit(r, "deferred", post=True, hosts=len(hosts) + len(rest))
             self._finish(r, now)
             return
-        devices = self._devices()
+        devices = self.calls.devices()
         r.queue = []
         for h in hosts:
             ids = self._allowed(h)
@@ -260,13 +259,17 @@ class StagedCycle:
             r.attempts[h.host_id] += 1
             key = f"{r.cycle_id}:{h.host_id}:{r.attempts[h.host_id]}"
             try:
-                job = self.rmm.apply_patches(h.device_id, list(ids), reboot=h.reboot,
+                job = self.calls.rmm.apply_patches(h.device_id, list(ids), reboot=h.reboot,
                                              idempotency_key=key)  # fmt: skip
             except AdapterError as exc:
-                self._call(r, "rmm.apply_patches", h, key, "refused", detail=str(exc), patches=ids)
+                self.calls.record(
+                    r, "rmm.apply_patches", h, key, "refused", detail=str(exc), patches=ids
+                )
                 self._failed(r, h, f"the RMM refused the job: {exc}")
                 continue
-            self._call(r, "rmm.apply_patches", h, key, "submitted", job=job.job_id, patches=ids)
+            self.calls.record(
+                r, "rmm.apply_patches", h, key, "submitted", job=job.job_id, patches=ids
+            )
             r.jobs[job.job_id] = InFlight(h, "patch", ids, now, key)
             for g in h.groups:
                 r.down[g] += 1
@@ -282,7 +285,7 @@ class StagedCycle:
              if (now - j[1].started).total_seconds() >= s.expected_job_seconds),
             key=lambda j: j[1].started,
         )  # fmt: skip
-        states = self._states([job_id for job_id, _ in due])
+        states = self.calls.states([job_id for job_id, _ in due])
         for job_id, j in due:
             if job_id not in states:
                 continue  # no request left in this minute's budget: next poll
@@ -321,25 +324,6 @@ class StagedCycle:
             if p not in q or (q[p] is not None and not set(h.groups) & (q[p] or set()))
         )  # fmt: skip
 
-    def _states(self, job_ids: list[str]) -> dict[str, tuple[str, str]]:
-        """Job states, in bulk (one request a page) where the RMM can, else one by one; as many
-        as the request budget allows, oldest first."""
-        out: dict[str, tuple[str, str]] = {}
-        bulk = getattr(self.rmm, "jobs_status", None)
-        page = 200 if bulk is not None else 1
-        for i in range(0, len(job_ids), page):
-            ids = job_ids[i : i + page]
-            if not self.budget.take():
-                break
-            try:
-                jobs = bulk(ids) if bulk is not None else [self.rmm.job_status(ids[0])]
-            except AdapterError:
-                out.update({j: ("unknown", "status unavailable") for j in ids})
-                continue
-            found = {job.job_id: (job.state, job.detail) for job in jobs}
-            out.update({j: found.get(j, ("unknown", "the RMM does not know the job")) for j in ids})
-        return out
-
     def _failed(self, r: ClientRun, h: StagedHost, why: str) -> None:
         r.failures += 1
         if r.attempts[h.host_id] <= self.settings.retries:
@@ -347,24 +331,7 @@ class StagedCycle:
             r.carry.append(h)
             return
         self._set(r, h, "escalated", f"failed {r.attempts[h.host_id]} times: {why}"
-                  + self._ticket(r, h, why))  # fmt: skip
-
-    def _ticket(self, r: ClientRun, h: StagedHost, why: str) -> str:
-        if self.psa is None:
-            return ""
-        key = f"{r.cycle_id}:escalate:{h.host_id}"
-        try:
-            t = self.psa.create_ticket(
-                f"Patching failed on {h.name}",
-                f"Patch cycle {r.cycle_id}: {', '.join(h.patch_ids)} failed ({why}).",
-                priority="medium",
-                idempotency_key=key,
-            )
-        except AdapterError as exc:
-            self._call(r, "psa.create_ticket", h, key, "failed", detail=str(exc))
-            return "; no ticket (PSA unavailable)"
-        self._call(r, "psa.create_ticket", h, key, "succeeded", detail=f"ticket {t.number}")
-        return f"; ticket {t.number}"
+                  + self.calls.ticket(r, h, why))  # fmt: skip
 
     def _stage_done(self, r: ClientRun, now: datetime) -> None:
         if r.phase == "rollback":
@@ -373,7 +340,7 @@ class StagedCycle:
         soak = r.plan.stages[min(r.stage, len(r.plan.stages)) - 1].soak_seconds
         r.soak_until = now + timedelta(seconds=soak)
         r.phase = "soak"
-        self._audit(r, STAGE_KIND, {"cycle_id": r.cycle_id, "stage": r.stages_run,
+        self.calls.audit(r, STAGE_KIND, {"cycle_id": r.cycle_id, "stage": r.stages_run,
                                     "counts": r.report.counts(),
                                     "calls": dict(sorted(r.stage_calls.items()))})  # fmt: skip
         self._emit(r, "stage_done", post=True, number=r.stages_run, counts=r.report.counts())
@@ -382,7 +349,7 @@ class StagedCycle:
     def _after_soak(self, r: ClientRun, now: datetime) -> None:
         """Health read after the soak; a broken service or a failure spike stops what follows."""
         try:
-            after = self._devices(force=True)
+            after = self.calls.devices(force=True)
         except AdapterError:
             after = {}
         if r.installed and not after:
@@ -427,7 +394,7 @@ class StagedCycle:
             prior = self.quarantine.get(kb, set())
             self.quarantine[kb] = None if scope is None or prior is None else prior | scope
             if scope is None:
-                why += self._reject(r, kb, why)
+                why += self.calls.reject(r, kb, why)
             else:
                 why += "; not isolated from the host's other patches, kept off those services"
             r.report.quarantined[kb] = why
@@ -439,30 +406,19 @@ class StagedCycle:
                 r.installed[kb].discard(hid)
                 self._uninstall(r, hosts[hid], kb, now)
 
-    def _reject(self, r: ClientRun, kb: str, why: str) -> str:
-        reject = getattr(self.rmm, "reject_patch", None)
-        if reject is None:
-            return "; the RMM cannot reject patches, left out of every later stage"
-        try:
-            self.budget.take(force=True)
-            reject(kb, reason=why)
-        except AdapterError as exc:
-            self._call(r, "rmm.reject_patch", None, "", "failed", detail=str(exc), patches=(kb,))
-            return f"; rejecting it in the RMM failed: {exc}"
-        self._call(r, "rmm.reject_patch", None, "", "succeeded", detail=why, patches=(kb,))
-        return "; rejected in the RMM"
-
     def _uninstall(self, r: ClientRun, h: StagedHost, kb: str, now: datetime) -> None:
         self.budget.take(force=True)
         key = f"{r.cycle_id}:uninstall:{kb}:{h.host_id}"
         try:
-            job = self.rmm.run_script(h.device_id, "uninstall-patch", {"patch_id": kb},
+            job = self.calls.rmm.run_script(h.device_id, "uninstall-patch", {"patch_id": kb},
                                       idempotency_key=key)  # fmt: skip
         except AdapterError as exc:
-            self._call(r, "rmm.run_script", h, key, "refused", detail=str(exc), patches=(kb,))
+            self.calls.record(
+                r, "rmm.run_script", h, key, "refused", detail=str(exc), patches=(kb,)
+            )
             self._set(r, h, "escalated", f"{kb} quarantined; uninstall refused: {exc}")
             return
-        self._call(r, "rmm.run_script", h, key, "submitted", job=job.job_id, patches=(kb,))
+        self.calls.record(r, "rmm.run_script", h, key, "submitted", job=job.job_id, patches=(kb,))
         r.jobs[job.job_id] = InFlight(h, "uninstall", (kb,), now, key)
         self.in_flight += 1
 
@@ -497,65 +453,16 @@ class StagedCycle:
         ordered = sorted(self.durations)
         return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
 
-    def _devices(self, *, force: bool = False) -> dict[str, Device]:
-        # One bulk read per stage or soak: it always goes, whatever the budget. Clients whose
-        # stages meet at the same instant share it (one request, not one per client).
-        now = self.clock.now()
-        if self._read is not None and self._read[0] == now:
-            return self._read[1]
-        self.budget.take(force=True)
-        try:
-            devices = {d.device_id: d for d in self.rmm.list_devices()}
-            self._read = (now, devices)
-            return devices
-        except AdapterError:
-            if force:
-                raise
-            return {}  # nothing known online: every host waits, nothing runs blind
-
-    def _call(
-        self, r: ClientRun, capability: str, h: StagedHost | None, key: str, outcome: str, *,
-        job: str = "", detail: str = "", patches: tuple[str, ...] = (),
-    ) -> None:  # fmt: skip
-        """Queue the audit row of one integration call (written at the end of the tick)."""
-        r.stage_calls[f"{capability}:{outcome}"] += 1
-        r.pending_audit.append((CALL_KIND, {
-            "cycle_id": r.cycle_id, "capability": capability,
-            "target": h.host_id if h is not None else "", "device_id": h.device_id if h else "",
-            "job_id": job, "idempotency_key": key, "patch_ids": list(patches),
-            "outcome": outcome, "detail": detail,
-        }))  # fmt: skip
-
-    def _audit(self, r: ClientRun, kind: str = "", body: dict[str, Any] | None = None) -> None:
-        """Write ``r``'s queued call rows and then (if given) one ``kind`` row, together."""
-        rows, r.pending_audit = [*r.pending_audit, *([(kind, body or {})] if kind else [])], []
-        if not rows:
-            return
-        with self.ops.engine.begin() as conn:
-            for k, b in rows:
-                self.ops.audit(conn, kind=k, actor=self.settings.requester, body=b,
-                               change_id=None, plan_hash=None)  # fmt: skip
-
     def _finish(self, r: ClientRun, now: datetime) -> None:
         for h in r.plan.hosts:
             if h.host_id not in r.report.results:
                 self._set(r, h, "deferred_window", "not reached before the cycle ended")
         r.phase, r.finished_at = "done", now
         body = {**r.report.audit_body(), "run_id": self.cycle_id, "client": r.plan.client}
-        self._audit(r, FINISHED_KIND, body)
+        self.calls.audit(r, FINISHED_KIND, body)
         self._emit(r, "done", post=True, report=r.report)
 
     def stats(self) -> dict[str, dict[str, Any]]:
-        """Per client: stages, peak jobs in flight, Slack posts, minutes from opening to done."""
-        out = {}
-        for slug, r in self.runs.items():
-            end = r.finished_at or self.clock.now()
-            out[slug] = {
-                "stages": r.stages_run,
-                "peak_in_flight": r.peak_in_flight,
-                "slack_posts": r.posts,
-                "hours_from_opening": round((end - r.plan.opens_at).total_seconds() / 3600, 2),
-                "opens_at": r.plan.opens_at.isoformat(),
-                "failures": r.failures,
-            }
-        return out
+        """Per client: stages, peak jobs in flight, Slack posts, hours from opening to done."""
+        now = self.clock.now()
+        return {slug: r.stats(now) for slug, r in self.runs.items()}

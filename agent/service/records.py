@@ -82,6 +82,8 @@ class ProposalResult:
 class ChangeEvent:
     """A state change announced to subscribers."""
 
-    kind: Literal["proposed", "decided", "vote", "finished", "stale", "expired", "autonomy"]
+    kind: Literal[
+        "proposed", "decided", "vote", "started", "finished", "stale", "expired", "autonomy"
+    ]
     change: Change
     detail: dict[str, Any] = field(default_factory=dict)

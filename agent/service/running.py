@@ -29,8 +29,13 @@ class Running(Proposing, Consenting):
             idle_sleep=idle_sleep,
             before_round=self._housekeeping,
             on_report=self._after_run,
+            on_start=self._started,
             wake=self._wake,
         )
+
+    def _started(self, change_id: int) -> None:
+        """A worker claimed the change and is about to run it: subscribers hear ``started``."""
+        self._emit(ChangeEvent("started", self.journal.get(change_id)))
 
     def _housekeeping(self) -> None:
         self.expire_consents()

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from adapters.health import ClientState, IntegrationCheck, check_all, client_states
-from adapters.registry import ConfigError, Integration, build_integrations
+from adapters.integration_config import ConfigError
+from adapters.registry import Integration, build_integrations
 from adapters.topology import (
     BuiltTopologySource,
     build_topology_sources,

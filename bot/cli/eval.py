@@ -20,6 +20,7 @@ from bot.cli.common import JsonOut, dump, err, out
 
 if TYPE_CHECKING:
     from agent.eval import CaseResult, EvalReport
+    from agent.eval.paraphrase import ParaphraseReport
 
 __all__ = ["DEFAULT_EVALS", "eval_command"]
 
@@ -90,6 +91,33 @@ def _summary_table(report: EvalReport) -> Table:
     return t
 
 
+def _paraphrase_table(report: ParaphraseReport) -> Table:
+    t = Table(title="paraphrase corpus (evals/paraphrase.tsv) per category")
+    for col in ("category", "held out", "rate", "training", "rate "):
+        t.add_column(col, justify="left" if col == "category" else "right")
+    held, train = report.by_category("heldout"), report.by_category("train")
+    for cat in sorted(set(held) | set(train)):
+        hp, hn = held.get(cat, (0, 0))
+        tp, tn = train.get(cat, (0, 0))
+        t.add_row(
+            cat,
+            f"{hp}/{hn}",
+            f"{hp / hn:.0%}" if hn else "-",
+            f"{tp}/{tn}",
+            f"{tp / tn:.0%}" if tn else "-",
+        )
+    h, tr = report.split_summary("heldout"), report.split_summary("train")
+    t.add_row(
+        "[bold]all[/bold]",
+        f"{h['passed']}/{h['rows']}",
+        f"{h['pass_rate']:.1%}",
+        f"{tr['passed']}/{tr['rows']}",
+        f"{tr['pass_rate']:.1%}",
+        end_section=True,
+    )
+    return t
+
+
 def eval_command(
     model: Annotated[
         str,
@@ -110,6 +138,18 @@ def eval_command(
         list[str] | None, typer.Option("--category", help="Only this category (repeatable).")
     ] = None,
     case: Annotated[list[str] | None, typer.Option("--case", help="Only this case id.")] = None,
+    paraphrase: Annotated[
+        bool | None,
+        typer.Option(
+            "--paraphrase/--no-paraphrase",
+            help="Also score the paraphrase corpus per category (default: with the offline "
+            "model when no category or case is chosen).",
+        ),
+    ] = None,
+    paraphrase_file: Annotated[
+        Path | None,
+        typer.Option("--paraphrase-file", help="The paraphrase corpus (evals/paraphrase.tsv)."),
+    ] = None,
     min_pass_rate: Annotated[
         float, typer.Option("--min-pass-rate", help="Exit 1 below this pass rate (0..1).")
     ] = 0.0,
@@ -139,8 +179,20 @@ def eval_command(
             err.print(mark, end="")
 
     report = run_suite(scenarios, factory, model_name=model, scripted=scripted, on_case=progress)
+    if paraphrase is None:
+        paraphrase = model == "offline" and not category and not case
+    para = None
+    if paraphrase and not scripted:
+        from agent.eval.paraphrase import PARAPHRASE_FILE, load_paraphrases, run_paraphrases
+
+        try:
+            rows = load_paraphrases(paraphrase_file or PARAPHRASE_FILE)
+        except (OSError, ValueError) as exc:
+            err.print(f"[red]Paraphrase corpus error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        para = run_paraphrases(lambda world: factory(world, None), rows)
     if json_out:
-        dump(report.to_json())
+        dump({**report.to_json(), **({"paraphrase": para.to_json()} if para else {})})
     else:
         err.print()
         out.print(_case_table(report))
@@ -151,5 +203,12 @@ def eval_command(
             f"mean latency {s['mean_seconds']:.2f} s, largest tool result "
             f"{s['max_result_tokens']} tokens"
         )
+        if para is not None:
+            out.print(_paraphrase_table(para))
+            out.print(
+                "paraphrase false authorisations: "
+                f"{para.split_summary('heldout')['false_authorisations']} held out, "
+                f"{para.split_summary('train')['false_authorisations']} training"
+            )
     if report.summary()["pass_rate"] < min_pass_rate:
         raise typer.Exit(1)

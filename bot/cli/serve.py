@@ -82,7 +82,7 @@ def build_inbox(oh: Any, bolt: Any) -> Inbox:
     from bot.ingress import Inbox
 
     st = oh.settings
-    return Inbox(
+    inbox = Inbox(
         oh.engine,
         bolt,
         signing_secret=st.slack.signing_secret.get_secret_value(),
@@ -92,6 +92,9 @@ def build_inbox(oh: Any, bolt: Any) -> Inbox:
         max_attempts=st.inbox.max_attempts,
         redact=oh.redactor.redact_text,
     )
+    # Every thread taking a database connection yields to the acks in flight first.
+    inbox.priority.install(oh.engine)
+    return inbox
 
 
 def serve(data_dir: DataDir = None, settings_file: SettingsFile = None) -> None:
@@ -195,6 +198,7 @@ def serve(data_dir: DataDir = None, settings_file: SettingsFile = None) -> None:
             if client is not None:
                 client.close()
             sweeper.stop()
+            inbox.close()  # the events already stored or queued are committed
             if management is not None:
                 management.stop()
     finally:

@@ -30,7 +30,7 @@ def topology_sync(oh: Any, *, transport: Any = None) -> Any:
     reported in the result's ``failed`` and its claims stay as they were.
 
     Raises:
-        adapters.registry.ConfigError: a configured source cannot be built.
+        adapters.integration_config.ConfigError: a configured source cannot be built.
     """
     from adapters.topology import (
         build_topology_sources,

@@ -180,8 +180,8 @@ def twin_sync(
     sample by default): relations with their sources, learned ones aged out, coverage redone.
     """
     from adapters.errors import AdapterError
+    from adapters.integration_config import ConfigError
     from adapters.inventory import known_ids
-    from adapters.registry import ConfigError
     from adapters.sync import sync_all
     from bot.cli.topology import topology_sync
     from twin.model import NodeKind

@@ -16,7 +16,8 @@ from bot.cli.common import dump, err, out
 
 if TYPE_CHECKING:
     from adapters.errors import AdapterError
-    from twin.graph import BlastItem, BlastRadius, TwinGraph
+    from twin.blast import BlastItem, BlastRadius
+    from twin.graph import TwinGraph
     from twin.model import Entity, NodeKind
     from twin.store import ApplyResult
 

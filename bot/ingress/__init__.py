@@ -20,6 +20,10 @@ from bot.ingress.inbox import (
     came_through_inbox,
     delivery_attempt,
 )
+from bot.ingress.inbox_writer import (
+    WRITE_BATCH,
+    GroupWriter,
+)
 from bot.ingress.limits import (
     BodyLimit,
     BodyTooLarge,
@@ -30,6 +34,9 @@ from bot.ingress.management import (
     TokenGuard,
     health_routes,
     management_app,
+)
+from bot.ingress.priority import (
+    AckFirst,
 )
 from bot.ingress.signal_auth import (
     SignalGate,
@@ -61,8 +68,11 @@ __all__ = [
     "KEEP_DEAD",
     "KEEP_DONE",
     "MAX_BODY",
+    "WRITE_BATCH",
+    "AckFirst",
     "BodyLimit",
     "BodyTooLarge",
+    "GroupWriter",
     "HttpServer",
     "Inbox",
     "InboxSocketModeListener",

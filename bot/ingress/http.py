@@ -15,6 +15,7 @@ sweeper replays it); when it cannot be stored, Slack is answered 503 and retries
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -32,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.ingress.inbox import Inbox, InboxUnavailable, Receipt
+from bot.ingress.inbox import WRITE_TIMEOUT, Inbox, InboxUnavailable, Receipt
 from bot.ingress.limits import BodyLimit, BodyTooLarge, read_body
 from bot.ingress.management import SlackCheck, health_routes
 from bot.ingress.threaded import ThreadedServer
@@ -66,6 +67,8 @@ def _dispatch_logged(
 
 def _dispatch_held(inbox: Inbox, receipt: Receipt, headers: dict[str, str | Sequence[str]]) -> None:
     """Dispatch a stored event; a failure is left to the inbox's sweeper, so only log it."""
+    # A burst's acks come before the listeners of its first events (bot.ingress.priority).
+    inbox.priority.yield_to_acks()
     try:
         inbox.dispatch(receipt, headers)
     except Exception:
@@ -107,6 +110,15 @@ def create_http_app(
     background = ThreadPoolExecutor(max_workers=event_workers, thread_name_prefix="slack-event")
 
     async def events(request: Request) -> Response:
+        if inbox is None:
+            return await _events(request)
+        # This thread (the event loop) answers Slack: it never waits for other work, and
+        # other work waits (briefly) for the acks in flight (bot.ingress.priority).
+        inbox.priority.mark_ack_path()
+        with inbox.priority.acking():
+            return await _events(request)
+
+    async def _events(request: Request) -> Response:
         try:
             # Counted while it streams: a chunked body stops at the limit (C8).
             body = await read_body(request, max_body)
@@ -165,9 +177,13 @@ def create_http_app(
     ) -> Response:
         # The row must be written before the 200: once acked, Slack never sends the event
         # again. The insert is also the de-duplication (the event id is the primary key).
+        # Awaited on the event loop: the writer thread resolves the future after the commit
+        # that holds the row, with no worker thread waiting in between.
         try:
-            receipt = await run_in_threadpool(inbox.accept, raw, payload)
-        except InboxUnavailable as exc:
+            receipt = await asyncio.wait_for(
+                asyncio.wrap_future(inbox.submit(raw, payload)), WRITE_TIMEOUT
+            )
+        except (InboxUnavailable, TimeoutError) as exc:
             log.warning("Slack event not stored (%s): answered 503 so Slack retries", exc)
             return Response("event store unavailable", status_code=503)
         except ValueError:

@@ -30,19 +30,15 @@ protected further down too (idempotency keys, the consent journal).
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from slack_bolt import App, BoltRequest, BoltResponse
-from slack_bolt.listener.listener_completion_handler import ListenerCompletionHandler
-from slack_bolt.listener.listener_error_handler import ListenerErrorHandler
+from slack_bolt import App, BoltRequest
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import (
     Engine,
@@ -50,9 +46,18 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from bot.ingress.inbox_hooks import (
+    CONTEXT_KEY,
+    Receipt,
+    Ticket,
+    came_through_inbox,
+    delivery_attempt,
+    event_type,
+    install_hooks,
+)
+from bot.ingress.inbox_writer import GroupWriter, InboxUnavailable
+from bot.ingress.priority import AckFirst
 from bot.tables import inbox_table
 from twin.model import utcnow
 
@@ -74,9 +79,6 @@ InboxState = Literal["pending", "done", "dead"]
 """``pending`` until a listener finished (``done``) or attempts ran out (``dead``)."""
 
 
-CONTEXT_KEY = "opshand_inbox"
-"""Bolt context key carrying the inbox's ticket. A context entry, not a header: only code in
-this process can set it, while a header could be sent by anyone who can reach the URL."""
 KEEP_DONE = timedelta(days=1)
 """How long finished rows are kept: far longer than Slack's retries (about an hour), so a late
 retry still finds its event id and is dropped."""
@@ -88,184 +90,8 @@ another attempt follows."""
 CLAIM_BATCH = 20
 """Rows claimed per query; a pass repeats while full batches come back."""
 ERROR_CHARS = 200
-WRITE_BATCH = 200
-"""Most events stored in one transaction."""
 WRITE_TIMEOUT = 10.0
 """Seconds an acknowledgement waits for its row before Slack is answered 503 (it retries)."""
-
-
-class InboxUnavailable(Exception):
-    """The event could not be stored (database down): answer Slack 5xx so it retries."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Receipt:
-    """An event held under this replica's lease, ready to dispatch."""
-
-    event_id: str
-    event_type: str
-    body: str
-    """The raw JSON body exactly as Slack signed it."""
-    attempt: int
-    """1 for the first delivery; higher for replays."""
-
-
-def came_through_inbox(req: BoltRequest) -> bool:
-    """Whether this Bolt request was dispatched by an :class:`Inbox` (already de-duplicated)."""
-    return isinstance(req.context.get(CONTEXT_KEY), _Ticket)
-
-
-def delivery_attempt(context: Mapping[str, Any]) -> int:
-    """The inbox's attempt number for the event being handled: 1 first, higher on a replay.
-
-    Args:
-        context: The Bolt context a listener receives (the inbox's ticket is in it).
-
-    Returns:
-        The attempt; 1 for requests that did not come through an inbox (nothing to replay).
-    """
-    ticket = context.get(CONTEXT_KEY)
-    return ticket.receipt.attempt if isinstance(ticket, _Ticket) else 1
-
-
-def _event_type(payload: Mapping[str, Any]) -> str:
-    event = payload.get("event")
-    kind = event.get("type") if isinstance(event, dict) else None
-    return str(kind or "unknown")[:64]
-
-
-@dataclass(eq=False)
-class _Ticket:
-    """One dispatch in flight; settled once, by whichever of Bolt's paths ends it."""
-
-    inbox: Inbox
-    receipt: Receipt
-    error: BaseException | None = None
-    _settled: bool = False
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def settle(self, error: BaseException | None) -> None:
-        with self._lock:
-            if self._settled:
-                return
-            self._settled = True
-        self.inbox._settle(self, error)
-
-
-class _ErrorHook(ListenerErrorHandler):
-    """Remembers a listener's exception on its ticket, then lets Bolt's handler log it."""
-
-    def __init__(self, inner: ListenerErrorHandler) -> None:
-        self.inner = inner
-
-    def handle(self, error: Exception, request: BoltRequest, response: BoltResponse | None) -> None:
-        ticket = request.context.get(CONTEXT_KEY)
-        if isinstance(ticket, _Ticket):
-            ticket.error = error
-        self.inner.handle(error=error, request=request, response=response)
-
-
-class _CompletionHook(ListenerCompletionHandler):
-    """Settles the ticket when the listener returned (or raised)."""
-
-    def __init__(self, inner: ListenerCompletionHandler) -> None:
-        self.inner = inner
-
-    def handle(self, request: BoltRequest, response: BoltResponse | None) -> None:
-        try:
-            self.inner.handle(request=request, response=response)
-        finally:
-            ticket = request.context.get(CONTEXT_KEY)
-            if isinstance(ticket, _Ticket):
-                ticket.settle(ticket.error)
-
-
-def _install_hooks(bolt: App) -> None:
-    # Bolt runs event listeners on its executor after acknowledging them, so dispatch()
-    # returning says nothing about the listener; its runner's handlers do. Installed once per
-    # app (the ticket names its inbox). ``App.error`` called later would replace the error hook.
-    runner = bolt.listener_runner
-    if not isinstance(runner.listener_error_handler, _ErrorHook):
-        runner.listener_error_handler = _ErrorHook(runner.listener_error_handler)
-    if not isinstance(runner.listener_completion_handler, _CompletionHook):
-        runner.listener_completion_handler = _CompletionHook(runner.listener_completion_handler)
-
-
-class _GroupWriter:
-    """Stores the events that arrive together in one transaction (group commit).
-
-    Each acknowledgement waits for its row to be committed. Under a burst, one insert of many
-    rows takes the database's write lock once instead of once per event: on SQLite, where
-    writers wait for the lock by sleeping and polling, that is most of an ack's latency.
-    """
-
-    def __init__(self, inbox: Inbox) -> None:
-        self.inbox = inbox
-        self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[bool]]] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._start = threading.Lock()
-
-    def store(self, row: dict[str, Any]) -> bool:
-        """Commit ``row``; False if its event id is already stored (a duplicate).
-
-        Raises:
-            InboxUnavailable: the row could not be committed.
-        """
-        done: Future[bool] = Future()
-        self._ensure_started()
-        self._queue.put((row, done))
-        try:
-            return done.result(timeout=WRITE_TIMEOUT)
-        except FutureTimeout as exc:
-            raise InboxUnavailable("the inbox writer did not answer in time") from exc
-
-    def _ensure_started(self) -> None:
-        with self._start:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="slack-inbox-writer", daemon=True
-                )
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while len(batch) < WRITE_BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._write(batch)
-
-    def _write(self, batch: list[tuple[dict[str, Any], Future[bool]]]) -> None:
-        # The same event twice in one batch (a retry racing its original): the first one wins.
-        firsts: dict[str, dict[str, Any]] = {}
-        for row, _ in batch:
-            firsts.setdefault(row["event_id"], row)
-        try:
-            stored = self._insert(list(firsts.values()))
-        except Exception as exc:  # any driver or pool error: these events are not durable
-            for _, done in batch:
-                done.set_exception(InboxUnavailable(type(exc).__name__))
-            return
-        for row, done in batch:
-            done.set_result(firsts[row["event_id"]] is row and row["event_id"] in stored)
-
-    def _insert(self, rows: list[dict[str, Any]]) -> set[str]:
-        """Insert what is not stored yet; returns the event ids inserted now."""
-        engine = self.inbox.engine
-        dialect = engine.dialect.name
-        if dialect not in ("postgresql", "sqlite"):
-            raise RuntimeError(f"the Slack inbox does not support {dialect}")
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = (
-            insert(inbox_table)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=[inbox_table.c.event_id])
-            .returning(inbox_table.c.event_id)
-        )
-        with engine.begin() as conn:
-            return {str(r.event_id) for r in conn.execute(stmt)}
 
 
 class Inbox:
@@ -283,6 +109,7 @@ class Inbox:
         now: Callable[[], datetime] = utcnow,
         redact: Callable[[str], str] | None = None,
         hold_limit: timedelta = MAX_HOLD,
+        priority: AckFirst | None = None,
     ) -> None:
         """Wire the inbox to the shared database and this replica's Bolt app.
 
@@ -297,6 +124,8 @@ class Inbox:
                 what Bolt checks them against.
             redact: Removes secrets from error text; without it only the error's type is kept.
             hold_limit: Stop renewing a lease after this long (a hung listener).
+            priority: Acknowledgements in flight (:mod:`bot.ingress.priority`); the writer
+                thread is on their path and never yields to them.
         """
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -315,27 +144,29 @@ class Inbox:
         """Event id -> (attempt, monotonic time taken) of each event this replica holds, from
         the insert or claim until it is settled (queued ones too: their lease must not lapse)."""
         self._lock = threading.Lock()
-        self._writer = _GroupWriter(self)
-        _install_hooks(bolt)
+        self.priority = priority or AckFirst()
+        self.writer = GroupWriter(engine, on_thread_start=self.priority.mark_ack_path)
+        install_hooks(bolt)
 
     # -- receiving ---------------------------------------------------------------------
 
-    def accept(self, body: str, payload: Mapping[str, Any]) -> Receipt | None:
-        """Store a signature-verified ``event_callback`` under this replica's lease.
+    def submit(self, body: str, payload: Mapping[str, Any]) -> Future[Receipt | None]:
+        """Queue a signature-verified ``event_callback`` to be stored under this replica's lease.
 
-        Returns:
-            The receipt to dispatch, or None when the event id is already stored (a retry or a
-            duplicate delivery: acknowledge it and do nothing).
+        The future resolves once the row is committed: to the receipt to dispatch, or to None
+        when the event id is already stored (a retry or a duplicate delivery: acknowledge it
+        and do nothing). It fails with :class:`InboxUnavailable` when the row could not be
+        written (do not acknowledge). The HTTP server awaits it on its event loop.
 
         Raises:
-            InboxUnavailable: The row could not be written; do not acknowledge.
             ValueError: The payload has no event id.
+            InboxUnavailable: The inbox is closed.
         """
         event_id = payload.get("event_id")
         if not isinstance(event_id, str) or not event_id or len(event_id) > 128:
             raise ValueError("event_callback without a usable event_id")
         team = payload.get("team_id")
-        kind = _event_type(payload)
+        kind = event_type(payload)
         at = self.now()
         row = {
             "event_id": event_id,
@@ -348,11 +179,42 @@ class Inbox:
             "owner": self.owner,
             "lease_until": at + self.lease,
         }
-        if not self._writer.store(row):
-            return None
+        out: Future[Receipt | None] = Future()
+        out.set_running_or_notify_cancel()  # a caller giving up cannot cancel the write
         receipt = Receipt(event_id=event_id, event_type=kind, body=body, attempt=1)
-        self._hold(receipt)
-        return receipt
+
+        def stored(done: Future[bool]) -> None:
+            # On the writer thread, right after the commit: held before anyone is told.
+            error = done.exception()
+            if error is not None:
+                out.set_exception(error)
+            elif done.result():
+                self._hold(receipt)
+                out.set_result(receipt)
+            else:
+                out.set_result(None)
+
+        self.writer.submit(row).add_done_callback(stored)
+        return out
+
+    def accept(self, body: str, payload: Mapping[str, Any]) -> Receipt | None:
+        """:meth:`submit` and wait for the row to be committed (Socket Mode, tests).
+
+        Returns:
+            The receipt to dispatch, or None when the event id is already stored.
+
+        Raises:
+            InboxUnavailable: The row could not be written in time; do not acknowledge.
+            ValueError: The payload has no event id.
+        """
+        try:
+            return self.submit(body, payload).result(timeout=WRITE_TIMEOUT)
+        except FutureTimeout as exc:
+            raise InboxUnavailable("the inbox writer did not answer in time") from exc
+
+    def close(self) -> None:
+        """Store the events already submitted, then stop the writer (shutdown)."""
+        self.writer.close()
 
     def dispatch(
         self, receipt: Receipt, headers: Mapping[str, str | Sequence[str]] | None = None
@@ -364,7 +226,7 @@ class Inbox:
             headers: The original request's headers (kept for logging; the signature and
                 timestamp are replaced by fresh ones).
         """
-        ticket = _Ticket(self, receipt)
+        ticket = Ticket(self, receipt)
         self._hold(receipt)  # already held since accept/claim; a direct call holds it here
         ts = str(int(time.time()))
         fresh: dict[str, str | Sequence[str]] = {
@@ -390,7 +252,8 @@ class Inbox:
             failed = resp.status >= 400
             ticket.settle(RuntimeError(f"Bolt answered {resp.status}") if failed else None)
 
-    def _settle(self, ticket: _Ticket, error: BaseException | None) -> None:
+    def record_outcome(self, ticket: Ticket, error: BaseException | None) -> None:
+        """Mark the row of a finished dispatch ``done``, or record its error (Ticket.settle)."""
         try:
             self._record(ticket, error)
         finally:
@@ -406,7 +269,7 @@ class Inbox:
             if held is None or held[0] != receipt.attempt:
                 self._held[receipt.event_id] = (receipt.attempt, time.monotonic())
 
-    def _record(self, ticket: _Ticket, error: BaseException | None) -> None:
+    def _record(self, ticket: Ticket, error: BaseException | None) -> None:
         r = ticket.receipt
         t = inbox_table
         try:

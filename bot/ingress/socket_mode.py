@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from slack_sdk.socket_mode.client import BaseSocketModeClient
     from slack_sdk.socket_mode.request import SocketModeRequest
 
-    from bot.ingress.inbox import Inbox
+    from bot.ingress.inbox import Inbox, Receipt
 
 __all__ = ["DEFAULT_PING_INTERVAL", "InboxSocketModeListener", "socket_mode_client"]
 
@@ -65,25 +65,11 @@ class InboxSocketModeListener:
         send_response(client, req, run_bolt_app(self.bolt, req), start)
 
     def _event(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:
-        # The stored body is what the inbox re-signs and dispatches, now and on any replay.
-        body = json.dumps(req.payload, separators=(",", ":"))
-        try:
-            receipt = self.inbox.accept(body, req.payload)
-        except ValueError:  # an unusable event id: no durable copy, so Bolt's own path
-            send_response(client, req, run_bolt_app(self.bolt, req), time.time())
+        # Other work holds back (briefly) until the envelope is acknowledged.
+        with self.inbox.priority.acking():
+            acked, receipt = self._store_and_ack(client, req)
+        if not acked:
             return
-        except InboxUnavailable:
-            log.warning(
-                "Slack event %s not stored; leaving envelope %s unacknowledged so Slack resends it",
-                req.payload.get("event_id"),
-                req.envelope_id,
-            )
-            return
-        try:
-            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
-        except Exception:
-            # Stored already: process it anyway; Slack's redelivery will be dropped as a duplicate.
-            log.warning("could not acknowledge envelope %s", req.envelope_id, exc_info=True)
         if receipt is None:
             log.info(
                 "duplicate Slack event %s acknowledged and dropped (retry %s)",
@@ -96,6 +82,31 @@ class InboxSocketModeListener:
         except Exception:
             # The row stays pending; the sweeper replays it when its lease runs out.
             log.exception("dispatching Slack event %s failed", receipt.event_id)
+
+    def _store_and_ack(
+        self, client: BaseSocketModeClient, req: SocketModeRequest
+    ) -> tuple[bool, Receipt | None]:
+        """Store the event, then acknowledge its envelope; (acknowledged, receipt to dispatch)."""
+        # The stored body is what the inbox re-signs and dispatches, now and on any replay.
+        body = json.dumps(req.payload, separators=(",", ":"))
+        try:
+            receipt = self.inbox.accept(body, req.payload)
+        except ValueError:  # an unusable event id: no durable copy, so Bolt's own path
+            send_response(client, req, run_bolt_app(self.bolt, req), time.time())
+            return False, None
+        except InboxUnavailable:
+            log.warning(
+                "Slack event %s not stored; leaving envelope %s unacknowledged so Slack resends it",
+                req.payload.get("event_id"),
+                req.envelope_id,
+            )
+            return False, None
+        try:
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+        except Exception:
+            # Stored already: process it anyway; Slack's redelivery will be dropped as a duplicate.
+            log.warning("could not acknowledge envelope %s", req.envelope_id, exc_info=True)
+        return True, receipt
 
 
 def socket_mode_client(

@@ -155,10 +155,10 @@ class SlackOut:
 
     def clean(self, payload: dict[str, Any]) -> dict[str, Any]:
         """``payload`` (keyword arguments of a post, a ``respond`` or a view) with every
-        ``text`` and ``blocks`` value redacted by the settings' redactor."""
+        ``text``, ``blocks`` and ``attachments`` value redacted by the settings' redactor."""
         r = self.oh.redactor
         return {
-            k: (r.redact(v) if k in ("text", "blocks") and v is not None else v)
+            k: (r.redact(v) if k in ("text", "blocks", "attachments") and v is not None else v)
             for k, v in payload.items()
         }
 
@@ -174,6 +174,7 @@ class SlackOut:
         thread_ts: str = "",
         *,
         answering: str = "",
+        attachments: list[dict[str, Any]] | None = None,
     ) -> str:
         """Post a message (unfurling off); returns its ts.
 
@@ -184,11 +185,16 @@ class SlackOut:
             thread_ts: Reply in this thread.
             answering: The id of the Slack event this message answers; recorded as message
                 metadata so a replay of the event can find the answer (:meth:`answered`).
+            attachments: Legacy attachments (a coloured bar around blocks), if any.
         """
         resp = self.client.chat_postMessage(
             channel=self.channel_id(channel),
             **self.clean(
-                {"text": cut(text, MAX_TEXT), "blocks": limit_blocks(blocks) if blocks else None}
+                {
+                    "text": cut(text, MAX_TEXT),
+                    "blocks": limit_blocks(blocks) if blocks else None,
+                    "attachments": attachments,
+                }
             ),
             thread_ts=thread_ts or None,
             unfurl_links=False,
@@ -251,13 +257,28 @@ class SlackOut:
             if not cursor:
                 return
 
-    def update(self, channel: str, ts: str, text: str, blocks: list[Block]) -> None:
-        """Replace a message the bot posted earlier."""
-        self.client.chat_update(
-            channel=self.channel_id(channel),
-            ts=ts,
-            **self.clean({"text": cut(text, MAX_TEXT), "blocks": limit_blocks(blocks)}),
-        )
+    def update(
+        self,
+        channel: str,
+        ts: str,
+        text: str,
+        blocks: list[Block],
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Replace a message the bot posted earlier (its attachments too, when given)."""
+        payload: dict[str, Any] = {"text": cut(text, MAX_TEXT), "blocks": limit_blocks(blocks)}
+        if attachments is not None:
+            payload["attachments"] = attachments
+        self.client.chat_update(channel=self.channel_id(channel), ts=ts, **self.clean(payload))
+
+    def permalink(self, channel: str, ts: str) -> str:
+        """A link to one message (``chat.getPermalink``), or ``""`` when Slack refuses."""
+        try:
+            resp = self.client.chat_getPermalink(channel=self.channel_id(channel), message_ts=ts)
+        except SlackApiError as exc:  # a link is a courtesy: its absence must not stop a flow
+            log.warning("no permalink for %s/%s: %s", channel, ts, exc.response.get("error"))
+            return ""
+        return str(resp.get("permalink") or "")
 
     def ephemeral(self, channel: str, user: str, text: str) -> None:
         """A message only ``user`` sees."""

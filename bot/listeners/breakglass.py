@@ -18,8 +18,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.service import ChangeRequest, identity_of
-from bot.blocks import decision_blocks
+from bot.blocks import decision_blocks, md
 from bot.listeners._shared import SlackOut, team_of
+from bot.listeners.consent import waiting_line
 from bot.mrkdwn import esc, mention
 from twin.actions import CATALOG
 from twin.graph import TwinGraph, UnknownEntity
@@ -131,9 +132,15 @@ def break_glass(
     if res.change is None:
         respond(text=esc(res.message), response_type="ephemeral")
         return
-    blocks = decision_blocks(ops.journal.get(res.change.id), tz=out.display_tz)
+    fresh = ops.journal.get(res.change.id)
+    waiting = fresh.state == "awaiting_consent"
+    blocks = (
+        [md(waiting_line(out, fresh))] if waiting else decision_blocks(fresh, tz=out.display_tz)
+    )
     text_out = f"{res.change.ref}: {esc(res.message)}"
     if channel and change.thread_ts:
+        if waiting:
+            return  # the consent listener put the line with the card's link in this thread
         out.post(channel, text_out, blocks, change.thread_ts)
     else:
         respond(text=text_out, blocks=blocks, response_type="in_channel")

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from slack_bolt import Ack, App
 
-from agent.chat.offline import when_text
 from agent.execution import IllegalTransition
+from agent.humantime import span, when_text
 from agent.service import identity_of
-from bot.blocks import answer_blocks, ctx, decision_blocks, limit_blocks, md
+from bot.blocks import answer_blocks, ctx, decision_blocks, limit_blocks, md, state_words
 from bot.digest import digest_day, digest_for
 from bot.listeners._shared import SlackOut, team_of
 from bot.listeners.breakglass import break_glass
+from bot.listeners.consent import waiting_line
 from bot.listeners.conversations import facts_of
 from bot.mrkdwn import esc, mention
 
@@ -50,8 +50,12 @@ def register_commands(app: App, out: SlackOut) -> None:
         reply = out.oh.agent.ask(text, requester=requester, tz=out.tz_of(requester))
         blocks = answer_blocks(reply.text, facts_of(out, reply, requester))
         for change in reply.proposals:
-            # in_channel: many read it, so the display zone (named in every time shown)
-            blocks.extend(decision_blocks(ops.journal.get(change.id), tz=out.display_tz))
+            fresh = ops.journal.get(change.id)
+            if fresh.state == "awaiting_consent":  # one line and the card's link, not a copy
+                blocks.append(md(waiting_line(out, fresh)))
+            else:
+                # in_channel: many read it, so the display zone (named in every time shown)
+                blocks.extend(decision_blocks(fresh, tz=out.display_tz))
         if plan and not reply.proposals:
             blocks.append(ctx("No change was proposed; say what to change and on which target."))
         respond(
@@ -65,7 +69,7 @@ def register_commands(app: App, out: SlackOut) -> None:
             respond(text=esc(str(exc).strip("'\"")), response_type="ephemeral")
             return
         respond(
-            text=f"{change.ref}: {change.state}",
+            text=f"{change.ref}: {state_words(change.state)}",
             blocks=decision_blocks(change, tz=tz),
             response_type="ephemeral",
         )
@@ -93,7 +97,7 @@ def register_commands(app: App, out: SlackOut) -> None:
         lines = [
             f"• *{c.ref}* {esc(c.action)} on "
             f"{', '.join(esc(t.split(':', 1)[-1]) for t in c.targets[:3])}"
-            f" — waiting {_age(now - c.updated_at)}"
+            f" — waiting {span(now - c.updated_at)}"
             for c in waiting[:20]
         ]
         respond(
@@ -175,12 +179,3 @@ def register_commands(app: App, out: SlackOut) -> None:
             cancel(arg, requester, say)
         else:
             digest(arg, say)
-
-
-def _age(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    if minutes < 48 * 60:
-        return f"{minutes // 60} h"
-    return f"{minutes // 1440} days"

@@ -1,13 +1,14 @@
-"""Consent: Approve / Reject buttons, the reject-reason modal, and the cards' life cycle.
+"""Consent: Approve / Reject / View plan buttons, the modals, and the cards' life cycle.
 
 A card the change-window check flagged also offers "Approve for the next window": the same vote,
 and the change waits (``scheduled``) until its targets' maintenance window next opens.
 
 Cards are driven by the operations facade's change events, so every path that asks for consent
-(agent, slash command, signal runbook) gets one. A card is posted to the approvers' channel and
-to the request's thread, updated in place after every vote, and closed (buttons gone, who
-decided, what happens next) when the request is approved, rejected, expires or goes stale. The
-requester is told the outcome. Votes carry only the signed payload's team and user ids.
+(agent, slash command, signal runbook) gets one. The card is posted once, to the approvers'
+channel, and updated in place after every vote, and closed (buttons gone, who decided, what
+happens next) when the request is approved, rejected, expires or goes stale. The request's
+thread gets one line per event: "waiting for consent from ..." with a link to the card, then
+the outcome. Votes carry only the signed payload's team and user ids.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from sqlalchemy import select
 
-from agent.chat.offline import when_text
 from agent.execution import Change
+from agent.humantime import when_text
 from agent.service import ChangeEvent, identity_of
-from bot.blocks import CardState, consent_card
+from bot.blocks import state_words
+from bot.cards import CardState, consent_card
 from bot.listeners._shared import SlackOut, team_of, user_of
-from bot.mrkdwn import esc, mention, person
+from bot.mrkdwn import esc, link, mention, person
+from bot.plan_view import VIEW_PLAN, plan_view
 from bot.tables import cards_table
 from twin.model import utcnow
 
@@ -35,15 +38,16 @@ __all__ = [
     "next_step",
     "register_consent",
     "remember_card",
+    "waiting_line",
 ]
 
 log = logging.getLogger(__name__)
 
 
 _NEXT = {
-    "approved": "Approved; it is queued to run.",
-    "queued": "Approved; it is queued to run. The result follows in the request's thread.",
-    "executing": "Running now. The result follows in the request's thread.",
+    "approved": "It is queued to run.",
+    "queued": "It is queued to run.",
+    "executing": "It is running now.",
     "rejected": "It will not run.",
     "expired": "Nobody decided before the request expired, so it will not run; ask again if "
     "it is still needed.",
@@ -61,12 +65,14 @@ def next_step(change: Change, tz: str = "UTC", now: datetime | None = None) -> s
     if change.state in _NEXT:
         return _NEXT[change.state]
     msg = (change.result or {}).get("message")
-    done = f"{change.ref} {change.state.replace('_', ' ')}."
+    done = f"{change.ref} {state_words(change.state)}."
     return f"{done} {msg}" if msg and change.state != "reconciled" else done
 
 
-def card_state(out: SlackOut, change: Change) -> CardState | None:
-    """The current consent request of ``change`` as a :class:`CardState`, or ``None``."""
+def card_state(out: SlackOut, change: Change, *, thread_link: bool = True) -> CardState | None:
+    """The current consent request of ``change`` as a :class:`CardState`, or ``None``.
+
+    ``thread_link`` asks Slack for the request thread's permalink (one ``chat.getPermalink``)."""
     ops = out.oh.ops
     reqs = ops.consent.for_change(str(change.id))
     if not reqs:
@@ -82,9 +88,15 @@ def card_state(out: SlackOut, change: Change) -> CardState | None:
         votes=votes,
         quorum=req.quorum,
         approvers=req.approvers,
-        expires_at=req.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+        expires_at=req.expires_at,
         decided_by=req.decided_by or "",
+        decided_at=req.decided_at,
         next_step="" if req.state == "open" else next_step(change, out.display_tz, ops.now()),
+        thread_url=out.permalink(change.channel, change.thread_ts)
+        if thread_link and change.channel and change.thread_ts
+        else "",
+        now=ops.now(),
+        tz=out.display_tz,
     )
 
 
@@ -105,6 +117,20 @@ def remember_card(out: SlackOut, change_id: int, kind: str, channel: str, ts: st
         )
 
 
+def waiting_line(out: SlackOut, change: Change) -> str:
+    """The one line a request's thread gets while its change waits: who must decide, and a
+    link to the card (``chat.getPermalink`` of the card in the approvers' channel)."""
+    card = card_state(out, change, thread_link=False)
+    who = esc(card.approvers) if card is not None else "the approvers"
+    need = ""
+    if card is not None and card.quorum > 1:
+        need = f" ({card.quorum} approvals needed)"
+    posted = cards_for(out, change.id, "consent")
+    url = out.permalink(*posted[0]) if posted else ""
+    where = f" — {link(url, 'see the card')}" if url else ""
+    return f":hourglass_flowing_sand: {change.ref} is waiting for consent from {who}{need}{where}"
+
+
 def _outcome_text(
     change: Change, card: CardState, tz: str = "UTC", now: datetime | None = None
 ) -> str:
@@ -114,9 +140,11 @@ def _outcome_text(
         return (
             f":white_check_mark: {change.ref} was approved{who}. {esc(next_step(change, tz, now))}"
         )
+    if card.state == "expired":
+        return f":hourglass: {change.ref} expired: nobody decided in time, so it will not run."
     if card.state == "rejected":
         reasons = [r for _, v, r in card.votes if v == "reject" and r]
-        why = f" Reason: {esc(reasons[-1])}" if reasons else ""
+        why = f" Reason: {esc(' '.join(reasons[-1].split()))}" if reasons else ""  # one line
         return f":no_entry_sign: {change.ref} was rejected{who}. It will not run.{why}"
     return f"{change.ref}: {esc(next_step(change, tz, now))}"
 
@@ -174,6 +202,13 @@ def register_consent(app: App, out: SlackOut) -> None:
             text = esc(result.message)  # names twin entities: data
         respond(**out.clean({"text": text}), response_type="ephemeral", replace_original=False)
 
+    @app.action(VIEW_PLAN)
+    def on_view_plan(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        change = ops.journal.get(int(body["actions"][0]["value"]))
+        view = out.oh.redactor.redact(plan_view(change))
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
     @app.action("consent_reject")
     def on_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
@@ -220,9 +255,9 @@ def register_consent(app: App, out: SlackOut) -> None:
         card = card_state(out, change)
         if card is None:
             return None
-        blocks = consent_card(change, card, tz=out.display_tz, now=ops.now())
+        shown = consent_card(change, card)
         for channel, ts in cards_for(out, change.id, "consent"):
-            out.update(channel, ts, f"{change.ref}: {card.state}", blocks)
+            out.update(channel, ts, shown.text, shown.blocks, shown.attachments)
         return card
 
     def on_change(ev: ChangeEvent) -> None:
@@ -231,14 +266,12 @@ def register_consent(app: App, out: SlackOut) -> None:
             card = card_state(out, change)
             if card is None:
                 return
-            blocks = consent_card(change, card, tz=out.display_tz, now=ops.now())
-            text = f"Consent needed for {change.ref} {esc(change.action)}"
-            places = [(out.channel_id(out.oh.settings.slack.approvals_channel), "")]
-            if change.channel:
-                places.append((change.channel, change.thread_ts))
-            for channel, thread_ts in places:
-                ts = out.post(channel, text, blocks, thread_ts)
-                remember_card(out, change.id, "consent", out.channel_id(channel), ts)
+            shown = consent_card(change, card)
+            approvals = out.channel_id(out.oh.settings.slack.approvals_channel)
+            ts = out.post(approvals, shown.text, shown.blocks, attachments=shown.attachments)
+            remember_card(out, change.id, "consent", approvals, ts)
+            if change.channel:  # one line in the request's thread, not a second card
+                out.post(change.channel, waiting_line(out, change), None, change.thread_ts)
         elif ev.kind == "autonomy":
             # Guard-rail changes (breaker opened, break-glass used) are loud by design.
             if ev.detail.get("breaker") == "open":
@@ -252,7 +285,8 @@ def register_consent(app: App, out: SlackOut) -> None:
                     f"{esc(ev.detail.get('breakglass', ''))}"
                 )
             out.post(out.oh.settings.slack.approvals_channel, note)
-        elif ev.kind in ("vote", "finished", "expired", "stale"):
+        elif ev.kind in ("vote", "started", "finished", "expired", "stale"):
+            # a vote redraws the quorum line; the run's start and end move the card on
             if not cards_for(out, change.id, "consent"):
                 return
             card = refresh(change)

@@ -21,7 +21,7 @@ from slack_bolt import App, BoltContext
 
 from agent.chat import AgentReply, ToolBox, TurnContext
 from agent.service import identity_of
-from bot.blocks import answer_blocks, decision_blocks
+from bot.blocks import answer_blocks, decision_blocks, state_words
 from bot.listeners._shared import SlackOut, team_of
 from bot.mrkdwn import esc, mention
 
@@ -95,9 +95,11 @@ def converse(
     out.post(channel, esc(reply.text), blocks, thread_ts, answering=event_id)
     for change in reply.proposals:
         fresh = out.oh.ops.journal.get(change.id)
+        if fresh.state == "awaiting_consent":
+            continue  # the consent listener said so in one line, with a link to the card
         out.post(
             channel,
-            f"{fresh.ref}: {fresh.state}",
+            f"{fresh.ref}: {state_words(fresh.state)}",
             decision_blocks(fresh, tz=out.tz_of(requester)),  # the requester's thread
             thread_ts,
             answering=event_id,

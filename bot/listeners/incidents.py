@@ -18,9 +18,9 @@ from slack_sdk.errors import SlackApiError
 
 from agent.execution import Change
 from agent.service import ChangeEvent, Operations
-from bot.blocks import decision_blocks, thread_summary
+from bot.blocks import decision_blocks, state_words, thread_summary
 from bot.listeners._shared import SlackOut
-from bot.listeners.consent import card_state, cards_for, remember_card
+from bot.listeners.consent import card_state, cards_for, remember_card, waiting_line
 from bot.mrkdwn import esc, mention
 
 __all__ = [
@@ -89,7 +89,7 @@ def register_incidents(out: SlackOut, routing: IncidentRouting) -> None:
             return None
         ts = out.post(
             channel,
-            f"{change.ref}: {esc(change.action)} ({change.state})",
+            f"{change.ref}: {esc(change.action)} ({state_words(change.state)})",
             decision_blocks(change, tz=out.display_tz),
         )
         remember_card(out, change.id, "incident", out.channel_id(channel), ts)
@@ -99,7 +99,7 @@ def register_incidents(out: SlackOut, routing: IncidentRouting) -> None:
 
     def on_change(ev: ChangeEvent) -> None:
         change = ev.change
-        if ev.kind == "proposed":
+        if ev.kind in ("proposed", "started"):
             return
         # The worker may finish an auto-approved change before the proposing thread announces
         # the decision, so whichever event comes first opens the thread, under a lock.
@@ -116,7 +116,7 @@ def register_incidents(out: SlackOut, routing: IncidentRouting) -> None:
         for channel, root in threads:
             if ev.kind == "decided":
                 if change.state == "awaiting_consent":
-                    out.post(channel, f"Consent requested for {change.ref}", None, root)
+                    out.post(channel, waiting_line(out, change), None, root)
             elif ev.kind in ("vote", "expired", "stale"):
                 card = card_state(out, change)
                 if card is None:
@@ -125,13 +125,14 @@ def register_incidents(out: SlackOut, routing: IncidentRouting) -> None:
                     f"{mention(u)} {'approved' if v == 'approve' else 'rejected'}"
                     for u, v, _ in card.votes
                 )
-                text = f"Consent for {change.ref}: {card.state}; votes: {tally or 'none'}."
+                said = "still open" if card.state == "open" else card.state
+                text = f"Consent for {change.ref}: {said}; votes: {tally or 'none'}."
                 if card.state != "open":
                     text += f" {esc(card.next_step)}"
                 out.post(channel, text, None, root)
             elif ev.kind == "finished":
                 summary = thread_summary(change, audit_ref(out))
-                out.post(channel, f"{change.ref} {change.state}", summary, root)
+                out.post(channel, f"{change.ref} {state_words(change.state)}", summary, root)
 
     ops.subscribers.append(on_change)
 
@@ -150,7 +151,7 @@ def register_results(out: SlackOut) -> None:
         if ev.kind == "finished" and change.channel:
             out.post(
                 change.channel,
-                f"{change.ref} {change.state}",
+                f"{change.ref} {state_words(change.state)}",
                 thread_summary(change, audit_ref(out)),
                 change.thread_ts,
             )

@@ -11,9 +11,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.localslack.blockkit import MESSAGE_BLOCK_LIMIT, assign_ids, check_blocks
 from bot.localslack.directory import APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID
 from bot.localslack.state import JSON, bot_profile, new_id
-from bot.localslack.webapi import ApiContext, ApiError, Handler, Params
+from bot.localslack.webapi import ApiContext, ApiError, Handler, Params, invalid
 
 MAX_TEXT = 40_000
 """Longest message text Slack accepts (``msg_too_long`` past it)."""
@@ -29,6 +30,46 @@ def _text_and_blocks(ctx: ApiContext, p: Params) -> tuple[str | None, list[JSON]
     if text is not None and len(text) > MAX_TEXT:
         raise ApiError("msg_too_long")
     return text, blocks
+
+
+_COLOR = re.compile(r"^#?(?:[0-9a-fA-F]{6}|good|warning|danger)$")
+MAX_ATTACHMENTS = 100
+"""Most attachments a message may carry (Slack keeps the first 100 and warns)."""
+
+
+def _attachments(p: Params) -> list[JSON] | None:
+    """Legacy ``attachments``, as Slack stores them: each numbered (``id``), its ``color``
+    without the ``#``, a ``fallback``, its ``blocks`` checked like a message's.
+
+    Returns:
+        The attachments, ``[]`` when the caller sent an empty list, ``None`` when left out.
+    """
+    value = p.json_value("attachments", "invalid_attachments")
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_ATTACHMENTS:
+        raise ApiError("invalid_attachments")
+    stored: list[JSON] = []
+    for i, item in enumerate(value, 1):
+        if not isinstance(item, dict):
+            raise ApiError("invalid_attachments")
+        att: JSON = {k: v for k, v in item.items() if k != "blocks"}
+        color = item.get("color")
+        if color is not None:
+            if not isinstance(color, str) or not _COLOR.match(color):
+                raise ApiError("invalid_attachments")
+            att["color"] = color.removeprefix("#")
+        if "blocks" in item:
+            errors = check_blocks(
+                item["blocks"], limit=MESSAGE_BLOCK_LIMIT, pointer=f"/attachments/{i - 1}/blocks"
+            )
+            if errors:
+                raise invalid("invalid_attachments", errors)
+            att["blocks"] = assign_ids(item["blocks"])
+        att["id"] = i
+        att.setdefault("fallback", item.get("text") or "[no preview available]")
+        stored.append(att)
+    return stored
 
 
 def _metadata(p: Params) -> JSON | None:
@@ -82,6 +123,9 @@ def post_message(ctx: ApiContext, p: Params) -> JSON:
     metadata = _metadata(p)
     if metadata:
         message["metadata"] = metadata
+    attachments = _attachments(p)
+    if attachments:
+        message["attachments"] = attachments
     stored = ctx.workspace.add_message(channel.id, message)
     return {"channel": channel.id, "ts": stored["ts"], "message": stored}
 
@@ -101,6 +145,9 @@ def update_message(ctx: ApiContext, p: Params) -> JSON:
         changes["text"] = text
     if blocks is not None:
         changes["blocks"] = blocks
+    attachments = _attachments(p)
+    if attachments is not None:
+        changes["attachments"] = attachments or None  # [] removes them, as on Slack
     metadata = _metadata(p)
     if metadata is not None:
         changes["metadata"] = metadata or None  # None drops the key

@@ -121,13 +121,17 @@ class People:
         if message is None:
             message = self._ephemeral(user_id, ch.id, message_ts)
             ephemeral = True
-        block_id, element = _find_element(message.get("blocks", []), action_id, message_ts)
+        block_id, element = _find_element(_message_blocks(message), action_id, message_ts)
         container: JSON = {
             "type": "message",
             "message_ts": message_ts,
             "channel_id": ch.id,
             "is_ephemeral": ephemeral,
         }
+        attachment = _attachment_of(message, block_id)
+        if attachment is not None:  # Slack names the attachment a button sits in
+            container.update(type="message_attachment", attachment_id=attachment)
+            container["is_app_unfurl"] = False
         if "thread_ts" in message:
             container["thread_ts"] = message["thread_ts"]
         target = ResponseTarget(
@@ -327,6 +331,22 @@ def _ack_body(body: str) -> JSON:
     except ValueError:
         return {"text": body}
     return parsed if isinstance(parsed, dict) else {"text": body}
+
+
+def _message_blocks(message: JSON) -> list[JSON]:
+    """A message's blocks, then its attachments' blocks (buttons may be in either)."""
+    blocks = list(message.get("blocks") or [])
+    for att in message.get("attachments") or []:
+        blocks += att.get("blocks") or []
+    return blocks
+
+
+def _attachment_of(message: JSON, block_id: str) -> int | None:
+    """The ``id`` of the attachment holding block ``block_id``, if one does."""
+    for att in message.get("attachments") or []:
+        if any(b.get("block_id") == block_id for b in att.get("blocks") or []):
+            return int(att.get("id", 1))
+    return None
 
 
 def _elements(blocks: list[JSON]) -> Iterator[tuple[str, JSON]]:

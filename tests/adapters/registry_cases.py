@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from adapters.registry import Integration, IntegrationConfig, build_integration
+from adapters.integration_config import IntegrationConfig
+from adapters.registry import Integration, build_integration
 from tests.adapters.vendors._fakes import FakeTime
 from tests.adapters.vendors.fake_connectwise import FakeConnectWise
 from tests.adapters.vendors.fake_datto import FakeDatto

@@ -13,13 +13,8 @@ from pydantic import ValidationError
 from adapters.contracts import IdentityContract, RmmContract
 from adapters.errors import AuthError
 from adapters.health import check_all, check_integration
-from adapters.registry import (
-    ConfigError,
-    IntegrationConfig,
-    IntegrationsConfig,
-    build_integration,
-    build_integrations,
-)
+from adapters.integration_config import ConfigError, IntegrationConfig, IntegrationsConfig
+from adapters.registry import build_integration, build_integrations
 from adapters.resilient import CONTRACT_METHODS
 from adapters.sim import FaultRule, SimEstate
 from tests.adapters.registry_cases import CASES, SECRET_FIELD, build_case

@@ -153,3 +153,18 @@ def test_freeze_denies_new_changes(engine: Engine, tmp_path: Path) -> None:
     assert "freeze is on" in w.ops.set_freeze(True, actor=BEN, reason="quarter end")
     res = w.request("service.restart", ["contoso-dev-app"])
     assert res.status == "deny" and "change-freeze" in res.decision.matched  # type: ignore[union-attr]
+
+
+def test_subscribers_hear_a_change_start_before_it_finishes(engine: Engine, tmp_path: Path) -> None:
+    from agent.service import ChangeEvent
+
+    w = make_world(engine, tmp_path)
+    events: list[ChangeEvent] = []
+    w.ops.subscribers.append(events.append)
+    res = w.request("service.restart", ["contoso-dev-app"])
+    assert res.change is not None
+    w.ops.drain()
+    kinds = [e.kind for e in events if e.change.id == res.change.id]
+    assert kinds.index("started") < kinds.index("finished")
+    started = next(e for e in events if e.kind == "started")
+    assert started.change.state == "executing"  # claimed: the card can say "Running"

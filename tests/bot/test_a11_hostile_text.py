@@ -18,17 +18,17 @@ from agent.digest import CycleSummary, DigestNumbers, Failure
 from agent.execution import Change
 from agent.schedule import Upcoming
 from bot.blocks import (
-    CardState,
     answer_blocks,
-    consent_card,
     decision_blocks,
     thread_summary,
 )
+from bot.cards import Card, CardState, consent_card
 from bot.cli.autonomy import CycleThread
 from bot.digest import DigestConfig, digest_blocks
 from bot.home import home_view
 from bot.listeners.consent import _outcome_text
 from bot.mrkdwn import esc, link, mention, person
+from bot.plan_view import plan_view
 from bot.slack_tables import breakdown_fields, entity_table, list_block
 
 HOSTILE = "<!channel> <!here> <https://evil.example/login|SSO login> <@U123> <#C999> &amp; x"
@@ -129,7 +129,7 @@ def _card(state: str) -> CardState:
         votes=[("U0BEN", "approve", HOSTILE), (HOSTILE, "reject", HOSTILE)],
         quorum=2,
         approvers=HOSTILE,
-        expires_at="2026-01-01 12:00 UTC",
+        expires_at=datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
         decided_by="T1:U0BEN" if state != "open" else "",
         next_step=HOSTILE if state != "open" else "",
     )
@@ -185,11 +185,19 @@ def test_a11_decision_blocks_escape_plans_reasons_and_results_in_every_state() -
     _assert_inert(decision_blocks(denied))
 
 
+def _message(card: Card) -> dict[str, Any]:
+    """The card as chat.postMessage sends it: fallback text, header, coloured attachment."""
+    return {"text": card.text, "blocks": card.blocks, "attachments": card.attachments}
+
+
 def test_a11_consent_cards_escape_votes_reasons_and_next_steps() -> None:
     for state in ("open", "approved", "rejected", "expired", "stale"):
-        _assert_inert(consent_card(_change(), _card(state)))
+        _assert_inert(_message(consent_card(_change(), _card(state))))
     signal = _change(requester="signal:<!channel>")
-    _assert_inert(consent_card(signal, _card("open")))
+    _assert_inert(_message(consent_card(signal, _card("open"))))
+    hostile_plan = {**(_change().plan or {}), "action": HOSTILE}
+    _assert_inert(_message(consent_card(_change(plan=hostile_plan), _card("open"))))
+    _assert_inert(plan_view(_change(plan=hostile_plan)))
     text = _outcome_text(_change("rejected"), _card("rejected"))
     assert "&lt;!channel&gt;" in text and "<!" not in text
 

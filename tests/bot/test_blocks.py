@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from agent.execution import Change
 from bot.blocks import (
     MAX_BLOCKS,
-    CardState,
     answer_blocks,
-    consent_card,
     cut,
     decision_blocks,
     header,
@@ -18,6 +17,7 @@ from bot.blocks import (
     md,
     thread_summary,
 )
+from bot.cards import CardState, consent_card
 
 
 def _change(**over: Any) -> Change:
@@ -108,25 +108,30 @@ def test_open_card_shows_what_why_quorum_and_buttons() -> None:
         votes=[("U0BEN", "approve", "")],
         quorum=2,
         approvers="approvers",
-        expires_at="2026-01-01 12:00 UTC",
+        expires_at=datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
+        now=datetime(2026, 1, 1, 9, 0, tzinfo=UTC),
     )
-    blocks = consent_card(_change(), card)
+    blocks = consent_card(_change(), card).all_blocks
     body = _text(blocks)
     assert "Consent needed: CR-7 host.reboot" in body
     assert "<@U0ANA>" in body and "kernel patch" in body
     assert "1 intended, 12 collateral" in body and "*1 critical*" in body
     assert body.index("svc-0") < body.index("svc-1")  # critical first
     assert "… and 4 more" in body
-    assert "replicas-kept" in body and "last replica" in body
+    assert "`replicas-kept`" in body and "last replica" in body
     # the reason in words as a bullet; the rule id only in the details (context) line
     assert "• Production reboots need two approvers." in body
     assert "`prod-reboot`: " not in body and "Policy · rule `prod-reboot`" in body
     assert ".;" not in body
     assert "not deciding" not in body
     assert "Quorum 1/2 of approvers" in body and "<@U0BEN> approved" in body
-    assert "expires 2026-01-01 12:00 UTC" in body
+    assert "expires in 3 h" in body
     actions = [b for b in blocks if b["type"] == "actions"]
-    assert [e["action_id"] for e in actions[0]["elements"]] == ["consent_approve", "consent_reject"]
+    assert [e["action_id"] for e in actions[0]["elements"]] == [
+        "consent_approve",
+        "consent_reject",
+        "consent_view_plan",
+    ]
     assert actions[0]["elements"][0]["value"] == f"7|{'a' * 64}"
 
 
@@ -136,14 +141,14 @@ def test_closed_card_has_no_buttons_and_says_who_and_what_next() -> None:
         votes=[("U0CHLOE", "reject", "bad timing")],
         quorum=2,
         approvers="approvers",
-        expires_at="x",
+        expires_at=datetime(2026, 1, 1, tzinfo=UTC),
         decided_by="T1:U0CHLOE",
         next_step="It will not run.",
     )
-    blocks = consent_card(_change(state="rejected"), card)
+    blocks = consent_card(_change(state="rejected"), card).all_blocks
     assert not any(b["type"] == "actions" for b in blocks)
     body = _text(blocks)
-    assert "Rejected by <@U0CHLOE>." in body and "It will not run." in body
+    assert "*Rejected by <@U0CHLOE>*" in body and "It will not run." in body
     assert "(bad timing)" in body
     expired = consent_card(
         _change(state="expired"),
@@ -152,11 +157,11 @@ def test_closed_card_has_no_buttons_and_says_who_and_what_next() -> None:
             votes=[],
             quorum=1,
             approvers="approvers",
-            expires_at="x",
+            expires_at=datetime(2026, 1, 1, tzinfo=UTC),
             decided_by="system:expiry",
             next_step="Nobody decided.",
         ),
-    )
+    ).all_blocks
     assert "Expired by `system:expiry`" in _text(expired)
 
 
@@ -228,11 +233,17 @@ def test_g1_card_says_the_blast_radius_and_environment_are_unknown() -> None:
         ],
         "unknown_env": ["contoso-erp-db"],
     }
-    card = CardState(state="open", votes=[], quorum=1, approvers="approvers", expires_at="-")
-    body = _text(consent_card(_change(plan=plan), card))
+    card = CardState(
+        state="open",
+        votes=[],
+        quorum=1,
+        approvers="approvers",
+        expires_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    body = _text(consent_card(_change(plan=plan), card).all_blocks)
     assert "blast radius unknown: no topology source covers contoso-erp-db" in body
     assert "environment unknown: no source states the environment of contoso-erp-db" in body
-    assert "blast radius unknown" not in _text(consent_card(change, card))
+    assert "blast radius unknown" not in _text(consent_card(change, card).all_blocks)
 
 
 def test_decision_reasons_are_bullets_and_rule_ids_stay_in_the_details() -> None:
@@ -276,3 +287,50 @@ def test_decision_reasons_are_bullets_and_rule_ids_stay_in_the_details() -> None
     assert "\n• Production needs an approver.\n• A check needs a person." in main
     details = blocks[-1]["elements"][0]["text"]
     assert "`prod-reboot-or-patch`" in details and "`needs_consent`" in details
+
+
+_INTERNAL = re.compile(r"\b[a-z]+_[a-z_]+\b")
+"""An internal name (``needs_consent``, ``awaiting_consent``, ``rolled_back``)."""
+
+
+def _main_text(blocks: list[dict[str, Any]]) -> str:
+    """What people read first: every block but the details (context) lines, emoji codes out."""
+    return re.sub(r":[a-z_]+:", "", _text([b for b in blocks if b["type"] != "context"]))
+
+
+def test_builders_speak_words_and_keep_internal_names_in_the_details() -> None:
+    glued = {"outcome": "deny", "reasons": {"a": "Frozen.", "b": "Not in a window;"}}
+    denied = _change(
+        state="denied", decision=glued, result={"message": "Frozen.; Not in a window;"}
+    )
+    open_card = CardState(
+        state="open",
+        votes=[],
+        quorum=1,
+        approvers="approvers",
+        expires_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    rendered = {
+        "consent": decision_blocks(_change()),
+        "denied": decision_blocks(denied),
+        "other": decision_blocks(_change(state="rolled_back", decision={})),
+        "card": consent_card(_change(), open_card).all_blocks,
+        "summary": thread_summary(
+            _change(
+                state="rolled_back",
+                result={"targets": {"host:web-01": {"state": "rolled_back", "detail": "x"}}},
+            ),
+            "#1 abc",
+        ),
+    }
+    for name, blocks in rendered.items():
+        main = _main_text(blocks)
+        assert not _INTERNAL.findall(main), (name, _INTERNAL.findall(main), main)
+        assert ".;" not in main, name
+    # the invariant's id and its severity word stay in the details, its message is a bullet
+    card = rendered["card"]
+    assert "• svc-0 loses its last replica (needs an approver)" in _main_text(card)
+    assert "`replicas-kept`" in _text([b for b in card if b["type"] == "context"])
+    # a denial's reasons are bullets, not the journal's glued sentence
+    assert "• Frozen.\n• Not in a window." in _main_text(rendered["denied"])
+    assert "rolled back" in _main_text(rendered["summary"])

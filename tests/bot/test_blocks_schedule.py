@@ -3,6 +3,7 @@ change-window check flagged it, and the difference when it drifted before its st
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy import Engine
 
 from agent.chat.offline.when import parse_when
 from agent.service import ChangeRequest
-from bot.blocks import CardState, consent_card
+from bot.cards import Card, CardState, consent_card
 from tests.agent.ops_world import ANA, make_world
 from twin.ingest import IngestBatch
 
@@ -26,14 +27,15 @@ class Clock:
         return self.at
 
 
-OPEN = CardState(state="open", votes=[], quorum=1, approvers="approvers", expires_at="x")
+OPEN = CardState(state="open", votes=[], quorum=1, approvers="approvers", expires_at=T0, now=T0)
 
 
-def _text(blocks: list[dict[str, Any]]) -> str:
-    return str(blocks)
+def _text(card: Card) -> str:
+    return str(card.all_blocks)
 
 
-def _actions(blocks: list[dict[str, Any]]) -> list[str]:
+def _actions(card: Card) -> list[str]:
+    blocks: list[dict[str, Any]] = card.all_blocks
     return [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
 
 
@@ -52,7 +54,7 @@ def test_g4_drift_at_start_card_shows_the_difference(engine: Engine, tmp_path: P
         )
     )
     assert res.change is not None and res.plan is not None
-    before = consent_card(w.ops.journal.get(res.change.id), OPEN, tz="America/New_York", now=T0)
+    before = consent_card(w.ops.journal.get(res.change.id), replace(OPEN, tz="America/New_York"))
     assert "Runs not before Thu 22:00 EST, in 14 h" in _text(before)
     assert "Changed since it was approved" not in _text(before)
     # the service moves to another host before its time
@@ -63,9 +65,13 @@ def test_g4_drift_at_start_card_shows_the_difference(engine: Engine, tmp_path: P
     assert w.ops.drain() == []
     change = w.ops.journal.get(res.change.id)
     assert change.state == "awaiting_consent"
-    card = _text(consent_card(change, OPEN, now=clock.at))
+    card = _text(consent_card(change, replace(OPEN, now=clock.at)))
     assert "Changed since it was approved" in card
     for line in change.decision["drift"]:  # type: ignore[index]
         assert line.split(":")[0] in card
     assert "schedule-drift" in card  # the rule that sent it back
-    assert _actions(consent_card(change, OPEN)) == ["consent_approve", "consent_reject"]
+    assert _actions(consent_card(change, OPEN)) == [
+        "consent_approve",
+        "consent_reject",
+        "consent_view_plan",
+    ]

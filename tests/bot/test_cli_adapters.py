@@ -12,13 +12,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from adapters.registry import (
-    VENDORS,
-    ConfigError,
-    Integration,
-    IntegrationsConfig,
-    build_integrations,
-)
+from adapters.integration_config import VENDORS, ConfigError, IntegrationsConfig
+from adapters.registry import Integration, build_integrations
 from adapters.resilient import CONTRACT_METHODS
 from adapters.sim import FaultRule
 from bot.cli.adapters import IntegrationsLoader, register_adapters_command

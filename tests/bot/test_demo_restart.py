@@ -63,7 +63,10 @@ def test_a_waiting_change_is_voted_on_after_a_restart(tmp_path: Path) -> None:
         # Ben approves on the card posted before the restart
         approve = next(
             e
-            for b in restored["blocks"]  # type: ignore[attr-defined]
+            for b in [
+                *restored["blocks"],  # type: ignore[misc]
+                *(x for a in restored.get("attachments") or [] for x in a.get("blocks", [])),  # type: ignore[attr-defined]
+            ]
             for e in b.get("elements", [])
             if e.get("type") == "button" and "approve" in str(e.get("action_id", ""))
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.doctor_model import model_findings
+from bot.doctor.model import model_findings
 from bot.settings import Settings
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, insert, update
 from starlette.testclient import TestClient
 
 from agent.execution import call_table
+from agent.service import Operations
 from bot.ingress.management import SlackCheck, health_routes, management_app
 from bot.metrics import _CallCounts
 from bot.settings import Settings
@@ -94,15 +95,25 @@ def _call(conn: Any, i: int, outcome: str = "calling") -> None:
     )
 
 
+class _Ledger:
+    """The facade's ledger read, on a bare engine (no whole Operations needed)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    calls_after = Operations.calls_after
+
+
 def test_call_counts_read_only_new_ledger_rows(engine: Engine) -> None:
     metadata.create_all(engine)
     counts = _CallCounts()
+    ledger: Any = _Ledger(engine)
     with engine.begin() as conn:
         for i in range(100):
             _call(conn, i, "ok")
         _call(conn, 100)  # still in flight
     with engine.connect() as conn:
-        counts.update(conn)
+        counts.update(ledger)
     assert counts.counts == {("rmm.reboot", "ok"): 100}
     assert counts.in_flight == {"rmm.reboot": 1}
     first = counts.rows_read
@@ -113,10 +124,10 @@ def test_call_counts_read_only_new_ledger_rows(engine: Engine) -> None:
         for i in range(101, 104):
             _call(conn, i, "failed")
     with engine.connect() as conn:
-        counts.update(conn)
+        counts.update(ledger)
         # a scrape reads what changed since the last one, not the whole ledger
         assert counts.rows_read - first == 4
-        counts.update(conn)
+        counts.update(ledger)
     assert counts.counts == {("rmm.reboot", "ok"): 101, ("rmm.reboot", "failed"): 3}
     assert counts.in_flight == {}
     assert counts.rows_read - first == 4

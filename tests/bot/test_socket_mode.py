@@ -201,7 +201,7 @@ def test_consent_click_is_recorded_over_the_socket(replica: Replica) -> None:
     slack = replica.slack
     ts = slack.send_message(ANA, "#ops", f"<@{slack.bot_user_id}> reboot contoso-ny-bkp-prod-01")
     ask = slack.wait_for(
-        lambda: next((m for m in replica.said(ts) if "needs consent" in texts([m])), None),
+        lambda: next((m for m in replica.said(ts) if "waiting for consent" in texts([m])), None),
         timeout=30,
     )
     ref = re.search(r"CR-\d+", texts([ask]))

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.doctor_model import model_findings
+from bot.doctor.model import model_findings
 from bot.settings import Settings
 from tests.openai_server import Serve, error_step, serving
 

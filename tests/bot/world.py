@@ -120,12 +120,18 @@ def slack_world(
             _drop_schema(schema)
 
 
+def all_blocks(m: dict[str, Any]) -> list[dict[str, Any]]:
+    """A message's blocks, then its attachments' blocks (a consent card's body is in one)."""
+    body = [b for a in m.get("attachments") or [] for b in a.get("blocks") or []]
+    return [*(m.get("blocks") or []), *body]
+
+
 def texts(msgs: list[dict[str, Any]]) -> str:
-    """Every piece of text in messages (fallback text and blocks)."""
+    """Every piece of text in messages (fallback text, blocks, attachments' blocks)."""
     out = []
     for m in msgs:
         out.append(m.get("text", ""))
-        for b in m.get("blocks") or []:
+        for b in all_blocks(m):
             t = b.get("text")
             if isinstance(t, dict):
                 out.append(t.get("text", ""))

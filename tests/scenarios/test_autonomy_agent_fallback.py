@@ -112,7 +112,7 @@ def test_unmatched_alert_ends_in_consent_card_and_thread_note(tmp_path: Path, db
         channel = f"inc-{change.ref.lower()}"
         root = w.slack.wait_for(lambda: next(iter(_messages(w, channel)), None), timeout=20)
         assert "no runbook covers" in texts([root])
-        body = wait_text(w, channel, "Consent requested", thread_ts=root["ts"])
+        body = wait_text(w, channel, "is waiting for consent from", thread_ts=root["ts"])
         assert change.ref in body
         [inc] = w.oh.signals.incidents.all()
         assert inc.outcome == "agent:consent" and inc.change_id == change.id

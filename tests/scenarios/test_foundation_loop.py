@@ -6,6 +6,7 @@ import time
 
 import httpx
 
+from tests.bot.world import all_blocks
 from tests.bot.world import texts as _texts
 from tests.scenarios.conftest import World
 
@@ -56,7 +57,7 @@ def test_risky_reboot_needs_consent_and_runs_after_approval(world: World) -> Non
     assert "CR-" in body
     ref = "CR-" + body.split("CR-", 1)[1].split()[0].strip(".:,()*")
     card = _card(world, ref)
-    assert any(b["type"] == "actions" for b in card["blocks"])
+    assert any(b["type"] == "actions" for b in all_blocks(card))
     sim = world.oh.sim
     assert sim is not None
     assert sim.effects("rmm", "reboot") == 0
@@ -81,7 +82,7 @@ def test_risky_reboot_needs_consent_and_runs_after_approval(world: World) -> Non
     # the card lost its buttons and says what happened
     def card_closed() -> bool:
         now = next(m for m in world.slack.messages("ops-approvals") if m["ts"] == card["ts"])
-        return not any(b["type"] == "actions" for b in now["blocks"]) and "Reconciled" in (
+        return not any(b["type"] == "actions" for b in all_blocks(now)) and "Reconciled" in (
             _texts([now]).replace("reconciled", "Reconciled")
         )
 
@@ -101,7 +102,7 @@ def test_routine_change_runs_by_itself(world: World) -> None:
         ),
         timeout=20,
     )
-    assert "needs consent" not in _texts(world.slack.messages("ops", thread_ts=ts))
+    assert "waiting for consent" not in _texts(world.slack.messages("ops", thread_ts=ts))
     assert world.oh.sim is not None
     assert world.oh.sim.effects("rmm", "run_script") >= 1
 

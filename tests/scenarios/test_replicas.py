@@ -32,6 +32,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
+from tests.bot.world import all_blocks, texts
 from tests.scenarios.replica_launcher import (
     ALERTMANAGER_TOKEN,
     BOT_TOKEN,
@@ -117,8 +118,6 @@ def _wait(cond: Callable[[], T | None], timeout: float, what: str | Callable[[],
 
 
 def _texts(msgs: list[dict[str, Any]]) -> str:
-    from tests.bot.world import texts
-
     return texts(msgs)
 
 
@@ -152,16 +151,18 @@ def alertmanager_alert(service: str) -> dict[str, Any]:
     }
 
 
-# What the bot posts in a request's thread besides its answer to the event: the consent card
-# (its text becomes ``CR-N: <card state>`` when votes update it), the consent outcome, the
-# result of the change. Anything else counts as an answer.
+# What the bot posts in a request's thread besides its answer to the event: the consent
+# outcome, the result of the change. Anything else counts as an answer.
 _FOLLOW_UP = re.compile(
     r"^(:(white_check_mark|no_entry_sign): CR-\d+ was "
-    r"|CR-\d+ [a-z_]+$"
+    r"|CR-\d+ [a-z_ ]+$"
     r"|CR-\d+: \S.* )"
 )
-_DECISION = re.compile(r"^CR-\d+: [a-z_]+$")
-"""The decision line posted right after the answer, once per proposal the turn made."""
+_DECISION = re.compile(
+    r"^(CR-\d+: [a-z_ ]+|:hourglass_flowing_sand: CR-\d+ is waiting for consent .*)$"
+)
+"""The decision line, once per proposal the turn made: after the answer, or (waiting for consent)
+the line linking the card."""
 
 
 def _replies(msgs: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
@@ -255,7 +256,7 @@ def test_three_replicas_one_killed_every_change_once(tmp_path: Path) -> None:
                         ),
                         None,
                     )
-                    if card is None or not any(b["type"] == "actions" for b in card["blocks"]):
+                    if card is None or not any(b["type"] == "actions" for b in all_blocks(card)):
                         break
                     clicked.add((row.id, voter))
                     slack.click(voter, "ops-approvals", card["ts"], "consent_approve")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,15 +12,19 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from slack_sdk import WebClient
 
+from bot.cards import LOOKS
 from bot.localslack import Attempt, sign
 from tests.bot.world import (
     ANA,
     BEN,
+    BOT_TOKEN,
     CHLOE,
     FAKE_BEN,
     SIGNING_SECRET,
     World,
+    all_blocks,
     card_of,
     message,
     ref_in,
@@ -37,17 +42,17 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
 
 def _consent(w: World, user: str = BEN) -> tuple[str, str, dict]:  # type: ignore[type-arg]
     ts = w.slack.send_message(user, "ops", f"<@{w.bot}> reboot contoso-ny-bkp-prod-01")
-    body = wait_text(w, "ops", "needs consent", thread_ts=ts)
+    body = wait_text(w, "ops", "waiting for consent", thread_ts=ts)
     ref = ref_in(body)
     return ts, ref, card_of(w, ref)
 
 
 def _has_buttons(m: dict) -> bool:  # type: ignore[type-arg]
-    return any(b["type"] == "actions" for b in m["blocks"])
+    return any(b["type"] == "actions" for b in all_blocks(m))
 
 
 def test_card_shows_plan_blast_radius_rule_quorum_expiry_and_requester(world: World) -> None:
-    ts, ref, card = _consent(world)
+    _ts, ref, card = _consent(world)
     body = texts([card])
     assert f"Consent needed: {ref} host.reboot" in body
     assert "contoso-ny-bkp-prod-01" in body  # the plan's target
@@ -57,8 +62,22 @@ def test_card_shows_plan_blast_radius_rule_quorum_expiry_and_requester(world: Wo
     assert "Quorum 0/" in body and "expires" in body
     assert f"<@{BEN}>" in body  # who asked
     assert _has_buttons(card)
-    # the same card is in the request's thread too
-    wait_text(world, "ops", f"Consent needed: {ref}", thread_ts=ts)
+
+
+def test_thread_gets_one_line_linking_the_card_not_a_copy(world: World) -> None:
+    ts, ref, card = _consent(world)
+    said = [m for m in world.slack.messages("ops", thread_ts=ts) if m.get("bot_id")]
+    waiting = [m for m in said if "waiting for consent from" in m["text"]]
+    assert len(waiting) == 1 and not waiting[0].get("blocks")
+    assert "\n" not in waiting[0]["text"]  # one line
+    client = WebClient(token=BOT_TOKEN, base_url=world.slack.api_url)
+    approvals = world.slack.channel_id("ops-approvals")
+    link = client.chat_getPermalink(channel=approvals, message_ts=card["ts"])["permalink"]
+    assert f"<{link}|see the card>" in waiting[0]["text"]
+    body = texts(said)
+    assert f"Consent needed: {ref}" not in body  # no second copy of the card
+    assert "needs consent" not in body and "needs_consent" not in body  # no restatement
+    assert "result follows" not in body.lower()
 
 
 def test_card_updates_in_place_then_closes_with_who_decided(world: World) -> None:
@@ -82,6 +101,48 @@ def test_card_updates_in_place_then_closes_with_who_decided(world: World) -> Non
     world.slack.wait_for(
         lambda: "reconciled" in texts([message(world, "ops-approvals", card["ts"])]), timeout=20
     )
+
+
+def test_card_follows_the_change_through_its_run_in_colour(world: World) -> None:
+    _ts, ref, card = _consent(world, user=ANA)
+    (waiting,) = card["attachments"]
+    assert waiting["color"] == LOOKS["waiting"].color.removeprefix("#")
+    assert card["blocks"][0]["text"]["text"].startswith(":hourglass_flowing_sand: Consent needed")
+    world.slack.click(BEN, "ops-approvals", card["ts"], "consent_approve")
+    done = world.slack.wait_for(
+        lambda: (
+            (m := message(world, "ops-approvals", card["ts"]))["text"].startswith("Done:") and m
+        ),
+        timeout=20,
+    )
+    assert done["blocks"][0]["text"]["text"] == f":white_check_mark: Done: {ref} host.reboot"
+    assert done["attachments"][0]["color"] == LOOKS["done"].color.removeprefix("#")
+    decided = rf"\*Approved by <@{BEN}>\* · \w{{3}} \d\d:\d\d UTC, (now|\d+ min ago)\."
+    assert re.search(decided, texts([done])), texts([done])
+    # the card was redrawn when the run started, not only when it ended
+    headers = [
+        json.loads(c.params["blocks"])[0]["text"]["text"]
+        if isinstance(c.params.get("blocks"), str)
+        else c.params["blocks"][0]["text"]["text"]
+        for c in world.slack.calls("chat.update")
+        if c.params.get("ts") == card["ts"]
+    ]
+    assert any(h.startswith(":arrows_counterclockwise: Running:") for h in headers), headers
+
+
+def test_view_plan_opens_the_whole_plan_and_the_card_links_the_thread(world: World) -> None:
+    ts, _ref, card = _consent(world, user=ANA)
+    client = WebClient(token=BOT_TOKEN, base_url=world.slack.api_url)
+    thread = client.chat_getPermalink(channel=world.slack.channel_id("ops"), message_ts=ts)
+    assert f"in <{thread['permalink']}|the request thread>" in texts([card])
+    world.slack.click(CHLOE, "ops-approvals", card["ts"], "consent_view_plan")
+    view = world.slack.wait_for(lambda: world.slack.view_for(CHLOE), timeout=10)
+    body = texts([{"blocks": view["blocks"]}])
+    for part in ("*Intended (1)*", "*Collateral (1, 0 critical)*", "*Wave 1*", "*Rollback*"):
+        assert part in body, body
+    assert "contoso-backup (service, high)" in body
+    assert "no automatic undo — a reboot cannot be undone" in body
+    assert world.oh.ops.status(_ref).state == "awaiting_consent"  # looking is not voting
 
 
 def test_b7_display_name_imitating_an_approver_is_refused(world: World) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,14 +77,14 @@ def test_slash_help_status_pending_and_unknown(world: World) -> None:
         lambda: any("Nothing is waiting" in e["text"] for e in world.slack.ephemerals(ANA))
     )
     ts = world.slack.send_message(ANA, "ops", f"<@{world.bot}> reboot contoso-ny-bkp-prod-01")
-    ref = ref_in(wait_text(world, "ops", "needs consent", thread_ts=ts))
+    ref = ref_in(wait_text(world, "ops", "waiting for consent", thread_ts=ts))
     world.slack.slash(ANA, "ops", "/opshand", "pending")
     world.slack.wait_for(
         lambda: any(ref in e["text"] or ref in texts([e]) for e in world.slack.ephemerals(ANA)[-1:])
     )
     world.slack.slash(ANA, "ops", "/opshand", f"status {ref}")
     world.slack.wait_for(
-        lambda: f"{ref}: awaiting_consent" in world.slack.ephemerals(ANA)[-1]["text"]
+        lambda: f"{ref}: waiting for consent" in world.slack.ephemerals(ANA)[-1]["text"]
     )
     world.slack.slash(ANA, "ops", "/opshand", "status CR-999")
     world.slack.wait_for(lambda: "does not exist" in world.slack.ephemerals(ANA)[-1]["text"])
@@ -94,7 +95,7 @@ def test_slash_ask_and_plan_answer_in_channel(world: World) -> None:
     wait_text(world, "ops", "contoso-erp-db")
     world.slack.slash(ANA, "ops", "/opshand", "plan restart contoso-erp-app")
     body = wait_text(world, "ops", "CR-")
-    assert "runs now" in body or "needs consent" in body
+    assert "runs now" in body or "waiting for consent" in body
 
 
 def test_freeze_is_for_admins_only(world: World) -> None:
@@ -109,7 +110,7 @@ def test_freeze_is_for_admins_only(world: World) -> None:
 
 def test_app_home_shows_waiting_votes_requests_and_autonomy(world: World) -> None:
     ts = world.slack.send_message(ANA, "ops", f"<@{world.bot}> reboot contoso-ny-bkp-prod-01")
-    ref = ref_in(wait_text(world, "ops", "needs consent", thread_ts=ts))
+    ref = ref_in(wait_text(world, "ops", "waiting for consent", thread_ts=ts))
     assert world.slack.open_home(CHLOE) == 200
     home = world.slack.wait_for(lambda: world.slack.home_for(CHLOE), timeout=10)
     body = texts([home])
@@ -119,6 +120,11 @@ def test_app_home_shows_waiting_votes_requests_and_autonomy(world: World) -> Non
     mine = texts([world.slack.wait_for(lambda: world.slack.home_for(ANA), timeout=10)])
     assert "Waiting for your vote (0)" in mine
     assert "Your recent requests" in mine and ref in mine
+    # words and human times, not state names and stamps
+    assert re.search(
+        rf"{ref}\* host\.reboot on .* — waiting for consent \(\w{{3}} \d\d:\d\d UTC, ", mine
+    )
+    assert "awaiting_consent" not in mine
     world.slack.open_home(DEVIKA)  # not an approver
     other = world.slack.wait_for(lambda: world.slack.home_for(DEVIKA), timeout=10)
     assert "Waiting for your vote (0)" in texts([other])
@@ -144,7 +150,7 @@ def test_signal_change_gets_an_incident_thread(tmp_path: Path) -> None:
         card = card_of(w, ref)
         w.slack.click(CHLOE, "ops-approvals", card["ts"], "consent_approve")
         body = wait_text(w, channel, "audit #", thread_ts=root["ts"], timeout=20)
-        assert "Consent requested" in body
+        assert f"{ref} is waiting for consent from approvers — <" in body  # links the card
         assert f"<@{CHLOE}> approved" in body
         assert "Wave 1" in body and "Reconciled" in body
 

@@ -42,7 +42,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
 
 def _consent(w: World) -> tuple[str, dict]:  # type: ignore[type-arg]
     ts = w.slack.send_message(ANA, "ops", f"<@{w.bot}> reboot contoso-ny-bkp-prod-01")
-    ref = ref_in(wait_text(w, "ops", "needs consent", thread_ts=ts))
+    ref = ref_in(wait_text(w, "ops", "waiting for consent", thread_ts=ts))
     return ref, card_of(w, ref)
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.chat.offline import when_text
+from agent.humantime import when_text
 from tests.bot.world import (
     ANA,
     BEN,

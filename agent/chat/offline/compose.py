@@ -17,6 +17,7 @@ from agent.chat.offline.compose_changes import (
     render_status,
     render_why,
 )
+from agent.chat.offline.compose_facts import render_aspect, render_scheduled
 from agent.chat.offline.messages import describe_unresolved
 from agent.chat.offline.types import Intent, ToolOutcome, Unresolved
 
@@ -114,6 +115,9 @@ def _show(o: ToolOutcome) -> str:
     entity = o.data.get("entity")
     if not isinstance(entity, Mapping):
         return f"I have no details on {_subject(o)}."
+    aspect = render_aspect(o, label(entity))
+    if aspect is not None:
+        return aspect
     facts = [
         f"{key} {entity[key]}"
         for key in ("env", "role", "client", "site", "criticality", "os", "state", "status")
@@ -308,6 +312,7 @@ _RENDERERS: dict[str, Callable[[ToolOutcome], str]] = {
     "propose_rollback": render_rollback,
     "pending_approvals": _approvals,
     "activity": _activity,
+    "scheduled_changes": render_scheduled,
     "propose_change": _proposal,
 }
 
@@ -317,7 +322,9 @@ def _one(outcome: ToolOutcome) -> str:
         return f"That did not work: {outcome.error or 'the tool failed without saying why'}."
     if outcome.status == "no_data" and outcome.tool == "propose_rollback":
         return outcome.error or "There is nothing to undo."
-    if outcome.status == "no_data" and outcome.tool != "pending_approvals":
+    if outcome.status == "no_data" and outcome.tool in ("pending_approvals", "scheduled_changes"):
+        return _RENDERERS[outcome.tool](outcome)
+    if outcome.status == "no_data":
         what = _subject(outcome) if outcome.tool != "twin_search" else "that search"
         return f"I found nothing for {what}." + (f" {outcome.error}" if outcome.error else "")
     renderer = _RENDERERS.get(outcome.tool)

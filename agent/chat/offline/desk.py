@@ -169,7 +169,13 @@ def _revoke(clause: str, env: Env) -> Reading | None:
         )
         or re.match(
             r"^(?:sign|log|kick)\s+(?:user\s+)?(?P<t>.+?)\s+out(?:\s+(?:everywhere|of\s+"
-            r"everything|of\s+all\s+sessions|from\s+all\s+devices))?$",
+            r"everything|(?:of|from)\s+(?:all|every)\s+(?:sessions?|devices?)))?$",
+            clause,
+            _I,
+        )
+        or re.match(
+            r"^(?:sign|log|kick)\s+out\s+(?:user\s+)?(?P<t>.+?)(?:\s+(?:everywhere|of\s+"
+            r"everything|(?:of|from)\s+(?:all|every)\s+(?:sessions?|devices?)))?$",
             clause,
             _I,
         )

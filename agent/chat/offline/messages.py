@@ -24,27 +24,34 @@ SUPPORTED_CHANGES = (
 EXAMPLES: tuple[str, ...] = (
     "what breaks if contoso-ny-db-prod-01 goes down?",
     "tell me about contoso-erp",
-    "which hosts of contoso are missing KB5034441?",
-    "which servers are pending a reboot?",
-    "patch contoso-ny-web-01 and contoso-ny-web-02 tonight",
-    "restart contoso-erp on contoso-ny-app-01",
-    "block 203.0.113.7 on contoso-ny-fw for 24h",
-    "why was CR-42 denied?",
+    "is contoso-ny-web-prod-01 healthy?",
+    "which hosts of contoso are missing KB5034439?",
+    "patch contoso-ny-web-prod-01 and -02 tonight",
+    "restart contoso-erp-app on contoso-ny-app-prod-01",
+    "block 203.0.113.7 on contoso-ny-fw-01 for 24h",
+    "what is scheduled tonight?",
+    "why was CR-1 denied?",
     "what is waiting for approval?",
+    "what changed on contoso-ny-web-prod-01?",
+    "who owns contoso-sql?",
     "what did you do today?",
 )
+"""Requests that work on the sample estate, in this order (tests/agent/thread/test_help.py)."""
 
 HELP_TEXT = (
     "I answer questions from the live model of the estate and propose changes; policy decides "
     "whether a change runs by itself, needs someone's approval, or is refused.\n"
-    "Questions: what depends on X / what breaks if X goes down, tell me about X, what does X "
-    "need, path from X to Y, which hosts of CLIENT are missing PATCH, which hosts need a reboot, "
-    "stale facts for CLIENT, status of CR-N, why was CR-N denied, what is waiting for approval, "
-    "what did you do today.\n"
+    "Questions: what depends on X / what breaks if X goes down, tell me about X, is X healthy, "
+    "what changed on X, when was X last patched, who owns X, what does X need, path from X to Y, "
+    "which hosts of CLIENT are missing PATCH, which hosts need a reboot, stale facts for CLIENT, "
+    "status of CR-N, why was CR-N denied, what is waiting for approval, what is scheduled "
+    "tonight, what did you do today.\n"
     "Changes: reboot X, patch X and Y tonight, patch the web tier, restart SERVICE on X, rotate "
     "the X credential, disable user U, revoke U's sessions, restore X from last night's backup, "
     "block IP on FIREWALL for 24h, throttle SIEM rule R for 2 hours, escalate / close / comment on "
     "ticket N, run script S on X.\n"
+    "In a thread: why?, status?, who approved it?, undo that, what about -02?, and its "
+    "backups?\n"
     "For example: " + "; ".join(f"“{e}”" for e in EXAMPLES[:5]) + "."
 )
 

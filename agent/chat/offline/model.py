@@ -135,6 +135,7 @@ class OfflineChatModel(BaseChatModel):
             "intent": result.intent.value,
             "calls": [c.model_dump() for c in result.tool_calls],
             "targets": result.targets(),
+            "notes": list(result.notes),
         }
         msg = AIMessage(
             content="", tool_calls=calls, additional_kwargs={"opshand_parse": parse_note}
@@ -159,6 +160,7 @@ class OfflineChatModel(BaseChatModel):
             outcomes.append(
                 ToolOutcome.from_result(ToolCall(name=tc["name"], args=tc["args"]), payload)
             )
-        intent = Intent(ai.additional_kwargs.get("opshand_parse", {}).get("intent", "unknown"))
-        text = compose_answer(outcomes, intent)
+        note = ai.additional_kwargs.get("opshand_parse", {})
+        intent = Intent(note.get("intent", "unknown"))
+        text = compose_answer(outcomes, intent, notes=[str(n) for n in note.get("notes") or []])
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])

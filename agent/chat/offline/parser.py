@@ -14,6 +14,7 @@ import json
 from datetime import datetime
 
 from agent.chat.intent import read_intent
+from agent.chat.offline.aspects import ASPECT_RULES
 from agent.chat.offline.changes import CHANGE_RULES
 from agent.chat.offline.desk import comment_rule
 from agent.chat.offline.followup import answer_pending, follow_up, follow_up_phrase
@@ -35,6 +36,7 @@ from agent.chat.offline.types import (
     ParseResult,
     ToolCall,
 )
+from agent.chat.siblings import expand_siblings
 
 __all__ = ["MAX_REQUEST_CHARS", "parse"]
 
@@ -65,7 +67,13 @@ def parse(
     """
     if not isinstance(text, str):
         raise TypeError(f"parse() takes the message text as a str, not {type(text).__name__}")
-    prepared = prepare(text, is_name=lambda word: _names_something(word, resolver))
+    # "web-prod-01 and -02": the sibling, written out as the guard's named set reads it too.
+    # A "-02" with no name before it: the sibling of the previous turn's entity (never of a CR).
+    entities = [t for t in (context.last_targets if context else []) if ":" in t]
+    before = entities[0].split(":", 1)[1] if entities else None
+    prepared = prepare(
+        expand_siblings(text, before), is_name=lambda w: _names_something(w, resolver)
+    )
     request = QUOTE_TOKEN.sub("[quoted]", prepared.text).strip()
     env = Env(
         resolver=resolver,
@@ -150,14 +158,14 @@ def _read_clause(clause: str, env: Env) -> Reading | None:
 
 
 def _read_plain(clause: str, env: Env) -> Reading | None:
-    for rule in (*QUERY_RULES_BEFORE_CHANGES, *CHANGE_RULES):
+    for rule in (*QUERY_RULES_BEFORE_CHANGES, *ASPECT_RULES, *CHANGE_RULES):
         reading = rule(clause, env)
         if reading is not None:
             return reading
     phrase = follow_up_phrase(clause)
     if phrase is not None:
         # "and reboot web-04 too" is a full request after the "and": read it as one.
-        for rule in (*QUERY_RULES_BEFORE_CHANGES, *CHANGE_RULES):
+        for rule in (*QUERY_RULES_BEFORE_CHANGES, *ASPECT_RULES, *CHANGE_RULES):
             reading = rule(phrase, env)
             if reading is not None:
                 return reading

@@ -59,6 +59,9 @@ _TRAILERS = re.compile(
     r"(?:with|using)\s+KB\S+(?:\s*(?:,|and)\s*KB\S+)*|"
     r"for\s+(?:the\s+next\s+)?(?:\d+(?:\.\d+)?|an?|one|two|three|four|six|twelve)\s*"
     r"(?:m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?)|"
+    r"(?:(?:on\s+)?(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\s+)?(?:at|after|from)\s+\d{1,2}"
+    r"(?::\d{2})?\s*(?:[ap]\.?m\.?)?(?:\s+(?:on\s+)?(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*|"
+    r"tomorrow|today))?|tomorrow|"
     r"please|again|too|as\s+well))+$",
     _I,
 )

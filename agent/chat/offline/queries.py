@@ -16,7 +16,7 @@ from agent.chat.offline.search import (
     stale_rule,
 )
 from agent.chat.offline.slots import Env, Reading, change_id, resolve_targets
-from agent.chat.offline.types import Intent, ToolCall
+from agent.chat.offline.types import Intent, ToolCall, Unresolved
 
 __all__ = [
     "QUERY_RULES",
@@ -100,6 +100,13 @@ def entity_reading(env: Env, intent: Intent, tool: str, phrase: str) -> Reading:
     """One ``tool(entity=...)`` call per entity named in ``phrase`` (any kind)."""
     targets = resolve_targets(env, phrase, None)
     calls = [ToolCall(name=tool, args={"entity": i}) for i in targets.ids]
+    likely = _most_likely(env, targets.unresolved) if not targets.ids else None
+    if likely is not None:
+        # A question may be answered for the likeliest of several ("tell me about contoso-erp"),
+        # saying which and naming the others; a change on such a name is always asked back.
+        entity, note = likely
+        calls = [ToolCall(name=tool, args={"entity": entity})]
+        return Reading(intent=intent, calls=calls, notes=[*targets.notes, note])
     pending = ToolCall(name=tool) if targets.unresolved and not targets.ids else None
     return Reading(
         intent=intent,
@@ -107,6 +114,33 @@ def entity_reading(env: Env, intent: Intent, tool: str, phrase: str) -> Reading:
         unresolved=targets.unresolved,
         notes=targets.notes,
         pending=pending,
+    )
+
+
+def _most_likely(env: Env, unresolved: list[Unresolved]) -> tuple[str, str] | None:
+    pick = getattr(env.resolver, "most_likely", None)
+    if pick is None or len(unresolved) != 1:
+        return None
+    item = unresolved[0]
+    ids = [c.id for c in item.candidates]
+    if not item.ambiguous or len(ids) < 2:
+        return None
+    if any(c.name.casefold() == item.mention.strip().casefold() for c in item.candidates):
+        return None  # several things carry exactly this name: ask which
+    best = pick(ids)
+    if best is None:
+        return None
+    kinds = getattr(env.resolver, "kind_of", lambda i: None)
+
+    def named(entity_id: str) -> str:
+        name = next(c.name for c in item.candidates if c.id == entity_id)
+        return f"{kinds(entity_id) or 'entity'} {name}".replace("_", " ")
+
+    others = [named(i) for i in ids if i != best]
+    listed = ", ".join(others[:-1]) + (" and " if len(others) > 1 else "") + others[-1]
+    return (
+        best,
+        f"`{item.mention}` fits several things; this is about {named(best)} (also: {listed}).",
     )
 
 
@@ -230,6 +264,10 @@ def _blast(clause: str, env: Env) -> Reading | None:
     phrase = _first_match(_BLAST, clause)
     if phrase is None:
         return None
+    # "impact of contoso-dns going down": the entity, without the going down.
+    phrase = re.sub(
+        r"\s+(?:going|goes|went|being|is|was|gets?|getting)\s+(?:down|offline|away)$", "", phrase
+    )
     reading = entity_reading(env, Intent.BLAST_RADIUS, "twin_blast_radius", phrase)
     reading.label = clause
     return reading

@@ -12,7 +12,7 @@ candidate whose numbers differ can be suggested but is never chosen.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -68,7 +68,13 @@ class TwinNameResolver:
         entities: ``(id, kind, name, attrs)`` for every entity worth naming in chat.
     """
 
-    def __init__(self, entities: Iterable[tuple[str, str, str, Mapping[str, Any]]]) -> None:
+    def __init__(
+        self,
+        entities: Iterable[tuple[str, str, str, Mapping[str, Any]]],
+        *,
+        needs: Callable[[str], Iterable[str]] | None = None,
+    ) -> None:
+        self._needs = needs
         self._entries: list[_Entry] = []
         self._by_id: dict[str, _Entry] = {}
         for entity_id, kind, name, attrs in entities:
@@ -88,6 +94,20 @@ class TwinNameResolver:
         """The display name of ``entity_id`` (the id itself when unknown)."""
         entry = self._by_id.get(entity_id.lower())
         return entry.name if entry else entity_id
+
+    def most_likely(self, entity_ids: Sequence[str]) -> str | None:
+        """Of several entities one name fits, the one a question most likely means: the one
+        that needs the others ("contoso-erp": the app, which needs its database). ``None``
+        when none of them needs another (hosts of two clients): then the person is asked.
+        Only read-only questions use this; a change on an ambiguous name is always asked back."""
+        if self._needs is None:
+            return None
+        needs = self._needs
+        wanted = set(entity_ids)
+        ranked = sorted((-len(set(needs(i)) & wanted), self.name_of(i), i) for i in entity_ids)
+        if ranked[0][0] == 0 or (len(ranked) > 1 and ranked[1][0] == ranked[0][0]):
+            return None
+        return ranked[0][2]
 
     def kind_of(self, entity_id: str) -> str | None:
         """The kind of ``entity_id``, or ``None`` when unknown."""

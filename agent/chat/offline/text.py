@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 
 from rapidfuzz.distance import OSA
 
-__all__ = ["QUOTE_TOKEN", "Prepared", "fix_typos", "prepare", "strip_politeness"]
+from agent.chat.intent import verb_of
+
+__all__ = ["QUOTE_TOKEN", "Prepared", "fix_typos", "inflection_of", "prepare", "strip_politeness"]
 
 QUOTE_TOKEN = re.compile(r"§q(\d+)§")
 """Where a quoted block stood; ``Prepared.quoted[n]`` holds its text."""
@@ -351,6 +353,12 @@ def strip_politeness(clause: str, *, anywhere: bool = True) -> str:
     return re.sub(r"\s+", " ", clause).strip(" ,.!?;:-")
 
 
+def inflection_of(word: str, verb: str) -> bool:
+    """Whether ``word`` is ``verb`` inflected ("resolved", "closes"), not a typo of it."""
+    stem = verb[:-1] if verb.endswith("e") else verb
+    return word in {verb + "s", verb + "es", verb + "d", verb + "ed", stem + "ing", stem + "ed"}
+
+
 def fix_typos(text: str, *, is_name: Callable[[str], bool] | None = None) -> str:
     """Correct a word one edit (two for long words) away from exactly one verb we know, and a
     function word with two neighbouring letters swapped ("teh" -> "the").
@@ -371,6 +379,11 @@ def fix_typos(text: str, *, is_name: Callable[[str], bool] | None = None) -> str
             return swapped.capitalize() if word[:1].isupper() else swapped
         if len(lower) < 5 or lower in _VOCABULARY or lower in _PROTECTED:
             return word
+        # A change verb's typo is read by the one intent reader the guard uses, so the parser
+        # proposes exactly when the guard will accept: "restrat" -> restart in both.
+        verb = verb_of(lower)
+        if verb is not None and not inflection_of(lower, verb):
+            return verb
         limit = 2 if len(lower) >= 8 else 1
         best = sorted(
             (OSA.distance(lower, known), known)
@@ -378,7 +391,8 @@ def fix_typos(text: str, *, is_name: Callable[[str], bool] | None = None) -> str
             if abs(len(known) - len(lower)) <= limit
         )
         if best and best[0][0] <= limit and (len(best) == 1 or best[1][0] > best[0][0]):
-            return best[0][1]
+            # Never towards a change verb the intent reader would not read from this word.
+            return word if verb_of(best[0][1]) == best[0][1] else best[0][1]
         return word
 
     # Only free-standing words: never touch a piece of a name such as "web-01" or "db_prod".

@@ -40,6 +40,7 @@ class Intent(StrEnum):
     CHANGE_WHY = "change_why"
     PENDING_APPROVALS = "pending_approvals"
     ACTIVITY = "activity"
+    SCHEDULED = "scheduled"
     PROPOSE_CHANGE = "propose_change"
     ROLLBACK = "rollback"
     HELP = "help"

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from agent.humantime import when_text
+
 __all__ = ["TONIGHT", "When", "WhenError", "parse_when", "when_text"]
 
 TONIGHT = time(22, 0)
@@ -102,18 +104,3 @@ def parse_when(text: str, *, now: datetime, tz: str = "UTC") -> When:
         start = max(tonight, local) if local.hour >= 4 else local
         return When(start.astimezone(UTC), phrase=t.group(0))
     return When(phrase=n.group(0) if (n := _NOW.search(text)) else "")
-
-
-def when_text(at: datetime, *, now: datetime, tz: str = "UTC") -> str:
-    """A time as a card shows it to one reader: "Sat 22:00 EST, in 2 days"."""
-    local = at.astimezone(ZoneInfo(tz))
-    secs = (at - now).total_seconds()
-    if secs <= 60:
-        rel = "now"
-    elif secs < 3600:
-        rel = f"in {round(secs / 60)} min"
-    elif secs < 36 * 3600:
-        rel = f"in {round(secs / 3600)} h"
-    else:
-        rel = f"in {round(secs / 86400)} days"
-    return f"{local:%a %H:%M} {local.tzname()}, {rel}"

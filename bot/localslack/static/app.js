@@ -206,6 +206,13 @@
     const hasVisibleBlocks = (m.blocks || []).some((b) => b.type !== "rich_text" && b.type !== "markdown");
     if (m.text && !(hasVisibleBlocks && m.bot_id)) text.innerHTML = mrkdwn(m.text, ctx);
     body.append(text, blocks(m.blocks, { ...ctx, onAction }));
+    for (const att of m.attachments || []) {
+      // Legacy attachments: a colour bar beside their blocks (or their text).
+      const color = /^[0-9a-fA-F]{6}$/.test(att.color || "") ? `#${att.color}` : "#dddddd";
+      const inner = att.blocks ? blocks(att.blocks, { ...ctx, onAction }) : h("div", { class: "message-text" });
+      if (!att.blocks) inner.innerHTML = mrkdwn(att.text || att.fallback || "", ctx);
+      body.append(h("div", { class: "attachment", style: `border-left-color: ${color}` }, inner));
+    }
     for (const f of m.files || []) {
       if ((f.mimetype || "").startsWith("image/") && f.mimetype !== "image/svg+xml") {
         body.append(h("figure", { class: "file image" },

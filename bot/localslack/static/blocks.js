@@ -27,7 +27,7 @@ const BlockKit = (() => {
     arrows_counterclockwise: "\u{1f504}", thumbsup: "\u{1f44d}", "+1": "\u{1f44d}", mag: "\u{1f50d}",
     raised_hand: "\u270b", hand: "\u270b", stopwatch: "\u23f1\ufe0f", bar_chart: "\u{1f4ca}",
     calendar: "\u{1f4c6}", clipboard: "\u{1f4cb}", gear: "\u2699\ufe0f", construction: "\u{1f6a7}",
-    ok: "\u{1f197}", no_entry_sign: "\u{1f6ab}", leftwards_arrow_with_hook: "\u21a9\ufe0f",
+    alarm_clock: "\u23f0", ok: "\u{1f197}", no_entry_sign: "\u{1f6ab}", leftwards_arrow_with_hook: "\u21a9\ufe0f",
     small_blue_diamond: "\u{1f539}", robot_face: "\u{1f916}", bust_in_silhouette: "\u{1f464}",
   };
 
@@ -89,7 +89,13 @@ const BlockKit = (() => {
     const cls = "btn" + (el.style === "primary" ? " btn-primary" : el.style === "danger" ? " btn-danger" : "");
     return h("button", {
       type: "button", class: cls, "data-action-id": el.action_id,
-      onclick: (ev) => { ev.preventDefault(); ctx.onAction(el); },
+      onclick: (ev) => {
+        ev.preventDefault();
+        // A confirm object asks first, as Slack's dialog does.
+        const c = el.confirm;
+        if (c && !window.confirm(`${(c.title && c.title.text) || "Are you sure?"}\n\n${(c.text && c.text.text) || ""}`)) return;
+        ctx.onAction(el);
+      },
     }, (el.text && el.text.text) || "Button");
   }
 
@@ -130,7 +136,9 @@ const BlockKit = (() => {
   function block(b, ctx) {
     switch (b.type) {
       case "header":
-        return h("div", { class: "block header" }, b.text.text);
+        // plain_text with emoji (Slack's default): shortcodes become emoji, nothing else is parsed
+        return h("div", { class: "block header" }, b.text.emoji === false ? b.text.text
+          : b.text.text.replace(/:([a-z0-9_+\-]+):/g, (all, name) => EMOJI[name] || all));
       case "divider":
         return h("hr", { class: "block divider" });
       case "section": {

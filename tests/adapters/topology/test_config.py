@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from adapters.registry import ConfigError
+from adapters.integration_config import ConfigError
 from adapters.topology import (
     TopologyConfig,
     build_topology_sources,

@@ -6,7 +6,8 @@ import pytest
 from pydantic import SecretStr
 
 from adapters.errors import AuthError, NotFound, RequestRejected
-from adapters.registry import ConfigError, IntegrationConfig, build_integration
+from adapters.integration_config import ConfigError, IntegrationConfig
+from adapters.registry import build_integration
 from adapters.vendors import ActiveDirectoryClient
 from tests.adapters.vendors import harnesses as hs
 from tests.adapters.vendors._fakes import FakeTime

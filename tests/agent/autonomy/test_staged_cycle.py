@@ -71,12 +71,12 @@ class World:
     def plan(self, **kw: Any) -> dict[str, ClientPlan]:
         return plan_stages(self.ops.graph, at=self.clock.now(), client=CLIENT, **kw)
 
-    def cycle(self, approve: bool | None = True, **kw: Any) -> StagedCycle:
+    def cycle(self, approve: bool | None = True, rmm: Any = None, **kw: Any) -> StagedCycle:
         def ok(card: dict[str, Any]) -> bool:
             self.cards.append(card)
             return bool(approve)
 
-        return StagedCycle(self.ops, rmm=self.sim.rmm, psa=self.sim.psa, clock=self.clock,
+        return StagedCycle(self.ops, rmm=rmm or self.sim.rmm, psa=self.sim.psa, clock=self.clock,
                            settings=StagedSettings(**kw), progress=self.events.append,
                            approve=None if approve is None else ok)  # fmt: skip
 
@@ -239,9 +239,8 @@ class ContractOnly:
 @pytest.mark.parametrize("bulk", [True, False])
 def test_rmm_budget_and_in_flight_limit_hold(world: World, bulk: bool) -> None:
     plans = world.plan()
-    cycle = world.cycle(rmm_per_minute=20, max_in_flight=15)
-    if not bulk:
-        cycle.rmm = ContractOnly(world.sim.rmm)  # type: ignore[assignment]
+    rmm = None if bulk else ContractOnly(world.sim.rmm)
+    cycle = world.cycle(rmm=rmm, rmm_per_minute=20, max_in_flight=15)
     report = cycle.run(plans)[CLIENT]
     reads = ("job_status", "jobs_status")
     polls = [c for c in world.sim.calls.store.records() if c.method in reads]

@@ -27,6 +27,8 @@ from tests.agent.execution.harness import ANA, BEN, CHLOE, World, build
 from tests.estate import small_estate
 from twin.db import make_engine
 
+# D5's 1,000 examples run in every profile: at 300 a run can miss the consented path entirely
+# (measured: 357 examples, no change executed on consent), which the last test below refuses.
 EXAMPLES = 1000
 _CHANGE_IN_KEY = re.compile(r"(?:^|:)CR-(\d+):")
 HOSTS = ("contoso-ny-web-01", "contoso-ny-web-02", "contoso-ny-web-03")

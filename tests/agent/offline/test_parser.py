@@ -35,7 +35,7 @@ def test_parse_empty_message_says_not_understood(resolver: TwinNameResolver, tex
 
 def test_not_understood_lists_examples(resolver: TwinNameResolver) -> None:
     text = parse("make it faster", resolver).clarification or ""
-    assert "did not understand" in text and "why was CR-42 denied?" in text
+    assert "did not understand" in text and "why was CR-1 denied?" in text
 
 
 def test_help_is_a_reply_not_a_question(resolver: TwinNameResolver) -> None:

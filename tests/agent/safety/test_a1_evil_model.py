@@ -53,6 +53,8 @@ def _every_tool_call() -> list[dict[str, Any]]:
         {"name": "change_why", "args": {"change_id": "../../etc/passwd"}},
         {"name": "pending_approvals", "args": {"vote": "approve"}},
         {"name": "activity", "args": {"period": "forever"}},
+        {"name": "scheduled_changes", "args": {"period": "tonight"}},
+        {"name": "twin_show", "args": {"entity": "contoso-ny-web-01", "aspect": "changes"}},
         {"name": "audit_query", "args": {"kind": "*"}},
         {"name": "propose_rollback", "args": {"change_id": "CR-1"}},
         {"name": "propose_rollback", "args": {"change_id": "../../etc/passwd", "force": True}},

@@ -201,22 +201,45 @@ def test_a_real_model_is_given_the_threads_changes_and_entities(world: EvalWorld
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "aspect"),
     [
-        f"is {WEB1} healthy?",
-        f"who owns {WEB1}?",
-        f"what changed on {WEB1}?",
-        f"when was {WEB1} last patched?",
+        (f"is {WEB1} healthy?", "health"),
+        (f"who owns {WEB1}?", "owner"),
+        (f"what changed on {WEB1}?", "changes"),
+        (f"when was {WEB1} last patched?", "patch"),
     ],
 )
-def test_ordinary_questions_about_one_entity(world: EvalWorld, text: str) -> None:
+def test_ordinary_questions_about_one_entity(world: EvalWorld, text: str, aspect: str) -> None:
     reply = Thread(world).ask(text)
-    assert _calls(reply) == [("twin_show", {"entity": f"host:{WEB1}"})], reply.text
+    assert _calls(reply) == [("twin_show", {"entity": f"host:{WEB1}", "aspect": aspect})]
     assert not reply.proposals
 
 
 def test_is_it_healthy_in_a_thread_means_its_entity(world: EvalWorld) -> None:
     thread = Thread(world)
     thread.ask(f"tell me about {WEB1}")
-    for text in ("is it healthy?", "who owns it?"):
-        assert _calls(thread.ask(text)) == [("twin_show", {"entity": f"host:{WEB1}"})], text
+    for text, aspect in (("is it healthy?", "health"), ("who owns it?", "owner")):
+        want = [("twin_show", {"entity": f"host:{WEB1}", "aspect": aspect})]
+        assert _calls(thread.ask(text)) == want, text
+
+
+def test_why_was_it_denied_after_a_policy_denial(world: EvalWorld) -> None:
+    thread = Thread(world)
+    first = thread.ask("disable contoso-breakglass")
+    change = first.proposals[0]
+    assert change.state == "denied"
+    reply = thread.ask("why was it denied?")
+    assert _calls(reply) == [("change_why", {"change_id": change.ref})]
+    lines = reply.text.splitlines()
+    assert "denied by policy" in lines[0]
+    assert "• Break-glass accounts are never disabled by automation." in lines
+    assert len(lines) == len(set(lines)) and ".;" not in reply.text  # each reason once
+
+
+def test_and_the_sibling_too_proposes_it_and_the_guard_accepts(world: EvalWorld) -> None:
+    thread = Thread(world)
+    _reboot(thread)
+    reply = thread.ask("and -02 too")
+    assert [(p.action, p.targets) for p in reply.proposals] == [("host.reboot", [f"host:{WEB2}"])]
+    assert all(c["status"] != "denied" for c in reply.tool_calls)
+    assert "ws-0002" not in reply.text

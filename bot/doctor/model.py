@@ -33,7 +33,7 @@ PACKAGES = {
 
 class Finding(dict[str, str]):
     """One model check as the fields of :class:`bot.doctor.Finding` (check, status, detail,
-    fix); ``bot.doctor`` turns it into its record (this module cannot import it back)."""
+    fix); :func:`bot.doctor.run_doctor` turns it into its record."""
 
     def __init__(self, *, check: str, status: str, detail: str, fix: str = "") -> None:
         """The check's outcome."""

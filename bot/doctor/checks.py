@@ -1,52 +1,27 @@
 """``opshand doctor``: is this deployment configured to work, and if not, what to fix.
 
 Each check is read-only (no tables created, no twin seeded, no message posted) and ends in a
-:class:`Finding`: ``ok``, ``warn`` (works, but not as production should) or ``fail`` (will not
-work), with a plain sentence saying what to do. One failing check never stops the others.
+:class:`~bot.doctor.finding.Finding`: ``ok``, ``warn`` (works, but not as production should) or
+``fail`` (will not work), with a plain sentence saying what to do. One failing check never stops
+the others. The Slack checks are in :mod:`bot.doctor.slack`, the model's in
+:mod:`bot.doctor.model`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import inspect, text
 
+from bot.doctor.finding import Finding
+from bot.doctor.slack import default_client, slack_findings
 from bot.settings import Settings
 
-__all__ = ["REQUIRED_SCOPES", "Finding", "Status", "check_settings", "run_doctor"]
-
-Status = Literal["ok", "warn", "fail"]
-
-REQUIRED_SCOPES = (
-    "app_mentions:read",
-    "channels:history",
-    "chat:write",
-    "commands",
-    "im:history",
-    "users:read",
-    "usergroups:read",
-)
-"""Bot token scopes the listeners need (mentions, DMs, consent cards, roles by user group)."""
-
-_LOCAL_SECRETS = ("xoxb-local-workspace", "local-signing-secret")
-
-
-class Finding(BaseModel):
-    """The outcome of one check (safe to print: never holds a secret)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    check: str
-    status: Status
-    detail: str
-    """What was found."""
-    fix: str = ""
-    """What to do about it, in plain words (empty when nothing is needed)."""
+__all__ = ["check_settings", "run_doctor"]
 
 
 def check_settings(file: Path | None, overrides: dict[str, Any]) -> tuple[Settings | None, Finding]:
@@ -158,117 +133,6 @@ def _database(s: Settings) -> list[Finding]:
     return out
 
 
-def _slack(s: Settings, client_factory: Callable[[Settings], WebClient]) -> list[Finding]:
-    sl = s.slack
-    out: list[Finding] = []
-    if sl.mode == "local":
-        return [
-            Finding(
-                check="slack",
-                status="warn",
-                detail="slack.mode is 'local' (the bundled workspace)",
-                fix="Set OPSHAND_SLACK__MODE=socket or http and the app's tokens to reach Slack.",
-            )
-        ]
-    token = sl.bot_token.get_secret_value()
-    if token in _LOCAL_SECRETS or not token.startswith("xoxb-"):
-        out.append(
-            Finding(
-                check="slack token",
-                status="fail",
-                detail="slack.bot_token is not a bot token (xoxb-...)",
-                fix="Copy the Bot User OAuth Token from the app's OAuth & Permissions page "
-                "into OPSHAND_SLACK__BOT_TOKEN.",
-            )
-        )
-    if sl.mode == "socket":
-        app_token = sl.app_token.get_secret_value() if sl.app_token else ""
-        if not app_token.startswith("xapp-"):
-            out.append(
-                Finding(
-                    check="slack app token",
-                    status="fail",
-                    detail="Socket Mode needs an app-level token (xapp-...)",
-                    fix="Create one with the connections:write scope under Basic Information "
-                    "> App-Level Tokens and set OPSHAND_SLACK__APP_TOKEN.",
-                )
-            )
-    if sl.mode == "http" and sl.signing_secret.get_secret_value() in _LOCAL_SECRETS:
-        out.append(
-            Finding(
-                check="slack signing secret",
-                status="fail",
-                detail="slack.signing_secret is still the local default",
-                fix="Copy the Signing Secret from Basic Information into "
-                "OPSHAND_SLACK__SIGNING_SECRET.",
-            )
-        )
-    try:
-        resp = client_factory(s).auth_test()
-    except SlackApiError as exc:
-        error = str(exc.response.get("error", "unknown"))
-        return [
-            *out,
-            Finding(
-                check="slack auth",
-                status="fail",
-                detail=f"auth.test refused the bot token: {error}",
-                fix="The token was revoked or belongs to another app: reinstall the app and "
-                "copy its current Bot User OAuth Token.",
-            ),
-        ]
-    except Exception as exc:
-        return [
-            *out,
-            Finding(
-                check="slack auth",
-                status="fail",
-                detail=f"Slack unreachable at {sl.api_url or 'https://slack.com/api/'}: "
-                f"{type(exc).__name__}",
-                fix="Check outbound HTTPS from this host (proxy, firewall) and slack.api_url.",
-            ),
-        ]
-    team = str(resp.get("team_id", ""))
-    out.append(
-        Finding(check="slack auth", status="ok", detail=f"bot {resp.get('user_id')} in {team}")
-    )
-    if team and team != sl.team_id:
-        out.append(
-            Finding(
-                check="slack team",
-                status="fail",
-                detail=f"the token is for workspace {team}, settings say {sl.team_id}",
-                fix=f"Set OPSHAND_SLACK__TEAM_ID={team} (identities are team id + user id).",
-            )
-        )
-    headers = {k.lower(): v for k, v in (resp.headers or {}).items()}
-    raw = headers.get("x-oauth-scopes")
-    if raw is None:
-        out.append(
-            Finding(
-                check="slack scopes",
-                status="warn",
-                detail="Slack did not report the token's scopes",
-                fix="Check by hand that the app has: " + ", ".join(REQUIRED_SCOPES) + ".",
-            )
-        )
-    else:
-        value = raw[0] if isinstance(raw, list) else raw
-        granted = {x.strip() for x in str(value).split(",") if x.strip()}
-        missing = [x for x in REQUIRED_SCOPES if x not in granted]
-        out.append(
-            Finding(
-                check="slack scopes",
-                status="fail" if missing else "ok",
-                detail=f"missing {', '.join(missing)}" if missing else "all needed scopes granted",
-                fix="Add them under OAuth & Permissions > Bot Token Scopes and reinstall the app."
-                if missing
-                else "",
-            )
-        )
-    return out
-
-
 def _policy(s: Settings) -> Finding:
     from agent.policy import PolicyError, load_policy
 
@@ -314,7 +178,8 @@ def _runbooks(s: Settings) -> Finding:
 
 def _integrations(s: Settings) -> list[Finding]:
     from adapters.health import check_all
-    from adapters.registry import ConfigError, build_integrations
+    from adapters.integration_config import ConfigError
+    from adapters.registry import build_integrations
 
     entries = s.integrations.entries()
     real = {c: e for c, e in entries.items() if e.vendor != "sim"}
@@ -353,7 +218,7 @@ def _integrations(s: Settings) -> list[Finding]:
 
 def _topology(s: Settings) -> list[Finding]:
     """Topology sources: each configured one read once; none means the simulated ones."""
-    from adapters.registry import ConfigError
+    from adapters.integration_config import ConfigError
     from adapters.topology import build_topology_sources, check_topology_source
 
     config = s.topology
@@ -423,31 +288,23 @@ def _signals(s: Settings) -> list[Finding]:
     return findings
 
 
-def _default_client(s: Settings) -> WebClient:
-    return WebClient(
-        token=s.slack.bot_token.get_secret_value(),
-        base_url=s.slack.api_url or WebClient.BASE_URL,
-        timeout=10,
-    )
-
-
 def run_doctor(
     file: Path | None = None,
     *,
     overrides: dict[str, Any] | None = None,
-    slack_client: Callable[[Settings], WebClient] = _default_client,
+    slack_client: Callable[[Settings], WebClient] = default_client,
     model_call: bool = False,
 ) -> list[Finding]:
     """Every check, in the order an operator fixes things (settings first).
 
     ``model_call`` also sends the model a one-token request (the only check that costs money).
     """
-    from bot.doctor_model import model_findings
+    from bot.doctor.model import model_findings
 
     s, first = check_settings(file, dict(overrides or {}))
     if s is None:
         return [first]
-    findings = [first, *_database(s), *_slack(s, slack_client), _policy(s), _runbooks(s)]
+    findings = [first, *_database(s), *slack_findings(s, slack_client), _policy(s), _runbooks(s)]
     findings.extend(_integrations(s))
     findings.extend(_topology(s))
     findings.extend(Finding(**f) for f in model_findings(s, call=model_call))

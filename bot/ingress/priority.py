@@ -1,0 +1,104 @@
+"""Acknowledgements first: other work in the process holds back while Slack waits for an ack.
+
+The Bolt app, the agent and the executor share one interpreter, and so one GIL, with the code
+that acknowledges Slack. Measured under 50 concurrent mentions (``bench/bot.py``), most of an
+ack's time was not the database write but waiting for the GIL, which the listener threads
+answering earlier mentions held in 5 ms turns, and waiting for SQLite's write lock, which those
+threads' own transactions held. An ack is a little work on the event loop plus a share of one
+group commit; agent turns are long and nobody waits on them by the millisecond.
+
+:class:`AckFirst` counts the acknowledgements in flight. Threads that are not on the ack path
+call :meth:`AckFirst.yield_to_acks` at natural pauses (before taking a database connection,
+before dispatching an event to Bolt): while acks are in flight they wait, without the GIL and
+without holding a transaction, until the last ack is answered or ``max_hold`` has passed. The
+wait is bounded, so a steady stream of acks slows the other work but never stops it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+__all__ = ["MAX_HOLD", "AckFirst"]
+
+MAX_HOLD = 0.05
+"""Longest a thread waits for the acks in flight, in seconds, each time it yields to them."""
+
+
+class AckFirst:
+    """Acknowledgements in flight, and a gate other threads wait at while there are any."""
+
+    def __init__(self, *, max_hold: float = MAX_HOLD) -> None:
+        """Args:
+        max_hold: Longest a call to :meth:`yield_to_acks` waits, in seconds.
+        """
+        self.max_hold = max_hold
+        self._inflight = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._local = threading.local()
+        self.waits = 0
+        """How many times a thread waited (tests, metrics)."""
+
+    @property
+    def inflight(self) -> int:
+        """Acknowledgements not answered yet."""
+        return self._inflight
+
+    def begin(self) -> None:
+        """An acknowledgement started (call :meth:`end` exactly once after)."""
+        with self._lock:
+            self._inflight += 1
+            self._idle.clear()
+
+    def end(self) -> None:
+        """An acknowledgement was answered."""
+        with self._lock:
+            self._inflight = max(0, self._inflight - 1)
+            if self._inflight == 0:
+                self._idle.set()
+
+    @contextmanager
+    def acking(self) -> Iterator[None]:
+        """``begin()`` … ``end()`` around one acknowledgement."""
+        self.begin()
+        try:
+            yield
+        finally:
+            self.end()
+
+    def mark_ack_path(self) -> None:
+        """The calling thread works for acknowledgements (the inbox writer): it never waits."""
+        self._local.ack_path = True
+
+    def yield_to_acks(self) -> bool:
+        """Wait while acknowledgements are in flight, at most ``max_hold``.
+
+        Returns:
+            True when this call waited.
+        """
+        if self._idle.is_set() or getattr(self._local, "ack_path", False):
+            return False
+        self.waits += 1
+        self._idle.wait(self.max_hold)
+        return True
+
+    def install(self, engine: Engine) -> None:
+        """Make every connection checkout from ``engine`` yield to acks first.
+
+        A checkout comes before its transaction begins, so a waiting thread holds no lock the
+        inbox writer needs.
+        """
+        if getattr(engine, "_opshand_ack_first", None) is self:
+            return
+
+        def checkout(_dbapi: Any, _record: Any, _proxy: Any) -> None:
+            self.yield_to_acks()
+
+        event.listen(engine, "checkout", checkout)
+        engine._opshand_ack_first = self  # type: ignore[attr-defined]
