@@ -31,8 +31,7 @@ from adapters.contracts import (
     SiemRule,
     Ticket,
 )
-from twin.ingest import IngestBatch
-from twin.model import EdgeType, Entity, NodeKind, Relation, utcnow
+from twin import EdgeType, Entity, IngestBatch, NodeKind, Relation, utcnow
 
 __all__ = [
     "InventoryBatch",

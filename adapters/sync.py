@@ -25,8 +25,7 @@ from adapters.inventory import (
     rmm_inventory,
     siem_inventory,
 )
-from twin.ingest import IngestBatch
-from twin.model import utcnow
+from twin import IngestBatch, utcnow
 
 __all__ = ["SYNC_ORDER", "sync_all"]
 

@@ -17,8 +17,8 @@ from agent.execution import Change
 from agent.humantime import when_text
 from bot.mrkdwn import esc
 from bot.slack_tables import CRIT_ORDER, breakdown_fields, entity_table
+from twin import utcnow
 from twin.coverage import unknown_lines
-from twin.model import utcnow
 
 __all__ = [
     "CRIT_ORDER",

@@ -34,10 +34,7 @@ from agent.wiring import build_core
 from bot.dblock import database_lock
 from bot.secrets import redactor_for
 from bot.settings import Settings
-from twin.db import make_engine, metadata, migrate
-from twin.graph import TwinGraph
-from twin.ingest import IngestBatch
-from twin.store import TwinStore
+from twin import IngestBatch, TwinGraph, TwinStore, make_engine, metadata, migrate
 
 __all__ = ["Opshand", "bootstrap", "build_fallback", "build_model", "seed_sample"]
 

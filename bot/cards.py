@@ -22,7 +22,7 @@ from bot.blocks import Block, ctx, cut, header, limit_blocks, md, plan_lines, re
 from bot.blocks import rule_ids as rule_ids_text
 from bot.mrkdwn import esc, link, mention, person
 from bot.plan_view import VIEW_PLAN, critical_collateral
-from twin.model import utcnow
+from twin import utcnow
 
 __all__ = [
     "LOOKS",

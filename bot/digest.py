@@ -35,7 +35,7 @@ from bot.jobs import JobLease, acquire_job, finish_job, job_result, release_job
 from bot.mrkdwn import esc
 from bot.slack_tables import list_block
 from bot.tables import prune_seen
-from twin.model import utcnow
+from twin import utcnow
 
 __all__ = [
     "DEFAULT_MINUTES",

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.tables import jobs
-from twin.model import utcnow
+from twin import utcnow
 
 __all__ = ["JobLease", "acquire_job", "finish_job", "job_result", "release_job"]
 

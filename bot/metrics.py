@@ -39,7 +39,7 @@ from agent.service import ChangeEvent, Operations
 from bot.bootstrap import Opshand
 from bot.ingress import Inbox
 from bot.tables import inbox_table
-from twin.model import utcnow
+from twin import utcnow
 
 __all__ = [
     "CIRCUIT_VALUES",

@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Column, DateTime, Engine, Index, Integer, String, Table, Text, and_, not_
 from sqlalchemy.exc import IntegrityError
 
-from twin.db import metadata
-from twin.model import utcnow
+from twin import metadata, utcnow
 
 __all__ = [
     "KEEP_SEEN",

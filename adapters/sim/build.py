@@ -29,7 +29,7 @@ from adapters.sim.state import (
     TicketState,
     UserState,
 )
-from twin.model import EdgeType, Entity, NodeKind, Relation
+from twin import EdgeType, Entity, NodeKind, Relation
 
 __all__ = ["load_estate"]
 

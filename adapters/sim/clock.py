@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from twin.model import utcnow
+from twin import utcnow
 
 __all__ = ["Clock", "ManualClock", "SimTimings", "SystemClock"]
 

@@ -21,7 +21,7 @@ from adapters.sim.identity import SimIdentity
 from adapters.sim.psa import SimPsa
 from adapters.sim.rmm import SimRmm
 from adapters.sim.siem import SimSiem
-from twin.model import Entity, Relation
+from twin import Entity, Relation
 
 __all__ = ["ServiceHealth", "SimEstate"]
 

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from adapters.topology.contract import TopoLink, TopologyReport, TopoRecord
-from twin.model import EdgeType, NodeKind, utcnow
+from twin import EdgeType, NodeKind, utcnow
 
 __all__ = ["CatalogError", "CatalogFile"]
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from twin.model import EdgeType, NodeKind
+from twin import EdgeType, NodeKind
 
 __all__ = ["TopoLink", "TopoRecord", "TopologyReport", "TopologySource"]
 

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.topology.contract import TopologyReport, TopoRecord
-from twin.ingest import IngestBatch
-from twin.model import Entity, NodeKind, Relation
+from twin import Entity, IngestBatch, NodeKind, Relation
 
 __all__ = ["MATCH_KEYS", "MatchReport", "TwinIndex", "match_report"]
 

@@ -23,7 +23,7 @@ from adapters._http import HttpHooks, HttpResponse, ResilienceOptions, Resilient
 from adapters.topology.contract import TopoLink, TopologyReport, TopoRecord
 from adapters.vendors._auth import HeaderToken
 from adapters.vendors._parse import as_dict, as_list, opt_str, parsing, req_str
-from twin.model import EdgeType, NodeKind, utcnow
+from twin import EdgeType, NodeKind, utcnow
 
 __all__ = ["HYPERVISOR_ROLES", "NetBoxTopology"]
 

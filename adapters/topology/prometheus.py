@@ -20,7 +20,7 @@ from adapters._http import HttpHooks, ResilienceOptions, ResilientHttp
 from adapters.topology.contract import TopoLink, TopologyReport, TopoRecord
 from adapters.vendors._auth import HeaderToken
 from adapters.vendors._parse import Malformed, as_dict, as_list, parsing, req_str
-from twin.model import EdgeType, NodeKind, utcnow
+from twin import EdgeType, NodeKind, utcnow
 
 __all__ = ["METRIC", "PrometheusServiceGraph"]
 

@@ -22,7 +22,7 @@ from adapters._http import Authenticator, HttpHooks, HttpResponse, ResilienceOpt
 from adapters.topology.contract import TopoLink, TopologyReport, TopoRecord
 from adapters.vendors._auth import BasicAuth, HeaderToken
 from adapters.vendors._parse import as_dict, as_list, iso, opt_str, parsing, req_str
-from twin.model import EdgeType, NodeKind, utcnow
+from twin import EdgeType, NodeKind, utcnow
 
 __all__ = ["CLASS_KINDS", "REL_TYPES", "ServiceNowCmdb", "env_of"]
 

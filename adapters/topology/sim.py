@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from adapters.topology.contract import TopoLink, TopologyReport, TopoRecord
-from twin.model import EdgeType, Entity, NodeKind, Relation, utcnow
+from twin import EdgeType, Entity, NodeKind, Relation, utcnow
 
 __all__ = ["SimTopology", "sim_topology_sources", "without_topology"]
 

@@ -17,10 +17,9 @@ from adapters.errors import AdapterError
 from adapters.topology.catalog import CatalogError
 from adapters.topology.contract import TopologySource
 from adapters.topology.match import MatchReport, TwinIndex, match_report
+from twin import ApplyResult, Entity, TwinStore, utcnow
 from twin.coverage import DEFAULT_COVERAGE_WINDOW, Level, refresh_coverage
-from twin.model import Entity, utcnow
 from twin.provenance import DEFAULT_LEARNED_TTL, Claim
-from twin.store import ApplyResult, TwinStore
 
 __all__ = ["TopologySync", "sync_topology"]
 

@@ -25,7 +25,7 @@ from adapters.errors import InvalidResponse, NotFound, RequestRejected, Transien
 from adapters.topology.contract import TopoLink, TopologyReport, TopoRecord
 from adapters.vendors._auth import BasicAuth
 from adapters.vendors._parse import Malformed, as_dict, as_list, opt_str, parsing, req_str, seg
-from twin.model import EdgeType, NodeKind, utcnow
+from twin import EdgeType, NodeKind, utcnow
 
 __all__ = ["VcenterSession", "VcenterTopology"]
 

@@ -59,7 +59,7 @@ from bot.ingress.inbox_hooks import (
 from bot.ingress.inbox_writer import GroupWriter, InboxUnavailable
 from bot.ingress.priority import AckFirst
 from bot.tables import inbox_table
-from twin.model import utcnow
+from twin import utcnow
 
 __all__ = [
     "CONTEXT_KEY",

@@ -22,8 +22,8 @@ from bot.blocks import decision_blocks, md
 from bot.listeners._shared import SlackOut, team_of
 from bot.listeners.consent import waiting_line
 from bot.mrkdwn import esc, mention
+from twin import TwinGraph, UnknownEntity
 from twin.actions import CATALOG
-from twin.graph import TwinGraph, UnknownEntity
 
 __all__ = ["USAGE", "BreakGlassRequest", "break_glass", "parse_break_glass"]
 

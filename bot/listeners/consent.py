@@ -30,7 +30,7 @@ from bot.listeners._shared import SlackOut, team_of, user_of
 from bot.mrkdwn import esc, link, mention, person
 from bot.plan_view import VIEW_PLAN, plan_view
 from bot.tables import cards_table
-from twin.model import utcnow
+from twin import utcnow
 
 __all__ = [
     "card_state",
