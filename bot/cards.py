@@ -208,7 +208,9 @@ def _decision_line(change: Change, card: CardState) -> str:
     line = f"{look.icon} *{word}{who}*" + (f" · {esc(at)}" if at else "") + "."
     step = card.next_step
     if change.state == "scheduled" and change.not_before is not None:
-        step = f"Runs {when_text(change.not_before, now=card.now, tz=card.tz)}."
+        step = (
+            f"It waits for its time: runs {when_text(change.not_before, now=card.now, tz=card.tz)}."
+        )
     return f"{line} {esc(step)}".strip()
 
 

@@ -94,11 +94,8 @@ class AckFirst:
         A checkout comes before its transaction begins, so a waiting thread holds no lock the
         inbox writer needs.
         """
-        if getattr(engine, "_opshand_ack_first", None) is self:
-            return
+        if not event.contains(engine, "checkout", self._on_checkout):
+            event.listen(engine, "checkout", self._on_checkout)
 
-        def checkout(_dbapi: Any, _record: Any, _proxy: Any) -> None:
-            self.yield_to_acks()
-
-        event.listen(engine, "checkout", checkout)
-        engine._opshand_ack_first = self  # type: ignore[attr-defined]
+    def _on_checkout(self, _dbapi: Any, _record: Any, _proxy: Any) -> None:
+        self.yield_to_acks()

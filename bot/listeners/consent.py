@@ -128,7 +128,14 @@ def waiting_line(out: SlackOut, change: Change) -> str:
     posted = cards_for(out, change.id, "consent")
     url = out.permalink(*posted[0]) if posted else ""
     where = f" — {link(url, 'see the card')}" if url else ""
-    return f":hourglass_flowing_sand: {change.ref} is waiting for consent from {who}{need}{where}"
+    when = ""
+    if change.not_before is not None:  # the requester's thread: their own zone
+        at = when_text(change.not_before, now=out.oh.ops.now(), tz=out.tz_of(change.requester))
+        when = f"\nNot before {esc(at)}, once approved; `/opshand cancel {change.ref}` stops it."
+    return (
+        f":hourglass_flowing_sand: {change.ref} is waiting for consent from {who}{need}{where}"
+        f"{when}"
+    )
 
 
 def _outcome_text(

@@ -101,7 +101,7 @@ def test_decision_line_says_who_and_when_and_a_schedule_says_when_it_runs() -> N
         _change(state="scheduled", not_before=sat), replace(card, tz="America/New_York")
     )
     assert later.status == "scheduled"
-    assert "Runs Sat 22:00 EST, in 2 days." in _text(later.all_blocks)
+    assert "It waits for its time: runs Sat 22:00 EST, in 2 days." in _text(later.all_blocks)
 
 
 def test_quorum_line_is_redrawn_after_each_vote() -> None:

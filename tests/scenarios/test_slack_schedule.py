@@ -18,6 +18,7 @@ from tests.bot.world import (
     BEN,
     CHLOE,
     World,
+    all_blocks,
     card_of,
     message,
     ref_in,
@@ -60,18 +61,25 @@ def _closed_window(w: World) -> None:
 def _flagged_card(w: World) -> tuple[str, str, dict[str, Any]]:
     _closed_window(w)
     ts = w.slack.send_message(ANA, "ops", f"<@{w.bot}> reboot {TARGET}")
-    ref = ref_in(wait_text(w, "ops", "needs consent", thread_ts=ts))
+    ref = ref_in(wait_text(w, "ops", "waiting for consent", thread_ts=ts))
     return ts, ref, card_of(w, ref)
 
 
 def _buttons(m: dict[str, Any]) -> list[str]:
-    return [el["action_id"] for b in m["blocks"] if b["type"] == "actions" for el in b["elements"]]
+    return [
+        el["action_id"] for b in all_blocks(m) if b["type"] == "actions" for el in b["elements"]
+    ]
 
 
 def test_g4_approve_for_the_next_window_through_slack(world: World) -> None:
     w = world
     ts, ref, card = _flagged_card(w)
-    assert _buttons(card) == ["consent_approve", "consent_approve_window", "consent_reject"]
+    assert _buttons(card) == [
+        "consent_approve",
+        "consent_approve_window",
+        "consent_reject",
+        "consent_view_plan",
+    ]
     assert w.slack.click(CHLOE, "ops-approvals", card["ts"], "consent_approve_window") == 200
     w.slack.wait_for(lambda: w.oh.ops.status(ref).state == "scheduled" or None, timeout=20)
     change = w.oh.ops.status(ref)
@@ -132,7 +140,7 @@ def test_the_demo_step_ends_in_a_scheduled_change_with_its_time(world: World) ->
     [step] = [s for s in DEMO_STEPS if s.title == "Ask for a change tonight"]
     assert step.say is not None and step.user == "ana"
     ts = w.slack.send_message(ANA, "ops", step.say.replace("@opshand", f"<@{w.bot}>"))
-    ref = ref_in(wait_text(w, "ops", "needs consent", thread_ts=ts))
+    ref = ref_in(wait_text(w, "ops", "waiting for consent", thread_ts=ts))
     change = w.oh.ops.status(ref)
     assert change.action == "patch.apply" and change.not_before is not None
     # "tonight" is Ana's night: 22:00 in New York
