@@ -218,5 +218,8 @@ def test_a_consent_card_lives_its_life_in_the_browser(stack: DemoStack, shots: P
             arg=other,
             timeout=STEP_WAIT_MS,
         )
+        home = page.inner_text("#messages")
+        assert re.search(rf"{ref} host.reboot on {HOST} — reconciled", home), home
+        assert re.search(rf"{other} host.reboot on contoso-ny-bkp-prod-01 — rejected", home), home
         shot(page, shots, "19-home")
         assert errors == []
