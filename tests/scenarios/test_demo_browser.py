@@ -8,7 +8,8 @@ the page shows after each, and saves a PNG per step in ``$OPSHAND_SCREENSHOTS`` 
 test's temporary folder; ``docs/screenshots/`` holds a set made by running it with
 ``OPSHAND_SCREENSHOTS=docs/screenshots``). Then Ctrl-C must stop it cleanly.
 With ``CI=true`` a missing Chromium or Playwright fails the test instead of skipping it
-(``.ci/install-browser`` installs Chromium).
+(``.ci/install-browser`` installs Chromium); ``browser_helpers`` holds what it shares with
+``test_cards_browser.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -29,45 +29,19 @@ from typing import Any
 import httpx
 import pytest
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = os.environ.get("OPSHAND_SCREENSHOTS", "")
-"""Read at import: the autouse fixture in tests/conftest.py hides OPSHAND_* from tests."""
-BEN = "U0LOCAL02"
-DEVIKA = "U0LOCAL04"
-ANA = "U0LOCAL01"
-STEP_WAIT_MS = 30_000
+from tests.scenarios.browser_helpers import (
+    ANA,
+    BEN,
+    DEVIKA,
+    STEP_WAIT_MS,
+    browser_page,
+    open_thread,
+    screenshots_folder,
+    shot,
+    thread_has,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
-
-
-def _chromium() -> str:
-    """Debian's Chromium, or skip (fail under CI)."""
-    found = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    found = found or shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        message = "Debian chromium is not installed (run .ci/install-browser)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
-def _sync_api() -> Any:
-    try:
-        import playwright.sync_api as sync_api
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("playwright (python) is not installed")
-        pytest.skip("playwright (python) is not installed")
-    return sync_api
 
 
 def _free_port() -> int:
@@ -134,177 +108,140 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
-    """Where the screenshots go: ``$OPSHAND_SCREENSHOTS``, or the test's temporary folder."""
-    folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _shot(page: Any, folder: Path, name: str) -> None:
-    page.screenshot(path=str(folder / f"{name}.png"))
+    return screenshots_folder(tmp_path)
 
 
 def _step(page: Any, number: int) -> None:
     page.click(f"#try-this .chip[data-step='{number}']")
 
 
-def _open_thread(page: Any, says: str) -> None:
-    """Open the thread under the newest top-level message containing ``says``."""
-    message = page.locator("#messages article", has_text=says).last
-    replies = message.locator(".link-button", has_text=re.compile(r"^\d+ repl"))
-    replies.wait_for(timeout=STEP_WAIT_MS)
-    replies.click()
-
-
-def _thread_has(page: Any, pattern: str) -> str:
-    """Wait until the open thread's text matches ``pattern`` (regex); return the text."""
-    page.wait_for_function(
-        "p => new RegExp(p, 'i').test(document.querySelector('#thread-messages').innerText)",
-        arg=pattern,
-        timeout=STEP_WAIT_MS,
-    )
-    return str(page.inner_text("#thread-messages"))
-
-
 def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo, shots: Path) -> None:
-    chromium = _chromium()
-    sync_api = _sync_api()
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(demo.url)
+    with browser_page(shots) as (page, errors):
+        page.goto(demo.url)
 
-            try:
-                # The intro says who is who and lists eight numbered steps.
-                page.wait_for_selector("#try-this .step")
-                assert "Welcome to opshand" in page.inner_text("#intro")
-                cast = page.inner_text("#cast")
-                for who in ("Ana", "Ben", "Chloe", "Devika", "approver", "manager"):
-                    assert who.lower() in cast.lower()
-                assert page.locator("#try-this .step").count() == 9
-                assert page.input_value("#user-select") == ANA
-                _shot(page, shots, "00-welcome")
+        # The intro says who is who and lists eight numbered steps.
+        page.wait_for_selector("#try-this .step")
+        assert "Welcome to opshand" in page.inner_text("#intro")
+        cast = page.inner_text("#cast")
+        for who in ("Ana", "Ben", "Chloe", "Devika", "approver", "manager"):
+            assert who.lower() in cast.lower()
+        assert page.locator("#try-this .step").count() == 9
+        assert page.input_value("#user-select") == ANA
+        shot(page, shots, "00-welcome")
 
-                # 1. A blast-radius question, answered in the thread.
-                _step(page, 1)
-                assert "what depends on contoso-ny-db-prod-01" in page.input_value("#message-input")
-                page.press("#message-input", "Enter")
-                _open_thread(page, "what depends on")
-                body = _thread_has(page, "depend")
-                assert "contoso-erp-db" in body
-                _shot(page, shots, "01-blast-radius")
+        # 1. A blast-radius question, answered in the thread.
+        _step(page, 1)
+        assert "what depends on contoso-ny-db-prod-01" in page.input_value("#message-input")
+        page.press("#message-input", "Enter")
+        open_thread(page, "what depends on")
+        body = thread_has(page, "depend")
+        assert "contoso-erp-db" in body
+        shot(page, shots, "01-blast-radius")
 
-                # 2. A routine change runs by itself and reconciles.
-                _step(page, 2)
-                page.press("#message-input", "Enter")
-                _open_thread(page, "restart contoso-erp-app")
-                body = _thread_has(page, "reconciled")
-                assert "CR-" in body
-                assert page.locator("#thread button:has-text('Approve')").count() == 0
-                _shot(page, shots, "02-routine-change")
+        # 2. A routine change runs by itself and reconciles.
+        _step(page, 2)
+        page.press("#message-input", "Enter")
+        open_thread(page, "restart contoso-erp-app")
+        body = thread_has(page, "reconciled")
+        assert "CR-" in body
+        assert page.locator("#thread button:has-text('Approve')").count() == 0
+        shot(page, shots, "02-routine-change")
 
-                # 3. A risky change waits for consent, with Approve / Reject on its card.
-                _step(page, 3)
-                page.press("#message-input", "Enter")
-                _open_thread(page, "reboot contoso-ny-bkp-prod-01")
-                body = _thread_has(page, "consent")
-                found = re.search(r"CR-\d+", body)
-                assert found, body
-                ref = found.group(0)
-                assert "reconciled" not in body.lower()
-                _shot(page, shots, "03-consent-needed")
+        # 3. A risky change waits for consent, with Approve / Reject on its card.
+        _step(page, 3)
+        page.press("#message-input", "Enter")
+        open_thread(page, "reboot contoso-ny-bkp-prod-01")
+        body = thread_has(page, "consent")
+        found = re.search(r"CR-\d+", body)
+        assert found, body
+        ref = found.group(0)
+        assert "reconciled" not in body.lower()
+        shot(page, shots, "03-consent-needed")
 
-                # 4. Ben, an approver, approves the card in #ops-approvals.
-                _step(page, 4)
-                assert page.input_value("#user-select") == BEN
-                assert page.inner_text("#channel-title") == "# ops-approvals"
-                card = page.locator("#messages article", has_text=ref).last
-                # by its action id: a card outside the window also has "Approve for the next
-                # window"
-                card.locator("button[data-action-id='consent_approve']").click()
-                page.wait_for_function(
-                    """ref => [...document.querySelectorAll('#messages article')]
-                        .filter(a => a.innerText.includes(ref))
-                        .some(a => !a.querySelector('[data-action-id]')
-                                   && /reconciled/i.test(a.innerText))""",
-                    arg=ref,
-                    timeout=STEP_WAIT_MS,
-                )
-                _shot(page, shots, "04-approved")
+        # 4. Ben, an approver, approves the card in #ops-approvals.
+        _step(page, 4)
+        assert page.input_value("#user-select") == BEN
+        assert page.inner_text("#channel-title") == "# ops-approvals"
+        card = page.locator("#messages article", has_text=ref).last
+        # by its action id: a card outside the window also has "Approve for the next
+        # window"
+        card.locator("button[data-action-id='consent_approve']").click()
+        page.wait_for_function(
+            """ref => [...document.querySelectorAll('#messages article')]
+                .filter(a => a.innerText.includes(ref))
+                .some(a => !a.querySelector('[data-action-id]')
+                           && /reconciled/i.test(a.innerText))""",
+            arg=ref,
+            timeout=STEP_WAIT_MS,
+        )
+        shot(page, shots, "04-approved")
 
-                # 5. Back as Ana, the thread summary says it reconciled, with its audit entry.
-                _step(page, 5)
-                assert page.input_value("#user-select") == ANA
-                body = _thread_has(page, "reconciled")
-                assert ref in body
-                assert "audit" in body.lower()
-                _shot(page, shots, "05-thread-summary")
+        # 5. Back as Ana, the thread summary says it reconciled, with its audit entry.
+        _step(page, 5)
+        assert page.input_value("#user-select") == ANA
+        body = thread_has(page, "reconciled")
+        assert ref in body
+        assert "audit" in body.lower()
+        shot(page, shots, "05-thread-summary")
 
-                # 6. An alert fired at the demo's own /signals/alertmanager (with the demo's
-                # credentials) opens an incident thread in #incidents that ends reconciled.
-                _step(page, 6)
-                assert page.inner_text("#channel-title") == "# incidents"
-                page.wait_for_function(
-                    "() => /HTTP 202/.test(document.querySelector('#toast').innerText)",
-                    timeout=STEP_WAIT_MS,
-                )
-                _shot(page, shots, "06-alert-fired")
-                _open_thread(page, "CR-")
-                body = _thread_has(page, "INC-\\d+: CR-\\d+ reconciled")
-                assert "service.restart" in body
-                assert "critical alert from alertmanager" in body
-                assert "runbook restart-down-service" in body
-                _shot(page, shots, "07-incident-thread")
+        # 6. An alert fired at the demo's own /signals/alertmanager (with the demo's
+        # credentials) opens an incident thread in #incidents that ends reconciled.
+        _step(page, 6)
+        assert page.inner_text("#channel-title") == "# incidents"
+        page.wait_for_function(
+            "() => /HTTP 202/.test(document.querySelector('#toast').innerText)",
+            timeout=STEP_WAIT_MS,
+        )
+        shot(page, shots, "06-alert-fired")
+        open_thread(page, "CR-")
+        body = thread_has(page, "INC-\\d+: CR-\\d+ reconciled")
+        assert "service.restart" in body
+        assert "critical alert from alertmanager" in body
+        assert "runbook restart-down-service" in body
+        shot(page, shots, "07-incident-thread")
 
-                # 7. A change for tonight: the thread says when it runs, in Ana's zone.
-                _step(page, 7)
-                assert "tonight" in page.input_value("#message-input")
-                page.press("#message-input", "Enter")
-                _open_thread(page, "patch contoso-ny-web-prod-01 tonight")
-                body = _thread_has(page, "Not before")
-                found = re.search(r"CR-\d+", body)
-                assert found, body
-                tonight = found.group(0)
-                _shot(page, shots, "08-tonight")
+        # 7. A change for tonight waits for consent (the card says when it runs).
+        _step(page, 7)
+        assert "tonight" in page.input_value("#message-input")
+        page.press("#message-input", "Enter")
+        open_thread(page, "patch contoso-ny-web-prod-01 tonight")
+        body = thread_has(page, "CR-\\d+ is waiting for consent")
+        found = re.search(r"CR-\d+", body)
+        assert found, body
+        tonight = found.group(0)
+        shot(page, shots, "08-tonight")
 
-                # 8. Ben approves it: it waits as scheduled, and the card says until when.
-                _step(page, 8)
-                assert page.input_value("#user-select") == BEN
-                card = page.locator("#messages article", has_text=tonight).last
-                card.locator("button[data-action-id='consent_approve']").click()
-                page.wait_for_function(
-                    """ref => [...document.querySelectorAll('#messages article')]
-                        .filter(a => a.innerText.includes(ref))
-                        .some(a => !a.querySelector('[data-action-id]')
-                                   && /waits for its time/i.test(a.innerText))""",
-                    arg=tonight,
-                    timeout=STEP_WAIT_MS,
-                )
-                _shot(page, shots, "09-scheduled")
+        # 8. Ben approves it: it waits as scheduled, and the card says until when.
+        _step(page, 8)
+        assert page.input_value("#user-select") == BEN
+        card = page.locator("#messages article", has_text=tonight).last
+        assert "Runs not before" in card.inner_text()
+        card.locator("button[data-action-id='consent_approve']").click()
+        page.wait_for_function(
+            """ref => [...document.querySelectorAll('#messages article')]
+                .filter(a => a.innerText.includes(ref))
+                .some(a => !a.querySelector('[data-action-id]')
+                           && /Scheduled:/.test(a.innerText) && /Runs /.test(a.innerText))""",
+            arg=tonight,
+            timeout=STEP_WAIT_MS,
+        )
+        shot(page, shots, "09-scheduled")
 
-                # 9. Devika, the manager, opens today's digest (answered only to her).
-                _step(page, 9)
-                assert page.input_value("#user-select") == DEVIKA
-                command = page.input_value("#message-input")
-                assert command.startswith("/opshand digest ")
-                page.press("#message-input", "Enter")
-                digest = page.locator("#messages article.ephemeral", has_text="digest").last
-                digest.wait_for(timeout=STEP_WAIT_MS)
-                assert "Only visible to you" in digest.inner_text()
-                assert "reconciled" in digest.inner_text().lower()
-                _shot(page, shots, "10-digest")
+        # 9. Devika, the manager, opens today's digest (answered only to her).
+        _step(page, 9)
+        assert page.input_value("#user-select") == DEVIKA
+        command = page.input_value("#message-input")
+        assert command.startswith("/opshand digest ")
+        page.press("#message-input", "Enter")
+        digest = page.locator("#messages article.ephemeral", has_text="digest").last
+        digest.wait_for(timeout=STEP_WAIT_MS)
+        assert "Only visible to you" in digest.inner_text()
+        assert "reconciled" in digest.inner_text().lower()
+        shot(page, shots, "10-digest")
 
-                # Every step is ticked off.
-                assert page.locator("#try-this .step.done").count() == 9
-                assert errors == []
-            except Exception:
-                _shot(page, shots, "failed")  # what the page showed when a step failed
-                raise
-        finally:
-            browser.close()
+        # Every step is ticked off.
+        assert page.locator("#try-this .step.done").count() == 9
+        assert errors == []
 
     # The demo printed how to send an alert yourself, with its own credentials; without them
     # its signal webhook refuses.
