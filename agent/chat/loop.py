@@ -35,6 +35,7 @@ from agent.chat.thread import ThreadSubject, subject_of_calls, thread_change_ref
 from agent.chat.tool_args import MAX_TARGETS, TOOL_ARGS
 from agent.chat.tool_specs import TOOL_DOCS, tool_schemas
 from agent.chat.tools import ToolBox, TurnContext
+from agent.chat.when_ask import question_memo
 from agent.execution import Change
 from agent.service import Operations
 from twin.db import metadata
@@ -313,6 +314,7 @@ class Agent:
             earlier_requests=earlier,
             request_id=request_id,
             offer=self._offer(past, requester),
+            tz=tz,
         )
         box = ToolBox(self.ops, ctx, max_targets=self.max_targets, redactor=self.redactor)
         tools = self.tools_for(box)
@@ -430,6 +432,7 @@ class Agent:
             last = ctx.proposals[-1]
             offer = Offer(last.action, tuple(last.targets), dict(last.params), requester)
             parse_meta = {**parse_meta, "opshand_offer": offer.to_json()}
+        parse_meta = {**parse_meta, **question_memo(ctx.calls, len(ctx.proposals))}
         turn = subject_of_calls(ctx.calls, ctx.proposals)
         if turn:
             parse_meta = {**parse_meta, "opshand_subject": turn.to_json()}

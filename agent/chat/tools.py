@@ -35,6 +35,7 @@ from agent.chat.intent import read_intent
 from agent.chat.named import NamedSet, named_set
 from agent.chat.thread import asks_undo, rollback_steps, vote_summary
 from agent.chat.tool_args import TOOL_ARGS
+from agent.chat.when_ask import ask_when
 from agent.execution import Change, parse_ref
 from agent.service import ChangeRequest, Operations
 from twin.graph import TwinGraph, UnknownEntity
@@ -158,6 +159,8 @@ class TurnContext:
     signal_entities: tuple[str, ...] = ()
     signal_actions: tuple[str, ...] = ()
     earlier_requests: tuple[str, ...] = ()
+    tz: str = "UTC"
+    """The requester's time zone (a "when?" question names times in it)."""
     request_id: str = ""
     """What started the turn (``slack:<event id>``); with it each proposal gets a request key,
     so a replayed event finds the changes it already proposed instead of proposing again."""
@@ -626,6 +629,11 @@ class ToolBox:
         )
         if blocked is not None:
             return self._refuse(action, [e.id for e in resolved], blocked.reason, **blocked.extra)
+        if ctx.source == "person" and at is None and window != "next" and not ctx.assent:
+            ids, now = [e.id for e in resolved], self.ops.now()
+            if q := ask_when(self.g, action=action, targets=ids, params=params,
+                             request_text=ctx.request_text, now=now, tz=ctx.tz):  # fmt: skip
+                return q  # "now or in the next window?": nothing recorded (agent.chat.when_ask)
         if isinstance(params.get("host"), str):
             # The rehearsal matches hosts by id: a name would silently match nothing.
             params = {**params, "host": self.g.resolve(params["host"]).id}
