@@ -157,8 +157,10 @@ class Agent:
         fallback: BaseChatModel | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        ask_when: bool = False,
     ) -> None:
         self.ops = ops
+        self.ask_when = ask_when  # "now or in the next window?" (agent.chat.when_ask)
         self.model = model
         self.fallback = fallback
         self.redactor = redactor
@@ -315,6 +317,7 @@ class Agent:
             request_id=request_id,
             offer=self._offer(past, requester),
             tz=tz,
+            ask_when=self.ask_when,
         )
         box = ToolBox(self.ops, ctx, max_targets=self.max_targets, redactor=self.redactor)
         tools = self.tools_for(box)

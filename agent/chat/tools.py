@@ -161,6 +161,8 @@ class TurnContext:
     earlier_requests: tuple[str, ...] = ()
     tz: str = "UTC"
     """The requester's time zone (a "when?" question names times in it)."""
+    ask_when: bool = False
+    """Ask "now or in the next window?" for a timeless change on a closed window."""
     request_id: str = ""
     """What started the turn (``slack:<event id>``); with it each proposal gets a request key,
     so a replayed event finds the changes it already proposed instead of proposing again."""
@@ -629,7 +631,7 @@ class ToolBox:
         )
         if blocked is not None:
             return self._refuse(action, [e.id for e in resolved], blocked.reason, **blocked.extra)
-        if ctx.source == "person" and at is None and window != "next" and not ctx.assent:
+        if ctx.ask_when and ctx.source == "person" and not (at or window or ctx.assent):
             ids, now = [e.id for e in resolved], self.ops.now()
             if q := ask_when(self.g, action=action, targets=ids, params=params,
                              request_text=ctx.request_text, now=now, tz=ctx.tz):  # fmt: skip

@@ -73,9 +73,10 @@ def ask_when(
         at = when_text(start, now=now, tz=tz)
     except (KeyError, ValueError):
         at = when_text(start, now=now)
+    names = ", ".join(graph.get(t).name for t in targets)
     text = (
-        f"When should I {action} {', '.join(graph.get(t).name for t in targets)}? Now (outside the maintenance window — "
-        f"needs consent) or in the next window ({at})?"
+        f"When should I {action} {names}? Now (outside the maintenance window — needs consent) "
+        f"or in the next window ({at})?"
     )
     data = {
         "question": text,
