@@ -35,7 +35,7 @@ from agent.chat.thread import ThreadSubject, subject_of_calls, thread_change_ref
 from agent.chat.tool_args import MAX_TARGETS, TOOL_ARGS
 from agent.chat.tool_specs import TOOL_DOCS, tool_schemas
 from agent.chat.tools import ToolBox, TurnContext
-from agent.chat.when_ask import question_memo
+from agent.chat.when_ask import pending_question, question_memo
 from agent.execution import Change
 from agent.service import Operations
 from twin.db import metadata
@@ -318,6 +318,7 @@ class Agent:
             offer=self._offer(past, requester),
             tz=tz,
             ask_when=self.ask_when,
+            when_asked=pending_question(past),
         )
         box = ToolBox(self.ops, ctx, max_targets=self.max_targets, redactor=self.redactor)
         tools = self.tools_for(box)

@@ -35,7 +35,7 @@ from agent.chat.intent import read_intent
 from agent.chat.named import NamedSet, named_set
 from agent.chat.thread import asks_undo, rollback_steps, vote_summary
 from agent.chat.tool_args import TOOL_ARGS
-from agent.chat.when_ask import ask_when
+from agent.chat.when_ask import answered, ask_when
 from agent.execution import Change, parse_ref
 from agent.service import ChangeRequest, Operations
 from twin.graph import TwinGraph, UnknownEntity
@@ -163,6 +163,8 @@ class TurnContext:
     """The requester's time zone (a "when?" question names times in it)."""
     ask_when: bool = False
     """Ask "now or in the next window?" for a timeless change on a closed window."""
+    when_asked: dict[str, Any] | None = None
+    """The call the thread's last answer asked "when?" about: all a bare "now" may authorise."""
     request_id: str = ""
     """What started the turn (``slack:<event id>``); with it each proposal gets a request key,
     so a replayed event finds the changes it already proposed instead of proposing again."""
@@ -611,7 +613,12 @@ class ToolBox:
                 f"Refused: this would touch {len(unique)} targets; I propose at most "
                 f"{self.max_targets} at once. Narrow it down (a client, a tier or a list).",
             )
-        if ctx.source == "person" and (why := action_refusal(action, ctx.trusted_texts, ctx.offer)):
+        answer = answered(ctx.when_asked, ctx.request_text, action, unique, self.g)
+        if (
+            ctx.source == "person"
+            and not answer
+            and (why := action_refusal(action, ctx.trusted_texts, ctx.offer))
+        ):
             return self._refuse(action, unique, why)
         resolved: list[Entity] = []
         for t in unique:

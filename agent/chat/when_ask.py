@@ -21,13 +21,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from agent.chat.offline.when import WHEN_ASK_KEY, WhenError, parse_when
+from langchain_core.messages import AIMessage, BaseMessage
+
+from agent.chat.offline.when import WHEN_ASK_KEY, WhenError, answers_when, parse_when
 from agent.humantime import when_text
 from agent.schedule import window_start
-from twin.graph import TwinGraph
+from twin.graph import TwinGraph, UnknownEntity
 from twin.plan import rehearse
 
-__all__ = ["QUESTION", "ask_when", "question_memo"]
+__all__ = ["QUESTION", "answered", "ask_when", "pending_question", "question_memo"]
 
 QUESTION = "question"
 """The tool status of a question the model must relay (nothing was recorded)."""
@@ -99,3 +101,31 @@ def question_memo(calls: Sequence[Mapping[str, Any]], proposed: int) -> dict[str
     args = dict(asked[-1].get("args") or {})
     keep = {k: args[k] for k in ("action", "targets", "params", "reason") if k in args}
     return {WHEN_ASK_KEY: keep}
+
+
+def pending_question(past: Sequence[BaseMessage]) -> dict[str, Any] | None:
+    """The call the thread's last answer left waiting on "now or in the next window?"; ``None``
+    when the last answer asked something else (an older question is never answered)."""
+    last = next((m for m in reversed(past) if isinstance(m, AIMessage)), None)
+    asked = last.additional_kwargs.get(WHEN_ASK_KEY) if last is not None else None
+    return dict(asked) if isinstance(asked, dict) and asked.get("action") else None
+
+
+def answered(
+    asked: Mapping[str, Any] | None,
+    request_text: str,
+    action: str,
+    targets: Sequence[str],
+    graph: TwinGraph,
+) -> bool:
+    """Whether ``request_text`` only answers the pending question (``asked``) and this proposal
+    is that question's change: same action, no target it did not hold. Such an answer ("now")
+    authorises that change and nothing else."""
+    if not asked or asked.get("action") != action or answers_when(request_text) is None:
+        return False
+    held = {str(t) for t in asked.get("targets") or []}
+    try:
+        ids = {graph.resolve(t).id for t in targets}
+    except UnknownEntity:
+        return False
+    return bool(ids) and ids <= held
