@@ -47,7 +47,9 @@ def _consent(w: World) -> tuple[str, dict]:  # type: ignore[type-arg]
 
 
 def test_b11_outsider_cannot_request_a_change_even_when_everyone_may(world: World) -> None:
-    ts = world.slack.send_message(OUTSIDER, "ops", f"<@{world.bot}> reboot contoso-ny-bkp-prod-01 now")
+    ts = world.slack.send_message(
+        OUTSIDER, "ops", f"<@{world.bot}> reboot contoso-ny-bkp-prod-01 now"
+    )
     said = wait_text(world, "ops", "may not request", thread_ts=ts)
     assert "may not request" in said
     assert world.oh.ops.journal.list() == []
