@@ -250,6 +250,7 @@ def bootstrap(
         max_tool_calls=settings.model.max_tool_calls,
         max_seconds=settings.model.max_seconds,
         fallback=build_fallback(settings, lambda: ops.graph),
+        ask_when=True,
     )
     if start_worker:
         ops.start_worker(interval=0.5)

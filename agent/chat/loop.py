@@ -32,6 +32,7 @@ from agent.chat.tool_args import MAX_TARGETS, TOOL_ARGS
 from agent.chat.tool_specs import TOOL_DOCS, tool_schemas
 from agent.chat.tools import ToolBox
 from agent.chat.turn import TurnContext
+from agent.chat.when_ask import pending_question, question_memo
 from agent.execution import Change
 from agent.service import Operations
 
@@ -115,8 +116,10 @@ class Agent(ThreadMemory):
         fallback: BaseChatModel | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        ask_when: bool = False,
     ) -> None:
         self.ops = ops
+        self.ask_when = ask_when  # "now or in the next window?" (agent.chat.when_ask)
         self.model = model
         self.fallback = fallback
         self.redactor = redactor
@@ -179,6 +182,9 @@ class Agent(ThreadMemory):
             earlier_requests=earlier,
             request_id=request_id,
             offer=self._offer(past, requester),
+            tz=tz,
+            ask_when=self.ask_when,
+            when_asked=pending_question(past),
         )
         box = ToolBox(self.ops, ctx, max_targets=self.max_targets, redactor=self.redactor)
         tools = self.tools_for(box)
@@ -296,6 +302,7 @@ class Agent(ThreadMemory):
             last = ctx.proposals[-1]
             offer = Offer(last.action, tuple(last.targets), dict(last.params), requester)
             parse_meta = {**parse_meta, "opshand_offer": offer.to_json()}
+        parse_meta = {**parse_meta, **question_memo(ctx.calls, len(ctx.proposals))}
         turn = subject_of_calls(ctx.calls, ctx.proposals)
         if turn:
             parse_meta = {**parse_meta, "opshand_subject": turn.to_json()}

@@ -16,6 +16,7 @@ from agent.chat.guard import (
 from agent.chat.reads import ReadTools
 from agent.chat.results import tool_result
 from agent.chat.thread import asks_undo, rollback_steps
+from agent.chat.when_ask import answered, ask_when
 from agent.service import ChangeRequest
 from twin.graph import UnknownEntity
 from twin.model import Entity
@@ -177,7 +178,12 @@ class ProposalTools(ReadTools):
                 f"Refused: this would touch {len(unique)} targets; I propose at most "
                 f"{self.max_targets} at once. Narrow it down (a client, a tier or a list).",
             )
-        if ctx.source == "person" and (why := action_refusal(action, ctx.trusted_texts, ctx.offer)):
+        answer = answered(ctx.when_asked, ctx.request_text, action, unique, self.g)
+        if (
+            ctx.source == "person"
+            and not answer
+            and (why := action_refusal(action, ctx.trusted_texts, ctx.offer))
+        ):
             return self._refuse(action, unique, why)
         resolved: list[Entity] = []
         for t in unique:
@@ -197,6 +203,11 @@ class ProposalTools(ReadTools):
         )
         if blocked is not None:
             return self._refuse(action, [e.id for e in resolved], blocked.reason, **blocked.extra)
+        if ctx.ask_when and ctx.source == "person" and not (at or window or ctx.assent):
+            ids, now = [e.id for e in resolved], self.ops.now()
+            if q := ask_when(self.g, action=action, targets=ids, params=params,
+                             request_text=ctx.request_text, now=now, tz=ctx.tz):  # fmt: skip
+                return q  # "now or in the next window?": nothing recorded (agent.chat.when_ask)
         if isinstance(params.get("host"), str):
             # The rehearsal matches hosts by id: a name would silently match nothing.
             params = {**params, "host": self.g.resolve(params["host"]).id}

@@ -35,6 +35,12 @@ class TurnContext:
     signal_entities: tuple[str, ...] = ()
     signal_actions: tuple[str, ...] = ()
     earlier_requests: tuple[str, ...] = ()
+    tz: str = "UTC"
+    """The requester's time zone (a "when?" question names times in it)."""
+    ask_when: bool = False
+    """Ask "now or in the next window?" for a timeless change on a closed window."""
+    when_asked: dict[str, Any] | None = None
+    """The call the thread's last answer asked "when?" about: all a bare "now" may authorise."""
     request_id: str = ""
     """What started the turn (``slack:<event id>``); with it each proposal gets a request key,
     so a replayed event finds the changes it already proposed instead of proposing again."""

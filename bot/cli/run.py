@@ -83,7 +83,7 @@ DEMO_STEPS: tuple[TryStep, ...] = (
     ),
     TryStep(
         title="Ask for a risky change",
-        say="@opshand reboot contoso-ny-bkp-prod-01",
+        say="@opshand reboot contoso-ny-bkp-prod-01 now",
         user="ana",
         channel="ops",
         hint="A production reboot: a consent card (CR-…) goes to #ops-approvals.",

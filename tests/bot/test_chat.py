@@ -61,7 +61,7 @@ def test_chat_walks_the_try_this_list(chat: ChatSession, stack: DemoStack) -> No
     chat.wait_for("reconciled")
 
     # 3. a risky change waits for consent; its card has numbered Approve / Reject buttons
-    chat.handle("@opshand reboot contoso-ny-bkp-prod-01")
+    chat.handle("@opshand reboot contoso-ny-bkp-prod-01 now")
     text = chat.wait_for("Approve")
     refs = re.findall(r"CR-\d+", text)
     assert refs
@@ -121,7 +121,7 @@ def test_chat_run_reads_lines_until_quit(chat: ChatSession) -> None:
 
 
 def test_chat_renders_the_reject_dialog_and_submits_a_reason(chat: ChatSession) -> None:
-    chat.handle("reboot contoso-ny-bkp-prod-01")
+    chat.handle("reboot contoso-ny-bkp-prod-01 now")
     text = chat.wait_for("Reject")
     reject = _button(text, "Reject")
     chat.settle(expect=False)  # every card of the request is printed before counting
@@ -142,7 +142,7 @@ def test_chat_renders_the_reject_dialog_and_submits_a_reason(chat: ChatSession) 
 
 
 def test_chat_quit_inside_a_dialog_closes_it_and_quits(chat: ChatSession) -> None:
-    chat.handle("reboot contoso-ny-bkp-prod-01")
+    chat.handle("reboot contoso-ny-bkp-prod-01 now")
     reject = _button(chat.wait_for("Reject"), "Reject")
     chat.handle("/as ben")
     chat.handle(str(reject))

@@ -78,7 +78,7 @@ def test_a_change_asked_in_the_terminal_is_approved_there_as_someone_else(
     stack: DemoStack, remote: RemoteSlack
 ) -> None:
     chat = _chat(remote)
-    chat.handle("reboot contoso-ny-bkp-prod-01")
+    chat.handle("reboot contoso-ny-bkp-prod-01 now")
     text = chat.wait_for("Approve")
     approve = int(re.findall(r"\[(\d+)\] Approve(?! for)", text)[-1])
     chat.handle("/as ben")

@@ -97,7 +97,9 @@ def test_broken_policy_stops_start_up_with_file_rule_and_position(
 
 
 def test_policy_explain_shows_input_and_matches(data_dir: Path) -> None:
-    code, text = _run("ask", "reboot contoso-ny-bkp-prod-01", "--json", "--data-dir", str(data_dir))
+    code, text = _run(
+        "ask", "reboot contoso-ny-bkp-prod-01 now", "--json", "--data-dir", str(data_dir)
+    )
     assert code == 0, text
     ref = json.loads(text)["changes"][0]["id"]
     code, text = _run("policy", "explain", ref, "--data-dir", str(data_dir))

@@ -39,7 +39,7 @@ def test_a_waiting_change_is_voted_on_after_a_restart(tmp_path: Path) -> None:
     try:
         slack = first.slack
         asked = slack.send_message(
-            ANA, "ops", f"<@{slack.bot_user_id}> reboot contoso-ny-bkp-prod-01"
+            ANA, "ops", f"<@{slack.bot_user_id}> reboot contoso-ny-bkp-prod-01 now"
         )
         card = slack.wait_for(lambda: _card(first, "CR-"), timeout=30)
         [change] = first.oh.ops.journal.list()

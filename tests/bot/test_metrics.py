@@ -84,7 +84,7 @@ def value(
 
 def test_metrics_count_a_consent_flow_acks_and_twin(world: tuple[World, Metrics]) -> None:
     w, _ = world
-    ts = w.slack.send_message(ANA, "ops", f"<@{w.bot}> reboot contoso-ny-bkp-prod-01")
+    ts = w.slack.send_message(ANA, "ops", f"<@{w.bot}> reboot contoso-ny-bkp-prod-01 now")
     ref = ref_in(wait_text(w, "ops", "waiting for consent", thread_ts=ts))
     card = card_of(w, ref)
     waiting = scrape(w)

@@ -199,7 +199,9 @@ def test_mention_is_answered_in_its_thread_through_the_inbox(replica: Replica) -
 
 def test_consent_click_is_recorded_over_the_socket(replica: Replica) -> None:
     slack = replica.slack
-    ts = slack.send_message(ANA, "#ops", f"<@{slack.bot_user_id}> reboot contoso-ny-bkp-prod-01")
+    ts = slack.send_message(
+        ANA, "#ops", f"<@{slack.bot_user_id}> reboot contoso-ny-bkp-prod-01 now"
+    )
     ask = slack.wait_for(
         lambda: next((m for m in replica.said(ts) if "waiting for consent" in texts([m])), None),
         timeout=30,

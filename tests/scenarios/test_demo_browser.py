@@ -150,7 +150,7 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo, shots: Path) -> 
         # 3. A risky change waits for consent, with Approve / Reject on its card.
         _step(page, 3)
         page.press("#message-input", "Enter")
-        open_thread(page, "reboot contoso-ny-bkp-prod-01")
+        open_thread(page, "reboot contoso-ny-bkp-prod-01 now")
         body = thread_has(page, "consent")
         found = re.search(r"CR-\d+", body)
         assert found, body

@@ -52,7 +52,7 @@ def test_unknown_entity_says_what_is_close(world: World) -> None:
 
 
 def test_risky_reboot_needs_consent_and_runs_after_approval(world: World) -> None:
-    ts = _ask(world, BEN, "reboot contoso-ny-bkp-prod-01")
+    ts = _ask(world, BEN, "reboot contoso-ny-bkp-prod-01 now")
     body = _thread(world, ts, "consent")
     assert "CR-" in body
     ref = "CR-" + body.split("CR-", 1)[1].split()[0].strip(".:,()*")

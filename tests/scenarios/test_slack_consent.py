@@ -41,7 +41,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
 
 
 def _consent(w: World, user: str = BEN) -> tuple[str, str, dict]:  # type: ignore[type-arg]
-    ts = w.slack.send_message(user, "ops", f"<@{w.bot}> reboot contoso-ny-bkp-prod-01")
+    ts = w.slack.send_message(user, "ops", f"<@{w.bot}> reboot contoso-ny-bkp-prod-01 now")
     body = wait_text(w, "ops", "waiting for consent", thread_ts=ts)
     ref = ref_in(body)
     return ts, ref, card_of(w, ref)

@@ -76,7 +76,7 @@ def test_slash_help_status_pending_and_unknown(world: World) -> None:
     world.slack.wait_for(
         lambda: any("Nothing is waiting" in e["text"] for e in world.slack.ephemerals(ANA))
     )
-    ts = world.slack.send_message(ANA, "ops", f"<@{world.bot}> reboot contoso-ny-bkp-prod-01")
+    ts = world.slack.send_message(ANA, "ops", f"<@{world.bot}> reboot contoso-ny-bkp-prod-01 now")
     ref = ref_in(wait_text(world, "ops", "waiting for consent", thread_ts=ts))
     world.slack.slash(ANA, "ops", "/opshand", "pending")
     world.slack.wait_for(
@@ -109,7 +109,7 @@ def test_freeze_is_for_admins_only(world: World) -> None:
 
 
 def test_app_home_shows_waiting_votes_requests_and_autonomy(world: World) -> None:
-    ts = world.slack.send_message(ANA, "ops", f"<@{world.bot}> reboot contoso-ny-bkp-prod-01")
+    ts = world.slack.send_message(ANA, "ops", f"<@{world.bot}> reboot contoso-ny-bkp-prod-01 now")
     ref = ref_in(wait_text(world, "ops", "waiting for consent", thread_ts=ts))
     assert world.slack.open_home(CHLOE) == 200
     home = world.slack.wait_for(lambda: world.slack.home_for(CHLOE), timeout=10)

@@ -41,13 +41,15 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
 
 
 def _consent(w: World) -> tuple[str, dict]:  # type: ignore[type-arg]
-    ts = w.slack.send_message(ANA, "ops", f"<@{w.bot}> reboot contoso-ny-bkp-prod-01")
+    ts = w.slack.send_message(ANA, "ops", f"<@{w.bot}> reboot contoso-ny-bkp-prod-01 now")
     ref = ref_in(wait_text(w, "ops", "waiting for consent", thread_ts=ts))
     return ref, card_of(w, ref)
 
 
 def test_b11_outsider_cannot_request_a_change_even_when_everyone_may(world: World) -> None:
-    ts = world.slack.send_message(OUTSIDER, "ops", f"<@{world.bot}> reboot contoso-ny-bkp-prod-01")
+    ts = world.slack.send_message(
+        OUTSIDER, "ops", f"<@{world.bot}> reboot contoso-ny-bkp-prod-01 now"
+    )
     said = wait_text(world, "ops", "may not request", thread_ts=ts)
     assert "may not request" in said
     assert world.oh.ops.journal.list() == []

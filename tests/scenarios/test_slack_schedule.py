@@ -60,7 +60,7 @@ def _closed_window(w: World) -> None:
 
 def _flagged_card(w: World) -> tuple[str, str, dict[str, Any]]:
     _closed_window(w)
-    ts = w.slack.send_message(ANA, "ops", f"<@{w.bot}> reboot {TARGET}")
+    ts = w.slack.send_message(ANA, "ops", f"<@{w.bot}> reboot {TARGET} now")
     ref = ref_in(wait_text(w, "ops", "waiting for consent", thread_ts=ts))
     return ts, ref, card_of(w, ref)
 

@@ -35,7 +35,7 @@ def _ask(w: World, ts: str, text: str, expect: str) -> str:
 
 
 def test_follow_ups_about_a_rejected_change(world: World) -> None:
-    ts = world.slack.send_message(ANA, "ops", f"<@{world.bot}> reboot contoso-ny-bkp-prod-01")
+    ts = world.slack.send_message(ANA, "ops", f"<@{world.bot}> reboot contoso-ny-bkp-prod-01 now")
     ref = ref_in(wait_text(world, "ops", "waiting for consent", thread_ts=ts))
     card = card_of(world, ref)
     world.slack.click(CHLOE, "ops-approvals", card["ts"], "consent_reject")

@@ -27,7 +27,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 def test_every_post_update_ephemeral_and_response_has_unfurling_off(world: World) -> None:
     s = world.slack
-    ts = s.send_message(ANA, "ops", f"<@{world.bot}> reboot contoso-ny-bkp-prod-01")
+    ts = s.send_message(ANA, "ops", f"<@{world.bot}> reboot contoso-ny-bkp-prod-01 now")
     ref = ref_in(wait_text(world, "ops", "waiting for consent", thread_ts=ts))
     card = card_of(world, ref)
     s.click(FAKE_BEN, "ops-approvals", card["ts"], "consent_approve")  # refused, via respond

@@ -318,6 +318,8 @@ _RENDERERS: dict[str, Callable[[ToolOutcome], str]] = {
 
 
 def _one(outcome: ToolOutcome) -> str:
+    if outcome.status == "question":  # "now or in the next window?": nothing was recorded
+        return str(outcome.data.get("question") or outcome.error or "When should it run?")
     if outcome.status == "error":
         return f"That did not work: {outcome.error or 'the tool failed without saying why'}."
     if outcome.status == "no_data" and outcome.tool == "propose_rollback":

@@ -9,14 +9,16 @@ someone consented to). An answer to "which one did you mean?" completes the pend
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from agent.chat.offline.proposal import ACTION_KINDS, MULTI_TARGET_ACTIONS, propose
 from agent.chat.offline.queries import entity_reading
 from agent.chat.offline.search import client_in, client_slug
 from agent.chat.offline.slots import Env, Reading, Targets, change_id, resolve_targets
 from agent.chat.offline.types import Intent, ToolCall, Unresolved
+from agent.chat.offline.when import answers_when
 
-__all__ = ["ENTITY_TOOLS", "answer_pending", "follow_up", "follow_up_phrase"]
+__all__ = ["ENTITY_TOOLS", "answer_pending", "answer_when", "follow_up", "follow_up_phrase"]
 
 _FOLLOW_UP = re.compile(
     r"^(?:and\s+(?:also\s+)?(?:what\s+about\s+|how\s+about\s+)?(?:for\s+|on\s+|with\s+)?|"
@@ -103,6 +105,27 @@ def answer_pending(clause: str, env: Env) -> Reading | None:
     else:
         return None
     reading.label = clause
+    return reading
+
+
+def answer_when(text: str, env: Env) -> Reading | None:
+    """Propose the call that the previous turn left waiting on "now or in the next window?",
+    with the time ``text`` answers ("now", "in the next window", "tonight"). ``None`` when there
+    is no such question or ``text`` says more than a time."""
+    asked = env.context.when_asked if env.context is not None else None
+    said = answers_when(text)
+    if asked is None or said is None:
+        return None
+    args = dict(asked.args)
+    reading = propose(
+        replace(env, request=said),
+        str(args.get("action")),
+        Targets(ids=[str(t) for t in args.get("targets") or []]),
+        dict(args.get("params") or {}),
+        text,
+        reason=str(args["reason"]) if args.get("reason") else None,
+    )
+    reading.label = text
     return reading
 
 

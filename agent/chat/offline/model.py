@@ -33,6 +33,7 @@ from agent.chat.offline.types import (
     ToolCall,
     ToolOutcome,
 )
+from agent.chat.offline.when import WHEN_ASK_KEY
 
 __all__ = ["DATA_TAG", "HUMAN_TAG", "OfflineChatModel", "unwrap_data"]
 
@@ -80,10 +81,15 @@ class OfflineChatModel(BaseChatModel):
         for m in messages:
             if isinstance(m, SystemMessage) and m.additional_kwargs.get("opshand_subject"):
                 subject = dict(m.additional_kwargs["opshand_subject"])
-        about = {
+        about: dict[str, Any] = {
             "changes": [str(c) for c in subject.get("changes") or []],
             "entities": [str(e) for e in subject.get("entities") or []],
         }
+        # "now or in the next window?" is answered only right after it was asked.
+        last_ai = next((m for m in reversed(messages[:-1]) if isinstance(m, AIMessage)), None)
+        asked = last_ai.additional_kwargs.get(WHEN_ASK_KEY) if last_ai is not None else None
+        if isinstance(asked, dict) and asked.get("action") and asked.get("targets"):
+            about["when_asked"] = ToolCall(name="propose_change", args=dict(asked))
         for m in reversed(messages[:-1]):
             if isinstance(m, AIMessage) and m.additional_kwargs.get("opshand_parse"):
                 p = m.additional_kwargs["opshand_parse"]
@@ -93,7 +99,7 @@ class OfflineChatModel(BaseChatModel):
                     last_targets=p["targets"],
                     **about,
                 )
-        return ConversationContext(**about) if about["changes"] or about["entities"] else None
+        return ConversationContext(**about) if any(about.values()) else None
 
     def _generate(
         self,

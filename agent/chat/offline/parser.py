@@ -17,7 +17,12 @@ from agent.chat.intent import read_intent
 from agent.chat.offline.aspects import ASPECT_RULES
 from agent.chat.offline.changes import CHANGE_RULES
 from agent.chat.offline.desk import comment_rule
-from agent.chat.offline.followup import answer_pending, follow_up, follow_up_phrase
+from agent.chat.offline.followup import (
+    answer_pending,
+    answer_when,
+    follow_up,
+    follow_up_phrase,
+)
 from agent.chat.offline.messages import (
     HELP_TEXT,
     NOT_UNDERSTOOD,
@@ -92,6 +97,10 @@ def parse(
             f"clear requests (up to {MAX_REQUEST_CHARS}). Ask for one thing in a sentence or two, "
             "and put pasted logs in a code block.",
         )
+    # "now" / "in the next window": the answer to the previous turn's "when?" question.
+    when = answer_when(request, env)
+    if when is not None:
+        return _finish(when)
     # A ticket comment's text is payload: read the whole message before splitting it into clauses.
     comment = comment_rule(strip_politeness(prepared.plain, anywhere=False), env, prepared.quoted)
     if comment is not None:

@@ -192,6 +192,8 @@ class ConversationContext(_Frozen):
     """A call left waiting for "which one did you mean?" (see :attr:`ParseResult.pending`)."""
     candidates: list[Candidate] = Field(default_factory=list)
     """The names offered in that question, so "the second one" can be answered."""
+    when_asked: ToolCall | None = None
+    """A proposal left waiting for "now or in the next window?" (only the last turn's)."""
     changes: list[str] = Field(default_factory=list)
     """The thread's changes (``CR-n``), newest first: what "it" means in "why was it denied?"."""
     entities: list[str] = Field(default_factory=list)
@@ -210,7 +212,7 @@ class ConversationContext(_Frozen):
         )
 
 
-ToolStatus = Literal["success", "error", "no_data", "approval_required", "denied"]
+ToolStatus = Literal["success", "error", "no_data", "approval_required", "denied", "question"]
 
 
 class ToolOutcome(_Frozen):
@@ -230,7 +232,7 @@ class ToolOutcome(_Frozen):
             ValueError: When ``result`` has no known ``status``.
         """
         status = result.get("status")
-        if status not in ("success", "error", "no_data", "approval_required", "denied"):
+        if status not in ("success", "error", "no_data", "approval_required", "denied", "question"):
             raise ValueError(f"tool result for {call.name} has an unknown status: {status!r}")
         data = result.get("data")
         error = result.get("error")

@@ -16,7 +16,18 @@ from zoneinfo import ZoneInfo
 
 from agent.humantime import when_text
 
-__all__ = ["TONIGHT", "When", "WhenError", "parse_when", "when_text"]
+__all__ = [
+    "TONIGHT",
+    "WHEN_ASK_KEY",
+    "When",
+    "WhenError",
+    "answers_when",
+    "parse_when",
+    "when_text",
+]
+
+WHEN_ASK_KEY = "opshand_when_ask"
+"""Memory key of a turn that asked "now or in the next window?" (the call to repeat)."""
 
 TONIGHT = time(22, 0)
 """What "tonight" means when nothing more precise is said."""
@@ -104,3 +115,24 @@ def parse_when(text: str, *, now: datetime, tz: str = "UTC") -> When:
         start = max(tonight, local) if local.hour >= 4 else local
         return When(start.astimezone(UTC), phrase=t.group(0))
     return When(phrase=n.group(0) if (n := _NOW.search(text)) else "")
+
+
+_BARE_WINDOW = re.compile(r"\b(?:(?:the|next|its|their)\s+)+window\b", re.I)
+_FILLER = re.compile(
+    r"\b(?:ok(?:ay)?|yes|yeah|yep|sure|please|pls|thanks|thank\s+you|then|let'?s|do\s+it|"
+    r"run\s+it|go(?:\s+ahead)?|make\s+it|in|it|during|wait\s+for|for)\b|[\s,.!;:\-—]+",
+    re.I,
+)
+
+
+def answers_when(text: str) -> str | None:
+    """``text`` as an answer to "now or in the next window?": the request to read its time
+    from ("now", "in the next maintenance window", "tonight"), or ``None`` when the message
+    says more than a time (then it is a new request, not the answer)."""
+    said = _BARE_WINDOW.sub("next maintenance window", text.strip())
+    m = _AT.search(said) or _DAY_AT.search(said)
+    for rx in (_WINDOW, _TONIGHT, _NOW):
+        m = m or rx.search(said)
+    if m is None or _FILLER.sub("", said[: m.start()] + said[m.end() :]):
+        return None
+    return said
