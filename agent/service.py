@@ -412,7 +412,7 @@ class Operations(AutonomyGuards, Scheduling):
                 body=body,
                 decision=dec,
                 policy_hash=decision.policy_hash,
-                result={"message": "; ".join(decision.reasons.values())},
+                result={"message": _bullets(decision.reasons.values())},
             )
         elif decision.outcome == "consent":
             with self.engine.begin() as conn:
@@ -456,7 +456,7 @@ class Operations(AutonomyGuards, Scheduling):
         )
         status = decision.outcome
         message = {
-            "deny": "Refused by policy: " + "; ".join(decision.reasons.values()),
+            "deny": "Refused by policy:\n" + _bullets(decision.reasons.values()),
             "consent": f"Needs consent: {decision.quorum} of {decision.approvers}.",
             "auto": "Policy allows it to run now."
             if change.state != "scheduled"
@@ -764,3 +764,8 @@ class Operations(AutonomyGuards, Scheduling):
         if change.plan is None:
             return []
         return stale_entities(Plan.model_validate(change.plan), self.graph)
+
+
+def _bullets(reasons: Iterable[str]) -> str:
+    """Policy's reasons as "• reason" lines (never glued with "; ")."""
+    return "\n".join(f"• {r.strip().rstrip('.;')}." for r in reasons if r.strip())

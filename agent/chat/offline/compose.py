@@ -11,8 +11,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agent.chat.offline.compose_changes import (
-    bullets,
-    reason_lines,
     render_rollback,
     render_status,
     render_why,
@@ -217,17 +215,6 @@ def _change_line(data: Mapping[str, Any]) -> str:
     return f"{cid}{what}"
 
 
-def _reasons(data: Mapping[str, Any]) -> str:
-    reasons = [str(r) for r in data.get("reasons") or [] if r]
-    rules = [
-        str(r.get("id", r)) if isinstance(r, Mapping) else str(r) for r in data.get("rules") or []
-    ]
-    text = "; ".join(reasons)
-    if rules:
-        text += f"{' ' if text else ''}(rule{'s' if len(rules) > 1 else ''} {', '.join(rules)})"
-    return text
-
-
 def _approvals(o: ToolOutcome) -> str:
     items = [i for i in _items(o.data, "items", "changes") if isinstance(i, Mapping)]
     if not items:
@@ -268,36 +255,15 @@ def _activity(o: ToolOutcome) -> str:
 
 
 def _proposal(o: ToolOutcome) -> str:
+    """What was proposed, in one short sentence. Policy's decision and its reasons are said
+    once, by the decision line that follows the answer (Slack: the waiting line with a link to
+    the card, or the decision message; the CLI: the status lines after the answer)."""
     data = o.data
-    cid = data.get("change_id", "The change")
+    cid = data.get("change_id", "the change")
     summary = data.get("summary") or f"{o.args.get('action', 'change')} on " + _names(
         list(o.args.get("targets", []))
     )
-    decision = data.get("decision")
-    reasons = _reasons(data)
-    if o.status == "denied" or decision == "deny":
-        lines = reason_lines(data)
-        if lines:
-            return f"{cid} ({summary}) was refused:\n{bullets(lines)}"
-        return f"{cid} ({summary}) was refused: {reasons or 'policy denies it'}."
-    if o.status == "approval_required" or decision == "consent":
-        quorum = data.get("quorum")
-        who = data.get("approvers")
-        need = (
-            f" It needs {quorum} approval{'s' if quorum != 1 else ''}"
-            if quorum
-            else " It needs approval"
-        )
-        need += f" from {who}." if who else "."
-        lines = reason_lines(data)
-        why = f"\n{bullets(lines)}" if lines else ""
-        return f"{cid} ({summary}) is waiting for consent.{need}{why}"
-    blast = data.get("blast_radius")
-    impact = ""
-    if isinstance(blast, Mapping) and "total" in blast:
-        impact = f" Blast radius: {blast['total']} entit{'y' if blast['total'] == 1 else 'ies'}."
-    why = f" {reasons}" if reasons.startswith("(") else f" ({reasons})" if reasons else ""
-    return f"{cid} ({summary}) was approved by policy and is queued to run{why}.{impact}"
+    return f"I proposed {cid} ({summary})."
 
 
 _RENDERERS: dict[str, Callable[[ToolOutcome], str]] = {

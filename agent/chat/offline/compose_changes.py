@@ -141,30 +141,17 @@ def render_why(o: ToolOutcome) -> str:
 
 
 def render_rollback(o: ToolOutcome) -> str:
-    """``propose_rollback``: each undo proposal and what policy decided about it."""
+    """``propose_rollback``: the undo proposals, named once. What policy decided about each is
+    said by its own decision line after the answer, not restated here."""
     data = o.data
     undoes = data.get("undoes", "the change")
-    lines = []
-    for p in data.get("proposals") or []:
-        if not isinstance(p, Mapping):
-            continue
-        what = _line(p)
-        decision = p.get("decision")
-        reasons = reason_lines(p)
-        if decision in {"deny", "error"}:
-            lines.append(f"{what} was refused." + (f"\n{bullets(reasons)}" if reasons else ""))
-        elif decision == "consent":
-            who = p.get("approvers")
-            lines.append(
-                f"{what} is waiting for consent"
-                + (f" from {who}" if who else "")
-                + "."
-                + (f"\n{bullets(reasons)}" if reasons else "")
-            )
-        else:
-            lines.append(f"{what} was approved by policy and is queued to run.")
-    notes = [str(n) for n in data.get("notes") or []]
-    tail = f"\nNot undone: {'; '.join(notes)}." if notes else ""
-    if not lines:
+    made = [_line(p) for p in data.get("proposals") or [] if isinstance(p, Mapping)]
+    notes = [str(n).strip().rstrip(".") for n in data.get("notes") or []]
+    tail = ("\nNot undone:\n" + bullets(notes)) if notes else ""
+    if not made:
         return f"Nothing was proposed to undo {undoes}.{tail}"
-    return f"To undo {undoes}: " + "\n".join(lines) + tail
+    return f"To undo {undoes} I proposed {_and(made)}.{tail}"
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
