@@ -117,4 +117,4 @@ def test_ask_says_a_proposal_once_then_its_decision_with_reasons_as_bullets(
     assert text.count("waiting for consent") == 1  # the decision line, not the answer too
     assert re.match(r"^CR-\d+: waiting for consent \(1 of ", lines[1])
     assert len(lines) > 2 and all(line.startswith("  • ") for line in lines[2:])
-    assert "; " not in text and "needs_consent" not in text
+    assert ".;" not in text and "needs_consent" not in text

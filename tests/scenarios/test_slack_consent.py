@@ -252,7 +252,10 @@ def test_requester_thread_is_short_one_message_per_event(world: World) -> None:
     before = said()
     assert len(before) == 2, texts(before)
     answer = next(m for m in before if m["text"].startswith("I proposed"))
-    assert answer["text"] == f"I proposed {ref} (host.reboot on contoso-ny-bkp-prod-01)."
+    assert answer["text"] == (
+        f"I proposed {ref} (host.reboot on contoso-ny-bkp-prod-01); "
+        "it needs 1 approval from approvers before it runs."
+    )
     assert texts(before).count("waiting for consent") == 1
     world.slack.click(BEN, "ops-approvals", card["ts"], "consent_approve")
     wait_text(world, "ops", "audit #", thread_ts=ts)
@@ -262,4 +265,4 @@ def test_requester_thread_is_short_one_message_per_event(world: World) -> None:
     assert after[0]["text"].startswith(f":white_check_mark: {ref} was approved by <@{BEN}>")
     assert "\n" not in after[0]["text"]
     assert "audit #" in texts([after[1]])
-    assert "; " not in texts(said()) and "needs_consent" not in texts(said())
+    assert ".;" not in texts(said()) and "needs_consent" not in texts(said())

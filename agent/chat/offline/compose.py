@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agent.chat.offline.compose_changes import (
+    bullets,
+    reason_lines,
     render_rollback,
     render_status,
     render_why,
@@ -255,15 +257,29 @@ def _activity(o: ToolOutcome) -> str:
 
 
 def _proposal(o: ToolOutcome) -> str:
-    """What was proposed, in one short sentence. Policy's decision and its reasons are said
+    """What was proposed and what policy decided, in one short sentence. The reasons are said
     once, by the decision line that follows the answer (Slack: the waiting line with a link to
-    the card, or the decision message; the CLI: the status lines after the answer)."""
+    the card, or the decision message; the CLI: the status lines after the answer). A request
+    refused before it became a change has no such line, so its answer gives the reasons."""
     data = o.data
-    cid = data.get("change_id", "the change")
+    cid = data.get("change_id")
     summary = data.get("summary") or f"{o.args.get('action', 'change')} on " + _names(
         list(o.args.get("targets", []))
     )
-    return f"I proposed {cid} ({summary})."
+    decision = data.get("decision")
+    if not cid:
+        lines = reason_lines(data)
+        why = f":\n{bullets(lines)}" if lines else "."
+        return f"I could not propose {summary}{why}"
+    head = f"I proposed {cid} ({summary})"
+    if o.status == "denied" or decision == "deny":
+        return f"{head}; policy refused it."
+    if o.status == "approval_required" or decision == "consent":
+        quorum = data.get("quorum") or 1
+        who = data.get("approvers")
+        need = f"{quorum} approval{'s' if quorum != 1 else ''}" + (f" from {who}" if who else "")
+        return f"{head}; it needs {need} before it runs."
+    return f"{head}; policy allows it and it is queued to run."
 
 
 _RENDERERS: dict[str, Callable[[ToolOutcome], str]] = {

@@ -27,9 +27,10 @@ def reason_lines(data: Mapping[str, Any]) -> list[str]:
     """Policy's reasons (and the run's message), each once, without trailing punctuation."""
     out: list[str] = []
     for raw in data.get("reasons") or []:
-        text = str(raw).strip().rstrip(".;,").strip()
-        if text and text not in out:
-            out.append(text)
+        for part in str(raw).splitlines():  # a message of bullet lines gives each line once
+            text = part.strip().removeprefix("•").strip().rstrip(".;,").strip()
+            if text and text not in out:
+                out.append(text)
     return out
 
 

@@ -141,11 +141,27 @@ def test_proposal_names_the_change_once_and_leaves_the_decision_to_its_line() ->
         ),
         ({**base, "decision": "deny", "reasons": ["change freeze"]}, "denied"),
     ]
-    for data, status in cases:
-        text = compose_answer(
-            [outcome("propose_change", data, status=status)], Intent.PROPOSE_CHANGE
-        )
-        assert text == "I proposed CR-7 (reboot contoso-ny-web-02)."
+    said = [
+        compose_answer([outcome("propose_change", data, status=status)], Intent.PROPOSE_CHANGE)
+        for data, status in cases
+    ]
+    head = "I proposed CR-7 (reboot contoso-ny-web-02)"
+    assert said == [
+        f"{head}; policy allows it and it is queued to run.",
+        f"{head}; it needs 2 approvals from ops-leads before it runs.",
+        f"{head}; policy refused it.",
+    ]
+
+
+def test_a_refusal_without_a_change_gives_its_reasons_as_bullets() -> None:
+    data = {"decision": "refused", "reasons": ["you may not request host.reboot", "x; y"]}
+    text = compose_answer(
+        [outcome("propose_change", data, status="denied", action="host.reboot", targets=["a"])],
+        Intent.PROPOSE_CHANGE,
+    )
+    assert text == (
+        "I could not propose host.reboot on a:\n• you may not request host.reboot.\n• x; y."
+    )
 
 
 def test_rollback_names_its_proposals_without_their_decisions() -> None:
