@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from agent.chat.offline.ages import ago, at_time
 from agent.chat.offline.compose_changes import (
     bullets,
     reason_lines,
@@ -138,7 +140,7 @@ def _show(o: ToolOutcome) -> str:
     if needed_by:
         text += f" Needed by {len(needed_by)}: {_names(needed_by)}."
     if entity.get("last_seen"):
-        text += f" Last seen {entity['last_seen']}."
+        text += f" Last seen {ago(entity['last_seen'])}."
     return text
 
 
@@ -196,7 +198,7 @@ def _stale(o: ToolOutcome) -> str:
     for item in items[:_LIST_LIMIT]:
         extra = []
         if isinstance(item, Mapping) and item.get("last_seen"):
-            extra.append(f"seen {item['last_seen']}")
+            extra.append(f"seen {ago(item['last_seen'])}")
         if isinstance(item, Mapping) and item.get("source"):
             extra.append(f"via {item['source']}")
         shown.append(label(item) + (f" ({', '.join(extra)})" if extra else ""))
@@ -325,6 +327,7 @@ def compose_answer(
     *,
     unresolved: Sequence[Unresolved] = (),
     notes: Sequence[str] = (),
+    now: datetime | None = None,
 ) -> str:
     """Plain sentences for the results of one turn.
 
@@ -333,10 +336,12 @@ def compose_answer(
         intent: What the person asked for (used when there is nothing else to say).
         unresolved: Mentions that resolved to nothing; each gets a "did you mean" sentence.
         notes: Spelling corrections the parser made, said first so the person can object.
+        now: The turn's clock: times read as ages from it ("5 min ago"); without it, as dates.
     """
     parts = list(notes)
     parts += [describe_unresolved(u) for u in unresolved]
-    parts += [_one(o) for o in tool_results]
+    with at_time(now):
+        parts += [_one(o) for o in tool_results]
     if not parts:
         return f"I have nothing to report for that {str(intent).replace('_', ' ')} request."
     return " ".join(parts)

@@ -8,9 +8,9 @@ lines, one each, never glued into one sentence; rule ids are left to the card's 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
+from agent.chat.offline.ages import ago
 from agent.chat.offline.types import ToolOutcome
 
 __all__ = [
@@ -72,11 +72,7 @@ def _plain(name: str) -> str:
 
 
 def _when(raw: Any) -> str:
-    try:
-        at = datetime.fromisoformat(str(raw))
-    except ValueError:
-        return ""
-    return f" ({at:%a %d %b %H:%M} UTC)"
+    return f" ({ago(raw)})" if raw else ""
 
 
 def _votes(data: Mapping[str, Any], kind: str) -> list[Mapping[str, Any]]:
