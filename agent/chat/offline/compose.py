@@ -18,6 +18,7 @@ from agent.chat.offline.compose_changes import (
     render_rollback,
     render_status,
     render_why,
+    state_words,
 )
 from agent.chat.offline.compose_facts import render_aspect, render_scheduled
 from agent.chat.offline.messages import describe_unresolved
@@ -248,10 +249,10 @@ def _activity(o: ToolOutcome) -> str:
         return f"I did nothing {period}."
     text = f"{period[0].upper()}{period[1:]}:"
     if isinstance(counts, Mapping) and counts:
-        text += " " + ", ".join(f"{v} {str(k).replace('_', ' ')}" for k, v in counts.items()) + "."
+        text += " " + ", ".join(f"{v} {state_words(k)}" for k, v in counts.items()) + "."
     if items:
         shown = [
-            f"{_change_line(i)} {str(i.get('state', '')).replace('_', ' ')}".strip()
+            f"{_change_line(i)} {state_words(i.get('state')) if i.get('state') else ''}".strip()
             for i in items[:_LIST_LIMIT]
         ]
         text += " " + "; ".join(shown) + ("…" if len(items) > _LIST_LIMIT else ".")
