@@ -17,6 +17,7 @@ import importlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -24,6 +25,7 @@ from pydantic import SecretStr
 
 from agent.chat.offline import OfflineChatModel, TwinNameResolver
 from twin.graph import TwinGraph
+from twin.model import utcnow
 
 __all__ = [
     "KEY_ENV",
@@ -95,8 +97,11 @@ def parse_model_spec(
     )
 
 
-def offline_model(graph: Callable[[], TwinGraph]) -> OfflineChatModel:
-    """The deterministic offline model, resolving names against the current twin."""
+def offline_model(
+    graph: Callable[[], TwinGraph], clock: Callable[[], datetime] = utcnow
+) -> OfflineChatModel:
+    """The deterministic offline model, resolving names against the current twin; its answers
+    count ages ("last seen 5 min ago") from ``clock``."""
     cache: dict[int, TwinNameResolver] = {}
 
     def resolver() -> TwinNameResolver:
@@ -109,7 +114,7 @@ def offline_model(graph: Callable[[], TwinGraph]) -> OfflineChatModel:
             )
         return cache[g.serial]
 
-    return OfflineChatModel(resolver_factory=resolver)
+    return OfflineChatModel(resolver_factory=resolver, clock=clock)
 
 
 def _import(module: str, cls: str, package: str, provider: str) -> Any:

@@ -4,6 +4,8 @@ open consent or queue it; nothing the model says can alter this. Also a request 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from agent.execution import Change, DuplicateRequest
 from agent.policy import Decision
 from agent.schedule import window_start
@@ -125,7 +127,7 @@ class Proposing(PolicyInputs):
                 body=body,
                 decision=dec,
                 policy_hash=decision.policy_hash,
-                result={"message": "; ".join(decision.reasons.values())},
+                result={"message": _bullets(decision.reasons.values())},
             )
         elif decision.outcome == "consent":
             with self.engine.begin() as conn:
@@ -169,7 +171,7 @@ class Proposing(PolicyInputs):
         )
         status = decision.outcome
         message = {
-            "deny": "Refused by policy: " + "; ".join(decision.reasons.values()),
+            "deny": "Refused by policy:\n" + _bullets(decision.reasons.values()),
             "consent": f"Needs consent: {decision.quorum} of {decision.approvers}.",
             "auto": "Policy allows it to run now."
             if change.state != "scheduled"
@@ -237,3 +239,8 @@ class Proposing(PolicyInputs):
             )
         )
         return res
+
+
+def _bullets(reasons: Iterable[str]) -> str:
+    """Policy's reasons as "• reason" lines (never glued with "; ")."""
+    return "\n".join(f"• {r.strip().rstrip('.;')}." for r in reasons if r.strip())

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from agent.execution import Change
+from bot.blocks import state_words
 from bot.cli.adapters import register_adapters_command
 from bot.cli.audit import audit_app
 from bot.cli.autonomy import register_autonomy_commands
@@ -79,6 +81,8 @@ def ask(
             )
         else:
             out.print(reply.text, markup=False)
+            for c in reply.proposals:
+                out.print(decision_text(oh.ops.journal.get(c.id)), markup=False)
             for r in reports:
                 out.print(f"[dim]{oh.ops.journal.get(r.change_id).ref}: {r.final_state}[/dim]")
     finally:
@@ -86,6 +90,17 @@ def ask(
     if reply.error:
         # the model failed: a script must see it (the sentence above says what failed)
         raise typer.Exit(1)
+
+
+def decision_text(change: Change) -> str:
+    """A proposal's decision for a terminal, said once after the answer: "CR-7: waiting for
+    consent (1 of approvers)" and policy's reasons as bullet lines."""
+    dec = change.decision or {}
+    head = f"{change.ref}: {state_words(change.state)}"
+    if change.state == "awaiting_consent":
+        head += f" ({dec.get('quorum', 1)} of {dec.get('approvers', 'the approvers')})"
+    reasons = [str(r).strip().rstrip(".;") for r in (dec.get("reasons") or {}).values()]
+    return "\n".join([head, *(f"  • {r}." for r in reasons if r)])
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,16 @@ def test_policy_explain_shows_input_and_matches(data_dir: Path) -> None:
     assert code == 0, text
     assert '"action": "host.reboot"' in text
     assert "prod-reboot-or-patch: match" in text
+
+
+def test_ask_says_a_proposal_once_then_its_decision_with_reasons_as_bullets(
+    data_dir: Path,
+) -> None:
+    code, text = _run("ask", "reboot contoso-ny-bkp-prod-01", "--data-dir", str(data_dir))
+    assert code == 0, text
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert lines[0].startswith("I proposed CR-") and "contoso-ny-bkp-prod-01" in lines[0]
+    assert text.count("waiting for consent") == 1  # the decision line, not the answer too
+    assert re.match(r"^CR-\d+: waiting for consent \(1 of ", lines[1])
+    assert len(lines) > 2 and all(line.startswith("  • ") for line in lines[2:])
+    assert ".;" not in text and "needs_consent" not in text

@@ -237,3 +237,32 @@ def test_a11_hostile_reject_reason_reaches_the_channels_escaped(world: World) ->
         assert "<!channel>" not in said and "<https://evil" not in said
         assert "<@U0EVIL1>" not in said and "&lt;@U0EVIL1&gt;" in said
     assert f"<@{CHLOE}>" in texts([final])  # our own mention of the person who decided
+
+
+def test_requester_thread_is_short_one_message_per_event(world: World) -> None:
+    """The requester's thread: the answer (what was proposed, once), the waiting line with the
+    link, and after approval the approval line, then the run's result. Nothing said twice."""
+    ts, ref, card = _consent(world, user=ANA)
+
+    def said() -> list[dict]:  # type: ignore[type-arg]
+        return [m for m in world.slack.messages("ops", thread_ts=ts) if m.get("bot_id")]
+
+    world.slack.wait_for(lambda: len(said()) >= 2 or None, timeout=10)
+    time.sleep(0.5)  # nothing else arrives
+    before = said()
+    assert len(before) == 2, texts(before)
+    answer = next(m for m in before if m["text"].startswith("I proposed"))
+    assert answer["text"] == (
+        f"I proposed {ref} (host.reboot on contoso-ny-bkp-prod-01); "
+        "it needs 1 approval from approvers before it runs."
+    )
+    assert texts(before).count("waiting for consent") == 1
+    world.slack.click(BEN, "ops-approvals", card["ts"], "consent_approve")
+    wait_text(world, "ops", "audit #", thread_ts=ts)
+    time.sleep(0.5)
+    after = said()[2:]
+    assert len(after) == 2, texts(after)
+    assert after[0]["text"].startswith(f":white_check_mark: {ref} was approved by <@{BEN}>")
+    assert "\n" not in after[0]["text"]
+    assert "audit #" in texts([after[1]])
+    assert ".;" not in texts(said()) and "needs_consent" not in texts(said())

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from agent.chat.offline.ages import ago, at_time
 from agent.chat.offline.compose_changes import (
     bullets,
     reason_lines,
     render_rollback,
     render_status,
     render_why,
+    state_words,
 )
 from agent.chat.offline.compose_facts import render_aspect, render_scheduled
 from agent.chat.offline.messages import describe_unresolved
@@ -138,7 +141,7 @@ def _show(o: ToolOutcome) -> str:
     if needed_by:
         text += f" Needed by {len(needed_by)}: {_names(needed_by)}."
     if entity.get("last_seen"):
-        text += f" Last seen {entity['last_seen']}."
+        text += f" Last seen {ago(entity['last_seen'])}."
     return text
 
 
@@ -196,7 +199,7 @@ def _stale(o: ToolOutcome) -> str:
     for item in items[:_LIST_LIMIT]:
         extra = []
         if isinstance(item, Mapping) and item.get("last_seen"):
-            extra.append(f"seen {item['last_seen']}")
+            extra.append(f"seen {ago(item['last_seen'])}")
         if isinstance(item, Mapping) and item.get("source"):
             extra.append(f"via {item['source']}")
         shown.append(label(item) + (f" ({', '.join(extra)})" if extra else ""))
@@ -215,17 +218,6 @@ def _change_line(data: Mapping[str, Any]) -> str:
     targets = data.get("targets") or []
     what = f" ({action}{' on ' + _names(targets) if targets else ''})" if action else ""
     return f"{cid}{what}"
-
-
-def _reasons(data: Mapping[str, Any]) -> str:
-    reasons = [str(r) for r in data.get("reasons") or [] if r]
-    rules = [
-        str(r.get("id", r)) if isinstance(r, Mapping) else str(r) for r in data.get("rules") or []
-    ]
-    text = "; ".join(reasons)
-    if rules:
-        text += f"{' ' if text else ''}(rule{'s' if len(rules) > 1 else ''} {', '.join(rules)})"
-    return text
 
 
 def _approvals(o: ToolOutcome) -> str:
@@ -257,10 +249,10 @@ def _activity(o: ToolOutcome) -> str:
         return f"I did nothing {period}."
     text = f"{period[0].upper()}{period[1:]}:"
     if isinstance(counts, Mapping) and counts:
-        text += " " + ", ".join(f"{v} {str(k).replace('_', ' ')}" for k, v in counts.items()) + "."
+        text += " " + ", ".join(f"{v} {state_words(k)}" for k, v in counts.items()) + "."
     if items:
         shown = [
-            f"{_change_line(i)} {str(i.get('state', '')).replace('_', ' ')}".strip()
+            f"{_change_line(i)} {state_words(i.get('state')) if i.get('state') else ''}".strip()
             for i in items[:_LIST_LIMIT]
         ]
         text += " " + "; ".join(shown) + ("…" if len(items) > _LIST_LIMIT else ".")
@@ -268,36 +260,29 @@ def _activity(o: ToolOutcome) -> str:
 
 
 def _proposal(o: ToolOutcome) -> str:
+    """What was proposed and what policy decided, in one short sentence. The reasons are said
+    once, by the decision line that follows the answer (Slack: the waiting line with a link to
+    the card, or the decision message; the CLI: the status lines after the answer). A request
+    refused before it became a change has no such line, so its answer gives the reasons."""
     data = o.data
-    cid = data.get("change_id", "The change")
+    cid = data.get("change_id")
     summary = data.get("summary") or f"{o.args.get('action', 'change')} on " + _names(
         list(o.args.get("targets", []))
     )
     decision = data.get("decision")
-    reasons = _reasons(data)
+    if not cid:
+        lines = reason_lines(data)
+        why = f":\n{bullets(lines)}" if lines else "."
+        return f"I could not propose {summary}{why}"
+    head = f"I proposed {cid} ({summary})"
     if o.status == "denied" or decision == "deny":
-        lines = reason_lines(data)
-        if lines:
-            return f"{cid} ({summary}) was refused:\n{bullets(lines)}"
-        return f"{cid} ({summary}) was refused: {reasons or 'policy denies it'}."
+        return f"{head}; policy refused it."
     if o.status == "approval_required" or decision == "consent":
-        quorum = data.get("quorum")
+        quorum = data.get("quorum") or 1
         who = data.get("approvers")
-        need = (
-            f" It needs {quorum} approval{'s' if quorum != 1 else ''}"
-            if quorum
-            else " It needs approval"
-        )
-        need += f" from {who}." if who else "."
-        lines = reason_lines(data)
-        why = f"\n{bullets(lines)}" if lines else ""
-        return f"{cid} ({summary}) is waiting for consent.{need}{why}"
-    blast = data.get("blast_radius")
-    impact = ""
-    if isinstance(blast, Mapping) and "total" in blast:
-        impact = f" Blast radius: {blast['total']} entit{'y' if blast['total'] == 1 else 'ies'}."
-    why = f" {reasons}" if reasons.startswith("(") else f" ({reasons})" if reasons else ""
-    return f"{cid} ({summary}) was approved by policy and is queued to run{why}.{impact}"
+        need = f"{quorum} approval{'s' if quorum != 1 else ''}" + (f" from {who}" if who else "")
+        return f"{head}; it needs {need} before it runs."
+    return f"{head}; policy allows it and it is queued to run."
 
 
 _RENDERERS: dict[str, Callable[[ToolOutcome], str]] = {
@@ -345,6 +330,7 @@ def compose_answer(
     *,
     unresolved: Sequence[Unresolved] = (),
     notes: Sequence[str] = (),
+    now: datetime | None = None,
 ) -> str:
     """Plain sentences for the results of one turn.
 
@@ -353,10 +339,12 @@ def compose_answer(
         intent: What the person asked for (used when there is nothing else to say).
         unresolved: Mentions that resolved to nothing; each gets a "did you mean" sentence.
         notes: Spelling corrections the parser made, said first so the person can object.
+        now: The turn's clock: times read as ages from it ("5 min ago"); without it, as dates.
     """
     parts = list(notes)
     parts += [describe_unresolved(u) for u in unresolved]
-    parts += [_one(o) for o in tool_results]
+    with at_time(now):
+        parts += [_one(o) for o in tool_results]
     if not parts:
         return f"I have nothing to report for that {str(intent).replace('_', ' ')} request."
     return " ".join(parts)

@@ -8,9 +8,9 @@ lines, one each, never glued into one sentence; rule ids are left to the card's 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
+from agent.chat.offline.ages import ago
 from agent.chat.offline.types import ToolOutcome
 
 __all__ = [
@@ -27,9 +27,10 @@ def reason_lines(data: Mapping[str, Any]) -> list[str]:
     """Policy's reasons (and the run's message), each once, without trailing punctuation."""
     out: list[str] = []
     for raw in data.get("reasons") or []:
-        text = str(raw).strip().rstrip(".;,").strip()
-        if text and text not in out:
-            out.append(text)
+        for part in str(raw).splitlines():  # a message of bullet lines gives each line once
+            text = part.strip().removeprefix("•").strip().rstrip(".;,").strip()
+            if text and text not in out:
+                out.append(text)
     return out
 
 
@@ -71,11 +72,7 @@ def _plain(name: str) -> str:
 
 
 def _when(raw: Any) -> str:
-    try:
-        at = datetime.fromisoformat(str(raw))
-    except ValueError:
-        return ""
-    return f" ({at:%a %d %b %H:%M} UTC)"
+    return f" ({ago(raw)})" if raw else ""
 
 
 def _votes(data: Mapping[str, Any], kind: str) -> list[Mapping[str, Any]]:
@@ -141,30 +138,17 @@ def render_why(o: ToolOutcome) -> str:
 
 
 def render_rollback(o: ToolOutcome) -> str:
-    """``propose_rollback``: each undo proposal and what policy decided about it."""
+    """``propose_rollback``: the undo proposals, named once. What policy decided about each is
+    said by its own decision line after the answer, not restated here."""
     data = o.data
     undoes = data.get("undoes", "the change")
-    lines = []
-    for p in data.get("proposals") or []:
-        if not isinstance(p, Mapping):
-            continue
-        what = _line(p)
-        decision = p.get("decision")
-        reasons = reason_lines(p)
-        if decision in {"deny", "error"}:
-            lines.append(f"{what} was refused." + (f"\n{bullets(reasons)}" if reasons else ""))
-        elif decision == "consent":
-            who = p.get("approvers")
-            lines.append(
-                f"{what} is waiting for consent"
-                + (f" from {who}" if who else "")
-                + "."
-                + (f"\n{bullets(reasons)}" if reasons else "")
-            )
-        else:
-            lines.append(f"{what} was approved by policy and is queued to run.")
-    notes = [str(n) for n in data.get("notes") or []]
-    tail = f"\nNot undone: {'; '.join(notes)}." if notes else ""
-    if not lines:
+    made = [_line(p) for p in data.get("proposals") or [] if isinstance(p, Mapping)]
+    notes = [str(n).strip().rstrip(".") for n in data.get("notes") or []]
+    tail = ("\nNot undone:\n" + bullets(notes)) if notes else ""
+    if not made:
         return f"Nothing was proposed to undo {undoes}.{tail}"
-    return f"To undo {undoes}: " + "\n".join(lines) + tail
+    return f"To undo {undoes} I proposed {_and(made)}.{tail}"
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agent.chat.offline.ages import ago
+from agent.chat.offline.ages import when as when_at
+from agent.chat.offline.compose_changes import state_words
 from agent.chat.offline.types import ToolOutcome
 
 __all__ = ["render_aspect", "render_scheduled"]
@@ -12,14 +15,10 @@ __all__ = ["render_aspect", "render_scheduled"]
 _LIMIT = 5
 
 
-def _day(value: Any) -> str:
-    text = str(value or "")
-    return text[:16].replace("T", " ") if text else "an unknown time"
-
-
 def _changes(items: Sequence[Mapping[str, Any]]) -> str:
     shown = [
-        f"{c.get('change_id')} ({c.get('action')}, {c.get('state')}, {_day(c.get('updated_at'))})"
+        f"{c.get('change_id')} ({c.get('action')}, {state_words(c.get('state'))}, "
+        f"{ago(c.get('updated_at'))})"
         for c in items[:_LIMIT]
     ]
     more = f" and {len(items) - _LIMIT} more" if len(items) > _LIMIT else ""
@@ -41,14 +40,16 @@ def _health(name: str, f: Mapping[str, Any]) -> str:
     head = (
         f"{name} looks healthy in the twin: no pending reboot, no failed change or backup"
         if not worries
-        else f"{name} needs a look: " + "; ".join(worries)
+        else f"{name} needs a look: {worries[0]}"
+        if len(worries) == 1
+        else f"{name} needs a look:\n" + "\n".join(f"• {w}" for w in worries)
     )
     backups = [b for b in f.get("backups") or [] if b.get("last_result") == "success"]
-    tail = (f" Last good backup {_day(backups[0].get('last_success'))}." if backups else "") + (
-        f" Last boot {_day(f['last_boot'])}." if f.get("last_boot") else ""
+    tail = (f" Last good backup {ago(backups[0].get('last_success'))}." if backups else "") + (
+        f" Last boot {ago(f['last_boot'])}." if f.get("last_boot") else ""
     )
     if f.get("stale"):
-        tail += f" (The twin last saw it {_day(f.get('last_seen'))}; these facts may be old.)"
+        tail += f" (The twin last saw it {ago(f.get('last_seen'))}; these facts may be old.)"
     opened = f.get("open_changes") or []
     if opened:
         tail += f" Open changes: {_changes(opened)}."
@@ -59,10 +60,10 @@ def _patch(name: str, f: Mapping[str, Any]) -> str:
     last = f.get("last_patch_change")
     if isinstance(last, Mapping):
         text = (
-            f"{name} was last patched by {last.get('change_id')} ({_day(last.get('updated_at'))})."
+            f"{name} was last patched by {last.get('change_id')} ({ago(last.get('updated_at'))})."
         )
     elif f.get("last_patched"):
-        text = f"{name} was last patched {_day(f['last_patched'])}."
+        text = f"{name} was last patched {ago(f['last_patched'])}."
     else:
         text = f"I have no record of {name} being patched through opshand."
     pending = f.get("pending_patches") or []
@@ -76,7 +77,7 @@ def _patch(name: str, f: Mapping[str, Any]) -> str:
     if f.get("pending_reboot"):
         text += " It is waiting for a reboot."
     if f.get("last_boot"):
-        text += f" Last boot {_day(f['last_boot'])}."
+        text += f" Last boot {ago(f['last_boot'])}."
     return text
 
 
@@ -107,7 +108,7 @@ def _changed(name: str, f: Mapping[str, Any]) -> str:
     )
     return text + (
         f" The twin's record of it is at version {f.get('twin_version')}, from {f.get('source')}, "
-        f"last seen {_day(f.get('last_seen'))}."
+        f"last seen {ago(f.get('last_seen'))}."
     )
 
 
@@ -133,7 +134,7 @@ def render_scheduled(o: ToolOutcome) -> str:
     lines = [
         f"{c.get('change_id')} ({c.get('action')}"
         + (", waiting for consent" if c.get("state") == "awaiting_consent" else "")
-        + f") at {_day(c.get('not_before'))}"
+        + f") at {when_at(c.get('not_before'))}"
         for c in items[:_LIMIT]
     ]
     total = int(o.data.get("total") or len(items))

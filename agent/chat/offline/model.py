@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -34,6 +35,7 @@ from agent.chat.offline.types import (
     ToolOutcome,
 )
 from agent.chat.offline.when import WHEN_ASK_KEY
+from twin.model import utcnow
 
 __all__ = ["DATA_TAG", "HUMAN_TAG", "OfflineChatModel", "unwrap_data"]
 
@@ -64,6 +66,8 @@ class OfflineChatModel(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     resolver_factory: Callable[[], EntityResolver]
+    clock: Callable[[], datetime] = utcnow
+    """The clock answers count ages from ("last seen 5 min ago")."""
     _counter: int = PrivateAttr(default=0)
 
     @property
@@ -168,5 +172,6 @@ class OfflineChatModel(BaseChatModel):
             )
         note = ai.additional_kwargs.get("opshand_parse", {})
         intent = Intent(note.get("intent", "unknown"))
-        text = compose_answer(outcomes, intent, notes=[str(n) for n in note.get("notes") or []])
+        notes = [str(n) for n in note.get("notes") or []]
+        text = compose_answer(outcomes, intent, notes=notes, now=self.clock())
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])

@@ -122,49 +122,76 @@ def test_search_long_list_is_cut() -> None:
     assert text == "9 hosts match: h0, h1, h2, h3, h4 and 4 more."
 
 
-def test_proposal_auto_consent_deny() -> None:
+def test_proposal_names_the_change_once_and_leaves_the_decision_to_its_line() -> None:
+    """The decision line after the answer (Slack's waiting line or decision message, the CLI's
+    status lines) says what policy decided and why; the answer does not say it again."""
     base = {"change_id": "CR-7", "summary": "reboot contoso-ny-web-02", "rules": ["r-auto"]}
-    auto = compose_answer(
-        [outcome("propose_change", {**base, "decision": "auto", "blast_radius": {"total": 3}})],
+    cases = [
+        ({**base, "decision": "auto", "blast_radius": {"total": 3}}, "success"),
+        (
+            {
+                **base,
+                "decision": "consent",
+                "quorum": 2,
+                "approvers": "ops-leads",
+                "reasons": ["touches a critical host", "other systems depend on it"],
+                "rules": ["r-crit"],
+            },
+            "approval_required",
+        ),
+        ({**base, "decision": "deny", "reasons": ["change freeze"]}, "denied"),
+    ]
+    said = [
+        compose_answer([outcome("propose_change", data, status=status)], Intent.PROPOSE_CHANGE)
+        for data, status in cases
+    ]
+    head = "I proposed CR-7 (reboot contoso-ny-web-02)"
+    assert said == [
+        f"{head}; policy allows it and it is queued to run.",
+        f"{head}; it needs 2 approvals from ops-leads before it runs.",
+        f"{head}; policy refused it.",
+    ]
+
+
+def test_a_refusal_without_a_change_gives_its_reasons_as_bullets() -> None:
+    data = {"decision": "refused", "reasons": ["you may not request host.reboot", "x; y"]}
+    text = compose_answer(
+        [outcome("propose_change", data, status="denied", action="host.reboot", targets=["a"])],
         Intent.PROPOSE_CHANGE,
     )
-    assert auto == (
-        "CR-7 (reboot contoso-ny-web-02) was approved by policy and is queued to run "
-        "(rule r-auto). Blast radius: 3 entities."
+    assert text == (
+        "I could not propose host.reboot on a:\n• you may not request host.reboot.\n• x; y."
     )
-    consent = compose_answer(
-        [
-            outcome(
-                "propose_change",
-                {
-                    **base,
-                    "decision": "consent",
-                    "quorum": 2,
-                    "approvers": "ops-leads",
-                    "reasons": ["touches a critical host"],
-                    "rules": ["r-crit"],
-                },
-                status="approval_required",
-            )
+
+
+def test_rollback_names_its_proposals_without_their_decisions() -> None:
+    data = {
+        "undoes": "CR-3",
+        "proposals": [
+            {
+                "change_id": "CR-4",
+                "action": "host.reboot",
+                "targets": ["host:a"],
+                "decision": "consent",
+                "reasons": ["critical"],
+                "approvers": "leads",
+            },
+            {
+                "change_id": "CR-5",
+                "action": "host.reboot",
+                "targets": ["host:b"],
+                "decision": "deny",
+                "reasons": ["freeze"],
+            },
         ],
-        Intent.PROPOSE_CHANGE,
+        "notes": ["the ticket comment stays"],
+    }
+    text = compose_answer([outcome("propose_rollback", data)], "")
+    assert text == (
+        "To undo CR-3 I proposed CR-4 (host.reboot on a) and CR-5 (host.reboot on b).\n"
+        "Not undone:\n• the ticket comment stays."
     )
-    assert consent == (
-        "CR-7 (reboot contoso-ny-web-02) is waiting for consent. It needs 2 approvals from "
-        "ops-leads.\n• touches a critical host."
-    )
-    deny = compose_answer(
-        [
-            outcome(
-                "propose_change",
-                {**base, "decision": "deny", "reasons": ["change freeze"]},
-                status="denied",
-            )
-        ],
-        Intent.PROPOSE_CHANGE,
-    )
-    # reasons as bullets; rule ids stay out of the words (the card's details show them)
-    assert deny == "CR-7 (reboot contoso-ny-web-02) was refused:\n• change freeze."
+    assert "waiting for consent" not in text and "refused" not in text
 
 
 def test_status_and_why() -> None:

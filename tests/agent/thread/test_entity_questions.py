@@ -3,7 +3,9 @@ journal by the offline model through the real loop on the sample estate."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ from agent.eval import build_world
 from agent.eval.world import EvalWorld
 
 WEB1 = "contoso-ny-web-prod-01"
+NOW = datetime(2026, 2, 20, 12, 0, tzinfo=UTC)
+"""The answers' clock: the sample's facts are from early 2026, so they read weeks old."""
 
 
 @pytest.fixture
@@ -27,7 +31,8 @@ def world(tmp_path: Path) -> Iterator[EvalWorld]:
 
 
 def ask(world: EvalWorld, text: str, ts: str = "1.0") -> AgentReply:
-    agent = Agent(world.ops, offline_model(lambda: world.ops.graph), redactor=world.redactor)
+    model = offline_model(lambda: world.ops.graph, clock=lambda: NOW)
+    agent = Agent(world.ops, model, redactor=world.redactor)
     return agent.ask(text, requester=world.user("oncall"), channel="C0Q", thread_ts=ts)
 
 
@@ -55,7 +60,9 @@ def test_each_question_asks_for_its_own_facts(world: EvalWorld, text: str, aspec
 def test_health_answer_comes_from_the_twin(world: EvalWorld) -> None:
     text = ask(world, f"is {WEB1} healthy?").text
     assert text.startswith(f"{WEB1} looks healthy in the twin")
-    assert "Last good backup 2026-01-04" in text  # the backup that protects it
+    # the backup that protects it, as an age (sample backup 2026-01-04, clock 2026-02-20)
+    assert re.search(r"Last good backup (4[5-7] days|2 months) ago\.", text), text
+    assert not re.search(r"\d{4}-\d\d-\d\d", text)  # no ISO stamps in the words
     host = world.ops.graph.get(f"host:{WEB1}")
     world.ops.graph.put_entity(
         host.model_copy(update={"attrs": {**host.attrs, "pending_reboot": True}})
@@ -78,7 +85,8 @@ def test_what_changed_lists_the_journals_changes_on_it(world: EvalWorld) -> None
     assert "made no change" in ask(world, f"what changed on {WEB1}?").text
     change = ask(world, f"reboot {WEB1}", ts="2.0").proposals[0]
     text = ask(world, f"what has changed on {WEB1} recently?", ts="3.0").text
-    assert f"{change.ref} (host.reboot, awaiting_consent" in text
+    assert f"{change.ref} (host.reboot, waiting for consent, " in text  # words, not state names
+    assert "_" not in text.replace(WEB1, "")
 
 
 def test_what_is_scheduled_tonight_reads_the_journal(world: EvalWorld) -> None:
