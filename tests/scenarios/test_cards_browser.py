@@ -124,7 +124,7 @@ def test_a_consent_card_lives_its_life_in_the_browser(stack: DemoStack, shots: P
         page.click("#guide-toggle")  # the guide folded: more room for the cards
 
         # 1. The requester's thread gets one line: waiting, from whom, and a link to the card.
-        ref = _ask(page, f"reboot {HOST}")
+        ref = _ask(page, f"reboot {HOST} now")
         thread = page.inner_text("#thread-messages")
         # one waiting line with the link (the agent's own answer still restates it: issue 22)
         assert thread.count("is waiting for consent from") == 1
@@ -187,7 +187,7 @@ def test_a_consent_card_lives_its_life_in_the_browser(stack: DemoStack, shots: P
         shot(page, shots, "16-card-done")
 
         # 7. A second change, rejected with a reason: the card turns red and shows it.
-        other = _ask(page, "reboot contoso-ny-bkp-prod-01")
+        other = _ask(page, "reboot contoso-ny-bkp-prod-01 now")
         page.goto(
             str(
                 page.locator("#thread-messages a", has_text="see the card").last.get_attribute(

@@ -221,7 +221,7 @@ def test_demo_page_walks_the_loop_and_stops_cleanly(demo: Demo, shots: Path) -> 
             """ref => [...document.querySelectorAll('#messages article')]
                 .filter(a => a.innerText.includes(ref))
                 .some(a => !a.querySelector('[data-action-id]')
-                           && /Scheduled:/.test(a.innerText) && /Runs /.test(a.innerText))""",
+                           && /Scheduled:/.test(a.innerText) && /runs /i.test(a.innerText))""",
             arg=tonight,
             timeout=STEP_WAIT_MS,
         )
