@@ -14,15 +14,15 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from bot.chat_view import ChatView, Choice, fingerprint
 from bot.localslack import LocalSlack
-from bot.localslack.blocktext import Button, mrkdwn_to_markup, render_blocks
+from bot.localslack.blocktext import render_blocks
 from bot.localslack.remote import RemoteSlack
 from bot.localslack.ui import encode_mentions
 
@@ -46,15 +46,7 @@ _TIMEOUT = 30.0
 """Longest wait for the bot's first answer."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class _Choice:
-    button: Button
-    channel: str | None = None
-    ts: str | None = None
-    view_id: str | None = None
-
-
-class ChatSession:
+class ChatSession(ChatView):
     """One person's terminal view of the local workspace; ``/as`` changes the person.
 
     Drive it with ``handle(line)`` (tests do) or ``run()`` for a prompt loop.
@@ -92,7 +84,7 @@ class ChatSession:
         self._seen: dict[tuple[str, str], str] = {}
         self._ephemerals_seen = 0
         self._view_seen: str | None = None
-        self._choices: dict[int, _Choice] = {}
+        self._choices: dict[int, Choice] = {}
         self._next_choice = 1
         self._last_thread: str | None = None
         self._lock = threading.RLock()
@@ -149,52 +141,8 @@ class ChatSession:
         with ws.lock:
             for cid, messages in ws.messages.items():
                 for m in messages:
-                    self._seen[(cid, str(m["ts"]))] = _fingerprint(m)
+                    self._seen[(cid, str(m["ts"]))] = fingerprint(m)
             self._ephemerals_seen = len(ws.ephemerals)
-
-    def _buttons(self, buttons: list[Button], **where: Any) -> str:
-        parts = []
-        for b in buttons:
-            n = self._next_choice
-            self._next_choice += 1
-            self._choices[n] = _Choice(button=b, **where)
-            colour = {"primary": "green", "danger": "red"}.get(b.style or "", "white")
-            parts.append(f"[bold {colour}]\\[{n}] {escape(b.label)}[/bold {colour}]")
-        return "  ".join(parts)
-
-    def _where(self, cid: str, m: dict[str, Any]) -> str:
-        name = self._name(cid)
-        parent_ts = m.get("thread_ts")
-        if not parent_ts or parent_ts == m["ts"]:
-            return f"#{name}"
-        parent = self.slack.workspace.find_message(cid, parent_ts)
-        about = _plain(str((parent or {}).get("text", "")), self._name)[:48]
-        return f"#{name} → thread “{escape(about)}”"
-
-    def _show_message(self, cid: str, m: dict[str, Any], *, updated: bool, ephemeral: bool) -> None:
-        # a consent card's body (and its buttons) sits in a coloured attachment
-        body = [b for a in m.get("attachments") or [] for b in a.get("blocks") or []]
-        rendered = render_blocks([*(m.get("blocks") or []), *body], self._name)
-        if not rendered.lines:
-            rendered.lines = mrkdwn_to_markup(str(m.get("text", "")), self._name).split("\n")
-        lines = rendered.lines
-        key = (cid, str(m["ts"]))
-        if updated:
-            # A terminal cannot redraw the card in place: print only what the edit added.
-            before = set(self._shown.get(key, ()))
-            lines = [line for line in lines if line not in before]
-            if not lines and not rendered.buttons:
-                return
-        if not ephemeral:
-            self._shown[key] = list(rendered.lines)
-        author = "opshand" if m.get("bot_id") else self._name(str(m.get("user", "")))
-        tags = " [dim](updated)[/dim]" if updated else ""
-        tags += " [dim](only you)[/dim]" if ephemeral else ""
-        self.say(f"[bold]{escape(author)}[/bold] [dim]{self._where(cid, m)}[/dim]{tags}")
-        for line in lines:
-            self.say("  " + line)
-        if rendered.buttons and not ephemeral:
-            self.say("  " + self._buttons(rendered.buttons, channel=cid, ts=str(m["ts"])))
 
     def pump(self) -> int:
         """Print what is new since the last call (messages, edits, notes to you, a modal).
@@ -213,7 +161,7 @@ class ChatSession:
             for cid, messages in ws.messages.items():
                 for m in messages:
                     key = (cid, str(m["ts"]))
-                    fp = _fingerprint(m)
+                    fp = fingerprint(m)
                     old = self._seen.get(key)
                     if old != fp:
                         news.append((m["ts"], cid, json.loads(json.dumps(m)), old is not None))
@@ -230,28 +178,6 @@ class ChatSession:
             self._show_message(str(e["channel"]), e, updated=False, ephemeral=True)
             count += 1
         return count + self._show_modal()
-
-    def _show_modal(self) -> int:
-        view = self.slack.view_for(self.user_id)
-        if view is None or view["id"] == self._view_seen:
-            return 0
-        self._view_seen = view["id"]
-        rendered = render_blocks(view.get("blocks") or [], self._name)
-        self.say(f"[bold reverse] {escape(view['title']['text'])} [/bold reverse]")
-        for line in rendered.lines:
-            self.say("  " + line)
-        if rendered.buttons:
-            self.say("  " + self._buttons(rendered.buttons, view_id=view["id"]))
-        if rendered.inputs:
-            self._form = {"view": view, "inputs": rendered.inputs, "index": 0}
-            self._form_values = {}
-            self.say("  [dim]Answer each field; /cancel closes the dialog.[/dim]")
-        return 1
-
-    def _form_label(self) -> str:
-        assert self._form is not None
-        block = self._form["inputs"][self._form["index"]]
-        return str(block.get("label", {}).get("text", "value"))
 
     # -- waiting ------------------------------------------------------------------------
 
@@ -352,7 +278,7 @@ class ChatSession:
         # Your own words are already on your screen.
         cid = self.slack.channel_id(self.channel)
         message = self.slack.workspace.find_message(cid, ts)
-        self._seen[(cid, ts)] = _fingerprint(message or {})
+        self._seen[(cid, ts)] = fingerprint(message or {})
         self._last_thread = thread_ts or ts
         self.settle()
 
@@ -479,13 +405,3 @@ class ChatSession:
     def _follow(self, stop: threading.Event) -> None:
         while not stop.wait(0.3):
             self.pump()
-
-
-def _fingerprint(message: dict[str, Any]) -> str:
-    # reply_count and reactions change without the message changing; leave them out.
-    shown = {k: message.get(k) for k in ("text", "blocks", "files")}
-    return json.dumps(shown, sort_keys=True)
-
-
-def _plain(text: str, names: Callable[[str], str]) -> str:
-    return Text.from_markup(mrkdwn_to_markup(text, names)).plain.replace("\n", " ").strip()

@@ -39,7 +39,8 @@ from bot.localslack.directory import (
 )
 from bot.localslack.guard import TOKEN_HEADER, LocalOnly
 from bot.localslack.guide import TryStep
-from bot.localslack.server import DEFAULT_EVENTS, ApiCall, LocalSlack
+from bot.localslack.reads import ApiCall
+from bot.localslack.server import DEFAULT_EVENTS, LocalSlack
 from bot.localslack.socket_mode import DEFAULT_APP_TOKEN, SocketModeHub
 
 __all__ = [

@@ -7,6 +7,7 @@ Each test runs on SQLite and, with ``OPSHAND_TEST_POSTGRES_URL`` set, on Postgre
 from __future__ import annotations
 
 import itertools
+import time
 from pathlib import Path
 
 import pytest
@@ -209,10 +210,18 @@ def test_concurrent_transactions_interleave_appends_on_postgres(
         b1 = log.append(b, kind="txn.b", actor="system:b", body={"i": 1})
         a2 = log.append(a, kind="txn.a", actor="system:a", body={"i": 2})
         b2 = log.append(b, kind="txn.b", actor="system:b", body={"i": 2})
-        # Neither open transaction holds the append lock: a third session can take it.
-        with engine.begin() as probe:
-            key = sa.text("SELECT pg_try_advisory_xact_lock(:k)")
-            assert probe.execute(key, {"k": _lock_key()}).scalar_one() is True
+        # Neither open transaction holds the append lock: a third session can take it. Other
+        # xdist workers share the database and take the same lock for their own moments, so
+        # the probe tries for a while; held by ``a`` or ``b`` it would never succeed here.
+        key = sa.text("SELECT pg_try_advisory_xact_lock(:k)")
+        took = False
+        for _ in range(100):
+            with engine.begin() as probe:
+                took = bool(probe.execute(key, {"k": _lock_key()}).scalar_one())
+            if took:
+                break
+            time.sleep(0.02)
+        assert took
         b.commit()
         a.commit()
     finally:

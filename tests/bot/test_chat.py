@@ -154,7 +154,7 @@ def test_chat_quit_inside_a_dialog_closes_it_and_quits(chat: ChatSession) -> Non
 def test_demo_steps_end_with_todays_digest() -> None:
     from datetime import date
 
-    from bot.cli.run import DEMO_STEPS, demo_steps
+    from bot.cli.demo_steps import DEMO_STEPS, demo_steps
 
     steps = demo_steps(date(2026, 3, 4))
     assert steps[-1].say == "/opshand digest 2026-03-04"

@@ -112,7 +112,7 @@ def test_policy_explain_shows_input_and_matches(data_dir: Path) -> None:
 def test_ask_says_a_proposal_once_then_its_decision_with_reasons_as_bullets(
     data_dir: Path,
 ) -> None:
-    code, text = _run("ask", "reboot contoso-ny-bkp-prod-01", "--data-dir", str(data_dir))
+    code, text = _run("ask", "reboot contoso-ny-bkp-prod-01 now", "--data-dir", str(data_dir))
     assert code == 0, text
     lines = [line for line in text.splitlines() if line.strip()]
     assert lines[0].startswith("I proposed CR-") and "contoso-ny-bkp-prod-01" in lines[0]

@@ -29,7 +29,8 @@ from bot.cli.demo_alert import (
     alertmanager_body,
     curl_example,
 )
-from bot.cli.run import DEMO_STEPS, DemoStack, start_stack
+from bot.cli.demo_steps import DEMO_STEPS
+from bot.cli.run import DemoStack, start_stack
 from bot.localslack import TOKEN_HEADER, LocalSlack, TryStep
 from bot.settings import DEMO_ALERTMANAGER_TOKEN, Settings, SignalSourceSettings
 

@@ -109,8 +109,9 @@ def test_routine_change_runs_by_itself(world: World) -> None:
 
 def test_deny_rule_refuses_with_its_reason(world: World) -> None:
     ts = _ask(world, ANA, "disable user contoso-breakglass")
-    body = _thread(world, ts, "refused")
-    assert "Break-glass accounts are never disabled by automation" in body
+    # the answer says it was refused; the decision that follows gives policy's reason
+    body = _thread(world, ts, "Break-glass accounts are never disabled by automation")
+    assert "refused" in body
     assert world.oh.sim is not None
     assert world.oh.sim.effects("identity", "disable_user") == 0
 

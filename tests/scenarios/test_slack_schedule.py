@@ -134,7 +134,7 @@ def test_cancel_a_scheduled_change_with_the_slash_command(world: World) -> None:
 
 
 def test_the_demo_step_ends_in_a_scheduled_change_with_its_time(world: World) -> None:
-    from bot.cli.run import DEMO_STEPS
+    from bot.cli.demo_steps import DEMO_STEPS
 
     w = world
     [step] = [s for s in DEMO_STEPS if s.title == "Ask for a change tonight"]

@@ -13,7 +13,7 @@ from agent.chat.models import offline_model
 from agent.chat.offline.compose_changes import state_words
 from agent.chat.offline.messages import EXAMPLES
 from agent.eval import build_world
-from bot.cli.run import DEMO_STEPS
+from bot.cli.demo_steps import DEMO_STEPS
 
 _FOLLOW_UPS = (
     "disable contoso-breakglass",
