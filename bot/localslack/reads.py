@@ -15,7 +15,7 @@ from bot.localslack.delivery import Attempt, Deliverer
 from bot.localslack.people import People
 from bot.localslack.state import JSON, Workspace
 
-__all__ = ["ApiCall", "WorkspaceReads"]
+__all__ = ["ApiCall", "WorkspaceLookups", "WorkspaceReads"]
 
 T = TypeVar("T")
 
@@ -30,10 +30,49 @@ class ApiCall:
     """Its arguments (without the token), as parsed from the request."""
 
 
-class WorkspaceReads:
-    """Reading the workspace's state (thread-safe: every read takes the workspace lock)."""
+class WorkspaceLookups:
+    """Names to ids and polling, the same for the workspace in this process and a running
+    demo's seen from another (:class:`bot.localslack.remote.RemoteSlack`)."""
 
     workspace: Workspace
+    poll_interval = 0.02
+    """Seconds between checks in :meth:`wait_for`."""
+
+    def channel_id(self, name: str) -> str:
+        """The id of channel ``name`` (``ops`` or ``#ops``)."""
+        channel = self.workspace.channel_by_name(name)
+        if channel is None:
+            raise ValueError(f"no channel named {name!r}")
+        return channel.id
+
+    def user_id(self, name: str) -> str:
+        """The id of the user with handle ``name``."""
+        for user in self.workspace.users.values():
+            if user.name == name.removeprefix("@"):
+                return user.id
+        raise ValueError(f"no user named {name!r}")
+
+    def wait_for(
+        self, predicate: Callable[[], T | None], timeout: float = 5.0, interval: float | None = None
+    ) -> T:
+        """Poll ``predicate`` until it returns something truthy, and return that.
+
+        Raises:
+            TimeoutError: if it stays falsy for ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met within {timeout} s")
+            time.sleep(self.poll_interval if interval is None else interval)
+
+
+class WorkspaceReads(WorkspaceLookups):
+    """Reading the workspace's state (thread-safe: every read takes the workspace lock)."""
+
     people: People
     _deliverer: Deliverer
 
@@ -104,20 +143,3 @@ class WorkspaceReads:
             raise ValueError("retry_after must not be negative")
         with self.workspace.lock:
             self.workspace.rate_limits.setdefault(method, []).append(retry_after)
-
-    def wait_for(
-        self, predicate: Callable[[], T | None], timeout: float = 5.0, interval: float = 0.02
-    ) -> T:
-        """Poll ``predicate`` until it returns something truthy, and return that.
-
-        Raises:
-            TimeoutError: if it stays falsy for ``timeout`` seconds.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met within {timeout} s")
-            time.sleep(interval)

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import re
 import threading
-import time
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
@@ -24,12 +23,12 @@ from bot.localslack.directory import BOT_USER_ID, DemoUser
 from bot.localslack.guard import TOKEN_HEADER
 from bot.localslack.guide import TryStep
 from bot.localslack.people import People
+from bot.localslack.reads import WorkspaceLookups
 from bot.localslack.state import JSON, Channel, Workspace
 from bot.localslack.webapi import ApiContext
 
 __all__ = ["RemoteSlack", "RemoteUnavailable"]
 
-T = TypeVar("T")
 
 _TOKEN = re.compile(r'<meta name="opshand-ui-token" content="([^"]*)">')
 
@@ -38,11 +37,12 @@ class RemoteUnavailable(Exception):
     """The workspace at the address does not answer as a local workspace does."""
 
 
-class RemoteSlack:
+class RemoteSlack(WorkspaceLookups):
     """A person's hands and eyes in a local workspace served by another process."""
 
     bot_user_id = BOT_USER_ID
     """The bot's user id (for ``<@…>`` mentions)."""
+    poll_interval = 0.05  # each check reads the other process's page
 
     def __init__(self, url: str, *, timeout: float = 60.0) -> None:
         """Connect to the workspace page at ``url`` (``http://127.0.0.1:8765/``).
@@ -139,20 +139,6 @@ class RemoteSlack:
 
     # -- addresses and ids --------------------------------------------------------------
 
-    def channel_id(self, name: str) -> str:
-        """The id of channel ``name`` (``ops`` or ``#ops``)."""
-        channel = self.workspace.channel_by_name(name)
-        if channel is None:
-            raise ValueError(f"no channel named {name!r}")
-        return channel.id
-
-    def user_id(self, name: str) -> str:
-        """The id of the user with handle ``name``."""
-        for user in self.workspace.users.values():
-            if user.name == name.removeprefix("@"):
-                return user.id
-        raise ValueError(f"no user named {name!r}")
-
     # -- people act ---------------------------------------------------------------------
 
     def _act(self, action: str, user_id: str, body: Mapping[str, Any]) -> JSON:
@@ -226,20 +212,3 @@ class RemoteSlack:
         """The Home tab view published for ``user_id``, or ``None``."""
         self.refresh(user_id)
         return self._home.get(user_id)
-
-    def wait_for(
-        self, predicate: Callable[[], T | None], timeout: float = 5.0, interval: float = 0.05
-    ) -> T:
-        """Poll ``predicate`` until it returns something truthy, and return that.
-
-        Raises:
-            TimeoutError: if it stays falsy for ``timeout`` seconds.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met within {timeout} s")
-            time.sleep(interval)

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -42,8 +42,6 @@ from bot.localslack.socket_mode import DEFAULT_APP_TOKEN, SocketModeHub
 from bot.localslack.state import Workspace, new_id
 from bot.localslack.ui import ui_routes
 from bot.localslack.webapi import DEFAULT_TRIGGER_TTL, ApiContext, Handler, api_routes
-
-T = TypeVar("T")
 
 KNOWN_EVENTS: frozenset[str] = frozenset(
     {"app_mention", "app_home_opened", "message", "message.channels", "message.im"}
@@ -269,20 +267,6 @@ class LocalSlack(WorkspaceReads):
     """The bot's bot id."""
     team_id = TEAM_ID
     """The workspace's team id."""
-
-    def channel_id(self, name: str) -> str:
-        """The id of channel ``name`` (``ops`` or ``#ops``)."""
-        channel = self.workspace.channel_by_name(name)
-        if channel is None:
-            raise ValueError(f"no channel named {name!r}")
-        return channel.id
-
-    def user_id(self, name: str) -> str:
-        """The id of the user with handle ``name``."""
-        for user in self.workspace.users.values():
-            if user.name == name.removeprefix("@"):
-                return user.id
-        raise ValueError(f"no user named {name!r}")
 
     # -- people act ---------------------------------------------------------------------
 
