@@ -132,9 +132,8 @@ def drifted(diff: PlanDiff) -> bool:
 class Scheduling:
     """Operations' scheduled changes: queue or schedule on approval, release when due, cancel.
 
-    A mixin of :class:`~agent.service.Operations` (like
-    :class:`~agent.approval.AutonomyGuards`), so ``now`` is the host's, read at call time. The
-    host supplies :meth:`_reask` (policy's decision on a re-rehearsed plan) and
+    A mixin of :class:`~agent.service.Operations`, so ``now`` is the host's, read at call time.
+    The host supplies :meth:`_reask` (policy's decision on a re-rehearsed plan) and
     :meth:`_announce` (a change event to subscribers).
     """
 

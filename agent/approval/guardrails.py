@@ -5,8 +5,8 @@ themselves in the last hour, or too many failed recently) or stop everything (th
 only break-glass gets past). They live in two small tables: runtime switches (``agent_flag``) and
 a log of autonomous runs and failures (``agent_autonomy``), counted over sliding windows.
 
-:class:`AutonomyGuards` is mixed into :class:`~agent.service.Operations`, which provides the
-engine, role map, audit callable, clock and :class:`Guardrails` it reads.
+:class:`AutonomyGuards` is one object per :class:`~agent.service.Operations` (``ops.guards``): it
+holds the engine, role map, audit callable, clock and :class:`Guardrails` it reads.
 """
 
 from __future__ import annotations
@@ -58,17 +58,32 @@ class Guardrails:
 
 
 class AutonomyGuards:
-    """Freeze, rate limits, circuit breaker and break-glass, for :class:`~agent.service.Operations`.
+    """Freeze, rate limits, circuit breaker and break-glass: ``guards`` of
+    :class:`~agent.service.Operations`.
 
-    A mixin rather than a separate object so the host's attributes (notably ``now``, which
-    tests move forward) are read at call time, exactly as when these methods lived on it.
+    Args:
+        engine: The database holding ``agent_flag`` and ``agent_autonomy``.
+        roles: Who is an admin (freeze, breaker reset) and who holds ``breakglass``.
+        audit: The audit append (``audit(conn, kind=..., actor=..., ...)``).
+        now: The clock, called each time it is needed: the host passes one that reads its own
+            clock then, so moving the host's clock (as tests do) moves the guards' too.
+        guardrails: The limits (defaults when omitted).
     """
 
-    engine: Engine
-    roles: RoleMap
-    audit: Callable[..., Any]
-    now: Callable[[], datetime]
-    guardrails: Guardrails
+    def __init__(
+        self,
+        engine: Engine,
+        roles: RoleMap,
+        audit: Callable[..., Any],
+        *,
+        now: Callable[[], datetime],
+        guardrails: Guardrails | None = None,
+    ) -> None:
+        self.engine = engine
+        self.roles = roles
+        self.audit = audit
+        self.now = now
+        self.guardrails = guardrails or Guardrails()
 
     # ------------------------------------------------------------------ flags
     def flag(self, name: str) -> str | None:
@@ -119,6 +134,30 @@ class AutonomyGuards:
                 )
             )
 
+    def note_auto(self, change: Change) -> None:
+        """Count ``change`` against the auto-run rate limits (it was approved by policy alone)."""
+        self._note("auto", change)
+
+    def note_failure(self, change: Change) -> bool:
+        """Count a failed ``change`` towards the breaker; True if this failure opened it.
+
+        The opening is audited here (``autonomy.breaker_open``); telling people is the caller's.
+        """
+        was_open = self.breaker_open()
+        self._note("failure", change)
+        if was_open or not self.breaker_open():
+            return False
+        with self.engine.begin() as conn:
+            self.audit(
+                conn,
+                kind="autonomy.breaker_open",
+                actor="system",
+                change_id=str(change.id),
+                plan_hash=None,
+                body={"failures": self.guardrails.breaker_failures},
+            )
+        return True
+
     def breaker_open(self) -> bool:
         """Whether recent failures moved autonomy to consent (until an admin resets it)."""
         g = self.guardrails
@@ -152,7 +191,7 @@ class AutonomyGuards:
             )
         return "Circuit breaker reset: routine work may run by itself again."
 
-    def autonomy_status(self) -> dict[str, Any]:
+    def status(self) -> dict[str, Any]:
         """Freeze, breaker and rate-limit state, for App Home and the CLI."""
         hour = self.now() - timedelta(hours=1)
         return {
@@ -162,7 +201,7 @@ class AutonomyGuards:
             "auto_limit_per_hour": self.guardrails.max_auto_per_hour,
         }
 
-    def _guard(self, decision: Decision, action: str) -> Decision:
+    def apply(self, decision: Decision, action: str) -> Decision:
         """Downgrade an ``auto`` decision to consent when a guard rail says so."""
         if decision.outcome != "auto":
             return decision
@@ -202,13 +241,13 @@ class AutonomyGuards:
             }
         )
 
-    def _break_glass(
+    def check_break_glass(
         self, *, requester: str, action: str, targets: list[str], reason: str | None
     ) -> str | None:
         """Check a break-glass request; returns a refusal (recorded loudly) or None.
 
         A granted request is recorded by the caller once its change exists
-        (:meth:`_break_glass_used`), so the audit row names the change.
+        (:meth:`break_glass_used`), so the audit row names the change.
         """
         refusal = self.break_glass_refusal(requester, reason)
         if refusal is None:
@@ -234,7 +273,7 @@ class AutonomyGuards:
             return "Break-glass needs a reason (at least a sentence) saying why."
         return None
 
-    def _break_glass_used(self, change: Change, reason: str, *, conn: Any = None) -> None:
+    def break_glass_used(self, change: Change, reason: str, *, conn: Any = None) -> None:
         """Record that ``change`` was proposed under break-glass (the audit row names it)."""
         body = {"action": change.action, "targets": change.targets, "reason": reason.strip()}
         if conn is not None:
@@ -248,4 +287,4 @@ class AutonomyGuards:
             )
             return
         with self.engine.begin() as c:
-            self._break_glass_used(change, reason, conn=c)
+            self.break_glass_used(change, reason, conn=c)

@@ -108,7 +108,7 @@ class Consenting(OperationsCore):
                     "breakglass",
                     f"{change.requester} no longer holds the breakglass permission",
                 )
-        if (freeze := self.flag("freeze")) is not None and not glass:
+        if (freeze := self.guards.flag("freeze")) is not None and not glass:
             return Refusal("freeze", f"a change freeze is in force ({freeze})")
         return None
 

@@ -1,7 +1,7 @@
 """The state every part of :class:`~agent.service.Operations` shares: the engine, the twin, the
-journal, policy, consent and roles, the executor, and the subscribers told of every state change.
-Its guard rails come from :class:`~agent.approval.AutonomyGuards`, scheduled changes from
-:class:`~agent.schedule.Scheduling`."""
+journal, policy, consent and roles, the guard rails on autonomy (``guards``, an
+:class:`~agent.approval.AutonomyGuards`), the executor, and the subscribers told of every state
+change. Scheduled changes come from :class:`~agent.schedule.Scheduling`."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ __all__ = ["OperationsCore"]
 log = logging.getLogger(__name__)
 
 
-class OperationsCore(AutonomyGuards, Scheduling):
+class OperationsCore(Scheduling):
     """What the parts of :class:`~agent.service.Operations` share, and the hooks
     :class:`~agent.schedule.Scheduling` asks of its host (all but ``_reask``, which is
     :class:`~agent.service.inputs.PolicyInputs`')."""
@@ -59,12 +59,17 @@ class OperationsCore(AutonomyGuards, Scheduling):
         self.audit = audit
         self.team_id = team_id
         self.now = now
-        self.guardrails = guardrails or Guardrails()
+        self.guards = AutonomyGuards(engine, roles, audit, now=self._clock, guardrails=guardrails)
         self.subscribers: list[Callable[[ChangeEvent], None]] = []
         self.executor = executor_factory(self)
         self._worker: threading.Thread | None = None
         self._loop: Worker | None = None
         self._wake = threading.Event()
+
+    def _clock(self) -> datetime:
+        """``now()`` looked up at each call, so the guards follow a clock tests move forward
+        (``ops.now = ...``) rather than keep the one given at construction."""
+        return self.now()
 
     # ------------------------------------------------------------------ twin
     @property

@@ -48,7 +48,7 @@ class PolicyInputs(OperationsCore):
         )
         bad = counts.get("rolled_back", 0) + counts.get("escalated", 0)
         history: dict[str, Any] = {}
-        freeze = self.flag("freeze") is not None
+        freeze = self.guards.flag("freeze") is not None
         book = IncidentBook(self.engine)
         open_by_entity: dict[str, list[Incident]] | None = None
         if len(plans) > 1:  # one read of the open incidents instead of one per target
@@ -149,4 +149,4 @@ class PolicyInputs(OperationsCore):
             tainted=tuple(plan.tainted),
         )
         pin = self._policy_input(req, plan, change.id)
-        return self._guard(self.policy.decide(pin), change.action), pin
+        return self.guards.apply(self.policy.decide(pin), change.action), pin

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -24,7 +25,24 @@ __all__ = ["Operations"]
 class Operations(Running):
     """The deterministic core of opshand: proposing (:class:`~agent.service.proposing.Proposing`),
     consent (:class:`~agent.service.consenting.Consenting`), the worker loop
-    (:class:`~agent.service.running.Running`), and what the bot and metrics read."""
+    (:class:`~agent.service.running.Running`), and what the bot and metrics read.
+
+    The guard rails on autonomy are ``guards`` (:class:`~agent.approval.AutonomyGuards`); the
+    three of their operations the bot offers people are on this facade too.
+    """
+
+    # ------------------------------------------------------------------ guard rails the bot drives
+    def set_freeze(self, on: bool, *, actor: str, reason: str = "") -> str:
+        """Turn the global change freeze on or off (admins only): ``/opshand freeze``."""
+        return self.guards.set_freeze(on, actor=actor, reason=reason)
+
+    def break_glass_refusal(self, requester: str, reason: str | None) -> str | None:
+        """Why ``requester`` may not use break-glass with ``reason`` now (nothing recorded)."""
+        return self.guards.break_glass_refusal(requester, reason)
+
+    def autonomy_status(self) -> dict[str, Any]:
+        """Freeze, breaker and rate-limit state, for App Home."""
+        return self.guards.status()
 
     # ------------------------------------------------------------------ what metrics read
     def circuit_states(self) -> dict[str, str]:

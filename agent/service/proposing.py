@@ -35,7 +35,7 @@ class Proposing(PolicyInputs):
         except (KeyError, InvalidParams) as exc:
             return ProposalResult("error", str(exc).strip("'\""))
         if req.break_glass is not None and (
-            refusal := self._break_glass(
+            refusal := self.guards.check_break_glass(
                 requester=req.requester,
                 action=req.action,
                 targets=req.targets,
@@ -69,7 +69,7 @@ class Proposing(PolicyInputs):
         except DuplicateRequest as dup:
             return self._recorded_before(dup.change)
         if req.break_glass is not None:
-            self._break_glass_used(change, req.break_glass)
+            self.guards.break_glass_used(change, req.break_glass)
         self._emit(ChangeEvent("proposed", change))
         try:
             plan = rehearse(
@@ -105,7 +105,7 @@ class Proposing(PolicyInputs):
             plan_hash=plan.hash,
         )
         pin = self._policy_input(req, plan, change.id)
-        decision = self._guard(self.policy.decide(pin), req.action)
+        decision = self.guards.apply(self.policy.decide(pin), req.action)
         body = {
             "outcome": decision.outcome,
             "rules": list(decision.matched),
@@ -159,7 +159,7 @@ class Proposing(PolicyInputs):
                     policy_hash=decision.policy_hash,
                 )
                 change = self._queue_or_schedule(change.id, "system:policy", conn)
-            self._note("auto", change)
+            self.guards.note_auto(change)
             if change.state == "queued":
                 self._wake.set()
         if req.break_glass:

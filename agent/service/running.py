@@ -59,20 +59,8 @@ class Running(Proposing, Consenting):
         return self.worker(batch=limit).drain().reports or []
 
     def _failed(self, change: Change) -> None:
-        was_open = self.breaker_open()
-        self._note("failure", change)
-        if was_open or not self.breaker_open():
-            return
-        with self.engine.begin() as conn:
-            self.audit(
-                conn,
-                kind="autonomy.breaker_open",
-                actor="system",
-                change_id=str(change.id),
-                plan_hash=None,
-                body={"failures": self.guardrails.breaker_failures},
-            )
-        self._emit(ChangeEvent("autonomy", change, {"breaker": "open"}))
+        if self.guards.note_failure(change):
+            self._emit(ChangeEvent("autonomy", change, {"breaker": "open"}))
 
     def start_worker(self, interval: float = 1.0) -> None:
         """Run the worker loop (:meth:`worker`) in a background thread until :meth:`stop_worker`."""

@@ -41,6 +41,16 @@ def test_per_action_rate_limit(engine: Engine, tmp_path: Path) -> None:
     assert w.request("service.restart", ["contoso-dev-app"]).status == "consent"
 
 
+def test_guards_read_the_facades_clock_at_each_call(engine: Engine, tmp_path: Path) -> None:
+    w = make_world(engine, tmp_path)
+    assert w.request("service.restart", ["contoso-dev-app"]).status == "auto"
+    assert w.ops.guards.status()["auto_last_hour"] == 1
+    later = w.ops.now() + timedelta(hours=2)
+    w.ops.now = lambda: later  # the facade's clock moves; the guards must follow it
+    assert w.ops.guards.status()["auto_last_hour"] == 0
+    assert w.ops.autonomy_status() == w.ops.guards.status()
+
+
 def test_failure_spike_opens_breaker_until_admin_resets(engine: Engine, tmp_path: Path) -> None:
     # a policy that would always run restarts by itself: only the breaker can stop it
     w = make_world(
@@ -50,12 +60,12 @@ def test_failure_spike_opens_breaker_until_admin_resets(engine: Engine, tmp_path
     for _ in range(2):
         assert w.request("service.restart", ["contoso-dev-app"]).status == "auto"
         w.ops.drain()
-    assert w.ops.breaker_open()
+    assert w.ops.guards.breaker_open()
     paused = w.request("service.restart", ["contoso-dev-app"])
     assert paused.status == "consent" and "autonomy-breaker" in paused.decision.matched
-    assert "Only opshand admins" in w.ops.reset_breaker(actor=ANA)
-    assert "reset" in w.ops.reset_breaker(actor=BEN)
-    assert not w.ops.breaker_open()
+    assert "Only opshand admins" in w.ops.guards.reset_breaker(actor=ANA)
+    assert "reset" in w.ops.guards.reset_breaker(actor=BEN)
+    assert not w.ops.guards.breaker_open()
     assert w.request("service.restart", ["contoso-dev-app"]).status == "auto"
 
 

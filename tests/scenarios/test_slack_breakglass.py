@@ -31,7 +31,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
 def _freeze(w: World) -> None:
     assert w.slack.slash(BEN, "ops", "/opshand", "freeze quarter-end close") == 200
     wait_text(w, "ops", "Change freeze is on")
-    assert w.oh.ops.flag("freeze") is not None
+    assert w.oh.ops.guards.flag("freeze") is not None
 
 
 def test_b8_break_glass_during_a_freeze_runs_is_announced_and_audited(world: World) -> None:
@@ -60,7 +60,7 @@ def test_b8_break_glass_during_a_freeze_runs_is_announced_and_audited(world: Wor
         w.slack.click(BEN, "ops-approvals", card["ts"], "consent_approve")
     # The result follows in the thread, while the freeze is still on.
     wait_text(w, "ops", f"{change.ref} reconciled", thread_ts=thread, timeout=30)
-    assert w.oh.ops.flag("freeze") is not None
+    assert w.oh.ops.guards.flag("freeze") is not None
     sent = [
         c
         for c in w.oh.sim.calls.filter(method="run_script")

@@ -101,11 +101,11 @@ def test_slash_ask_and_plan_answer_in_channel(world: World) -> None:
 def test_freeze_is_for_admins_only(world: World) -> None:
     world.slack.slash(ANA, "ops", "/opshand", "freeze maintenance")
     assert "Only opshand admins" in world.slack.ephemerals(ANA)[-1]["text"]
-    assert world.oh.ops.flag("freeze") is None
+    assert world.oh.ops.guards.flag("freeze") is None
     world.slack.slash(BEN, "ops", "/opshand", "freeze storage migration")  # BEN is admin
-    assert world.oh.ops.flag("freeze") == "storage migration"
+    assert world.oh.ops.guards.flag("freeze") == "storage migration"
     world.slack.slash(BEN, "ops", "/opshand", "unfreeze")
-    assert world.oh.ops.flag("freeze") is None
+    assert world.oh.ops.guards.flag("freeze") is None
 
 
 def test_app_home_shows_waiting_votes_requests_and_autonomy(world: World) -> None:
