@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from agent.patching.cycle import (
-    FINISHED_KIND,
-    CyclePlan,
-    HostPlan,
-    PatchCycle,
-    PatchCycleSettings,
-    Wave,
-    plan_cycle,
-)
+from agent.patching.cycle import FINISHED_KIND, PatchCycle
 from agent.patching.cycle_calls import CALL_KIND, CycleCalls
+from agent.patching.cycle_plan import CyclePlan, HostPlan, PatchCycleSettings, Wave, plan_cycle
 from agent.patching.decide import HostDecisions, decide_hosts
 from agent.patching.flight import CycleClock, RequestBudget, StagedSettings
 from agent.patching.report import (

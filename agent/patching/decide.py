@@ -3,19 +3,24 @@
 Each host is rehearsed against one caught-up twin and decided by the operator's policy, with the
 journal, flags and open incidents read once for the whole plan
 (:meth:`agent.service.Operations.policy_inputs`). The hourly cap on auto actions is not asked:
-the cycle carries its own failure budget.
+the cycle carries its own failure budget. :func:`approve_plan` turns those decisions into the
+plan's one card and asks a person at most once: for the hosts policy wants consent for, and those
+that drifted in the twin since the plan was made.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from agent.patching.stages import StagedHost
+from agent.patching.report import HostOutcome
+from agent.patching.stages import ClientPlan, StagedHost, plan_drift
 from agent.service import ChangeRequest, Operations
 from twin.plan import Plan, rehearse
 
-__all__ = ["HostDecisions", "decide_hosts"]
+__all__ = ["HostDecisions", "PlanApproval", "approve_plan", "decide_hosts"]
 
 
 @dataclass
@@ -56,3 +61,55 @@ def decide_hosts(
         else:
             out.exceptions.append(h)
     return out
+
+
+@dataclass(frozen=True)
+class PlanApproval:
+    """What the one look at a client's plan came to."""
+
+    card: dict[str, Any]
+    """The plan's card: counts, stages, a sample of hosts, the exceptions and any drift."""
+    granted: bool
+    """Whether the card was approved (True when no host needed a person)."""
+    asked: bool
+    """Whether a person was asked (some host needed consent or drifted)."""
+    held: list[tuple[StagedHost, HostOutcome, str]]
+    """Hosts held out of the cycle (denied, or consent not given), with the outcome and why."""
+    violations: int
+    """Auto-approved hosts whose rehearsal failed a deny invariant (must stay 0)."""
+
+
+def approve_plan(
+    ops: Operations,
+    plan: ClientPlan,
+    cycle_id: str,
+    *,
+    requester: str,
+    now: datetime,
+    approve: Callable[[dict[str, Any]], bool] | None,
+) -> PlanApproval:
+    """Ask policy about every host of ``plan`` once, and ``approve`` (a person) at most once.
+
+    ``approve`` is shown the card when any host needs consent; ``None`` means nobody answers,
+    so those hosts wait (unknown is not safe).
+    """
+    d = decide_hosts(ops, plan.hosts, reason=f"patch cycle {cycle_id}", requester=requester,
+                     now=now)  # fmt: skip
+    held: list[tuple[StagedHost, HostOutcome, str]] = [(h, "denied", why) for h, why in d.denied]
+    # G4: a plan made before its window whose hosts drifted since goes back to a person
+    drift = plan_drift(ops.graph, plan)
+    exceptions = d.exceptions + [h for h in d.auto if h.host_id in drift]
+    card = plan.card(exceptions=[h.name for h in exceptions])
+    card["cycle_id"] = cycle_id
+    if drift:
+        names = {h.host_id: h.name for h in plan.hosts}
+        card["drifted"] = {names[k]: v for k, v in sorted(drift.items())}
+    granted = True
+    if exceptions:
+        granted = approve is not None and approve(card)
+        if not granted:
+            for h in exceptions:
+                why = "; ".join(drift.get(h.host_id, []))
+                why = f" (the twin drifted since planning: {why})" if why else ""
+                held.append((h, "awaiting_consent", "the cycle's card was not approved" + why))
+    return PlanApproval(card, granted, bool(exceptions), held, d.violations)

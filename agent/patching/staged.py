@@ -19,7 +19,6 @@ of real job time in seconds.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +27,8 @@ from adapters.contracts import Device, PsaContract, RmmContract
 from adapters.errors import AdapterError
 from agent.patching.cycle import FINISHED_KIND
 from agent.patching.cycle_calls import CycleCalls
-from agent.patching.decide import decide_hosts
+from agent.patching.decide import approve_plan
+from agent.patching.fit import deferral, fits, p95_seconds
 from agent.patching.flight import (
     ClientRun,
     CycleClock,
@@ -40,7 +40,7 @@ from agent.patching.flight import (
     suspect_patches,
 )
 from agent.patching.report import CycleEvent, CycleReport, HostOutcome, HostResult
-from agent.patching.stages import ClientPlan, StagedHost, plan_drift
+from agent.patching.stages import ClientPlan, StagedHost
 from agent.service import Operations
 
 __all__ = ["JOB_KIND", "STAGE_KIND", "StagedCycle"]
@@ -139,32 +139,15 @@ class StagedCycle:
     # ------------------------------------------------------------------ approval
     def _start(self, r: ClientRun, now: datetime) -> None:
         """Rehearse and ask policy about every host once; one card, at most one consent."""
-        d = decide_hosts(self.ops, r.plan.hosts, reason=f"patch cycle {r.cycle_id}",
-                         requester=self.settings.requester, now=now)  # fmt: skip
-        r.report.invariant_violations += d.violations
-        for h, why in d.denied:
-            self._set(r, h, "denied", why)
+        a = approve_plan(self.ops, r.plan, r.cycle_id, requester=self.settings.requester,
+                         now=now, approve=self.approve)  # fmt: skip
+        r.report.invariant_violations += a.violations
+        r.report.consent_requests += a.asked
+        for h, outcome, why in a.held:
+            self._set(r, h, outcome, why)
             r.blocked.add(h.host_id)
-        # G4: a plan made before its window whose hosts drifted since goes back to a person
-        drift = plan_drift(self.ops.graph, r.plan)
-        moved = [h for h in d.auto if h.host_id in drift]
-        exceptions = d.exceptions + moved
-        card = r.plan.card(exceptions=[h.name for h in exceptions])
-        card["cycle_id"] = r.cycle_id
-        if drift:
-            names = {h.host_id: h.name for h in r.plan.hosts}
-            card["drifted"] = {names[k]: v for k, v in sorted(drift.items())}
-        granted = True
-        if exceptions:
-            r.report.consent_requests += 1
-            granted = self.approve is not None and self.approve(card)
-            if not granted:
-                for h in exceptions:
-                    why = "; ".join(drift.get(h.host_id, []))
-                    why = f" (the twin drifted since planning: {why})" if why else ""
-                    self._set(r, h, "awaiting_consent", "the cycle's card was not approved" + why)
-                    r.blocked.add(h.host_id)
-        self.calls.audit(r, "patch_cycle.approved", {**card, "consent_given": granted})
+        card = a.card
+        self.calls.audit(r, "patch_cycle.approved", {**card, "consent_given": a.granted})
         try:
             r.baseline = self.calls.devices(force=True)
         except AdapterError:
@@ -175,29 +158,12 @@ class StagedCycle:
 
     # ------------------------------------------------------------------ stages
     def _fits(self, r: ClientRun, now: datetime, p95: float | None = None) -> bool:
-        close = r.plan.closes_at
-        if close is None:
-            return True
-        soak = r.plan.stages[min(r.stage, len(r.plan.stages) - 1)].soak_seconds
-        need = (p95 or self.p95()) + soak + r.plan.settings.rollback_seconds
-        return now + timedelta(seconds=need) <= close
+        return fits(r.plan, r.stage, now, p95 or self.p95())
 
     def _defer_window(self, r: ClientRun, hosts: list[StagedHost], now: datetime) -> None:
-        close = r.plan.closes_at
-        nxt = close and self._next_opening(r, close)
-        why = (
-            f"the window closes at {close:%a %H:%M %Z} and a host needs its p95 job time "
-            f"({round(self.p95() / 60)} min) plus soak and rollback; deferred to "
-            f"{nxt.isoformat() if nxt else 'the next opening'}"
-        )
+        why = deferral(r.plan, self.p95())
         for h in hosts:
             self._set(r, h, "deferred_window", why)
-
-    @staticmethod
-    def _next_opening(r: ClientRun, after: datetime) -> datetime | None:
-        from twin.invariants.safety import next_opening
-
-        return next_opening(r.plan.window, after) if r.plan.window else None
 
     def _begin_stage(self, r: ClientRun, now: datetime) -> None:
         if r.stage >= len(r.plan.stages):
@@ -446,12 +412,9 @@ class StagedCycle:
 
     # ------------------------------------------------------------------ helpers
     def p95(self) -> float:
-        """p95 of measured job times (the plan's assumption until 20 jobs finished)."""
+        """p95 of measured job times (the plans' assumption until enough jobs finished)."""
         runs = [r.plan.settings.p95_job_seconds for r in self.runs.values()] or [600.0]
-        if len(self.durations) < 20:
-            return max(runs)
-        ordered = sorted(self.durations)
-        return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+        return p95_seconds(self.durations, assumed=max(runs))
 
     def _finish(self, r: ClientRun, now: datetime) -> None:
         for h in r.plan.hosts:
