@@ -1,12 +1,19 @@
-"""The staged cycle's arithmetic: the RMM request budget and the background failure rate."""
+"""The staged cycle's arithmetic: the RMM request budget, the background failure rate, and
+whether a host still fits its window."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from adapters.sim import ManualClock
-from agent.patching import RequestBudget
+from agent.patching import ClientPlan, RequestBudget, StagePlan
+from agent.patching.fit import deferral, fits, p95_seconds
 from agent.patching.flight import over_background
+
+SAT_22 = datetime(2026, 3, 7, 22, 0, tzinfo=UTC)
+WINDOW = {"days": ["sat"], "start": "22:00", "end": "02:00", "tz": "UTC"}
 
 
 def test_budget_is_a_sliding_minute_on_the_injected_clock() -> None:
@@ -39,3 +46,30 @@ def test_budget_refuses_nonsense() -> None:
 )
 def test_failures_halt_only_clearly_above_background(failures: int, done: int, halts: bool) -> None:
     assert over_background(failures, done, 0.03) is halts
+
+
+def test_p95_is_the_assumption_until_twenty_jobs_then_measured() -> None:
+    assert p95_seconds([60.0] * 19, assumed=600.0) == 600.0
+    measured = [float(s) for s in range(1, 101)]  # 1 s .. 100 s
+    assert p95_seconds(measured, assumed=600.0) == 95.0
+
+
+def _plan(closes_at: datetime | None) -> ClientPlan:
+    stage = StagePlan(number=1, name="canary", hosts=(), soak_seconds=20 * 60)
+    return ClientPlan(client="contoso", stages=(stage,), budgets={}, window=WINDOW,
+                      opens_at=SAT_22, closes_at=closes_at)  # fmt: skip
+
+
+def test_a_host_fits_only_if_job_soak_and_rollback_end_before_the_close() -> None:
+    plan = _plan(SAT_22 + timedelta(hours=4))
+    need = 10 * 60 + 20 * 60 + 10 * 60  # p95 + canary soak + rollback: 40 min
+    last_start = plan.closes_at - timedelta(seconds=need)  # type: ignore[operator]
+    assert fits(plan, 0, last_start, 600.0)
+    assert not fits(plan, 0, last_start + timedelta(seconds=1), 600.0)
+    assert fits(_plan(None), 0, SAT_22 + timedelta(days=30), 600.0)  # no window, no close
+
+
+def test_a_deferral_names_the_close_the_p95_and_the_next_opening() -> None:
+    why = deferral(_plan(SAT_22 + timedelta(hours=4)), 900.0)
+    assert "closes at Sun 02:00 UTC" in why and "(15 min)" in why
+    assert "deferred to 2026-03-14T22:00:00+00:00" in why
