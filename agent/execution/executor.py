@@ -208,24 +208,6 @@ class Executor:
         """
         self.leases.heartbeat(change_id, token, force=force)
 
-    # ------------------------------------------------------------------ target rows
-    def _targets(self, change_id: int) -> dict[str, Any]:
-        return self.targets.rows(change_id)
-
-    def _set_target(
-        self,
-        change_id: int,
-        target: str,
-        token: str,
-        *,
-        call: dict[str, Any] | None = None,
-        **values: Any,
-    ) -> None:
-        self.targets.set(change_id, target, token, call=call, **values)
-
-    def _insert_targets(self, conn: Any, change_id: int, waves: list[list[str]]) -> None:
-        self.targets.insert(conn, change_id, waves)
-
     # ------------------------------------------------------------------ running
     def run(self, change_id: int, token: str) -> ExecutionReport:
         """Carry out one claimed change to a final or waiting state.
@@ -237,7 +219,7 @@ class Executor:
         if change.plan is None:
             raise ValueError(f"{change.ref} is queued without a plan")
         plan = Plan.model_validate(change.plan)
-        rows = self._targets(change_id)
+        rows = self.targets.rows(change_id)
         untouched = all(r.state == "pending" for r in rows.values())
         acted = [t for t, r in rows.items() if r.state != "pending"]
         # Checked only while a call may still be sent: a change whose calls all went out is
@@ -252,7 +234,7 @@ class Executor:
         spec = get_action(plan.action)
         if len(rows) < sum(len(w) for w in plan.waves):
             with self.engine.begin() as conn:
-                self._insert_targets(conn, change_id, plan.waves)
+                self.targets.insert(conn, change_id, plan.waves)
         self.step("targets_ready")
         report = ExecutionReport(change_id, "executing")
         if problem is not None:
@@ -262,9 +244,11 @@ class Executor:
             self.heartbeat(change_id, token, force=False)
             failures = 0
             for tid in wave:
-                row = self._targets(change_id)[tid]
+                row = self.targets.rows(change_id)[tid]
                 if row.state in _CALLABLE and not fresh:
-                    acted = [t for t, r in self._targets(change_id).items() if r.state != "pending"]
+                    acted = [
+                        t for t, r in self.targets.rows(change_id).items() if r.state != "pending"
+                    ]
                     if (problem := self.checks.before(change, plan, acted=acted)) is not None:
                         if problem.defers:
                             return self.endings.release(change, token, problem.reason)
@@ -297,7 +281,7 @@ class Executor:
         """A check failed after calls went out: send nothing more, read back, tell people."""
         why = f"stopped before wave {wave_no + 1} of {len(plan.waves)}: {problem.reason}"
         spec = get_action(plan.action)
-        for tid, row in self._targets(change.id).items():
+        for tid, row in self.targets.rows(change.id).items():
             if row.state == "submitted":  # sent before: follow its jobs to their end
                 report.targets.append(self._follow(change, tid, row, token))
             elif row.state == "calling":  # may have left before a restart: never re-sent now
@@ -333,12 +317,12 @@ class Executor:
             ledger = {"idempotency_key": key, "capability": spec.capability}
             if row.state == "calling":
                 self._finish_call(change, tid, token, ledger, "interrupted", "worker restarted")
-            self._set_target(change.id, tid, token, state="calling", call={**ledger, "start": 1})
+            self.targets.set(change.id, tid, token, state="calling", call={**ledger, "start": 1})
             self.step("target_calling")
             out = self._invoke(change, spec, tid, plan.params, key, token, report)
             self.step("call_returned")
             if out.state == "deferred":
-                self._set_target(
+                self.targets.set(
                     change.id,
                     tid,
                     token,
@@ -353,7 +337,7 @@ class Executor:
                 jobs = refresh(self.adapters.rmm, jobs)
                 if jobs_ended(jobs):
                     state, detail = job_verdict(jobs)
-            self._set_target(
+            self.targets.set(
                 change.id,
                 tid,
                 token,
@@ -382,15 +366,15 @@ class Executor:
     def _done(
         self, change: Change, tid: str, row: Any, token: str, jobs: list[Job]
     ) -> TargetResult:
-        state, detail = self._wait(jobs, token, change.id)
-        self._set_target(change.id, tid, token, state=state, detail=detail)
+        state, detail = self.wait_jobs(jobs, token, change.id)
+        self.targets.set(change.id, tid, token, state=state, detail=detail)
         self.step("target_done")
         return TargetResult(tid, row.wave, state, detail)
 
     def _finish_call(
         self, change: Change, tid: str, token: str, ledger: dict[str, Any], outcome: str, why: str
     ) -> None:
-        self._set_target(change.id, tid, token, call={**ledger, "outcome": outcome, "detail": why})
+        self.targets.set(change.id, tid, token, call={**ledger, "outcome": outcome, "detail": why})
 
     # ------------------------------------------------------------------ one call, with retries
     def _invoke(
@@ -429,7 +413,7 @@ class Executor:
             left -= chunk
             self.heartbeat(change_id, token)
 
-    def _wait(self, jobs: list[Job], token: str, change_id: int) -> tuple[str, str]:
+    def wait_jobs(self, jobs: list[Job], token: str, change_id: int) -> tuple[str, str]:
         """Poll the jobs to their end, renewing the lease (see :func:`jobs.wait`)."""
         return wait(
             self.adapters.rmm,

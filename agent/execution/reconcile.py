@@ -15,27 +15,52 @@ adapters, feeds what it saw into the twin (provenance names the change), then mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from adapters.contracts import Job
 from adapters.errors import AdapterError
-from agent.execution.capabilities import invoke
+from agent.execution.capabilities import Adapters, invoke
 from agent.execution.change import Change
+from agent.execution.journal import Journal
 from agent.execution.observe import Observation, observe
 from agent.execution.report import ExecutionReport
 from agent.execution.source_ids import CapabilityError
-from agent.execution.targets import call_table
+from agent.execution.targets import TargetBook, call_table
 from twin.actions import CATALOG
 from twin.graph import TwinGraph
 from twin.plan import Plan
+from twin.store import TwinStore
 
-if TYPE_CHECKING:
-    from agent.execution.executor import Executor
+__all__ = ["ReconcileHost", "Reconciler", "undo"]
 
-__all__ = ["Reconciler", "undo"]
+
+class ReconcileHost(Protocol):
+    """What reconciliation needs of the executor that hands a change over.
+
+    A protocol, so this module does not import the executor: rollback calls go through the
+    host's adapters (the clients' one retry layer) and its job wait, like every other call.
+    """
+
+    engine: Engine
+    journal: Journal
+    store: TwinStore
+    adapters: Adapters
+    targets: TargetBook
+    graph: Callable[[], TwinGraph]
+    now: Callable[[], datetime]
+
+    @property
+    def actor(self) -> str:
+        """The audit actor of the worker."""
+        ...
+
+    def wait_jobs(self, jobs: list[Job], token: str, change_id: int) -> tuple[str, str]:
+        """Poll jobs to their end while keeping the change's lease."""
+        ...
 
 
 def _aware(at: datetime) -> datetime:
@@ -44,7 +69,7 @@ def _aware(at: datetime) -> datetime:
 
 def undo(
     step: dict[str, Any],
-    executor: Executor,
+    executor: ReconcileHost,
     graph: TwinGraph,
     *,
     key: str,
@@ -90,7 +115,7 @@ def undo(
 class Reconciler:
     """Observes, learns and moves the journal to the change's final state."""
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: ReconcileHost) -> None:
         self.ex = executor
 
     def _started(self, change_id: int) -> dict[str, datetime]:
@@ -133,7 +158,7 @@ class Reconciler:
         """Observe, learn, and move the change to its final state."""
         ex = self.ex
         actor = ex.actor
-        rows = ex._targets(change.id)
+        rows = ex.targets.rows(change.id)
         observations = self.observe_all(plan, rows, self._started(change.id), ex.now())
         report.observations = observations
         per_target = {t: r.state for t, r in rows.items()}
@@ -297,15 +322,15 @@ class Reconciler:
             tid = step["target"]
             key = f"{change.ref}:rollback:{tid}"
             ledger = {"idempotency_key": key, "capability": f"rollback:{step['action']}"}
-            ex._set_target(change.id, tid, token, call={**ledger, "start": 1})
+            ex.targets.set(change.id, tid, token, call={**ledger, "start": 1})
             try:
                 jobs = undo(step, ex, graph, key=key, patch_ids=patches.get(tid, []))
-                state, detail = ex._wait(jobs, token, change.id)
+                state, detail = ex.wait_jobs(jobs, token, change.id)
                 ok = state == "done"
             except (AdapterError, CapabilityError) as exc:
                 ok, detail = False, str(exc)
             results.append({"target": tid, "ok": ok, "detail": detail})
-            ex._set_target(
+            ex.targets.set(
                 change.id,
                 tid,
                 token,
