@@ -21,9 +21,16 @@ for _var in ("COLUMNS", "LINES"):
 
 # Modules whose module-scoped fixtures are expensive and shared by all their tests: under
 # pytest-xdist one worker runs all of a module's tests, so the fixture is built once, not once
-# per worker (the eval suite's two reports run every scenario). Every other test is scheduled
-# on its own, as ``--dist load`` does.
-ONE_WORKER_MODULES = frozenset({"tests/agent/test_eval.py"})
+# per worker (the eval suite's two reports run every scenario, the paraphrase report asks all
+# 501 rows, Socket Mode starts a real ``opshand serve`` per database). Every other test is
+# scheduled on its own, as ``--dist load`` does.
+ONE_WORKER_MODULES = frozenset(
+    {
+        "tests/agent/test_eval.py",
+        "tests/agent/test_paraphrase.py",
+        "tests/bot/test_socket_mode.py",
+    }
+)
 
 PG_ENV = "OPSHAND_TEST_POSTGRES_URL"
 _PG_URL = os.environ.get(PG_ENV, "")
@@ -88,21 +95,87 @@ def _drop_schema(schema: str) -> None:
     admin.dispose()
 
 
+_PG_SPARE: list[str] = []
+"""This worker's emptied PostgreSQL schemas, each holding every opshand table, ready for reuse.
+
+Creating a schema with every table and dropping it afterwards costs about half a second a test;
+emptying the tables (rows deleted, sequences restarted) costs a tenth of that.
+"""
+
+
+def _schema_engine(schema: str) -> Engine:
+    url = postgres_url()
+    assert url is not None
+    return make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+
+
+def _empty_for_reuse(schema: str) -> bool:
+    """Empty a used schema's tables for the next test; False if it cannot be reused as is.
+
+    A schema is reused only when it holds exactly the opshand tables (a test that created or
+    dropped tables leaves it to be dropped). Waiting on a lock a test left behind ends after a
+    few seconds and the schema is dropped instead of hanging the run.
+    """
+    engine = _schema_engine(schema)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+            found = set(
+                conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+                ).scalars()
+            )
+            if found != set(metadata.tables):
+                return False
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())
+            sequences = conn.execute(
+                text("SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()")
+            ).scalars()
+            for name in sequences:
+                conn.execute(text(f'ALTER SEQUENCE "{name}" RESTART'))
+        return True
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _pg_spare_schemas() -> Iterator[list[str]]:
+    """The worker's pool of reusable schemas, dropped when the worker's session ends."""
+    yield _PG_SPARE
+    while _PG_SPARE:
+        _drop_schema(_PG_SPARE.pop())
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database with every opshand table, on SQLite and on PostgreSQL."""
+    """An empty database with every opshand table, on SQLite and on PostgreSQL.
+
+    On PostgreSQL each test gets a schema of its own, emptied and reused by later tests of the
+    same worker (:data:`_PG_SPARE`).
+    """
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
         metadata.create_all(engine)
         yield engine
         engine.dispose()
         return
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    engine = _pg_engine(schema)
-    metadata.create_all(engine)
+    spare: list[str] = request.getfixturevalue("_pg_spare_schemas")
+    if spare:
+        schema = spare.pop()
+        engine = _schema_engine(schema)
+    else:
+        schema = f"t_{uuid.uuid4().hex[:10]}"
+        engine = _pg_engine(schema)
+        metadata.create_all(engine)
     yield engine
     engine.dispose()
-    _drop_schema(schema)
+    if _empty_for_reuse(schema):
+        spare.append(schema)
+    else:
+        _drop_schema(schema)
 
 
 @pytest.fixture
