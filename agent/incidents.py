@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters.contracts import PsaContract
 from adapters.errors import AdapterError
 from adapters.signals import Signal
+from agent.execution import AuditFn
 from twin.db import metadata
 from twin.model import utcnow
 
@@ -147,7 +148,7 @@ class IncidentBook:
         engine: Engine,
         *,
         psa: PsaContract | None = None,
-        audit: Callable[..., Any] | None = None,
+        audit: AuditFn | None = None,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.engine = engine

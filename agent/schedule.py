@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, or_, select, update
 
 from agent.approval import ConsentBook, Identity, RoleMap, VoteOutcome, consent_request_table
-from agent.execution import Change, IllegalTransition, Journal, journal_table, parse_ref
+from agent.execution import AuditFn, Change, IllegalTransition, Journal, journal_table, parse_ref
 from agent.policy import Decision, PolicyInput
 from twin.graph import TwinGraph, UnknownEntity
 from twin.invariants.safety import in_window, next_opening
@@ -142,7 +142,7 @@ class Scheduling:
     consent: ConsentBook
     roles: RoleMap
     now: Callable[[], datetime]
-    audit: Callable[..., Any]
+    audit: AuditFn
 
     @property
     def graph(self) -> TwinGraph:  # pragma: no cover - the host's property

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, Text, func, select
 
 from agent.approval.roles import RoleMap
-from agent.execution import Change
+from agent.execution import AuditFn, Change
 from agent.policy import Decision
 from twin.db import metadata
 
@@ -74,7 +74,7 @@ class AutonomyGuards:
         self,
         engine: Engine,
         roles: RoleMap,
-        audit: Callable[..., Any],
+        audit: AuditFn,
         *,
         now: Callable[[], datetime],
         guardrails: Guardrails | None = None,

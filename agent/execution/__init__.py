@@ -33,7 +33,13 @@ from agent.execution.executor import (
     STEPS,
     Executor,
 )
-from agent.execution.journal import DuplicateRequest, Journal, idempotency_key, journal_table
+from agent.execution.journal import (
+    AuditFn,
+    DuplicateRequest,
+    Journal,
+    idempotency_key,
+    journal_table,
+)
 from agent.execution.leases import (
     LEASE,
     Leases,
@@ -76,6 +82,7 @@ __all__ = [
     "TRANSITIONS",
     "UNDECIDED_AFTER",
     "Adapters",
+    "AuditFn",
     "CallOutcome",
     "CapabilityError",
     "Change",

@@ -34,6 +34,7 @@ from adapters.errors import (
     RateLimited,
     TransientError,
 )
+from agent.execution.journal import AuditFn
 from agent.execution.source_ids import CapabilityError
 from twin.actions import ActionSpec
 
@@ -107,7 +108,7 @@ class IntegrationGuard:
     def __init__(
         self,
         engine: Engine,
-        audit: Callable[..., Any],
+        audit: AuditFn,
         actor: str,
         *,
         holds: HoldPolicy,

@@ -37,7 +37,7 @@ from agent.execution.change import Change
 from agent.execution.checks import Checks, Recheck, Refusal
 from agent.execution.endings import Endings
 from agent.execution.jobs import refresh, statuses, wait
-from agent.execution.journal import Journal
+from agent.execution.journal import AuditFn, Journal
 from agent.execution.leases import LEASE, Leases
 from agent.execution.reconcile import Reconciler
 from agent.execution.report import ExecutionReport, TargetResult
@@ -111,7 +111,7 @@ class Executor:
         graph: Callable[[], TwinGraph],
         adapters: Adapters,
         *,
-        audit: Callable[..., Any],
+        audit: AuditFn,
         recheck: Recheck = lambda c: None,
         now: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], None] = time.sleep,

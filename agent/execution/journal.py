@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     JSON,
@@ -100,8 +100,21 @@ def _row(r: Any) -> Change:
     )
 
 
-AuditFn = Callable[..., Any]
-"""``audit(conn, *, kind, actor, body, change_id, plan_hash)`` — writes one audit row."""
+class AuditFn(Protocol):
+    """Writes one audit row inside the caller's transaction (``AuditLog.append`` fits)."""
+
+    def __call__(
+        self,
+        conn: Connection,
+        *,
+        kind: str,
+        actor: str,
+        body: Mapping[str, Any],
+        change_id: str | None = None,
+        plan_hash: str | None = None,
+    ) -> object:
+        """Append the row to ``conn``'s transaction; it commits (or not) with the caller's."""
+        ...
 
 
 class DuplicateRequest(Exception):

@@ -10,13 +10,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select, update
 
 from agent.execution.calls import category_of
 from agent.execution.change import IllegalTransition
-from agent.execution.journal import Journal, journal_table
+from agent.execution.journal import AuditFn, Journal, journal_table
 from agent.execution.targets import TargetBook
 from twin.actions import CATALOG
 
@@ -46,7 +45,7 @@ class Leases:
         engine: Engine,
         journal: Journal,
         targets: TargetBook,
-        audit: Callable[..., Any],
+        audit: AuditFn,
         *,
         actor: str,
         worker_id: str,

@@ -14,7 +14,7 @@ from typing import Any, Self
 from sqlalchemy import Engine
 
 from agent.approval import AutonomyGuards, ConsentBook, Guardrails, RoleMap
-from agent.execution import Change, Executor, Journal, Worker
+from agent.execution import AuditFn, Change, Executor, Journal, Worker
 from agent.policy import Policy
 from agent.schedule import Scheduling
 from agent.service.records import ChangeEvent
@@ -43,7 +43,7 @@ class OperationsCore(Scheduling):
         consent: ConsentBook,
         roles: RoleMap,
         executor_factory: Callable[[Self], Executor],
-        audit: Callable[..., Any],
+        audit: AuditFn,
         team_id: str = "",
         now: Callable[[], datetime] = utcnow,
         guardrails: Guardrails | None = None,
