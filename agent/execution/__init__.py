@@ -20,6 +20,7 @@ from agent.execution.change import (
     Change,
     ChangeState,
     IllegalTransition,
+    LeaseLost,
     change_ref,
     parse_ref,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "IllegalTransition",
     "IntegrationGuard",
     "Journal",
+    "LeaseLost",
     "Leases",
     "Observation",
     "Recheck",

@@ -24,6 +24,7 @@ __all__ = [
     "Change",
     "ChangeState",
     "IllegalTransition",
+    "LeaseLost",
     "change_ref",
     "parse_ref",
 ]
@@ -78,6 +79,10 @@ class IllegalTransition(RuntimeError):
     """The change is not in a state that allows the requested move."""
 
 
+class LeaseLost(IllegalTransition):
+    """This worker's claim on the change ran out and another worker took it over."""
+
+
 def change_ref(change_id: int) -> str:
     """The people-facing id, ``CR-42``."""
     return f"CR-{change_id}"
@@ -96,7 +101,7 @@ class Change:
     """A journal row, as read."""
 
     id: int
-    state: str
+    state: ChangeState
     action: str
     targets: list[str]
     params: dict[str, Any]

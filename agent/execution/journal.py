@@ -33,7 +33,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from agent.execution.change import TRANSITIONS, Change, IllegalTransition, change_ref
+from agent.execution.change import (
+    TRANSITIONS,
+    Change,
+    IllegalTransition,
+    LeaseLost,
+    change_ref,
+)
 from twin.db import metadata
 from twin.model import utcnow
 
@@ -286,9 +292,7 @@ class Journal:
             if cur is None:
                 raise IllegalTransition(f"{change_ref(change_id)} does not exist")
             if lease_token is not None and cur.lease_token != lease_token:
-                raise IllegalTransition(
-                    f"{change_ref(change_id)}: lease lost (claimed by another worker)"
-                )
+                raise LeaseLost(f"{change_ref(change_id)}: lease lost (claimed by another worker)")
             raise IllegalTransition(f"{change_ref(change_id)} is {cur.state}; cannot move to {to}")
         r = conn.execute(select(journal_table).where(journal_table.c.id == change_id)).one()
         self._audit(

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, or_, select, update
 
 from agent.execution.calls import category_of
-from agent.execution.change import IllegalTransition
+from agent.execution.change import LeaseLost
 from agent.execution.journal import AuditFn, Journal, journal_table
 from agent.execution.targets import TargetBook
 from twin.actions import CATALOG
@@ -147,4 +147,4 @@ class Leases:
                 .values(lease_until=self.now() + self.lease)
             )
             if res.rowcount != 1:
-                raise IllegalTransition(f"CR-{change_id}: lease lost")
+                raise LeaseLost(f"CR-{change_id}: lease lost")

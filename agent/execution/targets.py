@@ -27,7 +27,7 @@ from sqlalchemy import (
     update,
 )
 
-from agent.execution.change import IllegalTransition
+from agent.execution.change import LeaseLost
 from agent.execution.journal import AuditFn, idempotency_key, journal_table
 from twin.db import metadata
 from twin.model import utcnow
@@ -133,7 +133,7 @@ class TargetBook:
                 )
             ).first()
             if live is None:
-                raise IllegalTransition(f"CR-{change_id}: lease lost")
+                raise LeaseLost(f"CR-{change_id}: lease lost")
             conn.execute(
                 update(target_table)
                 .where(target_table.c.change_id == change_id, target_table.c.target == target)

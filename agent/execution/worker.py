@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from agent.execution.change import IllegalTransition
+from agent.execution.change import IllegalTransition, LeaseLost
 from agent.execution.executor import Executor
 from agent.execution.journal import journal_table
 from agent.execution.report import ExecutionReport
@@ -110,10 +110,14 @@ class Worker:
             try:
                 self.executor.step("claimed")
                 report = self.executor.run(cid, token)
-            except IllegalTransition as exc:
+            except LeaseLost as exc:
                 # Our claim expired and was taken over: the other worker owns the change now.
                 log.warning("CR-%s: %s; left to the worker that took it over", cid, exc)
                 stats.lost_leases += 1
+                continue
+            except IllegalTransition as exc:
+                # Moved on meanwhile by someone else (a cancel, another replica's ending).
+                log.warning("CR-%s: %s; left as it is", cid, exc)
                 continue
             except Exception:
                 log.exception("CR-%s: worker %s failed", cid, self.executor.worker_id)

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 
 from adapters.sim import SqliteCallStore
-from agent.execution import IllegalTransition, journal_table
+from agent.execution import IllegalTransition, LeaseLost, journal_table
 from tests.agent.execution.harness import ANA, ROOT, build, enqueue, sim_for
 from tests.conftest import _drop_schema, _pg_engine, postgres_url
 from tests.estate import small_estate
@@ -136,12 +136,17 @@ def test_d2_late_write_from_stale_claim_rejected(engine: Engine, tmp_path: Path)
     clock[0] += timedelta(seconds=120)  # worker a stalls past its lease
     [(_, token_b)] = b.executor.claim()
     assert token_b != token_a
-    with pytest.raises(IllegalTransition, match="lease"):
+    # a typed signal (a LeaseLost), not words to search for in an IllegalTransition
+    with pytest.raises(LeaseLost):
         a.executor.heartbeat(cid, token_a)
-    with pytest.raises(IllegalTransition, match="lease lost"):
+    with pytest.raises(LeaseLost):
         a.ops.journal.move(cid, "succeeded", actor="system:a", lease_token=token_a)
-    with pytest.raises(IllegalTransition, match="lease"):
+    with pytest.raises(LeaseLost):
         a.executor.run(cid, token_a)
+    # a move the state machine refuses is not a lost lease
+    with pytest.raises(IllegalTransition) as refused:
+        a.ops.journal.move(cid, "proposed", actor="system:b", lease_token=token_b)
+    assert not isinstance(refused.value, LeaseLost)
     assert a.sim is not None and a.sim.effects("rmm", "run_script") == 0
     report = b.executor.run(cid, token_b)
     assert report.final_state == "reconciled"
