@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+from collections.abc import Iterator
 
+import pytest
 from sqlalchemy import Engine, text
 
-from bot.ingress.priority import AckFirst
+from bot.ingress.priority import SWITCHING, AckFirst
 
 
 def timed(fn: object) -> float:
@@ -16,8 +19,16 @@ def timed(fn: object) -> float:
     return time.monotonic() - start
 
 
+@pytest.fixture(autouse=True)
+def _switch_interval_restored() -> Iterator[None]:
+    before = sys.getswitchinterval()
+    yield
+    assert SWITCHING.holders == 0
+    assert sys.getswitchinterval() == before
+
+
 def test_nothing_waits_while_no_ack_is_in_flight() -> None:
-    gate = AckFirst(max_hold=5)
+    gate = AckFirst(max_hold=5, burst_gap=0)
     assert gate.yield_to_acks() is False
     with gate.acking():
         pass
@@ -78,3 +89,55 @@ def test_connection_checkouts_yield_to_acks_once_installed(engine: Engine) -> No
     assert gate.waits == 1
     assert timed(query) < 0.5  # idle again: no wait
     assert gate.waits == 1
+
+
+def test_other_work_waits_a_burst_gap_after_the_last_ack() -> None:
+    gate = AckFirst(max_hold=5, burst_gap=0.3)
+    with gate.acking():
+        pass
+    took = timed(gate.yield_to_acks)
+    assert 0.2 <= took < 4, took
+    assert gate.waits == 1
+    assert timed(gate.yield_to_acks) < 0.2  # the gap is over: no wait
+    assert gate.waits == 1
+
+
+def test_the_burst_gap_is_bounded_by_max_hold() -> None:
+    gate = AckFirst(max_hold=0.05, burst_gap=30)
+    with gate.acking():
+        pass
+    took = timed(gate.yield_to_acks)
+    assert 0.04 <= took < 2, took
+
+
+def test_switching_is_fast_only_while_acks_are_in_flight() -> None:
+    before = sys.getswitchinterval()
+    gate = AckFirst(switch_interval=before / 10)
+    gate.begin()
+    gate.begin()
+    assert sys.getswitchinterval() == pytest.approx(before / 10)
+    gate.end()
+    assert sys.getswitchinterval() == pytest.approx(before / 10)  # one still in flight
+    gate.end()
+    assert sys.getswitchinterval() == before
+    gate.end()  # an unmatched end changes nothing
+    assert sys.getswitchinterval() == before
+    assert gate.inflight == 0
+
+
+def test_overlapping_gates_restore_the_interval_found_by_the_first() -> None:
+    before = sys.getswitchinterval()
+    first, second = AckFirst(switch_interval=before / 10), AckFirst(switch_interval=before / 5)
+    first.begin()
+    second.begin()
+    first.end()  # the second gate still has an ack in flight
+    assert sys.getswitchinterval() == pytest.approx(before / 10)
+    second.end()
+    assert sys.getswitchinterval() == before
+
+
+def test_a_gate_without_a_switch_interval_leaves_it_alone() -> None:
+    before = sys.getswitchinterval()
+    gate = AckFirst(switch_interval=None)
+    with gate.acking():
+        assert sys.getswitchinterval() == before
