@@ -28,7 +28,7 @@ def _switch_interval_restored() -> Iterator[None]:
 
 
 def test_nothing_waits_while_no_ack_is_in_flight() -> None:
-    gate = AckFirst(max_hold=5, burst_gap=0)
+    gate = AckFirst(max_hold=5)
     assert gate.yield_to_acks() is False
     with gate.acking():
         pass
@@ -89,25 +89,6 @@ def test_connection_checkouts_yield_to_acks_once_installed(engine: Engine) -> No
     assert gate.waits == 1
     assert timed(query) < 0.5  # idle again: no wait
     assert gate.waits == 1
-
-
-def test_other_work_waits_a_burst_gap_after_the_last_ack() -> None:
-    gate = AckFirst(max_hold=5, burst_gap=0.3)
-    with gate.acking():
-        pass
-    took = timed(gate.yield_to_acks)
-    assert 0.2 <= took < 4, took
-    assert gate.waits == 1
-    assert timed(gate.yield_to_acks) < 0.2  # the gap is over: no wait
-    assert gate.waits == 1
-
-
-def test_the_burst_gap_is_bounded_by_max_hold() -> None:
-    gate = AckFirst(max_hold=0.05, burst_gap=30)
-    with gate.acking():
-        pass
-    took = timed(gate.yield_to_acks)
-    assert 0.04 <= took < 2, took
 
 
 def test_switching_is_fast_only_while_acks_are_in_flight() -> None:
