@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+from collections.abc import Iterator
 
+import pytest
 from sqlalchemy import Engine, text
 
-from bot.ingress.priority import AckFirst
+from bot.ingress.priority import SWITCHING, AckFirst
 
 
 def timed(fn: object) -> float:
     start = time.monotonic()
     fn()  # type: ignore[operator]
     return time.monotonic() - start
+
+
+@pytest.fixture(autouse=True)
+def _switch_interval_restored() -> Iterator[None]:
+    before = sys.getswitchinterval()
+    yield
+    assert SWITCHING.holders == 0
+    assert sys.getswitchinterval() == before
 
 
 def test_nothing_waits_while_no_ack_is_in_flight() -> None:
@@ -78,3 +89,36 @@ def test_connection_checkouts_yield_to_acks_once_installed(engine: Engine) -> No
     assert gate.waits == 1
     assert timed(query) < 0.5  # idle again: no wait
     assert gate.waits == 1
+
+
+def test_switching_is_fast_only_while_acks_are_in_flight() -> None:
+    before = sys.getswitchinterval()
+    gate = AckFirst(switch_interval=before / 10)
+    gate.begin()
+    gate.begin()
+    assert sys.getswitchinterval() == pytest.approx(before / 10)
+    gate.end()
+    assert sys.getswitchinterval() == pytest.approx(before / 10)  # one still in flight
+    gate.end()
+    assert sys.getswitchinterval() == before
+    gate.end()  # an unmatched end changes nothing
+    assert sys.getswitchinterval() == before
+    assert gate.inflight == 0
+
+
+def test_overlapping_gates_restore_the_interval_found_by_the_first() -> None:
+    before = sys.getswitchinterval()
+    first, second = AckFirst(switch_interval=before / 10), AckFirst(switch_interval=before / 5)
+    first.begin()
+    second.begin()
+    first.end()  # the second gate still has an ack in flight
+    assert sys.getswitchinterval() == pytest.approx(before / 10)
+    second.end()
+    assert sys.getswitchinterval() == before
+
+
+def test_a_gate_without_a_switch_interval_leaves_it_alone() -> None:
+    before = sys.getswitchinterval()
+    gate = AckFirst(switch_interval=None)
+    with gate.acking():
+        assert sys.getswitchinterval() == before
