@@ -48,8 +48,10 @@ AMBER, GREEN, RED = "rgb(236, 178, 46)", "rgb(46, 182, 125)", "rgb(224, 30, 90)"
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[DemoStack]:
     settings = Settings(data_dir=tmp_path / "data", sample_endpoints=200)
-    # reboots take ~4 s, so the page sees the card running before it is done
-    oh = bootstrap(settings, sim_timings=SimTimings(scale=0.03), start_worker=True)
+    # Reboots take ~7.5 s, so the page (polling every 0.8 s) sees the card running before it is
+    # done even on a loaded CI machine: at ~3.6 s one full-suite run missed the running state.
+    timings = SimTimings(scale=0.03, reboot_seconds=250)
+    oh = bootstrap(settings, sim_timings=timings, start_worker=True)
     oh.store.set_attrs(CRITICAL, {"criticality": "critical"}, actor="test", reason="walk")
     running = start_stack(oh, digest_tick=None)
     try:
