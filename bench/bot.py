@@ -14,12 +14,19 @@ Latency is measured by the sender, from request start to the HTTP answer. Target
 opshand p99 <= 100 ms (on an idle machine) and p99 ratio to the baseline <= 2 in the same run.
 The machine's load average is printed with the figures: on a shared machine they move with it.
 
-    .venv/bin/python bench/bot.py [--concurrency 50] [--rounds 4] [--json] [--only APP]
+Two kinds of sender. By default one thread per sender (the harness the issue's figures came
+from): threads released together take turns at the GIL, so a round leaves spread over a few
+hundred milliseconds and each clock includes the sender's own wait for its turn. ``--burst``
+sends a round at once from one asyncio loop: the harshest arrival, where a Python server's
+per-request cost (about 4 ms for the bare app, one at a time) queues up for everyone.
+
+    .venv/bin/python bench/bot.py [--concurrency 50] [--rounds 4] [--burst] [--json] [--only APP]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import multiprocessing
 import os
@@ -96,8 +103,12 @@ def _envelope(slack: _Workspace, text: str) -> bytes:
     ).encode()
 
 
-class _Senders:
-    """One thread and one kept-alive connection per concurrent sender, like Slack's pool."""
+class _ThreadSenders:
+    """One thread and one kept-alive connection per concurrent sender (the issue's harness).
+
+    Threads released together take turns at the GIL, so the requests leave spread over a few
+    hundred milliseconds, and each one's clock includes its wait for a turn in this process.
+    """
 
     def __init__(self, concurrency: int) -> None:
         self.clients = [httpx.Client(timeout=10) for _ in range(concurrency)]
@@ -141,8 +152,50 @@ class _Senders:
         return lat, bad
 
 
-def _measure(url: str, slack: _Workspace, concurrency: int, rounds: int) -> dict[str, Any]:
-    senders = _Senders(concurrency)
+class _BurstSenders:
+    """Concurrent senders on one asyncio loop, each with a kept-alive connection: all requests
+    leave at once (a true burst), and a request's clock starts as it is sent, with no sender
+    thread waiting for its turn at the GIL in between.
+    """
+
+    def __init__(self, concurrency: int) -> None:
+        self.n = concurrency
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self.client = httpx.AsyncClient(timeout=10, limits=limits)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def round(self, url: str, slack: _Workspace) -> tuple[list[float], int]:
+        bodies = [_envelope(slack, f"what depends on contoso-erp-db? #{i}") for i in range(self.n)]
+        now = int(time.time())
+        signed = [
+            (
+                body,
+                {
+                    "Content-Type": "application/json",
+                    "X-Slack-Request-Timestamp": str(now),
+                    "X-Slack-Signature": sign(SECRET, now, body),
+                },
+            )
+            for body in bodies
+        ]
+
+        async def fire(body: bytes, headers: dict[str, str]) -> tuple[float, int]:
+            start = time.perf_counter()
+            r = await self.client.post(url, content=body, headers=headers)
+            return (time.perf_counter() - start) * 1000, r.status_code
+
+        got = await asyncio.gather(*(fire(b, h) for b, h in signed))
+        return [ms for ms, _ in got], sum(code != 200 for _, code in got)
+
+
+def _measure(
+    url: str, slack: _Workspace, concurrency: int, rounds: int, burst: bool
+) -> dict[str, Any]:
+    if burst:
+        return asyncio.run(_measure_async(url, slack, concurrency, rounds))
+    senders = _ThreadSenders(concurrency)
     try:
         senders.round(url, slack)  # warm-up: connections, caches, auth.test
         time.sleep(0.5)
@@ -155,7 +208,30 @@ def _measure(url: str, slack: _Workspace, concurrency: int, rounds: int) -> dict
             time.sleep(0.2)
     finally:
         senders.close()
-    lat.sort()
+    return _figures(lat, bad)
+
+
+async def _measure_async(
+    url: str, slack: _Workspace, concurrency: int, rounds: int
+) -> dict[str, Any]:
+    senders = _BurstSenders(concurrency)
+    try:
+        await senders.round(url, slack)  # warm-up: connections, caches, auth.test
+        await asyncio.sleep(0.5)
+        lat: list[float] = []
+        bad = 0
+        for _ in range(rounds):
+            got, errs = await senders.round(url, slack)
+            lat += got
+            bad += errs
+            await asyncio.sleep(0.2)
+    finally:
+        await senders.close()
+    return _figures(lat, bad)
+
+
+def _figures(lat: list[float], bad: int) -> dict[str, Any]:
+    lat = sorted(lat)
     return {
         "n": len(lat),
         "errors": bad,
@@ -216,12 +292,16 @@ def _serve(kind: str, api_url: str, port_out: Any, stop: Any) -> None:
         engine.dispose()
 
 
-def _send(url: str, slack: _Workspace, concurrency: int, rounds: int, out: Any) -> None:
+def _send(
+    url: str, slack: _Workspace, concurrency: int, rounds: int, burst: bool, out: Any
+) -> None:
     """Child process: measure, and put the figures on ``out``."""
-    out.put(_measure(url, slack, concurrency, rounds))
+    out.put(_measure(url, slack, concurrency, rounds, burst))
 
 
-def _run(kind: str, slack: LocalSlack, concurrency: int, rounds: int) -> dict[str, Any]:
+def _run(
+    kind: str, slack: LocalSlack, concurrency: int, rounds: int, burst: bool
+) -> dict[str, Any]:
     mp = multiprocessing.get_context("spawn")
     urls, stop = mp.Queue(), mp.Event()
     proc = mp.Process(target=_serve, args=(kind, slack.api_url, urls, stop), daemon=True)
@@ -232,7 +312,7 @@ def _run(kind: str, slack: LocalSlack, concurrency: int, rounds: int) -> dict[st
         # opshand's Web API calls, and would slow the clock-keeping senders down with them.
         results = mp.Queue()
         sender = mp.Process(
-            target=_send, args=(url, _Workspace.of(slack), concurrency, rounds, results)
+            target=_send, args=(url, _Workspace.of(slack), concurrency, rounds, burst, results)
         )
         sender.start()
         result: dict[str, Any] = results.get(timeout=600)
@@ -259,6 +339,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--only", choices=APPS, help="measure one app (profiling)")
+    ap.add_argument(
+        "--burst",
+        action="store_true",
+        help="send each round at once from one asyncio loop instead of one thread per sender",
+    )
     args = ap.parse_args()
     apps = (args.only,) if args.only else APPS
     results: dict[str, Any] = {
@@ -267,11 +352,12 @@ def main() -> None:
         "machine": (
             f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
         ),
+        "senders": "burst (one asyncio loop)" if args.burst else "one thread per sender",
         "load_before": _load(),
     }
     with LocalSlack(signing_secret=SECRET, bot_token=TOKEN) as slack:
         for kind in apps:
-            results[kind] = _run(kind, slack, args.concurrency, args.rounds)
+            results[kind] = _run(kind, slack, args.concurrency, args.rounds, args.burst)
     results["load_after"] = _load()
     if len(apps) == len(APPS):
         results["p99_ratio"] = results["opshand"]["p99_ms"] / max(
@@ -282,7 +368,10 @@ def main() -> None:
         print(json.dumps(results, indent=2))
         return
     print(f"Ack latency, {args.concurrency} concurrent app_mention events x {args.rounds} rounds")
-    print("(each app, the senders and the local Slack server in processes of their own)")
+    print(
+        f"(senders: {results['senders']}; each app, the senders and the local Slack server in "
+        "processes of their own)"
+    )
     print(
         f"machine: {results['machine']}; load average before {results['load_before']}, "
         f"after {results['load_after']}"
