@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from typer.testing import CliRunner
 
 from agent.digest import PATCH_CYCLE_KIND, compute_digest
@@ -53,6 +54,10 @@ def test_bad_at_is_refused_with_the_format(estate: Estate) -> None:
     assert "--at 'tonight-ish' is not a date-time" in " ".join(res.output.split())
 
 
+# The staged cycle is the production path: its real run is checked on PostgreSQL too.
+@pytest.mark.parametrize(
+    "estate", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 def test_staged_run_patches_an_open_window_and_records_the_cycle(estate: Estate) -> None:
     estate.set_window("fabrikam", ALWAYS_OPEN)
     with estate.boot() as oh:

@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from adapters.sim import FaultRule
@@ -38,6 +39,9 @@ def _bad_patch(graph) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     raise AssertionError("the sample estate has no service sharing a pending patch")
 
 
+# The old wave cycle (``--legacy``) on SQLite: its PostgreSQL run is the CLI's
+# (tests/bot/test_cli_patch_cycle.py), and the staged cycle, the default, runs on both there.
+@pytest.mark.parametrize("db_url_engine", ["sqlite"], indirect=True)
 def test_patch_cycle_with_injected_trouble(engine: Engine, tmp_path: Path) -> None:
     # ~190 hosts at 3% failures: size the autonomy breaker for a rollout, not a single alert
     ops, sim, audit = build_ops(
